@@ -1,0 +1,42 @@
+"""Helpers every resource module shares: tags, IAM statement builders, the TLS-only deny."""
+
+from __future__ import annotations
+
+from awacs import aws as iam
+from troposphere import AWSObject, Tags
+
+from cloudformation.config import Config
+
+PROJECT_TAG = "Project"  # the budget filters costs on this tag (value: the stack name)
+
+
+def project_tags(config: Config) -> dict[str, str]:
+    return {PROJECT_TAG: config.stack_name, "Environment": config.env, "Owner": config.owner}
+
+
+def tag_all(resources: list[AWSObject], config: Config) -> None:
+    """Tag every resource whose type takes tags, keeping tags a builder already set."""
+    for resource in resources:
+        if "Tags" not in resource.props:
+            continue
+        existing = resource.properties.get("Tags")
+        tags = Tags(**project_tags(config))
+        if isinstance(existing, Tags):
+            tags = tags + existing
+        resource.Tags = tags
+
+
+def allow(actions: list[iam.Action], resources: list) -> iam.Statement:
+    return iam.Statement(Effect=iam.Allow, Action=actions, Resource=resources)
+
+
+def deny_insecure_transport(actions: list[iam.Action], resources: list, sid: str) -> iam.Statement:
+    """Refuse any request that does not arrive over TLS."""
+    return iam.Statement(
+        Sid=sid,
+        Effect=iam.Deny,
+        Principal=iam.Principal("*"),
+        Action=actions,
+        Resource=resources,
+        Condition=iam.Condition(iam.Bool("aws:SecureTransport", False)),
+    )

@@ -1,0 +1,361 @@
+"""The typed configuration: one TOML file, one table per environment, loaded into frozen dataclasses.
+
+Every environment table is merged over `[defaults]`; the result is checked key by key against the
+dataclasses below, so a typo or a wrong type is reported as one line naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
+ENVIRONMENTS = ("local", "dev", "prod")
+FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# A queue's visibility timeout must cover at least six consumer timeouts (AWS's own guidance for
+# event source mappings), and the whole retry budget must end well before the queue drops messages.
+VISIBILITY_TIMEOUT_FACTOR = 6
+RETRY_BUDGET_MAX_SHARE_OF_RETENTION = 0.5
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    stage_name: str
+    rate_limit: int
+    burst_limit: int
+    stage_rate_limit: int
+    stage_burst_limit: int
+    max_event_bytes: int
+    max_body_bytes: int
+    max_batch_events: int
+    waf_web_acl_arn: str = ""
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    max_receive_count: int
+    retention_seconds: int
+    dlq_retention_seconds: int
+    kms: Literal["sqs-managed", "kms"] = "sqs-managed"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    memory_mb: int
+    timeout_seconds: int
+    reserved_concurrency: int
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    batch_size: int
+    batching_window_seconds: int
+    maximum_concurrency: int
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    billing: Literal["on-demand", "provisioned"]
+    read_capacity: int
+    write_capacity: int
+    max_write_capacity: int
+    target_utilization: int
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    infrequent_access_days: int
+    glacier_days: int
+    expire_days: int
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    business_days: tuple[str, ...]
+    business_hours: str
+    business_timezone: str
+    high_emails: tuple[str, ...] = ()
+    low_emails: tuple[str, ...] = ()
+    high_https_endpoints: tuple[str, ...] = ()
+    low_https_endpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    monthly_usd: float
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    capacity_share: float
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    aws_port: int
+    api_port: int
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    project: str
+    region: str
+    owner: str
+    log_retention_days: int
+    api: ApiConfig
+    queue: QueueConfig
+    functions: Mapping[str, FunctionConfig]
+    mappings: Mapping[str, MappingConfig]
+    table: TableConfig
+    archive: ArchiveConfig
+    notifications: NotificationsConfig
+    budget: BudgetConfig
+    monitoring: MonitoringConfig
+    local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000))
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.project}-{self.env}"
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        return VISIBILITY_TIMEOUT_FACTOR * self.functions["consumer"].timeout_seconds
+
+    @property
+    def dlq_visibility_timeout_seconds(self) -> int:
+        return VISIBILITY_TIMEOUT_FACTOR * self.functions["archiver"].timeout_seconds
+
+    @property
+    def retry_budget_seconds(self) -> int:
+        """How long a message can keep failing before redrive moves it to the DLQ."""
+        return self.queue.max_receive_count * self.visibility_timeout_seconds
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+    def resource_name(self, suffix: str) -> str:
+        return f"{self.project}-{self.env}-{suffix}"
+
+
+def load_config(env: str, path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
+    """Load and check the configuration of one environment."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    environments = sorted(key for key in document if key != "defaults")
+    if env not in environments:
+        raise ConfigError(f"{path.name}: no environment {env!r} (known: {', '.join(environments)})")
+    merged = _deep_merge(document.get("defaults", {}), document[env])
+    config = _build(Config, {"env": env, **merged}, f"{path.name}: {env}")
+    _check_invariants(config, f"{path.name}: {env}")
+    return config
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key (expected one of: {', '.join(fields)})")
+    values = {}
+    for name, spec in fields.items():
+        if name not in data:
+            has_default = spec.default is not dataclasses.MISSING or spec.default_factory is not dataclasses.MISSING
+            if has_default:
+                continue
+            raise ConfigError(f"{where}.{name}: missing")
+        values[name] = _convert(hints[name], data[name], f"{where}.{name}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is Literal:
+        if value not in get_args(hint):
+            choices = ", ".join(repr(choice) for choice in get_args(hint))
+            raise ConfigError(f"{where}: expected one of {choices}, got {value!r}")
+        return value
+    if origin in (Mapping, dict):
+        _, value_type = get_args(hint)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table")
+        return types.MappingProxyType(
+            {key: _convert(value_type, item, f"{where}.{key}") for key, item in sorted(value.items())}
+        )
+    if origin is tuple:
+        item_type = get_args(hint)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list")
+        return tuple(_convert(item_type, item, f"{where}[{index}]") for index, item in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported configuration type {hint!r} at {where}")  # a bug in this module
+
+
+def _check_invariants(config: Config, where: str) -> None:
+    """The rules AWS does not enforce for us but the pipeline's promises rest on."""
+
+    def require(condition: bool, key: str, message: str) -> None:
+        if not condition:
+            raise ConfigError(f"{where}.{key}: {message}")
+
+    missing = sorted(set(FUNCTION_NAMES) - set(config.functions))
+    require(not missing, "functions", f"missing function table(s): {', '.join(missing)}")
+    require(set(config.mappings) == {"consumer", "archiver"}, "mappings", "expected tables consumer and archiver")
+    for name, function in config.functions.items():
+        require(name in FUNCTION_NAMES, f"functions.{name}", f"unknown function (known: {FUNCTION_NAMES})")
+        require(128 <= function.memory_mb <= 10240, f"functions.{name}.memory_mb", "expected 128–10240")
+        require(1 <= function.timeout_seconds <= 900, f"functions.{name}.timeout_seconds", "expected 1–900")
+        require(function.reserved_concurrency >= 1, f"functions.{name}.reserved_concurrency", "expected ≥ 1")
+    for name, mapping in config.mappings.items():
+        require(1 <= mapping.batch_size <= 10000, f"mappings.{name}.batch_size", "expected 1–10000")
+        require(
+            0 <= mapping.batching_window_seconds <= 300,
+            f"mappings.{name}.batching_window_seconds",
+            "expected 0–300",
+        )
+        require(
+            2 <= mapping.maximum_concurrency <= 1000,
+            f"mappings.{name}.maximum_concurrency",
+            "expected 2–1000 (the range AWS accepts)",
+        )
+        require(
+            mapping.batch_size <= 10 or mapping.batching_window_seconds >= 1,
+            f"mappings.{name}.batching_window_seconds",
+            "a batch size above 10 needs a batching window of at least 1 second",
+        )
+    queue = config.queue
+    require(queue.max_receive_count >= 5, "queue.max_receive_count", "expected an integer ≥ 5")
+    require(60 <= queue.retention_seconds <= 1_209_600, "queue.retention_seconds", "expected 60–1209600 (14 days)")
+    require(
+        queue.dlq_retention_seconds > queue.retention_seconds,
+        "queue.dlq_retention_seconds",
+        "must exceed queue.retention_seconds (a message keeps its original enqueue time in the DLQ)",
+    )
+    require(queue.dlq_retention_seconds <= 1_209_600, "queue.dlq_retention_seconds", "expected ≤ 1209600")
+    require(
+        config.visibility_timeout_seconds <= 43_200,
+        "functions.consumer.timeout_seconds",
+        f"{VISIBILITY_TIMEOUT_FACTOR}× it is the visibility timeout, which SQS caps at 43200 s",
+    )
+    require(
+        config.retry_budget_seconds <= RETRY_BUDGET_MAX_SHARE_OF_RETENTION * queue.retention_seconds,
+        "queue.max_receive_count",
+        f"retry budget {config.retry_budget_seconds} s (max_receive_count × visibility timeout) must end "
+        f"within half of queue.retention_seconds ({queue.retention_seconds} s)",
+    )
+    api = config.api
+    require(api.burst_limit >= api.rate_limit, "api.burst_limit", "must be ≥ api.rate_limit")
+    require(
+        1 <= api.max_event_bytes <= 300_000,
+        "api.max_event_bytes",
+        "expected 1–300000 (an event with its metadata must fit a 400 KB DynamoDB item)",
+    )
+    require(
+        api.max_event_bytes <= api.max_body_bytes <= 10_485_760,
+        "api.max_body_bytes",
+        "expected between api.max_event_bytes and 10485760 (API Gateway's limit)",
+    )
+    require(1 <= api.max_batch_events <= 500, "api.max_batch_events", "expected 1–500")
+    require(
+        not api.waf_web_acl_arn or api.waf_web_acl_arn.startswith("arn:aws:wafv2:"),
+        "api.waf_web_acl_arn",
+        "expected a WAFv2 web ACL ARN or an empty string",
+    )
+    require(config.log_retention_days in _LOG_RETENTION_DAYS, "log_retention_days", "not a CloudWatch value")
+    bad_days = [day for day in config.notifications.business_days if day not in WEEKDAYS]
+    require(not bad_days, "notifications.business_days", f"unknown day {bad_days[:1]} (use {WEEKDAYS})")
+    require(
+        _is_hours_range(config.notifications.business_hours),
+        "notifications.business_hours",
+        "expected HH:MM-HH:MM with start before end",
+    )
+    table = config.table
+    require(
+        table.write_capacity <= table.max_write_capacity,
+        "table.max_write_capacity",
+        "must be ≥ table.write_capacity",
+    )
+    require(10 <= table.target_utilization <= 90, "table.target_utilization", "expected 10–90 (percent)")
+    archive = config.archive
+    require(
+        0 < archive.infrequent_access_days < archive.glacier_days < archive.expire_days,
+        "archive",
+        "expected 0 < infrequent_access_days < glacier_days < expire_days",
+    )
+    require(archive.infrequent_access_days >= 30, "archive.infrequent_access_days", "S3 requires ≥ 30")
+    require(config.budget.monthly_usd > 0, "budget.monthly_usd", "expected a positive amount")
+    monitoring = config.monitoring
+    require(
+        monitoring.period_seconds in (10, 20, 30) or monitoring.period_seconds % 60 == 0,
+        "monitoring.period_seconds",
+        "expected 10, 20, 30 or a multiple of 60",
+    )
+    require(
+        1 <= monitoring.datapoints_to_alarm <= monitoring.evaluation_periods,
+        "monitoring.datapoints_to_alarm",
+        "expected 1 ≤ datapoints_to_alarm ≤ evaluation_periods",
+    )
+    require(0 < monitoring.capacity_share <= 1, "monitoring.capacity_share", "expected a share in (0, 1]")
+
+
+_LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+def _is_hours_range(text: str) -> bool:
+    try:
+        start, end = (tuple(int(part) for part in bound.split(":")) for bound in text.split("-"))
+    except ValueError:
+        return False
+    valid = all(len(bound) == 2 and 0 <= bound[0] <= 24 and 0 <= bound[1] < 60 for bound in (start, end))
+    return valid and start < end

@@ -1,0 +1,299 @@
+"""The four Lambda functions, each with its own log group, least-privilege role and triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from awacs import awslambda as lambda_actions
+from awacs import dynamodb as ddb_actions
+from awacs import kms as kms_actions
+from awacs import logs as logs_actions
+from awacs import s3 as s3_actions
+from awacs import sns as sns_actions
+from awacs import sqs as sqs_actions
+from awacs import sts as sts_actions
+from awacs import xray as xray_actions
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from troposphere import GetAtt, Join, Parameter, Ref, awslambda, iam, logs, scheduler, sns
+from troposphere.validators import integer
+
+from cloudformation.common import allow
+from cloudformation.config import Config
+from cloudformation.notifications import Notifications
+from cloudformation.queues import Queues
+from cloudformation.storage import Storage
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
+
+
+class MappingScalingConfig(awslambda.ScalingConfig):
+    """EventSourceMapping.ScalingConfig. troposphere 4.11 reuses the name for another type whose only
+    property is MaxEnvironments, so the mapping's MaximumConcurrency is declared here."""
+
+    props = {"MaximumConcurrency": (integer, False)}  # noqa: RUF012 — troposphere's own convention
+
+
+def code_key_parameter(name: str) -> str:
+    return f"{name.title()}CodeKey"
+
+
+def logical_id(name: str) -> str:
+    """`ingest` → `IngestFunction`: the logical id every other module refers to."""
+    return f"{name.title()}Function"
+
+
+@dataclass(frozen=True)
+class Functions:
+    functions: Mapping[str, awslambda.Function]
+    parameters: tuple[Parameter, ...]
+    supporting: tuple  # roles, log groups, mappings, permissions, triggers
+
+    def resources(self) -> list:
+        return [*self.functions.values(), *self.supporting]
+
+
+def build_functions(config: Config, notifications: Notifications, queues: Queues, storage: Storage) -> Functions:
+    key_arn = GetAtt(notifications.key, "Arn")
+    namespace = f"{config.project.title()}/{config.env}"
+    specs = {
+        "ingest": (
+            {
+                "QUEUE_URL": Ref(queues.ingest),
+                "MAX_EVENT_BYTES": str(config.api.max_event_bytes),
+                "MAX_BODY_BYTES": str(config.api.max_body_bytes),
+                "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
+            },
+            [allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")])],
+        ),
+        "consumer": (
+            {"TABLE_NAME": Ref(storage.table)},
+            [
+                allow(
+                    [
+                        sqs_actions.ReceiveMessage,
+                        sqs_actions.DeleteMessage,
+                        sqs_actions.GetQueueAttributes,
+                        sqs_actions.ChangeMessageVisibility,
+                    ],
+                    [GetAtt(queues.ingest, "Arn")],
+                ),
+                allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
+            ],
+        ),
+        "archiver": (
+            {"ARCHIVE_BUCKET": Ref(storage.archive), "ARCHIVE_PREFIX": "dlq"},
+            [
+                allow(
+                    [sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes],
+                    [GetAtt(queues.dead_letter, "Arn")],
+                ),
+                allow([s3_actions.PutObject], [Join("", [GetAtt(storage.archive, "Arn"), "/dlq/*"])]),
+            ],
+        ),
+        "notifier": (
+            {
+                "HELD_TABLE_NAME": Ref(storage.held_notifications),
+                "DESTINATION_TOPIC_ARN": Ref(notifications.notify),
+                "BUSINESS_DAYS": ",".join(config.notifications.business_days),
+                "BUSINESS_HOURS": config.notifications.business_hours,
+                "BUSINESS_TIMEZONE": config.notifications.business_timezone,
+            },
+            [
+                allow(
+                    [
+                        ddb_actions.PutItem,
+                        ddb_actions.DeleteItem,
+                        ddb_actions.Scan,
+                        ddb_actions.BatchWriteItem,
+                    ],
+                    [GetAtt(storage.held_notifications, "Arn")],
+                ),
+                allow([sns_actions.Publish], [Ref(notifications.notify)]),
+            ],
+        ),
+    }
+    functions: dict[str, awslambda.Function] = {}
+    supporting: list = []
+    for name, (environment, statements) in specs.items():
+        settings = config.functions[name]
+        log_group = logs.LogGroup(
+            f"{name.title()}LogGroup",
+            LogGroupName=f"/aws/lambda/{config.resource_name(name)}",
+            RetentionInDays=config.log_retention_days,
+            KmsKeyId=key_arn,
+        )
+        role = _role(name, log_group, key_arn, queues, statements)
+        function = awslambda.Function(
+            logical_id(name),
+            FunctionName=config.resource_name(name),
+            Description=f"{config.stack_name}: {name}",
+            Runtime=RUNTIME,
+            Architectures=[ARCHITECTURE],
+            Handler=f"functions.{name}.app.handler",
+            Code=awslambda.Code(S3Bucket=Ref(ARTIFACTS_BUCKET_PARAMETER), S3Key=Ref(code_key_parameter(name))),
+            MemorySize=settings.memory_mb,
+            Timeout=settings.timeout_seconds,
+            ReservedConcurrentExecutions=settings.reserved_concurrency,
+            Role=GetAtt(role, "Arn"),
+            TracingConfig=awslambda.TracingConfig(Mode="Active"),
+            LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
+            KmsKeyArn=key_arn,
+            DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(queues.failures, "Arn")),
+            Environment=awslambda.Environment(
+                Variables={
+                    "POWERTOOLS_SERVICE_NAME": name,
+                    "POWERTOOLS_METRICS_NAMESPACE": namespace,
+                    "LOG_LEVEL": "INFO",
+                    **environment,
+                }
+            ),
+        )
+        functions[name] = function
+        supporting += [log_group, role]
+    supporting += _event_source_mappings(config, functions, queues)
+    supporting += _notifier_triggers(config, functions["notifier"], notifications, queues, key_arn)
+    parameters = (
+        Parameter(ARTIFACTS_BUCKET_PARAMETER, Type="String", Description="Bucket holding the function zips"),
+        *(
+            Parameter(code_key_parameter(name), Type="String", Description=f"S3 key of the {name} zip")
+            for name in specs
+        ),
+    )
+    return Functions(functions=functions, parameters=parameters, supporting=tuple(supporting))
+
+
+def _role(
+    name: str, log_group: logs.LogGroup, key_arn: GetAtt, queues: Queues, statements: list[Statement]
+) -> iam.Role:
+    base = [
+        allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")]),
+        # The stack key decrypts the function's settings and encrypts what it sends to encrypted queues.
+        allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
+        # Failed asynchronous invocations land in the failures queue instead of vanishing.
+        allow([sqs_actions.SendMessage], [GetAtt(queues.failures, "Arn")]),
+        # X-Ray takes no resource-level permissions: "*" is the only resource it accepts.
+        allow([xray_actions.PutTraceSegments, xray_actions.PutTelemetryRecords], ["*"]),
+    ]
+    return iam.Role(
+        f"{name.title()}Role",
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(
+                    Effect=Allow,
+                    Principal=Principal("Service", "lambda.amazonaws.com"),
+                    Action=[sts_actions.AssumeRole],
+                )
+            ],
+        ),
+        Policies=[
+            iam.Policy(
+                PolicyName=f"{name}-least-privilege",
+                PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[*base, *statements]),
+            )
+        ],
+    )
+
+
+def _event_source_mappings(config: Config, functions: Mapping[str, awslambda.Function], queues: Queues) -> list:
+    sources = {"consumer": queues.ingest, "archiver": queues.dead_letter}
+    mappings = []
+    for name, queue in sources.items():
+        settings = config.mappings[name]
+        mappings.append(
+            awslambda.EventSourceMapping(
+                f"{name.title()}EventSourceMapping",
+                EventSourceArn=GetAtt(queue, "Arn"),
+                FunctionName=Ref(functions[name]),
+                BatchSize=settings.batch_size,
+                MaximumBatchingWindowInSeconds=settings.batching_window_seconds,
+                FunctionResponseTypes=["ReportBatchItemFailures"],
+                ScalingConfig=MappingScalingConfig(MaximumConcurrency=settings.maximum_concurrency),
+                Enabled=True,
+            )
+        )
+    return mappings
+
+
+def _notifier_triggers(
+    config: Config,
+    notifier: awslambda.Function,
+    notifications: Notifications,
+    queues: Queues,
+    key_arn: GetAtt,
+) -> list:
+    """Low-tier alarms reach the notifier through SNS; a schedule at the start of business hours (in the
+    configured time zone) delivers what was held overnight. Whatever cannot be delivered lands in the
+    failures queue."""
+    failures_arn = GetAtt(queues.failures, "Arn")
+    scheduler_role = iam.Role(
+        "NotifierScheduleRole",
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(
+                    Effect=Allow,
+                    Principal=Principal("Service", "scheduler.amazonaws.com"),
+                    Action=[sts_actions.AssumeRole],
+                )
+            ],
+        ),
+        Policies=[
+            iam.Policy(
+                PolicyName="invoke-notifier",
+                PolicyDocument=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        allow([lambda_actions.InvokeFunction], [GetAtt(notifier, "Arn")]),
+                        allow([sqs_actions.SendMessage], [failures_arn]),
+                        allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
+                    ],
+                ),
+            )
+        ],
+    )
+    start = config.notifications.business_hours.split("-")[0]
+    hour, minute = (int(part) for part in start.split(":"))
+    days = ",".join(day.upper() for day in config.notifications.business_days)
+    schedule = scheduler.Schedule(
+        "NotifierSchedule",
+        Description="Delivers held low-tier notifications when business hours start",
+        ScheduleExpression=f"cron({minute} {hour} ? * {days} *)",
+        ScheduleExpressionTimezone=config.notifications.business_timezone,
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED",
+        Target=scheduler.Target(
+            Arn=GetAtt(notifier, "Arn"),
+            RoleArn=GetAtt(scheduler_role, "Arn"),
+            DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
+            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=5, MaximumEventAgeInSeconds=3600),
+        ),
+    )
+    return [
+        sns.SubscriptionResource(
+            "LowTopicNotifierSubscription",
+            TopicArn=Ref(notifications.low),
+            Protocol="lambda",
+            Endpoint=GetAtt(notifier, "Arn"),
+            RedrivePolicy={"deadLetterTargetArn": failures_arn},
+        ),
+        awslambda.Permission(
+            "NotifierInvokeFromLowTopic",
+            FunctionName=Ref(notifier),
+            Action="lambda:InvokeFunction",
+            Principal="sns.amazonaws.com",
+            SourceArn=Ref(notifications.low),
+        ),
+        awslambda.EventInvokeConfig(
+            "NotifierAsyncInvokeConfig",
+            FunctionName=Ref(notifier),
+            Qualifier="$LATEST",
+            MaximumRetryAttempts=2,
+            DestinationConfig=awslambda.DestinationConfig(OnFailure=awslambda.OnFailure(Destination=failures_arn)),
+        ),
+        scheduler_role,
+        schedule,
+    ]

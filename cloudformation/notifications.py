@@ -1,0 +1,135 @@
+"""The stack's customer-managed KMS key and the alarm topics: high (page now), low (business hours) and
+notify (the people behind the low tier, fed by the notifier function)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs import aws as iam
+from awacs import kms as kms_actions
+from awacs import sns as sns_actions
+from troposphere import AccountId, Join, Partition, Ref, Sub, kms, sns
+
+from cloudformation.config import Config
+
+# Services that publish alarm and budget notifications into our encrypted topics. With the AWS-managed
+# alias/aws/sns key their publishes are silently dropped: they need grants on a key we own.
+NOTIFYING_SERVICES = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+
+
+@dataclass(frozen=True)
+class Notifications:
+    key: kms.Key
+    alias: kms.Alias
+    high: sns.Topic
+    low: sns.Topic
+    notify: sns.Topic
+    policies: tuple[sns.TopicPolicy, ...]
+    subscriptions: tuple[sns.SubscriptionResource, ...]
+
+    def resources(self) -> list:
+        return [self.key, self.alias, self.high, self.low, self.notify, *self.policies, *self.subscriptions]
+
+
+def build_notifications(config: Config) -> Notifications:
+    key = stack_key(config)
+    high = _topic("HighTopic", config.resource_name("high"), key)
+    low = _topic("LowTopic", config.resource_name("low"), key)
+    notify = _topic("NotifyTopic", config.resource_name("notify"), key)
+    policies = (_topic_policy("HighTopicPolicy", high), _topic_policy("LowTopicPolicy", low))
+    subscriptions = _subscriptions(config, high, notify)
+    alias = kms.Alias("StackKeyAlias", AliasName=f"alias/{config.stack_name}", TargetKeyId=Ref(key))
+    return Notifications(key, alias, high, low, notify, policies, subscriptions)
+
+
+def stack_key(config: Config) -> kms.Key:
+    account_root = Join("", ["arn:", Partition, ":iam::", AccountId, ":root"])
+    statements = [
+        iam.Statement(
+            Sid="AccountAdministers",
+            Effect=iam.Allow,
+            Principal=iam.AWSPrincipal(account_root),
+            Action=[kms_actions.Action("*")],
+            Resource=["*"],
+        ),
+        iam.Statement(
+            Sid="AlarmsAndBudgetsPublishToEncryptedTopics",
+            Effect=iam.Allow,
+            Principal=iam.Principal("Service", list(NOTIFYING_SERVICES)),
+            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+            Resource=["*"],
+            Condition=iam.Condition(iam.StringEquals("aws:SourceAccount", AccountId)),
+        ),
+        iam.Statement(
+            Sid="SnsRedrivesIntoEncryptedFailuresQueue",
+            Effect=iam.Allow,
+            Principal=iam.Principal("Service", "sns.amazonaws.com"),
+            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+            Resource=["*"],
+            Condition=iam.Condition(iam.StringEquals("aws:SourceAccount", AccountId)),
+        ),
+        iam.Statement(
+            Sid="LogsEncryptStackLogGroups",
+            Effect=iam.Allow,
+            Principal=iam.Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+            Action=[
+                kms_actions.Encrypt,
+                kms_actions.Decrypt,
+                kms_actions.GenerateDataKey,
+                kms_actions.DescribeKey,
+            ],
+            Resource=["*"],
+            Condition=iam.Condition(
+                iam.ArnLike(
+                    "kms:EncryptionContext:aws:logs:arn",
+                    Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"),
+                )
+            ),
+        ),
+    ]
+    return kms.Key(
+        "StackKey",
+        Description=f"{config.stack_name}: encrypts topics, table, archive, logs and function settings",
+        EnableKeyRotation=True,
+        KeyPolicy=iam.PolicyDocument(Version="2012-10-17", Statement=statements),
+        PendingWindowInDays=7 if config.is_local else 30,
+    )
+
+
+def _topic(title: str, name: str, key: kms.Key) -> sns.Topic:
+    return sns.Topic(title, TopicName=name, KmsMasterKeyId=Ref(key))
+
+
+def _topic_policy(title: str, topic: sns.Topic) -> sns.TopicPolicy:
+    statement = iam.Statement(
+        Sid="AlarmsAndBudgetsPublish",
+        Effect=iam.Allow,
+        Principal=iam.Principal("Service", list(NOTIFYING_SERVICES)),
+        Action=[sns_actions.Publish],
+        Resource=[Ref(topic)],
+        Condition=iam.Condition(iam.StringEquals("aws:SourceAccount", AccountId)),
+    )
+    return sns.TopicPolicy(
+        title,
+        Topics=[Ref(topic)],
+        PolicyDocument=iam.PolicyDocument(Version="2012-10-17", Statement=[statement]),
+    )
+
+
+def _subscriptions(config: Config, high: sns.Topic, notify: sns.Topic) -> tuple[sns.SubscriptionResource, ...]:
+    settings = config.notifications
+    wanted = [
+        *(("High", high, "email", address) for address in settings.high_emails),
+        *(("High", high, "https", url) for url in settings.high_https_endpoints),
+        *(("Low", notify, "email", address) for address in settings.low_emails),
+        *(("Low", notify, "https", url) for url in settings.low_https_endpoints),
+    ]
+    return tuple(
+        sns.SubscriptionResource(
+            f"{tier}{protocol.title()}Subscription{index}",
+            TopicArn=Ref(topic),
+            Protocol=protocol,
+            Endpoint=endpoint,
+        )
+        for index, (tier, topic, protocol, endpoint) in enumerate(wanted)
+    )

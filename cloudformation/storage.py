@@ -1,0 +1,168 @@
+"""Where events rest: the events table, the held-notifications table and the S3 archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs import s3 as s3_actions
+from awacs.aws import PolicyDocument
+from troposphere import GetAtt, Join, Ref, Sub, dynamodb, kms, s3
+from troposphere import applicationautoscaling as autoscaling
+
+from cloudformation.common import deny_insecure_transport
+from cloudformation.config import Config
+
+
+@dataclass(frozen=True)
+class Storage:
+    table: dynamodb.Table
+    held_notifications: dynamodb.Table
+    archive: s3.Bucket
+    archive_policy: s3.BucketPolicy
+    autoscaling: tuple
+
+    def resources(self) -> list:
+        return [self.table, self.held_notifications, self.archive, self.archive_policy, *self.autoscaling]
+
+
+def build_storage(config: Config, key: kms.Key) -> Storage:
+    table = _events_table(config, key)
+    archive = _archive_bucket(config, key)
+    return Storage(
+        table=table,
+        held_notifications=_held_notifications_table(config, key),
+        archive=archive,
+        archive_policy=_archive_policy(archive),
+        autoscaling=_write_autoscaling(config, table) if config.table.billing == "provisioned" else (),
+    )
+
+
+def _retain_outside_local(config: Config) -> dict:
+    """Data outlives the stack everywhere but on a laptop."""
+    if config.is_local:
+        return {}
+    return {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
+def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
+    settings = config.table
+    capacity = {}
+    if settings.billing == "provisioned":
+        capacity = {
+            "BillingMode": "PROVISIONED",
+            "ProvisionedThroughput": dynamodb.ProvisionedThroughput(
+                ReadCapacityUnits=settings.read_capacity, WriteCapacityUnits=settings.write_capacity
+            ),
+        }
+    else:
+        capacity = {"BillingMode": "PAY_PER_REQUEST"}
+    return dynamodb.Table(
+        "EventsTable",
+        TableName=config.resource_name("events"),
+        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="event_id", AttributeType="S")],
+        KeySchema=[dynamodb.KeySchema(AttributeName="event_id", KeyType="HASH")],
+        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
+        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
+        DeletionProtectionEnabled=not config.is_local,
+        **capacity,
+        **_retain_outside_local(config),
+    )
+
+
+def _held_notifications_table(config: Config, key: kms.Key) -> dynamodb.Table:
+    return dynamodb.Table(
+        "HeldNotificationsTable",
+        TableName=config.resource_name("held-notifications"),
+        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="notification_id", AttributeType="S")],
+        KeySchema=[dynamodb.KeySchema(AttributeName="notification_id", KeyType="HASH")],
+        BillingMode="PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
+        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
+    )
+
+
+def _write_autoscaling(config: Config, table: dynamodb.Table) -> tuple:
+    settings = config.table
+    target = autoscaling.ScalableTarget(
+        "EventsTableWriteScalableTarget",
+        ServiceNamespace="dynamodb",
+        ResourceId=Join("/", ["table", Ref(table)]),
+        ScalableDimension="dynamodb:table:WriteCapacityUnits",
+        MinCapacity=settings.write_capacity,
+        MaxCapacity=settings.max_write_capacity,
+        RoleARN=Sub(
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+            "dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable"
+        ),
+    )
+    policy = autoscaling.ScalingPolicy(
+        "EventsTableWriteScalingPolicy",
+        PolicyName=config.resource_name("events-write-target-tracking"),
+        PolicyType="TargetTrackingScaling",
+        ScalingTargetId=Ref(target),
+        TargetTrackingScalingPolicyConfiguration=autoscaling.TargetTrackingScalingPolicyConfiguration(
+            TargetValue=float(settings.target_utilization),
+            PredefinedMetricSpecification=autoscaling.PredefinedMetricSpecification(
+                PredefinedMetricType="DynamoDBWriteCapacityUtilization"
+            ),
+        ),
+    )
+    return (target, policy)
+
+
+def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
+    settings = config.archive
+    return s3.Bucket(
+        "ArchiveBucket",
+        BucketName=Sub(f"{config.resource_name('archive')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        BucketEncryption=s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                        SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(key, "Arn")
+                    ),
+                    BucketKeyEnabled=True,
+                )
+            ]
+        ),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+        ),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        LifecycleConfiguration=s3.LifecycleConfiguration(
+            Rules=[
+                s3.LifecycleRule(
+                    Id="archive-tiering",
+                    Status="Enabled",
+                    Transitions=[
+                        s3.LifecycleRuleTransition(
+                            StorageClass="STANDARD_IA", TransitionInDays=settings.infrequent_access_days
+                        ),
+                        s3.LifecycleRuleTransition(StorageClass="GLACIER", TransitionInDays=settings.glacier_days),
+                    ],
+                    ExpirationInDays=settings.expire_days,
+                    NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
+                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                )
+            ]
+        ),
+        **_retain_outside_local(config),
+    )
+
+
+def _archive_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
+    return s3.BucketPolicy(
+        "ArchiveBucketPolicy",
+        Bucket=Ref(bucket),
+        PolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                deny_insecure_transport(
+                    [s3_actions.Action("*")],
+                    [GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                    sid="DenyInsecureTransport",
+                )
+            ],
+        ),
+    )

@@ -1,0 +1,41 @@
+"""Synthesize an environment's template to `build/<env>/template.json`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from troposphere import Template
+
+from cloudformation.config import Config
+from cloudformation.template import MonitoringBuilder, build_template, render, resource_counts
+
+BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
+
+
+def monitoring_builders() -> tuple[MonitoringBuilder, ...]:
+    """The builders that add dashboards, alarms and the budget on top of the pipeline."""
+    return ()
+
+
+def full_template(config: Config) -> Template:
+    return build_template(config, monitoring=monitoring_builders())
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    path: Path
+    counts: Counter[str]
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{count} {kind.removeprefix('AWS::')}" for kind, count in sorted(self.counts.items()))
+        return f"{self.path}: {sum(self.counts.values())} resources ({kinds})"
+
+
+def synthesize(config: Config, build_dir: Path = BUILD_DIR) -> Synthesized:
+    template = full_template(config)
+    path = build_dir / config.env / "template.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(template), encoding="utf-8")
+    return Synthesized(path=path, counts=resource_counts(template))

@@ -1,0 +1,107 @@
+"""`build_template(config)`: the whole stack, composed from one builder per service."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
+
+from cloudformation.api import Api, build_api
+from cloudformation.common import tag_all
+from cloudformation.config import Config
+from cloudformation.functions import Functions, build_functions
+from cloudformation.notifications import Notifications, build_notifications
+from cloudformation.queues import Queues, build_queues
+from cloudformation.storage import Storage, build_storage
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The built resources, for the monitoring builders that add alarms and dashboards on top."""
+
+    config: Config
+    notifications: Notifications
+    queues: Queues
+    storage: Storage
+    functions: Functions
+    api: Api
+
+
+# A monitoring builder takes the stack and returns the resources it adds (alarms, dashboards, budget).
+MonitoringBuilder = Callable[[Stack], Iterable[AWSObject]]
+
+
+def build_stack(config: Config) -> Stack:
+    notifications = build_notifications(config)
+    queues = build_queues(config, notifications.key, notifications.low)
+    storage = build_storage(config, notifications.key)
+    functions = build_functions(config, notifications, queues, storage)
+    api = build_api(config, functions.functions["ingest"], notifications.key)
+    return Stack(config, notifications, queues, storage, functions, api)
+
+
+def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ()) -> Template:
+    stack = build_stack(config)
+    template = Template(Description=f"Sluice event ingestion pipeline ({config.env})")
+    template.set_version("2010-09-09")
+    resources = [
+        *stack.notifications.resources(),
+        *stack.queues.resources(),
+        *stack.storage.resources(),
+        *stack.functions.resources(),
+        *stack.api.resources(),
+    ]
+    for builder in monitoring:
+        resources.extend(builder(stack))
+    tag_all(resources, config)
+    for parameter in stack.functions.parameters:
+        template.add_parameter(parameter)
+    for resource in resources:
+        template.add_resource(resource)
+    for output in _outputs(stack):
+        template.add_output(output)
+    return template
+
+
+def _outputs(stack: Stack) -> list[Output]:
+    config = stack.config
+    return [
+        Output(
+            "ApiUrl",
+            Description="Base URL of the API stage",
+            Value=Sub(f"https://${{Api}}.execute-api.${{AWS::Region}}.amazonaws.com/{config.api.stage_name}"),
+        ),
+        Output("ApiId", Value=Ref(stack.api.rest_api)),
+        Output(
+            "ApiKeyId",
+            Description="Id of the default API key (its value: aws apigateway get-api-key)",
+            Value=Ref(stack.api.api_key),
+        ),
+        Output("TableName", Value=Ref(stack.storage.table)),
+        Output("QueueUrl", Value=Ref(stack.queues.ingest)),
+        Output("QueueArn", Value=GetAtt(stack.queues.ingest, "Arn")),
+        Output("DeadLetterQueueUrl", Value=Ref(stack.queues.dead_letter)),
+        Output("DeadLetterQueueArn", Value=GetAtt(stack.queues.dead_letter, "Arn")),
+        Output("FailuresQueueUrl", Value=Ref(stack.queues.failures)),
+        Output("ArchiveBucket", Value=Ref(stack.storage.archive)),
+        Output("HeldNotificationsTable", Value=Ref(stack.storage.held_notifications)),
+        Output("HighTopicArn", Value=Ref(stack.notifications.high)),
+        Output("LowTopicArn", Value=Ref(stack.notifications.low)),
+        Output("NotifyTopicArn", Value=Ref(stack.notifications.notify)),
+        *(
+            Output(f"{name.title()}FunctionName", Value=Ref(function))
+            for name, function in stack.functions.functions.items()
+        ),
+    ]
+
+
+def render(template: Template) -> str:
+    """Deterministic JSON: the same configuration always gives the same bytes."""
+    return json.dumps(template.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def resource_counts(template: Template) -> Counter[str]:
+    return Counter(resource.resource_type for resource in template.resources.values())
