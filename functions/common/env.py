@@ -1,0 +1,36 @@
+"""Reading the environment once, at import, with one clear line when something is wrong."""
+
+import os
+
+from functions.common.errors import ConfigError
+
+DEFAULT_METRICS_NAMESPACE = "Sluice"
+
+
+def require(name: str) -> str:
+    """The value of a variable that must be set and non-empty."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set")
+    return value
+
+
+def optional(name: str, default: str) -> str:
+    """The value of a variable, or `default` when it is unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+def integer(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """An integer variable within [minimum, maximum], or `default` when unset."""
+    text = optional(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {text!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"environment variable {name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def metrics_namespace() -> str:
+    return optional("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE)

@@ -1,0 +1,1 @@
+"""The consumer function: SQS ingest queue → DynamoDB events table."""

@@ -1,0 +1,1 @@
+"""The ingest function: API Gateway REST `POST /events` → SQS."""

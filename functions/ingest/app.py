@@ -1,0 +1,138 @@
+"""ingest: API Gateway REST `POST /events` (proxy integration, payload 1.0) → SQS ingest queue."""
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from functions.common import env
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.ingest.config import load_settings
+from functions.ingest.request import RequestInfo, RequestRejected, lower_headers, parse_events, request_info
+from functions.ingest.sender import QueueSender
+
+SERVICE = "ingest"
+settings = load_settings()
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+# EphemeralMetrics keeps its own metric set: locally the four functions share one process, and
+# Metrics' class-level set would mix their metrics.
+metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+# API Gateway gives up after 29 s: keep SQS calls short so a broken queue becomes a quick 503.
+sqs = boto3.client(
+    "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+)
+sender = QueueSender(sqs, settings.queue_url)
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def _count(accepted: list[str], rejected: int = 0, reason: str = "") -> None:
+    """EventsAccepted and BytesAccepted on every request (zero included, so the series has no gaps);
+    EventsRejected with its `reason` dimension in a metric set of its own."""
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(accepted))
+    metrics.add_metric(name="BytesAccepted", unit=MetricUnit.Bytes, value=sum(len(raw.encode()) for raw in accepted))
+    if rejected:
+        with single_metric(
+            name="EventsRejected", unit=MetricUnit.Count, value=rejected, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="service", value=SERVICE)
+            metric.add_dimension(name="reason", value=reason)
+
+
+def _event_ids(count: int, info: RequestInfo) -> list[str]:
+    if info.idempotency_key is None:
+        return [new_event_id() for _ in range(count)]
+    return [derived_event_id(info.api_key_id, info.idempotency_key, index) for index in range(count)]
+
+
+def _retry_later(body: dict[str, Any]) -> dict[str, Any]:
+    return _response(503, body, {"Retry-After": str(settings.retry_after_seconds)})
+
+
+def _ingest(event: dict[str, Any]) -> dict[str, Any]:
+    headers = lower_headers(event.get("headers"))
+    try:
+        raws = parse_events(event, headers, settings)
+    except RequestRejected as rejected:
+        logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
+        _count([], rejected=1, reason=rejected.code)
+        return _response(rejected.status, {"error": rejected.code, "message": rejected.message})
+
+    info = request_info(event, headers)
+    ids = _event_ids(len(raws), info)
+    received_at = iso_millis(utc_now())
+    bodies = [
+        Envelope(
+            event_id=event_id,
+            raw=raw,
+            received_at=received_at,
+            source_ip=info.source_ip,
+            user_agent=info.user_agent,
+            api_key_id=info.api_key_id,
+            request_id=info.request_id,
+            trace_id=info.trace_id,
+        ).to_json()
+        for event_id, raw in zip(ids, raws, strict=True)
+    ]
+    failed = sender.send(bodies)
+    accepted = [index for index in range(len(raws)) if index not in failed]
+    if not failed:
+        _count(raws)
+        return _response(202, {"accepted": len(ids), "ids": ids})
+    if not accepted:
+        _count([], rejected=len(raws), reason="queue_unavailable")
+        return _retry_later({"error": "queue_unavailable", "message": "the queue cannot be reached; retry later"})
+    _count([raws[index] for index in accepted], rejected=len(failed), reason="partially_accepted")
+    return _retry_later(
+        {
+            "error": "partially_accepted",
+            "message": "some events were not accepted; resend only those listed in 'failed'",
+            "accepted": len(accepted),
+            "ids": [ids[index] for index in accepted],
+            "failed": [{"index": index, "error": "queue_unavailable"} for index in sorted(failed)],
+        }
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Accept one JSON object, or a JSON array of 1..MAX_BATCH_EVENTS objects, onto the queue.
+
+    Request: `Content-Type: application/json` (charset utf-8 allowed); optional `Idempotency-Key`:
+    event ids are then derived from (API key id, key, index in the batch), so resending the same
+    body with the same key never creates a second event.
+
+    Responses (JSON):
+      202 {"accepted": n, "ids": [...]}: every event is in the queue; ids in body order.
+      400 {"error": malformed_json | not_an_object | empty_batch | batch_too_long, "message": ...}
+      413 {"error": event_too_large | body_too_large, "message": ...}
+      415 {"error": unsupported_media_type, "message": ...}
+      503 {"error": "queue_unavailable", "message": ...} + Retry-After: no event is in the queue.
+      503 {"error": "partially_accepted", "message": ..., "accepted": k, "ids": [ids of the events
+          that ARE in the queue], "failed": [{"index": i, "error": "queue_unavailable"}, ...]}
+          + Retry-After: resend only the failed events (by index in the original body). With an
+          Idempotency-Key, resending the whole body with the same key is also safe.
+      500 {"error": "internal_error"}: an unexpected fault; details are only in the logs.
+    """
+    try:
+        return _ingest(event if isinstance(event, dict) else {})
+    except Exception:
+        logger.exception("unexpected error")
+        _count([], rejected=1, reason="internal_error")
+        return _response(500, {"error": "internal_error"})

@@ -1,0 +1,30 @@
+"""The ingest function's settings, read once from the environment."""
+
+from dataclasses import dataclass
+
+from functions.common import env
+
+# An event is stored whole in one DynamoDB item (≤ 400 KB) and, JSON-escaped inside an ASCII
+# envelope (at most 3× its UTF-8 size), in one SQS message (≤ 1 MiB): 320 KiB fits both.
+MAX_EVENT_BYTES_LIMIT = 320 * 1024
+# Lambda's synchronous invocation payload limit.
+MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    queue_url: str
+    max_event_bytes: int
+    max_body_bytes: int
+    max_batch_events: int
+    retry_after_seconds: int
+
+
+def load_settings() -> IngestSettings:
+    return IngestSettings(
+        queue_url=env.require("QUEUE_URL"),
+        max_event_bytes=env.integer("MAX_EVENT_BYTES", 262_144, minimum=2, maximum=MAX_EVENT_BYTES_LIMIT),
+        max_body_bytes=env.integer("MAX_BODY_BYTES", 1_048_576, minimum=2, maximum=MAX_BODY_BYTES_LIMIT),
+        max_batch_events=env.integer("MAX_BATCH_EVENTS", 500, minimum=1, maximum=10_000),
+        retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
+    )

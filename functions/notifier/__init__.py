@@ -1,0 +1,1 @@
+"""The notifier function: low-tier notifications delivered in business hours, held otherwise."""
