@@ -1,0 +1,140 @@
+"""SNS → Lambda for the local stack: moto's SNS cannot invoke a function, but it delivers to SQS.
+
+`SnsToFunctionBridge` subscribes a queue of its own to the topic (raw delivery off, so each message is
+the SNS notification JSON), polls it, and invokes the function once per notification with the event
+SNS would send — asynchronously, as SNS invokes Lambda: a failed invocation is retried (the message
+comes back after the bridge queue's visibility timeout) and dropped after `max_attempts`, like
+Lambda's two retries of an asynchronous invocation. Throttled invocations are retried until they run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.client import BaseClient
+
+from local.lambdas import Invoker, TooManyRequestsException
+from local.pollers import WorkerGroup, receive
+
+log = logging.getLogger(__name__)
+
+
+def sns_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """The Lambda event for one SNS notification (note the Lambda spelling `SigningCertUrl`)."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": notification.get("Type", "Notification"),
+                    "MessageId": notification["MessageId"],
+                    "TopicArn": notification["TopicArn"],
+                    "Subject": notification.get("Subject"),
+                    "Message": notification["Message"],
+                    "Timestamp": notification["Timestamp"],
+                    "SignatureVersion": notification.get("SignatureVersion", "1"),
+                    "Signature": notification.get("Signature", ""),
+                    "SigningCertUrl": notification.get("SigningCertURL", ""),
+                    "UnsubscribeUrl": notification.get("UnsubscribeURL", ""),
+                    "MessageAttributes": notification.get("MessageAttributes", {}),
+                },
+            }
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    queue_url: str
+    subscription_arn: str
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    visibility_timeout_seconds: int = 5  # the pause before a failed notification is retried
+    max_attempts: int = 3  # Lambda's asynchronous invocation: the first attempt and two retries
+    poll_wait_seconds: int = 1
+    workers: int = 1
+
+
+class SnsToFunctionBridge:
+    """Delivers a topic's notifications to a function, as an SNS subscription of protocol `lambda`."""
+
+    def __init__(
+        self,
+        topic_arn: str,
+        function: Invoker,
+        sqs: BaseClient,
+        sns: BaseClient,
+        settings: BridgeSettings | None = None,
+    ) -> None:
+        self.topic_arn = topic_arn
+        self._function = function
+        self._sqs = sqs
+        self._sns = sns
+        self.settings = settings or BridgeSettings()
+        self._subscription: _Subscription | None = None
+        self._setup_lock = threading.Lock()
+        self._workers = WorkerGroup(f"sns-bridge-{function.name}", self.settings.workers, self.poll_once)
+
+    def setup(self) -> _Subscription:
+        """Create the bridge queue and subscribe it to the topic (once)."""
+        with self._setup_lock:
+            if self._subscription is None:
+                self._subscription = self._subscribe()
+            return self._subscription
+
+    def _subscribe(self) -> _Subscription:
+        topic_name = self.topic_arn.rsplit(":", 1)[-1]
+        queue_url = self._sqs.create_queue(
+            QueueName=f"{topic_name}-to-{self._function.name}"[:80],
+            Attributes={"VisibilityTimeout": str(self.settings.visibility_timeout_seconds)},
+        )["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        subscription_arn = self._sns.subscribe(
+            TopicArn=self.topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return _Subscription(queue_url, subscription_arn)
+
+    def start(self) -> None:
+        self.setup()
+        self._workers.start()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        return self._workers.stop(timeout)
+
+    def poll_once(self, stop: threading.Event | None = None) -> int:
+        """Deliver what one receive returns; returns the number of notifications handled."""
+        subscription = self.setup()
+        messages = receive(self._sqs, subscription.queue_url, 10, self.settings.poll_wait_seconds)
+        for message in messages:
+            if stop is not None and stop.is_set():
+                break  # the rest comes back after the visibility timeout
+            self._deliver(subscription, message)
+        return len(messages)
+
+    def _deliver(self, subscription: _Subscription, message: dict[str, Any]) -> None:
+        try:
+            notification = json.loads(message["Body"])
+            self._function.invoke(sns_event(notification, subscription.subscription_arn))
+        except TooManyRequestsException:
+            return  # retried after the visibility timeout, however often
+        except Exception as error:
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+            if attempt < self.settings.max_attempts:
+                log.warning("%s failed on attempt %d: %s", self._function.name, attempt, error)
+                return
+            log.error("%s failed %d times, notification dropped: %s", self._function.name, attempt, error)
+        self._sqs.delete_message(QueueUrl=subscription.queue_url, ReceiptHandle=message["ReceiptHandle"])
