@@ -1,0 +1,68 @@
+"""The configuration: every environment loads; any wrong value is one line naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+
+REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sluice.toml"
+    path.write_text(REAL_CONFIG.read_text() + "\n" + text)
+    return path
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_loads(env):
+    # GIVEN the committed configuration WHEN an environment is loaded
+    config = load_config(env)
+    # THEN it is frozen and keeps the promises the pipeline rests on
+    assert config.env == env
+    assert config.visibility_timeout_seconds >= 6 * config.functions["consumer"].timeout_seconds
+    with pytest.raises(AttributeError):
+        config.env = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("[test.queue]\nmax_receive_count = 2\n", "test.queue.max_receive_count: expected an integer ≥ 5"),
+        ("[test.queue]\nmax_receive_count = 'five'\n", "test.queue.max_receive_count: expected an integer, got 'five'"),
+        ("[test.queue]\ndlq_retention_seconds = 60\n", "test.queue.dlq_retention_seconds: must exceed"),
+        ("[test.queue]\nretention_seconds = 600\n", "test.queue.max_receive_count: retry budget"),
+        ("[test.api]\nrate_limt = 5\n", "test.api.rate_limt: unknown key"),
+        ("[test.table]\nbilling = 'free'\n", "test.table.billing: expected one of 'on-demand', 'provisioned'"),
+        ("[test.notifications]\nbusiness_hours = '17:00-09:00'\n", "test.notifications.business_hours"),
+        ("[test.api]\nmax_event_bytes = 500000\n", "test.api.max_event_bytes: expected 1–300000"),
+        ("[test.functions.reporter]\nmemory_mb = 512\n", "test.functions.reporter.timeout_seconds: missing"),
+    ],
+)
+def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
+    # GIVEN a configuration with one wrong value in environment "test"
+    path = write_config(tmp_path, "[test]\n" + override)
+    # WHEN it is loaded
+    with pytest.raises(ConfigError) as raised:
+        load_config("test", path)
+    # THEN the error is a single line that names the key
+    message = str(raised.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_unknown_environment_and_missing_file_are_clear(tmp_path):
+    # GIVEN no such environment / no such file WHEN loading THEN one clear line each
+    with pytest.raises(ConfigError, match="no environment 'staging' \\(known: dev, local, prod\\)"):
+        load_config("staging")
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config("local", tmp_path / "missing.toml")
+
+
+def test_broken_toml_is_reported_without_a_traceback(tmp_path):
+    # GIVEN a file that is not TOML WHEN loading THEN ConfigError says so
+    path = tmp_path / "sluice.toml"
+    path.write_text("[local\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config("local", path)

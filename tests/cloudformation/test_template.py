@@ -1,0 +1,207 @@
+"""The generated template: golden files per environment and the invariants the pipeline rests on."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from cloudformation.synth import full_template
+from cloudformation.template import render
+
+GOLDEN = Path(__file__).with_name("golden")
+UPDATE = os.environ.get("SLUICE_UPDATE_GOLDEN") == "1"  # regenerate with: SLUICE_UPDATE_GOLDEN=1 pytest ...
+REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
+
+
+def synthesized(env: str) -> dict:
+    return full_template(load_config(env)).to_dict()
+
+
+def resources_of(template: dict, kind: str) -> dict:
+    return {name: body for name, body in template["Resources"].items() if body["Type"] == kind}
+
+
+def statements(template: dict):
+    """Every IAM statement in roles, key, queue, bucket and topic policies, with where it stands."""
+    for name, body in template["Resources"].items():
+        props = body.get("Properties", {})
+        documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        documents += [props[key] for key in ("PolicyDocument", "KeyPolicy") if key in props]
+        for document in documents:
+            for statement in document["Statement"]:
+                yield name, body["Type"], statement
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_template_matches_its_golden_file(env):
+    # GIVEN the committed configuration WHEN the template is rendered twice
+    first = render(full_template(load_config(env)))
+    second = render(full_template(load_config(env)))
+    # THEN it is byte-for-byte deterministic and equal to the reviewed golden file
+    assert first == second
+    golden = GOLDEN / f"{env}.json"
+    if UPDATE:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(first)
+    assert first == golden.read_text(), f"template changed: review and run SLUICE_UPDATE_GOLDEN=1 pytest {__file__}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_queue_timing_invariants(env):
+    # GIVEN the template of an environment
+    config = load_config(env)
+    template = synthesized(env)
+    queues = resources_of(template, "AWS::SQS::Queue")
+    ingest, dlq = queues["IngestQueue"]["Properties"], queues["DeadLetterQueue"]["Properties"]
+    consumer_timeout = template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"]
+    # THEN the visibility timeout covers six consumer timeouts
+    assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
+    # AND redrive happens after at least 5 receives, and the whole retry budget ends well before retention
+    max_receives = ingest["RedrivePolicy"]["maxReceiveCount"]
+    assert max_receives >= 5
+    assert max_receives * ingest["VisibilityTimeout"] <= ingest["MessageRetentionPeriod"] / 2
+    # AND the DLQ keeps messages 14 days, longer than the source queue
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600 > ingest["MessageRetentionPeriod"]
+    assert config.retry_budget_seconds == max_receives * ingest["VisibilityTimeout"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_allow_statement_has_a_wildcard_action_and_scoped_ones_name_arns(env):
+    template = synthesized(env)
+    for name, kind, statement in statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] == "Allow" and kind == "AWS::IAM::Role":
+            # THEN no role may do "*" or "service:*"
+            assert not any(action == "*" or action.endswith(":*") for action in actions), (name, actions)
+            # AND only X-Ray (which has no resource-level permissions) may name Resource "*"
+            if statement["Resource"] == ["*"]:
+                assert all(action.startswith("xray:") for action in actions), (name, actions)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_taggable_resource_carries_the_project_tag(env):
+    from troposphere import Template
+
+    template_object: Template = full_template(load_config(env))
+    for name, resource in template_object.resources.items():
+        if "Tags" not in resource.props:
+            continue
+        tags = resource.to_dict()["Properties"]["Tags"]
+        assert {"Key": "Project", "Value": f"sluice-{env}"} in tags, name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_encryption_at_rest_and_tls_everywhere(env):
+    template = synthesized(env)
+    for name, body in resources_of(template, "AWS::SQS::Queue").items():
+        props = body["Properties"]
+        assert props.get("KmsMasterKeyId") or props.get("SqsManagedSseEnabled"), name
+    for name, body in resources_of(template, "AWS::DynamoDB::Table").items():
+        assert body["Properties"]["SSESpecification"]["SSEEnabled"] is True, name
+        assert body["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    for name, body in resources_of(template, "AWS::SNS::Topic").items():
+        assert body["Properties"]["KmsMasterKeyId"] == {"Ref": "StackKey"}, name  # never alias/aws/sns
+    for name, body in resources_of(template, "AWS::Logs::LogGroup").items():
+        assert "KmsKeyId" in body["Properties"] and body["Properties"]["RetentionInDays"] > 0, name
+    bucket = template["Resources"]["ArchiveBucket"]["Properties"]
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert rule["SSEAlgorithm"] == "aws:kms"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    # THEN every queue and the bucket deny requests that are not TLS
+    denied = set()
+    for name, _kind, statement in statements(template):
+        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": False}}:
+            props = template["Resources"][name]["Properties"]
+            denied.update(ref["Ref"] for ref in props.get("Queues", []))
+            if "Bucket" in props:
+                denied.add(props["Bucket"]["Ref"])
+    assert denied >= {"IngestQueue", "DeadLetterQueue", "FailuresQueue", "ArchiveBucket"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_functions_and_mappings(env):
+    config = load_config(env)
+    template = synthesized(env)
+    functions = resources_of(template, "AWS::Lambda::Function")
+    assert set(functions) == {"IngestFunction", "ConsumerFunction", "ArchiverFunction", "NotifierFunction"}
+    for body in functions.values():
+        props = body["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["MemorySize"] > 0 and props["Timeout"] > 0 and props["ReservedConcurrentExecutions"] > 0
+        assert props["LoggingConfig"]["LogGroup"]["Ref"] in template["Resources"]
+    for name in ("Consumer", "Archiver"):
+        mapping = template["Resources"][f"{name}EventSourceMapping"]["Properties"]
+        settings = config.mappings[name.lower()]
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BatchSize"] == settings.batch_size
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": settings.maximum_concurrency}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_data_is_retained_outside_local(env):
+    template = synthesized(env)
+    for name in ("EventsTable", "ArchiveBucket"):
+        retained = template["Resources"][name].get("DeletionPolicy") == "Retain"
+        assert retained is (env != "local"), name
+    assert template["Resources"]["EventsTable"]["Properties"]["DeletionProtectionEnabled"] is (env != "local")
+
+
+def test_provisioned_table_gets_target_tracking_autoscaling(tmp_path):
+    # GIVEN an environment that asks for provisioned capacity
+    path = tmp_path / "sluice.toml"
+    path.write_text(REAL_CONFIG.read_text() + '\n[test]\n[test.table]\nbilling = "provisioned"\n')
+    template = full_template(load_config("test", path)).to_dict()
+    # THEN the table is provisioned and a target-tracking policy scales its writes
+    assert template["Resources"]["EventsTable"]["Properties"]["BillingMode"] == "PROVISIONED"
+    policy = template["Resources"]["EventsTableWriteScalingPolicy"]["Properties"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+
+
+def test_waf_association_only_when_configured(tmp_path):
+    path = tmp_path / "sluice.toml"
+    arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/sluice/abc"
+    path.write_text(REAL_CONFIG.read_text() + f'\n[test]\n[test.api]\nwaf_web_acl_arn = "{arn}"\n')
+    with_waf = full_template(load_config("test", path)).to_dict()
+    assert with_waf["Resources"]["ApiWebAclAssociation"]["Properties"]["WebACLArn"] == arn
+    assert "ApiWebAclAssociation" not in synthesized("prod")["Resources"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    consumer_timeout=st.integers(1, 900),
+    max_receive_count=st.integers(0, 30),
+    retention=st.integers(60, 1_209_600),
+)
+def test_any_accepted_configuration_keeps_the_queue_invariants(
+    tmp_path_factory, consumer_timeout, max_receive_count, retention
+):
+    # GIVEN any combination of timeout, receive count and retention
+    path = tmp_path_factory.mktemp("cfg") / "sluice.toml"
+    path.write_text(
+        REAL_CONFIG.read_text()
+        + f"\n[test]\n[test.functions.consumer]\nmemory_mb = 512\ntimeout_seconds = {consumer_timeout}\n"
+        f"reserved_concurrency = 10\n[test.queue]\nmax_receive_count = {max_receive_count}\n"
+        f"retention_seconds = {retention}\ndlq_retention_seconds = 1209600\n"
+    )
+    # WHEN it is loaded: either it is refused with a clear error, or the template keeps every invariant
+    try:
+        config = load_config("test", path)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    ingest = full_template(config).to_dict()["Resources"]["IngestQueue"]["Properties"]
+    assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
+    assert ingest["RedrivePolicy"]["maxReceiveCount"] >= 5
+    assert ingest["RedrivePolicy"]["maxReceiveCount"] * ingest["VisibilityTimeout"] <= retention / 2
+    assert ingest["MessageRetentionPeriod"] < 1_209_600
+
+
+def test_rendered_json_is_sorted():
+    text = render(full_template(load_config("prod")))
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
