@@ -6,7 +6,6 @@ port check shared with the local API gateway.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import http.client
 import json
@@ -231,6 +230,5 @@ def stop_from_pidfile(path: Path | str, timeout: float = 10.0) -> bool:
     pid = read_pidfile(path)
     stopped = True if pid is None else stop_process(pid, timeout)
     if stopped:
-        with contextlib.suppress(OSError):
-            remove_pidfile(path)
+        remove_pidfile(path)
     return stopped

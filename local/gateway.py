@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's hard payload limit
 INTEGRATION_TIMEOUT_SECONDS = 29.0
+OVERSIZED_BODY_DRAIN_FACTOR = 4
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 RequestValidator = Callable[[str | None], bool]
@@ -422,7 +423,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(response.body)
 
     def _read_body(self, limit: int) -> tuple[bytes | None, int]:
-        """The body and its size; past `limit` the body is left unread (and the connection closed)."""
+        """The body and its size; past `limit` the body is discarded, not kept."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked(limit)
         try:
@@ -430,9 +431,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             length = 0
         if length > limit:
-            self.close_connection = True
+            self._discard(length, limit)
             return None, length
         return (self.rfile.read(length) if length else None), length
+
+    def _discard(self, length: int, limit: int) -> None:
+        # Reading an oversized body lets the client see the 413 instead of a reset connection;
+        # a body beyond a few times the limit is not worth reading: close instead.
+        if length > OVERSIZED_BODY_DRAIN_FACTOR * limit:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
 
     def _read_chunked(self, limit: int) -> tuple[bytes | None, int]:
         chunks: list[bytes] = []

@@ -172,23 +172,20 @@ class LocalFunction:
         return result
 
     def _acquire(self) -> int:
+        """Take a concurrency slot and return how many are busy now; throttle if none is free."""
+        limit = self.settings.reserved_concurrency
         with self._lock:
-            limit = self.settings.reserved_concurrency
-            if limit is not None and self._stats.in_flight >= limit:
-                self._stats.throttles += 1
-                throttled = True
-            else:
-                throttled = False
-                self._stats.invocations += 1
-                self._stats.in_flight += 1
-                self._stats.max_in_flight = max(self._stats.max_in_flight, self._stats.in_flight)
-                concurrent = self._stats.in_flight
-        if throttled:
-            self._record("Throttles", 1)
-            raise TooManyRequestsException(
-                f"Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded, {self.name})"
-            )
-        return concurrent
+            stats = self._stats
+            if limit is None or stats.in_flight < limit:
+                stats.invocations += 1
+                stats.in_flight += 1
+                stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+                return stats.in_flight
+            stats.throttles += 1
+        self._record("Throttles", 1)
+        raise TooManyRequestsException(
+            f"Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded, {self.name})"
+        )
 
     def _release(self, failed: bool) -> None:
         with self._lock:

@@ -221,8 +221,11 @@ class _OldestTracker:
         self.receive_count[message_id] = receive_count
         if handle:
             self.handles[handle] = message_id
+        # Bounded: handles of redelivered or redriven messages are never deleted by anyone.
         while len(self.sent_ms) > MAX_TRACKED_MESSAGES_PER_QUEUE:
             self.discard(next(iter(self.sent_ms)))
+        while len(self.handles) > MAX_TRACKED_MESSAGES_PER_QUEUE:
+            del self.handles[next(iter(self.handles))]
 
     def delete(self, handle: str) -> None:
         message_id = self.handles.pop(handle, None)
@@ -560,16 +563,24 @@ class EmfCapture(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        """Emit every thread's unfinished line, then flush the outputs."""
+        # Unfinished lines stay buffered: logging's StreamHandler flushes after every record, and
+        # that must not cut another thread's line in two.
+        with self._lock:
+            self._log.flush()
+            if self._passthrough is not None:
+                self._passthrough.flush()
+
+    def close(self) -> None:
+        """Emit every thread's unfinished line and flush; `log` and `passthrough` stay open."""
+        if self.closed:
+            return
         with self._lock:
             pending = list(self._partial.values())
             self._partial.clear()
         for line in pending:
             self._emit(line)
-        with self._lock:
-            self._log.flush()
-            if self._passthrough is not None:
-                self._passthrough.flush()
+        self.flush()
+        super().close()
 
     def _emit(self, line: str) -> None:
         points = parse_emf(line)

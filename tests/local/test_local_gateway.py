@@ -136,12 +136,12 @@ def test_health_is_a_mock_without_key_or_lambda(start_gateway: GatewayFactory) -
     assert events == []
 
 
-def test_oversized_body_is_rejected_before_the_function(start_gateway: GatewayFactory) -> None:
-    # GIVEN a gateway with a (scaled-down) payload limit
-    gateway, events = start_gateway(max_body_bytes=1000)
-    # WHEN a larger body arrives
-    response = post(gateway, data="x" * 1001)
-    # THEN 413, and the function never ran
+def test_body_over_api_gateways_10_mb_is_rejected_before_the_function(start_gateway: GatewayFactory) -> None:
+    # GIVEN a gateway with API Gateway's hard payload limit
+    gateway, events = start_gateway()
+    # WHEN a body one byte over 10 MB arrives
+    response = post(gateway, data=b"x" * (10 * 1024 * 1024 + 1))
+    # THEN the client reads a 413, and the function never ran
     assert (response.status_code, response.json()) == (413, {"message": "Request Entity Too Large"})
     assert events == []
 

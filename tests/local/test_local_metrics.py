@@ -139,7 +139,7 @@ def test_emf_capture_tees_stdout_and_reads_powertools_metrics() -> None:
 
 
 def test_emf_capture_keeps_lines_of_threads_apart() -> None:
-    # GIVEN two threads writing halves of lines at the same time
+    # GIVEN two threads writing halves of lines at the same time, flushing in between (as logging does)
     capture = EmfCapture(MetricSink(), log := io.StringIO())
     barrier = threading.Barrier(2)
 
@@ -147,6 +147,7 @@ def test_emf_capture_keeps_lines_of_threads_apart() -> None:
         for _ in range(50):
             capture.write(word)
             barrier.wait()
+            capture.flush()
             capture.write(word + "\n")
 
     threads = [threading.Thread(target=write, args=(word,)) for word in ("left", "right")]
@@ -154,7 +155,7 @@ def test_emf_capture_keeps_lines_of_threads_apart() -> None:
         thread.start()
     for thread in threads:
         thread.join(10)
-    capture.flush()
+    capture.close()
     # THEN every line is whole
     assert sorted(set(log.getvalue().splitlines())) == ["leftleft", "rightright"]
 

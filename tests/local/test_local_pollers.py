@@ -85,6 +85,30 @@ def test_whole_batch_stays_when_the_handler_fails(sqs: BaseClient, make_queue: Q
     assert queue_depth(sqs, url) == (0, 2)
 
 
+def test_timed_out_batch_stays_even_if_the_handler_returned(sqs: BaseClient, make_queue: QueueFactory) -> None:
+    # GIVEN a message and a handler that succeeds, but only after its function's timeout
+    url, arn = make_queue()
+    send(sqs, url, "slow")
+    function = stub_function(lambda e, c: time.sleep(0.1), timeout_seconds=0.01)
+    # WHEN the batch is processed THEN, as after a Lambda timeout, nothing is deleted
+    SqsPoller(SqsMapping(url, arn), function, sqs).poll_once()
+    assert queue_depth(sqs, url) == (0, 1)
+
+
+def test_throttled_batch_is_retried_then_left_to_the_visibility_timeout(
+    sqs: BaseClient, make_queue: QueueFactory
+) -> None:
+    # GIVEN a queue with a 1 s visibility timeout and a function that is always throttled
+    url, arn = make_queue(visibility_timeout=1)
+    send(sqs, url, "a")
+    function = stub_function(lambda e, c: None, reserved_concurrency=0)
+    # WHEN a batch is processed
+    SqsPoller(SqsMapping(url, arn), function, sqs).poll_once()
+    # THEN the invocation was retried while the batch was invisible, and nothing was deleted
+    assert function.stats().throttles > 1
+    assert sum(queue_depth(sqs, url)) == 1
+
+
 def test_partial_response_rules() -> None:
     # GIVEN a batch of two WHEN responses are read THEN they follow Lambda's documented rules
     batch = {"m1", "m2"}
