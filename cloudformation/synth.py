@@ -16,7 +16,9 @@ BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
 
 def monitoring_builders() -> tuple[MonitoringBuilder, ...]:
     """The builders that add dashboards, alarms and the budget on top of the pipeline."""
-    return ()
+    from alarms.monitoring import builders  # the monitoring side imports the template: import it late
+
+    return builders()
 
 
 def full_template(config: Config) -> Template:

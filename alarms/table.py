@@ -1,0 +1,225 @@
+"""The alarm table: one row per signal we alarm on, thresholds per tier, and the composite built on top.
+
+Rows are grouped by what they watch (errors, latency, capacity, age, loss, dead letters), not by service.
+A row with two tiers gives two alarms (`queue-age-low`, `queue-age-high`). Capacity thresholds are
+`config.monitoring.capacity_share` of the capacity the catalog measures the signal against (reserved
+concurrency, timeouts, usage-plan rate, provisioned writes); age thresholds derive from the queue settings.
+Period, evaluation periods and datapoints to alarm come from `config.monitoring`. Each row's name is also
+its section anchor in the runbook (docs/runbook.md), which a test keeps in step with this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from cloudformation.config import RETRY_BUDGET_MAX_SHARE_OF_RETENTION, Config
+from dashboards.catalog import Catalog
+
+Tier = Literal["low", "high"]
+TIERS: tuple[Tier, ...] = ("high", "low")
+RUNBOOK = "docs/runbook.md"
+
+GREATER = "GreaterThanThreshold"
+OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
+NOT_BREACHING = "notBreaching"
+
+# Service objectives: the error rates and latency clients are promised (no configuration key yet).
+API_5XX_RATE_PERCENT = 1.0
+API_4XX_RATE_PERCENT = 5.0
+API_LATENCY_P99_MS = 1000.0
+# Width of the request-count anomaly band, in standard deviations of the recent history.
+REQUEST_BAND_WIDTH = 3.0
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str  # the runbook anchor; the alarm is named <stack>-<name>-<tier>
+    signal: str  # catalog id of the metric or expression watched
+    thresholds: Mapping[Tier, float]  # for an anomaly band: the band's width
+    summary: str  # what a breach means, in one line
+    comparison: str = GREATER
+    missing: str = NOT_BREACHING  # quiet when there is no traffic
+    # Breach in every evaluated period, not M of N: for signals whose single periods are noisy by nature.
+    every_period: bool = False
+
+    @property
+    def is_band(self) -> bool:
+        return self.comparison == OUTSIDE_BAND
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    name: str
+    tier: Tier
+    any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines
+    summary: str
+
+
+@dataclass(frozen=True)
+class AlarmDefinition:
+    """One alarm of one tier, named for this stack."""
+
+    spec: AlarmSpec
+    tier: Tier
+    threshold: float
+    name: str
+
+    @property
+    def runbook(self) -> str:
+        return f"{RUNBOOK}#{self.spec.name}"
+
+
+@dataclass(frozen=True)
+class CompositeDefinition:
+    spec: CompositeSpec
+    name: str
+    children: tuple[str, ...]  # alarm names
+
+    @property
+    def tier(self) -> Tier:
+        return self.spec.tier
+
+    @property
+    def runbook(self) -> str:
+        return f"{RUNBOOK}#{self.spec.name}"
+
+    @property
+    def rule(self) -> str:
+        return " OR ".join(f'ALARM("{child}")' for child in self.children)
+
+
+def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
+    share = config.monitoring.capacity_share
+
+    def capacity(signal: str) -> float:
+        limit = catalog[signal].capacity
+        if limit is None:
+            raise ValueError(f"catalog signal {signal!r} has no capacity")  # a bug in this table
+        return share * limit
+
+    rows = [
+        # errors clients see
+        AlarmSpec("api-5xx-rate", "api_5xx_rate", {"high": API_5XX_RATE_PERCENT}, "Clients get server errors."),
+        AlarmSpec("api-4xx-rate", "api_4xx_rate", {"low": API_4XX_RATE_PERCENT}, "Many requests are refused."),
+        # latency
+        AlarmSpec("api-latency-p99", "api_latency_p99", {"low": API_LATENCY_P99_MS}, "Clients wait too long."),
+        AlarmSpec(
+            "consumer-duration",
+            "consumer_duration_p99",
+            {"low": capacity("consumer_duration_p99")},
+            "Consumer batches run close to the timeout, which returns the whole batch to the queue.",
+        ),
+        # traffic and capacity
+        AlarmSpec(
+            "api-request-anomaly",
+            "api_count",
+            {"low": REQUEST_BAND_WIDTH},
+            "Request count is far above or below its recent history.",
+            comparison=OUTSIDE_BAND,
+        ),
+        AlarmSpec(
+            "api-request-rate",
+            "api_count",
+            {"low": capacity("api_count")},
+            "Requests approach the usage plan's rate limit; clients will get 429.",
+        ),
+        AlarmSpec(
+            "ingest-concurrency",
+            "ingest_concurrency",
+            {"low": capacity("ingest_concurrency")},
+            "Ingest concurrency approaches its reserved concurrency; throttling is next.",
+        ),
+        # function failures
+        AlarmSpec("ingest-errors", "ingest_errors", {"high": 0.0}, "The ingest function fails."),
+        AlarmSpec("ingest-throttles", "ingest_throttles", {"low": 0.0}, "Ingest invocations are throttled."),
+        AlarmSpec("consumer-errors", "consumer_errors", {"low": 0.0}, "Whole consumer batches fail."),
+        AlarmSpec("consumer-throttles", "consumer_throttles", {"low": 0.0}, "Consumer invocations are throttled."),
+        AlarmSpec("archiver-errors", "archiver_errors", {"high": 0.0}, "The archiver, the last safety net, fails."),
+        # The low tier reaches people through the notifier: its failures must page on the high tier.
+        AlarmSpec("notifier-errors", "notifier_errors", {"high": 0.0}, "The notifier fails; low-tier alarms stall."),
+        # age and backlog
+        AlarmSpec(
+            "queue-age",
+            "queue_age",
+            {
+                "low": float(config.visibility_timeout_seconds),
+                "high": RETRY_BUDGET_MAX_SHARE_OF_RETENTION * config.queue.retention_seconds,
+            },
+            "Events wait in the ingest queue (low: longer than a visibility timeout; high: half the retention).",
+        ),
+        # loss
+        AlarmSpec(
+            "enqueue-gap",
+            "enqueue_gap",
+            {"high": 0.0},
+            "Events were accepted but never reached the queue.",
+            # Events in flight at a period boundary make single periods differ by a few either way;
+            # loss shows in every period.
+            every_period=True,
+        ),
+        # dead letters: a message moved by redrive never counts in the DLQ's NumberOfMessagesSent
+        AlarmSpec("dlq-visible", "dlq_visible", {"high": 0.0}, "Messages wait in the dead-letter queue."),
+        AlarmSpec("events-archived", "events_archived", {"low": 0.0}, "Events were dead-lettered and archived."),
+        AlarmSpec(
+            "failures-queue-visible",
+            "failures_visible",
+            {"high": 0.0},
+            "Low-tier notifications could not be delivered.",
+        ),
+        # the table
+        AlarmSpec("table-system-errors", "table_system_errors", {"high": 0.0}, "DynamoDB fails our writes."),
+        AlarmSpec("table-user-errors", "table_user_errors", {"low": 0.0}, "DynamoDB rejects requests as invalid."),
+        AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
+    ]
+    if catalog["table_wcu_per_second"].capacity is not None:
+        rows.append(
+            AlarmSpec(
+                "table-write-capacity",
+                "table_wcu_per_second",
+                {"low": capacity("table_wcu_per_second")},
+                "Writes approach the table's maximum provisioned capacity.",
+            )
+        )
+    return tuple(rows)
+
+
+COMPOSITES = (
+    CompositeSpec(
+        "ingestion-at-risk",
+        "high",
+        (
+            ("api-5xx-rate", "high"),
+            ("enqueue-gap", "high"),
+            ("queue-age", "high"),
+            ("dlq-visible", "high"),
+            ("archiver-errors", "high"),
+        ),
+        "Events are being refused, lost, aged out or not archived.",
+    ),
+)
+
+
+def alarm_name(config: Config, row: str, tier: Tier) -> str:
+    return config.resource_name(f"{row}-{tier}")
+
+
+def alarm_definitions(config: Config, catalog: Catalog) -> tuple[AlarmDefinition, ...]:
+    return tuple(
+        AlarmDefinition(spec, tier, spec.thresholds[tier], alarm_name(config, spec.name, tier))
+        for spec in alarm_table(config, catalog)
+        for tier in TIERS
+        if tier in spec.thresholds
+    )
+
+
+def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
+    return tuple(
+        CompositeDefinition(
+            spec,
+            alarm_name(config, spec.name, spec.tier),
+            tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
+        )
+        for spec in COMPOSITES
+    )

@@ -1,0 +1,400 @@
+"""The metric catalog: every signal the dashboards, the alarms and the local metrics publisher watch, named once.
+
+A `Metric` is one CloudWatch series (namespace, name, dimensions, statistic, period, unit); an `Expression` is
+metric math over catalog metrics. Dimension values are literal names derived from the configuration: the
+template sets every FunctionName, QueueName, TableName and the RestApi's Name explicitly, so the same strings
+are right in CloudFormation, on AWS and in the local runtime — nothing to resolve.
+
+`build_catalog(config)` returns the `Catalog`; `catalog.metrics()` lists every raw metric (what a publisher
+must produce), `catalog[signal_id]` gives one signal, `signal.queries()` its GetMetricData/PutMetricAlarm
+`Metrics` entries. Every id is a valid metric-math id, unique in the catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from cloudformation.config import Config
+
+API = "AWS/ApiGateway"
+LAMBDA = "AWS/Lambda"
+SQS = "AWS/SQS"
+DYNAMODB = "AWS/DynamoDB"
+# The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
+TABLE_WRITE_OPERATION = "BatchWriteItem"
+# The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
+REJECTION_REASONS = (
+    "unsupported_media_type",
+    "malformed_json",
+    "body_too_large",
+    "empty_batch",
+    "batch_too_long",
+    "not_an_object",
+    "event_too_large",
+    "queue_unavailable",
+    "partially_accepted",
+    "internal_error",
+)
+# End-to-end reconciliation compares sums over this many periods: events in flight blur only the edges.
+RECONCILIATION_PERIODS = 15
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One CloudWatch metric, read with one statistic over one period."""
+
+    id: str
+    namespace: str
+    name: str
+    dimensions: Dimensions
+    stat: str  # Sum, Average, Maximum, SampleCount, Minimum or a percentile such as p99
+    period: int
+    unit: str
+    label: str
+    capacity: float | None = None  # the configured limit this signal is measured against, if any
+
+    @property
+    def dimension_map(self) -> dict[str, str]:
+        return dict(self.dimensions)
+
+    @property
+    def inputs(self) -> tuple[Metric, ...]:
+        return (self,)
+
+    def metric_stat(self) -> dict[str, Any]:
+        return {
+            "Metric": {
+                "Namespace": self.namespace,
+                "MetricName": self.name,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in self.dimensions],
+            },
+            "Period": self.period,
+            "Stat": self.stat,
+        }
+
+    def queries(self) -> list[dict[str, Any]]:
+        """MetricDataQuery entries (GetMetricData, PutMetricAlarm `Metrics`)."""
+        return [{"Id": self.id, "MetricStat": self.metric_stat(), "Label": self.label, "ReturnData": True}]
+
+
+@dataclass(frozen=True)
+class Expression:
+    """Metric math over catalog metrics, written with their ids."""
+
+    id: str
+    expression: str
+    inputs: tuple[Metric, ...]
+    unit: str
+    label: str
+    capacity: float | None = None
+
+    @property
+    def period(self) -> int:
+        return self.inputs[0].period
+
+    def queries(self) -> list[dict[str, Any]]:
+        hidden = [{**query, "ReturnData": False} for metric in self.inputs for query in metric.queries()]
+        return [*hidden, {"Id": self.id, "Expression": self.expression, "Label": self.label, "ReturnData": True}]
+
+
+Signal = Metric | Expression
+
+
+@dataclass(frozen=True)
+class Catalog:
+    signals: Mapping[str, Signal]  # in pipeline order
+
+    def __getitem__(self, signal_id: str) -> Signal:
+        return self.signals[signal_id]
+
+    def __iter__(self) -> Iterator[Signal]:
+        return iter(self.signals.values())
+
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every raw metric, the inputs of expressions included, each once."""
+        seen: dict[str, Metric] = {}
+        for signal in self.signals.values():
+            for metric in signal.inputs:
+                seen.setdefault(metric.id, metric)
+        return tuple(seen.values())
+
+
+def build_catalog(config: Config) -> Catalog:
+    period = config.monitoring.period_seconds
+    signals: list[Signal] = [
+        *_api(config, period),
+        *_function(config, "ingest", period),
+        *_ingest_events(config, period),
+        *_queue(config, period),
+        *_function(config, "consumer", period),
+        *_consumer_events(config, period),
+        *_table(config, period),
+        *_dead_letters(config, period),
+        *_function(config, "archiver", period),
+        *_reconciliation(config, period),
+        *_function(config, "notifier", period),
+        *_failures(config, period),
+    ]
+    by_id: dict[str, Signal] = {}
+    for signal in signals:
+        if signal.id in by_id:
+            raise ValueError(f"duplicate catalog id {signal.id!r}")  # a bug in this module
+        by_id[signal.id] = signal
+    return Catalog(MappingProxyType(by_id))
+
+
+def sluice_namespace(config: Config) -> str:
+    """The functions' POWERTOOLS_METRICS_NAMESPACE."""
+    return f"{config.project.title()}/{config.env}"
+
+
+def _percentiles(base: Metric, percentiles: tuple[int, ...]) -> list[Metric]:
+    return [
+        dataclasses.replace(base, id=f"{base.id}_p{p}", stat=f"p{p}", label=f"{base.label} p{p}") for p in percentiles
+    ]
+
+
+def _api(config: Config, period: int) -> list[Signal]:
+    dimensions = (("ApiName", config.resource_name("api")), ("Stage", config.api.stage_name))
+
+    def metric(signal_id: str, name: str, stat: str, unit: str, label: str, **extra: Any) -> Metric:
+        return Metric(signal_id, API, name, dimensions, stat, period, unit, label, **extra)
+
+    # The usage plan's rate is the most a client may send: requests per period at that rate.
+    count = metric("api_count", "Count", "Sum", "Count", "Requests", capacity=float(config.api.rate_limit * period))
+    client_errors = metric("api_4xx", "4XXError", "Sum", "Count", "4XX responses")
+    server_errors = metric("api_5xx", "5XXError", "Sum", "Count", "5XX responses")
+    latency = metric("api_latency", "Latency", "p99", "Milliseconds", "Latency")
+    integration = metric("api_integration_latency", "IntegrationLatency", "p99", "Milliseconds", "Integration latency")
+    return [
+        count,
+        client_errors,
+        server_errors,
+        Expression("api_4xx_rate", "100 * api_4xx / api_count", (client_errors, count), "Percent", "4XX rate"),
+        Expression("api_5xx_rate", "100 * api_5xx / api_count", (server_errors, count), "Percent", "5XX rate"),
+        *_percentiles(latency, (50, 90, 99)),
+        *_percentiles(integration, (50, 90, 99)),
+    ]
+
+
+def _function(config: Config, name: str, period: int) -> list[Signal]:
+    settings = config.functions[name]
+    dimensions = (("FunctionName", config.resource_name(name)),)
+
+    def metric(suffix: str, metric_name: str, stat: str, unit: str, label: str, **extra: Any) -> Metric:
+        return Metric(f"{name}_{suffix}", LAMBDA, metric_name, dimensions, stat, period, unit, label, **extra)
+
+    return [
+        metric("invocations", "Invocations", "Sum", "Count", f"{name} invocations"),
+        metric("errors", "Errors", "Sum", "Count", f"{name} errors"),
+        metric("throttles", "Throttles", "Sum", "Count", f"{name} throttles"),
+        metric(
+            "duration_p99",
+            "Duration",
+            "p99",
+            "Milliseconds",
+            f"{name} duration p99",
+            capacity=float(settings.timeout_seconds * 1000),
+        ),
+        metric(
+            "concurrency",
+            "ConcurrentExecutions",
+            "Maximum",
+            "Count",
+            f"{name} concurrent executions",
+            capacity=float(settings.reserved_concurrency),
+        ),
+    ]
+
+
+def _ours(
+    config: Config, signal_id: str, name: str, service: str, period: int, unit: str = "Count", stat: str = "Sum"
+) -> Metric:
+    """One of our EMF metrics: Powertools adds the `service` dimension."""
+    label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
+    return Metric(signal_id, sluice_namespace(config), name, (("service", service),), stat, period, unit, label)
+
+
+def _accepted(config: Config, period: int) -> Metric:
+    return _ours(config, "events_accepted", "EventsAccepted", "ingest", period)
+
+
+def _ingest_events(config: Config, period: int) -> list[Signal]:
+    rejected = [
+        Metric(
+            f"rejected_{reason}",
+            sluice_namespace(config),
+            "EventsRejected",
+            (("reason", reason), ("service", "ingest")),
+            "Sum",
+            period,
+            "Count",
+            f"rejected: {reason}",
+        )
+        for reason in REJECTION_REASONS
+    ]
+    return [
+        _accepted(config, period),
+        _ours(config, "bytes_accepted", "BytesAccepted", "ingest", period, unit="Bytes"),
+        *rejected,
+        Expression(
+            "events_rejected",
+            " + ".join(f"FILL({metric.id}, 0)" for metric in rejected),
+            tuple(rejected),
+            "Count",
+            "Events rejected",
+        ),
+    ]
+
+
+_SQS_LABELS = {
+    "NumberOfMessagesSent": "messages sent",
+    "NumberOfMessagesDeleted": "messages deleted",
+    "ApproximateNumberOfMessagesVisible": "messages visible",
+    "ApproximateAgeOfOldestMessage": "oldest message age",
+}
+
+
+def _sqs(config: Config, signal_id: str, queue: str, name: str, period: int, **extra: Any) -> Metric:
+    """An SQS metric: counters as Sum; depth and age as Maximum (the worst sample in the period)."""
+    stat = "Sum" if name.startswith("NumberOf") else "Maximum"
+    unit = "Seconds" if name == "ApproximateAgeOfOldestMessage" else "Count"
+    label = f"{queue} queue: {_SQS_LABELS[name]}"
+    return Metric(
+        signal_id, SQS, name, (("QueueName", config.resource_name(queue)),), stat, period, unit, label, **extra
+    )
+
+
+def _queue(config: Config, period: int) -> list[Signal]:
+    sent = _sqs(config, "queue_sent", "ingest", "NumberOfMessagesSent", period)
+    deleted = _sqs(config, "queue_deleted", "ingest", "NumberOfMessagesDeleted", period)
+    visible = _sqs(config, "queue_visible", "ingest", "ApproximateNumberOfMessagesVisible", period)
+    # A message older than the retention period is deleted, not dead-lettered.
+    retention = float(config.queue.retention_seconds)
+    age = _sqs(config, "queue_age", "ingest", "ApproximateAgeOfOldestMessage", period, capacity=retention)
+    accepted = _accepted(config, period)
+    return [
+        sent,
+        deleted,
+        visible,
+        age,
+        # Seconds to empty the backlog at the current delete rate (no value while nothing is deleted).
+        Expression(
+            "queue_drain_seconds",
+            f"queue_visible / (queue_deleted / {period})",
+            (visible, deleted),
+            "Seconds",
+            "Time to drain",
+        ),
+        # Events the API accepted that never reached the queue: must stay at zero.
+        Expression(
+            "enqueue_gap",
+            "FILL(events_accepted, 0) - FILL(queue_sent, 0)",
+            (accepted, sent),
+            "Count",
+            "Accepted but not enqueued",
+        ),
+    ]
+
+
+def _consumer_events(config: Config, period: int) -> list[Signal]:
+    return [
+        _ours(config, "events_stored", "EventsStored", "consumer", period),
+        _ours(config, "write_retries", "WriteRetries", "consumer", period),
+        _ours(config, "ingest_lag_p99", "IngestLag", "consumer", period, unit="Milliseconds", stat="p99"),
+    ]
+
+
+def _table(config: Config, period: int) -> list[Signal]:
+    table = (("TableName", config.resource_name("events")),)
+    per_operation = (*table, ("Operation", TABLE_WRITE_OPERATION))
+    # UserErrors has no dimensions: AWS counts it per account and region, for every table.
+    user_errors = Metric("ddb_user_errors", DYNAMODB, "UserErrors", (), "Sum", period, "Count", "User errors (account)")
+    system_errors = Metric(
+        "ddb_system_errors", DYNAMODB, "SystemErrors", per_operation, "Sum", period, "Count", "System errors"
+    )
+    throttled = Metric(
+        "ddb_throttled_requests", DYNAMODB, "ThrottledRequests", per_operation, "Sum", period, "Count",
+        "Throttled requests",
+    )  # fmt: skip
+    # A BatchWriteItem counts as throttled only when every item is; partly throttled batches show here.
+    write_throttles = Metric(
+        "ddb_write_throttle_events", DYNAMODB, "WriteThrottleEvents", table, "Sum", period, "Count",
+        "Write throttle events",
+    )  # fmt: skip
+    consumed = Metric(
+        "ddb_consumed_wcu", DYNAMODB, "ConsumedWriteCapacityUnits", table, "Sum", period, "Count", "Consumed WCU"
+    )
+    latency = Metric(
+        "ddb_write_latency", DYNAMODB, "SuccessfulRequestLatency", per_operation, "Average", period, "Milliseconds",
+        "BatchWriteItem latency (average)",
+    )  # fmt: skip
+    provisioned = config.table.billing == "provisioned"
+    # Alarms read the FILL()ed expressions: CloudWatch ignores missing data for AWS/DynamoDB metrics, so
+    # an alarm on the raw metric would stay in ALARM after the errors stop being reported.
+    return [
+        user_errors,
+        system_errors,
+        throttled,
+        write_throttles,
+        consumed,
+        latency,
+        Expression("table_user_errors", "FILL(ddb_user_errors, 0)", (user_errors,), "Count", "User errors"),
+        Expression("table_system_errors", "FILL(ddb_system_errors, 0)", (system_errors,), "Count", "System errors"),
+        Expression(
+            "table_throttles",
+            "FILL(ddb_throttled_requests, 0) + FILL(ddb_write_throttle_events, 0)",
+            (throttled, write_throttles),
+            "Count",
+            "Throttled writes",
+        ),
+        Expression(
+            "table_wcu_per_second",
+            f"ddb_consumed_wcu / {period}",
+            (consumed,),
+            "Count/Second",
+            "Consumed WCU per second",
+            capacity=float(config.table.max_write_capacity) if provisioned else None,
+        ),
+    ]
+
+
+def _dead_letters(config: Config, period: int) -> list[Signal]:
+    retention = float(config.queue.dlq_retention_seconds)
+    visible = _sqs(config, "dlq_visible", "dead-letter", "ApproximateNumberOfMessagesVisible", period)
+    age = _sqs(config, "dlq_age", "dead-letter", "ApproximateAgeOfOldestMessage", period, capacity=retention)
+    archived = _ours(config, "events_archived", "EventsArchived", "archiver", period)
+    return [visible, age, archived]
+
+
+def _reconciliation(config: Config, period: int) -> list[Signal]:
+    window = period * RECONCILIATION_PERIODS
+
+    inputs = (
+        _ours(config, "accepted_window", "EventsAccepted", "ingest", window),
+        _ours(config, "stored_window", "EventsStored", "consumer", window),
+        _ours(config, "archived_window", "EventsArchived", "archiver", window),
+    )
+    # Redeliveries and replays store an event again, so stored + archived may exceed accepted; a
+    # persistent positive gap is events that went nowhere.
+    return [
+        *inputs,
+        Expression(
+            "pipeline_gap",
+            "FILL(accepted_window, 0) - FILL(stored_window, 0) - FILL(archived_window, 0)",
+            inputs,
+            "Count",
+            "Accepted − (stored + archived)",
+        ),
+    ]
+
+
+def _failures(config: Config, period: int) -> list[Signal]:
+    return [_sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period)]

@@ -1,0 +1,182 @@
+"""Dashboard building blocks: the grid, metric graphs from catalog signals, alarm-status and text widgets.
+
+Widgets are plain dicts in CloudWatch's dashboard body format. Region and alarm ARNs are written as
+`${AWS::Region}`-style placeholders: the body goes into the template through Fn::Sub.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dashboards.catalog import Expression, Metric, Signal
+
+FULL_WIDTH = 24
+HALF_WIDTH = 12
+THIRD_WIDTH = 8
+QUARTER_WIDTH = 6
+GRAPH_HEIGHT = 6
+HEADER_HEIGHT = 1
+SINGLE_VALUE_HEIGHT = 4
+ALARM_STATUS_HEIGHT = 6
+# The default time range shows this many periods (3 h at 60 s, 30 min at the local 10 s).
+RANGE_PERIODS = 180
+
+REGION = "${AWS::Region}"
+ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+TIER_COLORS = {"high": "#d62728", "low": "#ff7f0e"}
+CAPACITY_COLOR = "#7f7f7f"
+BAND_COLOR = "#95a5a6"
+
+
+@dataclass(frozen=True)
+class AlarmView:
+    """What a dashboard shows of an alarm (the alarms package fills these in; dashboards never import it)."""
+
+    name: str
+    tier: str
+    summary: str
+    runbook: str  # link to the runbook section
+    signal: str | None = None  # catalog id watched; None for a composite
+    threshold: float | None = None  # a horizontal line on the signal's graphs
+    band_width: float | None = None  # an anomaly band around the signal instead
+
+
+@dataclass(frozen=True)
+class Annotation:
+    label: str
+    value: float
+    color: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "value": self.value, "color": self.color}
+
+
+class Grid:
+    """Places widgets left to right, opening a new row when the current one is full."""
+
+    def __init__(self) -> None:
+        self.widgets: list[dict[str, Any]] = []
+        self._x = 0
+        self._y = 0
+        self._row_height = 0
+
+    def add(self, widget: dict[str, Any], width: int, height: int) -> None:
+        if self._x + width > FULL_WIDTH:
+            self.new_row()
+        self.widgets.append({**widget, "x": self._x, "y": self._y, "width": width, "height": height})
+        self._x += width
+        self._row_height = max(self._row_height, height)
+
+    def new_row(self) -> None:
+        if self._x:
+            self._y += self._row_height
+        self._x = 0
+        self._row_height = 0
+
+
+def body(grid: Grid, period: int) -> dict[str, Any]:
+    return {
+        "start": f"-PT{RANGE_PERIODS * period // 60}M",
+        "periodOverride": "inherit",
+        "widgets": grid.widgets,
+    }
+
+
+def metric_entries(signals: Sequence[Signal], extra: Iterable[dict[str, Any]] = ()) -> list[list[Any]]:
+    """The widget's `metrics` array: each signal, and the inputs of expressions as hidden entries."""
+    shown = {signal.id for signal in signals}
+    entries: dict[str, list[Any]] = {}
+    for signal in signals:
+        if isinstance(signal, Expression):
+            for metric in signal.inputs:
+                entries.setdefault(metric.id, _metric_entry(metric, visible=metric.id in shown))
+            entries[signal.id] = [{"expression": signal.expression, "id": signal.id, "label": signal.label}]
+        else:
+            entries[signal.id] = _metric_entry(signal, visible=True)
+    for expression in extra:
+        entries[expression["id"]] = [expression]
+    return list(entries.values())
+
+
+def _metric_entry(metric: Metric, visible: bool) -> list[Any]:
+    options: dict[str, Any] = {"id": metric.id, "label": metric.label, "stat": metric.stat, "period": metric.period}
+    if not visible:
+        options["visible"] = False
+    dimensions = [part for pair in metric.dimensions for part in pair]
+    return [metric.namespace, metric.name, *dimensions, options]
+
+
+def graph(
+    title: str,
+    signals: Sequence[Signal],
+    alarms: Sequence[AlarmView] = (),
+    view: str = "timeSeries",
+) -> dict[str, Any]:
+    """A metric widget titled by the question it answers, with alarm thresholds, capacity lines and bands."""
+    ids = {signal.id for signal in signals}
+    watching = [alarm for alarm in alarms if alarm.signal in ids]
+    annotations = [
+        Annotation(f"{alarm.name} ({alarm.tier})", alarm.threshold, TIER_COLORS[alarm.tier])
+        for alarm in watching
+        if alarm.threshold is not None
+    ]
+    annotations += [
+        Annotation(f"limit: {signal.label}", signal.capacity, CAPACITY_COLOR)
+        for signal in signals
+        if signal.capacity is not None
+    ]
+    bands = [
+        {
+            "expression": f"ANOMALY_DETECTION_BAND({alarm.signal}, {alarm.band_width:g})",
+            "id": f"{alarm.signal}_band",
+            "label": f"expected band ({alarm.name})",
+            "color": BAND_COLOR,
+        }
+        for alarm in watching
+        if alarm.band_width is not None
+    ]
+    properties: dict[str, Any] = {
+        "title": title,
+        "region": REGION,
+        "view": view,
+        "stacked": False,
+        "period": signals[0].period,
+        "metrics": metric_entries(signals, bands),
+    }
+    if view == "timeSeries":
+        properties["yAxis"] = {"left": {"min": 0, "label": signals[0].unit, "showUnits": False}}
+        properties["annotations"] = {"horizontal": [annotation.to_json() for annotation in annotations]}
+    return {"type": "metric", "properties": properties}
+
+
+def alarm_status(title: str, alarms: Sequence[AlarmView]) -> dict[str, Any]:
+    return {
+        "type": "alarm",
+        "properties": {
+            "title": title,
+            "alarms": [f"{ALARM_ARN}{alarm.name}" for alarm in alarms],
+            "sortBy": "stateUpdatedTimestamp",
+        },
+    }
+
+
+def text(markdown: str) -> dict[str, Any]:
+    return {"type": "text", "properties": {"markdown": markdown}}
+
+
+def text_height(markdown: str) -> int:
+    """Grid units a text widget needs: about one and a half lines per unit."""
+    return max(HEADER_HEIGHT, math.ceil(len(markdown.splitlines()) / 1.5))
+
+
+def runbook_markdown(alarms: Sequence[AlarmView]) -> str:
+    lines = [
+        "## Runbook",
+        "Each alarm links to its runbook section: what it means, what to look at first, how to recover.",
+        "",
+        *(f"- **{alarm.tier}** [{alarm.name}]({alarm.runbook}): {alarm.summary}" for alarm in alarms),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The operations dashboard: one row per pipeline stage, in the order an event travels, each graph titled by
+the question it answers; alarm status on top and the runbook links at the bottom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dashboards.catalog import REJECTION_REASONS, Catalog
+from dashboards.layout import (
+    ALARM_STATUS_HEIGHT,
+    FULL_WIDTH,
+    GRAPH_HEIGHT,
+    HEADER_HEIGHT,
+    QUARTER_WIDTH,
+    THIRD_WIDTH,
+    AlarmView,
+    Grid,
+    alarm_status,
+    body,
+    graph,
+    runbook_markdown,
+    text,
+    text_height,
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    header: str
+    graphs: tuple[tuple[str, tuple[str, ...]], ...]  # (question, catalog ids)
+
+
+REJECTIONS = tuple(f"rejected_{reason}" for reason in REJECTION_REASONS)
+_STAGES = (
+    (
+        "API: is the front door open?",
+        (
+            ("Are requests arriving as usual?", ("api_count",)),
+            ("Are clients getting errors?", ("api_4xx_rate", "api_5xx_rate")),
+            ("How many requests fail?", ("api_4xx", "api_5xx")),
+            ("How long do clients wait?", ("api_latency_p50", "api_latency_p90", "api_latency_p99")),
+            (
+                "How long does the ingest integration take?",
+                ("api_integration_latency_p50", "api_integration_latency_p90", "api_integration_latency_p99"),
+            ),
+        ),
+    ),
+    (
+        "Ingest: are events accepted and enqueued?",
+        (
+            ("Are events accepted or rejected?", ("events_accepted", "events_rejected")),
+            ("Why are events rejected?", REJECTIONS),
+            ("Is every accepted event enqueued?", ("events_accepted", "queue_sent", "enqueue_gap")),
+            ("How much data arrives?", ("bytes_accepted",)),
+            ("Is the ingest function failing?", ("ingest_invocations", "ingest_errors", "ingest_throttles")),
+            ("Is ingest close to its timeout?", ("ingest_duration_p99",)),
+            ("Is ingest close to its concurrency?", ("ingest_concurrency",)),
+        ),
+    ),
+    (
+        "Queue: is the buffer draining?",
+        (
+            ("Is the consumer keeping up with arrivals?", ("queue_sent", "queue_deleted")),
+            ("Is a backlog building?", ("queue_visible",)),
+            ("How long has the oldest event waited?", ("queue_age",)),
+            ("How long until the backlog is gone?", ("queue_drain_seconds",)),
+        ),
+    ),
+    (
+        "Consumer: are events written?",
+        (
+            ("Is the consumer failing?", ("consumer_invocations", "consumer_errors", "consumer_throttles")),
+            ("Is the consumer close to its timeout?", ("consumer_duration_p99",)),
+            ("Is the consumer close to its concurrency?", ("consumer_concurrency",)),
+            ("Are events stored, and do writes need retries?", ("events_stored", "write_retries")),
+            ("How long from accepted to stored?", ("ingest_lag_p99",)),
+        ),
+    ),
+    (
+        "Table: does DynamoDB take the writes?",
+        (
+            ("Is DynamoDB failing our requests?", ("table_system_errors", "table_user_errors")),
+            ("Are writes throttled?", ("ddb_throttled_requests", "ddb_write_throttle_events", "table_throttles")),
+            ("Is write capacity enough?", ("table_wcu_per_second",)),
+            ("How fast are writes?", ("ddb_write_latency",)),
+            ("Raw error counts (missing when zero)", ("ddb_system_errors", "ddb_user_errors", "ddb_consumed_wcu")),
+        ),
+    ),
+    (
+        "Dead letters and archive: is anything lost?",
+        (
+            ("Are events dead-lettered?", ("dlq_visible", "events_archived")),
+            ("How old is the oldest dead letter?", ("dlq_age",)),
+            ("Is the archiver failing?", ("archiver_invocations", "archiver_errors", "archiver_throttles")),
+            ("Is the archiver close to its limits?", ("archiver_duration_p99", "archiver_concurrency")),
+            (
+                "Does every accepted event end up stored or archived?",
+                ("accepted_window", "stored_window", "archived_window", "pipeline_gap"),
+            ),
+        ),
+    ),
+    (
+        "Notifications: do alarms reach people?",
+        (
+            ("Is the notifier failing?", ("notifier_invocations", "notifier_errors", "notifier_throttles")),
+            ("Is the notifier close to its limits?", ("notifier_duration_p99", "notifier_concurrency")),
+            ("Are notifications undeliverable?", ("failures_visible",)),
+        ),
+    ),
+)
+STAGES = tuple(Stage(header, graphs) for header, graphs in _STAGES)  # in pipeline order
+
+
+def operations_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) -> dict[str, Any]:
+    grid = Grid()
+    grid.add(alarm_status("Which alarms are firing?", alarms), FULL_WIDTH, ALARM_STATUS_HEIGHT)
+    for stage in STAGES:
+        grid.new_row()
+        grid.add(text(f"### {stage.header}"), FULL_WIDTH, HEADER_HEIGHT)
+        width = QUARTER_WIDTH if len(stage.graphs) >= 4 else THIRD_WIDTH
+        for question, ids in stage.graphs:
+            grid.add(graph(question, [catalog[signal_id] for signal_id in ids], alarms), width, GRAPH_HEIGHT)
+    grid.new_row()
+    markdown = runbook_markdown(alarms)
+    grid.add(text(markdown), FULL_WIDTH, text_height(markdown))
+    return body(grid, period)
