@@ -186,7 +186,8 @@ class SqsPoller:
         messages = self._collect_batch(stop)
         if not messages:
             return 0
-        received_at = time.monotonic()
+        # The first messages became invisible up to a batching window ago: budget retries from then.
+        received_at = time.monotonic() - self.mapping.batching_window_seconds
         event = {"Records": [sqs_record(m, self.mapping.queue_arn, self.mapping.region) for m in messages]}
         try:
             result = self._invoke(event, received_at, stop)
