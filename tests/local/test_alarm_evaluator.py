@@ -1,0 +1,469 @@
+"""The local alarm evaluator: every alarm kind reaches ALARM and back to OK against metrics in moto's
+CloudWatch, on a fake clock, and each transition reaches the topic (read through a subscribed queue)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from alarms.table import alarm_definitions, composite_definitions
+from cloudformation.config import load_config
+from cloudformation.synth import full_template
+from dashboards.catalog import build_catalog
+from local.alarm_evaluator import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    AlarmEvaluator,
+    Datapoint,
+    MetricAlarm,
+    decide,
+    definitions_from_template,
+    local_statistic,
+    rule_holds,
+)
+
+PERIOD = 10
+REGION = "us-east-1"
+NAMESPACE = "Test/Evaluator"
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Aws:
+    cloudwatch: Any
+    sns: Any
+    sqs: Any
+    high: str
+    low: str
+    inbox: dict[str, str]  # topic arn -> subscribed queue url
+    clock: Clock
+    log: Path
+
+    def put(self, name: str, values: Mapping[int, float], dimensions: Mapping[str, str] | None = None) -> None:
+        """One datapoint per period index (seconds after the base time, in periods)."""
+        self.cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions or {"Function": "f"}).items()],
+                    "Timestamp": datetime.fromtimestamp(self.at(index), UTC),
+                    "Value": value,
+                    "StorageResolution": 1,
+                }
+                for index, value in values.items()
+            ],
+        )
+
+    def at(self, index: int) -> int:
+        return BASE + index * PERIOD
+
+    def after(self, index: int) -> None:
+        """Move the clock to just after period `index` ends."""
+        self.clock.now = self.at(index + 1) + 1
+
+    def received(self, topic: str) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.inbox[topic], MaxNumberOfMessages=10)["Messages"]
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=self.inbox[topic], ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(json.loads(message["Body"])["Message"]) for message in messages]
+
+    def nothing_received(self, topic: str) -> bool:
+        return "Messages" not in self.sqs.receive_message(QueueUrl=self.inbox[topic], MaxNumberOfMessages=10)
+
+
+# A period boundary an hour ago: moto keeps any timestamp, the clock is ours.
+BASE = (int(datetime.now(UTC).timestamp()) // 3600 - 1) * 3600
+
+
+@pytest.fixture
+def aws(tmp_path: Path) -> Iterator[Aws]:
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        inbox = {}
+        topics = []
+        for tier in ("high", "low"):
+            topic = sns.create_topic(Name=f"alarms-{tier}")["TopicArn"]
+            url = sqs.create_queue(QueueName=f"inbox-{tier}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+            inbox[topic] = url
+            topics.append(topic)
+        yield Aws(
+            boto3.client("cloudwatch", region_name=REGION),
+            sns,
+            sqs,
+            topics[0],
+            topics[1],
+            inbox,
+            Clock(BASE),
+            tmp_path / "notifications.log",
+        )
+
+
+def metric_alarm(aws: Aws, name: str, topic: str, **overrides: Any) -> dict[str, Any]:
+    definition = {
+        "AlarmName": name,
+        "AlarmDescription": f"{name} test alarm",
+        "ActionsEnabled": True,
+        "AlarmActions": [topic],
+        "OKActions": [topic],
+        "Namespace": NAMESPACE,
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "Function", "Value": "f"}],
+        "Statistic": "Sum",
+        "Period": PERIOD,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 2,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        **overrides,
+    }
+    if "Metrics" in definition:
+        for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period"):
+            definition.pop(key)
+    aws.cloudwatch.put_metric_alarm(**definition)
+    return definition
+
+
+def stat(name: str, statistic: str = "Sum", dimensions: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "Metric": {
+            "Namespace": NAMESPACE,
+            "MetricName": name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions or {"Function": "f"}).items()],
+        },
+        "Period": PERIOD,
+        "Stat": statistic,
+    }
+
+
+def evaluator(aws: Aws, alarms: list[dict[str, Any]], composites: list[dict[str, Any]] = ()) -> AlarmEvaluator:
+    return AlarmEvaluator(aws.cloudwatch, aws.sns, alarms, list(composites), aws.log, clock=aws.clock)
+
+
+def moto_state(aws: Aws, name: str) -> str:
+    return aws.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+
+
+def test_threshold_alarm_on_a_raw_metric_goes_to_alarm_and_back_with_notifications(aws, capsys):
+    # GIVEN an alarm on Errors > 0 in 2 of 3 periods, routed to the high topic
+    alarm = metric_alarm(aws, "errors-high", aws.high)
+    watcher = evaluator(aws, [alarm])
+    # WHEN two of the last three periods have errors
+    aws.put("Errors", {0: 0, 1: 2, 2: 1})
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN the alarm is in ALARM in moto and CloudWatch's notification reached the high topic
+    assert moto_state(aws, "errors-high") == ALARM
+    (message,) = aws.received(aws.high)
+    assert message["AlarmName"] == "errors-high"
+    assert message["NewStateValue"] == ALARM and message["OldStateValue"] == OK
+    assert message["AlarmDescription"] == "errors-high test alarm"
+    assert message["Trigger"]["MetricName"] == "Errors" and message["Trigger"]["Statistic"] == "SUM"
+    assert message["Trigger"]["Dimensions"] == [{"value": "f", "name": "Function"}]
+    assert "2 out of the last 3 datapoints" in message["NewStateReason"]
+    assert message["StateChangeTime"].endswith("+0000")
+    assert aws.nothing_received(aws.low)
+    # WHEN the errors stop (missing data is not breaching)
+    aws.after(5)
+    watcher.evaluate_once()
+    # THEN it returns to OK and the OK action fires too
+    assert moto_state(aws, "errors-high") == OK
+    (message,) = aws.received(aws.high)
+    assert (message["OldStateValue"], message["NewStateValue"]) == (ALARM, OK)
+    # AND each transition is one printed line, also in the notifications log
+    printed = [line for line in capsys.readouterr().out.splitlines() if "errors-high" in line]
+    assert len(printed) == 2 and "OK -> ALARM" in printed[0] and "ALARM -> OK" in printed[1]
+    assert aws.log.read_text().splitlines() == printed
+
+
+def test_no_transition_publishes_nothing(aws):
+    # GIVEN an alarm already OK WHEN nothing breaches
+    watcher = evaluator(aws, [metric_alarm(aws, "quiet", aws.low)])
+    aws.put("Errors", {0: 0, 1: 0, 2: 0})
+    aws.after(2)
+    # THEN evaluating changes nothing and sends nothing
+    assert watcher.evaluate_once() == []
+    assert aws.nothing_received(aws.low)
+
+
+def test_metric_math_rate_alarm(aws):
+    # GIVEN a 5XX-rate alarm (100 * errors / count > 1 %) on the low topic
+    rate = [
+        {"Id": "errors", "MetricStat": stat("5XXError"), "ReturnData": False},
+        {"Id": "count", "MetricStat": stat("Count"), "ReturnData": False},
+        {"Id": "rate", "Expression": "100 * errors / count", "Label": "5XX rate", "ReturnData": True},
+    ]
+    watcher = evaluator(aws, [metric_alarm(aws, "rate-low", aws.low, Metrics=rate, Threshold=1.0)])
+    # WHEN 5 % of requests fail in the last three periods
+    aws.put("Count", {0: 100, 1: 100, 2: 100, 3: 100, 4: 100, 5: 100})
+    aws.put("5XXError", {0: 5, 1: 5, 2: 5, 3: 0, 4: 0, 5: 0})
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN ALARM with a metric-math trigger
+    (message,) = aws.received(aws.low)
+    assert message["NewStateValue"] == ALARM
+    assert [query["Id"] for query in message["Trigger"]["Metrics"]] == ["errors", "count", "rate"]
+    # WHEN the errors stop THEN OK
+    aws.after(5)
+    watcher.evaluate_once()
+    assert moto_state(aws, "rate-low") == OK
+
+
+def test_mismatch_expression_needs_every_period(aws):
+    # GIVEN accepted − sent > 0 in 3 of 3 periods (the enqueue-gap alarm's shape)
+    gap = [
+        {"Id": "accepted", "MetricStat": stat("EventsAccepted"), "ReturnData": False},
+        {"Id": "sent", "MetricStat": stat("NumberOfMessagesSent"), "ReturnData": False},
+        {"Id": "gap", "Expression": "FILL(accepted, 0) - FILL(sent, 0)", "ReturnData": True},
+    ]
+    alarm = metric_alarm(aws, "gap-high", aws.high, Metrics=gap, DatapointsToAlarm=3)
+    watcher = evaluator(aws, [alarm])
+    # WHEN one period's boundary noise shows a gap, the next the opposite
+    aws.put("EventsAccepted", {0: 10, 1: 10, 2: 10})
+    aws.put("NumberOfMessagesSent", {0: 8, 1: 12, 2: 10})
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN no alarm
+    assert moto_state(aws, "gap-high") == OK
+    # WHEN events are accepted but never sent, period after period (nothing sent at all: FILL makes it 0)
+    aws.put("EventsAccepted", {3: 5, 4: 5, 5: 5})
+    aws.after(5)
+    watcher.evaluate_once()
+    # THEN ALARM; and once sends match again, OK
+    assert moto_state(aws, "gap-high") == ALARM
+    aws.put("EventsAccepted", {6: 5, 7: 5, 8: 5})
+    aws.put("NumberOfMessagesSent", {6: 5, 7: 5, 8: 5})
+    aws.after(8)
+    watcher.evaluate_once()
+    assert moto_state(aws, "gap-high") == OK
+    assert [m["NewStateValue"] for m in aws.received(aws.high)] == [ALARM, OK]
+
+
+def test_anomaly_band_alarm_fires_above_and_below_history(aws):
+    # GIVEN a request-count anomaly alarm (band of width 2 around the recent history)
+    band = [
+        {"Id": "count", "MetricStat": stat("Count"), "ReturnData": True},
+        {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(count, 2)", "ReturnData": True},
+    ]
+    alarm = metric_alarm(
+        aws,
+        "anomaly-low",
+        aws.low,
+        Metrics=band,
+        ThresholdMetricId="band",
+        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+    )
+    alarm.pop("Threshold")
+    watcher = evaluator(aws, [alarm])
+    # WHEN 20 periods of steady traffic (100 ± 3) are followed by a surge
+    steady = {index: 100 + (index % 3 - 1) * 3 for index in range(20)}
+    aws.put("Count", {**steady, 20: 1000, 21: 1000, 22: 1000})
+    aws.after(22)
+    watcher.evaluate_once()
+    # THEN ALARM (too high)
+    assert moto_state(aws, "anomaly-low") == ALARM
+    assert aws.received(aws.low)[0]["Trigger"]["ThresholdMetricId"] == "band"
+    # WHEN traffic stays normal long enough for the surge to leave the history THEN OK
+    aws.put("Count", {index: 100 for index in range(23, 46)})
+    aws.after(45)
+    watcher.evaluate_once()
+    assert moto_state(aws, "anomaly-low") == OK
+    # WHEN traffic collapses far below the band THEN ALARM again (too low)
+    aws.put("Count", {46: 2, 47: 2, 48: 2})
+    aws.after(48)
+    watcher.evaluate_once()
+    assert moto_state(aws, "anomaly-low") == ALARM
+
+
+def test_percentile_alarm_reads_the_maximum_locally(aws):
+    # GIVEN a p99 latency alarm (moto computes no percentiles)
+    alarm = metric_alarm(aws, "latency-low", aws.low, MetricName="Latency", ExtendedStatistic="p99", Threshold=500.0)
+    alarm.pop("Statistic")
+    watcher = evaluator(aws, [alarm])
+    # WHEN the slowest requests of two periods exceed the threshold
+    for index in (1, 2):
+        aws.put("Latency", {index: 900.0})
+        aws.put("Latency", {index: 50.0})
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN ALARM, and the notification names the extended statistic
+    assert moto_state(aws, "latency-low") == ALARM
+    assert aws.received(aws.low)[0]["Trigger"]["ExtendedStatistic"] == "p99"
+    assert (local_statistic("p50"), local_statistic("p99.9"), local_statistic("Sum")) == ("Average", "Maximum", "Sum")
+
+
+def test_composite_alarm_follows_its_children(aws):
+    # GIVEN two metric alarms and a composite "either of them", all on the high topic
+    first = metric_alarm(aws, "child-a", aws.high, MetricName="A")
+    second = metric_alarm(aws, "child-b", aws.high, MetricName="B")
+    composite = {
+        "AlarmName": "at-risk",
+        "AlarmDescription": "either child",
+        "AlarmRule": 'ALARM("child-a") OR ALARM(child-b)',
+        "AlarmActions": [aws.high],
+        "OKActions": [aws.high],
+    }
+    watcher = evaluator(aws, [first, second], [composite])
+    # WHEN only B breaches
+    aws.put("B", {1: 1, 2: 1})
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN the composite is in ALARM, and its notification names the triggering child
+    assert watcher.states()["at-risk"] == ALARM
+    messages = {m["AlarmName"]: m for m in aws.received(aws.high)}
+    assert set(messages) == {"child-b", "at-risk"}
+    assert messages["at-risk"]["AlarmRule"] == composite["AlarmRule"]
+    assert [child["Arn"].rsplit(":", 1)[-1] for child in messages["at-risk"]["TriggeringChildren"]] == ["child-b"]
+    # WHEN B recovers THEN the composite returns to OK
+    aws.after(5)
+    watcher.evaluate_once()
+    assert watcher.states()["at-risk"] == OK
+    assert {m["AlarmName"]: m["NewStateValue"] for m in aws.received(aws.high)} == {"child-b": OK, "at-risk": OK}
+
+
+def test_missing_data_breaching_alarms_without_data_and_recovers_with_it(aws):
+    # GIVEN a heartbeat-style alarm: Invocations < 1, missing data breaching
+    alarm = metric_alarm(
+        aws, "heartbeat", aws.high, MetricName="Beat", Threshold=1.0, ComparisonOperator="LessThanThreshold",
+        TreatMissingData="breaching",
+    )  # fmt: skip
+    watcher = evaluator(aws, [alarm])
+    # WHEN nothing is reported THEN ALARM
+    aws.after(2)
+    watcher.evaluate_once()
+    assert moto_state(aws, "heartbeat") == ALARM
+    # WHEN beats arrive THEN OK
+    aws.put("Beat", {3: 1, 4: 1, 5: 1})
+    aws.after(5)
+    watcher.evaluate_once()
+    assert moto_state(aws, "heartbeat") == OK
+
+
+@pytest.mark.parametrize(
+    ("treatment", "expected"),
+    [("missing", INSUFFICIENT_DATA), ("notBreaching", OK), ("ignore", ALARM), ("breaching", ALARM)],
+)
+def test_missing_data_after_an_alarm(aws, treatment, expected):
+    # GIVEN an alarm in ALARM
+    alarm = metric_alarm(aws, f"gone-{treatment}", aws.high, MetricName="Gone", TreatMissingData=treatment)
+    watcher = evaluator(aws, [alarm])
+    aws.put("Gone", {0: 1, 1: 1, 2: 1})
+    aws.after(2)
+    watcher.evaluate_once()
+    assert moto_state(aws, f"gone-{treatment}") == ALARM
+    # WHEN the metric stops being reported for a whole window
+    aws.after(8)
+    watcher.evaluate_once()
+    # THEN the treatment decides
+    assert moto_state(aws, f"gone-{treatment}") == expected
+
+
+def points(*marks: str) -> list[Datapoint]:
+    """'X' breaching, 'O' not breaching, '-' missing."""
+    mapping = {"X": (1.0, True), "O": (0.0, False), "-": (None, None)}
+    return [Datapoint(index, *mapping[mark]) for index, mark in enumerate(marks)]
+
+
+@pytest.mark.parametrize(
+    ("marks", "missing", "expected"),
+    [
+        # CloudWatch's documented table for 3 of 3 datapoints
+        ("OXX", "missing", OK),
+        ("O--", "missing", OK),
+        ("---", "missing", INSUFFICIENT_DATA),
+        ("---", "ignore", None),
+        ("---", "breaching", ALARM),
+        ("---", "notBreaching", OK),
+        ("--X", "missing", ALARM),
+        ("--X", "ignore", None),
+        ("--X", "breaching", ALARM),
+        ("--X", "notBreaching", OK),
+        ("XXX", "notBreaching", ALARM),
+    ],
+)
+def test_decide_follows_cloudwatch_missing_data_table(marks, missing, expected):
+    # GIVEN a 3-of-3 alarm WHEN its window holds these datapoints THEN the state is CloudWatch's
+    alarm = MetricAlarm.from_definition(
+        {
+            "AlarmName": "t",
+            "Namespace": "n",
+            "MetricName": "m",
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 3,
+            "Threshold": 0.5,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": missing,
+        }
+    )
+    assert decide(alarm, points(*marks)).state == expected
+
+
+def test_composite_rules():
+    states = {"a": ALARM, "b": OK, "c": INSUFFICIENT_DATA}
+    state_of = states.__getitem__
+    assert rule_holds('ALARM("a") AND NOT ALARM("b")', state_of)
+    assert rule_holds("(ALARM(b) OR OK(b)) AND INSUFFICIENT_DATA(c)", state_of)
+    assert not rule_holds("ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:b) OR FALSE", state_of)
+    assert rule_holds("TRUE", state_of)
+
+
+def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):
+    # GIVEN the local template's alarms, extracted with a resolver that maps topics to ours
+    config = load_config("local")
+    topics = {"HighTopic": aws.high, "LowTopic": aws.low}
+
+    def resolve(node: dict) -> Any:
+        return topics[node["Ref"]]
+
+    definitions = definitions_from_template(full_template(config).to_dict(), resolve)
+    catalog = build_catalog(config)
+    assert {d["AlarmName"] for d in definitions.alarms} == {d.name for d in alarm_definitions(config, catalog)}
+    assert {d["AlarmName"] for d in definitions.composites} == {d.name for d in composite_definitions(config)}
+    for definition in definitions.alarms:
+        aws.cloudwatch.put_metric_alarm(**{k: v for k, v in definition.items() if k != "Tags"})
+    watcher = evaluator(aws, definitions.alarms, definitions.composites)
+    # WHEN the DLQ holds a message for three periods (its alarm reads ApproximateNumberOfMessagesVisible)
+    dlq = {"QueueName": config.resource_name("dead-letter")}
+    aws.cloudwatch.put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": dlq["QueueName"]}],
+                "Timestamp": datetime.fromtimestamp(aws.at(index), UTC),
+                "Value": 1.0,
+            }
+            for index in range(3)
+        ],
+    )
+    aws.after(2)
+    watcher.evaluate_once()
+    # THEN every alarm evaluated, the DLQ alarm and the composite fired, on the high topic
+    states = watcher.states()
+    assert states[config.resource_name("dlq-visible-high")] == ALARM
+    assert states[config.resource_name("ingestion-at-risk-high")] == ALARM
+    assert {state for name, state in states.items() if "dlq" not in name and "at-risk" not in name} == {OK}
+    fired = {m["AlarmName"] for m in aws.received(aws.high)}
+    assert fired == {config.resource_name("dlq-visible-high"), config.resource_name("ingestion-at-risk-high")}
