@@ -50,7 +50,7 @@ def sns_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, 
 
 
 @dataclass(frozen=True)
-class _Subscription:
+class BridgeSubscription:
     queue_url: str
     subscription_arn: str
 
@@ -79,18 +79,18 @@ class SnsToFunctionBridge:
         self._sqs = sqs
         self._sns = sns
         self.settings = settings or BridgeSettings()
-        self._subscription: _Subscription | None = None
+        self._subscription: BridgeSubscription | None = None
         self._setup_lock = threading.Lock()
         self._workers = WorkerGroup(f"sns-bridge-{function.name}", self.settings.workers, self.poll_once)
 
-    def setup(self) -> _Subscription:
+    def setup(self) -> BridgeSubscription:
         """Create the bridge queue and subscribe it to the topic (once)."""
         with self._setup_lock:
             if self._subscription is None:
                 self._subscription = self._subscribe()
             return self._subscription
 
-    def _subscribe(self) -> _Subscription:
+    def _subscribe(self) -> BridgeSubscription:
         topic_name = self.topic_arn.rsplit(":", 1)[-1]
         queue_url = self._sqs.create_queue(
             QueueName=f"{topic_name}-to-{self._function.name}"[:80],
@@ -106,7 +106,7 @@ class SnsToFunctionBridge:
             Attributes={"RawMessageDelivery": "false"},
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
-        return _Subscription(queue_url, subscription_arn)
+        return BridgeSubscription(queue_url, subscription_arn)
 
     def start(self) -> None:
         self.setup()
@@ -125,7 +125,7 @@ class SnsToFunctionBridge:
             self._deliver(subscription, message)
         return len(messages)
 
-    def _deliver(self, subscription: _Subscription, message: dict[str, Any]) -> None:
+    def _deliver(self, subscription: BridgeSubscription, message: dict[str, Any]) -> None:
         try:
             notification = json.loads(message["Body"])
             self._function.invoke(sns_event(notification, subscription.subscription_arn))
