@@ -89,6 +89,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = sqs_records(event)
     archived = archive_records(records, utc_now())
     metrics.add_metric(name="EventsArchived", unit=MetricUnit.Count, value=len(records) if archived else 0)
+    if not records:  # Lambda never sends an empty batch; Powertools would refuse one
+        return {"batchItemFailures": []}
     return process_partial_response(
         event=event, record_handler=partial(_confirm_archived, archived=archived), processor=processor, context=context
     )

@@ -111,6 +111,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = sqs_records(event)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     failures = store_records(records, deadline)
+    if not records:  # Lambda never sends an empty batch; Powertools would refuse one
+        return {"batchItemFailures": []}
     return process_partial_response(
         event=event, record_handler=partial(_confirm_stored, failures=failures), processor=processor, context=context
     )

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import functools
 import importlib
 import json
 import sys
@@ -17,11 +18,30 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from hypothesis import strategies as st
 
+from functions.common.envelope import Envelope
+
 EVENTS = Path(__file__).resolve().parents[1] / "data" / "aws-events"
 
 
+@functools.cache
+def plain_client(service: str) -> Any:
+    """A client without fault hooks, for setting up and checking. moto intercepts clients whenever a
+    mock is active, so one per service is enough (creating clients is slow)."""
+    return boto3.client(service, region_name="us-east-1")
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def load_module(name: str) -> ModuleType:
-    """(Re)import a handler module: they read the environment and create clients at import."""
+    """(Re)import a handler module: they read the environment and create clients at import.
+
+    moto drops boto3's default session whenever a mock starts, and a new session spends ~0.2 s
+    loading botocore's data files: the handlers' clients are built from one kept session instead.
+    """
+    boto3.DEFAULT_SESSION = _session()
     if name in sys.modules:
         return importlib.reload(sys.modules[name])
     return importlib.import_module(name)
@@ -117,8 +137,7 @@ def _partial_failure(
     """Answer calls of `operation` as a partial failure: `split(call_number, params)` gives the
     params to really send (None when nothing is left) and the entries to fail; a plain client sends
     the former to moto and `merge` reports the latter in the response, as AWS does."""
-    plain = boto3.client(client.meta.service_model.service_name)
-    method = getattr(plain, xform_name(operation))
+    method = getattr(plain_client(client.meta.service_model.service_name), xform_name(operation))
     calls = [0]
     pending: dict[str, Any] = {}
 
@@ -214,7 +233,7 @@ def api_request(
 
 def drain(url: str) -> list[str]:
     """Receive and delete every message of a queue; return their bodies."""
-    sqs = boto3.client("sqs")
+    sqs = plain_client("sqs")
     bodies: list[str] = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         bodies += [message["Body"] for message in messages]
@@ -267,3 +286,90 @@ def mutated(event: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """`event` with up to four fields removed or replaced by values of the wrong type."""
     mutation = st.tuples(st.sampled_from(_paths(event)), st.just(_DELETE) | _MUTANTS)
     return st.lists(mutation, min_size=1, max_size=4).map(lambda mutations: _apply(event, mutations))
+
+
+def envelope_body(event_id: str, raw: str = '{"n": 1}', received_at: str = "2026-11-25T19:20:03.123Z") -> str:
+    """An SQS message body as ingest writes it."""
+    return Envelope(
+        event_id=event_id,
+        raw=raw,
+        received_at=received_at,
+        source_ip="198.51.100.7",
+        user_agent="sluice-tests/1.0",
+        api_key_id=API_KEY_ID,
+        request_id="7f6a1c1e-request-id",
+    ).to_json()
+
+
+def create_table(name: str, key: str) -> None:
+    plain_client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def scan(table: str) -> list[dict[str, Any]]:
+    return plain_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+
+
+# tests/data has no SNS or EventBridge samples: these follow the shapes AWS documents for Lambda's
+# SNS trigger, CloudWatch alarm notifications and EventBridge scheduled events.
+LOW_TIER_TOPIC = "arn:aws:sns:us-east-1:123456789012:sluice-low"
+
+
+def sns_event(message: str, *, subject: str | None, message_id: str, timestamp: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{LOW_TIER_TOPIC}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": LOW_TIER_TOPIC,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": timestamp,
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def alarm_event(name: str, state: str, reason: str, at: str, message_id: str) -> dict[str, Any]:
+    """A CloudWatch alarm notification as SNS delivers it: JSON message, generated subject."""
+    message = {
+        "AlarmName": name,
+        "AlarmDescription": "low tier",
+        "AWSAccountId": "123456789012",
+        "NewStateValue": state,
+        "NewStateReason": reason,
+        "StateChangeTime": at,
+        "Region": "EU (Frankfurt)",
+        "OldStateValue": "OK",
+        "Trigger": {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "SUM"},
+    }
+    subject = f'{state}: "{name}" in EU (Frankfurt)'
+    return sns_event(json.dumps(message), subject=subject, message_id=message_id, timestamp=at.replace("+0000", "Z"))
+
+
+def scheduled_event(at: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sluice-notifier-hourly"],
+        "detail": {},
+    }

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.functions.support import drain, load_module
+from tests.functions.support import drain, load_module, plain_client
 
 
 @dataclass
@@ -24,7 +23,7 @@ class Ingest:
 
 @pytest.fixture
 def ingest(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ingest]:
-    url = boto3.client("sqs").create_queue(QueueName="sluice-ingest")["QueueUrl"]
+    url = plain_client("sqs").create_queue(QueueName="sluice-ingest")["QueueUrl"]
     monkeypatch.setenv("QUEUE_URL", url)
     monkeypatch.setenv("MAX_EVENT_BYTES", "1000")
     monkeypatch.setenv("MAX_BODY_BYTES", "20000")

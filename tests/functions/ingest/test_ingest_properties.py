@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +19,7 @@ from tests.functions.support import (
     fail_calls,
     load_module,
     mutated,
+    plain_client,
 )
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -85,7 +85,7 @@ class QueueFaults:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[Any, str, QueueFaults]]:
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        url = boto3.client("sqs").create_queue(QueueName="sluice-ingest-properties")["QueueUrl"]
+        url = plain_client("sqs").create_queue(QueueName="sluice-ingest-properties")["QueueUrl"]
         patch.setenv("QUEUE_URL", url)
         patch.setenv("MAX_EVENT_BYTES", "300")
         patch.setenv("MAX_BODY_BYTES", "2000")

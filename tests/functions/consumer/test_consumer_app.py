@@ -1,0 +1,194 @@
+"""The consumer handler: SQS batches of envelopes → DynamoDB, with exact partial batch responses."""
+
+from typing import Any
+
+import pytest
+
+from functions.common.errors import ConfigError, InvalidEventError
+from tests.functions.support import (
+    FakeContext,
+    count_calls,
+    emf_blobs,
+    envelope_body,
+    fail_calls,
+    leave_unprocessed,
+    load_event,
+    load_module,
+    metric_values,
+    sqs_event,
+)
+
+TABLE = "sluice-events"
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return sorted(failure["itemIdentifier"] for failure in response["batchItemFailures"])
+
+
+def test_envelopes_become_identical_items(consumer: Any, context: FakeContext) -> None:
+    # GIVEN a batch of three envelopes, one of them without optional fields
+    bodies = [envelope_body(f"evt-{index}", raw=f'{{"n": {index}}}') for index in range(2)]
+    bodies.append('{"v":1,"event_id":"evt-2","raw":"{}","received_at":"2026-11-25T19:20:03.123Z"}')
+
+    # WHEN the consumer handles it
+    response = consumer.app.handler(sqs_event(bodies), context)
+
+    # THEN nothing failed and each item holds the envelope's fields, without nulls or a stored_at
+    assert response == {"batchItemFailures": []}
+    items = consumer.items()
+    assert items["evt-1"] == {
+        "event_id": {"S": "evt-1"},
+        "raw": {"S": '{"n": 1}'},
+        "received_at": {"S": "2026-11-25T19:20:03.123Z"},
+        "source_ip": {"S": "198.51.100.7"},
+        "user_agent": {"S": "sluice-tests/1.0"},
+        "api_key_id": {"S": "key-id-1"},
+        "request_id": {"S": "7f6a1c1e-request-id"},
+    }
+    assert set(items["evt-2"]) == {"event_id", "raw", "received_at"}
+
+
+def test_malformed_records_fail_on_their_own(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the real sample's two non-envelope bodies between two envelopes
+    sample_bodies = [record["body"] for record in load_event("sqs-receive.json")["Records"]]
+    bodies = [envelope_body("evt-a"), *sample_bodies, envelope_body("evt-b")]
+
+    # WHEN the consumer handles the batch
+    response = consumer.app.handler(sqs_event(bodies), context)
+
+    # THEN exactly the two malformed records fail (to reach the DLQ by redrive); the others are stored
+    assert failed_ids(response) == ["msg-0001", "msg-0002"]
+    assert set(consumer.items()) == {"evt-a", "evt-b"}
+
+
+def test_redeliveries_in_one_batch_collapse_into_one_write(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the same event delivered three times in one batch, next to another event
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
+    bodies = [envelope_body("evt-dup"), envelope_body("evt-x"), envelope_body("evt-dup"), envelope_body("evt-dup")]
+
+    # WHEN the consumer handles it
+    response = consumer.app.handler(sqs_event(bodies), context)
+
+    # THEN one call wrote two distinct keys, and every record succeeded
+    assert response == {"batchItemFailures": []}
+    [call] = calls
+    keys = [request["PutRequest"]["Item"]["event_id"]["S"] for request in call["RequestItems"][TABLE]]
+    assert sorted(keys) == ["evt-dup", "evt-x"]
+
+
+def test_same_event_twice_leaves_one_identical_item(consumer: Any, context: FakeContext) -> None:
+    # GIVEN an event stored once
+    body = envelope_body("evt-once", raw='{"z": [1, 2]}')
+    consumer.app.handler(sqs_event([body]), context)
+    first = consumer.items()
+
+    # WHEN it is delivered again later (redelivery or replay)
+    consumer.app.handler(sqs_event([body], ["another-message-id"]), context)
+
+    # THEN the table holds one item, identical to the first
+    assert consumer.items() == first and len(first) == 1
+
+
+def test_writes_go_25_items_per_call(consumer: Any, context: FakeContext) -> None:
+    # GIVEN 60 distinct events
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
+
+    # WHEN they are consumed in one batch
+    consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+
+    # THEN three calls carried them
+    assert [len(call["RequestItems"][TABLE]) for call in calls] == [25, 25, 10]
+    assert len(consumer.items()) == 60
+
+
+def test_unprocessed_items_are_retried(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN DynamoDB leaves three items unprocessed on the first call
+    leave_unprocessed(consumer.app.dynamodb, TABLE, lambda call, key: call == 1 and key in {"e1", "e5", "e9"})
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
+
+    # WHEN a batch of ten is consumed
+    response = consumer.app.handler(sqs_event([envelope_body(f"e{index}") for index in range(10)]), context)
+
+    # THEN a second call wrote exactly those three, every record succeeded, and the retries are counted
+    assert response == {"batchItemFailures": []}
+    assert sorted(request["PutRequest"]["Item"]["event_id"]["S"] for request in calls[1]["RequestItems"][TABLE]) == [
+        "e1",
+        "e5",
+        "e9",
+    ]
+    assert len(consumer.items()) == 10
+    assert metric_values(capsys.readouterr().out, "WriteRetries") == [3.0]
+
+
+def test_items_still_unprocessed_at_the_deadline_fail_exactly(consumer: Any) -> None:
+    # GIVEN two events DynamoDB never takes, one of them delivered twice, and 0.3 s of budget
+    leave_unprocessed(consumer.app.dynamodb, TABLE, lambda _, key: key in {"e2", "e4"})
+    bodies = [envelope_body(f"e{index}") for index in range(6)] + [envelope_body("e4")]
+
+    # WHEN the batch is consumed
+    response = consumer.app.handler(sqs_event(bodies), FakeContext(remaining_ms=2300))
+
+    # THEN exactly the records of those two events are reported, the rest is stored
+    assert failed_ids(response) == ["msg-0002", "msg-0004", "msg-0006"]
+    assert set(consumer.items()) == {"e0", "e1", "e3", "e5"}
+
+
+def test_throttled_call_fails_its_chunk_only(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the second BatchWriteItem call is throttled (after botocore's own retries)
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "ProvisionedThroughputExceededException", when=lambda n: n == 2)
+
+    # WHEN 60 events are consumed
+    response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+
+    # THEN the records of the second chunk (25..49) fail, the other 35 are stored
+    assert failed_ids(response) == [f"msg-{index:04d}" for index in range(25, 50)]
+    assert len(consumer.items()) == 35
+
+
+def test_missing_table_fails_every_record_without_raising(
+    consumer: Any, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the table does not exist
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    app = load_module("functions.consumer.app")
+
+    # WHEN a batch is consumed
+    response = app.handler(sqs_event([envelope_body("a"), envelope_body("b")]), context)
+
+    # THEN every record is reported, so all come back to the queue
+    assert failed_ids(response) == ["msg-0000", "msg-0001"]
+
+
+def test_metrics(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN / WHEN three events, one of them redelivered, are consumed
+    bodies = [envelope_body("a"), envelope_body("b"), envelope_body("c"), envelope_body("a")]
+    consumer.app.handler(sqs_event(bodies), context)
+
+    # THEN three events are counted as stored, with one ingest lag each
+    output = capsys.readouterr().out
+    assert metric_values(output, "EventsStored") == [3.0]
+    lags = metric_values(output, "IngestLag")
+    assert len(lags) == 3 and all(lag > 0 for lag in lags)
+    [blob] = emf_blobs(output)
+    assert blob["service"] == "consumer"
+    assert {"Name": "IngestLag", "Unit": "Milliseconds"} in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"Records": "nope"}, {"Records": [{"body": "x"}]}, {"Records": [{"messageId": 7, "body": "x"}]}],
+)
+def test_event_that_is_not_an_sqs_batch_is_refused(consumer: Any, context: FakeContext, event: dict[str, Any]) -> None:
+    # GIVEN / WHEN an event whose records cannot be identified
+    # THEN the invocation fails as a whole, with a clear error (Lambda retries the batch)
+    with pytest.raises(InvalidEventError):
+        consumer.app.handler(event, context)
+
+
+def test_missing_table_name_fails_fast(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no TABLE_NAME
+    monkeypatch.delenv("TABLE_NAME")
+    # WHEN / THEN importing the handler names the variable
+    with pytest.raises(ConfigError, match="TABLE_NAME"):
+        load_module("functions.consumer.app")
