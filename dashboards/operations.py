@@ -85,7 +85,10 @@ _STAGES = (
             ("Are writes throttled?", ("ddb_throttled_requests", "ddb_write_throttle_events", "table_throttles")),
             ("Is write capacity enough?", ("table_wcu_per_second",)),
             ("How fast are writes?", ("ddb_write_latency",)),
-            ("Raw error counts (missing when zero)", ("ddb_system_errors", "ddb_user_errors", "ddb_consumed_wcu")),
+            (
+                "What do the raw DynamoDB counters say (missing when zero)?",
+                ("ddb_system_errors", "ddb_user_errors", "ddb_consumed_wcu"),
+            ),
         ),
     ),
     (

@@ -1,0 +1,208 @@
+"""The alarm table and the alarms it becomes in the template: routing, sources of thresholds, the runbook."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from alarms.table import COMPOSITES, RUNBOOK, alarm_definitions, alarm_table, composite_definitions
+from cloudformation.config import ENVIRONMENTS, RETRY_BUDGET_MAX_SHARE_OF_RETENTION, Config, load_config
+from cloudformation.synth import full_template, synthesize
+from cloudformation.validate import scan
+from dashboards.catalog import Expression, Metric, build_catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def provisioned(config: Config) -> Config:
+    return dataclasses.replace(config, table=dataclasses.replace(config.table, billing="provisioned"))
+
+
+def variants() -> list[Config]:
+    """Every environment, and prod with a provisioned table (which adds the capacity alarm)."""
+    return [*(load_config(env) for env in ENVIRONMENTS), provisioned(load_config("prod"))]
+
+
+def resources(config: Config, kind: str) -> dict[str, dict]:
+    template = full_template(config).to_dict()
+    return {name: body["Properties"] for name, body in template["Resources"].items() if body["Type"] == kind}
+
+
+def runbook_sections() -> list[str]:
+    text = (ROOT / RUNBOOK).read_text(encoding="utf-8")
+    return re.findall(r"^## (\S+)\s*$", text, flags=re.MULTILINE)
+
+
+def test_every_alarm_has_a_runbook_section_and_every_section_an_alarm():
+    # GIVEN the alarm rows of every configuration variant, and the composites
+    rows = {spec.name for config in variants() for spec in alarm_table(config, build_catalog(config))}
+    rows |= {spec.name for spec in COMPOSITES}
+    # WHEN the runbook's sections are read
+    sections = runbook_sections()
+    # THEN they match one to one
+    assert len(sections) == len(set(sections)), "a runbook section is duplicated"
+    assert set(sections) == rows
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tiers_route_alarm_and_ok_actions_to_their_topic(env):
+    # GIVEN the template's alarms WHEN their actions are read
+    config = load_config(env)
+    alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
+    assert len(alarms) >= 20
+    for props in alarms.values():
+        tier = props["AlarmName"].rsplit("-", 1)[-1]
+        topic = {"high": "HighTopic", "low": "LowTopic"}[tier]
+        # THEN ALARM and OK both notify the tier's topic, and the description links the runbook
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        assert props["OKActions"] == [{"Ref": topic}]
+        assert props["AlarmDescription"].startswith(f"[{tier}]")
+        assert f"Runbook: {RUNBOOK}#" in props["AlarmDescription"]
+
+
+def test_required_alarms_exist_with_their_tiers():
+    config = load_config("prod")
+    names = {alarm.name for alarm in alarm_definitions(config, build_catalog(config))}
+    names |= {composite.name for composite in composite_definitions(config)}
+    required = [
+        "api-5xx-rate-high",
+        "api-4xx-rate-low",
+        "api-latency-p99-low",
+        "api-request-anomaly-low",
+        "ingest-errors-high",
+        "ingest-throttles-low",
+        "consumer-errors-low",
+        "consumer-throttles-low",
+        "queue-age-low",
+        "queue-age-high",
+        "enqueue-gap-high",
+        "dlq-visible-high",
+        "archiver-errors-high",
+        "table-system-errors-high",
+        "table-user-errors-low",
+        "table-throttles-low",
+        "ingestion-at-risk-high",
+    ]
+    assert {config.resource_name(name) for name in required} <= names
+
+
+@pytest.mark.parametrize("config", variants(), ids=lambda c: f"{c.env}-{c.table.billing}")
+def test_every_alarm_reads_catalog_metrics(config):
+    # GIVEN the catalog's raw metrics, as (namespace, name, dimensions, stat, period)
+    catalog = build_catalog(config)
+    known = {(m.namespace, m.name, m.dimensions, m.stat, m.period) for m in catalog.metrics()}
+    expressions = {s.expression for s in catalog if isinstance(s, Expression)}
+    # WHEN each alarm's metrics are read from the template
+    for props in resources(config, "AWS::CloudWatch::Alarm").values():
+        if "Metrics" in props:
+            for query in props["Metrics"]:
+                if "MetricStat" in query:
+                    stat = query["MetricStat"]
+                    metric = stat["Metric"]
+                    dims = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                    key = (metric["Namespace"], metric["MetricName"], dims, stat["Stat"], stat["Period"])
+                    # THEN every metric is in the catalog, every expression is a catalog one or a band over one
+                    assert key in known, props["AlarmName"]
+                else:
+                    band = re.fullmatch(r"ANOMALY_DETECTION_BAND\((\w+), [\d.]+\)", query["Expression"])
+                    assert query["Expression"] in expressions or (band and band.group(1) in catalog.signals)
+        else:
+            dims = tuple((d["Name"], d["Value"]) for d in props.get("Dimensions", []))
+            stat = props.get("Statistic") or props["ExtendedStatistic"]
+            assert (props["Namespace"], props["MetricName"], dims, stat, props["Period"]) in known
+
+
+def test_the_dlq_alarm_watches_visible_messages_never_messages_sent():
+    # GIVEN the DLQ alarm of every environment
+    for env in ENVIRONMENTS:
+        config = load_config(env)
+        (props,) = [
+            p
+            for p in resources(config, "AWS::CloudWatch::Alarm").values()
+            if p["AlarmName"] == config.resource_name("dlq-visible-high")
+        ]
+        # THEN it reads the DLQ's ApproximateNumberOfMessagesVisible, Maximum, above zero
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert props["Statistic"] == "Maximum"
+        assert props["Dimensions"] == [{"Name": "QueueName", "Value": config.resource_name("dead-letter")}]
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0.0)
+    # AND no alarm anywhere reads NumberOfMessagesSent of the DLQ
+    for props in resources(load_config("prod"), "AWS::CloudWatch::Alarm").values():
+        assert "dead-letter" not in str(props) or "NumberOfMessagesSent" not in str(props)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_periods_and_datapoints_come_from_the_configuration(env):
+    config = load_config(env)
+    monitoring = config.monitoring
+    for props in resources(config, "AWS::CloudWatch::Alarm").values():
+        periods = [q["MetricStat"]["Period"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        assert set(periods or [props["Period"]]) == {monitoring.period_seconds}
+        assert props["EvaluationPeriods"] == monitoring.evaluation_periods
+        # the enqueue gap must show in every period (boundary noise); every other alarm is M of N
+        expected = (
+            monitoring.evaluation_periods if "enqueue-gap" in props["AlarmName"] else monitoring.datapoints_to_alarm
+        )
+        assert props["DatapointsToAlarm"] == expected
+
+
+def test_capacity_and_age_thresholds_derive_from_the_configuration():
+    # GIVEN a provisioned prod configuration
+    config = provisioned(load_config("prod"))
+    share = config.monitoring.capacity_share
+    thresholds = {(d.spec.name, d.tier): d.threshold for d in alarm_definitions(config, build_catalog(config))}
+    period = config.monitoring.period_seconds
+    # THEN capacity alarms sit at capacity_share of the configured capacity
+    assert thresholds["ingest-concurrency", "low"] == share * config.functions["ingest"].reserved_concurrency
+    assert thresholds["consumer-duration", "low"] == share * config.functions["consumer"].timeout_seconds * 1000
+    assert thresholds["api-request-rate", "low"] == share * config.api.rate_limit * period
+    assert thresholds["table-write-capacity", "low"] == share * config.table.max_write_capacity
+    # AND queue age warns after one visibility timeout and pages at half the retention
+    assert thresholds["queue-age", "low"] == config.visibility_timeout_seconds
+    assert thresholds["queue-age", "high"] == RETRY_BUDGET_MAX_SHARE_OF_RETENTION * config.queue.retention_seconds
+    assert thresholds["queue-age", "high"] < config.queue.retention_seconds
+    # AND an on-demand table has no provisioned-capacity alarm
+    on_demand = load_config("prod")
+    assert "table-write-capacity" not in {s.name for s in alarm_table(on_demand, build_catalog(on_demand))}
+
+
+def test_anomaly_alarm_uses_a_band_threshold():
+    config = load_config("prod")
+    (props,) = [
+        p
+        for p in resources(config, "AWS::CloudWatch::Alarm").values()
+        if p["AlarmName"] == config.resource_name("api-request-anomaly-low")
+    ]
+    assert props["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
+    assert "Threshold" not in props
+    band = next(q for q in props["Metrics"] if q["Id"] == props["ThresholdMetricId"])
+    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(api_count,")
+    assert all(q["ReturnData"] for q in props["Metrics"])
+
+
+def test_composite_rule_names_existing_alarms_and_depends_on_them():
+    config = load_config("prod")
+    template = full_template(config).to_dict()["Resources"]
+    names = {body["Properties"]["AlarmName"]: logical for logical, body in template.items() if "Alarm" in body["Type"]}
+    for composite in composite_definitions(config):
+        body = template[names[composite.name]]
+        for child in composite.children:
+            assert f'ALARM("{child}")' in body["Properties"]["AlarmRule"]
+            assert names[child] in body["DependsOn"]
+
+
+def test_every_alarm_signal_is_in_the_catalog():
+    for config in variants():
+        catalog = build_catalog(config)
+        for spec in alarm_table(config, catalog):
+            assert isinstance(catalog[spec.signal], Metric | Expression)
+
+
+def test_provisioned_template_with_monitoring_passes_validate(tmp_path):
+    # GIVEN prod with a provisioned table (every environment's own template is scanned in tests/cloudformation)
+    report = scan(synthesize(provisioned(load_config("prod")), build_dir=tmp_path).path)
+    # THEN nothing beyond the justified exceptions
+    assert report.failures == [], report.summary()

@@ -1,0 +1,40 @@
+"""The metric-math subset computed locally (moto evaluates none)."""
+
+import pytest
+
+from dashboards.metric_math import Band, MathError, anomaly_band, evaluate, referenced_ids
+
+
+def test_arithmetic_keeps_common_timestamps_and_drops_division_by_zero():
+    series = {"e": {0: 5.0, 10: 0.0, 20: 1.0}, "c": {0: 100.0, 10: 0.0}}
+    assert evaluate("100 * e / c", series, [0, 10, 20], 10) == {0: 5.0}
+
+
+def test_fill_gives_every_period_a_value():
+    series = {"a": {10: 3.0}, "b": {0: 1.0}}
+    assert evaluate("FILL(a, 0) - FILL(b, 0)", series, [0, 10, 20], 10) == {0: -1.0, 10: 3.0, 20: 0.0}
+
+
+def test_precedence_parentheses_and_unary_minus():
+    series = {"a": {0: 2.0}}
+    assert evaluate("-a + 3 * (a - 1) / 2", series, [0], 10) == {0: -0.5}
+    assert evaluate("a / 60", series, [0], 10) == {0: 2.0 / 60}
+
+
+def test_anomaly_band_from_history_with_a_floor():
+    # GIVEN a constant history of 100 THEN the band is 100 ± k·√100 (the count-noise floor)
+    history = {t: 100.0 for t in range(0, 200, 10)}
+    band = evaluate("ANOMALY_DETECTION_BAND(m, 2)", {"m": history}, [200], 10)
+    assert band == Band({200: (80.0, 120.0)})
+    # AND without enough history there is no band
+    assert anomaly_band({0: 1.0}, [10], 10, 2.0) == Band({})
+
+
+def test_referenced_ids_and_errors():
+    assert referenced_ids("FILL(x, 0) + y / 60") == {"x", "y"}
+    with pytest.raises(MathError):
+        evaluate("SEARCH('x', 'Sum', 60)", {}, [0], 10)
+    with pytest.raises(MathError):
+        evaluate("a +", {"a": {}}, [0], 10)
+    with pytest.raises(MathError):
+        evaluate("ANOMALY_DETECTION_BAND(a, 2) + 1", {"a": {}}, [0], 10)
