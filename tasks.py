@@ -45,3 +45,450 @@ def validate(c, env="local"):
 
 
 namespace = Collection(synth, validate)
+
+
+# --- deploy and operate (ops/) ---
+# Thin wrappers: parse, call a function of ops/, print. An OpsError becomes one line, never a traceback.
+
+_TARGET_HELP = "local (the local stack, the default) or an environment name (its deployed stack)"
+_AWS_HELP = {"profile": "AWS profile (default: the environment's)", "region": "AWS region (default: the config's)"}
+
+
+class _OpsErrors:
+    """`with _OpsErrors():` turns ops.errors.OpsError into `Exit("error: ...")`."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        from ops.errors import OpsError
+
+        if isinstance(error, OpsError):
+            raise Exit(f"error: {error}", code=1) from None
+        return False
+
+
+def _aws_config(env: str):
+    if env == "local":
+        raise Exit("error: the local environment is not deployed to AWS: start it with `invoke up`", code=2)
+    return _config(env)
+
+
+def _session(config, profile, region):
+    from ops.aws import make_session
+
+    with _OpsErrors():
+        return make_session(profile, region or config.region)
+
+
+def _target(target: str, profile, region):
+    from ops.outputs import resolve_target
+
+    with _OpsErrors():
+        return resolve_target(target, profile, region)
+
+
+def _confirmation_possible(yes: bool, action: str) -> None:
+    import sys
+
+    if not yes and not sys.stdin.isatty():
+        raise Exit(f"error: {action} needs a confirmation and there is no terminal to ask on: pass --yes", code=2)
+
+
+def _typed(prompt: str, expected: str) -> bool:
+    try:
+        return input(prompt).strip() == expected
+    except EOFError:
+        return False
+
+
+@task(help={"env": "environment to package for", **_AWS_HELP})
+def package(c, env, profile=None, region=None):
+    """Build reproducible function zips and upload the new ones to the artifacts bucket."""
+    from ops.stack import package_environment
+
+    config = _aws_config(env)
+    with _OpsErrors():
+        published = package_environment(config, _session(config, profile, region))
+    print("\n".join(published.summary()))
+
+
+@task(help={"env": "environment whose stack to compare", **_AWS_HELP})
+def diff(c, env, profile=None, region=None):
+    """Show what a deploy would change (a change set, deleted afterwards); executes nothing."""
+    from ops.deploy import preview_stack
+    from ops.stack import environment_stack
+
+    config = _aws_config(env)
+    session = _session(config, profile, region)
+    with _OpsErrors():
+        preview_stack(session.client("cloudformation"), environment_stack(config, session))
+
+
+@task(
+    help={
+        "env": "environment to deploy",
+        "yes": "execute without asking (needed when there is no terminal)",
+        "timeout_minutes": "give up waiting for the stack after this long (default 60)",
+        **_AWS_HELP,
+    }
+)
+def deploy(c, env, yes=False, profile=None, region=None, timeout_minutes=60):
+    """Package, create a change set, confirm, execute it and stream the stack events; print the outputs."""
+    from ops.deploy import deploy_stack
+    from ops.stack import environment_stack
+
+    config = _aws_config(env)
+    _confirmation_possible(yes, f"deploying {config.stack_name}")
+    session = _session(config, profile, region)
+    with _OpsErrors():
+        outcome = deploy_stack(
+            session.client("cloudformation"),
+            environment_stack(config, session),
+            confirm=lambda change_set: (
+                yes or _typed(f"type 'yes' to deploy these changes to {config.stack_name}: ", "yes")
+            ),
+            timeout_seconds=timeout_minutes * 60,
+        )
+    if not outcome.ok:
+        raise Exit(f"error: deploy of {config.stack_name} failed (see the reasons above)", code=1)
+    if outcome.outputs.get("ApiKeyId"):
+        print(f"API key value: aws apigateway get-api-key --api-key {outcome.outputs['ApiKeyId']} --include-value")
+
+
+@task(help={"env": "environment to destroy", "yes": "delete without asking for the stack name", **_AWS_HELP})
+def destroy(c, env, yes=False, profile=None, region=None):
+    """Delete the environment's stack; the table and the archive (DeletionPolicy Retain) are kept and listed."""
+    from ops.deploy import destroy_stack
+
+    config = _aws_config(env)
+    _confirmation_possible(yes, f"destroying {config.stack_name}")
+    session = _session(config, profile, region)
+    with _OpsErrors():
+        outcome = destroy_stack(
+            session.client("cloudformation"),
+            config.stack_name,
+            confirm=lambda retained: (
+                yes or _typed(f"type the stack name ({config.stack_name}) to delete it: ", config.stack_name)
+            ),
+        )
+    if outcome.result == "failed":
+        raise Exit(f"error: destroying {config.stack_name} failed (see the reasons above)", code=1)
+
+
+@task(
+    help={
+        "file": "JSON Lines file of events (one JSON object per line), or - for stdin",
+        "target": _TARGET_HELP,
+        "ids_out": "write the accepted event ids here, one per line",
+        "batch": "events per request (default and maximum: api.max_batch_events)",
+        **_AWS_HELP,
+    }
+)
+def send(c, file, target="local", ids_out=None, batch=0, profile=None, region=None):
+    """Send events to the API in batches; print how many were accepted and why any were rejected."""
+    import sys
+    from pathlib import Path
+
+    from ops.progress import Progress
+    from ops.send import Sender, read_events, send_events, write_ids
+
+    if ids_out and not Path(ids_out).resolve().parent.is_dir():
+        raise Exit(f"error: --ids-out: directory {Path(ids_out).parent} does not exist", code=2)
+    with _OpsErrors():
+        events = read_events(file)
+        resolved = _target(target, profile, region)
+        api = resolved.config.api
+        size = batch or api.max_batch_events
+        if not 1 <= size <= api.max_batch_events:
+            raise Exit(f"error: --batch: expected 1–{api.max_batch_events}, got {batch}", code=2)
+        sender = Sender(resolved.require("ApiUrl"), resolved.api_key())
+        result = send_events(
+            events,
+            sender,
+            max_events=size,
+            max_body_bytes=api.max_body_bytes,
+            max_event_bytes=api.max_event_bytes,
+            progress=Progress("send", total=len(events), stream=sys.stderr),
+        )
+        if ids_out:
+            write_ids(ids_out, result.accepted_ids)
+    print("\n".join(result.summary()))
+    if ids_out:
+        print(f"accepted ids written to {ids_out}")
+    if result.rejected:
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "since": "start of the window (ISO 8601, UTC unless an offset is given), by archive time",
+        "until": "end of the window (default: now)",
+        "dry_run": "read and count, send nothing",
+        "target": _TARGET_HELP,
+        **_AWS_HELP,
+    }
+)
+def replay(c, since, until=None, dry_run=False, target="local", profile=None, region=None):
+    """Send archived DLQ messages in a time window back to the ingest queue, with their original event ids."""
+    import sys
+
+    from ops.replay import replay as run_replay
+    from ops.timeparse import parse_window
+
+    with _OpsErrors():
+        start, end = parse_window(since, until)
+        resolved = _target(target, profile, region)
+        result = run_replay(
+            resolved.client("s3"),
+            resolved.client("sqs"),
+            resolved.require("ArchiveBucket"),
+            resolved.require("QueueUrl"),
+            start,
+            end,
+            dry_run=dry_run,
+            progress_stream=sys.stderr,
+        )
+    print("\n".join(result.summary(dry_run)))
+    if result.failed:
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "target": _TARGET_HELP,
+        "limit": "move at most this many messages (by hand, not with a move task); 0: all",
+        **_AWS_HELP,
+    }
+)
+def redrive(c, target="local", limit=0, profile=None, region=None):
+    """Move the dead-letter queue's messages back to the ingest queue."""
+    import sys
+
+    from botocore.config import Config as BotoConfig
+
+    from ops.redrive import redrive as run_redrive
+
+    with _OpsErrors():
+        resolved = _target(target, profile, region)
+        result = run_redrive(
+            resolved.client("sqs"),
+            resolved.require("DeadLetterQueueUrl"),
+            resolved.require("QueueUrl"),
+            limit=limit or None,
+            progress_stream=sys.stderr,
+            # No retries for the move-task call: an endpoint without it should say so at once.
+            move_client=resolved.client("sqs", config=BotoConfig(retries={"total_max_attempts": 1})),
+        )
+    print("\n".join(result.summary()))
+    if result.failed:
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "ids": "client log of accepted ids: one per line, or JSON lines with `ids` (the API's 202 bodies)",
+        "since": "without --ids: start of the window to compare the EventsAccepted metric over",
+        "until": "without --ids: end of the window (default: now)",
+        "target": _TARGET_HELP,
+        **_AWS_HELP,
+    }
+)
+def reconcile(c, ids=None, since=None, until=None, target="local", profile=None, region=None):
+    """Check that accepted events reached the table: missing ids, ids repeated in the log."""
+    import sys
+
+    from ops.reconcile import read_ids, reconcile_ids, reconcile_window
+    from ops.timeparse import parse_window
+
+    with _OpsErrors():
+        if ids:
+            listed = read_ids(ids)
+            resolved = _target(target, profile, region)
+            result = reconcile_ids(
+                resolved.client("dynamodb"), resolved.require("TableName"), listed, progress_stream=sys.stderr
+            )
+        else:
+            if not since:
+                raise Exit("error: reconcile needs --ids FILE, or --since ISO to compare metric and table", code=2)
+            start, end = parse_window(since, until)
+            resolved = _target(target, profile, region)
+            result = reconcile_window(
+                resolved.client("cloudwatch"),
+                resolved.client("dynamodb"),
+                resolved.require("TableName"),
+                resolved.metrics_namespace,
+                start,
+                end,
+                progress_stream=sys.stderr,
+            )
+    print("\n".join(result.summary()))
+    if getattr(result, "missing", None):
+        raise Exit(code=1)
+
+
+@task(name="get", help={"event_id": "the event id (the table key)", "target": _TARGET_HELP, **_AWS_HELP})
+def events_get(c, event_id, target="local", profile=None, region=None):
+    """Print one stored event as JSON."""
+    import json
+
+    from ops.events import get_event
+
+    with _OpsErrors():
+        resolved = _target(target, profile, region)
+        table = resolved.require("TableName")
+        item = get_event(resolved.client("dynamodb"), table, event_id)
+    if item is None:
+        raise Exit(f"error: no event {event_id!r} in {table}", code=1)
+    print(json.dumps(item, indent=2, sort_keys=True))
+
+
+@task(
+    name="list",
+    help={
+        "since": "received at or after (ISO 8601)",
+        "until": "received before (default: now)",
+        "limit": "at most this many, newest first (default 20)",
+        "target": _TARGET_HELP,
+        **_AWS_HELP,
+    },
+)
+def events_list(c, since, until=None, limit=20, target="local", profile=None, region=None):
+    """Print the newest stored events received in a window, one JSON object per line."""
+    import json
+    import sys
+
+    from ops.events import list_events
+    from ops.timeparse import parse_window
+
+    if limit < 1:
+        raise Exit("error: --limit: expected a positive number", code=2)
+    with _OpsErrors():
+        start, end = parse_window(since, until)
+        resolved = _target(target, profile, region)
+        items, truncated = list_events(
+            resolved.client("dynamodb"),
+            resolved.require("TableName"),
+            start,
+            end,
+            limit=limit,
+            progress_stream=sys.stderr,
+        )
+    for item in items:
+        print(json.dumps(item, sort_keys=True))
+    if truncated:
+        print("note: the scan stopped early on a large table; older matches may be missing", file=sys.stderr)
+
+
+@task(
+    help={
+        "rate": "steady events per second",
+        "event_bytes": "bytes per event (default 1024)",
+        "batch": "events per API request for the batched shape (default 50)",
+        "env": "environment whose configuration to price (default: prod)",
+    }
+)
+def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
+    """Estimate the monthly cost line by line, naive shape beside ours, and the budget it suggests."""
+    import json
+
+    from cloudformation.synth import full_template
+    from cloudformation.template import render
+    from ops.cost import (
+        Assumptions,
+        Inventory,
+        Prices,
+        Workload,
+        check_batch,
+        estimate,
+        format_comparison,
+        format_estimate,
+        shapes,
+    )
+
+    try:
+        events_per_second = float(rate)
+    except ValueError:
+        raise Exit(f"error: --rate: expected events per second (a number), got {rate!r}", code=2) from None
+    if events_per_second <= 0:
+        raise Exit("error: --rate: expected a positive number of events per second", code=2)
+    config = _config(env)
+    with _OpsErrors():
+        check_batch(config, batch, event_bytes)
+        prices = Prices.load()
+        workload = Workload(events_per_second, event_bytes, prices("meta", "hours_per_month"))
+        inventory = Inventory.from_template(json.loads(render(full_template(config))))
+        assumptions = Assumptions()
+        estimates = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in shapes(batch)]
+        as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
+    print(
+        f"Sluice cost estimate for {config.stack_name}: {events_per_second:g} events/s of {event_bytes} B "
+        f"= {workload.events_per_month / 1e6:,.1f} M events per {workload.hours_per_month:g}-hour month"
+    )
+    print(f"{region} list prices as of {as_of} (ops/prices.toml); no free tier, no discounts")
+    for item in estimates:
+        print()
+        print("\n".join(format_estimate(item)))
+    print()
+    print("\n".join(format_comparison(estimates, config)))
+    print("\nassumptions (estimates, not measurements):")
+    print("\n".join(f"  {line}" for line in assumptions.lines()))
+
+
+events = Collection("events")
+events.add_task(events_get)
+events.add_task(events_list)
+for _ops_task in (package, diff, deploy, destroy, send, replay, redrive, reconcile, cost):
+    namespace.add_task(_ops_task)
+namespace.add_collection(events)
+
+
+# --- load tests (loadtest/) ---
+
+
+@task(
+    help={
+        "scenario": "smoke, steady, bad-input, db-outage, spike, step or soak; `list` describes them (default: smoke)",
+        "target": "local (the stack of `invoke up`) or a deployed environment of sluice.toml (default: local)",
+        "users": "users at full load (default: the scenario's)",
+        "rate": "requests/s with every user running (default: the scenario's)",
+        "duration": "seconds of load (default: the scenario's)",
+        "workers": "Locust worker processes under one master; 0 runs a single process (default: 0)",
+        "web": "show Locust's web UI on 127.0.0.1 while the run goes (it still starts and stops by itself)",
+        "outputs": "the local stack's outputs file (default: .local/outputs.json)",
+        "reports": "where the run's folder is written (default: reports)",
+        "profile": "AWS profile, for a deployed target",
+        "region": "AWS region, for a deployed target (default: the environment's)",
+    }
+)
+def load(
+    c,
+    scenario="smoke",
+    target="local",
+    users=None,
+    rate=None,
+    duration=None,
+    workers=None,
+    web=False,
+    outputs=".local/outputs.json",
+    reports="reports",
+    profile=None,
+    region=None,
+):
+    """Run a load scenario, reconcile every accepted id, check SLOs and alarms; exit 1 if any check fails."""
+    from loadtest.cli import describe, run_load, scenario_table
+    from loadtest.errors import LoadTestError
+
+    if scenario == "list":
+        print(scenario_table())
+        return
+    try:
+        result = run_load(scenario, target, users, rate, duration, workers, web, outputs, reports, profile, region)
+    except LoadTestError as error:
+        raise Exit(f"error: {error}", code=2) from None
+    print(describe(result))
+    if not result.passed:
+        raise Exit(code=1)
+
+
+namespace.add_task(load)

@@ -1,0 +1,434 @@
+"""`invoke cost`: a monthly and per-million-events estimate of one environment's stack, line by line.
+
+Prices come from `ops/prices.toml` only; sizes, memory and batch sizes from the configuration and the
+synthesized template; what neither can say (how long a function runs, how much it logs) is an `Assumptions`
+field, printed with the estimate so nobody mistakes it for a measurement.
+
+Three shapes of the same workload are priced side by side:
+- naive: one API request, one Lambda invocation, one SendMessage, one ReceiveMessage, one DeleteMessage
+  and one PutItem per event;
+- ours, single: what Sluice does when clients send one event per request (SendMessage at ingest; the
+  consumer reads 10 per ReceiveMessage, deletes 10 per call, writes 25 per BatchWriteItem, and is invoked
+  once per batch of `mappings.consumer.batch_size`);
+- ours, batched: the same with `--batch` events per API request (SendMessageBatch, 10 per call).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloudformation.config import Config
+from ops.errors import OpsError
+
+PRICES_PATH = Path(__file__).resolve().parent / "prices.toml"
+SECONDS_PER_HOUR = 3600
+MILLION = 1_000_000
+GB = 1024**3  # AWS bills storage and log GB as 2^30 bytes
+SQS_RECEIVE_MAX = 10
+SQS_DELETE_BATCH = 10
+SQS_SEND_BATCH = 10
+DYNAMODB_BATCH_WRITE_MAX = 25
+
+
+class Prices:
+    """The price table, read once; a missing or wrong entry is one line naming it."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path) -> None:
+        self._data = data
+        self._path = path
+
+    @classmethod
+    def load(cls, path: Path = PRICES_PATH) -> Prices:
+        try:
+            return cls(tomllib.loads(path.read_text(encoding="utf-8")), path)
+        except FileNotFoundError:
+            raise OpsError(f"{path}: price table not found") from None
+        except tomllib.TOMLDecodeError as error:
+            raise OpsError(f"{path.name}: not valid TOML: {error}") from None
+
+    def _raw(self, section: str, key: str) -> Any:
+        value = self._data.get(section, {}).get(key)
+        if value is None:
+            raise OpsError(f"{self._path.name}: [{section}].{key} is missing")
+        return value
+
+    def __call__(self, section: str, key: str) -> float:
+        value = self._raw(section, key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OpsError(f"{self._path.name}: [{section}].{key} must be a number, got {value!r}")
+        return float(value)
+
+    def text(self, section: str, key: str) -> str:
+        return str(self._raw(section, key))
+
+    def tiered(self, section: str, key: str, millions: float) -> float:
+        """The cost of `millions` units under a tiered per-million price ([{up_to_millions, usd}, …, {usd}])."""
+        tiers = self._raw(section, key)
+        if not isinstance(tiers, list) or not tiers:
+            raise OpsError(f"{self._path.name}: [{section}].{key} must be a list of tiers")
+        cost, floor = 0.0, 0.0
+        for tier in tiers:
+            ceiling = float(tier.get("up_to_millions", math.inf))
+            if millions > floor:
+                cost += (min(millions, ceiling) - floor) * float(tier["usd"])
+            floor = ceiling
+        return cost
+
+
+@dataclass(frozen=True)
+class Workload:
+    rate: float  # events per second, steady
+    event_bytes: int
+    hours_per_month: float = 730.0
+
+    @property
+    def events_per_month(self) -> float:
+        return self.rate * SECONDS_PER_HOUR * self.hours_per_month
+
+
+@dataclass(frozen=True)
+class Shape:
+    label: str
+    events_per_request: int
+    naive: bool = False
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What the synthesized template holds that costs money per month whatever the traffic."""
+
+    alarm_metrics: int = 0
+    high_resolution_alarm_metrics: int = 0
+    composite_alarms: int = 0
+    dashboards: int = 0
+    kms_keys: int = 0
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any]) -> Inventory:
+        counts = {"alarm_metrics": 0, "high_resolution_alarm_metrics": 0, "composite_alarms": 0}
+        dashboards = kms_keys = 0
+        for resource in template.get("Resources", {}).values():
+            kind, properties = resource.get("Type"), resource.get("Properties", {})
+            if kind == "AWS::CloudWatch::Alarm":
+                metrics = properties.get("Metrics")
+                # An alarm is billed per metric it evaluates; an anomaly band counts three.
+                count = sum(1 for metric in metrics if "MetricStat" in metric) if metrics else 1
+                if properties.get("ThresholdMetricId"):
+                    count *= 3
+                periods = [m["MetricStat"].get("Period", 60) for m in metrics or [] if "MetricStat" in m]
+                high_resolution = min(periods or [properties.get("Period", 60)]) < 60
+                counts["high_resolution_alarm_metrics" if high_resolution else "alarm_metrics"] += count
+            elif kind == "AWS::CloudWatch::CompositeAlarm":
+                counts["composite_alarms"] += 1
+            elif kind == "AWS::CloudWatch::Dashboard":
+                dashboards += 1
+            elif kind == "AWS::KMS::Key":
+                kms_keys += 1
+        return cls(dashboards=dashboards, kms_keys=kms_keys, **counts)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Estimates, not prices: replace them with load-test measurements when there are some."""
+
+    envelope_overhead_bytes: int = 400  # event id, timestamps, ip, agent, key id, request and trace ids
+    envelope_escape_factor: float = 1.1  # the raw JSON text is escaped inside the envelope's JSON string
+    item_overhead_bytes: int = 300  # the same metadata as item attributes (raw is stored unescaped)
+    ingest_base_ms: float = 10.0
+    ingest_per_event_ms: float = 0.05
+    sqs_call_ms: float = 12.0
+    consumer_base_ms: float = 10.0
+    consumer_per_record_ms: float = 0.1
+    dynamodb_call_ms: float = 12.0
+    lambda_log_bytes_per_invocation: int = 1_000  # START/END/REPORT lines and the EMF metrics document
+    api_access_log_bytes_per_request: int = 400
+    log_compression: float = 0.15  # stored log bytes per ingested byte
+    custom_metrics: int = 19  # 9 metric names + EventsRejected for 10 rejection reasons
+    xray_reservoir_per_second: float = 1.0  # the default sampling rule: 1 request/s, then 5%
+    xray_rate: float = 0.05
+    idle_pollers_per_mapping: int = 5  # Lambda's SQS pollers long-poll (20 s) even when a queue is empty
+    kms_requests_per_month: float = 100_000  # data keys are cached (SQS reuses one for 5 minutes)
+
+    def lines(self) -> list[str]:
+        return [
+            f"envelope = event × {self.envelope_escape_factor} + {self.envelope_overhead_bytes} B; "
+            f"item = event + {self.item_overhead_bytes} B",
+            f"ingest runs {self.ingest_base_ms:g} ms + {self.sqs_call_ms:g} ms per SQS call; consumer "
+            f"{self.consumer_base_ms:g} ms + {self.consumer_per_record_ms:g} ms per record + "
+            f"{self.dynamodb_call_ms:g} ms per DynamoDB call",
+            f"logs: {self.lambda_log_bytes_per_invocation} B per invocation, {self.api_access_log_bytes_per_request}"
+            f" B access log per API request, stored at {self.log_compression:.0%} of ingested size",
+            f"X-Ray: default sampling ({self.xray_reservoir_per_second:g}/s + {self.xray_rate:.0%}) of API "
+            "requests; function segments join those traces",
+            f"{self.custom_metrics} custom metrics; {self.idle_pollers_per_mapping} idle long-pollers per queue "
+            "mapping; the consumer is invoked with full batches",
+        ]
+
+
+@dataclass(frozen=True)
+class Line:
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    usd: float
+
+
+@dataclass
+class Estimate:
+    shape: Shape
+    workload: Workload
+    lines: list[Line] = field(default_factory=list)
+
+    def add(self, service: str, item: str, quantity: float, unit: str, usd: float) -> None:
+        self.lines.append(Line(service, item, quantity, unit, usd))
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd for line in self.lines)
+
+    @property
+    def per_million_events(self) -> float:
+        return self.total / (self.workload.events_per_month / MILLION) if self.workload.events_per_month else 0.0
+
+
+def sqs_requests(calls: float, messages_per_call: float, message_bytes: float, chunk: float) -> float:
+    """Billed requests: each call is at least one, and one more per started 64 KB chunk of its payload."""
+    return calls * max(1, math.ceil(messages_per_call * message_bytes / chunk))
+
+
+def estimate(
+    config: Config,
+    prices: Prices,
+    workload: Workload,
+    shape: Shape,
+    inventory: Inventory,
+    assume: Assumptions | None = None,
+) -> Estimate:
+    assume = assume or Assumptions()
+    result = Estimate(shape, workload)
+    events = workload.events_per_month
+    seconds = workload.hours_per_month * SECONDS_PER_HOUR
+    per_request = 1 if shape.naive else shape.events_per_request
+    requests = events / per_request
+
+    # API Gateway
+    result.add(
+        "API Gateway",
+        "REST API requests",
+        requests,
+        "requests",
+        prices.tiered("api_gateway", "rest_requests_per_million", requests / MILLION),
+    )
+
+    # Lambda: invocations and GB-seconds per function
+    def add_lambda(name: str, invocations: float, milliseconds: float) -> None:
+        memory_gb = config.functions[name].memory_mb / 1024
+        gb_seconds = invocations * milliseconds / 1000 * memory_gb
+        result.add(
+            "Lambda",
+            f"{name} invocations",
+            invocations,
+            "requests",
+            invocations / MILLION * prices("lambda", "requests_per_million"),
+        )
+        result.add(
+            "Lambda",
+            f"{name} duration ({milliseconds:.0f} ms × {memory_gb:g} GB)",
+            gb_seconds,
+            "GB-s",
+            gb_seconds * prices("lambda", "arm64_gb_second"),
+        )
+
+    send_calls_per_request = 1 if per_request == 1 else math.ceil(per_request / SQS_SEND_BATCH)
+    ingest_ms = (
+        assume.ingest_base_ms + assume.ingest_per_event_ms * per_request + assume.sqs_call_ms * send_calls_per_request
+    )
+    add_lambda("ingest", requests, ingest_ms)
+    if shape.naive:
+        consumer_batch, write_calls = 1, 1.0
+    else:
+        consumer_batch = config.mappings["consumer"].batch_size
+        write_calls = math.ceil(consumer_batch / DYNAMODB_BATCH_WRITE_MAX)
+    consumer_ms = (
+        assume.consumer_base_ms + assume.consumer_per_record_ms * consumer_batch + assume.dynamodb_call_ms * write_calls
+    )
+    add_lambda("consumer", events / consumer_batch, consumer_ms)
+    result.add("Lambda", "archiver (only events that failed 5 times)", 0, "requests", 0.0)
+
+    # SQS
+    chunk = prices("sqs", "billing_chunk_bytes")
+    envelope = workload.event_bytes * assume.envelope_escape_factor + assume.envelope_overhead_bytes
+    per_call = 1 if shape.naive else SQS_RECEIVE_MAX
+    send_size = per_request / send_calls_per_request
+    sends = sqs_requests(requests * send_calls_per_request, send_size, envelope, chunk)
+    receives = sqs_requests(events / per_call, per_call, envelope, chunk)
+    deletes = events / (1 if shape.naive else SQS_DELETE_BATCH)
+    idle = 2 * assume.idle_pollers_per_mapping * seconds / 20  # the DLQ's mapping, and the ingest one when idle
+    sqs_price = prices("sqs", "standard_requests_per_million") / MILLION
+    send_kind = "SendMessage" if send_size == 1 else "SendMessageBatch"
+    result.add("SQS", f"{send_kind} ({envelope / 1024:.1f} KB messages)", sends, "requests", sends * sqs_price)
+    result.add("SQS", f"ReceiveMessage ({per_call} per call)", receives, "requests", receives * sqs_price)
+    result.add("SQS", "DeleteMessage" + ("" if shape.naive else "Batch"), deletes, "requests", deletes * sqs_price)
+    result.add("SQS", "idle long polls (20 s)", idle, "requests", idle * sqs_price)
+
+    # DynamoDB
+    item_bytes = workload.event_bytes + assume.item_overhead_bytes
+    units = math.ceil(item_bytes / prices("dynamodb", "write_unit_bytes"))
+    wru = events * units
+    write_kind = "PutItem" if shape.naive else "BatchWriteItem"
+    result.add(
+        "DynamoDB",
+        f"{write_kind} ({units} WRU per {item_bytes / 1024:.1f} KB item)",
+        wru,
+        "WRU",
+        wru / MILLION * prices("dynamodb", "write_request_units_per_million"),
+    )
+    stored_gb = events * item_bytes / GB
+    result.add(
+        "DynamoDB",
+        "storage of one month of events (grows monthly)",
+        stored_gb,
+        "GB-month",
+        stored_gb * prices("dynamodb", "storage_gb_month"),
+    )
+    result.add(
+        "DynamoDB",
+        "point-in-time recovery of it",
+        stored_gb,
+        "GB-month",
+        stored_gb * prices("dynamodb", "point_in_time_recovery_gb_month"),
+    )
+
+    # S3: the archive holds only dead-lettered messages
+    result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
+
+    # CloudWatch
+    result.add(
+        "CloudWatch",
+        "custom metrics (EMF)",
+        assume.custom_metrics,
+        "metrics",
+        assume.custom_metrics * prices("cloudwatch", "custom_metric_month"),
+    )
+    alarm_usd = inventory.alarm_metrics * prices("cloudwatch", "standard_alarm_metric_month")
+    alarm_usd += inventory.high_resolution_alarm_metrics * prices("cloudwatch", "high_resolution_alarm_metric_month")
+    alarm_usd += inventory.composite_alarms * prices("cloudwatch", "composite_alarm_month")
+    alarms = inventory.alarm_metrics + inventory.high_resolution_alarm_metrics + inventory.composite_alarms
+    result.add("CloudWatch", "alarms (from the template)", alarms, "alarm metrics", alarm_usd)
+    result.add(
+        "CloudWatch",
+        "dashboards (from the template)",
+        inventory.dashboards,
+        "dashboards",
+        inventory.dashboards * prices("cloudwatch", "dashboard_month"),
+    )
+    invocations = requests + events / consumer_batch
+    log_gb = (
+        invocations * assume.lambda_log_bytes_per_invocation + requests * assume.api_access_log_bytes_per_request
+    ) / GB
+    result.add(
+        "CloudWatch",
+        "logs ingested (functions + API access log)",
+        log_gb,
+        "GB",
+        log_gb * prices("cloudwatch", "logs_ingestion_gb"),
+    )
+    stored_logs = log_gb * assume.log_compression * config.log_retention_days / (workload.hours_per_month / 24)
+    result.add(
+        "CloudWatch",
+        f"logs stored ({config.log_retention_days}-day retention)",
+        stored_logs,
+        "GB-month",
+        stored_logs * prices("cloudwatch", "logs_storage_gb_month"),
+    )
+
+    # X-Ray
+    request_rate = requests / seconds
+    sampled_rate = min(request_rate, assume.xray_reservoir_per_second) + assume.xray_rate * max(
+        request_rate - assume.xray_reservoir_per_second, 0.0
+    )
+    traces = sampled_rate * seconds
+    result.add(
+        "X-Ray", "traces recorded", traces, "traces", traces / MILLION * prices("xray", "traces_recorded_per_million")
+    )
+
+    # KMS: the stack's customer-managed key
+    keys_usd = inventory.kms_keys * prices("kms", "key_month")
+    result.add("KMS", "customer-managed keys", inventory.kms_keys, "keys", keys_usd)
+    kms_requests = assume.kms_requests_per_month if inventory.kms_keys else 0
+    result.add(
+        "KMS",
+        "requests (data keys are cached)",
+        kms_requests,
+        "requests",
+        kms_requests / 10_000 * prices("kms", "requests_per_10k"),
+    )
+    return result
+
+
+def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:
+    """cost × factor, rounded UP to two significant figures, in whole dollars (at least 1)."""
+    target = monthly_usd * factor
+    if target <= 1:
+        return 1
+    step = 10 ** max(0, math.floor(math.log10(target)) - 1)
+    return int(math.ceil(round(target / step, 9)) * step)
+
+
+def human(quantity: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(quantity) >= limit:
+            return f"{quantity / limit:.2f}{suffix}"
+    return f"{quantity:.3g}" if quantity else "0"
+
+
+def format_estimate(estimate: Estimate) -> list[str]:
+    lines = [f"{estimate.shape.label}:"]
+    for line in estimate.lines:
+        quantity = f"{human(line.quantity)} {line.unit}"
+        lines.append(f"  {line.service:<11} {line.item:<58} {quantity:>22}  ${line.usd:>10,.2f}")
+    lines.append(f"  {'total per month':<70} {'':>22}  ${estimate.total:>10,.2f}")
+    return lines
+
+
+def format_comparison(estimates: list[Estimate], config: Config, factor: float = 1.5) -> list[str]:
+    width = max(len(estimate.shape.label) for estimate in estimates)
+    lines = [f"{'shape':<{width}}  {'per month':>12}  {'per million events':>18}  {'suggested budget':>16}"]
+    for estimate in estimates:
+        lines.append(
+            f"{estimate.shape.label:<{width}}  ${estimate.total:>11,.2f}  ${estimate.per_million_events:>17,.3f}"
+            f"  ${suggested_budget(estimate.total, factor):>15,}"
+        )
+    ours = estimates[-1]
+    budget = suggested_budget(ours.total, factor)
+    verdict = "covers" if config.budget.monthly_usd >= budget else "is BELOW"
+    lines.append(
+        f"budget.monthly_usd for {config.env} is ${config.budget.monthly_usd:,.0f}: it {verdict} the suggested "
+        f"${budget:,} (cost × {factor:g}, rounded up) for {ours.shape.label}"
+    )
+    return lines
+
+
+def check_batch(config: Config, batch: int, event_bytes: int) -> None:
+    """A batch the API would refuse cannot be priced."""
+    if not 1 <= batch <= config.api.max_batch_events:
+        raise OpsError(f"--batch: expected 1–{config.api.max_batch_events} (api.max_batch_events), got {batch}")
+    if event_bytes < 1 or event_bytes > config.api.max_event_bytes:
+        raise OpsError(f"--event-bytes: expected 1–{config.api.max_event_bytes} (api.max_event_bytes)")
+    if batch * (event_bytes + 1) + 1 > config.api.max_body_bytes:
+        raise OpsError(
+            f"--batch {batch} × --event-bytes {event_bytes} exceeds api.max_body_bytes ({config.api.max_body_bytes})"
+        )
+
+
+def shapes(batch: int) -> list[Shape]:
+    result = [Shape("naive (1 event, 1 message, 1 PutItem per request)", 1, naive=True), Shape("ours, single", 1)]
+    if batch > 1:
+        result.append(Shape(f"ours, batched ({batch} events per request)", batch))
+    return result

@@ -1,0 +1,118 @@
+"""Where the operate tools point: the local stack (`.local/outputs.json`) or a deployed environment's stack.
+
+Both give the same names (ApiUrl, TableName, QueueUrl, DeadLetterQueueUrl, ArchiveBucket, …), so the tools
+never care which one they talk to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from cloudformation.config import Config, ConfigError, load_config
+from ops.aws import aws_errors, make_session, region_of
+from ops.deploy import stack_outputs
+from ops.errors import OpsError
+
+LOCAL = "local"
+LOCAL_OUTPUTS = Path(__file__).resolve().parent.parent / ".local" / "outputs.json"
+# moto accepts any credentials; explicit dummies keep a developer's real ones out of local calls.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    config: Config
+    session: boto3.Session
+    outputs: Mapping[str, str]
+    endpoint_url: str | None = None
+    _api_key: list[str] = field(default_factory=list, repr=False)  # memo: looked up once
+
+    def client(self, service: str, **options: Any) -> Any:
+        if self.endpoint_url:
+            options.setdefault("endpoint_url", self.endpoint_url)
+        options.setdefault("config", BotoConfig(retries={"mode": "standard", "max_attempts": 5}))
+        return self.session.client(service, **options)
+
+    def require(self, key: str) -> str:
+        value = self.outputs.get(key)
+        if not value:
+            where = "the local stack's outputs" if self.name == LOCAL else f"stack {self.config.stack_name}'s outputs"
+            raise OpsError(f"{key} is not in {where}")
+        return value
+
+    @property
+    def metrics_namespace(self) -> str:
+        return f"{self.config.project.title()}/{self.config.env}"
+
+    def api_key(self) -> str:
+        """The API key VALUE: the local stack writes it out; AWS keeps it behind apigateway get_api_key."""
+        if not self._api_key:
+            if "ApiKey" in self.outputs:
+                self._api_key.append(self.outputs["ApiKey"])
+            else:
+                key_id = self.require("ApiKeyId")
+                with aws_errors(f"reading API key {key_id}"):
+                    value = self.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+                self._api_key.append(value)
+        return self._api_key[0]
+
+
+def load_environment(env: str) -> Config:
+    try:
+        return load_config(env)
+    except ConfigError as error:
+        raise OpsError(str(error)) from None
+
+
+def local_target(path: Path = LOCAL_OUTPUTS) -> Target:
+    try:
+        outputs = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OpsError(f"no local stack: {path} not found (start one with `invoke up`)") from None
+    except ValueError:
+        raise OpsError(f"{path}: not valid JSON (restart the local stack with `invoke down` and `invoke up`)") from None
+    if not isinstance(outputs, dict):
+        raise OpsError(f"{path}: expected a JSON object of stack outputs")
+    session = boto3.Session(region_name=outputs.get("Region") or "us-east-1", **LOCAL_CREDENTIALS)
+    return Target(
+        name=LOCAL,
+        config=load_environment(LOCAL),
+        session=session,
+        outputs={key: str(value) for key, value in outputs.items()},
+        endpoint_url=outputs.get("AwsEndpoint") or None,
+    )
+
+
+def stack_target(env: str, profile: str | None = None, region: str | None = None) -> Target:
+    config = load_environment(env)
+    session = make_session(profile, region or config.region)
+    region_of(session)
+    with aws_errors(f"reading stack {config.stack_name}"):
+        cfn = session.client("cloudformation")
+        try:
+            outputs = stack_outputs(cfn, config.stack_name)
+        except OpsError as error:
+            if "does not exist" in str(error):
+                raise OpsError(
+                    f"stack {config.stack_name} not found in {session.region_name} "
+                    f"(deploy it with `invoke deploy --env {env}`)"
+                ) from None
+            raise
+    return Target(name=env, config=config, session=session, outputs=outputs)
+
+
+def resolve_target(
+    target: str, profile: str | None = None, region: str | None = None, local_outputs: Path = LOCAL_OUTPUTS
+) -> Target:
+    """`local` → the local stack; any other name → that environment's deployed stack."""
+    if target == LOCAL:
+        return local_target(local_outputs)
+    return stack_target(target, profile, region)

@@ -1,0 +1,226 @@
+"""`invoke reconcile`: did every event a client was told "accepted" reach the table?
+
+With a client log of ids: each id is looked up (BatchGetItem, 100 keys per call). What "duplicate" can mean
+here, precisely:
+- the table cannot hold a duplicate: `event_id` is its key, so a redelivery or a replay overwrites the
+  same item;
+- an id listed more than once in the client log is reported separately: the API returned the same id twice
+  (a resend with the same Idempotency-Key), or the log repeats a line. Harmless: it is one event, stored once;
+- the same event sent twice WITHOUT an Idempotency-Key gets two ids and is two items; nothing here can tell
+  that apart from two distinct events.
+
+Without a log: the ingest function's EventsAccepted metric summed over the window against the number of
+items whose received_at falls in it. Approximate by nature (see `WindowResult.caveats`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ops.aws import aws_errors
+from ops.errors import OpsError
+from ops.progress import Progress
+from ops.timeparse import iso
+
+KEYS_PER_CALL = 100  # BatchGetItem's limit
+MAX_UNPROCESSED_ATTEMPTS = 8
+METRIC_NAME = "EventsAccepted"
+METRIC_DIMENSIONS = [{"Name": "service", "Value": "ingest"}]  # Powertools adds `service` to every metric
+MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
+
+
+def read_ids(path: str) -> list[str]:
+    """Ids from a client log, in order: one id per line, or JSON lines — a string, or an object with `ids`
+    (the API's 202 body) or `event_id`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OpsError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise OpsError(f"{path}: is a directory, expected a file of ids") from None
+    except UnicodeDecodeError:
+        raise OpsError(f"{path}: not UTF-8 text") from None
+    ids: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped[0] not in '{["':
+            ids.append(stripped)
+            continue
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            raise OpsError(f"{path}:{number}: starts like JSON but is not valid JSON") from None
+        found = _ids_in(value)
+        if found is None:
+            raise OpsError(f"{path}:{number}: expected an id, a JSON string, or an object with `ids` or `event_id`")
+        ids += found
+    return ids
+
+
+def _ids_in(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    if isinstance(value, dict):
+        if isinstance(value.get("ids"), list):
+            return [str(item) for item in value["ids"]]
+        if isinstance(value.get("event_id"), str):
+            return [value["event_id"]]
+    return None
+
+
+@dataclass
+class IdsResult:
+    listed: int
+    unique: int
+    found: int
+    missing: list[str]
+    repeated_in_log: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"client log: {self.listed} ids, {self.unique} distinct",
+            f"in the table: {self.found} of {self.unique}",
+        ]
+        if self.missing:
+            lines.append(f"MISSING from the table: {len(self.missing)}")
+            lines += [f"  {event_id}" for event_id in self.missing]
+        else:
+            lines.append("missing: none")
+        if self.repeated_in_log:
+            extra = sum(self.repeated_in_log.values()) - len(self.repeated_in_log)
+            lines.append(
+                f"listed more than once in the client log: {len(self.repeated_in_log)} ids ({extra} extra lines) — "
+                "one event each, stored once (same Idempotency-Key resent, or a repeated log line)"
+            )
+            lines += [f"  {event_id} ×{count}" for event_id, count in sorted(self.repeated_in_log.items())[:20]]
+        lines.append("duplicates in the table: impossible by construction (event_id is the table's key)")
+        return lines
+
+
+def existing_ids(
+    dynamodb: Any,
+    table: str,
+    ids: Iterable[str],
+    *,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> set[str]:
+    """The subset of `ids` that are keys in the table. Unprocessed keys are retried with backoff."""
+    wanted = list(dict.fromkeys(ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), KEYS_PER_CALL):
+        keys = [{"event_id": {"S": event_id}} for event_id in wanted[start : start + KEYS_PER_CALL]]
+        request = {table: {"Keys": keys, "ProjectionExpression": "event_id"}}
+        for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
+            with aws_errors(f"reading {table}"):
+                response = dynamodb.batch_get_item(RequestItems=request)
+            found.update(item["event_id"]["S"] for item in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise OpsError(f"{table}: DynamoDB kept returning unprocessed keys; try again later")
+        if progress:
+            progress.update(len(keys))
+    return found
+
+
+def reconcile_ids(dynamodb: Any, table: str, ids: list[str], *, progress_stream: Any = None) -> IdsResult:
+    counts = Counter(ids)
+    progress = Progress("reconcile: looked up", total=len(counts), stream=progress_stream)
+    found = existing_ids(dynamodb, table, counts, progress=progress)
+    progress.finish()
+    return IdsResult(
+        listed=len(ids),
+        unique=len(counts),
+        found=len(found),
+        missing=[event_id for event_id in counts if event_id not in found],
+        repeated_in_log={event_id: count for event_id, count in counts.items() if count > 1},
+    )
+
+
+@dataclass
+class WindowResult:
+    since: datetime
+    until: datetime
+    accepted_metric: float
+    table_items: int
+
+    def caveats(self) -> list[str]:
+        return [
+            "approximate, not proof:",
+            "  - events accepted near the window's edges may be stored just outside it (received_at is set at "
+            "ingest, the metric is summed per period);",
+            "  - events still in the queue or the DLQ are accepted but not yet stored;",
+            "  - a resend with the same Idempotency-Key counts twice in the metric but is one item;",
+            "  - metrics arrive a minute or two late. For proof, reconcile a client log with --ids.",
+        ]
+
+    def summary(self) -> list[str]:
+        difference = self.accepted_metric - self.table_items
+        return [
+            f"window {iso(self.since)} .. {iso(self.until)}",
+            f"EventsAccepted (metric sum): {self.accepted_metric:.0f}",
+            f"items with received_at in the window: {self.table_items}",
+            f"difference (accepted - stored): {difference:+.0f}",
+            *self.caveats(),
+        ]
+
+
+def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime) -> float:
+    """Sum of EventsAccepted over [since, until), in periods coarse enough to fit one call."""
+    seconds = (until - since).total_seconds()
+    period = max(60, math.ceil(seconds / MAX_DATAPOINTS / 60) * 60)
+    with aws_errors(f"reading the {METRIC_NAME} metric"):
+        datapoints = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=METRIC_NAME,
+            Dimensions=METRIC_DIMENSIONS,
+            StartTime=since,
+            EndTime=until,
+            Period=period,
+            Statistics=["Sum"],
+        )["Datapoints"]
+    return float(sum(point["Sum"] for point in datapoints))
+
+
+def count_items(dynamodb: Any, table: str, since: datetime, until: datetime, *, progress_stream: Any = None) -> int:
+    """Items whose received_at is in [since, until): a filtered COUNT scan (reads the whole table)."""
+    progress = Progress("reconcile: scanned items", stream=progress_stream)
+    total = 0
+    with aws_errors(f"scanning {table}"):
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table,
+            Select="COUNT",
+            FilterExpression="received_at >= :since AND received_at < :until",
+            ExpressionAttributeValues={":since": {"S": iso(since)}, ":until": {"S": iso(until)}},
+        )
+        for page in pages:
+            total += page["Count"]
+            progress.update(page.get("ScannedCount", 0))
+    progress.finish(note=f"({total} in the window)")
+    return total
+
+
+def reconcile_window(
+    cloudwatch: Any, dynamodb: Any, table: str, namespace: str, since: datetime, until: datetime, **options: Any
+) -> WindowResult:
+    return WindowResult(
+        since=since,
+        until=until,
+        accepted_metric=metric_sum(cloudwatch, namespace, since, until),
+        table_items=count_items(dynamodb, table, since, until, **options),
+    )

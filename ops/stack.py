@@ -1,0 +1,70 @@
+"""An environment's stack as CloudFormation takes it: packaged code, the synthesized template, parameters, tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+
+from cloudformation.common import project_tags
+from cloudformation.config import Config
+from cloudformation.synth import full_template
+from cloudformation.template import render
+from ops.aws import account_id, region_of
+from ops.changeset import MAX_TEMPLATE_BODY_BYTES, Template
+from ops.deploy import Output, StackSpec
+from ops.package import (
+    BUILD_DIR,
+    PROJECT_ROOT,
+    Installer,
+    Published,
+    artifacts_bucket_name,
+    build_artifacts,
+    pip_installer,
+    publish,
+    upload_template,
+)
+
+
+def package_environment(
+    config: Config,
+    session: boto3.Session,
+    *,
+    installer: Installer = pip_installer,
+    source_root: Path = PROJECT_ROOT,
+    build_dir: Path = BUILD_DIR,
+) -> Published:
+    """Build the four zips and upload the new ones to `<project>-artifacts-<account>-<region>`."""
+    region = region_of(session)
+    bucket = artifacts_bucket_name(config.project, account_id(session), region)
+    artifacts = build_artifacts(source_root, build_dir, installer)
+    partition = session.get_partition_for_region(region)
+    return publish(session.client("s3"), bucket, region, artifacts, partition)
+
+
+def environment_stack(
+    config: Config,
+    session: boto3.Session,
+    out: Output = print,
+    *,
+    installer: Installer = pip_installer,
+    source_root: Path = PROJECT_ROOT,
+    build_dir: Path = BUILD_DIR,
+) -> StackSpec:
+    """Package, then describe the stack: a template over CloudFormation's inline limit is read from S3."""
+    published = package_environment(config, session, installer=installer, source_root=source_root, build_dir=build_dir)
+    for line in published.summary():
+        out(line)
+    body = render(full_template(config))
+    if len(body.encode()) > MAX_TEMPLATE_BODY_BYTES:
+        url = upload_template(session.client("s3"), published.bucket, region_of(session), config.stack_name, body)
+        template = Template(url=url)
+    else:
+        template = Template(body=body)
+    return StackSpec(
+        name=config.stack_name,
+        template=template,
+        parameters=published.parameters(),
+        tags=project_tags(config),
+        description=f"invoke deploy --env {config.env}",
+    )

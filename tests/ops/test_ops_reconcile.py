@@ -1,0 +1,93 @@
+"""Reconcile a client log of accepted ids with the table; without a log, the metric against the table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from ops.errors import OpsError
+from ops.reconcile import read_ids, reconcile_ids, reconcile_window
+from tests.ops.helpers import create_table, envelope, item_of, unique
+
+
+def test_a_missing_id_is_found_and_ids_repeated_in_the_log_are_reported_apart(aws: boto3.Session) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = create_table(dynamodb)
+    # GIVEN 250 stored events (more than one BatchGetItem of 100)
+    stored = [f"evt-{n:04d}" for n in range(250)]
+    for event_id in stored:
+        dynamodb.put_item(TableName=table, Item=item_of(envelope(event_id=event_id)))
+    # AND a client log listing them, one id twice, plus one id that never reached the table
+    log = [*stored, stored[7], "evt-lost"]
+    # WHEN reconciled
+    result = reconcile_ids(dynamodb, table, log)
+    # THEN the lost id is missing, the repeated one is reported as a log repeat, not as missing
+    assert result.missing == ["evt-lost"]
+    assert result.repeated_in_log == {"evt-0007": 2}
+    assert (result.listed, result.unique, result.found) == (252, 251, 250)
+    summary = "\n".join(result.summary())
+    assert "MISSING from the table: 1" in summary and "evt-lost" in summary
+    assert "listed more than once in the client log: 1 ids" in summary
+    assert "impossible by construction" in summary
+
+
+def test_client_logs_may_be_plain_ids_or_the_apis_json_answers(tmp_path: Path) -> None:
+    log = tmp_path / "ids.log"
+    log.write_text(
+        "evt-1\n\n"
+        + json.dumps({"accepted": 2, "ids": ["evt-2", "evt-3"]})
+        + "\n"
+        + json.dumps("evt-4")
+        + "\n"
+        + json.dumps({"event_id": "evt-5"})
+        + "\n"
+    )
+    assert read_ids(str(log)) == ["evt-1", "evt-2", "evt-3", "evt-4", "evt-5"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json\n", r"ids.log:1: starts like JSON but is not valid JSON"), ('{"x": 1}\n', r"ids.log:1: expected")],
+)
+def test_a_bad_log_line_is_named(tmp_path: Path, content: str, message: str) -> None:
+    log = tmp_path / "ids.log"
+    log.write_text(content)
+    with pytest.raises(OpsError, match=message):
+        read_ids(str(log))
+    with pytest.raises(OpsError, match="file not found"):
+        read_ids(str(tmp_path / "absent.log"))
+
+
+def test_without_a_log_the_metric_is_compared_with_the_table_and_called_approximate(aws: boto3.Session) -> None:
+    dynamodb, cloudwatch = aws.client("dynamodb"), aws.client("cloudwatch")
+    table = create_table(dynamodb)
+    namespace = f"Sluice/{unique('env')}"
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    # GIVEN 12 events accepted in the window (the metric) of which 10 are stored, and one stored outside it
+    for minute, count in ((2, 5), (7, 7)):
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": "EventsAccepted",
+                    "Dimensions": [{"Name": "service", "Value": "ingest"}],
+                    "Timestamp": start + timedelta(minutes=minute),
+                    "Value": count,
+                    "Unit": "Count",
+                }
+            ],
+        )
+    for n in range(10):
+        received = (start + timedelta(minutes=3, seconds=n)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        dynamodb.put_item(TableName=table, Item=item_of(envelope(received_at=received)))
+    dynamodb.put_item(TableName=table, Item=item_of(envelope(received_at="2020-01-01T00:00:00.000Z")))
+    # WHEN reconciled over the window
+    result = reconcile_window(cloudwatch, dynamodb, table, namespace, start, start + timedelta(minutes=20))
+    # THEN 12 accepted against 10 stored, and the answer says it is approximate
+    assert (result.accepted_metric, result.table_items) == (12, 10)
+    summary = "\n".join(result.summary())
+    assert "difference (accepted - stored): +2" in summary and "approximate" in summary
