@@ -56,12 +56,14 @@ def to_item(envelope: Envelope) -> dict[str, dict[str, str]]:
 
 
 def _record_metrics(stored: list[Envelope], retried: int) -> None:
-    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(stored))
-    metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=retried)
     now = utc_now()
     for envelope in stored:
         lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
         metrics.add_metric(name="IngestLag", unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
+    # Powertools flushes by itself at 100 values of a metric: adding the counts last keeps the set
+    # it flushes at the end of the invocation non-empty.
+    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(stored))
+    metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=retried)
 
 
 @tracer.capture_method

@@ -1,0 +1,192 @@
+"""Benchmarks of the Lambda handlers against baselines measured in the same run.
+
+Run: .venv/bin/python -m benchmarks.functions_bench
+
+1. warm ingest invocation (one small event) vs a handler that only calls send_message, same mocked queue
+2. cold `import functions.ingest.app` vs `import boto3; boto3.client("sqs")`, each in a fresh interpreter,
+   with production settings (running "in Lambda", tracing on) and with the local runtime's (tracing off)
+3. consumer BatchWriteItem calls per event at batch size 100
+"""
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+WARM_ITERATIONS = 400
+COLD_RUNS = 9
+CONSUMER_BATCHES = 5
+BATCH_SIZE = 100
+AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    value: float
+    target: float
+    unit: str
+    detail: str
+
+
+@dataclass
+class Context:
+    function_name: str = "sluice-bench"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sluice-bench"
+    aws_request_id: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _api_event(body: str) -> dict[str, Any]:
+    return {
+        "httpMethod": "POST",
+        "path": "/events",
+        "headers": {"Content-Type": "application/json", "User-Agent": "bench"},
+        "requestContext": {"requestId": "r", "identity": {"sourceIp": "127.0.0.1", "apiKeyId": "k"}},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _timed(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def warm_ingest() -> Result:
+    from moto import mock_aws
+
+    with environment(AWS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true", "QUEUE_URL": "pending"}), mock_aws():
+        import boto3
+
+        url = boto3.client("sqs").create_queue(QueueName="bench")["QueueUrl"]
+        os.environ["QUEUE_URL"] = url
+        app = import_module("functions.ingest.app")
+        sqs, event, context = app.sqs, _api_event('{"type": "click", "n": 1}'), Context()
+
+        def baseline() -> None:
+            sqs.send_message(QueueUrl=url, MessageBody=event["body"])
+
+        def ingest() -> None:
+            assert app.handler(event, context)["statusCode"] == 202
+
+        ours, theirs = [], []
+        with contextlib.redirect_stdout(io.StringIO()) as sink:  # EMF and logs: printed, not measured apart
+            for iteration in range(WARM_ITERATIONS):
+                if iteration % 50 == 0:  # moto's SQS slows down with queue depth
+                    sqs.delete_queue(QueueUrl=url)
+                    sqs.create_queue(QueueName="bench")
+                    sink.truncate(0)
+                # alternate which goes first, so drift hurts neither side
+                pair = (ingest, baseline) if iteration % 2 else (baseline, ingest)
+                for call in pair:
+                    (ours if call is ingest else theirs).append(_timed(call))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    detail = (
+        f"ingest {statistics.median(ours) * 1000:.2f} ms vs send_message {statistics.median(theirs) * 1000:.2f} ms,"
+        f" median of {WARM_ITERATIONS}"
+    )
+    return Result("warm ingest / send_message", ratio, 1.3, "x", detail)
+
+
+def _import_seconds(statement: str, env: dict[str, str]) -> float:
+    code = f"import time; start = time.perf_counter(); {statement}; print(time.perf_counter() - start)"
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
+    output = subprocess.run(
+        [sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, check=True
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def cold_import(label: str, settings: dict[str, str]) -> Result:
+    env = AWS_ENV | {"QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench"} | settings
+    ours, theirs = [], []
+    for _ in range(COLD_RUNS):
+        ours.append(_import_seconds("import functions.ingest.app", env))
+        theirs.append(_import_seconds('import boto3; boto3.client("sqs")', env))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    detail = (
+        f"{statistics.median(ours) * 1000:.0f} ms vs {statistics.median(theirs) * 1000:.0f} ms,"
+        f" median of {COLD_RUNS} fresh interpreters"
+    )
+    return Result(f"cold import ingest / boto3+client ({label})", ratio, 1.2, "x", detail)
+
+
+def consumer_writes() -> Result:
+    from moto import mock_aws
+
+    from functions.common.envelope import Envelope
+
+    with environment(AWS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events"}), mock_aws():
+        import boto3
+
+        boto3.client("dynamodb").create_table(
+            TableName="bench-events",
+            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        app = import_module("functions.consumer.app")
+        calls = []
+        app.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", lambda **_: calls.append(1))
+        events = 0
+        with contextlib.redirect_stdout(io.StringIO()):
+            for batch in range(CONSUMER_BATCHES):
+                envelopes = [
+                    Envelope(f"e-{batch}-{index}", json.dumps({"i": index}), "2026-01-01T00:00:00.000Z")
+                    for index in range(BATCH_SIZE)
+                ]
+                records = [{"messageId": f"m-{e.event_id}", "body": e.to_json()} for e in envelopes]
+                assert app.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+                events += len(records)
+    detail = f"{len(calls)} BatchWriteItem calls for {events} events in batches of {BATCH_SIZE}"
+    return Result("consumer write requests per event", len(calls) / events, 0.05, "", detail)
+
+
+def main() -> None:
+    results = [
+        warm_ingest(),
+        cold_import("production: in Lambda, tracing on", {"LAMBDA_TASK_ROOT": "/var/task"}),
+        cold_import("local: tracing off", {"POWERTOOLS_TRACE_DISABLED": "true"}),
+        consumer_writes(),
+    ]
+    width = max(len(result.name) for result in results)
+    print(f"{'benchmark'.ljust(width)}  {'value':>7}  {'target':>7}  ok   detail")
+    for result in results:
+        ok = "yes" if result.value <= result.target else "NO"
+        value = f"{result.value:.3f}{result.unit}"
+        target = f"≤{result.target:g}{result.unit}"
+        print(f"{result.name.ljust(width)}  {value:>7}  {target:>7}  {ok:<4} {result.detail}")
+
+
+if __name__ == "__main__":
+    main()
