@@ -1,0 +1,85 @@
+"""Bad input at the command line is one clear line on stderr and a non-zero exit — never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Context, Exit
+
+import tasks
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_invoke(*arguments: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *arguments],
+        cwd=PROJECT,
+        stdin=subprocess.DEVNULL,  # no terminal: confirmations must be refused, not waited for
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("replay", "--since", "yesterday"), "error: --since: not an ISO 8601 time: 'yesterday'"),
+        (("send", "no-such-file.jsonl"), "error: no-such-file.jsonl: file not found"),
+        (("deploy", "--env", "dev"), "error: deploying sluice-dev needs a confirmation and there is no terminal"),
+    ],
+)
+def test_the_cli_answers_bad_input_with_one_line(arguments: tuple[str, ...], expected: str) -> None:
+    result = run_invoke(*arguments)
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith(expected)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def exit_message(task, *args, **kwargs) -> str:
+    with pytest.raises(Exit) as raised:
+        task(Context(), *args, **kwargs)
+    message = str(raised.value.message)
+    assert "\n" not in message and raised.value.code != 0
+    return message
+
+
+def test_unknown_environments_are_named_with_the_known_ones() -> None:
+    expected = "error: sluice.toml: no environment 'staging' (known: dev, local, prod)"
+    assert exit_message(tasks.events_list, since="2026-11-25", target="staging") == expected
+    assert exit_message(tasks.deploy, env="staging", yes=True) == expected
+    assert exit_message(tasks.cost, rate="10", env="staging") == expected
+
+
+def test_times_and_numbers_are_checked_before_anything_runs() -> None:
+    assert exit_message(tasks.events_list, since="2026-11-25", until="2026-11-24").startswith(
+        "error: --until (2026-11-24T00:00:00.000Z) must be after --since"
+    )
+    assert exit_message(tasks.reconcile) == (
+        "error: reconcile needs --ids FILE, or --since ISO to compare metric and table"
+    )
+    assert exit_message(tasks.reconcile, since="soon").startswith("error: --since: not an ISO 8601 time")
+    assert exit_message(tasks.cost, rate="fast") == "error: --rate: expected events per second (a number), got 'fast'"
+    assert exit_message(tasks.cost, rate="100", batch=900).startswith("error: --batch: expected 1–500")
+    assert exit_message(tasks.reconcile, ids="no-such-ids.txt") == "error: no-such-ids.txt: file not found"
+
+
+def test_the_local_environment_is_not_deployed_to_aws() -> None:
+    assert "start it with `invoke up`" in exit_message(tasks.destroy, env="local", yes=True)
+
+
+def test_cost_prints_the_three_shapes_and_a_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    tasks.cost(Context(), rate="100", event_bytes=1024, batch=50, env="prod")
+    output = capsys.readouterr().out
+    for heading in ("naive (1 event, 1 message, 1 PutItem per request):", "ours, single:", "ours, batched (50"):
+        assert heading in output
+    assert "suggested budget" in output and "list prices as of" in output

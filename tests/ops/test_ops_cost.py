@@ -1,0 +1,179 @@
+"""The cost model's arithmetic, on a tiny price table where every figure can be checked by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from cloudformation.config import load_config
+from ops.cost import Assumptions, Inventory, Prices, Shape, Workload, check_batch, estimate, suggested_budget
+from ops.errors import OpsError
+
+TINY_PRICES = """
+[meta]
+region = "test-1"
+as_of = "2026-01-01"
+hours_per_month = 1
+[api_gateway]
+rest_requests_per_million = [{ up_to_millions = 1, usd = 10.0 }, { usd = 1.0 }]
+[lambda]
+requests_per_million = 2.0
+arm64_gb_second = 1.0
+[sqs]
+standard_requests_per_million = 1.0
+billing_chunk_bytes = 65536
+[dynamodb]
+write_request_units_per_million = 1.0
+read_request_units_per_million = 1.0
+write_unit_bytes = 1024
+storage_gb_month = 0.0
+point_in_time_recovery_gb_month = 0.0
+[s3]
+standard_gb_month = 0.0
+put_requests_per_thousand = 0.0
+[cloudwatch]
+custom_metric_month = 1.0
+standard_alarm_metric_month = 0.1
+high_resolution_alarm_metric_month = 0.3
+composite_alarm_month = 0.5
+dashboard_month = 3.0
+logs_ingestion_gb = 0.0
+logs_storage_gb_month = 0.0
+[xray]
+traces_recorded_per_million = 0.0
+[kms]
+key_month = 0.0
+requests_per_10k = 0.0
+"""
+
+# 1,000 events/s for a 1-hour "month": 3.6 million events; 1,000-byte events.
+WORKLOAD = Workload(rate=1000, event_bytes=1000, hours_per_month=1)
+# Functions run exactly 1 s per invocation whatever they do; no idle polling, no logs: only what is checked.
+FLAT = Assumptions(
+    ingest_base_ms=1000, ingest_per_event_ms=0, sqs_call_ms=0, consumer_base_ms=1000, consumer_per_record_ms=0,
+    dynamodb_call_ms=0, idle_pollers_per_mapping=0, custom_metrics=2,
+)  # fmt: skip
+NAIVE, SINGLE, BATCHED = Shape("naive", 1, naive=True), Shape("single", 1), Shape("batched", 50)
+
+
+@pytest.fixture
+def prices(tmp_path: Path) -> Prices:
+    path = tmp_path / "prices.toml"
+    path.write_text(TINY_PRICES)
+    return Prices.load(path)
+
+
+def usd(shape: Shape, prices: Prices, item_prefix: str, inventory: Inventory | None = None, **workload) -> float:
+    config = load_config("dev")  # 512 MB functions, consumer batches of 100
+    work = dataclasses.replace(WORKLOAD, **workload)
+    lines = estimate(config, prices, work, shape, inventory or Inventory(), FLAT).lines
+    return round(sum(line.usd for line in lines if line.item.startswith(item_prefix)), 6)
+
+
+def test_api_requests_are_priced_per_request_in_tiers(prices: Prices) -> None:
+    # naive and single: 3.6 M requests = 1 M at $10 + 2.6 M at $1; batched by 50: 72,000 requests at $10/M
+    assert usd(NAIVE, prices, "REST API requests") == 12.6
+    assert usd(SINGLE, prices, "REST API requests") == 12.6
+    assert usd(BATCHED, prices, "REST API requests") == 0.72
+
+
+def test_lambda_is_priced_per_invocation_and_gb_second(prices: Prices) -> None:
+    # ingest: one invocation per request; 1 s × 0.5 GB each
+    assert usd(NAIVE, prices, "ingest invocations") == 7.2  # 3.6 M × $2/M
+    assert usd(NAIVE, prices, "ingest duration") == 1_800_000  # 3.6 M × 0.5 GB-s × $1
+    assert usd(BATCHED, prices, "ingest invocations") == 0.144  # 72,000 × $2/M
+    # consumer: naive once per event; ours once per batch of 100
+    assert usd(NAIVE, prices, "consumer invocations") == 7.2
+    assert usd(SINGLE, prices, "consumer invocations") == 0.072
+    assert usd(SINGLE, prices, "consumer duration") == 18_000  # 36,000 × 0.5 GB-s
+
+
+def test_sqs_counts_calls_batches_and_64_kb_chunks(prices: Prices) -> None:
+    # a 1,000-byte event makes a 1,500-byte envelope: one chunk per message, and ten fit one chunk
+    assert usd(NAIVE, prices, "SendMessage") == 3.6
+    assert usd(NAIVE, prices, "ReceiveMessage") == 3.6
+    assert usd(NAIVE, prices, "DeleteMessage") == 3.6
+    assert usd(SINGLE, prices, "SendMessage") == 3.6  # one event per request: one SendMessage each
+    assert usd(SINGLE, prices, "ReceiveMessage") == 0.36  # 10 per call
+    assert usd(BATCHED, prices, "SendMessageBatch") == 0.36  # 5 calls of 10 per 50-event request
+    # a 60,000-byte event makes a 66,400-byte envelope: two chunks per message, 11 per batch of 10
+    assert usd(NAIVE, prices, "SendMessage", event_bytes=60_000) == 7.2
+    assert usd(BATCHED, prices, "SendMessageBatch", event_bytes=60_000) == 3.96
+
+
+def test_dynamodb_writes_cost_one_unit_per_started_kilobyte_batched_or_not(prices: Prices) -> None:
+    # 1,000 bytes + 300 of metadata = 1,300 bytes: two write units per item, 7.2 M units
+    assert usd(NAIVE, prices, "PutItem") == 7.2
+    assert usd(BATCHED, prices, "BatchWriteItem") == 7.2
+    assert usd(NAIVE, prices, "PutItem", event_bytes=700) == 3.6  # 1,000 bytes: one unit
+
+
+def test_alarms_dashboards_and_metrics_come_from_the_template(prices: Prices) -> None:
+    template = {
+        "Resources": {
+            "Plain": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors", "Period": 60}},
+            "Math": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Metrics": [
+                        {"Id": "a", "MetricStat": {"Period": 10}},
+                        {"Id": "b", "MetricStat": {"Period": 10}},
+                        {"Id": "e", "Expression": "a/b"},
+                    ]
+                },
+            },
+            "Band": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {"ThresholdMetricId": "band", "Metrics": [{"Id": "m", "MetricStat": {"Period": 300}}]},
+            },
+            "Both": {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": {}},
+            "Board": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}},
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
+        }
+    }
+    inventory = Inventory.from_template(template)
+    assert inventory == Inventory(
+        alarm_metrics=4, high_resolution_alarm_metrics=2, composite_alarms=1, dashboards=1, kms_keys=1
+    )
+    # 4 × $0.1 + 2 × $0.3 + 1 × $0.5; one dashboard at $3; two custom metrics at $1
+    assert usd(NAIVE, prices, "alarms", inventory) == 1.5
+    assert usd(NAIVE, prices, "dashboards", inventory) == 3.0
+    assert usd(NAIVE, prices, "custom metrics", inventory) == 2.0
+
+
+def test_batching_lowers_the_total_and_per_million_is_total_over_millions(prices: Prices) -> None:
+    config = load_config("dev")
+    totals = {}
+    for shape in (NAIVE, SINGLE, BATCHED):
+        result = estimate(config, prices, WORKLOAD, shape, Inventory(), FLAT)
+        assert result.per_million_events == pytest.approx(result.total / 3.6)
+        totals[shape.label] = result.total
+    assert totals["naive"] > totals["single"] > totals["batched"]
+
+
+@pytest.mark.parametrize(
+    ("monthly", "budget"), [(564.96, 850), (3.2, 5), (99.5, 150), (1017.2, 1600), (0.5, 1), (0.0, 1)]
+)
+def test_the_suggested_budget_is_one_and_a_half_times_rounded_up_to_two_figures(monthly: float, budget: int) -> None:
+    assert suggested_budget(monthly) == budget
+
+
+def test_a_missing_price_or_an_impossible_batch_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(TINY_PRICES.replace("arm64_gb_second = 1.0\n", ""))
+    with pytest.raises(OpsError, match=r"prices.toml: \[lambda\].arm64_gb_second is missing"):
+        estimate(load_config("dev"), Prices.load(path), WORKLOAD, NAIVE, Inventory(), FLAT)
+    with pytest.raises(OpsError, match=r"--batch: expected 1–500"):
+        check_batch(load_config("dev"), 501, 100)
+    with pytest.raises(OpsError, match=r"exceeds api\.max_body_bytes"):
+        check_batch(load_config("dev"), 500, 200_000)
+
+
+def test_the_real_price_table_is_complete_and_dated() -> None:
+    prices = Prices.load()
+    assert prices.text("meta", "region") == "us-east-1"
+    assert prices.text("meta", "as_of")
+    result = estimate(load_config("prod"), prices, Workload(100, 1024), BATCHED, Inventory())
+    assert result.total > 0
