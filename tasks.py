@@ -47,6 +47,117 @@ def validate(c, env="local"):
 namespace = Collection(synth, validate)
 
 
+# --- the local stack (local/) ---
+
+STATE_DIR = ".local"
+
+
+def _local_outputs() -> dict:
+    import json
+    from pathlib import Path
+
+    path = Path(STATE_DIR) / "outputs.json"
+    if not path.exists():
+        raise Exit("error: no local stack is running (start one with `invoke up`)", code=1)
+    return json.loads(path.read_text())
+
+
+def _control(method: str, path: str, body: dict | None = None) -> dict | list:
+    import requests
+
+    url = _local_outputs()["ControlUrl"] + path
+    try:
+        response = requests.request(method, url, json=body, timeout=30)
+    except requests.ConnectionError:
+        raise Exit(f"error: the local stack does not answer on {url} (is it still running?)", code=1) from None
+    payload = response.json()
+    if response.status_code >= 400:
+        raise Exit(f"error: {payload.get('message', payload)}", code=1)
+    return payload
+
+
+@task(help={"env": "configuration environment to run locally (default: local)"})
+def up(c, env="local"):
+    """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
+    from local.runtime import Ports, run_foreground
+
+    config = _config(env)
+    try:
+        run_foreground(config, Ports.from_config(config), _state_dir())
+    except Exception as error:  # one line for the operator; details are in .local/logs
+        raise Exit(f"error: {error}", code=1) from None
+
+
+def _state_dir():
+    from pathlib import Path
+
+    return Path(STATE_DIR)
+
+
+@task
+def down(c):
+    """Stop the local stack started by `invoke up` in another shell."""
+    from local.emulator import stop_from_pidfile
+
+    pidfile = _state_dir() / "runtime.pid"
+    if not pidfile.exists():
+        print("no local stack is running")
+        return
+    print("stopped" if stop_from_pidfile(pidfile, timeout=30) else "the local stack was not running")
+
+
+@task
+def status(c):
+    """Endpoints, queue depths, table items, archive objects, every alarm's state and active faults."""
+    state = _control("GET", "/status")
+    endpoints = state["endpoints"]
+    print(f"API        {endpoints['ApiUrl']}/events")
+    print(f"AWS        {endpoints['AwsEndpoint']}")
+    for name, depth in state["queues"].items():
+        print(f"queue      {name:<12} {depth['visible']:>6} waiting {depth['in_flight']:>6} in flight")
+    print(f"table      {state['table_items']} items")
+    print(f"archive    {state['archive_objects']} objects")
+    faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
+    print(f"faults     {faults or 'none'}")
+    for name, alarm_state in sorted(state["alarms"].items()):
+        print(f"alarm      {alarm_state:<17} {name}")
+
+
+@task(
+    help={
+        "fault": "db-down | db-throttle | archive-down | queue-down | consumer-crash",
+        "seconds": "how long the fault lasts (it lifts itself); 0 lifts it now",
+    }
+)
+def chaos(c, fault, seconds=60):
+    """Inject a fault at the AWS-call boundary of the running handlers, lifted on time."""
+    active = _control("POST", "/chaos", {"fault": fault, "seconds": float(seconds)})["active"]
+    print(f"{fault}: {'lifted' if float(seconds) == 0 else f'active for {float(seconds):.0f} s'}")
+    print("active faults: " + (", ".join(sorted(active)) or "none"))
+
+
+@task(help={"env": "configuration environment to run locally (default: local)"})
+def demo(c, env="local"):
+    """Bring the local stack up, send real traffic, wait for the queue to drain, report, stop."""
+    from local.demo import run_demo
+    from local.runtime import Ports
+
+    config = _config(env)
+    try:
+        code = run_demo(config, Ports.from_config(config), _state_dir())
+    except Exception as error:
+        raise Exit(f"error: {error}", code=1) from None
+    if code:
+        raise Exit("demo: some accepted events were not stored", code=code)
+
+
+namespace.add_task(up)
+namespace.add_task(down)
+namespace.add_task(status)
+namespace.add_task(chaos)
+namespace.add_task(demo)
+
+
 # --- deploy and operate (ops/) ---
 # Thin wrappers: parse, call a function of ops/, print. An OpsError becomes one line, never a traceback.
 

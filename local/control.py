@@ -1,0 +1,109 @@
+"""The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
+
+GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.chaos import UnknownFaultError
+
+if TYPE_CHECKING:
+    from local.runtime import LocalRuntime
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 4096
+
+
+class ControlServer:
+    def __init__(self, runtime: LocalRuntime, port: int) -> None:
+        self._runtime = runtime
+        handler = type("Handler", (_Handler,), {"runtime": runtime})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ControlServer:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    runtime: LocalRuntime
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/status":
+            self._reply(200, self.runtime.status())
+        elif url.path == "/alarm-transitions":
+            since = float(parse_qs(url.query).get("since", ["0"])[0] or 0)
+            transitions = [asdict(item) for item in self.runtime.transitions if item.time >= since]
+            self._reply(200, transitions)
+        else:
+            self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        try:
+            body = self._json_body()
+        except ValueError as error:
+            self._reply(400, {"error": "bad_request", "message": str(error)})
+            return
+        if path == "/chaos":
+            self._chaos(body)
+        elif path == "/shutdown":
+            self._reply(202, {"stopping": True})
+            self.runtime.request_stop()
+        else:
+            self._reply(404, {"error": "not_found", "message": f"no {path}"})
+
+    def _chaos(self, body: dict[str, Any]) -> None:
+        fault, seconds = body.get("fault"), body.get("seconds")
+        try:
+            if seconds == 0:
+                self.runtime.chaos.lift(str(fault))
+            else:
+                self.runtime.chaos.inject(str(fault), float(seconds))
+        except (UnknownFaultError, ValueError, TypeError) as error:
+            self._reply(400, {"error": "bad_fault", "message": str(error)})
+            return
+        self.runtime.say(f"chaos: {fault} {'lifted' if seconds == 0 else f'for {seconds} s'}")
+        self._reply(200, {"active": self.runtime.chaos.active()})
+
+    def _json_body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise ValueError("body too large")
+        raw = self.rfile.read(length) if length else b"{}"
+        body = json.loads(raw or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("expected a JSON object")
+        return body
+
+    def _reply(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("control: " + format, *args)

@@ -1,0 +1,436 @@
+"""The embedded local stack: moto server, the deployed template, the real handlers behind a local API
+gateway and event-source pollers, the metrics publisher, the alarm evaluator and fault injection.
+
+Run it with `invoke up` (foreground) or `python -m local.runtime` (what the end-to-end tests start).
+Everything listens on 127.0.0.1; Ctrl-C, SIGTERM, `invoke down` or POST /shutdown stop all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.client import BaseClient
+
+from cloudformation.api import events_request_schema
+from cloudformation.config import Config, ConfigError, load_config
+from local.alarm_evaluator import AlarmEvaluator
+from local.chaos import Chaos, find_clients
+from local.control import ControlServer
+from local.deploy import FUNCTION_NAMES, LocalStack, clients, deploy
+from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
+from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
+from local.lambdas import FunctionSettings, LocalFunction
+from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
+from local.notifications import SnsToFunctionBridge
+from local.pollers import SqsMapping, SqsPoller
+from local.schedule import BusinessHoursSchedule
+from local.validation import body_validator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = Path(".local")
+METRICS_INTERVAL_SECONDS = 2.0
+EVALUATION_INTERVAL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    aws: int
+    api: int
+    control: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> Ports:
+        return cls(aws=config.local.aws_port, api=config.local.api_port, control=config.local.api_port + 1)
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs.json"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "runtime.pid"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def notifications(self) -> Path:
+        return self.logs / "notifications.log"
+
+
+@dataclass
+class AlarmTransition:
+    alarm: str
+    tier: str
+    old: str
+    new: str
+    time: float
+    reason: str = ""
+
+
+@dataclass
+class LocalRuntime:
+    """Starts and stops every part of the local stack, in order."""
+
+    config: Config
+    ports: Ports
+    paths: StatePaths
+    console: TextIO = field(default_factory=lambda: sys.stdout)
+    stack: LocalStack | None = None
+    transitions: list[AlarmTransition] = field(default_factory=list)
+    _moto: MotoServer | None = None
+    _functions: dict[str, LocalFunction] = field(default_factory=dict)
+    _stoppables: list[Any] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _capture: EmfCapture | None = None
+    _capture_log: TextIO | None = None
+    _evaluator: AlarmEvaluator | None = None
+    chaos: Chaos = field(default_factory=Chaos)
+    sink: MetricSink = field(default_factory=MetricSink)
+
+    def say(self, message: str) -> None:
+        print(message, file=self.console, flush=True)
+
+    # --- start -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        hint = "is another local stack running? stop it with `invoke down`"
+        for port in (self.ports.aws, self.ports.api, self.ports.control):
+            ensure_port_free("127.0.0.1", port, hint)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        self.paths.outputs.unlink(missing_ok=True)
+        write_pidfile(self.paths.pidfile)
+        self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
+        self._moto = start_moto(port=self.ports.aws, log_path=self.paths.logs / "moto.log")
+        client = clients(self._moto.endpoint_url, self.config.region)
+        self._set_process_environment()
+        self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
+        self.stack = deploy(self.config, client)
+        self._start_handlers(client)
+        self._start_metrics(client)
+        self._start_gateway()
+        self._start_pollers(client)
+        self._start_alarm_evaluation(client)
+        control = ControlServer(self, port=self.ports.control).start()
+        self._stoppables.append(control)
+        self._write_outputs(control.url)
+        self.say(self.banner())
+
+    def _set_process_environment(self) -> None:
+        # The handlers' boto3 clients find moto through AWS_ENDPOINT_URL, as they would any endpoint.
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self._moto.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": self.config.region,
+                "AWS_REGION": self.config.region,
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
+            }
+        )
+
+    def _start_handlers(self, client) -> None:
+        assert self.stack is not None
+        for name in FUNCTION_NAMES:
+            os.environ.update(self.stack.function_environment(name))
+        # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
+        self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
+        self._capture = EmfCapture(self.sink, self._capture_log)
+        sys.stdout = self._capture
+        observers = {"sqs": SqsObserver(self.sink), "dynamodb": DynamoDbObserver(self.sink)}
+        self._sqs_observer = observers["sqs"]
+        for name in FUNCTION_NAMES:
+            props = self.stack.template["Resources"][f"{name.title()}Function"]["Properties"]
+            settings = FunctionSettings(
+                name=props["FunctionName"],
+                timeout_seconds=float(props["Timeout"]),
+                memory_mb=int(props["MemorySize"]),
+                reserved_concurrency=int(props["ReservedConcurrentExecutions"]),
+                region=self.config.region,
+            )
+            function = LocalFunction.from_handler_path(settings, props["Handler"], self.sink)
+            self._functions[name] = function
+            self.chaos.attach(function.module)
+            for aws_client in find_clients(function.module):
+                observer = observers.get(aws_client.meta.service_model.service_name)
+                if observer is not None:
+                    observer.attach(aws_client)
+
+    def _start_metrics(self, client) -> None:
+        assert self.stack is not None
+        outputs = self.stack.outputs
+        sqs = client("sqs")
+        self._sqs_observer.attach(sqs)
+        sampler = QueueSampler(
+            sqs,
+            [outputs["QueueUrl"], outputs["DeadLetterQueueUrl"], outputs["FailuresQueueUrl"]],
+            self.sink,
+            self._sqs_observer,
+        )
+        publisher = Publisher(
+            self.sink,
+            client("cloudwatch"),
+            interval_seconds=METRICS_INTERVAL_SECONDS,
+            samplers=[sampler.sample],
+        )
+        publisher.start()
+        self._stoppables.append(publisher)
+        self._poller_sqs = sqs
+
+    def _start_gateway(self) -> None:
+        assert self.stack is not None
+        api = self.config.api
+        settings = GatewaySettings(
+            stage=api.stage_name,
+            api_name=self.config.resource_name("api"),
+            api_id=self.stack.outputs["ApiId"],
+            region=self.config.region,
+            key_limits=ThrottleLimits(rate_per_second=float(api.rate_limit), burst=api.burst_limit),
+            stage_limits=ThrottleLimits(rate_per_second=float(api.stage_rate_limit), burst=api.stage_burst_limit),
+        )
+        gateway = ApiGateway(
+            settings,
+            self._functions["ingest"],
+            self.stack.api_keys,
+            validator=body_validator(events_request_schema()),
+            sink=self.sink,
+        )
+        server = LocalGateway(gateway, port=self.ports.api).start()
+        self._stoppables.append(server)
+
+    def _start_pollers(self, client) -> None:
+        assert self.stack is not None
+        resources = self.stack.template["Resources"]
+        outputs = self.stack.outputs
+        queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
+        for name, (url_key, arn_key) in queues.items():
+            props = resources[f"{name.title()}EventSourceMapping"]["Properties"]
+            mapping = SqsMapping(
+                queue_url=outputs[url_key],
+                queue_arn=outputs[arn_key],
+                batch_size=int(props["BatchSize"]),
+                batching_window_seconds=float(props["MaximumBatchingWindowInSeconds"]),
+                report_batch_item_failures="ReportBatchItemFailures" in props["FunctionResponseTypes"],
+                maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
+                region=self.config.region,
+            )
+            poller = SqsPoller(mapping, self._functions[name], self._poller_sqs)
+            poller.start()
+            self._stoppables.append(poller)
+        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], self._functions["notifier"], client("sqs"), client("sns"))
+        bridge.start()
+        self._stoppables.append(bridge)
+        schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"])
+        schedule.start()
+        self._stoppables.append(schedule)
+
+    def _start_alarm_evaluation(self, client) -> None:
+        assert self.stack is not None
+        self._evaluator = AlarmEvaluator(
+            client("cloudwatch"),
+            client("sns"),
+            self.stack.alarms,
+            self.stack.composite_alarms,
+            self.paths.notifications,
+            settle_seconds=METRICS_INTERVAL_SECONDS + 1,
+        )
+        tiers = {
+            definition["AlarmName"]: _tier_of(definition)
+            for definition in [*self.stack.alarms, *self.stack.composite_alarms]
+        }
+        thread = threading.Thread(target=self._evaluate_loop, args=(tiers,), name="alarm-evaluator", daemon=True)
+        thread.start()
+        self._evaluator_thread = thread
+
+    def _evaluate_loop(self, tiers: dict[str, str]) -> None:
+        assert self._evaluator is not None
+        previous = self._evaluator.states()
+        while not self._stop.wait(EVALUATION_INTERVAL_SECONDS):
+            try:
+                self._evaluator.evaluate_once()
+            except Exception:
+                log.exception("alarm evaluation failed")
+                continue
+            current = self._evaluator.states()
+            for name, state in sorted(current.items()):
+                if state != previous.get(name):
+                    transition = AlarmTransition(
+                        name, tiers.get(name, "none"), previous.get(name, ""), state, time.time()
+                    )
+                    self.transitions.append(transition)
+                    self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")
+            previous = current
+
+    def _write_outputs(self, control_url: str) -> None:
+        assert self.stack is not None
+        (key_value, key_id), *_ = self.stack.api_keys.items()
+        outputs = {
+            **self.stack.outputs,
+            "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
+            "ApiKey": key_value,
+            "ApiKeyId": key_id,
+            "AwsEndpoint": self._moto.endpoint_url,
+            "Region": self.config.region,
+            "ControlUrl": control_url,
+            "FunctionsLog": str(self.paths.logs / "functions.log"),
+            "NotificationsLog": str(self.paths.notifications),
+        }
+        self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def banner(self) -> str:
+        outputs = json.loads(self.paths.outputs.read_text())
+        return (
+            "\nSluice local stack is up\n"
+            f"  API        {outputs['ApiUrl']}/events   (x-api-key: see {self.paths.outputs})\n"
+            f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
+            f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
+            f"  logs       {self.paths.logs}/ (functions.log, notifications.log, moto.log)\n"
+            f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
+            f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
+        )
+
+    # --- status ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        assert self.stack is not None and self._moto is not None
+        client = clients(self._moto.endpoint_url, self.config.region)
+        outputs = self.stack.outputs
+        sqs = client("sqs")
+        queues = {}
+        for label, key in (
+            ("ingest", "QueueUrl"),
+            ("dead_letter", "DeadLetterQueueUrl"),
+            ("failures", "FailuresQueueUrl"),
+        ):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=outputs[key],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            queues[label] = {
+                "visible": int(attributes["ApproximateNumberOfMessages"]),
+                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            }
+        return {
+            "endpoints": json.loads(self.paths.outputs.read_text()) if self.paths.outputs.exists() else {},
+            "queues": queues,
+            "table_items": _count_items(client("dynamodb"), outputs["TableName"]),
+            "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"]),
+            "alarms": self._evaluator.states() if self._evaluator else {},
+            "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
+        }
+
+    # --- stop --------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def wait(self) -> None:
+        while not self._stop.wait(0.5):
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        for part in reversed(self._stoppables):
+            with contextlib.suppress(Exception):
+                part.stop()
+        self._stoppables.clear()
+        self.chaos.detach()
+        if self._capture is not None:
+            sys.stdout = sys.__stdout__
+            self._capture.close()
+            self._capture = None
+        if self._capture_log is not None:
+            self._capture_log.close()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.paths.outputs.unlink(missing_ok=True)
+        self.paths.pidfile.unlink(missing_ok=True)
+        self.say("local stack stopped")
+
+
+def _tier_of(definition: dict[str, Any]) -> str:
+    for topic in definition.get("AlarmActions", []):
+        for tier in ("high", "low"):
+            if topic.endswith(f"-{tier}"):
+                return tier
+    return "none"
+
+
+def _count_items(dynamodb: BaseClient, table: str) -> int:
+    total, start = 0, None
+    while True:
+        page = dynamodb.scan(TableName=table, Select="COUNT", **({"ExclusiveStartKey": start} if start else {}))
+        total += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
+def _count_objects(s3: BaseClient, bucket: str) -> int:
+    paginator = s3.get_paginator("list_objects_v2")
+    return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket))
+
+
+def run_foreground(config: Config, ports: Ports, state_dir: Path) -> None:
+    """Start the stack and serve until Ctrl-C, SIGTERM or a shutdown request; always clean up."""
+    runtime = LocalRuntime(config=config, ports=ports, paths=StatePaths(state_dir))
+    signal.signal(signal.SIGTERM, lambda *_: runtime.request_stop())
+    try:
+        runtime.start()
+        runtime.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--aws-port", type=int)
+    parser.add_argument("--api-port", type=int)
+    parser.add_argument("--control-port", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.env)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    defaults = Ports.from_config(config)
+    ports = Ports(
+        aws=args.aws_port or defaults.aws,
+        api=args.api_port or defaults.api,
+        control=args.control_port or defaults.control,
+    )
+    try:
+        run_foreground(config, ports, args.state_dir)
+    except Exception as error:  # one clear line for the operator; details are in the logs
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The notifier's schedule, locally: the template's EventBridge Scheduler schedule fires at the start
+of business hours in the configured time zone; moto runs no schedules, so this thread does."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cloudformation.config import WEEKDAYS, NotificationsConfig
+from local.lambdas import Invoker
+
+log = logging.getLogger(__name__)
+
+
+def next_start(settings: NotificationsConfig, after: datetime) -> datetime:
+    """The next start of business hours strictly after `after` (aware datetime), in UTC."""
+    zone = ZoneInfo(settings.business_timezone)
+    hour, minute = (int(part) for part in settings.business_hours.split("-")[0].split(":"))
+    local = after.astimezone(zone)
+    for days_ahead in range(8):
+        day = (local + timedelta(days=days_ahead)).date()
+        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        if WEEKDAYS[candidate.weekday()] in settings.business_days and candidate > local:
+            return candidate.astimezone(UTC)
+    raise ValueError("no business day in the week")  # config validation makes this unreachable
+
+
+def scheduled_event(at: datetime) -> dict:
+    """The event EventBridge Scheduler delivers to a Lambda target."""
+    return {
+        "version": "0",
+        "id": f"local-schedule-{int(at.timestamp())}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/NotifierSchedule"],
+        "detail": {},
+    }
+
+
+class BusinessHoursSchedule:
+    def __init__(
+        self,
+        settings: NotificationsConfig,
+        target: Invoker,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._target = target
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="notifier-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        due = next_start(self._settings, self._clock())
+        while not self._stop.wait(min(60.0, max(0.0, (due - self._clock()).total_seconds()))):
+            if self._clock() >= due:
+                with contextlib.suppress(Exception):  # the function logs its own failure
+                    self._target.invoke(scheduled_event(due))
+                due = next_start(self._settings, due)
