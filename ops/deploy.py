@@ -147,6 +147,30 @@ def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or []}
 
 
+def dashboard_urls(cfn: Any, stack_id: str) -> list[str]:
+    """Console links to the stack's dashboards (the template names them; it has no URL output)."""
+    region = cfn.meta.region_name
+    base = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/"
+    return [
+        base + physical_id
+        for logical_id, (kind, physical_id) in sorted(stack_resources(cfn, stack_id).items())
+        if kind == "AWS::CloudWatch::Dashboard" and physical_id
+    ]
+
+
+def stack_resources(cfn: Any, stack_id: str) -> dict[str, tuple[str, str]]:
+    """{logical id: (type, physical id)} of the stack's resources."""
+    resources: dict[str, tuple[str, str]] = {}
+    with aws_errors("listing the stack's resources"):
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+            for summary in page["StackResourceSummaries"]:
+                resources[summary["LogicalResourceId"]] = (
+                    summary.get("ResourceType", ""),
+                    summary.get("PhysicalResourceId", ""),
+                )
+    return resources
+
+
 def format_outputs(outputs: Mapping[str, str]) -> list[str]:
     if not outputs:
         return ["(the stack reports no outputs)"]
@@ -231,6 +255,8 @@ def deploy_stack(
     out("outputs:")
     for line in format_outputs(outputs):
         out(line)
+    for url in dashboard_urls(cfn, change_set.stack_id):
+        out(f"  dashboard  {url}")
     return DeployOutcome("deployed", final, outputs)
 
 
@@ -272,9 +298,10 @@ def _failed(
         status = stack_status(cfn, change_set.stack_id)
     failures = tuple(stream.failures) or (headline,)
     out(f"FAILED: {headline}")
-    out("failed resources:" if stream.failures else "reason:")
-    for failure in failures:
-        out(f"  {failure}")
+    if stream.failures:
+        out("failed resources:")
+        for failure in failures:
+            out(f"  {failure}")
     if status == "REVIEW_IN_PROGRESS":
         out(f"stack {stack_name} was never created (REVIEW_IN_PROGRESS); the next deploy starts it afresh")
     elif status:
@@ -318,15 +345,6 @@ def deployed_template(cfn: Any, stack_name: str) -> dict[str, Any]:
     return dict(body) if isinstance(body, Mapping) else json.loads(body)
 
 
-def physical_ids(cfn: Any, stack_name: str) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    with aws_errors(f"listing the resources of {stack_name}"):
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
-            for summary in page["StackResourceSummaries"]:
-                ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-    return ids
-
-
 def destroy_stack(
     cfn: Any,
     stack_name: str,
@@ -346,7 +364,8 @@ def destroy_stack(
         stack_id = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
     if not is_settled(status) and status != "REVIEW_IN_PROGRESS":
         raise OpsError(f"the stack is busy ({status}); wait for it to finish and try again")
-    retained = retained_resources(deployed_template(cfn, stack_id), physical_ids(cfn, stack_id))
+    physical = {logical_id: physical_id for logical_id, (_, physical_id) in stack_resources(cfn, stack_id).items()}
+    retained = retained_resources(deployed_template(cfn, stack_id), physical)
     out(f"stack {stack_name} ({status}) will be deleted")
     if retained:
         out("these resources have DeletionPolicy Retain and will be KEPT (with their data):")

@@ -84,7 +84,8 @@ def local_target(path: Path = LOCAL_OUTPUTS) -> Target:
     session = boto3.Session(region_name=outputs.get("Region") or "us-east-1", **LOCAL_CREDENTIALS)
     return Target(
         name=LOCAL,
-        config=load_environment(LOCAL),
+        # `invoke up --env NAME` runs the local stack with another environment's configuration.
+        config=load_environment(str(outputs.get("Env") or LOCAL)),
         session=session,
         outputs={key: str(value) for key, value in outputs.items()},
         endpoint_url=outputs.get("AwsEndpoint") or None,
