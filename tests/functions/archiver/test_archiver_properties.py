@@ -36,7 +36,7 @@ def take_archived() -> list[dict[str, Any]]:
     return lines
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(event=mutated(BASE))
 def test_mutated_sqs_events(app: Any, event: dict[str, Any]) -> None:
     # GIVEN the real SQS event shape with fields removed or mistyped

@@ -36,7 +36,7 @@ def app() -> Iterator[Any]:
         yield load_module("functions.consumer.app")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(event=mutated(BASE))
 def test_mutated_sqs_events(app: Any, event: dict[str, Any]) -> None:
     # GIVEN an empty table and the real SQS event shape with fields removed or mistyped

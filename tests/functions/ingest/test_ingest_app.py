@@ -119,6 +119,7 @@ def test_content_type(ingest: Any, content_type: str | None, status: int) -> Non
         ('{"a":1} {"b":2}', 400, "malformed_json"),
         ('[{"a":1},]', 400, "malformed_json"),
         ('[{"a":1} {"b":2}]', 400, "malformed_json"),
+        ('[{"a":1}}{"b":2}]', 400, "malformed_json"),
         ('{"a": NaN}', 400, "malformed_json"),
         ("[" * 100_00 + "]" * 100_00, 400, "malformed_json"),
         ("5", 400, "not_an_object"),
@@ -141,8 +142,12 @@ def test_rejections(ingest: Any, capsys: pytest.CaptureFixture[str], body: str |
     assert (got, answer["error"]) == (status, code)
     assert answer["message"]
     assert ingest.queued() == []
-    [rejected] = [blob for blob in emf_blobs(capsys.readouterr().out) if "EventsRejected" in blob]
+    blobs = emf_blobs(capsys.readouterr().out)
+    [rejected] = [blob for blob in blobs if "EventsRejected" in blob]
     assert rejected["reason"] == code and rejected["EventsRejected"] == [1.0]
+    # ... and the reason dimension stays on its own metric
+    [main] = [blob for blob in blobs if "EventsAccepted" in blob]
+    assert "reason" not in main and main["EventsAccepted"] == [0.0]
 
 
 def test_body_size_is_checked_before_parsing(ingest: Any) -> None:
