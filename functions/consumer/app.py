@@ -23,8 +23,10 @@ from functions.consumer.writer import BatchWriter
 
 SERVICE = "consumer"
 # Time kept back from the invocation's remaining time to answer before Lambda's timeout: a timeout
-# returns no partial response and the whole batch comes back.
+# returns no partial response and the whole batch comes back. A share of the time left, capped, so a
+# short timeout (the local stack's 2 s) still leaves most of the invocation for writing.
 SAFETY_MARGIN_SECONDS = 2.0
+SAFETY_MARGIN_SHARE = 0.25
 
 TABLE_NAME = env.require("TABLE_NAME")
 logger = Logger(service=SERVICE)
@@ -111,7 +113,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item DynamoDB did not take (unprocessed in time, or a failed call) fail with their item.
     """
     records = sqs_records(event)
-    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
+    remaining = context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)
     failures = store_records(records, deadline)
     if not records:  # Lambda never sends an empty batch; Powertools would refuse one
         return {"batchItemFailures": []}
