@@ -121,16 +121,26 @@ def test_unprocessed_items_are_retried(consumer: Any, context: FakeContext, caps
 
 
 def test_items_still_unprocessed_at_the_deadline_fail_exactly(consumer: Any) -> None:
-    # GIVEN two events DynamoDB never takes, one of them delivered twice, and 0.3 s of budget
+    # GIVEN two events DynamoDB never takes, one of them delivered twice, and 0.4 s left
     leave_unprocessed(consumer.app.dynamodb, TABLE, lambda _, key: key in {"e2", "e4"})
     bodies = [envelope_body(f"e{index}") for index in range(6)] + [envelope_body("e4")]
 
     # WHEN the batch is consumed
-    response = consumer.app.handler(sqs_event(bodies), FakeContext(remaining_ms=2300))
+    response = consumer.app.handler(sqs_event(bodies), FakeContext(remaining_ms=400))
 
     # THEN exactly the records of those two events are reported, the rest is stored
     assert failed_ids(response) == ["msg-0002", "msg-0004", "msg-0006"]
     assert set(consumer.items()) == {"e0", "e1", "e3", "e5"}
+
+
+def test_short_timeout_still_leaves_time_to_write(consumer: Any) -> None:
+    # GIVEN an invocation with 2 s left in all (the local stack's timeout), no more than the margin
+    # WHEN a batch is consumed
+    response = consumer.app.handler(sqs_event([envelope_body("a"), envelope_body("b")]), FakeContext(remaining_ms=2000))
+
+    # THEN it is written: the margin is a share of a short budget, not all of it
+    assert response == {"batchItemFailures": []}
+    assert set(consumer.items()) == {"a", "b"}
 
 
 def test_throttled_call_fails_its_chunk_only(consumer: Any, context: FakeContext) -> None:
