@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
 BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
 GET_METRIC_DATA_MAX_QUERIES = 500
+# moto scans all its data once per query and period asked for: a few periods per call keep reads linear.
+PERIODS_PER_CALL = 6
 SUBJECT_MAX_CHARS = 100
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanThreshold": (lambda value, threshold: value > threshold, "greater than"),
@@ -78,7 +80,8 @@ def fetch_series(
 ) -> dict[str, Series]:
     """GetMetricData for MetricStat dicts keyed by id; returns {id: {period start: value}}.
 
-    Identical MetricStats are asked for once; `start` and `end` are epoch seconds on period boundaries.
+    Identical MetricStats are asked for once. `start` and `end` are epoch seconds on a boundary of the
+    longest period, and every period divides the longest.
     """
     unique: dict[str, dict[str, Any]] = {}
     wanted: dict[str, str] = {}  # caller's id -> query id
@@ -93,23 +96,37 @@ def fetch_series(
         wanted[key] = unique[canonical]["Id"]
     results: dict[str, Series] = {}
     queries = list(unique.values())
+    step = PERIODS_PER_CALL * max((int(query["MetricStat"]["Period"]) for query in queries), default=1)
     for offset in range(0, len(queries), GET_METRIC_DATA_MAX_QUERIES):
-        chunk = queries[offset : offset + GET_METRIC_DATA_MAX_QUERIES]
-        request = {
-            "MetricDataQueries": chunk,
-            "StartTime": datetime.fromtimestamp(start, UTC),
-            "EndTime": datetime.fromtimestamp(end, UTC),
-        }
-        while True:
-            response = cloudwatch.get_metric_data(**request)
-            for result in response["MetricDataResults"]:
-                series = results.setdefault(result["Id"], {})
-                for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
-                    series[int(timestamp.timestamp())] = float(value)
-            if not response.get("NextToken"):
-                break
-            request["NextToken"] = response["NextToken"]
+        for window_start in range(start, end, step):
+            _get_metric_data(
+                cloudwatch,
+                queries[offset : offset + GET_METRIC_DATA_MAX_QUERIES],
+                window_start,
+                min(window_start + step, end),
+                results,
+            )
     return {key: results.get(query_id, {}) for key, query_id in wanted.items()}
+
+
+def _get_metric_data(
+    cloudwatch: BaseClient, queries: list[dict[str, Any]], start: int, end: int, results: dict[str, Series]
+) -> None:
+    request = {
+        "MetricDataQueries": queries,
+        "StartTime": datetime.fromtimestamp(start, UTC),
+        "EndTime": datetime.fromtimestamp(end, UTC),
+    }
+    while True:
+        response = cloudwatch.get_metric_data(**request)
+        for result in response["MetricDataResults"]:
+            series = results.setdefault(result["Id"], {})
+            for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+                if start <= (moment := int(timestamp.timestamp())) < end:
+                    series[moment] = float(value)
+        if not response.get("NextToken"):
+            return
+        request["NextToken"] = response["NextToken"]
 
 
 # --- metric alarms -------------------------------------------------------------------------------------

@@ -1,0 +1,367 @@
+"""Render a CloudWatch dashboard body with data from the local CloudWatch: a PNG and a self-contained HTML page.
+
+`render_dashboard(body, cloudwatch, out_dir, now)` draws the same widgets at the same grid positions:
+metric graphs (GetMetricData through the alarm evaluator's reader, the same metric math, percentiles read
+as the evaluator reads them), anomaly bands, alarm thresholds as horizontal lines (a line far above the
+data is listed as off scale instead of flattening the graph), single values, alarm states and text. The
+HTML page inlines the PNG and turns the text widgets' markdown into HTML, so the runbook links work (links
+relative to the repository point at its files).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate
+from local.alarm_evaluator import fetch_series
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+GRID_COLUMNS = 24
+UNIT_WIDTH_INCHES = 0.7
+UNIT_HEIGHT_INCHES = 0.42
+DPI = 80
+# Inches kept free inside a widget's cell: the title above a graph, tick labels left of and below it.
+TITLE_INCHES = 0.3
+TICKS_LEFT_INCHES = 0.5
+TICKS_BELOW_INCHES = 0.3
+GAP_INCHES = 0.1
+STATE_COLORS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
+OFF_SCALE_FACTOR = 1.25
+DEFAULT_RANGE_SECONDS = 3 * 3600
+
+
+def render_dashboard(
+    dashboard_body: Mapping[str, Any], cloudwatch: BaseClient, out_dir: Path, now: datetime, name: str = "dashboard"
+) -> tuple[Path, Path]:
+    """Write `<name>.png` and `<name>.html` into `out_dir`; returns their paths."""
+    widgets = list(dashboard_body["widgets"])
+    end = now.timestamp()
+    start = end - _range_seconds(dashboard_body.get("start", ""))
+    data = _fetch(widgets, cloudwatch, start, end)
+    states = _alarm_states(widgets, cloudwatch)
+    rows = max((w["y"] + w["height"] for w in widgets), default=1)
+    figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.patch.set_facecolor("white")
+    for index, widget in enumerate(widgets):
+        kind = widget["type"]
+        axes = figure.add_axes(_box(widget, rows, titled=kind != "text", ticks=kind == "metric"))
+        if kind == "metric":
+            _draw_metric(axes, widget["properties"], data[index], start, end)
+        elif kind == "alarm":
+            _draw_alarms(axes, widget["properties"], states)
+        else:
+            _draw_text(axes, widget["properties"].get("markdown", ""))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{name}.png"
+    figure.savefig(png, dpi=DPI)
+    page = out_dir / f"{name}.html"
+    page.write_text(_html(name, png, widgets, states, now), encoding="utf-8")
+    return png, page
+
+
+def _range_seconds(start: str) -> float:
+    """`-PT3H`, `-PT30M`, `-P1D` → seconds."""
+    match = re.fullmatch(r"-P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", start)
+    if not match or not any(match.groups()):
+        return DEFAULT_RANGE_SECONDS
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def _entries(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each `metrics` entry as {"id", "options", and "metric_stat" or "expression"}."""
+    entries = []
+    for index, entry in enumerate(properties.get("metrics", [])):
+        options = dict(entry[-1]) if isinstance(entry[-1], dict) else {}
+        parts = entry[:-1] if isinstance(entry[-1], dict) else entry
+        entry_id = options.get("id", f"m{index}")
+        if "expression" in options:
+            entries.append({"id": entry_id, "options": options, "expression": options["expression"]})
+            continue
+        namespace, metric, *flat = parts
+        metric_stat = {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in zip(flat[::2], flat[1::2], strict=True)],
+            },
+            "Period": int(options.get("period", properties.get("period", 300))),
+            "Stat": options.get("stat", properties.get("stat", "Average")),
+        }
+        entries.append({"id": entry_id, "options": options, "metric_stat": metric_stat})
+    return entries
+
+
+def _fetch(
+    widgets: Sequence[Mapping[str, Any]], cloudwatch: BaseClient, start: float, end: float
+) -> list[dict[str, Series | Band]]:
+    """Per widget: {entry id: series or band}, with one GetMetricData round per period used."""
+    by_period: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for index, widget in enumerate(widgets):
+        if widget["type"] == "metric":
+            for entry in _entries(widget["properties"]):
+                if "metric_stat" in entry:
+                    period = entry["metric_stat"]["Period"]
+                    by_period.setdefault(period, {})[f"w{index}_{entry['id']}"] = entry["metric_stat"]
+    fetched: dict[str, Series] = {}
+    windows: dict[int, list[int]] = {}
+    for period, stats in by_period.items():
+        last = math.ceil(end / period) * period  # the current, partial period is shown too
+        first = int(start // period) * period
+        windows[period] = list(range(first, last, period))
+        # anomaly bands need history before the window
+        fetched |= fetch_series(cloudwatch, stats, first - BAND_HISTORY_PERIODS * period, last)
+    results: list[dict[str, Series | Band]] = []
+    for index, widget in enumerate(widgets):
+        values: dict[str, Series | Band] = {}
+        if widget["type"] == "metric":
+            entries = _entries(widget["properties"])
+            raw = {e["id"]: fetched[f"w{index}_{e['id']}"] for e in entries if "metric_stat" in e}
+            periods = {e["id"]: e["metric_stat"]["Period"] for e in entries if "metric_stat" in e}
+            values.update(raw)
+            for entry in entries:
+                if "expression" in entry and periods:
+                    values[entry["id"]] = _expression(entry["expression"], raw, periods, windows)
+        results.append(values)
+    return results
+
+
+def _expression(
+    expression: str, raw: Mapping[str, Series], periods: Mapping[str, int], windows: Mapping[int, list[int]]
+) -> Series | Band:
+    referenced = [key for key in periods if re.search(rf"\b{re.escape(key)}\b", expression)]
+    period = periods[referenced[0]] if referenced else next(iter(periods.values()))
+    try:
+        return evaluate(expression, raw, windows[period], period)
+    except MathError:
+        return {}  # an expression outside the local subset is drawn as "no data"
+
+
+def _alarm_states(widgets: Sequence[Mapping[str, Any]], cloudwatch: BaseClient) -> dict[str, str]:
+    names = sorted(
+        {
+            arn.rsplit(":alarm:", 1)[-1]
+            for widget in widgets
+            if widget["type"] == "alarm"
+            for arn in widget["properties"].get("alarms", [])
+        }
+    )
+    states: dict[str, str] = {}
+    for offset in range(0, len(names), 100):
+        response = cloudwatch.describe_alarms(AlarmNames=names[offset : offset + 100])
+        for alarm in [*response["MetricAlarms"], *response.get("CompositeAlarms", [])]:
+            states[alarm["AlarmName"]] = alarm["StateValue"]
+    return states
+
+
+# --- drawing ---------------------------------------------------------------------------------------------
+
+
+def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> list[float]:
+    """The axes' rectangle in figure fractions: the widget's cell less room for title and tick labels."""
+    total_width, total_height = GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES
+    left = widget["x"] * UNIT_WIDTH_INCHES + (TICKS_LEFT_INCHES if ticks else GAP_INCHES)
+    right = (widget["x"] + widget["width"]) * UNIT_WIDTH_INCHES - GAP_INCHES
+    top = total_height - widget["y"] * UNIT_HEIGHT_INCHES - (TITLE_INCHES if titled else GAP_INCHES)
+    bottom = total_height - (widget["y"] + widget["height"]) * UNIT_HEIGHT_INCHES
+    bottom += TICKS_BELOW_INCHES if ticks else GAP_INCHES / 2
+    width, height = max(right - left, 0.01), max(top - bottom, 0.01)
+    return [left / total_width, bottom / total_height, width / total_width, height / total_height]
+
+
+def _title(axes: Axes, title: str) -> None:
+    # A plain text above the axes: Axes.set_title re-measures every axes to place it, which is slow.
+    axes.text(0.0, 1.02, title, transform=axes.transAxes, fontsize=9, va="bottom")
+
+
+def _times(series: Mapping[int, Any]) -> list[datetime]:
+    return [datetime.fromtimestamp(timestamp, UTC) for timestamp in sorted(series)]
+
+
+def _draw_metric(
+    axes: Axes, properties: Mapping[str, Any], values: Mapping[str, Series | Band], start: float, end: float
+) -> None:
+    _title(axes, properties.get("title", ""))
+    entries = [e for e in _entries(properties) if e["options"].get("visible", True)]
+    if properties.get("view") == "singleValue":
+        _draw_single_values(axes, entries, values)
+        return
+    data_max = 0.0
+    for entry in entries:
+        label = entry["options"].get("label", entry["id"])
+        series = values.get(entry["id"], {})
+        if isinstance(series, Band):
+            bounds = series.bounds
+            lows = [bounds[t][0] for t in sorted(bounds)]
+            highs = [bounds[t][1] for t in sorted(bounds)]
+            axes.fill_between(_times(bounds), lows, highs, color=entry["options"].get("color", "#95a5a6"), alpha=0.3)
+            axes.plot([], [], color="#95a5a6", linewidth=6, alpha=0.3, label=label)
+            data_max = max([data_max, *highs])
+        elif series:
+            axes.plot(_times(series), [series[t] for t in sorted(series)], linewidth=1.2, label=label)
+            data_max = max([data_max, *series.values()])
+    lines = (properties.get("annotations") or {}).get("horizontal", [])
+    lowest = min((line["value"] for line in lines if line["value"] > 0), default=0.0)
+    top = max(data_max, lowest, 1.0) * OFF_SCALE_FACTOR
+    off_scale = []
+    for line in lines:
+        if line["value"] <= top:
+            axes.axhline(line["value"], color=line.get("color", "#d62728"), linestyle="--", linewidth=1)
+            axes.plot([], [], color=line.get("color", "#d62728"), linestyle="--", label=line["label"])
+        else:
+            off_scale.append(f"{line['label']}: {line['value']:g}")
+    axes.set_ylim(bottom=0, top=top)
+    axes.set_xlim(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    # few ticks: laying out tick labels is most of the drawing time
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=5))
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes.tick_params(labelsize=7)
+    if not any(values.get(entry["id"]) for entry in entries):
+        axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="#7f7f7f")
+    if off_scale:
+        note = "off scale: " + "; ".join(off_scale)
+        axes.text(0.99, 0.97, note, transform=axes.transAxes, ha="right", va="top", fontsize=6, color="#7f7f7f")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=6, loc="upper left", framealpha=0.6)
+
+
+def _draw_single_values(axes: Axes, entries: Sequence[Mapping[str, Any]], values: Mapping[str, Series | Band]) -> None:
+    axes.set_axis_off()
+    for position, entry in enumerate(entries):
+        series = values.get(entry["id"], {})
+        latest = series[max(series)] if isinstance(series, dict) and series else None
+        text = "—" if latest is None else f"{latest:,.4g}"
+        y = 0.55 - position * 0.3
+        axes.text(0.5, y, text, transform=axes.transAxes, ha="center", va="center", fontsize=22, weight="bold")
+        label = entry["options"].get("label", entry["id"])
+        axes.text(0.5, y - 0.25, label, transform=axes.transAxes, ha="center", fontsize=7, color="#555555")
+
+
+def _draw_alarms(axes: Axes, properties: Mapping[str, Any], states: Mapping[str, str]) -> None:
+    axes.set_axis_off()
+    _title(axes, properties.get("title", ""))
+    names = [arn.rsplit(":alarm:", 1)[-1] for arn in properties.get("alarms", [])]
+    columns = 3
+    per_column = max(1, math.ceil(len(names) / columns))
+    for index, name in enumerate(names):
+        state = states.get(name, "evaluated locally")
+        column, row = divmod(index, per_column)
+        x, y = column / columns, 1 - (row + 1) / (per_column + 1)
+        axes.text(x, y, "●", transform=axes.transAxes, color=STATE_COLORS.get(state, "#1f77b4"), fontsize=9)
+        axes.text(x + 0.015, y, f"{name}  {state}", transform=axes.transAxes, fontsize=7, va="bottom")
+
+
+def _plain(markdown: str) -> str:
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", markdown)
+    return re.sub(r"\*\*([^*]+)\*\*|^#+\s*", r"\1", text, flags=re.MULTILINE)
+
+
+def _draw_text(axes: Axes, markdown: str) -> None:
+    axes.set_axis_off()
+    if markdown.lstrip().startswith("#") and len(markdown.splitlines()) == 1:  # a stage header
+        axes.text(0.0, 0.5, _plain(markdown), transform=axes.transAxes, va="center", fontsize=11, weight="bold")
+    else:
+        axes.text(0.0, 1.0, _plain(markdown), transform=axes.transAxes, va="top", fontsize=7)
+
+
+# --- the page --------------------------------------------------------------------------------------------
+
+
+def _link(url: str) -> str:
+    """A link of the markdown, absolute; repository-relative links point at the file in this checkout."""
+    if re.match(r"[a-z]+://", url):
+        return url
+    path, _, anchor = url.partition("#")
+    target = (REPOSITORY / path).resolve()
+    return target.as_uri() + (f"#{anchor}" if anchor else "")
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(
+        r"\[([^\]]+)\]\(([^)]+)\)",
+        lambda match: f'<a href="{html.escape(_link(html.unescape(match.group(2))))}">{match.group(1)}</a>',
+        escaped,
+    )
+
+
+def markdown_to_html(markdown: str) -> str:
+    """The markdown CloudWatch text widgets use here: headings, bullet lists, paragraphs, bold, links."""
+    parts: list[str] = []
+    in_list = False
+    for line in markdown.splitlines():
+        bullet = re.match(r"^[-*]\s+(.*)", line)
+        if in_list and not bullet:
+            parts.append("</ul>")
+            in_list = False
+        heading = re.match(r"^(#{1,6})\s+(.*)", line)
+        if heading:
+            level = len(heading.group(1))
+            parts.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif bullet:
+            if not in_list:
+                parts.append("<ul>")
+                in_list = True
+            parts.append(f"<li>{_inline(bullet.group(1))}</li>")
+        elif line.strip():
+            parts.append(f"<p>{_inline(line)}</p>")
+    if in_list:
+        parts.append("</ul>")
+    return "\n".join(parts)
+
+
+def _html(name: str, png: Path, widgets: Sequence[Mapping[str, Any]], states: Mapping[str, str], now: datetime) -> str:
+    image = base64.b64encode(png.read_bytes()).decode("ascii")
+    alarms = "\n".join(
+        f'<li><span style="color:{STATE_COLORS.get(state, "#1f77b4")}">●</span> {html.escape(alarm)}: {state}</li>'
+        for alarm, state in sorted(states.items())
+    )
+    texts = "\n".join(
+        f'<section class="text">{markdown_to_html(widget["properties"].get("markdown", ""))}</section>'
+        for widget in widgets
+        if widget["type"] == "text" and len(widget["properties"].get("markdown", "").splitlines()) > 1
+    )
+    when = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{html.escape(name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+img {{ max-width: 100%; border: 1px solid #ddd; }}
+section {{ margin-top: 1.5em; }}
+ul {{ line-height: 1.5; }}
+</style>
+</head>
+<body>
+<h1>{html.escape(name)}</h1>
+<p>Rendered {when} from the local CloudWatch.</p>
+<img src="data:image/png;base64,{image}" alt="{html.escape(name)} dashboard">
+<section><h2>Alarm states</h2><ul>
+{alarms}
+</ul></section>
+{texts}
+</body>
+</html>
+"""
