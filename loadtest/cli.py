@@ -1,0 +1,68 @@
+"""`invoke load`: the arguments as a person types them, the run, and what is printed at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loadtest.errors import LoadTestError
+from loadtest.run import RunOptions, RunResult, open_target, run_scenario
+from loadtest.scenarios import SCENARIOS, get_scenario
+
+
+def scenario_table() -> str:
+    width = max(len(name) for name in SCENARIOS)
+    return "\n".join(f"  {name:<{width}}  {scenario.description}" for name, scenario in SCENARIOS.items())
+
+
+def _positive_or_none(value: float | int | str | None, name: str, kind: type) -> float | int | None:
+    """0 (the task's default) means "the scenario's own value"."""
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise LoadTestError(f"--{name}: expected a number, got {value!r}") from None
+    if number <= 0:
+        raise LoadTestError(f"--{name}: expected a positive number, got {value!r}")
+    return number
+
+
+def run_load(
+    scenario: str,
+    target: str = "local",
+    users: int | str | None = None,
+    rate: float | str | None = None,
+    duration: float | str | None = None,
+    workers: int | str | None = 0,
+    web: bool = False,
+    outputs: str = ".local/outputs.json",
+    reports: str = "reports",
+    profile: str | None = None,
+    region: str | None = None,
+) -> RunResult:
+    """Run one scenario; raises LoadTestError for anything the person can fix."""
+    chosen = get_scenario(scenario)
+    try:
+        worker_count = int(workers or 0)
+    except (TypeError, ValueError):
+        raise LoadTestError(f"--workers: expected a whole number, got {workers!r}") from None
+    options = RunOptions(
+        users=_positive_or_none(users, "users", int),
+        rate=_positive_or_none(rate, "rate", float),
+        duration=_positive_or_none(duration, "duration", float),
+        workers=worker_count,
+        web=web,
+        reports_dir=Path(reports),
+    )
+    stack_target, view = open_target(target, Path(outputs), profile, region)
+    return run_scenario(chosen, stack_target, view, options)
+
+
+def describe(result: RunResult) -> str:
+    record = result.record
+    lines = [f"{record.scenario.name} on {record.target}: {'PASSED' if result.passed else 'FAILED'}"]
+    lines += [f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in record.checks]
+    if record.knee is not None:
+        lines.append(f"  knee: {record.knee.describe()}")
+    lines.append(f"  report: {result.report}")
+    return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""The run's folder: summary.json (machine-readable), report.md (for a person) and the plot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtest.expectations import Check, fired_alarms
+from loadtest.knee import Knee
+from loadtest.locust_stats import FailureRow, HistoryPoint, Row
+from loadtest.profiles import Slo
+from loadtest.reconcile import Reconciliation
+from loadtest.sampler import DepthSample
+from loadtest.scenarios import Scenario
+from loadtest.stack import Transition, iso
+from loadtest.stages import StageStats
+
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.md"
+PLOT_FILE = "plot.png"
+LOST_FILE = "lost-ids.txt"
+LOCUST_PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failures.csv
+LOCUST_HTML = "locust.html"
+MAX_LISTED_LOST = 20
+
+
+@dataclass
+class RunRecord:
+    scenario: Scenario
+    target: str
+    users: int
+    rate: float
+    duration: float
+    workers: int
+    slo: Slo
+    started: float  # epoch seconds, the load's start
+    ended: float  # the load's end
+    totals: Row
+    rows: Sequence[Row] = ()
+    failures: Sequence[FailureRow] = ()
+    history: Sequence[HistoryPoint] = ()
+    depth: Sequence[DepthSample] = ()
+    reconciliation: Reconciliation | None = None
+    transitions: Sequence[Transition] = ()
+    alarm_names: Sequence[str] = ()
+    alarms_in_alarm_at_start: Sequence[str] = ()
+    checks: Sequence[Check] = ()
+    stages: Sequence[StageStats] = ()
+    knee: Knee | None = None
+    fault_window: tuple[float, float] | None = None  # epoch seconds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def expectations_met(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+
+def summary(record: RunRecord) -> dict[str, Any]:
+    result = record.reconciliation
+    return {
+        "scenario": record.scenario.name,
+        "target": record.target,
+        "started_at": iso(record.started),
+        "load_seconds": round(record.ended - record.started, 1),
+        "users": record.users,
+        "rate": record.rate,
+        "duration": record.duration,
+        "workers": record.workers,
+        "requests": record.totals.requests,
+        "failures": record.totals.failures,
+        "accepted": result.accepted if result else None,
+        "stored": result.stored if result else None,
+        "lost": result.lost_count if result else None,
+        "duplicates": result.duplicates if result else None,
+        "idempotent_repeats": result.idempotent_repeats if result else None,
+        "rps": round(record.totals.rps, 2),
+        "p50_ms": record.totals.p50_ms,
+        "p99_ms": record.totals.p99_ms,
+        "error_ratio": round(record.totals.error_ratio, 5),
+        "slo": {"p99_ms": record.slo.p99_ms, "error_ratio": record.slo.error_ratio},
+        "alarms_fired": fired_alarms(record.transitions),
+        "alarm_transitions": [vars(transition) for transition in record.transitions],
+        "expectations_met": record.expectations_met,
+        "checks": [vars(check) for check in record.checks],
+        "knee_rps": round(record.knee.rps, 2) if record.knee and record.knee.rps is not None else None,
+        "knee_reached": record.knee.reached if record.knee else None,
+        "stages": [stage.to_dict() for stage in record.stages],
+        "fault": vars(record.scenario.fault) if record.scenario.fault else None,
+        "notes": record.notes,
+    }
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def markdown(record: RunRecord) -> str:
+    scenario = record.scenario
+    verdict = "PASSED" if record.expectations_met else "FAILED"
+    totals = record.totals
+    lines = [
+        f"# Load test `{scenario.name}` on {record.target}: {verdict}",
+        "",
+        scenario.description,
+        "",
+        f"Started {iso(record.started)}; shape `{scenario.shape}`, {record.users} users, "
+        f"{record.rate:g} requests/s at full load, {record.duration:g} s, "
+        f"{record.workers or 'no'} worker process(es); mix "
+        + ", ".join(f"{name} × {weight}" for name, weight in scenario.mix.items())
+        + ".",
+    ]
+    if scenario.fault:
+        fault = scenario.fault
+        lines.append(f"Fault: `{fault.name}` from {fault.at_seconds:g} s for {fault.seconds:g} s.")
+    lines += ["", "## Expectations", ""]
+    lines += _table(("", "check", "observed"), [("✅" if c.ok else "❌", c.name, c.detail) for c in record.checks])
+    lines += [
+        "",
+        "## Traffic",
+        "",
+        f"{totals.requests} requests, {totals.rps:.1f}/s, p50 {totals.p50_ms:.0f} ms, p99 {totals.p99_ms:.0f} ms, "
+        f"{totals.failures} failed ({totals.error_ratio:.2%}); SLO p99 ≤ {record.slo.p99_ms:.0f} ms, "
+        f"errors ≤ {record.slo.error_ratio:.2%}.",
+        "",
+    ]
+    lines += _table(
+        ("request", "count", "failed", "req/s", "p50 ms", "p99 ms"),
+        [(r.name, r.requests, r.failures, f"{r.rps:.1f}", f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}") for r in record.rows],
+    )
+    if record.failures:
+        lines += ["", "Failures:", ""]
+        lines += _table(("request", "error", "times"), [(f.name, f.error, f.occurrences) for f in record.failures])
+    lines += _stage_lines(record) + _reconciliation_lines(record) + _alarm_lines(record)
+    if record.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in record.notes)]
+    lines += [
+        "",
+        "## Files",
+        "",
+        f"`{SUMMARY_FILE}`, `{PLOT_FILE}` (throughput, latency, queue depth), `{LOCUST_HTML}` and "
+        f"`{LOCUST_PREFIX}_*.csv` (Locust's own report), `accepted-ids.jsonl` (every accepted id), "
+        "`stages.json` (per-stage statistics), `locust-*.log`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _stage_lines(record: RunRecord) -> list[str]:
+    if not record.stages:
+        return []
+    lines = ["", "## Stages", ""]
+    lines += _table(
+        ("stage", "from s", "to s", "users", "requests", "req/s", "p50 ms", "p99 ms", "errors", "SLO"),
+        [
+            (
+                s.index + 1,
+                f"{s.start:.0f}",
+                f"{s.end:.0f}",
+                s.users,
+                s.requests,
+                f"{s.rps:.1f}",
+                f"{s.p50_ms:.0f}",
+                f"{s.p99_ms:.0f}",
+                f"{s.error_ratio:.2%}",
+                "broken" if s.breaks(record.slo) else "held",
+            )
+            for s in record.stages
+        ],
+    )
+    if record.knee is not None:
+        lines += ["", f"**Knee:** {record.knee.describe()}."]
+    return lines
+
+
+def _reconciliation_lines(record: RunRecord) -> list[str]:
+    result = record.reconciliation
+    lines = ["", "## Reconciliation", ""]
+    if result is None:
+        return [*lines, "Not run (see notes)."]
+    lines += [
+        f"{result.requests} accepted requests logged, {result.accepted} distinct ids accepted, "
+        f"{result.stored} found in the table, **{result.lost_count} lost**, **{result.duplicates} duplicates**.",
+        "",
+        "The table's key is the event id, so the table itself cannot hold a duplicate item; a *duplicate* "
+        "here is an id the API handed out more than once for requests that did not share one Idempotency-Key. "
+        f"Repeats with the same Idempotency-Key are the key's contract (a client retry gets the same ids): "
+        f"{result.idempotent_repeats} such repeats, expected and not counted as duplicates.",
+    ]
+    if result.lost:
+        shown = ", ".join(result.lost[:MAX_LISTED_LOST])
+        lines += ["", f"Lost ids (first {min(MAX_LISTED_LOST, result.lost_count)}; all in `{LOST_FILE}`): {shown}"]
+    return lines
+
+
+def _alarm_lines(record: RunRecord) -> list[str]:
+    lines = ["", "## Alarms", ""]
+    if record.alarms_in_alarm_at_start:
+        lines += [f"Already in ALARM at the start: {', '.join(record.alarms_in_alarm_at_start)}.", ""]
+    if not record.transitions:
+        return [*lines, f"No transitions ({len(record.alarm_names)} alarms known)."]
+    rows = [
+        (f"{t.time - record.started:+.0f} s", t.alarm, t.tier, f"{t.old} → {t.new}", t.reason[:120])
+        for t in sorted(record.transitions, key=lambda item: item.time)
+    ]
+    return lines + _table(("at", "alarm", "tier", "change", "reason"), rows)
+
+
+def write_report(record: RunRecord, folder: Path) -> Path:
+    """summary.json, report.md, the plot and the lost ids; returns the report's path."""
+    from loadtest.plot import plot_run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SUMMARY_FILE).write_text(json.dumps(summary(record), indent=2) + "\n", encoding="utf-8")
+    if record.reconciliation is not None and record.reconciliation.lost:
+        (folder / LOST_FILE).write_text("\n".join(record.reconciliation.lost) + "\n", encoding="utf-8")
+    try:
+        plot_run(record, folder / PLOT_FILE)
+    except Exception as error:  # a report without its picture beats no report
+        record.notes.append(f"the plot could not be drawn: {error}")
+    report = folder / REPORT_FILE
+    report.write_text(markdown(record), encoding="utf-8")
+    return report

@@ -1,0 +1,151 @@
+"""Scenarios as data: a shape, a user mix, an optional fault, and what must be true afterwards.
+
+`users`, `rate` (requests/s with every user running) and `duration` are defaults that `invoke load`
+can override. Alarm expectations use signal keys (loadtest/signals.py), never alarm names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from loadtest.errors import LoadTestError
+from loadtest.signals import ALL_OTHERS
+
+INGEST = "IngestUser"
+BAD_INPUT = "BadInputUser"
+USER_CLASSES = (INGEST, BAD_INPUT)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str  # a fault of the local stack's control API (POST /chaos)
+    at_seconds: float  # after the load starts
+    seconds: float  # how long it lasts
+
+
+@dataclass(frozen=True)
+class Expectations:
+    check_slo: bool = True  # p99 and error ratio within the target's SLO (loadtest/profiles.toml)
+    zero_loss: bool = True  # every accepted id is in the table afterwards
+    must_fire: frozenset[str] = frozenset()  # signals whose alarm must go to ALARM during the run
+    must_stay_ok: frozenset[str] = frozenset()  # signals whose alarms must not; ALL_OTHERS: every other
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    shape: str  # a module of loadtest/shapes
+    users: int
+    rate: float
+    duration: float
+    mix: Mapping[str, int]  # user class → weight
+    expectations: Expectations
+    fault: Fault | None = None
+    replay: bool = False  # replay the archive after recovery (what an operator does after an outage)
+    drain_seconds: float = 120.0  # how long the queues may take to empty after the load
+    alarm_wait_seconds: float = 0.0  # how long a must-fire alarm may take to fire after the load
+    report_knee: bool = False
+
+
+def _mix(**weights: int) -> Mapping[str, int]:
+    return MappingProxyType(weights)
+
+
+SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
+    {
+        scenario.name: scenario
+        for scenario in (
+            Scenario(
+                name="smoke",
+                description="a few users for seconds: good and bad requests, every id stored (CI)",
+                shape="smoke",
+                users=4,
+                rate=8.0,
+                duration=15.0,
+                mix=_mix(IngestUser=3, BadInputUser=1),
+                expectations=Expectations(must_stay_ok=frozenset({"dlq", "5xx"})),
+                drain_seconds=30.0,
+            ),
+            Scenario(
+                name="steady",
+                description="one realistic load held for a minute: within the SLO, no alarm fires",
+                shape="steady",
+                users=10,
+                rate=20.0,
+                duration=60.0,
+                mix=_mix(IngestUser=1),
+                expectations=Expectations(must_stay_ok=frozenset({ALL_OTHERS})),
+            ),
+            Scenario(
+                name="bad-input",
+                description="half the requests are bad, each gets its documented 4XX: the 4XX alarm fires, no other",
+                shape="steady",
+                users=10,
+                rate=20.0,
+                duration=60.0,
+                mix=_mix(IngestUser=1, BadInputUser=1),
+                expectations=Expectations(must_fire=frozenset({"4xx"}), must_stay_ok=frozenset({ALL_OTHERS})),
+                alarm_wait_seconds=60.0,
+            ),
+            Scenario(
+                name="db-outage",
+                description="DynamoDB down for 90 s under load: DLQ and queue-age alarms fire; after recovery "
+                "and replay of the archive, nothing is lost; the API keeps its SLO throughout",
+                shape="steady",
+                users=4,
+                rate=10.0,
+                duration=60.0,
+                mix=_mix(IngestUser=1),
+                fault=Fault("db-down", at_seconds=10.0, seconds=90.0),
+                replay=True,
+                expectations=Expectations(
+                    must_fire=frozenset({"dlq", "queue-age"}), must_stay_ok=frozenset({"4xx", "5xx"})
+                ),
+                drain_seconds=300.0,
+                alarm_wait_seconds=60.0,
+            ),
+            Scenario(
+                name="spike",
+                description="a fifth of the load, all of it within a second, back: SLO kept, the backlog drains",
+                shape="spike",
+                users=50,
+                rate=60.0,
+                duration=90.0,
+                mix=_mix(IngestUser=1),
+                expectations=Expectations(must_stay_ok=frozenset({"dlq", "5xx", "consumer-errors"})),
+            ),
+            Scenario(
+                name="step",
+                description="six steps up to `rate`: stops at the first step that breaks the SLO; reports the knee",
+                shape="step",
+                users=60,
+                rate=150.0,
+                duration=180.0,
+                mix=_mix(IngestUser=1),
+                expectations=Expectations(check_slo=False, must_stay_ok=frozenset({"dlq"})),
+                drain_seconds=300.0,
+                report_knee=True,
+            ),
+            Scenario(
+                name="soak",
+                description="one load for ten minutes (run it at half the knee: --rate): SLO kept, no alarm",
+                shape="soak",
+                users=10,
+                rate=20.0,
+                duration=600.0,
+                mix=_mix(IngestUser=1),
+                expectations=Expectations(must_stay_ok=frozenset({ALL_OTHERS})),
+            ),
+        )
+    }
+)
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise LoadTestError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})") from None

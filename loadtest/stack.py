@@ -1,0 +1,260 @@
+"""What a run observes and does to the stack: queue depth, alarms, stored ids, faults, replay.
+
+`LocalStackView` uses the local stack's control API (and DynamoDB at its endpoint); `AwsStackView`
+the AWS APIs. Both answer the same questions, so the run does not care which it has.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import requests
+
+from loadtest.errors import LoadTestError
+from loadtest.reconcile import dynamodb_lookup
+from loadtest.target import Target
+
+CONTROL_TIMEOUT_SECONDS = 10.0
+REPLAY_TIMEOUT_SECONDS = 120.0
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int = 0
+    in_flight: int = 0
+    dlq_visible: int = 0
+    dlq_in_flight: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.visible or self.in_flight or self.dlq_visible or self.dlq_in_flight)
+
+    def describe(self) -> str:
+        return f"queue {self.visible}+{self.in_flight} in flight, DLQ {self.dlq_visible}+{self.dlq_in_flight}"
+
+
+@dataclass(frozen=True)
+class Transition:
+    alarm: str
+    old: str
+    new: str
+    time: float  # epoch seconds
+    tier: str = ""
+    reason: str = ""
+
+
+class StackView(Protocol):
+    def depth(self) -> QueueDepth: ...
+    def alarm_states(self) -> dict[str, str]: ...
+    def transitions(self, since: float) -> list[Transition]: ...
+    def stored(self, ids: Sequence[str]) -> set[str]: ...
+    def faults(self) -> dict[str, float]: ...
+    def inject(self, fault: str, seconds: float) -> None: ...
+    def replay(self, since: float) -> Any: ...
+
+
+def _count(mapping: Any, *path: str) -> int:
+    for key in path:
+        mapping = mapping.get(key) if isinstance(mapping, dict) else None
+    return int(mapping) if isinstance(mapping, int | float) else 0
+
+
+def depth_from_status(status: dict[str, Any]) -> QueueDepth:
+    """The control API's `GET /status` queue counts (for a look at the stack without AWS clients)."""
+    return QueueDepth(
+        visible=_count(status, "queues", "ingest", "visible"),
+        in_flight=_count(status, "queues", "ingest", "in_flight"),
+        dlq_visible=_count(status, "queues", "dead_letter", "visible"),
+        dlq_in_flight=_count(status, "queues", "dead_letter", "in_flight"),
+    )
+
+
+def transition_from_json(item: dict[str, Any]) -> Transition:
+    return Transition(
+        alarm=str(item.get("alarm", "")),
+        old=str(item.get("old", "")),
+        new=str(item.get("new", "")),
+        time=float(item.get("time", 0.0)),
+        tier=str(item.get("tier", "") or ""),
+        reason=str(item.get("reason", "") or ""),
+    )
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class LocalStackView:
+    """The local stack: its control API (HTTP JSON on 127.0.0.1) for alarms and faults, SQS and DynamoDB
+    at its endpoint for queue depth and stored ids (the control API's /status scans the whole table:
+    too heavy to poll every second under load)."""
+
+    def __init__(self, target: Target, http: requests.Session | None = None) -> None:
+        if target.control_url is None:
+            raise LoadTestError(f"{target.name}: not a local stack (no control API)")
+        self.target = target
+        self._http = http or requests.Session()
+        self._clients: dict[str, Any] = {}
+        self._lookup: Callable[[Sequence[str]], set[str]] | None = None
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.target.aws_endpoint, region_name=self.target.region, **DUMMY_CREDENTIALS
+            )
+        return self._clients[service]
+
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = CONTROL_TIMEOUT_SECONDS) -> Any:
+        url = f"{self.target.control_url}{path}"
+        try:
+            response = self._http.request(method, url, json=body, timeout=timeout)
+        except requests.RequestException as error:
+            raise LoadTestError(f"control API {method} {path}: {type(error).__name__}; is the stack up?") from None
+        if response.status_code == 404:
+            raise _NotOffered(path)
+        if response.status_code >= 400:
+            raise LoadTestError(f"control API {method} {path}: {response.status_code} {response.text[:200]}")
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def status(self) -> dict[str, Any]:
+        status = self._call("GET", "/status")
+        return status if isinstance(status, dict) else {}
+
+    def depth(self) -> QueueDepth:
+        return sqs_depth(self._client("sqs"), self.target)
+
+    def alarm_states(self) -> dict[str, str]:
+        alarms = self.status().get("alarms")
+        return {str(name): str(state) for name, state in alarms.items()} if isinstance(alarms, dict) else {}
+
+    def transitions(self, since: float) -> list[Transition]:
+        items = self._call("GET", f"/alarm-transitions?since={since:.3f}")
+        return [transition_from_json(item) for item in items or [] if isinstance(item, dict)]
+
+    def faults(self) -> dict[str, float]:
+        chaos = self.status().get("chaos")
+        return {str(name): float(left) for name, left in chaos.items()} if isinstance(chaos, dict) else {}
+
+    def inject(self, fault: str, seconds: float) -> None:
+        self._call("POST", "/chaos", {"fault": fault, "seconds": seconds})
+
+    def replay(self, since: float) -> Any:
+        """The control API's replay if the stack offers one, else the operator's tool (`invoke replay`)."""
+        try:
+            return self._call("POST", "/replay", {"since": iso(since)}, timeout=REPLAY_TIMEOUT_SECONDS)
+        except _NotOffered:
+            pass
+        if not self.target.archive_bucket:
+            raise LoadTestError("the stack's outputs name no ArchiveBucket: nothing to replay from")
+        from ops.replay import replay
+
+        result = replay(
+            self._client("s3"),
+            self._client("sqs"),
+            self.target.archive_bucket,
+            self.target.queue_url,
+            datetime.fromtimestamp(since, UTC),
+            datetime.now(UTC) + timedelta(minutes=1),
+        )
+        if result.failed:
+            raise LoadTestError(f"replay could not send {len(result.failed)} events; run it again (it is safe)")
+        return {"replayed": result.sent, "archived": result.replayable, "objects": result.objects}
+
+    def stored(self, ids: Sequence[str]) -> set[str]:
+        if self._lookup is None:
+            self._lookup = dynamodb_lookup(self._client("dynamodb"), self.target.table_name)
+        return self._lookup(ids)
+
+
+class _NotOffered(LoadTestError):
+    """The control API has no such endpoint (404)."""
+
+
+def sqs_depth(sqs: Any, target: Target) -> QueueDepth:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def counts(url: str) -> tuple[int, int]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return int(attributes.get(names[0], 0)), int(attributes.get(names[1], 0))
+
+    return QueueDepth(*counts(target.queue_url), *counts(target.dead_letter_queue_url))
+
+
+class AwsStackView:
+    """A deployed environment through the AWS APIs; faults and replay are refused."""
+
+    def __init__(self, target: Target, session: Any) -> None:
+        self.target = target
+        self._sqs = session.client("sqs")
+        self._cloudwatch = session.client("cloudwatch")
+        self._lookup = dynamodb_lookup(session.client("dynamodb"), target.table_name)
+
+    def depth(self) -> QueueDepth:
+        return sqs_depth(self._sqs, self.target)
+
+    def alarm_states(self) -> dict[str, str]:
+        states: dict[str, str] = {}
+        pages = self._cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=self.target.stack_name, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        for page in pages:
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                states[alarm["AlarmName"]] = alarm["StateValue"]
+        return states
+
+    def transitions(self, since: float) -> list[Transition]:
+        pages = self._cloudwatch.get_paginator("describe_alarm_history").paginate(
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+            HistoryItemType="StateUpdate",
+            StartDate=datetime.fromtimestamp(since, UTC),
+            EndDate=datetime.now(UTC),
+            ScanBy="TimestampAscending",
+        )
+        found = []
+        for page in pages:
+            for item in page.get("AlarmHistoryItems", []):
+                if item["AlarmName"].startswith(self.target.stack_name):
+                    found.append(_history_transition(item))
+        return found
+
+    def stored(self, ids: Sequence[str]) -> set[str]:
+        return self._lookup(ids)
+
+    def faults(self) -> dict[str, float]:
+        return {}
+
+    def inject(self, fault: str, seconds: float) -> None:
+        raise LoadTestError(f"fault {fault!r}: fault injection runs only against the local stack (--target local)")
+
+    def replay(self, since: float) -> Any:
+        raise LoadTestError("replay from a load test runs only against the local stack; use the ops tools on AWS")
+
+
+def _history_transition(item: dict[str, Any]) -> Transition:
+    """One `describe_alarm_history` StateUpdate item; HistoryData holds the old and new states."""
+    try:
+        data = json.loads(item.get("HistoryData") or "{}")
+    except ValueError:
+        data = {}
+    name = item["AlarmName"]
+    tier = next((tier for tier in ("high", "low") if tier in name.lower()), "")
+    timestamp = item.get("Timestamp")
+    return Transition(
+        alarm=name,
+        old=str(data.get("oldState", {}).get("stateValue", "")),
+        new=str(data.get("newState", {}).get("stateValue", "")),
+        time=timestamp.timestamp() if isinstance(timestamp, datetime) else time.time(),
+        tier=tier,
+        reason=str(item.get("HistorySummary", "")),
+    )

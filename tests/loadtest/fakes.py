@@ -1,0 +1,163 @@
+"""Fakes for the load-test tests: an HTTP API that keeps the ingest contract, and an in-memory stack view."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from loadtest.stack import QueueDepth, Transition
+from loadtest.target import Target
+
+API_KEY = "fake-key"
+MAX_EVENT_BYTES = 262_144
+MAX_BODY_BYTES = 1_048_576
+MAX_BATCH_EVENTS = 500
+
+
+def _error(status: int, code: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": code, "message": code.replace("_", " ")}
+
+
+def ingest(headers: dict[str, str], body: bytes, table: set[str]) -> tuple[int, dict[str, Any]]:
+    """What API Gateway and the ingest function answer, in miniature."""
+    if headers.get("x-api-key") != API_KEY:
+        return 403, {"message": "Forbidden"}
+    if headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return _error(415, "unsupported_media_type")
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, "body_too_large")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return _error(400, "malformed_json")
+    events = value if isinstance(value, list) else [value]
+    if not events:
+        return _error(400, "empty_batch")
+    if len(events) > MAX_BATCH_EVENTS:
+        return _error(400, "batch_too_long")
+    if not all(isinstance(event, dict) for event in events):
+        return _error(400, "not_an_object")
+    if any(len(json.dumps(event, separators=(",", ":")).encode()) > MAX_EVENT_BYTES for event in events):
+        return _error(413, "event_too_large")
+    key = headers.get("idempotency-key")
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}:{i}")) if key else str(uuid.uuid4()) for i in range(len(events))]
+    table.update(ids)
+    return 202, {"accepted": len(ids), "ids": ids}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        if self.path.rstrip("/") != "/v1/events":
+            status, payload = 403, {"message": "Missing Authentication Token"}
+        else:
+            with self.server.lock:
+                status, payload = ingest(headers, body, self.server.table)
+                self.server.requests += 1
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    table: set[str]
+    lock: threading.Lock
+    requests: int
+
+
+class FakeApi:
+    """`with FakeApi() as api:` serves on a free port of 127.0.0.1; `api.table` holds the stored ids."""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.table = set()
+        self._server.lock = threading.Lock()
+        self._server.requests = 0
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def table(self) -> set[str]:
+        return self._server.table
+
+    @property
+    def requests(self) -> int:
+        return self._server.requests
+
+    def __enter__(self) -> FakeApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def fake_target(api_url: str = "http://127.0.0.1:1/v1") -> Target:
+    return Target(
+        name="local",
+        env="local",
+        api_url=api_url,
+        api_key=API_KEY,
+        region="us-east-1",
+        table_name="events",
+        queue_url="http://127.0.0.1:1/queue/ingest",
+        dead_letter_queue_url="http://127.0.0.1:1/queue/dlq",
+        aws_endpoint="http://127.0.0.1:1",
+        control_url="http://127.0.0.1:2",
+    )
+
+
+class FakeStackView:
+    """A stack whose table is a set; alarms and transitions as the test sets them."""
+
+    def __init__(self, table: set[str], alarms: dict[str, str] | None = None) -> None:
+        self.table = table
+        self.alarms = alarms or {}
+        self.transition_list: list[Transition] = []
+        self.injected: list[tuple[str, float]] = []
+        self.replays: list[float] = []
+        self.lookups: list[int] = []
+        self.depths = [QueueDepth()]
+
+    def depth(self) -> QueueDepth:
+        return self.depths.pop(0) if len(self.depths) > 1 else self.depths[0]
+
+    def alarm_states(self) -> dict[str, str]:
+        return dict(self.alarms)
+
+    def transitions(self, since: float) -> list[Transition]:
+        return [item for item in self.transition_list if item.time >= since]
+
+    def stored(self, ids: Sequence[str]) -> set[str]:
+        self.lookups.append(len(ids))
+        return {event_id for event_id in ids if event_id in self.table}
+
+    def faults(self) -> dict[str, float]:
+        return {}
+
+    def inject(self, fault: str, seconds: float) -> None:
+        self.injected.append((fault, seconds))
+
+    def replay(self, since: float) -> Any:
+        self.replays.append(since)
+        return {"replayed": 0}

@@ -1,0 +1,122 @@
+"""Expectation checking and the signal → alarm-name mapping, on fake observations."""
+
+from __future__ import annotations
+
+from alarms.table import alarm_definitions, composite_definitions
+from cloudformation.config import load_config
+from dashboards.catalog import build_catalog
+from loadtest.expectations import Observed, check_expectations, fired_alarms
+from loadtest.locust_stats import Row
+from loadtest.profiles import Slo
+from loadtest.reconcile import Reconciliation
+from loadtest.scenarios import SCENARIOS, Expectations
+from loadtest.signals import ALL_OTHERS, SIGNAL_PATTERNS, alarms_for_signal, resolve
+from loadtest.stack import Transition
+
+SLO = Slo(p99_ms=500, error_ratio=0.01)
+
+
+def catalog_alarm_names() -> list[str]:
+    """The alarm names the local stack really has: the catalog's rows and composites (alarms/table.py)."""
+    config = load_config("local")
+    definitions = alarm_definitions(config, build_catalog(config))
+    return [item.name for item in definitions] + [item.name for item in composite_definitions(config)]
+
+
+ALARMS = catalog_alarm_names()
+GOOD_TOTALS = Row("Aggregated", 1000, 2, 20.0, 40.0, 300.0)
+CLEAN = Reconciliation(requests=900, accepted=1200, stored=1200, lost=(), duplicates=0, idempotent_repeats=12)
+
+
+def went(alarm: str, new: str = "ALARM", at: float = 10.0) -> Transition:
+    return Transition(alarm, "OK", new, at)
+
+
+def observed(transitions: list[Transition] = (), totals: Row = GOOD_TOTALS, result=CLEAN) -> Observed:
+    return Observed(totals, result, ALARMS, list(transitions), drained=True)
+
+
+def failed(checks) -> list[str]:
+    return [check.name for check in checks if not check.ok]
+
+
+def test_every_signal_names_an_alarm_of_the_catalog() -> None:
+    # GIVEN the catalog's alarm names  THEN each signal key finds at least one, and only its own row
+    for signal in SIGNAL_PATTERNS:
+        assert alarms_for_signal(signal, ALARMS), signal
+    assert alarms_for_signal("4xx", ALARMS) == ["sluice-local-api-4xx-rate-low"]
+    assert alarms_for_signal("queue-age", ALARMS) == ["sluice-local-queue-age-high", "sluice-local-queue-age-low"]
+    assert alarms_for_signal("dlq", ALARMS) == ["sluice-local-dlq-visible-high"]
+
+
+def test_signals_ignore_case_and_separators() -> None:
+    assert alarms_for_signal("4xx", ["Sluice_Dev_API_4XX_Rate_Low", "sluice-dev-api-5xx-rate-high"]) == [
+        "Sluice_Dev_API_4XX_Rate_Low"
+    ]
+
+
+def test_all_others_expands_to_every_alarm_not_excluded() -> None:
+    resolved = resolve([ALL_OTHERS], ALARMS, exclude=alarms_for_signal("queue-age", ALARMS))
+    assert len(resolved[ALL_OTHERS]) == len(ALARMS) - 2
+
+
+def test_fired_alarms_are_those_that_entered_alarm_in_time_order() -> None:
+    transitions = [went("b", at=5), went("a", "OK", at=1), went("a", at=7), went("b", at=9)]
+    assert fired_alarms(transitions) == ["b", "a"]
+
+
+def test_steady_passes_when_the_slo_holds_nothing_is_lost_and_no_alarm_fires() -> None:
+    # GIVEN the steady scenario's expectations and a clean run
+    checks = check_expectations(SCENARIOS["steady"].expectations, SLO, observed())
+    # THEN every check holds
+    assert failed(checks) == []
+
+
+def test_steady_fails_when_any_alarm_fires() -> None:
+    checks = check_expectations(SCENARIOS["steady"].expectations, SLO, observed([went("sluice-local-queue-age-low")]))
+    assert failed(checks) == ["every other alarm stays OK"]
+
+
+def test_bad_input_needs_the_4xx_alarm_and_nothing_else() -> None:
+    expectations = SCENARIOS["bad-input"].expectations
+    # GIVEN the 4XX alarm fired: the scenario passes
+    assert failed(check_expectations(expectations, SLO, observed([went("sluice-local-api-4xx-rate-low")]))) == []
+    # GIVEN it did not fire: the must-fire check fails
+    assert failed(check_expectations(expectations, SLO, observed())) == ["4xx alarm fires"]
+    # GIVEN the 5XX alarm fired as well: the stay-OK check fails
+    both = [went("sluice-local-api-4xx-rate-low"), went("sluice-local-api-5xx-rate-high")]
+    assert failed(check_expectations(expectations, SLO, observed(both))) == ["every other alarm stays OK"]
+
+
+def test_db_outage_needs_dlq_and_queue_age_alarms_and_zero_loss() -> None:
+    expectations = SCENARIOS["db-outage"].expectations
+    transitions = [went("sluice-local-dlq-visible-high"), went("sluice-local-queue-age-low")]
+    # GIVEN both alarms fired and everything was stored after the replay: passes
+    assert failed(check_expectations(expectations, SLO, observed(transitions))) == []
+    # GIVEN 3 ids were lost: the loss check fails
+    lossy = Reconciliation(900, 1200, 1197, ("a", "b", "c"), 0, 0)
+    assert failed(check_expectations(expectations, SLO, observed(transitions, result=lossy))) == ["zero loss"]
+
+
+def test_a_must_fire_signal_without_any_matching_alarm_fails_and_says_so() -> None:
+    expectations = Expectations(must_fire=frozenset({"dlq"}))
+    checks = check_expectations(expectations, SLO, Observed(GOOD_TOTALS, CLEAN, [], [], True))
+    assert failed(checks) == ["dlq alarm fires"]
+    assert "no alarm matches signal 'dlq'" in checks[-1].detail
+
+
+def test_slo_checks_fail_on_latency_and_errors() -> None:
+    slow = Row("Aggregated", 1000, 50, 20.0, 40.0, 900.0)
+    checks = check_expectations(Expectations(), SLO, observed(totals=slow))
+    assert failed(checks) == ["p99 ≤ 500 ms", "error ratio ≤ 1.00%"]
+
+
+def test_duplicates_and_a_missing_reconciliation_fail() -> None:
+    duplicated = Reconciliation(900, 1200, 1200, (), duplicates=2, idempotent_repeats=0)
+    assert failed(check_expectations(Expectations(), SLO, observed(result=duplicated))) == ["no duplicate ids"]
+    assert failed(check_expectations(Expectations(), SLO, observed(result=None))) == ["zero loss"]
+
+
+def test_a_run_without_requests_never_passes() -> None:
+    empty = Row("Aggregated", 0, 0, 0.0, 0.0, 0.0)
+    assert "requests made" in failed(check_expectations(Expectations(check_slo=False), SLO, observed(totals=empty)))

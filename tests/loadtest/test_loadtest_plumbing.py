@@ -1,0 +1,249 @@
+"""Plumbing: the Locust command lines, the target from its outputs, the control API client, waits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from loadtest.errors import LoadTestError
+from loadtest.locust_process import LocustPlan, commands, environment
+from loadtest.progress import ProgressLine
+from loadtest.scenarios import get_scenario
+from loadtest.stack import AwsStackView, LocalStackView, QueueDepth, _history_transition, depth_from_status
+from loadtest.target import API_KEY_ENV, local_target, read_outputs
+from loadtest.waits import drained, wait_until
+from tests.loadtest.fakes import fake_target
+
+OUTPUTS = {
+    "ApiUrl": "http://127.0.0.1:3000/v1",
+    "ApiKey": "secret-key-value",
+    "ApiKeyId": "abc123",
+    "AwsEndpoint": "http://127.0.0.1:4566",
+    "Region": "us-east-1",
+    "TableName": "sluice-local-events",
+    "QueueUrl": "http://127.0.0.1:4566/000000000000/ingest",
+    "DeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/dlq",
+    "ArchiveBucket": "archive",
+    "ControlUrl": "http://127.0.0.1:3001",
+}
+
+
+def plan(tmp_path: Path, workers: int = 0, web: bool = False) -> LocustPlan:
+    return LocustPlan(get_scenario("smoke"), OUTPUTS["ApiUrl"], "local", 4, 8.0, 15.0, workers, tmp_path, web, 8123)
+
+
+def test_a_single_process_run_is_headless_bounded_and_reports(tmp_path) -> None:
+    (command,) = commands(plan(tmp_path))
+    assert command[:3] == [sys.executable, "-m", "loadtest.locust_main"]
+    files = command[command.index("-f") + 1].split(",")
+    assert [Path(file).name for file in files] == ["locustfile.py", "smoke.py"]
+    assert {"IngestUser", "BadInputUser", "--headless", "--csv", "--html", "--stop-timeout"} <= set(command)
+    assert command[command.index("--sluice-run-dir") + 1] == str(tmp_path)
+
+
+def test_a_distributed_run_is_one_master_and_n_workers_on_localhost(tmp_path) -> None:
+    master, *workers = commands(plan(tmp_path, workers=3), port=5599)
+    assert len(workers) == 3
+    assert master[master.index("--expect-workers") + 1] == "3"
+    assert master[master.index("--master-bind-host") + 1] == "127.0.0.1"
+    assert master[master.index("--master-bind-port") + 1] == "5599"
+    for worker in workers:
+        assert "--worker" in worker and worker[worker.index("--master-port") + 1] == "5599"
+        assert "--csv" not in worker and "--headless" not in worker  # the master reports
+
+
+def test_web_mode_serves_on_localhost_and_still_ends_by_itself(tmp_path) -> None:
+    (command,) = commands(plan(tmp_path, web=True))
+    assert "--headless" not in command
+    assert command[command.index("--web-host") + 1] == "127.0.0.1"
+    assert {"--autostart", "--autoquit"} <= set(command)
+
+
+def test_the_api_key_goes_in_the_environment_never_on_the_command_line(tmp_path) -> None:
+    for command in commands(plan(tmp_path, workers=1), port=5599):
+        assert OUTPUTS["ApiKey"] not in " ".join(command)
+    env = environment(OUTPUTS["ApiKey"], base={"LOCUST_SKIP_MONKEY_PATCH": "1", "PATH": "/bin"})
+    assert env[API_KEY_ENV] == OUTPUTS["ApiKey"]
+    assert "LOCUST_SKIP_MONKEY_PATCH" not in env  # Locust's processes need gevent's patches
+    assert env["PYTHONPATH"].split(":")[0] == str(Path(__file__).resolve().parents[2])
+
+
+def test_local_target_from_outputs(tmp_path) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(OUTPUTS))
+    target = local_target(read_outputs(path))
+    assert target.is_local and target.api_url == OUTPUTS["ApiUrl"] and target.control_url == OUTPUTS["ControlUrl"]
+    assert OUTPUTS["ApiKey"] not in repr(target)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ControlUrl": ""}, "lack ControlUrl"),
+        ({"ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com/v1"}, "not on 127.0.0.1"),
+    ],
+)
+def test_local_target_refuses_incomplete_or_remote_outputs(change: dict[str, str], message: str) -> None:
+    with pytest.raises(LoadTestError, match=message):
+        local_target({**OUTPUTS, **change})
+
+
+def test_read_outputs_explains_a_missing_or_broken_file(tmp_path) -> None:
+    with pytest.raises(LoadTestError, match="invoke up"):
+        read_outputs(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(LoadTestError, match="not valid JSON"):
+        read_outputs(tmp_path / "bad.json")
+
+
+class ControlApi(BaseHTTPRequestHandler):
+    """The local stack's control API, as the lead specified it."""
+
+    posted: ClassVar[list[tuple[str, Any]]] = []
+    status: ClassVar[dict[str, Any]] = {
+        "alarms": {"sluice-local-dlq-high": "OK", "sluice-local-api-4xx-low": "ALARM"},
+        "queues": {"ingest": {"visible": 5, "in_flight": 2}, "dead_letter": {"visible": 1, "in_flight": 0}},
+        "table_items": 10,
+        "archive_objects": 0,
+        "chaos": {"db-down": 12.5},
+    }
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/status":
+            self._send(200, self.status)
+        elif self.path.startswith("/alarm-transitions?since="):
+            since = float(self.path.split("=", 1)[1])
+            item = {"alarm": "sluice-local-dlq-high", "tier": "high", "old": "OK", "new": "ALARM", "time": since + 1}
+            self._send(200, [{**item, "reason": "threshold crossed"}])
+        else:
+            self._send(404, {"error": "not_found"})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.posted.append((self.path, body))
+        if self.path == "/chaos" and body.get("fault") == "nope":
+            self._send(400, {"error": "unknown fault 'nope'"})
+        else:
+            self._send(200, {"ok": True})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def control() -> Iterator[LocalStackView]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ControlApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = fake_target()
+    yield LocalStackView(target.__class__(**{**vars(target), "control_url": f"http://127.0.0.1:{server.server_port}"}))
+    server.shutdown()
+    server.server_close()
+
+
+def test_local_view_reads_the_control_api(control: LocalStackView) -> None:
+    assert depth_from_status(control.status()) == QueueDepth(5, 2, 1, 0)
+    assert control.alarm_states()["sluice-local-api-4xx-low"] == "ALARM"
+    assert control.faults() == {"db-down": 12.5}
+    (transition,) = control.transitions(1000.0)
+    assert (transition.alarm, transition.new, transition.time, transition.tier) == (
+        "sluice-local-dlq-high",
+        "ALARM",
+        1001.0,
+        "high",
+    )
+
+
+def test_local_view_posts_chaos_and_replay(control: LocalStackView) -> None:
+    ControlApi.posted.clear()
+    control.inject("db-down", 90)
+    control.replay(0)
+    assert ControlApi.posted == [
+        ("/chaos", {"fault": "db-down", "seconds": 90}),
+        ("/replay", {"since": "1970-01-01T00:00:00Z"}),
+    ]
+    with pytest.raises(LoadTestError, match="400"):
+        control.inject("nope", 1)
+
+
+def test_local_view_says_when_the_stack_is_not_up() -> None:
+    with pytest.raises(LoadTestError, match="is the stack up"):
+        LocalStackView(fake_target()).alarm_states()  # nothing listens on the fake's control port
+
+
+def test_status_with_missing_parts_reads_as_zero() -> None:
+    assert depth_from_status({"queues": {"ingest": {"visible": 3}}}) == QueueDepth(3, 0, 0, 0)
+    assert depth_from_status({}).empty
+
+
+def test_aws_view_refuses_faults_and_replay() -> None:
+    view = AwsStackView.__new__(AwsStackView)
+    with pytest.raises(LoadTestError, match="only against the local stack"):
+        view.inject("db-down", 10)
+    with pytest.raises(LoadTestError, match="only against the local stack"):
+        view.replay(0)
+
+
+def test_cloudwatch_history_items_become_transitions() -> None:
+    from datetime import UTC, datetime
+
+    item = {
+        "AlarmName": "sluice-dev-dlq-high",
+        "Timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "HistoryData": json.dumps({"oldState": {"stateValue": "OK"}, "newState": {"stateValue": "ALARM"}}),
+        "HistorySummary": "Alarm updated from OK to ALARM",
+    }
+    transition = _history_transition(item)
+    assert (transition.old, transition.new, transition.tier) == ("OK", "ALARM", "high")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_drain_waits_until_the_queues_stay_empty() -> None:
+    # GIVEN queues that empty, flicker back, then stay empty
+    depths = [QueueDepth(5), QueueDepth(), QueueDepth(0, 1), QueueDepth(), QueueDepth(), QueueDepth()]
+    clock = Clock()
+    # WHEN drained with a settle of three polls
+    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep)
+    # THEN it is done only after three empty polls in a row
+    assert result.done and clock.now == 5
+
+
+def test_a_wait_is_bounded_and_survives_failing_checks() -> None:
+    def check() -> tuple[bool, str]:
+        raise ConnectionError("refused")
+
+    clock = Clock()
+    result = wait_until(check, "draining", 10, ProgressLine(None), 1, 1, clock, clock.sleep)
+    assert not result.done and clock.now == 10 and "refused" in result.note
+
+
+def test_the_orchestrator_never_imports_locust() -> None:
+    # Locust's import patches the standard library with gevent; `invoke load` must stay unpatched.
+    code = "import sys, loadtest.cli, loadtest.run; print('locust' in sys.modules, 'gevent' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

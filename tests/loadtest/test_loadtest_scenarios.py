@@ -1,0 +1,50 @@
+"""The scenario table is consistent: shapes exist, user classes exist, signals are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtest.errors import LoadTestError
+from loadtest.scenarios import SCENARIOS, USER_CLASSES, get_scenario
+from loadtest.shapes import SHAPES
+from loadtest.signals import ALL_OTHERS, SIGNAL_PATTERNS
+
+SHAPES_DIR = Path(__file__).resolve().parents[2] / "loadtest" / "shapes"
+FAULTS = {"db-down", "db-throttle", "archive-down", "queue-down", "consumer-crash"}
+
+
+def test_the_issue_s_scenarios_exist() -> None:
+    assert {"smoke", "steady", "bad-input", "db-outage", "spike"} <= set(SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=lambda scenario: scenario.name)
+def test_each_scenario_is_runnable(scenario) -> None:
+    assert scenario.shape in SHAPES and (SHAPES_DIR / f"{scenario.shape}.py").is_file()
+    assert scenario.mix and set(scenario.mix) <= set(USER_CLASSES)
+    assert all(weight > 0 for weight in scenario.mix.values())
+    signals = scenario.expectations.must_fire | scenario.expectations.must_stay_ok
+    assert signals <= set(SIGNAL_PATTERNS) | {ALL_OTHERS}
+    assert not scenario.expectations.must_fire & scenario.expectations.must_stay_ok
+    assert scenario.users >= 1 and scenario.rate > 0 and scenario.duration >= 5
+    if scenario.fault:
+        assert scenario.fault.name in FAULTS
+
+
+def test_db_outage_injects_the_fault_and_replays() -> None:
+    scenario = get_scenario("db-outage")
+    assert scenario.fault is not None and scenario.fault.name == "db-down"
+    assert scenario.replay
+    assert {"dlq", "queue-age"} <= scenario.expectations.must_fire
+
+
+def test_smoke_fits_in_a_ci_minute() -> None:
+    smoke = get_scenario("smoke")
+    assert smoke.duration + smoke.drain_seconds <= 50
+    assert smoke.fault is None and not smoke.expectations.must_fire
+
+
+def test_an_unknown_scenario_names_the_known_ones() -> None:
+    with pytest.raises(LoadTestError, match="known: smoke, steady"):
+        get_scenario("nope")

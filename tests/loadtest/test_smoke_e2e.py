@@ -1,0 +1,36 @@
+"""The smoke scenario against the real local stack: Locust over HTTP, every accepted id in the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loadtest.progress import ProgressLine
+from loadtest.run import RunOptions, run_scenario
+from loadtest.scenarios import get_scenario
+from loadtest.stack import LocalStackView
+from loadtest.target import local_target
+
+SMOKE_BUDGET_SECONDS = 60
+
+
+@pytest.mark.e2e
+def test_smoke_passes_against_the_local_stack(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    # GIVEN the local stack, started on free ports by the shared `local_stack` fixture
+    try:
+        stack = request.getfixturevalue("local_stack")
+    except pytest.FixtureLookupError:
+        pytest.skip("no `local_stack` fixture (tests/conftest.py): the e2e wiring of the local stack is not there yet")
+    target = local_target(stack.outputs)
+    # WHEN the smoke scenario runs against it
+    result = run_scenario(
+        get_scenario("smoke"), target, LocalStackView(target), RunOptions(reports_dir=tmp_path), ProgressLine(None)
+    )
+    # THEN every expectation holds: SLO, zero loss, no DLQ or 5XX alarm
+    assert result.passed, result.report.read_text()
+    summary = json.loads((result.folder / "summary.json").read_text())
+    assert summary["accepted"] > 0 and summary["lost"] == 0
+    # AND it fits in CI's minute
+    assert result.record.ended - result.record.started < SMOKE_BUDGET_SECONDS
