@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate
 from local.alarm_evaluator import fetch_series
@@ -187,6 +187,14 @@ def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> lis
     return [left / total_width, bottom / total_height, width / total_width, height / total_height]
 
 
+def _compact(value: float) -> str:
+    """1200000 → 1.2M: short tick labels, and no offset text over the title."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 def _title(axes: Axes, title: str) -> None:
     # A plain text above the axes: Axes.set_title re-measures every axes to place it, which is slow.
     axes.text(0.0, 1.02, title, transform=axes.transAxes, fontsize=9, va="bottom")
@@ -234,6 +242,7 @@ def _draw_metric(
     axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=5))
     axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
     axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
     axes.tick_params(labelsize=7)
     if not any(values.get(entry["id"]) for entry in entries):
         axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="#7f7f7f")
