@@ -210,8 +210,14 @@ def _queue_policy(local: LocalStack, client: Callable[[str], BaseClient], logica
 
 
 def _bucket_policy(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+    # moto enforces bucket policies, and the local endpoint is plain HTTP on 127.0.0.1: the TLS-only deny
+    # would refuse every request, so locally the bucket gets the policy's other statements only.
     resolved = local.values.resolve(props)
-    client("s3").put_bucket_policy(Bucket=resolved["Bucket"], Policy=json.dumps(resolved["PolicyDocument"]))
+    document = resolved["PolicyDocument"]
+    statements = [item for item in document["Statement"] if "aws:SecureTransport" not in json.dumps(item)]
+    if statements:
+        policy = json.dumps({**document, "Statement": statements})
+        client("s3").put_bucket_policy(Bucket=resolved["Bucket"], Policy=policy)
     return logical_id
 
 

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path(".local")
 METRICS_INTERVAL_SECONDS = 2.0
+# The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
+FAULT_TARGETS = ("ingest", "consumer", "archiver")
 EVALUATION_INTERVAL_SECONDS = 2.0
 
 
@@ -116,6 +118,7 @@ class LocalRuntime:
         for port in (self.ports.aws, self.ports.api, self.ports.control):
             ensure_port_free("127.0.0.1", port, hint)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
+        _log_to_file(self.paths.logs / "runtime.log")
         self.paths.outputs.unlink(missing_ok=True)
         write_pidfile(self.paths.pidfile)
         self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
@@ -168,7 +171,8 @@ class LocalRuntime:
             )
             function = LocalFunction.from_handler_path(settings, props["Handler"], self.sink)
             self._functions[name] = function
-            self.chaos.attach(function.module)
+            if name in FAULT_TARGETS:
+                self.chaos.attach(function.module)
             for aws_client in find_clients(function.module):
                 observer = observers.get(aws_client.meta.service_model.service_name)
                 if observer is not None:
@@ -302,7 +306,7 @@ class LocalRuntime:
             f"  API        {outputs['ApiUrl']}/events   (x-api-key: see {self.paths.outputs})\n"
             f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
             f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
-            f"  logs       {self.paths.logs}/ (functions.log, notifications.log, moto.log)\n"
+            f"  logs       {self.paths.logs}/ (functions.log, notifications.log, runtime.log, moto.log)\n"
             f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
             f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
         )
@@ -368,6 +372,18 @@ class LocalRuntime:
         self.say("local stack stopped")
 
 
+def _log_to_file(path: Path) -> None:
+    """The runtime's own log (handler failures with their tracebacks) goes to a file, not the console."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, logging.StreamHandler) and not isinstance(existing, logging.FileHandler):
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def _tier_of(definition: dict[str, Any]) -> str:
     for topic in definition.get("AlarmActions", []):
         for tier in ("high", "low"):
@@ -412,7 +428,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int)
     parser.add_argument("--control-port", type=int)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.env)
     except ConfigError as error:
