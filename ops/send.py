@@ -26,6 +26,7 @@ MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 20.0
 TIMEOUT = (5.0, 35.0)  # connect, read: API Gateway itself gives up after 29 s
 LINES_SHOWN_PER_REASON = 5
+SILENT_BATCHES_TO_STOP = 2  # batches in a row without any HTTP answer, after all their retries
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ class Sender:
         self.sleep = sleep
         self.max_attempts = max_attempts
 
-    def send_batch(self, batch: list[Event], result: SendResult) -> None:
+    def send_batch(self, batch: list[Event], result: SendResult) -> bool:
+        """Send one batch (retrying throttles, 5xx and timeouts); False when the API never answered."""
         headers = {
             "Content-Type": "application/json",
             "x-api-key": self.api_key,
@@ -172,6 +174,7 @@ class Sender:
             if attempt + 1 < self.max_attempts:
                 self.sleep(_retry_delay(response, attempt))
         self._record(batch, response, reason, result)
+        return response is not None
 
     def _record(self, batch: list[Event], response: requests.Response | None, reason: str, result: SendResult) -> None:
         if response is None:
@@ -211,8 +214,13 @@ def send_events(
     sendable = [event for event in events if event.size <= max_event_bytes]
     progress = progress or Progress("send", total=len(events), stream=None)
     progress.update(len(too_large))
+    silent = 0
     for batch in batches(sendable, max_events, max_body_bytes):
-        sender.send_batch(batch, result)
+        if silent >= SILENT_BATCHES_TO_STOP:
+            # An API that does not answer at all will not start answering for the next batch either.
+            result.reject("not sent: the API stopped answering", batch)
+        else:
+            silent = 0 if sender.send_batch(batch, result) else silent + 1
         progress.update(len(batch), note=f"({result.accepted} accepted)")
     progress.finish(note=f"({result.accepted} accepted)")
     return result

@@ -19,8 +19,11 @@ def test_a_missing_id_is_found_and_ids_repeated_in_the_log_are_reported_apart(aw
     table = create_table(dynamodb)
     # GIVEN 250 stored events (more than one BatchGetItem of 100)
     stored = [f"evt-{n:04d}" for n in range(250)]
-    for event_id in stored:
-        dynamodb.put_item(TableName=table, Item=item_of(envelope(event_id=event_id)))
+    for start in range(0, len(stored), 25):
+        requests = [
+            {"PutRequest": {"Item": item_of(envelope(event_id=event_id))}} for event_id in stored[start : start + 25]
+        ]
+        dynamodb.batch_write_item(RequestItems={table: requests})
     # AND a client log listing them, one id twice, plus one id that never reached the table
     log = [*stored, stored[7], "evt-lost"]
     # WHEN reconciled

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -156,3 +157,17 @@ def test_a_bad_file_stops_before_anything_is_sent(tmp_path: Path, content: str, 
         read_events(str(path))
     with pytest.raises(OpsError, match=r"absent\.jsonl: file not found"):
         read_events(str(tmp_path / "absent.jsonl"))
+
+
+def test_an_api_that_does_not_answer_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
+    # GIVEN an address where nothing listens
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = write_jsonl(tmp_path / "events.jsonl", [{"n": n} for n in range(50)])
+    sender = Sender(f"http://127.0.0.1:{port}/v1", API_KEY, sleep=lambda _: None, max_attempts=2)
+    # WHEN 50 events are sent in batches of 10
+    result = send_events(read_events(str(path)), sender, max_events=10, max_body_bytes=10**6, max_event_bytes=10**5)
+    # THEN two batches were tried (with their retries) and the other three not sent at all
+    assert result.requests == 4
+    assert dict(result.rejected) == {"no response (ConnectionError)": 20, "not sent: the API stopped answering": 30}
