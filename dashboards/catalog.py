@@ -61,10 +61,6 @@ class Metric:
     capacity: float | None = None  # the configured limit this signal is measured against, if any
 
     @property
-    def dimension_map(self) -> dict[str, str]:
-        return dict(self.dimensions)
-
-    @property
     def inputs(self) -> tuple[Metric, ...]:
         return (self,)
 

@@ -26,7 +26,7 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate
+from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate, referenced_ids
 from local.alarm_evaluator import fetch_series
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -147,9 +147,9 @@ def _fetch(
 def _expression(
     expression: str, raw: Mapping[str, Series], periods: Mapping[str, int], windows: Mapping[int, list[int]]
 ) -> Series | Band:
-    referenced = [key for key in periods if re.search(rf"\b{re.escape(key)}\b", expression)]
-    period = periods[referenced[0]] if referenced else next(iter(periods.values()))
     try:
+        referenced = [key for key in referenced_ids(expression) if key in periods]
+        period = periods[referenced[0]] if referenced else next(iter(periods.values()))
         return evaluate(expression, raw, windows[period], period)
     except MathError:
         return {}  # an expression outside the local subset is drawn as "no data"

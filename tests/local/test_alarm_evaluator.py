@@ -467,3 +467,18 @@ def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):
     assert {state for name, state in states.items() if "dlq" not in name and "at-risk" not in name} == {OK}
     fired = {m["AlarmName"] for m in aws.received(aws.high)}
     assert fired == {config.resource_name("dlq-visible-high"), config.resource_name("ingestion-at-risk-high")}
+
+
+def test_a_period_is_evaluated_only_once_it_has_settled(aws):
+    # GIVEN an evaluator that waits one period for late datapoints (the metrics publisher's delay)
+    alarm = metric_alarm(aws, "settling", aws.high, MetricName="Late")
+    watcher = AlarmEvaluator(aws.cloudwatch, aws.sns, [alarm], [], aws.log, clock=aws.clock, settle_seconds=PERIOD)
+    aws.put("Late", {1: 1, 2: 1})
+    # WHEN period 2 has just ended THEN it is not read yet, so one breaching datapoint is not enough
+    aws.after(2)
+    watcher.evaluate_once()
+    assert moto_state(aws, "settling") == OK
+    # WHEN it has settled THEN both breaching periods count
+    aws.clock.now += PERIOD
+    watcher.evaluate_once()
+    assert moto_state(aws, "settling") == ALARM
