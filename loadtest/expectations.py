@@ -40,15 +40,19 @@ def fired_alarms(transitions: Sequence[Transition]) -> list[str]:
     return fired
 
 
-def _slo_checks(slo: Slo, totals: Row) -> list[Check]:
-    return [
-        Check(f"p99 ≤ {slo.p99_ms:.0f} ms", totals.p99_ms <= slo.p99_ms, f"p99 {totals.p99_ms:.0f} ms"),
-        Check(
-            f"error ratio ≤ {slo.error_ratio:.2%}",
-            totals.error_ratio <= slo.error_ratio,
-            f"{totals.failures} of {totals.requests} requests failed ({totals.error_ratio:.2%})",
-        ),
-    ]
+def _slo_checks(expectations: Expectations, slo: Slo, totals: Row) -> list[Check]:
+    checks = []
+    if expectations.check_latency:
+        checks.append(Check(f"p99 ≤ {slo.p99_ms:.0f} ms", totals.p99_ms <= slo.p99_ms, f"p99 {totals.p99_ms:.0f} ms"))
+    if expectations.check_errors:
+        checks.append(
+            Check(
+                f"error ratio ≤ {slo.error_ratio:.2%}",
+                totals.error_ratio <= slo.error_ratio,
+                f"{totals.failures} of {totals.requests} requests failed ({totals.error_ratio:.2%})",
+            )
+        )
+    return checks
 
 
 def _loss_checks(observed: Observed) -> list[Check]:
@@ -93,8 +97,7 @@ def _alarm_checks(expectations: Expectations, observed: Observed) -> list[Check]
 
 def check_expectations(expectations: Expectations, slo: Slo, observed: Observed) -> list[Check]:
     checks = [Check("requests made", observed.totals.requests > 0, f"{observed.totals.requests} requests")]
-    if expectations.check_slo:
-        checks += _slo_checks(slo, observed.totals)
+    checks += _slo_checks(expectations, slo, observed.totals)
     if expectations.zero_loss:
         checks += _loss_checks(observed)
     return checks + _alarm_checks(expectations, observed)

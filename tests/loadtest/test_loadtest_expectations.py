@@ -119,4 +119,13 @@ def test_duplicates_and_a_missing_reconciliation_fail() -> None:
 
 def test_a_run_without_requests_never_passes() -> None:
     empty = Row("Aggregated", 0, 0, 0.0, 0.0, 0.0)
-    assert "requests made" in failed(check_expectations(Expectations(check_slo=False), SLO, observed(totals=empty)))
+    expectations = Expectations(check_latency=False, check_errors=False)
+    assert "requests made" in failed(check_expectations(expectations, SLO, observed(totals=empty)))
+
+
+def test_db_outage_checks_errors_but_not_latency() -> None:
+    slow = Row("Aggregated", 1000, 0, 20.0, 40.0, 2000.0)
+    transitions = [went("sluice-local-dlq-visible-high"), went("sluice-local-queue-age-low")]
+    checks = check_expectations(SCENARIOS["db-outage"].expectations, SLO, observed(transitions, totals=slow))
+    assert failed(checks) == []
+    assert "error ratio ≤ 1.00%" in [check.name for check in checks]

@@ -108,6 +108,7 @@ class ControlApi(BaseHTTPRequestHandler):
     """The local stack's control API, as the lead specified it."""
 
     posted: ClassVar[list[tuple[str, Any]]] = []
+    offers_replay: ClassVar[bool] = True
     status: ClassVar[dict[str, Any]] = {
         "alarms": {"sluice-local-dlq-high": "OK", "sluice-local-api-4xx-low": "ALARM"},
         "queues": {"ingest": {"visible": 5, "in_flight": 2}, "dead_letter": {"visible": 1, "in_flight": 0}},
@@ -139,6 +140,8 @@ class ControlApi(BaseHTTPRequestHandler):
         self.posted.append((self.path, body))
         if self.path == "/chaos" and body.get("fault") == "nope":
             self._send(400, {"error": "unknown fault 'nope'"})
+        elif self.path == "/replay" and not self.offers_replay:
+            self._send(404, {"error": "not_found"})
         else:
             self._send(200, {"ok": True})
 
@@ -179,6 +182,17 @@ def test_local_view_posts_chaos_and_replay(control: LocalStackView) -> None:
     ]
     with pytest.raises(LoadTestError, match="400"):
         control.inject("nope", 1)
+
+
+def test_without_a_replay_endpoint_the_view_replays_with_the_operator_tool(control: LocalStackView) -> None:
+    # GIVEN a control API without /replay, and outputs that name no archive bucket
+    ControlApi.offers_replay = False
+    try:
+        # WHEN a replay is asked for THEN the fallback (ops.replay) explains what it lacks
+        with pytest.raises(LoadTestError, match="no ArchiveBucket"):
+            control.replay(0)
+    finally:
+        ControlApi.offers_replay = True
 
 
 def test_local_view_says_when_the_stack_is_not_up() -> None:
