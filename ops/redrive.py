@@ -179,4 +179,25 @@ def redrive(
     if limit is None:
         result.note = "this endpoint has no StartMessageMoveTask (moto): moved by receive/send/delete"
     progress.finish()
+    in_flight = in_flight_count(sqs, dlq_url)
+    if in_flight:
+        # Most likely the archiver holds them (it consumes the DLQ); they come back after its visibility timeout.
+        result.note = "\n".join(
+            filter(
+                None,
+                [
+                    result.note,
+                    f"{in_flight} messages are in flight in the DLQ (the archiver, or another "
+                    "consumer, holds them): they were not moved; run redrive again once they are visible",
+                ],
+            )
+        )
     return result
+
+
+def in_flight_count(sqs: Any, queue_url: str) -> int:
+    with aws_errors(f"reading {queue_url}"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))

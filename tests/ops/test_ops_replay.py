@@ -159,3 +159,16 @@ def test_on_aws_redrive_is_one_message_move_task_followed_to_its_end() -> None:
         result = redrive(sqs, "https://sqs/dlq", "https://sqs/ingest", sleep=lambda _: None)
     # THEN SQS moved them itself, and the count is the task's
     assert (result.method, result.moved, result.failed) == ("message move task", 120, [])
+
+
+def test_redrive_says_when_dlq_messages_are_held_by_another_consumer(pipeline: dict) -> None:
+    # GIVEN two DLQ messages, one of them received (in flight) by someone else — the archiver, say
+    sqs = pipeline["sqs"]
+    for n in range(2):
+        sqs.send_message(QueueUrl=pipeline["dlq"], MessageBody=envelope(n=n))
+    sqs.receive_message(QueueUrl=pipeline["dlq"], MaxNumberOfMessages=1, VisibilityTimeout=300)
+    # WHEN redriven
+    result = redrive(sqs, pipeline["dlq"], pipeline["queue"], move_client=pipeline["no_retry_sqs"], **FAST)
+    # THEN the visible one moves and the held one is reported, not silently skipped
+    assert result.moved == 1
+    assert "1 messages are in flight in the DLQ" in "\n".join(result.summary())
