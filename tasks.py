@@ -151,8 +151,26 @@ def demo(c, env="local"):
         raise Exit("demo: some accepted events were not stored", code=code)
 
 
+@task(help={"out": "folder for the PNG and HTML files (default: .local/dashboards)"})
+def dashboard(c, out=".local/dashboards"):
+    """Render the running local stack's dashboards (data from its CloudWatch) to PNG and HTML."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from cloudformation.synth import full_template
+    from local.dashboard_render import render_stack_dashboards
+    from local.deploy import clients
+
+    outputs = _local_outputs()
+    template = full_template(_config("local")).to_dict()
+    cloudwatch = clients(outputs["AwsEndpoint"], outputs["Region"])("cloudwatch")
+    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC)):
+        print(f"{png}\n{html}")
+
+
 namespace.add_task(up)
 namespace.add_task(down)
+namespace.add_task(dashboard)
 namespace.add_task(status)
 namespace.add_task(chaos)
 namespace.add_task(demo)

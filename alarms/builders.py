@@ -45,7 +45,11 @@ def metric_alarm(
     topic = Ref(topics[definition.tier])
     evaluation = {
         "EvaluationPeriods": monitoring.evaluation_periods,
-        "DatapointsToAlarm": monitoring.evaluation_periods if spec.every_period else monitoring.datapoints_to_alarm,
+        "DatapointsToAlarm": {
+            "every": monitoring.evaluation_periods,
+            "any": 1,
+            "m_of_n": monitoring.datapoints_to_alarm,
+        }[spec.breach],
     }
     return cloudwatch.Alarm(
         logical_id(spec.name, definition.tier),

@@ -41,8 +41,10 @@ class AlarmSpec:
     summary: str  # what a breach means, in one line
     comparison: str = GREATER
     missing: str = NOT_BREACHING  # quiet when there is no traffic
-    # Breach in every evaluated period, not M of N: for signals whose single periods are noisy by nature.
-    every_period: bool = False
+    # How many evaluated periods must breach: "m_of_n" takes config.monitoring's datapoints to alarm;
+    # "every" is for signals whose single periods are noisy by nature; "any" for events that matter
+    # the first time they happen (a message dead-lettered), which a fast archiver may show in one period only.
+    breach: Literal["m_of_n", "every", "any"] = "m_of_n"
 
     @property
     def is_band(self) -> bool:
@@ -157,16 +159,19 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "Events were accepted but never reached the queue.",
             # Events in flight at a period boundary make single periods differ by a few either way;
             # loss shows in every period.
-            every_period=True,
+            breach="every",
         ),
         # dead letters: a message moved by redrive never counts in the DLQ's NumberOfMessagesSent
-        AlarmSpec("dlq-visible", "dlq_visible", {"high": 0.0}, "Messages wait in the dead-letter queue."),
-        AlarmSpec("events-archived", "events_archived", {"low": 0.0}, "Events were dead-lettered and archived."),
+        AlarmSpec("dlq-visible", "dlq_visible", {"high": 0.0}, "Messages wait in the dead-letter queue.", breach="any"),
+        AlarmSpec(
+            "events-archived", "events_archived", {"low": 0.0}, "Events were dead-lettered and archived.", breach="any"
+        ),
         AlarmSpec(
             "failures-queue-visible",
             "failures_visible",
             {"high": 0.0},
             "Low-tier notifications could not be delivered.",
+            breach="any",
         ),
         # the table
         AlarmSpec("table-system-errors", "table_system_errors", {"high": 0.0}, "DynamoDB fails our writes."),

@@ -335,9 +335,9 @@ def _check_invariants(config: Config, where: str) -> None:
     require(config.budget.monthly_usd > 0, "budget.monthly_usd", "expected a positive amount")
     monitoring = config.monitoring
     require(
-        monitoring.period_seconds in (10, 20, 30) or monitoring.period_seconds % 60 == 0,
+        monitoring.period_seconds in (10, 30) or monitoring.period_seconds % 60 == 0,
         "monitoring.period_seconds",
-        "expected 10, 20, 30 or a multiple of 60",
+        "expected 10, 30 or a multiple of 60 (the alarm periods CloudWatch accepts)",
     )
     require(
         1 <= monitoring.datapoints_to_alarm <= monitoring.evaluation_periods,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -374,3 +375,17 @@ ul {{ line-height: 1.5; }}
 </body>
 </html>
 """
+
+
+def render_stack_dashboards(
+    cloudwatch: BaseClient, template: Mapping[str, Any], out_dir: Path, now: datetime
+) -> list[tuple[Path, Path]]:
+    """Render every dashboard of the deployed stack, as stored in the local CloudWatch."""
+    rendered = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Dashboard":
+            continue
+        name = resource["Properties"]["DashboardName"]
+        body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name=name))
+    return rendered

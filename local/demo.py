@@ -8,11 +8,13 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
 from cloudformation.config import Config
+from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
 from local.runtime import LocalRuntime, Ports, StatePaths
 from ops.reconcile import existing_ids
@@ -107,10 +109,10 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
 
 
 def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
-    from local.dashboard_render import render_operations_dashboard
-
-    png, html = render_operations_dashboard(runtime.stack, client("cloudwatch"), state_dir / "dashboard")
-    return f"{png}\n                 {html}"
+    rendered = render_stack_dashboards(
+        client("cloudwatch"), runtime.stack.template, state_dir / "dashboards", datetime.now(UTC)
+    )
+    return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 
 
 def _report(traffic, unique_ids, stored, lost, status, runtime: LocalRuntime, dashboard: str) -> str:

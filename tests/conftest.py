@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack_support import RunningStack, start_stack
+from local.background import BackgroundStack, start_background_stack
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    stack = start_stack(tmp_path_factory.mktemp("local-stack"))
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundStack]:
+    stack = start_background_stack(tmp_path_factory.mktemp("local-stack"))
     yield stack
     stack.stop()

@@ -1,5 +1,5 @@
-"""A real local stack for end-to-end tests: `python -m local.runtime` in its own process, on free ports,
-with its own state folder; stopped by its own process id. Tests talk to it over HTTP, like a user."""
+"""A local stack in its own process (`python -m local.runtime`) on free ports with its own state folder,
+stopped by its own process id: what the end-to-end tests and the benchmarks run against."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ import boto3
 import requests
 
 from local.emulator import free_port
+from ops.reconcile import existing_ids
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 120
 
 
 @dataclass
-class RunningStack:
+class BackgroundStack:
     process: subprocess.Popen
     state_dir: Path
     outputs: dict[str, Any]
@@ -75,8 +76,6 @@ class RunningStack:
         return status
 
     def stored_ids(self, ids: list[str]) -> set[str]:
-        from ops.reconcile import existing_ids
-
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 
     def functions_log(self) -> str:
@@ -92,7 +91,7 @@ class RunningStack:
                 self.process.wait(timeout=10)
 
 
-def start_stack(state_dir: Path, env: str = "local") -> RunningStack:
+def start_background_stack(state_dir: Path, env: str = "local") -> BackgroundStack:
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -121,4 +120,4 @@ def start_stack(state_dir: Path, env: str = "local") -> RunningStack:
                 process.kill()
             raise RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")
         time.sleep(0.5)
-    return RunningStack(process=process, state_dir=state_dir, outputs=json.loads(outputs_path.read_text()))
+    return BackgroundStack(process=process, state_dir=state_dir, outputs=json.loads(outputs_path.read_text()))
