@@ -42,6 +42,11 @@ def run_load(
 ) -> RunResult:
     """Run one scenario; raises LoadTestError for anything the person can fix."""
     chosen = get_scenario(scenario)
+    if chosen.fault and target != "local":  # refused before any AWS call
+        raise LoadTestError(
+            f"scenario {chosen.name!r} injects the fault {chosen.fault.name!r}: fault scenarios run only "
+            f"against the local stack (--target local), never against {target!r}"
+        )
     try:
         worker_count = int(workers or 0)
     except (TypeError, ValueError):

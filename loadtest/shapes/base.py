@@ -113,6 +113,8 @@ class StagedShape(LoadTestShape):
                 listener(ended, index, run_time)
             if ended is not None and self.stop_when_slo_broken and self.stop_condition and self.stop_condition(ended):
                 self._stopped = True
+                for listener in self.stage_listeners:  # the stage just begun ends at once: not a stage
+                    listener(index, None, run_time)
                 return None
         if index is None:
             self._stopped = True

@@ -75,6 +75,7 @@ def test_faults_are_refused_against_a_deployed_target() -> None:
         ({"scenario": "smoke", "workers": "two"}, "--workers: expected a whole number"),
         ({"scenario": "smoke", "outputs": "/nonexistent/outputs.json"}, "invoke up"),
         ({"scenario": "smoke", "target": "staging"}, "no environment 'staging'"),
+        ({"scenario": "db-outage", "target": "prod"}, "fault scenarios run only against the local stack"),
     ],
 )
 def test_bad_arguments_are_one_clear_line(arguments: dict[str, str], message: str) -> None:

@@ -71,6 +71,15 @@ def test_step_stops_at_the_first_stage_that_breaks_the_slo() -> None:
     assert results == [(10, 5.0), (20, 5.0), None, None]
 
 
+def test_a_stopped_step_tells_its_listeners_that_nothing_runs_any_more() -> None:
+    shape, clock = started(StepShape, users=60, duration=60)
+    heard: list[tuple[int | None, int | None]] = []
+    shape.stage_listeners.append(lambda ended, begun, run_time: heard.append((ended, begun)))
+    shape.stop_condition = lambda ended: ended == 0
+    ticks(shape, clock, [0, 10, 11])
+    assert heard == [(None, 0), (0, 1), (1, None)]
+
+
 def test_the_other_shapes_ignore_the_stop_condition() -> None:
     shape, clock = started(SteadyShape, users=10, duration=20)
     shape.stop_condition = lambda ended: True
