@@ -91,7 +91,9 @@ def change_set_type_for(status: str | None) -> str:
     if status in ("ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"):
         raise OpsError(f"the stack is in {status}: fix it in the CloudFormation console (or destroy it) first")
     if status == "ROLLBACK_COMPLETE":
-        raise OpsError("the stack is in ROLLBACK_COMPLETE (a failed first create): destroy it, then deploy again")
+        raise OpsError(
+            "the stack is in ROLLBACK_COMPLETE (a failed first create): `invoke deploy` deletes and recreates it"
+        )
     return "UPDATE"
 
 

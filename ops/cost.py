@@ -282,6 +282,8 @@ def estimate(
     units = math.ceil(item_bytes / prices("dynamodb", "write_unit_bytes"))
     wru = events * units
     write_kind = "PutItem" if shape.naive else "BatchWriteItem"
+    if config.table.billing == "provisioned":
+        write_kind += ", priced on demand; this table is provisioned"
     result.add(
         "DynamoDB",
         f"{write_kind} ({units} WRU per {item_bytes / 1024:.1f} KB item)",
