@@ -75,6 +75,24 @@ class BackgroundStack:
             status = self.status()
         return status
 
+    def fired_since(self, since: float) -> set[str]:
+        """Names of the alarms that went to ALARM since `since` (epoch seconds)."""
+        transitions = self.control("GET", f"/alarm-transitions?since={since}")
+        return {item["alarm"] for item in transitions if item["new"] == "ALARM"}
+
+    def wait_for_alarms(self, names: set[str], since: float, timeout: float) -> set[str]:
+        """Wait until every alarm in `names` has fired since `since`; returns all that fired."""
+        deadline = time.monotonic() + timeout
+        fired = self.fired_since(since)
+        while not names <= fired:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
+                )
+            time.sleep(1)
+            fired = self.fired_since(since)
+        return fired
+
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
-import inspect
+import importlib.util
 import logging
 import threading
 import time
@@ -99,12 +99,36 @@ class FunctionStats:
 
 def resolve_handler(path: str) -> Handler:
     """Import "package.module.function" and return the function (as Lambda's Handler setting does)."""
+    module_name, attribute = _split_handler_path(path)
+    return _handler_of(importlib.import_module(module_name), path, attribute)
+
+
+def load_environment(path: str) -> tuple[ModuleType, Handler]:
+    """A fresh copy of the handler's module, as a new Lambda execution environment would import it.
+
+    Lambda runs concurrent invocations in separate environments, each with its own module-level state
+    (clients, Powertools metrics); the local stack runs them as threads of one process, so each
+    concurrent invocation gets its own copy of the module. Shared helper modules are imported once."""
+    module_name, attribute = _split_handler_path(path)
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"handler {path!r}: no module {module_name}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, _handler_of(module, path, attribute)
+
+
+def _split_handler_path(path: str) -> tuple[str, str]:
     module_name, _, attribute = path.rpartition(".")
     if not module_name:
         raise ValueError(f"handler {path!r}: expected module.function")
-    handler = getattr(importlib.import_module(module_name), attribute, None)
+    return module_name, attribute
+
+
+def _handler_of(module: ModuleType, path: str, attribute: str) -> Handler:
+    handler = getattr(module, attribute, None)
     if not callable(handler):
-        raise ValueError(f"handler {path!r}: {module_name} has no callable {attribute!r}")
+        raise ValueError(f"handler {path!r}: {module.__name__} has no callable {attribute!r}")
     return handler
 
 
@@ -114,31 +138,64 @@ class LocalFunction:
 
     Raises TooManyRequestsException when throttled, FunctionTimeoutError when the handler overran its
     timeout (it cannot be stopped, only disowned), or whatever the handler raised.
+
+    Built from a handler path, each concurrent invocation runs in an execution environment of its own
+    (a fresh copy of the handler module, see `load_environment`), reused by later invocations as on
+    Lambda; `on_environment` is called with each new environment's module (fault injection and the
+    metrics observers hook its clients). Built from a handler callable, all invocations share it.
     """
 
     settings: FunctionSettings
-    handler: Handler
+    handler: Handler | None = None
     sink: MetricSink | None = None
+    handler_path: str | None = None
+    on_environment: Callable[[ModuleType], None] | None = None
     _stats: FunctionStats = field(default_factory=FunctionStats, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _idle: list[Handler] = field(default_factory=list, init=False)
     _log_stream: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if (self.handler is None) == (self.handler_path is None):
+            raise ValueError("give a handler or a handler path, not both")
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         self._log_stream = f"{day}/[$LATEST]{uuid.uuid4().hex}"
+        if self.handler_path is not None:
+            self._idle.append(self._new_environment())  # the first cold start happens at deploy time
 
     @classmethod
-    def from_handler_path(cls, settings: FunctionSettings, path: str, sink: MetricSink | None = None) -> LocalFunction:
-        return cls(settings, resolve_handler(path), sink)
+    def from_handler_path(
+        cls,
+        settings: FunctionSettings,
+        path: str,
+        sink: MetricSink | None = None,
+        on_environment: Callable[[ModuleType], None] | None = None,
+    ) -> LocalFunction:
+        return cls(settings, sink=sink, handler_path=path, on_environment=on_environment)
+
+    def _new_environment(self) -> Handler:
+        assert self.handler_path is not None
+        module, handler = load_environment(self.handler_path)
+        if self.on_environment is not None:
+            self.on_environment(module)
+        return handler
+
+    def _checkout(self) -> Handler:
+        if self.handler is not None:
+            return self.handler
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._new_environment()
+
+    def _checkin(self, handler: Handler) -> None:
+        if self.handler is None:
+            with self._lock:
+                self._idle.append(handler)
 
     @property
     def name(self) -> str:
         return self.settings.name
-
-    @property
-    def module(self) -> ModuleType | None:
-        """The module that defines the handler (where fault injection looks for AWS clients)."""
-        return inspect.getmodule(self.handler)
 
     def stats(self) -> FunctionStats:
         with self._lock:
@@ -153,7 +210,11 @@ class LocalFunction:
         started = time.monotonic()
         failed = True
         try:
-            result = self.handler(event, context)
+            handler = self._checkout()
+            try:
+                result = handler(event, context)
+            finally:
+                self._checkin(handler)
             failed = False
         except Exception:
             log.exception("%s %s: handler raised", self.name, context.aws_request_id)

@@ -17,7 +17,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TextIO
 
 from botocore.client import BaseClient
@@ -169,14 +171,18 @@ class LocalRuntime:
                 reserved_concurrency=int(props["ReservedConcurrentExecutions"]),
                 region=self.config.region,
             )
-            function = LocalFunction.from_handler_path(settings, props["Handler"], self.sink)
-            self._functions[name] = function
-            if name in FAULT_TARGETS:
-                self.chaos.attach(function.module)
-            for aws_client in find_clients(function.module):
-                observer = observers.get(aws_client.meta.service_model.service_name)
-                if observer is not None:
-                    observer.attach(aws_client)
+            self._functions[name] = LocalFunction.from_handler_path(
+                settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)
+            )
+
+    def _hook_environment(self, name: str, observers: dict[str, Any], module: ModuleType) -> None:
+        """A new execution environment: its AWS clients get the metrics observers and fault injection."""
+        if name in FAULT_TARGETS:
+            self.chaos.attach(module)
+        for aws_client in find_clients(module):
+            observer = observers.get(aws_client.meta.service_model.service_name)
+            if observer is not None:
+                observer.attach(aws_client)
 
     def _start_metrics(self, client) -> None:
         assert self.stack is not None
