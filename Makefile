@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins urllib3 1.x, which Locust cannot run with: it lives in a virtualenv of its own.
+TOOLS := .tools
+CHECKOV_VERSION := 3.2.459
 
 .PHONY: demo test lint clean
 
@@ -10,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,4 +30,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build reports .local .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build reports .local .pytest_cache

@@ -12,6 +12,9 @@ from pathlib import Path
 from cloudformation.scan_exceptions import SCAN_EXCEPTIONS
 
 BIN = Path(sys.executable).parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# checkov pins urllib3 1.x, which Locust cannot run with, so `make` installs it into a virtualenv of its own.
+CHECKOV_CANDIDATES = (PROJECT_ROOT / ".tools" / "bin" / "checkov", BIN / "checkov")
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,16 @@ def _cfn_lint(template_path: Path) -> list[Finding]:
     ]
 
 
+def checkov_executable() -> Path:
+    for candidate in CHECKOV_CANDIDATES:
+        if candidate.exists():
+            return candidate
+    raise ScannerError("checkov is not installed: run `make test` once (it installs checkov into .tools/)")
+
+
 def _checkov(template_path: Path) -> tuple[list[Finding], int, int]:
     command = [
-        str(BIN / "checkov"),
+        str(checkov_executable()),
         "--file",
         str(template_path),
         "--framework",

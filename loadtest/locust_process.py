@@ -54,15 +54,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Locust's own command, from the same environment as this Python.
+LOCUST = str(Path(sys.executable).parent / "locust")
+
+
 def locust_files(shape: str) -> str:
     return f"{LOADTEST_DIR / 'locustfile.py'},{LOADTEST_DIR / 'shapes' / f'{shape}.py'}"
 
 
 def _common(plan: LocustPlan, log_name: str) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "loadtest.locust_main",  # `locust` with a compatibility shim (loadtest/compat.py)
+        LOCUST,
         "-f",
         locust_files(plan.scenario.shape),
         *plan.scenario.mix,  # only the scenario's user classes run

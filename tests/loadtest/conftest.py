@@ -7,7 +7,3 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
-
-from loadtest.compat import ensure_locust_importable
-
-ensure_locust_importable()
