@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+import psutil
 from botocore.client import BaseClient
 
 from cloudformation.api import events_request_schema
@@ -346,6 +347,11 @@ class LocalRuntime:
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
+            # resident memory of the runtime and of moto server, for soak runs: must stay flat
+            "memory": {
+                "runtime_rss_bytes": psutil.Process().memory_info().rss,
+                "moto_rss_bytes": psutil.Process(self._moto.pid).memory_info().rss,
+            },
         }
 
     # --- stop --------------------------------------------------------------------------------------
