@@ -168,8 +168,23 @@ def dashboard(c, out=".local/dashboards"):
         print(f"{png}\n{html}")
 
 
+@task(help={"only": "run one suite: functions | pipeline (default: both)"})
+def bench(c, only=""):
+    """Run the benchmarks (not tests): each against a baseline measured in the same run, printed as ratios."""
+    suites = {"functions": "benchmarks.functions_bench", "pipeline": "benchmarks.pipeline_bench"}
+    if only and only not in suites:
+        raise Exit(f"error: --only must be one of {', '.join(suites)}, got {only!r}", code=2)
+    import importlib
+
+    for name, module in suites.items():
+        if only in ("", name):
+            print(f"== {name} ==")
+            importlib.import_module(module).main()
+
+
 namespace.add_task(up)
 namespace.add_task(down)
+namespace.add_task(bench)
 namespace.add_task(dashboard)
 namespace.add_task(status)
 namespace.add_task(chaos)
