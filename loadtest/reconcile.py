@@ -17,9 +17,10 @@ from typing import Any
 
 from loadtest.errors import LoadTestError
 from loadtest.idlog import AcceptedRequest
+from ops.errors import OpsError
+from ops.reconcile import existing_ids
 
 BATCH_GET_MAX_KEYS = 100  # DynamoDB BatchGetItem's limit
-MAX_UNPROCESSED_ROUNDS = 8
 
 Lookup = Callable[[Sequence[str]], set[str]]
 
@@ -64,24 +65,12 @@ def reconcile(requests: Sequence[AcceptedRequest], lookup: Lookup) -> Reconcilia
 
 
 def dynamodb_lookup(client: Any, table: str, sleep: Callable[[float], None] = time.sleep) -> Lookup:
-    """Which of ≤ 100 ids the table holds: BatchGetItem, UnprocessedKeys retried with backoff."""
+    """Which of the ids the table holds: the operators' reconcile lookup (BatchGetItem, retried)."""
 
     def lookup(ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [{"event_id": {"S": event_id}} for event_id in ids],
-                "ProjectionExpression": "event_id",
-                "ConsistentRead": True,
-            }
-        }
-        for attempt in range(MAX_UNPROCESSED_ROUNDS):
-            response = client.batch_get_item(RequestItems=request)
-            found.update(item["event_id"]["S"] for item in response.get("Responses", {}).get(table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-            sleep(min(2.0, 0.05 * 2**attempt))
-        raise LoadTestError(f"{table}: BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+        try:
+            return existing_ids(client, table, ids, sleep=sleep)
+        except OpsError as error:
+            raise LoadTestError(str(error)) from None
 
     return lookup

@@ -122,7 +122,7 @@ def existing_ids(
     found: set[str] = set()
     for start in range(0, len(wanted), KEYS_PER_CALL):
         keys = [{"event_id": {"S": event_id}} for event_id in wanted[start : start + KEYS_PER_CALL]]
-        request = {table: {"Keys": keys, "ProjectionExpression": "event_id"}}
+        request = {table: {"Keys": keys, "ProjectionExpression": "event_id", "ConsistentRead": True}}
         for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
             with aws_errors(f"reading {table}"):
                 response = dynamodb.batch_get_item(RequestItems=request)
