@@ -177,22 +177,22 @@ def _role(
         # X-Ray takes no resource-level permissions: "*" is the only resource it accepts.
         allow([xray_actions.PutTraceSegments, xray_actions.PutTelemetryRecords], ["*"]),
     ]
+    return service_role(f"{name.title()}Role", "lambda.amazonaws.com", f"{name}-least-privilege", [*base, *statements])
+
+
+def service_role(title: str, service: str, policy_name: str, statements: list[Statement]) -> iam.Role:
+    """A role that only `service` can assume, with one inline policy."""
     return iam.Role(
-        f"{name.title()}Role",
+        title,
         AssumeRolePolicyDocument=PolicyDocument(
             Version="2012-10-17",
             Statement=[
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Service", "lambda.amazonaws.com"),
-                    Action=[sts_actions.AssumeRole],
-                )
+                Statement(Effect=Allow, Principal=Principal("Service", service), Action=[sts_actions.AssumeRole])
             ],
         ),
         Policies=[
             iam.Policy(
-                PolicyName=f"{name}-least-privilege",
-                PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[*base, *statements]),
+                PolicyName=policy_name, PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements)
             )
         ],
     )
@@ -229,30 +229,14 @@ def _notifier_triggers(
     configured time zone) delivers what was held overnight. Whatever cannot be delivered lands in the
     failures queue."""
     failures_arn = GetAtt(queues.failures, "Arn")
-    scheduler_role = iam.Role(
+    scheduler_role = service_role(
         "NotifierScheduleRole",
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Service", "scheduler.amazonaws.com"),
-                    Action=[sts_actions.AssumeRole],
-                )
-            ],
-        ),
-        Policies=[
-            iam.Policy(
-                PolicyName="invoke-notifier",
-                PolicyDocument=PolicyDocument(
-                    Version="2012-10-17",
-                    Statement=[
-                        allow([lambda_actions.InvokeFunction], [GetAtt(notifier, "Arn")]),
-                        allow([sqs_actions.SendMessage], [failures_arn]),
-                        allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
-                    ],
-                ),
-            )
+        "scheduler.amazonaws.com",
+        "invoke-notifier",
+        [
+            allow([lambda_actions.InvokeFunction], [GetAtt(notifier, "Arn")]),
+            allow([sqs_actions.SendMessage], [failures_arn]),
+            allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
         ],
     )
     start = config.notifications.business_hours.split("-")[0]
