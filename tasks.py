@@ -99,11 +99,16 @@ def down(c):
     """Stop the local stack started by `invoke up` in another shell."""
     from local.emulator import stop_from_pidfile
 
-    pidfile = _state_dir() / "runtime.pid"
-    if not pidfile.exists():
+    runtime, moto = _state_dir() / "runtime.pid", _state_dir() / "moto.pid"
+    if not runtime.exists() and not moto.exists():
         print("no local stack is running")
         return
-    print("stopped" if stop_from_pidfile(pidfile, timeout=30) else "the local stack was not running")
+    # The runtime stops moto itself; moto's own pidfile catches a runtime that died without cleaning up.
+    stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
+    if not stopped:
+        raise Exit("error: the local stack did not stop; see .local/logs/runtime.log", code=1)
+    (_state_dir() / "outputs.json").unlink(missing_ok=True)
+    print("local stack stopped")
 
 
 @task

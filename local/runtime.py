@@ -73,6 +73,10 @@ class StatePaths:
         return self.root / "runtime.pid"
 
     @property
+    def moto_pidfile(self) -> Path:
+        return self.root / "moto.pid"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -126,6 +130,8 @@ class LocalRuntime:
         write_pidfile(self.paths.pidfile)
         self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
         self._moto = start_moto(port=self.ports.aws, log_path=self.paths.logs / "moto.log")
+        # moto runs in its own session: if this process dies hard, `invoke down` still finds it
+        write_pidfile(self.paths.moto_pidfile, self._moto.pid)
         client = clients(self._moto.endpoint_url, self.config.region)
         self._set_process_environment()
         self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
@@ -381,6 +387,7 @@ class LocalRuntime:
             self._moto = None
         self.paths.outputs.unlink(missing_ok=True)
         self.paths.pidfile.unlink(missing_ok=True)
+        self.paths.moto_pidfile.unlink(missing_ok=True)
         self.say("local stack stopped")
 
 
