@@ -35,6 +35,7 @@ REJECTION_REASONS = (
     "empty_batch",
     "batch_too_long",
     "not_an_object",
+    "invalid_idempotency_key",
     "event_too_large",
     "queue_unavailable",
     "partially_accepted",

@@ -27,7 +27,9 @@ ARCHIVE_PREFIX = env.optional("ARCHIVE_PREFIX", "dlq")
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A batch is one object: when it is not written, no record is, and the invocation fails (BatchProcessingError)
+# so that Lambda counts an error and archiver-errors pages; a batch of item failures alone would be silent.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=True)
 s3 = boto3.client("s3")
 
 
@@ -85,7 +87,7 @@ def _confirm_archived(record: SQSRecord, archived: bool) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Archive a DLQ batch as one object; when that fails every record is a batch item failure."""
+    """Archive a DLQ batch as one object; when that fails the invocation fails and the batch stays in the DLQ."""
     records = sqs_records(event)
     archived = archive_records(records, utc_now())
     metrics.add_metric(name="EventsArchived", unit=MetricUnit.Count, value=len(records) if archived else 0)

@@ -11,6 +11,8 @@ from functions.ingest.config import IngestSettings
 
 JSON_WHITESPACE = " \t\n\r"
 UTF8_CHARSETS = ("utf-8", "utf8")
+# As documented in openapi.json. An empty key would give every request that sends one the same event ids.
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
 class RequestRejected(SluiceError):
@@ -77,6 +79,15 @@ def check_media_type(headers: dict[str, str]) -> None:
     charsets = [value.strip().strip('"') for name, _, value in pairs if name.strip() == "charset"]
     if media_type != "application/json" or any(charset not in UTF8_CHARSETS for charset in charsets):
         raise RequestRejected(415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)")
+
+
+def check_idempotency_key(headers: dict[str, str]) -> None:
+    """An Idempotency-Key, when sent, is 1 to 255 characters."""
+    key = headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise RequestRejected(
+            400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )
 
 
 def body_bytes(event: dict[str, Any], max_body_bytes: int) -> bytes:
@@ -180,4 +191,5 @@ def split_events(data: bytes, settings: IngestSettings) -> list[str]:
 def parse_events(event: dict[str, Any], headers: dict[str, str], settings: IngestSettings) -> list[str]:
     """Validate the request and return the raw text of its events, or raise RequestRejected."""
     check_media_type(headers)
+    check_idempotency_key(headers)
     return split_events(body_bytes(event, settings.max_body_bytes), settings)

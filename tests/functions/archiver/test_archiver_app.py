@@ -6,6 +6,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from ulid import ULID
 
 from functions.common.archive import read_archive_lines
@@ -108,10 +109,10 @@ def test_put_failure_keeps_every_record_in_the_dlq(archiver: ModuleType, capsys:
     fail_calls(archiver.s3, "PutObject", "AccessDenied")
 
     # WHEN a batch of three is archived
-    response = archiver.handler(sqs_event(["a", "b", envelope_body("c")]), FakeContext())
-
-    # THEN all three are batch item failures, nothing is stored, nothing is counted as archived
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == ["msg-0000", "msg-0001", "msg-0002"]
+    # THEN the invocation fails (Lambda counts an error, the whole batch stays in the DLQ), nothing is stored,
+    # nothing is counted as archived
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        archiver.handler(sqs_event(["a", "b", envelope_body("c")]), FakeContext())
     assert objects() == {}
     assert metric_values(capsys.readouterr().out, "EventsArchived") == [0.0]
 
