@@ -161,8 +161,15 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             # loss shows in every period.
             breach="every",
         ),
-        # dead letters: a message moved by redrive never counts in the DLQ's NumberOfMessagesSent
-        AlarmSpec("dlq-visible", "dlq_visible", {"high": 0.0}, "Messages wait in the dead-letter queue.", breach="any"),
+        # dead letters: a message moved by redrive never counts in the DLQ's NumberOfMessagesSent; visible and
+        # in-flight messages both count, as a failing archiver holds its batch in flight (catalog: dlq_messages)
+        AlarmSpec(
+            "dlq-visible",
+            "dlq_messages",
+            {"high": 0.0},
+            "Messages wait in the dead-letter queue, visible or held by a failing archiver.",
+            breach="any",
+        ),
         AlarmSpec(
             "events-archived", "events_archived", {"low": 0.0}, "Events were dead-lettered and archived.", breach="any"
         ),

@@ -255,6 +255,7 @@ _SQS_LABELS = {
     "NumberOfMessagesSent": "messages sent",
     "NumberOfMessagesDeleted": "messages deleted",
     "ApproximateNumberOfMessagesVisible": "messages visible",
+    "ApproximateNumberOfMessagesNotVisible": "messages in flight",
     "ApproximateAgeOfOldestMessage": "oldest message age",
 }
 
@@ -366,9 +367,25 @@ def _table(config: Config, period: int) -> list[Signal]:
 def _dead_letters(config: Config, period: int) -> list[Signal]:
     retention = float(config.queue.dlq_retention_seconds)
     visible = _sqs(config, "dlq_visible", "dead-letter", "ApproximateNumberOfMessagesVisible", period)
+    in_flight = _sqs(config, "dlq_in_flight", "dead-letter", "ApproximateNumberOfMessagesNotVisible", period)
     age = _sqs(config, "dlq_age", "dead-letter", "ApproximateAgeOfOldestMessage", period, capacity=retention)
     archived = _ours(config, "events_archived", "EventsArchived", "archiver", period)
-    return [visible, age, archived]
+    return [
+        visible,
+        in_flight,
+        # Dead letters not archived yet. The archiver polls the DLQ, so a dead letter is visible for moments
+        # only; an archiver that fails (S3 down, a bad bucket policy) holds its batch in flight for the
+        # DLQ's visibility timeout, again and again, and the visible count stays at zero meanwhile.
+        Expression(
+            "dlq_messages",
+            "FILL(dlq_visible, 0) + FILL(dlq_in_flight, 0)",
+            (visible, in_flight),
+            "Count",
+            "Dead letters not archived yet",
+        ),
+        age,
+        archived,
+    ]
 
 
 def _reconciliation(config: Config, period: int) -> list[Signal]:

@@ -94,7 +94,7 @@ _STAGES = (
     (
         "Dead letters and archive: is anything lost?",
         (
-            ("Are events dead-lettered?", ("dlq_visible", "events_archived")),
+            ("Are events dead-lettered?", ("dlq_messages", "dlq_visible", "dlq_in_flight", "events_archived")),
             ("How old is the oldest dead letter?", ("dlq_age",)),
             ("Is the archiver failing?", ("archiver_invocations", "archiver_errors", "archiver_throttles")),
             ("Is the archiver close to its limits?", ("archiver_duration_p99", "archiver_concurrency")),

@@ -28,7 +28,7 @@ NUMBERS = (
     ("Events accepted", "events_accepted"),
     ("Events stored", "events_stored"),
     ("Oldest queued event", "queue_age"),
-    ("Dead letters", "dlq_visible"),
+    ("Dead letters", "dlq_messages"),
     ("Accepted to stored p99", "ingest_lag_p99"),
 )
 
@@ -43,6 +43,6 @@ def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) -> 
     grid.new_row()
     flow = [catalog[signal_id] for signal_id in ("events_accepted", "queue_sent", "events_stored")]
     grid.add(graph("Does what comes in go out?", flow, alarms), HALF_WIDTH, GRAPH_HEIGHT)
-    backlog = [catalog["queue_visible"], catalog["dlq_visible"]]
+    backlog = [catalog["queue_visible"], catalog["dlq_messages"]]
     grid.add(graph("Is anything piling up?", backlog, alarms), HALF_WIDTH, GRAPH_HEIGHT)
     return body(grid, period)

@@ -13,6 +13,7 @@ from cloudformation.config import ENVIRONMENTS, RETRY_BUDGET_MAX_SHARE_OF_RETENT
 from cloudformation.synth import full_template, synthesize
 from cloudformation.validate import scan
 from dashboards.catalog import Expression, Metric, build_catalog
+from dashboards.metric_math import referenced_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,7 +116,7 @@ def test_every_alarm_reads_catalog_metrics(config):
             assert (props["Namespace"], props["MetricName"], dims, stat, props["Period"]) in known
 
 
-def test_the_dlq_alarm_watches_visible_messages_never_messages_sent():
+def test_the_dlq_alarm_watches_visible_and_in_flight_messages_never_messages_sent():
     # GIVEN the DLQ alarm of every environment
     for env in ENVIRONMENTS:
         config = load_config(env)
@@ -124,10 +125,19 @@ def test_the_dlq_alarm_watches_visible_messages_never_messages_sent():
             for p in resources(config, "AWS::CloudWatch::Alarm").values()
             if p["AlarmName"] == config.resource_name("dlq-visible-high")
         ]
-        # THEN it reads the DLQ's ApproximateNumberOfMessagesVisible, Maximum, above zero
-        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        assert props["Statistic"] == "Maximum"
-        assert props["Dimensions"] == [{"Name": "QueueName", "Value": config.resource_name("dead-letter")}]
+        # THEN it reads the DLQ's visible and in-flight messages (a failing archiver holds them in flight),
+        # Maximum, and fires when their sum is above zero
+        stats = {q["Id"]: q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q}
+        assert {stat["Metric"]["MetricName"] for stat in stats.values()} == {
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateNumberOfMessagesNotVisible",
+        }
+        for stat in stats.values():
+            assert stat["Stat"] == "Maximum"
+            assert stat["Metric"]["Dimensions"] == [{"Name": "QueueName", "Value": config.resource_name("dead-letter")}]
+        (returned,) = [q for q in props["Metrics"] if q["ReturnData"]]
+        assert referenced_ids(returned["Expression"]) == set(stats)
+        assert sorted(returned["Expression"].split(" + ")) == sorted(f"FILL({query_id}, 0)" for query_id in stats)
         assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0.0)
     # AND no alarm anywhere reads NumberOfMessagesSent of the DLQ
     for props in resources(load_config("prod"), "AWS::CloudWatch::Alarm").values():
