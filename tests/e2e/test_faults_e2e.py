@@ -1,0 +1,397 @@
+"""Faults on the local stack with real HTTP traffic running through it: every event a client was told
+"accepted" ends up in the table exactly once, and the alarms that should fire do.
+
+Each test waits until the stack is quiet (no fault, queues drained, its alarms back to OK), runs a background
+client posting batches while the fault lasts, then checks the table, the archive and the alarm transitions since
+its start. The outages are short (15-25 s) where the retry budget is not the point; the outage longer than the
+budget (DLQ → archive → replay) and the poison message are test_pipeline_e2e.py's.
+
+The last test prints the figures: faults survived, events accepted, events lost, duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from local.chaos import FAULTS
+from ops.replay import archive_keys, partition_prefixes, read_object, replay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+
+OUTAGE_SECONDS = 15
+QUIET_TIMEOUT_SECONDS = 120
+ALARM_TIMEOUT_SECONDS = 60
+STORE_TIMEOUT_SECONDS = 90
+RUN = uuid.uuid4().hex[:8]  # marks this run's events
+FIGURES: Counter = Counter()
+FAULT_TESTS = 6
+
+
+# --- the client ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    events: list[dict[str, Any]]
+    key: str | None
+    status: int
+    body: dict[str, Any]
+    retry_after: str | None
+
+
+@dataclass
+class Traffic:
+    """Posts batches of `batch` events from a background thread, `pause` apart: at most `max_requests`, for at
+    most `max_seconds`. Every other request (or each, with `keyed`) carries an Idempotency-Key."""
+
+    stack: Any
+    label: str
+    batch: int = 5
+    pause: float = 0.25
+    max_requests: int = 120
+    max_seconds: float = 25.0
+    keyed: bool = False
+    exchanges: list[Exchange] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Traffic:
+        self._thread = threading.Thread(target=self._run, name=f"traffic-{self.label}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the traffic thread did not stop"
+
+    def _run(self) -> None:
+        session = requests.Session()
+        deadline = time.monotonic() + self.max_seconds
+        for number in range(self.max_requests):
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+            events = [{"run": RUN, "fault": self.label, "request": number, "i": i} for i in range(self.batch)]
+            key = f"{RUN}-{self.label}-{number}" if self.keyed or number % 2 == 0 else None
+            headers = {"x-api-key": self.stack.outputs["ApiKey"], "Content-Type": "application/json"}
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            try:
+                response = session.post(
+                    f"{self.stack.api_url}/events", data=json.dumps(events), headers=headers, timeout=30
+                )
+            except requests.RequestException as error:  # a broken exchange shows up as status 0
+                self.exchanges.append(Exchange(events, key, 0, {"error": repr(error)}, None))
+                continue
+            body = response.json() if response.headers.get("Content-Type") == "application/json" else {}
+            retry_after = response.headers.get("Retry-After")
+            self.exchanges.append(Exchange(events, key, response.status_code, body, retry_after))
+            self._stop.wait(self.pause)
+
+    def statuses(self) -> Counter:
+        return Counter(exchange.status for exchange in self.exchanges)
+
+    def accepted(self) -> dict[str, dict[str, Any]]:
+        """Event id → event, for every event a response said is in the queue (202, or 503 partially_accepted)."""
+        accepted: dict[str, dict[str, Any]] = {}
+        for exchange in self.exchanges:
+            if exchange.status == 202:
+                indexes = list(range(len(exchange.events)))
+            elif exchange.status == 503 and exchange.body.get("error") == "partially_accepted":
+                failed = {failure["index"] for failure in exchange.body["failed"]}
+                indexes = [index for index in range(len(exchange.events)) if index not in failed]
+            else:
+                continue
+            assert len(exchange.body["ids"]) == len(indexes), exchange
+            accepted.update(
+                {event_id: exchange.events[i] for event_id, i in zip(exchange.body["ids"], indexes, strict=True)}
+            )
+        return accepted
+
+    def handed_out(self) -> list[str]:
+        return [
+            event_id
+            for exchange in self.exchanges
+            if exchange.status in (202, 503)
+            for event_id in exchange.body.get("ids", [])
+        ]
+
+
+# --- the stack -----------------------------------------------------------------------------------------
+
+
+def drained(status: dict) -> bool:
+    queues = status["queues"]
+    return all(queues[name]["visible"] == 0 and queues[name]["in_flight"] == 0 for name in ("ingest", "dead_letter"))
+
+
+def quiet(stack: Any, alarms_ok: set[str]) -> dict:
+    """Lift every fault, then wait for drained queues and the given alarms in OK; returns that status."""
+    for fault in FAULTS:
+        stack.lift(fault)
+    return stack.wait_until(
+        lambda status: not status["chaos"] and drained(status) and all(status["alarms"][a] == "OK" for a in alarms_ok),
+        QUIET_TIMEOUT_SECONDS,
+        f"a quiet stack (no fault, queues drained, {sorted(alarms_ok)} OK)",
+    )
+
+
+def stored_items(stack: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The table items of `ids` that exist, by event id."""
+    dynamodb, table = stack.client("dynamodb"), stack.outputs["TableName"]
+    found: dict[str, dict[str, Any]] = {}
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), 100):
+        request = {
+            table: {"Keys": [{"event_id": {"S": i}} for i in wanted[start : start + 100]], "ConsistentRead": True}
+        }
+        for _ in range(10):
+            response = dynamodb.batch_get_item(RequestItems=request)
+            found.update({item["event_id"]["S"]: item for item in response["Responses"].get(table, [])})
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        assert not request, "DynamoDB kept returning unprocessed keys"
+    return found
+
+
+def alarm(row: str) -> str:
+    return f"sluice-local-{row}"
+
+
+def expect_stored_once(stack: Any, traffic: Traffic, items_before: int, extra: dict[str, dict] | None = None) -> None:
+    """Every accepted event (and `extra` ones) is stored, identical to what was sent, and the table grew by
+    exactly that many items: nothing lost, nothing stored twice. Adds to FIGURES before asserting."""
+    stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the queues to drain")
+    accepted = {**traffic.accepted(), **(extra or {})}
+    handed_out = traffic.handed_out()
+    items = stored_items(stack, list(accepted))
+    lost = set(accepted) - set(items)
+    altered = [i for i, item in items.items() if json.loads(item["raw"]["S"]) != accepted[i]]
+    grown = stack.status()["table_items"] - items_before
+    duplicates = (len(handed_out) - len(set(handed_out))) + max(grown - len(accepted), 0)
+    FIGURES["events accepted"] += len(accepted)
+    FIGURES["events lost"] += len(lost)
+    FIGURES["duplicates"] += duplicates
+    assert not lost, f"{len(lost)} accepted events are not in the table, e.g. {sorted(lost)[:5]}"
+    assert not altered, f"stored events differ from what was sent: {altered[:5]}"
+    assert duplicates == 0 and grown == len(accepted), (grown, len(accepted), duplicates)
+
+
+# --- the faults ----------------------------------------------------------------------------------------
+
+
+def test_db_outage_shorter_than_the_retry_budget_delays_but_loses_nothing(local_stack):
+    # GIVEN a quiet stack and a client posting batches
+    before = quiet(local_stack, {alarm("queue-age-low")})
+    since = time.time()
+    with Traffic(local_stack, "db-down") as traffic:
+        # WHEN the table is unreachable for a while, well inside the queue's retry budget
+        time.sleep(2)
+        local_stack.inject("db-down", OUTAGE_SECONDS)
+        time.sleep(OUTAGE_SECONDS + 3)
+    # THEN the API kept accepting (the queue was up), and every event is stored once after the outage
+    assert set(traffic.statuses()) == {202}, traffic.statuses()
+    expect_stored_once(local_stack, traffic, before["table_items"])
+    # AND nothing was dead-lettered: the retries, not the DLQ, carried the outage
+    after = local_stack.status()
+    assert after["archive_objects"] == before["archive_objects"]
+    # AND the backlog aged past a visibility timeout, which the low tier reports
+    local_stack.wait_for_alarms({alarm("queue-age-low")}, since, ALARM_TIMEOUT_SECONDS)
+    FIGURES["faults survived"] += 1
+
+
+def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_half_accepted(local_stack):
+    # GIVEN a quiet stack and a client whose every request carries an Idempotency-Key (its ids are known)
+    expected = {alarm("api-5xx-rate-high"), alarm("ingestion-at-risk-high")}
+    before = quiet(local_stack, expected)
+    since = time.time()
+    with Traffic(local_stack, "queue-down", keyed=True) as traffic:
+        # WHEN ingest cannot reach the queue for a while
+        time.sleep(2)
+        local_stack.inject("queue-down", OUTAGE_SECONDS)
+        time.sleep(OUTAGE_SECONDS + 3)
+    refusals = [exchange for exchange in traffic.exchanges if exchange.status == 503]
+    # THEN the clients got 503 with Retry-After and a documented error, and 202 before and after
+    assert refusals and traffic.statuses()[202] > 0, traffic.statuses()
+    assert set(traffic.statuses()) <= {202, 503}, traffic.statuses()
+    for exchange in refusals:
+        assert exchange.retry_after and int(exchange.retry_after) > 0, exchange
+        assert exchange.body["error"] in ("queue_unavailable", "partially_accepted"), exchange
+    # AND no event a 503 refused is in the table (its id is known from the Idempotency-Key)
+    refused = [
+        derived_event_id(local_stack.outputs["ApiKeyId"], exchange.key, index)
+        for exchange in refusals
+        for index in (
+            [failure["index"] for failure in exchange.body["failed"]]
+            if exchange.body["error"] == "partially_accepted"
+            else range(len(exchange.events))
+        )
+    ]
+    local_stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the queues to drain")
+    assert local_stack.stored_ids(refused) == set()
+    # AND every event of a 202 (and the accepted part of a partial 503) is stored, once
+    expect_stored_once(local_stack, traffic, before["table_items"])
+    # AND the 5XX rate paged, through the ingestion-at-risk composite too
+    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
+    FIGURES["faults survived"] += 1
+
+
+def test_db_throttling_is_retried_until_every_event_is_stored(local_stack):
+    # GIVEN a quiet stack and a client posting batches
+    expected = {alarm("table-throttles-low")}
+    before = quiet(local_stack, expected)
+    since = time.time()
+    with Traffic(local_stack, "db-throttle") as traffic:
+        # WHEN DynamoDB throttles every write for a while
+        time.sleep(2)
+        local_stack.inject("db-throttle", OUTAGE_SECONDS)
+        time.sleep(OUTAGE_SECONDS + 3)
+    # THEN every accepted event is stored once, and the throttling was reported
+    assert set(traffic.statuses()) == {202}, traffic.statuses()
+    expect_stored_once(local_stack, traffic, before["table_items"])
+    assert local_stack.status()["archive_objects"] == before["archive_objects"]
+    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
+    FIGURES["faults survived"] += 1
+
+
+def envelope_of(stack: Any, event: dict[str, Any]) -> tuple[str, str]:
+    """(event id, message body) of `event` in an envelope as ingest writes it."""
+    envelope = Envelope(
+        event_id=new_event_id(),
+        raw=json.dumps(event),
+        received_at=iso_millis(utc_now()),
+        source_ip="127.0.0.1",
+        user_agent="test-faults",
+        api_key_id=stack.outputs["ApiKeyId"],
+        request_id=str(uuid.uuid4()),
+    )
+    return envelope.event_id, envelope.to_json()
+
+
+def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_messages_then_archives(local_stack):
+    # GIVEN a quiet stack and a client posting batches
+    paged = {alarm("archiver-errors-high"), alarm("ingestion-at-risk-high")}
+    archived_alarm = alarm("events-archived-low")
+    before = quiet(local_stack, paged | {archived_alarm})
+    started, since = datetime.now(UTC), time.time()
+    sqs, dlq = local_stack.client("sqs"), local_stack.outputs["DeadLetterQueueUrl"]
+    dead: dict[str, dict[str, Any]] = {}
+    with Traffic(local_stack, "archive-down", max_seconds=40) as traffic:
+        # WHEN the archive bucket is unreachable while dead letters keep arriving (a poison message among them)
+        local_stack.inject("archive-down", 60)
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {RUN}: not an envelope")
+        for n in range(10):
+            event = {"run": RUN, "fault": "archive-down", "dead": n}
+            event_id, body = envelope_of(local_stack, event)
+            sqs.send_message(QueueUrl=dlq, MessageBody=body)
+            dead[event_id] = event
+            time.sleep(2)
+        # THEN the messages wait in the DLQ, nothing is archived, and the failing archiver pages
+        waiting = local_stack.status()
+        assert waiting["archive_objects"] == before["archive_objects"]
+        assert sum(waiting["queues"]["dead_letter"].values()) == len(dead) + 1, waiting["queues"]
+        local_stack.wait_for_alarms(paged, since, ALARM_TIMEOUT_SECONDS)
+        # WHEN the bucket is back
+        local_stack.lift("archive-down")
+    # THEN every dead letter is archived once the DLQ gives the held batches back
+    local_stack.wait_until(
+        lambda status: drained(status) and status["archive_objects"] > before["archive_objects"],
+        STORE_TIMEOUT_SECONDS,
+        "the dead letters to be archived",
+    )
+    local_stack.wait_for_alarms({archived_alarm}, since, ALARM_TIMEOUT_SECONDS)
+    # AND replaying the archive stores the dead-lettered events; the HTTP traffic was stored all along
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["ArchiveBucket"]
+    window = (started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1))
+    # (the window is whole hours of the archive: other tests' dead letters in it are replayed too)
+    replayable = {
+        item.event_id
+        for key in archive_keys(s3, bucket, partition_prefixes(*window))
+        for item in read_object(s3, bucket, key)[0]
+    }
+    others = replayable - set(dead)
+    others_new = len(others) - len(local_stack.stored_ids(list(others)))
+    result = replay(s3, local_stack.client("sqs"), bucket, local_stack.outputs["QueueUrl"], *window)
+    assert not result.failed and result.sent == len(replayable) >= len(dead)
+    assert any(item.reason for item in result.not_replayable), "the poison message is archived, not replayed"
+    assert set(traffic.statuses()) == {202}, traffic.statuses()
+    local_stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the replayed events to be stored")
+    items = stored_items(local_stack, list(dead))
+    FIGURES["events lost"] += len(set(dead) - set(items))
+    assert {event_id: json.loads(item["raw"]["S"]) for event_id, item in items.items()} == dead
+    expect_stored_once(local_stack, traffic, before["table_items"] + others_new, extra=dead)
+    FIGURES["faults survived"] += 1
+
+
+def test_duplicate_deliveries_store_one_identical_item(local_stack):
+    # GIVEN a quiet stack, a client posting batches, and two envelopes as ingest writes them
+    before = quiet(local_stack, set())
+    sqs, queue = local_stack.client("sqs"), local_stack.outputs["QueueUrl"]
+    first = {"run": RUN, "fault": "duplicate", "n": 1}
+    second = {"run": RUN, "fault": "duplicate", "n": 2}
+    (first_id, first_body), (second_id, second_body) = envelope_of(local_stack, first), envelope_of(local_stack, second)
+    with Traffic(local_stack, "duplicate", max_seconds=8) as traffic:
+        # WHEN each is delivered twice: the first in two sends, the second twice in one batch
+        sqs.send_message(QueueUrl=queue, MessageBody=first_body)
+        sqs.send_message(QueueUrl=queue, MessageBody=first_body)
+        sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": "a", "MessageBody": second_body}, {"Id": "b", "MessageBody": second_body}],
+        )
+        time.sleep(8)
+    # THEN each is one item, equal to the envelope, and the table grew by exactly the distinct events
+    expect_stored_once(local_stack, traffic, before["table_items"], extra={first_id: first, second_id: second})
+    item = stored_items(local_stack, [first_id])[first_id]
+    envelope = json.loads(first_body)
+    assert {name: value["S"] for name, value in item.items()} == {
+        name: envelope[name] for name in envelope if name != "v" and envelope[name] is not None
+    }
+    FIGURES["faults survived"] += 1
+
+
+def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(local_stack):
+    # GIVEN a quiet stack and a client posting batches of 30 (so a consumer batch takes several writes of 25)
+    expected = {alarm("consumer-errors-low")}
+    before = quiet(local_stack, expected)
+    since = time.time()
+    crashes_before = before["functions"]["consumer"]["errors"]
+    with Traffic(local_stack, "consumer-crash", batch=30, pause=0.75) as traffic:
+        # WHEN the consumer dies right after its first write of each invocation landed
+        time.sleep(2)
+        local_stack.inject("consumer-crash", OUTAGE_SECONDS)
+        time.sleep(OUTAGE_SECONDS - 2)
+        during = local_stack.status()
+        time.sleep(5)
+    # THEN it did crash with part of its batches written (the table grew while every invocation died)
+    assert during["functions"]["consumer"]["errors"] > crashes_before
+    assert during["table_items"] > before["table_items"]
+    # AND the redeliveries overwrote what had landed: every event is stored once, identical
+    assert set(traffic.statuses()) == {202}, traffic.statuses()
+    expect_stored_once(local_stack, traffic, before["table_items"])
+    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
+    FIGURES["faults survived"] += 1
+
+
+def test_the_figures_of_the_fault_runs():
+    # GIVEN the fault tests above, run in order on the shared stack
+    summary = ", ".join(
+        f"{name}: {FIGURES[name]}" for name in ("faults survived", "events accepted", "events lost", "duplicates")
+    )
+    print(f"\nfault injection: {summary}")
+    # THEN every fault was survived with no event lost and none stored twice
+    assert FIGURES["faults survived"] == FAULT_TESTS, summary
+    assert FIGURES["events accepted"] > 0 and FIGURES["events lost"] == 0 and FIGURES["duplicates"] == 0, summary
