@@ -1,0 +1,117 @@
+"""The API key's value is a secret: after real traffic (accepted events, refusals, a queue outage that makes
+ingest log exceptions, dead letters archived) it appears in no log, no metric, no archive object and no stored
+event of the local stack. Its id, which is not a secret, is where it should be — so the search does read them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+
+import pytest
+
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, new_event_id
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+
+MARKER = f"no-secret-{uuid.uuid4().hex[:8]}"
+LOGS = ("logs/functions.log", "logs/runtime.log", "logs/notifications.log", "logs/moto.log", "console.log")
+
+
+def drained(status: dict) -> bool:
+    queues = status["queues"]
+    return all(queues[name]["visible"] == 0 and queues[name]["in_flight"] == 0 for name in ("ingest", "dead_letter"))
+
+
+def send_traffic(stack) -> list[str]:
+    """Accepted events, every kind of refusal, and 503s while the queue is down; returns the accepted ids."""
+    key = stack.outputs["ApiKey"]
+    ids = []
+    for n in range(5):
+        answer = stack.post_events([{"marker": MARKER, "n": n}], headers={"Idempotency-Key": f"{MARKER}-{n}"})
+        assert answer.status_code == 202
+        ids += answer.json()["ids"]
+    refusals = [
+        stack.post_events("{not json", headers={"Content-Type": "application/json"}),
+        stack.post_events({"marker": MARKER}, headers={"Content-Type": "text/plain"}),
+        stack.post_events([{"marker": MARKER, "big": "x" * 300_000}]),
+        stack.post_events({"marker": MARKER}, key=key[::-1]),
+        stack.post_events({"marker": MARKER}, headers={"Idempotency-Key": ""}),
+    ]
+    assert [answer.status_code for answer in refusals] == [400, 415, 413, 403, 400]
+    stack.inject("queue-down", 5)
+    try:
+        assert stack.post_events([{"marker": MARKER, "during": "queue-down"}] * 3).status_code == 503
+    finally:
+        stack.lift("queue-down")
+    return ids
+
+
+def dead_letters(stack) -> None:
+    """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived."""
+    envelope = Envelope(
+        event_id=new_event_id(),
+        raw=json.dumps({"marker": MARKER, "dead": True}),
+        received_at=iso_millis(utc_now()),
+        source_ip="127.0.0.1",
+        user_agent="test-no-secret",
+        api_key_id=stack.outputs["ApiKeyId"],
+        request_id=str(uuid.uuid4()),
+    )
+    sqs, dlq = stack.client("sqs"), stack.outputs["DeadLetterQueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=envelope.to_json())
+    sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {MARKER}")
+
+
+def archive_text(stack) -> str:
+    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    texts = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            texts.append(gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()).decode())
+    return "\n".join(texts)
+
+
+def metrics_text(stack) -> str:
+    metrics = []
+    for page in stack.client("cloudwatch").get_paginator("list_metrics").paginate():
+        metrics += page["Metrics"]
+    return json.dumps(metrics)
+
+
+def table_text(stack) -> str:
+    items = []
+    for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.outputs["TableName"]):
+        items += page["Items"]
+    return json.dumps(items)
+
+
+def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
+    # GIVEN real traffic through the stack, and dead letters archived
+    key, key_id = local_stack.outputs["ApiKey"], local_stack.outputs["ApiKeyId"]
+    archived_before = local_stack.status()["archive_objects"]
+    accepted = send_traffic(local_stack)
+    dead_letters(local_stack)
+    local_stack.wait_until(
+        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        90,
+        "the events to be stored and the dead letters archived",
+    )
+    assert local_stack.stored_ids(accepted) == set(accepted)
+    time.sleep(3)  # one more metrics publication and alarm evaluation, so those reach their logs
+    # WHEN every place the stack writes to is read
+    files = [local_stack.state_dir / name for name in LOGS]
+    places = {path.name: path.read_text(encoding="utf-8", errors="replace") for path in files if path.exists()}
+    places |= {
+        "metrics": metrics_text(local_stack),
+        "archive": archive_text(local_stack),
+        "table": table_text(local_stack),
+    }
+    # THEN the search really read them: our traffic is there, and so is the key's id
+    assert MARKER in places["archive"] and MARKER in places["table"]
+    assert key_id in places["archive"] and key_id in places["table"] and '"exception"' in places["functions.log"]
+    assert all(places.get(name) for name in ("functions.log", "runtime.log", "moto.log", "console.log", "metrics"))
+    # AND the key's value is nowhere
+    assert [name for name, text in places.items() if key in text] == []
