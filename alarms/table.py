@@ -138,7 +138,15 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         AlarmSpec("ingest-throttles", "ingest_throttles", {"low": 0.0}, "Ingest invocations are throttled."),
         AlarmSpec("consumer-errors", "consumer_errors", {"low": 0.0}, "Whole consumer batches fail."),
         AlarmSpec("consumer-throttles", "consumer_throttles", {"low": 0.0}, "Consumer invocations are throttled."),
-        AlarmSpec("archiver-errors", "archiver_errors", {"high": 0.0}, "The archiver, the last safety net, fails."),
+        # A failed archive batch comes back only after the DLQ's visibility timeout, longer than the evaluated
+        # periods: with few dead letters the errors never fill M of N periods, so the first one pages.
+        AlarmSpec(
+            "archiver-errors",
+            "archiver_errors",
+            {"high": 0.0},
+            "The archiver, the last safety net, fails.",
+            breach="any",
+        ),
         # The low tier reaches people through the notifier: its failures must page on the high tier.
         AlarmSpec("notifier-errors", "notifier_errors", {"high": 0.0}, "The notifier fails; low-tier alarms stall."),
         # age and backlog

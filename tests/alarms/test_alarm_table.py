@@ -153,11 +153,14 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
         assert set(periods or [props["Period"]]) == {monitoring.period_seconds}
         assert props["EvaluationPeriods"] == monitoring.evaluation_periods
         # the enqueue gap must show in every period (boundary noise); dead letters matter the first time
-        # they show (a fast archiver may leave them visible for one period); every other alarm is M of N
+        # they show (a fast archiver may leave them visible for one period), and so does an archiver error
+        # (a failed batch is retried only after the DLQ's visibility timeout); every other alarm is M of N
         name = props["AlarmName"]
         if "enqueue-gap" in name:
             expected = monitoring.evaluation_periods
-        elif any(signal in name for signal in ("dlq-visible", "events-archived", "failures-queue-visible")):
+        elif any(
+            signal in name for signal in ("dlq-visible", "events-archived", "failures-queue-visible", "archiver-errors")
+        ):
             expected = 1
         else:
             expected = monitoring.datapoints_to_alarm
