@@ -385,6 +385,9 @@ def _proxy_response(result: Any) -> GatewayResponse | None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5): a burst of new connections overflowed it and clients
+    # got "connection reset by peer" instead of an answer, which API Gateway never does.
+    request_queue_size = 128
     api: ApiGateway
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -284,7 +284,7 @@ def envelope_of(stack: Any, event: dict[str, Any]) -> tuple[str, str]:
 
 def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_messages_then_archives(local_stack):
     # GIVEN a quiet stack and a client posting batches
-    paged = {alarm("archiver-errors-high"), alarm("ingestion-at-risk-high")}
+    paged = {alarm("dlq-visible-high"), alarm("archiver-errors-high"), alarm("ingestion-at-risk-high")}
     archived_alarm = alarm("events-archived-low")
     before = quiet(local_stack, paged | {archived_alarm})
     started, since = datetime.now(UTC), time.time()

@@ -55,11 +55,16 @@ def test_gateway_refuses_what_api_gateway_refuses(local_stack):
 def test_a_poison_message_is_archived_and_does_not_block_its_batch(local_stack):
     # GIVEN a message that is not our envelope, in the queue beside good events
     sqs = local_stack.client("sqs")
+    archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody="this is not an envelope")
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
     # WHEN the consumer has retried it maxReceiveCount times (one local retry budget)
     budget = load_config("local").retry_budget_seconds
-    local_stack.wait_until(lambda status: status["archive_objects"] >= 1, budget + 60, "the poison to be archived")
+    local_stack.wait_until(
+        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        budget + 60,
+        "the poison to be archived",
+    )
     # THEN the good events are stored, and the poison's body is in the archive
     assert local_stack.stored_ids(good) == set(good)
     s3 = local_stack.client("s3")
@@ -87,6 +92,7 @@ def test_db_outage_longer_than_the_retry_budget_loses_nothing(local_stack):
             assert response.status_code == 202
             accepted += response.json()["ids"]
             time.sleep(0.2)
+
         # THEN the events exhaust their receives, go to the DLQ and are archived
         def all_archived(status: dict) -> bool:
             dead_letter = status["queues"]["dead_letter"]
@@ -110,6 +116,7 @@ def test_db_outage_longer_than_the_retry_budget_loses_nothing(local_stack):
         started,
         datetime.now(UTC) + timedelta(minutes=1),
     )
-    assert not result.failed and result.sent == len(set(accepted))
+    # (the archive's hour partitions may also hold other tests' dead letters: they are replayed too)
+    assert not result.failed and result.sent >= len(set(accepted))
     local_stack.wait_until(drained, 60, "the replayed events to be stored")
     assert local_stack.stored_ids(accepted) == set(accepted)
