@@ -57,6 +57,8 @@ def run_invoke(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
         (("bench", "--only", "nope"), "error: --only must be one of functions, pipeline, got 'nope'"),
         (("reconcile", "--since", "soon"), "error: --since: not an ISO 8601 time"),
         (("destroy", "--env", "local", "--yes"), "error: the local environment is not deployed to AWS"),
+        (("send", "no-such-file.jsonl"), "error: no-such-file.jsonl: file not found"),
+        (("deploy", "--env", "dev"), "error: deploying sluice-dev needs a confirmation and there is no terminal"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else "",
 )

@@ -1,48 +1,12 @@
-"""Bad input at the command line is one clear line on stderr and a non-zero exit — never a traceback."""
+"""The ops tasks check their input before anything runs: one clear `Exit` line, never a traceback.
+(The same tasks run as a user runs them, in a subprocess: tests/cloudformation/test_cli_errors.py.)"""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from invoke import Context, Exit
 
 import tasks
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def run_invoke(*arguments: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *arguments],
-        cwd=PROJECT,
-        stdin=subprocess.DEVNULL,  # no terminal: confirmations must be refused, not waited for
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.parametrize(
-    ("arguments", "expected"),
-    [
-        (("replay", "--since", "yesterday"), "error: --since: not an ISO 8601 time: 'yesterday'"),
-        (("send", "no-such-file.jsonl"), "error: no-such-file.jsonl: file not found"),
-        (("deploy", "--env", "dev"), "error: deploying sluice-dev needs a confirmation and there is no terminal"),
-    ],
-)
-def test_the_cli_answers_bad_input_with_one_line(arguments: tuple[str, ...], expected: str) -> None:
-    result = run_invoke(*arguments)
-    assert result.returncode != 0
-    assert result.stderr.strip().startswith(expected)
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stdout + result.stderr
 
 
 def exit_message(task, *args, **kwargs) -> str:
