@@ -116,7 +116,8 @@ class _Rejected(Exception):
 
 
 class ApiGateway:
-    """Routes `POST /{stage}/events` (and `/events`) to `ingest`; `GET /{stage}/health` is a mock."""
+    """Routes `POST /{stage}/events` (and `/events`) to `ingest`; `GET /{stage}/health` is a mock.
+    Both require an API key, like the template's methods."""
 
     def __init__(
         self,
@@ -152,14 +153,14 @@ class ApiGateway:
         if request.body_size > self.settings.max_body_bytes:
             raise _Rejected(413, "Request Entity Too Large")
         resource = self._resource_of(request)
-        if (request.method, resource) == ("GET", "/health"):
-            self._throttle_stage()
-            return _json_response(200, {"status": "ok"}), None
-        if (request.method, resource) != ("POST", "/events"):
+        if (request.method, resource) not in (("GET", "/health"), ("POST", "/events")):
             raise _Rejected(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+        # Both methods require the API key, as the template's methods do (ApiKeyRequired).
         api_key, key_id = self._authorize(request)
         self._throttle_stage()
         self._throttle_key(key_id)
+        if resource == "/health":
+            return _json_response(200, {"status": "ok"}), None
         body = None if not request.body else request.body.decode("utf-8", errors="replace")
         if self._validator is not None and not self._validator(body):
             raise _Rejected(400, "Invalid request body", "BadRequestException")

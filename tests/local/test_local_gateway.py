@@ -126,13 +126,16 @@ def test_unknown_route_is_missing_authentication_token(start_gateway: GatewayFac
     assert (response.status_code, response.json()) == (403, {"message": "Missing Authentication Token"})
 
 
-def test_health_is_a_mock_without_key_or_lambda(start_gateway: GatewayFactory) -> None:
-    # GIVEN a gateway WHEN /health is requested without a key, with and without the stage
+def test_health_is_a_mock_behind_the_api_key(start_gateway: GatewayFactory) -> None:
+    # GIVEN a gateway WHEN /health is requested with the key, with and without the stage
     gateway, events = start_gateway()
     for path in ("/v1/health", "/health"):
-        response = requests.get(gateway.url + path, timeout=10)
+        response = requests.get(gateway.url + path, headers={"x-api-key": API_KEY}, timeout=10)
         # THEN the mock integration answers and no function runs
         assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    # AND without a key it is refused, as the template's method requires one
+    response = requests.get(gateway.url + "/v1/health", timeout=10)
+    assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
     assert events == []
 
 
