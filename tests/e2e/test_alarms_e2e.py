@@ -226,9 +226,22 @@ class Background(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
-        self.join(timeout=30)
+        if self.ident is not None:  # started
+            self.join(timeout=30)
         if self.error is not None:
             raise AssertionError(f"background step failed: {self.error!r}") from self.error
+
+
+def stop_all(*threads: Background) -> None:
+    """Stop every thread, then re-raise the first failure of a step."""
+    failures = []
+    for thread in threads:
+        try:
+            thread.stop()
+        except AssertionError as failure:
+            failures.append(failure)
+    if failures:
+        raise failures[0]
 
 
 class Trickle:
@@ -283,11 +296,13 @@ def send_poison(stack: BackgroundStack, count: int) -> None:
     assert len(response.get("Successful", [])) == count
 
 
-def refused_requests(stack: BackgroundStack, count: int) -> Counter[int]:
-    """`count` requests the API refuses: most without an API key (403), a tenth with a wrong content type (415)."""
+def refused_requests(stack: BackgroundStack, count: int) -> tuple[Counter[int], Counter[int]]:
+    """`count` requests the API refuses: most without an API key (403), a tenth with a wrong content type (415).
+    Returns the statuses expected and those answered."""
     url = f"{stack.api_url}/events"
     key = stack.outputs["ApiKey"]
     wrong_type = max(1, int(count * BURST_415_SHARE))
+    expected = Counter({403: count - wrong_type, 415: wrong_type})
 
     def send(index: int) -> int:
         if index < wrong_type:
@@ -297,7 +312,7 @@ def refused_requests(stack: BackgroundStack, count: int) -> Counter[int]:
         return requests.post(url, data='{"kind": "refused"}', headers=headers, timeout=30).status_code
 
     with ThreadPoolExecutor(BURST_THREADS) as pool:
-        return Counter(pool.map(send, range(count)))
+        return expected, Counter(pool.map(send, range(count)))
 
 
 def burst_sizes(stack: BackgroundStack, first: int) -> tuple[int, int] | None:
@@ -315,8 +330,9 @@ def burst_sizes(stack: BackgroundStack, first: int) -> tuple[int, int] | None:
     return sizes[0], sizes[1]
 
 
-def burst(stack: BackgroundStack, timeout: float) -> tuple[float, Counter[int]]:
-    """Refused requests in two consecutive periods, far above the request history; returns when it started."""
+def burst(stack: BackgroundStack, timeout: float) -> tuple[float, Counter[int], Counter[int]]:
+    """Refused requests in two consecutive periods, far above the request history; returns when it started, and
+    the statuses expected and answered."""
     deadline = time.monotonic() + timeout
     while True:
         first = (int(time.time() // PERIOD) + 1) * PERIOD
@@ -327,11 +343,14 @@ def burst(stack: BackgroundStack, timeout: float) -> tuple[float, Counter[int]]:
             raise AssertionError(f"fewer than {BAND_MIN_HISTORY} periods of request history after {timeout:.0f} s")
         time.sleep(2)
     assert max(sizes) < REQUEST_RATE_THRESHOLD, f"the request history is too busy for a burst: {sizes}"
-    statuses: Counter[int] = Counter()
+    expected: Counter[int] = Counter()
+    answered: Counter[int] = Counter()
     for index, size in enumerate(sizes):
         sleep_until(first + index * PERIOD + 0.5)
-        statuses += refused_requests(stack, size)
-    return float(first), statuses
+        wanted, got = refused_requests(stack, size)
+        expected += wanted
+        answered += got
+    return float(first), expected, answered
 
 
 # --- the tests ------------------------------------------------------------------------------------------
@@ -412,8 +431,8 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         stack.inject("db-throttle", THROTTLE_SECONDS)
         throttle_began = time.time()
         # AND once the request alarms are OK, a burst of refused requests, far above the request history
-        wait_ok(stack, {REQUEST_ANOMALY, CLIENT_ERRORS}, FIRE_TIMEOUT)
-        burst_began, refused = burst(stack, BAND_HISTORY_PERIODS * PERIOD)
+        wait_ok(stack, {REQUEST_ANOMALY, CLIENT_ERRORS}, CLEAR_TIMEOUT)
+        burst_began, expected_refusals, refusals = burst(stack, BAND_HISTORY_PERIODS * PERIOD)
         # THEN the poison, dead-lettered while the archive is down, is held: the DLQ alarm and the archiver's
         # errors page, and the archive comes back
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
@@ -422,13 +441,11 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         stack.wait_for_alarms({TABLE_THROTTLES, CONSUMER_ERRORS}, throttle_began, FIRE_TIMEOUT)
         # AND the burst is outside the band, and refused requests are more than 5 % of all
         stack.wait_for_alarms({REQUEST_ANOMALY, CLIENT_ERRORS}, burst_began, FIRE_TIMEOUT)
-        assert refused == {403: sum(refused.values()) - refused[415], 415: refused[415]}
-        assert refused[415] > 0 and refused[403] > 0
+        assert refusals == expected_refusals
     finally:
-        sender.stop()
-        lost.stop()
         for fault in ("db-down", "db-throttle", "archive-down"):
             stack.lift(fault)
+        stop_all(lost, sender)
     # WHEN every cause has stopped THEN every alarm returns to OK, the archived poison's alarm included
     wait_back_to_ok(stack, ALL_KINDS - {ARCHIVED}, start, CLEAR_TIMEOUT)
     stack.wait_for_alarms({ARCHIVED}, start, FIRE_TIMEOUT)
