@@ -4,7 +4,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
-from functions.common import env
+from functions.common import aws, env
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import parse_envelope
@@ -30,7 +29,7 @@ metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 # A batch is one object: when it is not written, no record is, and the invocation fails (BatchProcessingError)
 # so that Lambda counts an error and archiver-errors pages; a batch of item failures alone would be silent.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=True)
-s3 = boto3.client("s3")
+s3 = aws.client("s3")
 
 
 class RecordNotArchived(SluiceError):

@@ -3,14 +3,13 @@
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from functions.common import env
+from functions.common import aws, env
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
 from functions.ingest.config import load_settings
@@ -25,7 +24,7 @@ tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 # Metrics' class-level set would mix their metrics.
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 # API Gateway gives up after 29 s: keep SQS calls short so a broken queue becomes a quick 503.
-sqs = boto3.client(
+sqs = aws.client(
     "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 )
 sender = QueueSender(sqs, settings.queue_url)

@@ -11,13 +11,12 @@
 from datetime import datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import env
+from functions.common import aws, env
 from functions.common.clock import iso_millis, utc_now
 from functions.notifier.hours import parse_business_hours
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
@@ -34,8 +33,8 @@ BUSINESS_HOURS = parse_business_hours(
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
-sns = boto3.client("sns")
-dynamodb = boto3.client("dynamodb")
+sns = aws.client("sns")
+dynamodb = aws.client("dynamodb")
 
 
 def now() -> datetime:

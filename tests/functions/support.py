@@ -30,18 +30,8 @@ def plain_client(service: str) -> Any:
     return boto3.client(service, region_name="us-east-1")
 
 
-@functools.cache
-def _session() -> boto3.session.Session:
-    return boto3.session.Session()
-
-
 def load_module(name: str) -> ModuleType:
-    """(Re)import a handler module: they read the environment and create clients at import.
-
-    moto drops boto3's default session whenever a mock starts, and a new session spends ~0.2 s
-    loading botocore's data files: the handlers' clients are built from one kept session instead.
-    """
-    boto3.DEFAULT_SESSION = _session()
+    """(Re)import a handler module: they read the environment and create clients at import."""
     if name in sys.modules:
         return importlib.reload(sys.modules[name])
     return importlib.import_module(name)

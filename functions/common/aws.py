@@ -1,0 +1,23 @@
+"""AWS clients for the handlers, made by botocore without importing boto3.
+
+`boto3.client(...)` returns this same botocore client; importing boto3 also loads its resource layer and
+s3transfer, ~30 ms of every cold start that no handler uses (`invoke bench --only functions` measures it).
+Like boto3, botocore reads the region, credentials and AWS_ENDPOINT_URL from the environment.
+"""
+
+import threading
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+
+# One session per process, as boto3's default session: a session loads botocore's data files once.
+_session = botocore.session.get_session()
+# Sessions are not thread-safe; the local stack creates execution environments from several threads.
+_session_lock = threading.Lock()
+
+
+def client(service: str, config: Config | None = None) -> Any:
+    """A low-level client for `service`, exactly what `boto3.client(service, config=config)` would give."""
+    with _session_lock:
+        return _session.create_client(service, config=config)
