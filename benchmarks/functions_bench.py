@@ -24,7 +24,7 @@ from importlib import import_module
 from typing import Any
 
 WARM_ITERATIONS = 400
-COLD_RUNS = 9
+COLD_RUNS = 15
 CONSUMER_BATCHES = 5
 BATCH_SIZE = 100
 AWS_ENV = {
