@@ -19,16 +19,12 @@ from dashboards.catalog import Catalog
 
 Tier = Literal["low", "high"]
 TIERS: tuple[Tier, ...] = ("high", "low")
-RUNBOOK = "docs/runbook.md"
+RUNBOOK = "docs/runbook.md"  # in this repository; links to it start at config.monitoring.runbook_url
 
 GREATER = "GreaterThanThreshold"
 OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
 NOT_BREACHING = "notBreaching"
 
-# Service objectives: the error rates and latency clients are promised (no configuration key yet).
-API_5XX_RATE_PERCENT = 1.0
-API_4XX_RATE_PERCENT = 5.0
-API_LATENCY_P99_MS = 1000.0
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -67,10 +63,7 @@ class AlarmDefinition:
     tier: Tier
     threshold: float
     name: str
-
-    @property
-    def runbook(self) -> str:
-        return f"{RUNBOOK}#{self.spec.name}"
+    runbook: str  # link to the alarm's runbook section
 
 
 @dataclass(frozen=True)
@@ -78,14 +71,11 @@ class CompositeDefinition:
     spec: CompositeSpec
     name: str
     children: tuple[str, ...]  # alarm names
+    runbook: str
 
     @property
     def tier(self) -> Tier:
         return self.spec.tier
-
-    @property
-    def runbook(self) -> str:
-        return f"{RUNBOOK}#{self.spec.name}"
 
     @property
     def rule(self) -> str:
@@ -93,7 +83,8 @@ class CompositeDefinition:
 
 
 def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
-    share = config.monitoring.capacity_share
+    objectives = config.monitoring
+    share = objectives.capacity_share
 
     def capacity(signal: str) -> float:
         limit = catalog[signal].capacity
@@ -103,10 +94,16 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
 
     rows = [
         # errors clients see
-        AlarmSpec("api-5xx-rate", "api_5xx_rate", {"high": API_5XX_RATE_PERCENT}, "Clients get server errors."),
-        AlarmSpec("api-4xx-rate", "api_4xx_rate", {"low": API_4XX_RATE_PERCENT}, "Many requests are refused."),
+        AlarmSpec(
+            "api-5xx-rate", "api_5xx_rate", {"high": objectives.api_5xx_rate_percent}, "Clients get server errors."
+        ),
+        AlarmSpec(
+            "api-4xx-rate", "api_4xx_rate", {"low": objectives.api_4xx_rate_percent}, "Many requests are refused."
+        ),
         # latency
-        AlarmSpec("api-latency-p99", "api_latency_p99", {"low": API_LATENCY_P99_MS}, "Clients wait too long."),
+        AlarmSpec(
+            "api-latency-p99", "api_latency_p99", {"low": objectives.api_latency_p99_ms}, "Clients wait too long."
+        ),
         AlarmSpec(
             "consumer-duration",
             "consumer_duration_p99",
@@ -225,9 +222,15 @@ def alarm_name(config: Config, row: str, tier: Tier) -> str:
     return config.resource_name(f"{row}-{tier}")
 
 
+def runbook_link(config: Config, row: str) -> str:
+    return f"{config.monitoring.runbook_url}#{row}"
+
+
 def alarm_definitions(config: Config, catalog: Catalog) -> tuple[AlarmDefinition, ...]:
     return tuple(
-        AlarmDefinition(spec, tier, spec.thresholds[tier], alarm_name(config, spec.name, tier))
+        AlarmDefinition(
+            spec, tier, spec.thresholds[tier], alarm_name(config, spec.name, tier), runbook_link(config, spec.name)
+        )
         for spec in alarm_table(config, catalog)
         for tier in TIERS
         if tier in spec.thresholds
@@ -240,6 +243,7 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
             spec,
             alarm_name(config, spec.name, spec.tier),
             tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
+            runbook_link(config, spec.name),
         )
         for spec in COMPOSITES
     )

@@ -102,6 +102,11 @@ class MonitoringConfig:
     evaluation_periods: int
     datapoints_to_alarm: int
     capacity_share: float
+    # the service objectives clients are promised: the alarms' thresholds
+    api_5xx_rate_percent: float
+    api_4xx_rate_percent: float
+    api_latency_p99_ms: float
+    runbook_url: str  # where alarm descriptions and dashboards link to; `#<alarm>` is appended
 
 
 @dataclass(frozen=True)
@@ -345,8 +350,22 @@ def _check_invariants(config: Config, where: str) -> None:
         "expected 1 ≤ datapoints_to_alarm ≤ evaluation_periods",
     )
     require(0 < monitoring.capacity_share <= 1, "monitoring.capacity_share", "expected a share in (0, 1]")
+    for key in ("api_5xx_rate_percent", "api_4xx_rate_percent"):
+        require(0 < getattr(monitoring, key) <= 100, f"monitoring.{key}", "expected a percentage in (0, 100]")
+    require(
+        1 <= monitoring.api_latency_p99_ms < API_GATEWAY_TIMEOUT_MS,
+        "monitoring.api_latency_p99_ms",
+        f"expected 1 to {API_GATEWAY_TIMEOUT_MS} ms (API Gateway ends a request at 29 s)",
+    )
+    url = monitoring.runbook_url
+    require(
+        bool(url) and not any(char.isspace() or char == "#" for char in url) and not url.startswith("http:"),
+        "monitoring.runbook_url",
+        "expected an https:// URL or a repository-relative path, without spaces or a #fragment",
+    )
 
 
+API_GATEWAY_TIMEOUT_MS = 29_000
 _LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )

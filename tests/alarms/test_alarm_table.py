@@ -187,6 +187,31 @@ def test_capacity_and_age_thresholds_derive_from_the_configuration():
     assert "table-write-capacity" not in {s.name for s in alarm_table(on_demand, build_catalog(on_demand))}
 
 
+def test_service_objectives_and_runbook_links_come_from_the_configuration():
+    # GIVEN prod with its own objectives and an https runbook
+    prod = load_config("prod")
+    monitoring = dataclasses.replace(
+        prod.monitoring,
+        api_5xx_rate_percent=0.5,
+        api_4xx_rate_percent=12.0,
+        api_latency_p99_ms=750.0,
+        runbook_url="https://git.example.com/sluice/docs/runbook.md",
+    )
+    config = dataclasses.replace(prod, monitoring=monitoring)
+    # WHEN its alarms are defined and generated
+    thresholds = {(d.spec.name, d.tier): d.threshold for d in alarm_definitions(config, build_catalog(config))}
+    alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
+    dashboards = resources(config, "AWS::CloudWatch::Dashboard")
+    # THEN the thresholds are the objectives, and every description and dashboard links the https runbook
+    assert thresholds["api-5xx-rate", "high"] == 0.5
+    assert thresholds["api-4xx-rate", "low"] == 12.0
+    assert thresholds["api-latency-p99", "low"] == 750.0
+    for props in alarms.values():
+        row = props["AlarmName"].removeprefix(f"{config.resource_name('')}").rsplit("-", 1)[0]
+        assert props["AlarmDescription"].endswith(f"Runbook: https://git.example.com/sluice/docs/runbook.md#{row}")
+    assert any("https://git.example.com/sluice/docs/runbook.md#" in str(body) for body in dashboards.values())
+
+
 def test_anomaly_alarm_uses_a_band_threshold():
     config = load_config("prod")
     (props,) = [

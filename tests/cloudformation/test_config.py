@@ -38,6 +38,11 @@ def test_every_environment_loads(env):
         ("[test.notifications]\nbusiness_hours = '17:00-09:00'\n", "test.notifications.business_hours"),
         ("[test.api]\nmax_event_bytes = 500000\n", "test.api.max_event_bytes: expected 1–300000"),
         ("[test.functions.reporter]\nmemory_mb = 512\n", "test.functions.reporter.timeout_seconds: missing"),
+        ("[test.monitoring]\napi_5xx_rate_percent = 0\n", "test.monitoring.api_5xx_rate_percent: expected a percent"),
+        ("[test.monitoring]\napi_4xx_rate_percent = 101\n", "test.monitoring.api_4xx_rate_percent: expected a"),
+        ("[test.monitoring]\napi_latency_p99_ms = 30000\n", "test.monitoring.api_latency_p99_ms: expected 1 to"),
+        ("[test.monitoring]\nrunbook_url = 'http://wiki/runbook'\n", "test.monitoring.runbook_url: expected an"),
+        ("[test.monitoring]\nrunbook_url = 'docs/runbook.md#top'\n", "test.monitoring.runbook_url: expected an"),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
