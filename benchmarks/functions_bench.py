@@ -15,7 +15,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,25 +22,12 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from benchmarks.cold_start import AWS_ENV, BOTO3_CLIENT, INGEST_ENV, Result, interleaved_medians, print_results
+
 WARM_ITERATIONS = 400
 COLD_RUNS = 15
 CONSUMER_BATCHES = 5
 BATCH_SIZE = 100
-AWS_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
-}
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    value: float
-    target: float | None  # None: printed for information
-    unit: str
-    detail: str
 
 
 @dataclass
@@ -120,28 +106,19 @@ def warm_ingest() -> Result:
     return Result("warm ingest / send_message", ratio, 1.3, "x", detail)
 
 
-def _import_seconds(statement: str, env: dict[str, str]) -> float:
-    code = f"import time; start = time.perf_counter(); {statement}; print(time.perf_counter() - start)"
-    clean = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
-    output = subprocess.run(
-        [sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, check=True
-    ).stdout
-    return float(output.strip().splitlines()[-1])
-
-
-BOTO3_CLIENT = 'import boto3; boto3.client("sqs")'
 BOTOCORE_CLIENT = 'import botocore.session; botocore.session.get_session().create_client("sqs")'
-IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "sluice-bench"}
 
 
 def cold_imports() -> list[Result]:
-    env = AWS_ENV | IN_LAMBDA | {"QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench"}
-    statements = {"ingest": "import functions.ingest.app", "boto3": BOTO3_CLIENT, "botocore": BOTOCORE_CLIENT}
-    seconds: dict[str, list[float]] = {name: [] for name in statements}
-    for _ in range(COLD_RUNS):  # interleaved, so drift in the machine's load hurts none of them
-        for name, statement in statements.items():
-            seconds[name].append(_import_seconds(statement, env))
-    median = {name: statistics.median(values) for name, values in seconds.items()}
+    python = sys.executable
+    median = interleaved_medians(
+        COLD_RUNS,
+        {
+            "ingest": (python, "import functions.ingest.app", INGEST_ENV),
+            "boto3": (python, BOTO3_CLIENT, INGEST_ENV),
+            "botocore": (python, BOTOCORE_CLIENT, INGEST_ENV),
+        },
+    )
 
     def versus(baseline: str, target: float | None) -> Result:
         detail = (
@@ -191,15 +168,7 @@ def main() -> None:
         *cold_imports(),
         consumer_writes(),
     ]
-    width = max(len(result.name) for result in results)
-    print(f"{'benchmark'.ljust(width)}  {'value':>7}  {'target':>7}  ok   detail")
-    for result in results:
-        value = f"{result.value:.3f}{result.unit}"
-        if result.target is None:
-            ok, target = "info", "-"
-        else:
-            ok, target = ("yes" if result.value <= result.target else "NO"), f"≤{result.target:g}{result.unit}"
-        print(f"{result.name.ljust(width)}  {value:>7}  {target:>7}  {ok:<4} {result.detail}")
+    print_results(results)
 
 
 if __name__ == "__main__":

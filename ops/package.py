@@ -3,6 +3,8 @@
 Same sources and dependencies → same zip bytes → same sha256 → same S3 key, so a deploy with nothing changed
 uploads nothing and CloudFormation sees no change. The zip is made reproducible by fixed timestamps, sorted
 entries, fixed permissions and a fixed compression level; the pip install is cached by requirements hash.
+When an interpreter of the runtime's version is on PATH, the zips also carry its bytecode (ops/bytecode.py),
+so Lambda does not compile them at every cold start.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from botocore.exceptions import ClientError
 from cloudformation.config import FUNCTION_NAMES
 from cloudformation.functions import ARCHITECTURE, ARTIFACTS_BUCKET_PARAMETER, RUNTIME, code_key_parameter
 from ops.aws import aws_errors, error_code
+from ops.bytecode import Compiler, runtime_compiler
 from ops.errors import OpsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,14 +38,20 @@ REQUIREMENTS = PROJECT_ROOT / "functions" / "requirements.txt"
 
 # The Lambda runtime (python3.12 on arm64) decides which wheels fit, not the machine that packages.
 PIP_PLATFORM = ("--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12")
-# The runtime ships the AWS SDK; bundling another copy only makes the zip larger and slower to start.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# The runtime ships the AWS SDK and the SDK's own dependencies (import and distribution names). A copy in the
+# zip comes first on sys.path: it would shadow the runtime's (another version under the runtime's botocore)
+# and, without bytecode, be compiled at every cold start.
+RUNTIME_PROVIDED = (
+    "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "python_dateutil", "six", "six.py",
+)  # fmt: skip
 # 1980-01-01 is the earliest time a zip can record; any fixed value works, this one is the convention.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # a regular file, rw-r--r--: Lambda only needs to read the code
 COMPRESS_LEVEL = 6  # part of the reproducibility contract: another level gives other bytes
-SKIPPED_NAMES = ("__pycache__", ".DS_Store")
-SKIPPED_SUFFIXES = (".pyc", ".pyo")
+JUNK_NAMES = (".DS_Store",)
+BYTECODE_DIR = "__pycache__"
+BYTECODE_SUFFIXES = (".pyc", ".pyo")
+SOURCE_ONLY = "source"  # the bytecode tag of a build without a runtime interpreter
 
 Installer = Callable[[Path, Path], None]
 """`installer(requirements_file, target_dir)` fills target_dir with the runtime dependencies."""
@@ -53,6 +63,7 @@ class Artifact:
     path: Path
     sha256: str
     size: int
+    bytecode: str = SOURCE_ONLY  # the cache tag of the bytecode inside (cpython-312), or "source"
 
     @property
     def key(self) -> str:
@@ -71,19 +82,25 @@ def pip_installer(requirements: Path, target: Path) -> None:
         raise OpsError(f"pip could not install {requirements.name} for {RUNTIME}/{ARCHITECTURE}: {last}")
 
 
-def requirements_hash(requirements: Path) -> str:
-    """The cache key: the requirements text and the target platform (a new runtime means new wheels)."""
+def requirements_hash(requirements: Path, bytecode: str = SOURCE_ONLY) -> str:
+    """The cache key: the requirements text, the target platform (a new runtime means new wheels) and the
+    bytecode the directory holds."""
     digest = hashlib.sha256()
     digest.update(requirements.read_bytes())
     digest.update(" ".join(PIP_PLATFORM).encode())
+    digest.update(bytecode.encode())
     return digest.hexdigest()
 
 
-def cached_dependencies(requirements: Path, build_dir: Path, installer: Installer = pip_installer) -> Path:
-    """The dependency directory for these requirements, installed once and reused while they are unchanged."""
+def cached_dependencies(
+    requirements: Path, build_dir: Path, installer: Installer = pip_installer, compiler: Compiler | None = None
+) -> Path:
+    """The dependency directory for these requirements, installed (and compiled) once and reused while they
+    are unchanged."""
     if not requirements.is_file():
         raise OpsError(f"{requirements}: requirements file not found")
-    target = build_dir / "deps" / requirements_hash(requirements)[:16]
+    bytecode = compiler.cache_tag if compiler else SOURCE_ONLY
+    target = build_dir / "deps" / requirements_hash(requirements, bytecode)[:16]
     if target.is_dir():
         return target
     staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
@@ -92,6 +109,8 @@ def cached_dependencies(requirements: Path, build_dir: Path, installer: Installe
     try:
         installer(requirements, staging)
         _prune_runtime_provided(staging)
+        if compiler:
+            compiler.compile_tree(staging)
         # A rename is atomic: a concurrent or interrupted run never sees a half-installed cache.
         staging.rename(target)
     except OSError:
@@ -110,11 +129,12 @@ def _prune_runtime_provided(directory: Path) -> None:
 
 
 def _tree(root: Path, prefix: str) -> dict[str, Path]:
-    """`{archive name: file}` for the files under root, without caches and bytecode."""
+    """`{archive name: file}` for the files under root, without junk. Bytecode is kept: the trees packaged
+    are ours (staged sources, the dependency cache), so any bytecode in them is what we compiled."""
     files = {}
     for path in root.rglob("*"):
         relative = path.relative_to(root)
-        if any(part in SKIPPED_NAMES for part in relative.parts) or path.suffix in SKIPPED_SUFFIXES:
+        if any(part in JUNK_NAMES for part in relative.parts):
             continue
         if path.is_file():
             files[f"{prefix}{relative.as_posix()}"] = path
@@ -132,6 +152,8 @@ def function_files(name: str, source_root: Path, dependencies: Path) -> dict[str
         if arcname.split("/")[0] == "functions":
             raise OpsError(f"a dependency installs {arcname!r}, which would shadow our own code")
     files["functions/__init__.py"] = functions / "__init__.py"
+    for compiled in (functions / BYTECODE_DIR).glob("__init__.*.pyc"):
+        files[f"functions/{BYTECODE_DIR}/{compiled.name}"] = compiled
     files.update(_tree(functions / "common", "functions/common/"))
     files.update(_tree(functions / name, f"functions/{name}/"))
     return files
@@ -150,22 +172,46 @@ def zip_bytes(files: Mapping[str, Path]) -> bytes:
     return buffer.getvalue()
 
 
+def default_compiler() -> Compiler | None:
+    """The runtime's interpreter (python3.12) when it is on PATH; else the zips ship source only."""
+    return runtime_compiler(RUNTIME)
+
+
+def stage_sources(source_root: Path, staging: Path, compiler: Compiler | None) -> Path:
+    """A copy of `functions/` without the bytecode of local runs (another Python's, timestamp-checked), compiled
+    by `compiler` when there is one; returns the root that holds the copy."""
+    functions = source_root / "functions"
+    if not functions.is_dir():
+        raise OpsError(f"{functions}: missing (every zip needs it)")
+    ignore = shutil.ignore_patterns(BYTECODE_DIR, *(f"*{suffix}" for suffix in BYTECODE_SUFFIXES), *JUNK_NAMES)
+    shutil.copytree(functions, staging / "functions", ignore=ignore)
+    if compiler:
+        compiler.compile_tree(staging)
+    return staging
+
+
 def build_artifacts(
     source_root: Path = PROJECT_ROOT,
     build_dir: Path = BUILD_DIR,
     installer: Installer = pip_installer,
     names: Iterable[str] = FUNCTION_NAMES,
+    compiler: Compiler | None = None,
 ) -> list[Artifact]:
-    """One zip per function in `build_dir/artifacts/`."""
-    dependencies = cached_dependencies(source_root / "functions" / "requirements.txt", build_dir, installer)
+    """One zip per function in `build_dir/artifacts/`, with `compiler`'s bytecode when one is given."""
+    requirements = source_root / "functions" / "requirements.txt"
+    dependencies = cached_dependencies(requirements, build_dir, installer, compiler)
     out_dir = build_dir / "artifacts"
     out_dir.mkdir(parents=True, exist_ok=True)
+    bytecode = compiler.cache_tag if compiler else SOURCE_ONLY
     artifacts = []
-    for name in names:
-        data = zip_bytes(function_files(name, source_root, dependencies))
-        path = out_dir / f"{name}.zip"
-        path.write_bytes(data)
-        artifacts.append(Artifact(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+    with tempfile.TemporaryDirectory(dir=build_dir, prefix="sources-") as staging:
+        staged = stage_sources(source_root, Path(staging), compiler)
+        for name in names:
+            data = zip_bytes(function_files(name, staged, dependencies))
+            path = out_dir / f"{name}.zip"
+            path.write_bytes(data)
+            digest = hashlib.sha256(data).hexdigest()
+            artifacts.append(Artifact(name=name, path=path, sha256=digest, size=len(data), bytecode=bytecode))
     return artifacts
 
 
@@ -296,6 +342,11 @@ class Published:
         for artifact in self.artifacts:
             state = "uploaded" if artifact.name in self.uploaded else "unchanged, already uploaded"
             lines.append(f"  {artifact.name:<9} {artifact.size / 1_048_576:6.1f} MiB  {artifact.key}  ({state})")
+        if any(artifact.bytecode == SOURCE_ONLY for artifact in self.artifacts):
+            lines.append(
+                f"  source only: no {RUNTIME} on PATH, so Lambda compiles the code at every cold start"
+                f" (~120 ms for ingest); with {RUNTIME} installed, `invoke package` ships its bytecode"
+            )
         return lines
 
 

@@ -20,6 +20,7 @@ from ops.package import (
     Published,
     artifacts_bucket_name,
     build_artifacts,
+    default_compiler,
     pip_installer,
     publish,
     upload_template,
@@ -34,10 +35,11 @@ def package_environment(
     source_root: Path = PROJECT_ROOT,
     build_dir: Path = BUILD_DIR,
 ) -> Published:
-    """Build the four zips and upload the new ones to `<project>-artifacts-<account>-<region>`."""
+    """Build the four zips (with bytecode when the runtime's Python is on PATH) and upload the new ones to
+    `<project>-artifacts-<account>-<region>`."""
     region = region_of(session)
     bucket = artifacts_bucket_name(config.project, account_id(session), region)
-    artifacts = build_artifacts(source_root, build_dir, installer)
+    artifacts = build_artifacts(source_root, build_dir, installer, compiler=default_compiler())
     partition = session.get_partition_for_region(region)
     return publish(session.client("s3"), bucket, region, artifacts, partition)
 

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import boto3
 import pytest
 
+from ops.bytecode import Compiler
 from ops.package import (
+    SOURCE_ONLY,
     Artifact,
+    Published,
     artifacts_bucket_name,
     build_artifacts,
     cached_dependencies,
@@ -41,8 +47,13 @@ class FakeInstaller:
         (target / "fakedep" / "__init__.py").write_text("VERSION = '1.0'\n")
         (target / "fakedep-1.0.dist-info").mkdir()
         (target / "fakedep-1.0.dist-info" / "METADATA").write_text("Name: fakedep\n")
-        (target / "botocore").mkdir()
-        (target / "botocore" / "__init__.py").write_text("")
+        # the SDK and its own dependencies, which the runtime has: as directories, a module file, a dist-info
+        for package in ("botocore", "urllib3", "dateutil", "jmespath"):
+            (target / package).mkdir()
+            (target / package / "__init__.py").write_text("")
+        (target / "six.py").write_text("")
+        (target / "python_dateutil-2.9.0.post0.dist-info").mkdir()
+        (target / "python_dateutil-2.9.0.post0.dist-info" / "METADATA").write_text("Name: python-dateutil\n")
         (target / "bin").mkdir()
         (target / "bin" / "tool").write_text("#!/bin/sh\n")
 
@@ -57,8 +68,14 @@ def sources(tmp_path: Path) -> Path:
     return root
 
 
-def build(sources: Path, build_dir: Path, installer: FakeInstaller | None = None) -> dict[str, Artifact]:
-    artifacts = build_artifacts(sources, build_dir, installer or FakeInstaller())
+# This interpreter stands in for the runtime's: what matters is that its bytecode is the one shipped and used.
+THIS_PYTHON = Compiler(sys.executable, sys.implementation.cache_tag)
+
+
+def build(
+    sources: Path, build_dir: Path, installer: FakeInstaller | None = None, compiler: Compiler | None = None
+) -> dict[str, Artifact]:
+    artifacts = build_artifacts(sources, build_dir, installer or FakeInstaller(), compiler=compiler)
     return {artifact.name: artifact for artifact in artifacts}
 
 
@@ -102,8 +119,9 @@ def test_a_zip_holds_its_function_the_shared_helpers_and_the_dependencies_only(s
     assert "functions/ingest/app.py" in names
     assert "functions/common/envelope.py" in names
     assert "fakedep/__init__.py" in names
-    # no other function, no bytecode, no SDK the runtime already has, no scripts
-    assert not any(name.startswith(("functions/consumer/", "botocore/", "bin/")) for name in names)
+    # no other function, no bytecode, no SDK the runtime already has (nor its dependencies), no scripts
+    runtime_provided = ("botocore/", "urllib3/", "dateutil/", "jmespath/", "six.py", "python_dateutil-")
+    assert not any(name.startswith(("functions/consumer/", "bin/", *runtime_provided)) for name in names)
     assert not any(name.endswith(".pyc") or "__pycache__" in name for name in names)
     # in sorted order, with fixed timestamps and permissions
     assert names == sorted(names)
@@ -141,6 +159,66 @@ def test_dependencies_are_installed_once_per_requirements_hash(sources: Path, tm
     third = cached_dependencies(requirements, tmp_path / "build", installer)
     assert third != first
     assert installer.calls == 2
+
+
+def test_with_the_runtimes_python_every_module_ships_bytecode_that_is_reproducible(
+    sources: Path, tmp_path: Path
+) -> None:
+    # GIVEN two builds with a compiler, the second after the sources were touched
+    first = build(sources, tmp_path / "build1", compiler=THIS_PYTHON)
+    for path in (sources / "functions").rglob("*.py"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    second = build(sources, tmp_path / "build2", compiler=THIS_PYTHON)
+    # THEN they are the same bytes, marked as compiled
+    assert {name: a.sha256 for name, a in first.items()} == {name: a.sha256 for name, a in second.items()}
+    assert {a.bytecode for a in second.values()} == {THIS_PYTHON.cache_tag}
+    # AND every module, ours and the dependencies', has its bytecode beside it, naming its file under /var/task
+    with zipfile.ZipFile(second["ingest"].path) as archive:
+        names = set(archive.namelist())
+        sources_in_zip = [name for name in names if name.endswith(".py")]
+        for name in sources_in_zip:
+            folder, _, file = name.rpartition("/")
+            compiled = f"{folder}/__pycache__/{file.removesuffix('.py')}.{THIS_PYTHON.cache_tag}.pyc".lstrip("/")
+            assert compiled in names, name
+        code = marshal.loads(archive.read(f"functions/ingest/__pycache__/app.{THIS_PYTHON.cache_tag}.pyc")[16:])
+        # AND no bytecode of a local run (the stray .pyc in the sources) came along
+        assert all(archive.read(name) != b"\x00junk" for name in names if name.endswith(".pyc"))
+    assert code.co_filename == "/var/task/functions/ingest/app.py"
+    # AND a source-only build is another artifact, under another S3 key
+    assert first["ingest"].sha256 != build(sources, tmp_path / "build3")["ingest"].sha256
+
+
+def test_the_shipped_bytecode_is_what_python_runs(sources: Path, tmp_path: Path) -> None:
+    # GIVEN the ingest zip with bytecode, unpacked as Lambda unpacks it
+    artifact = build(sources, tmp_path / "build", compiler=THIS_PYTHON)["ingest"]
+    task = tmp_path / "task"
+    with zipfile.ZipFile(artifact.path) as archive:
+        archive.extractall(task)
+    # WHEN a module's source is changed afterwards and the module is imported from there
+    clock = task / "functions" / "common" / "clock.py"
+    clock.write_text(clock.read_text() + "\nraise RuntimeError('compiled at import')\n")
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", "import functions.common.clock as m; print(m.__file__)"],
+        cwd=task,
+        env={**os.environ, "PYTHONPATH": str(task)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # THEN Python ran the shipped bytecode without reading (compiling) the source
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(clock)
+
+
+def test_the_summary_says_when_the_zips_ship_source_only(sources: Path, tmp_path: Path) -> None:
+    # GIVEN one build without and one with the runtime's Python
+    for compiler, says_source_only in ((None, True), (THIS_PYTHON, False)):
+        artifacts = tuple(build(sources, tmp_path / f"build-{says_source_only}", compiler=compiler).values())
+        published = Published(bucket="b", created_bucket=False, artifacts=artifacts, uploaded=())
+        # THEN the summary warns about compiling at every cold start only when there is no bytecode
+        warned = any("source only" in line for line in published.summary())
+        assert warned is says_source_only
+        assert all((artifact.bytecode == SOURCE_ONLY) is says_source_only for artifact in artifacts)
 
 
 def test_a_dependency_may_not_shadow_our_package(sources: Path, tmp_path: Path) -> None:
