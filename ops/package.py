@@ -146,7 +146,7 @@ def function_files(name: str, source_root: Path, dependencies: Path) -> dict[str
     functions = source_root / "functions"
     for required in (functions / "__init__.py", functions / "common", functions / name):
         if not required.exists():
-            raise OpsError(f"{required}: missing (the {name} zip needs it)")
+            raise OpsError(f"{required.relative_to(source_root)}: missing (the {name} zip needs it)")
     files = _tree(dependencies, "")
     for arcname in files:
         if arcname.split("/")[0] == "functions":

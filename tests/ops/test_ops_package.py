@@ -221,6 +221,14 @@ def test_the_summary_says_when_the_zips_ship_source_only(sources: Path, tmp_path
         assert all((artifact.bytecode == SOURCE_ONLY) is says_source_only for artifact in artifacts)
 
 
+def test_a_missing_function_folder_is_named_as_in_the_repository(sources: Path, tmp_path: Path) -> None:
+    from ops.errors import OpsError
+
+    # GIVEN sources without the reporter function WHEN its zip is asked for THEN the message names its folder
+    with pytest.raises(OpsError, match=r"^functions/reporter: missing \(the reporter zip needs it\)$"):
+        build_artifacts(sources, tmp_path / "build", FakeInstaller(), names=["reporter"], compiler=None)
+
+
 def test_a_dependency_may_not_shadow_our_package(sources: Path, tmp_path: Path) -> None:
     deps = tmp_path / "deps"
     (deps / "functions").mkdir(parents=True)
