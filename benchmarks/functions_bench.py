@@ -18,11 +18,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
 from benchmarks.cold_start import AWS_ENV, BOTO3_CLIENT, INGEST_ENV, Result, interleaved_medians, print_results
+from local.lambdas import FunctionSettings, LambdaContext
 
 WARM_ITERATIONS = 400
 COLD_RUNS = 15
@@ -30,15 +30,13 @@ CONSUMER_BATCHES = 5
 BATCH_SIZE = 100
 
 
-@dataclass
-class Context:
-    function_name: str = "sluice-bench"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sluice-bench"
-    aws_request_id: str = "bench"
+# Lambda's longest timeout: the warm bench reuses one context for all its invocations and must not run short.
+BENCH_FUNCTION = FunctionSettings(name="sluice-bench", timeout_seconds=900, memory_mb=256)
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+
+def bench_context() -> LambdaContext:
+    """A Lambda context as the local runtime makes one."""
+    return LambdaContext.starting_now(BENCH_FUNCTION, "bench")
 
 
 @contextlib.contextmanager
@@ -79,7 +77,7 @@ def warm_ingest() -> Result:
         url = boto3.client("sqs").create_queue(QueueName="bench")["QueueUrl"]
         os.environ["QUEUE_URL"] = url
         app = import_module("functions.ingest.app")
-        sqs, event, context = app.sqs, _api_event('{"type": "click", "n": 1}'), Context()
+        sqs, event, context = app.sqs, _api_event('{"type": "click", "n": 1}'), bench_context()
 
         def baseline() -> None:
             sqs.send_message(QueueUrl=url, MessageBody=event["body"])
@@ -156,7 +154,7 @@ def consumer_writes() -> Result:
                     for index in range(BATCH_SIZE)
                 ]
                 records = [{"messageId": f"m-{e.event_id}", "body": e.to_json()} for e in envelopes]
-                assert app.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+                assert app.handler({"Records": records}, bench_context()) == {"batchItemFailures": []}
                 events += len(records)
     detail = f"{len(calls)} BatchWriteItem calls for {events} events in batches of {BATCH_SIZE}"
     return Result("consumer write requests per event", len(calls) / events, 0.05, "", detail)

@@ -82,6 +82,20 @@ class LambdaContext:
     identity: Any = None
     client_context: Any = None
 
+    @classmethod
+    def starting_now(cls, settings: FunctionSettings, log_stream_name: str) -> LambdaContext:
+        """The context of an invocation of `settings`' function that starts now, with a new request id."""
+        return cls(
+            function_name=settings.name,
+            function_version="$LATEST",
+            invoked_function_arn=settings.arn,
+            memory_limit_in_mb=settings.memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{settings.name}",
+            log_stream_name=log_stream_name,
+            deadline_monotonic=time.monotonic() + settings.timeout_seconds,
+        )
+
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
 
@@ -254,16 +268,7 @@ class LocalFunction:
             self._stats.errors += int(failed)
 
     def _new_context(self) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.name,
-            function_version="$LATEST",
-            invoked_function_arn=self.settings.arn,
-            memory_limit_in_mb=self.settings.memory_mb,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{self.name}",
-            log_stream_name=self._log_stream,
-            deadline_monotonic=time.monotonic() + self.settings.timeout_seconds,
-        )
+        return LambdaContext.starting_now(self.settings, self._log_stream)
 
     def _record(self, metric: str, value: float, unit: str = "Count") -> None:
         if self.sink is not None:
