@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.chaos import UnknownFaultError
+from local.json_reply import reply_json
 
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime
@@ -98,12 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _reply(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload, default=str).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, payload)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("control: " + format, *args)

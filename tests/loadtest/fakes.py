@@ -11,6 +11,7 @@ from typing import Any
 
 from loadtest.stack import QueueDepth, Transition
 from loadtest.target import Target
+from local.json_reply import reply_json
 
 API_KEY = "fake-key"
 MAX_EVENT_BYTES = 262_144
@@ -63,12 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 status, payload = ingest(headers, body, self.server.table)
                 self.server.requests += 1
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, payload)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -20,6 +20,7 @@ from loadtest.scenarios import get_scenario
 from loadtest.stack import AwsStackView, LocalStackView, QueueDepth, _history_transition, depth_from_status
 from loadtest.target import API_KEY_ENV, local_target, read_outputs
 from loadtest.waits import drained, wait_until
+from local.json_reply import reply_json
 from tests.loadtest.fakes import fake_target
 
 OUTPUTS = {
@@ -118,12 +119,7 @@ class ControlApi(BaseHTTPRequestHandler):
     }
 
     def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, payload)
 
     def do_GET(self) -> None:
         if self.path == "/status":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from local.json_reply import reply_json
 from ops.errors import OpsError
 from ops.send import Sender, read_events, send_events, write_ids
 
@@ -55,14 +56,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._answer(202, {"accepted": len(ids), "ids": ids})
 
     def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, body, headers)
 
 
 @pytest.fixture
