@@ -22,12 +22,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.progress import Progress
+from ops.textfile import read_text
 from ops.timeparse import iso
 
 KEYS_PER_CALL = 100  # BatchGetItem's limit
@@ -40,14 +40,7 @@ MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 def read_ids(path: str) -> list[str]:
     """Ids from a client log, in order: one id per line, or JSON lines — a string, or an object with `ids`
     (the API's 202 body) or `event_id`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OpsError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise OpsError(f"{path}: is a directory, expected a file of ids") from None
-    except UnicodeDecodeError:
-        raise OpsError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, "a file of ids")
     ids: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

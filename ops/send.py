@@ -20,6 +20,7 @@ import requests
 
 from ops.errors import OpsError
 from ops.progress import Progress
+from ops.textfile import read_text
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 4
@@ -71,14 +72,7 @@ def read_events(source: str, stdin: TextIO = sys.stdin) -> list[Event]:
     """The events of a JSON Lines file (or `-` for stdin); blank lines are skipped, anything else must be an
     object. A bad line stops everything before a single event is sent."""
     name = "stdin" if source == "-" else source
-    try:
-        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OpsError(f"{source}: file not found") from None
-    except IsADirectoryError:
-        raise OpsError(f"{source}: is a directory, expected a JSON Lines file") from None
-    except UnicodeDecodeError:
-        raise OpsError(f"{name}: not UTF-8 text") from None
+    text = read_text(name, "a JSON Lines file", stdin.read if source == "-" else None)
     events = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
