@@ -172,6 +172,15 @@ def alarm(row: str) -> str:
     return f"sluice-local-{row}"
 
 
+def traffic_through_outage(stack: Any, fault: str, **options: Any) -> Traffic:
+    """A client posting for 2 s, through `fault` for OUTAGE_SECONDS, and for 3 s after it is lifted."""
+    with Traffic(stack, fault, **options) as traffic:
+        time.sleep(2)
+        stack.inject(fault, OUTAGE_SECONDS)
+        time.sleep(OUTAGE_SECONDS + 3)
+    return traffic
+
+
 def expect_stored_once(stack: Any, traffic: Traffic, items_before: int, extra: dict[str, dict] | None = None) -> None:
     """Every accepted event (and `extra` ones) is stored, identical to what was sent, and the table grew by
     exactly that many items: nothing lost, nothing stored twice. Adds to FIGURES before asserting."""
@@ -198,11 +207,8 @@ def test_db_outage_shorter_than_the_retry_budget_delays_but_loses_nothing(local_
     # GIVEN a quiet stack and a client posting batches
     before = quiet(local_stack, {alarm("queue-age-low")})
     since = time.time()
-    with Traffic(local_stack, "db-down") as traffic:
-        # WHEN the table is unreachable for a while, well inside the queue's retry budget
-        time.sleep(2)
-        local_stack.inject("db-down", OUTAGE_SECONDS)
-        time.sleep(OUTAGE_SECONDS + 3)
+    # WHEN the table is unreachable for a while, well inside the queue's retry budget
+    traffic = traffic_through_outage(local_stack, "db-down")
     # THEN the API kept accepting (the queue was up), and every event is stored once after the outage
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
@@ -219,11 +225,8 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
     expected = {alarm("api-5xx-rate-high"), alarm("ingestion-at-risk-high")}
     before = quiet(local_stack, expected)
     since = time.time()
-    with Traffic(local_stack, "queue-down", keyed=True) as traffic:
-        # WHEN ingest cannot reach the queue for a while
-        time.sleep(2)
-        local_stack.inject("queue-down", OUTAGE_SECONDS)
-        time.sleep(OUTAGE_SECONDS + 3)
+    # WHEN ingest cannot reach the queue for a while
+    traffic = traffic_through_outage(local_stack, "queue-down", keyed=True)
     refusals = [exchange for exchange in traffic.exchanges if exchange.status == 503]
     # THEN the clients got 503 with Retry-After and a documented error, and 202 before and after
     assert refusals and traffic.statuses()[202] > 0, traffic.statuses()
@@ -255,11 +258,8 @@ def test_db_throttling_is_retried_until_every_event_is_stored(local_stack):
     expected = {alarm("table-throttles-low")}
     before = quiet(local_stack, expected)
     since = time.time()
-    with Traffic(local_stack, "db-throttle") as traffic:
-        # WHEN DynamoDB throttles every write for a while
-        time.sleep(2)
-        local_stack.inject("db-throttle", OUTAGE_SECONDS)
-        time.sleep(OUTAGE_SECONDS + 3)
+    # WHEN DynamoDB throttles every write for a while
+    traffic = traffic_through_outage(local_stack, "db-throttle")
     # THEN every accepted event is stored once, and the throttling was reported
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
