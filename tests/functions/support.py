@@ -21,6 +21,12 @@ from hypothesis import strategies as st
 from functions.common.envelope import Envelope
 
 EVENTS = Path(__file__).resolve().parents[1] / "data" / "aws-events"
+# The notifier's business hours in the function tests: Monday to Friday, 09:00–17:00 in Berlin.
+BUSINESS_HOURS_ENVIRONMENT = {
+    "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
+    "BUSINESS_HOURS": "09:00-17:00",
+    "BUSINESS_TIMEZONE": "Europe/Berlin",
+}
 
 
 @functools.cache

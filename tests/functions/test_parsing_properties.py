@@ -25,6 +25,7 @@ from functions.common.envelope import derived_event_id
 from functions.common.errors import InvalidEventError
 from tests.functions.support import (
     API_KEY_ID,
+    BUSINESS_HOURS_ENVIRONMENT,
     FakeContext,
     alarm_event,
     api_request,
@@ -90,9 +91,7 @@ def stack() -> Iterator[Stack]:
         for name, value in {
             "HELD_TABLE_NAME": HELD_TABLE,
             "DESTINATION_TOPIC_ARN": topic,
-            "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
-            "BUSINESS_HOURS": "09:00-17:00",
-            "BUSINESS_TIMEZONE": "Europe/Berlin",
+            **BUSINESS_HOURS_ENVIRONMENT,
             "QUEUE_URL": queue,
         }.items():
             patch.setenv(name, value)

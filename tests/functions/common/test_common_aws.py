@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from functions.common import aws
+from tests.functions.support import BUSINESS_HOURS_ENVIRONMENT
 
 # What each handler needs to import (the template sets these on AWS).
 HANDLER_ENVIRONMENT = {
@@ -16,9 +17,7 @@ HANDLER_ENVIRONMENT = {
     "ARCHIVE_BUCKET": "sluice-archive",
     "HELD_TABLE_NAME": "sluice-held",
     "DESTINATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sluice-people-low",
-    "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
-    "BUSINESS_HOURS": "09:00-17:00",
-    "BUSINESS_TIMEZONE": "Europe/Berlin",
+    **BUSINESS_HOURS_ENVIRONMENT,
 }
 # Modules that only slow a cold start: boto3's resource layer and s3transfer, and asyncio (wrapt 2 imported it).
 # Powertools' batch utility imports asyncio for its async processor, so the SQS handlers may have it.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.functions.support import create_table, drain, load_module, plain_client, scan
+from tests.functions.support import BUSINESS_HOURS_ENVIRONMENT, create_table, drain, load_module, plain_client, scan
 
 HELD_TABLE = "sluice-held-notifications"
 
@@ -42,9 +42,7 @@ def notifier(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notifier]:
     for name, value in {
         "HELD_TABLE_NAME": HELD_TABLE,
         "DESTINATION_TOPIC_ARN": topic,
-        "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
-        "BUSINESS_HOURS": "09:00-17:00",
-        "BUSINESS_TIMEZONE": "Europe/Berlin",
+        **BUSINESS_HOURS_ENVIRONMENT,
     }.items():
         monkeypatch.setenv(name, value)
     app = load_module("functions.notifier.app")
