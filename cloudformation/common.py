@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from awacs import aws as iam
-from troposphere import AWSObject, Tags
+from troposphere import AWSObject, Retain, RetainExceptOnCreate, Tags
 
 from cloudformation.config import Config
 
@@ -24,6 +24,16 @@ def tag_all(resources: list[AWSObject], config: Config) -> None:
         if isinstance(existing, Tags):
             tags = tags + existing
         resource.Tags = tags
+
+
+def kept_outside_local(config: Config) -> dict[str, str]:
+    """Data and the key that reads it outlive the stack everywhere but on a laptop. RetainExceptOnCreate
+    (AWS's DeletionPolicy for this) still deletes them when the create that made them rolls back, so a
+    failed first deploy leaves no fixed-name table or bucket to block the retry. UpdateReplacePolicy
+    takes no RetainExceptOnCreate: Retain there."""
+    if config.is_local:
+        return {}
+    return {"DeletionPolicy": RetainExceptOnCreate, "UpdateReplacePolicy": Retain}
 
 
 def allow(actions: list[iam.Action], resources: list) -> iam.Statement:

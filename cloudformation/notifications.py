@@ -10,6 +10,7 @@ from awacs import kms as kms_actions
 from awacs import sns as sns_actions
 from troposphere import AccountId, Join, Partition, Ref, Sub, kms, sns
 
+from cloudformation.common import kept_outside_local
 from cloudformation.config import Config
 
 # Services that publish alarm and budget notifications into our encrypted topics. With the AWS-managed
@@ -93,6 +94,8 @@ def stack_key(config: Config) -> kms.Key:
         EnableKeyRotation=True,
         KeyPolicy=iam.PolicyDocument(Version="2012-10-17", Statement=statements),
         PendingWindowInDays=7 if config.is_local else 30,
+        # The table and archive it encrypts are kept: without the key they could never be read again.
+        **kept_outside_local(config),
     )
 
 

@@ -9,7 +9,7 @@ from awacs.aws import PolicyDocument
 from troposphere import GetAtt, Join, Ref, Sub, dynamodb, kms, s3
 from troposphere import applicationautoscaling as autoscaling
 
-from cloudformation.common import deny_insecure_transport
+from cloudformation.common import deny_insecure_transport, kept_outside_local
 from cloudformation.config import Config
 
 
@@ -37,13 +37,6 @@ def build_storage(config: Config, key: kms.Key) -> Storage:
     )
 
 
-def _retain_outside_local(config: Config) -> dict:
-    """Data outlives the stack everywhere but on a laptop."""
-    if config.is_local:
-        return {}
-    return {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
-
-
 def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
     settings = config.table
     capacity = {}
@@ -65,7 +58,7 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
         DeletionProtectionEnabled=not config.is_local,
         **capacity,
-        **_retain_outside_local(config),
+        **kept_outside_local(config),
     )
 
 
@@ -147,7 +140,7 @@ def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
                 )
             ]
         ),
-        **_retain_outside_local(config),
+        **kept_outside_local(config),
     )
 
 

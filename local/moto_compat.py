@@ -6,7 +6,9 @@ Each step rewrites JSON that AWS would read identically; none changes a property
 - moto's KMS key reads tags as `TagKey`/`TagValue` (the KMS API's spelling) instead of CloudFormation's
   `Key`/`Value`;
 - moto's API Gateway method requires `IntegrationHttpMethod` and `Uri` even for a MOCK integration, where
-  AWS ignores both.
+  AWS ignores both;
+- moto's stack deletion keeps only resources whose DeletionPolicy is literally `Retain`; it never rolls a
+  create back the way AWS does, so `RetainExceptOnCreate` means `Retain` to it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def moto_compatible(template: dict[str, Any]) -> dict[str, Any]:
     compatible = copy.deepcopy(template)
     compatible["Resources"] = _dependency_ordered(compatible["Resources"])
     for resource in compatible["Resources"].values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            resource["DeletionPolicy"] = "Retain"
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::KMS::Key" and "Tags" in properties:
             properties["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties["Tags"]]

@@ -147,7 +147,7 @@ def test_functions_and_mappings(env):
 def test_data_is_retained_outside_local(env):
     template = synthesized(env)
     for name in ("EventsTable", "ArchiveBucket"):
-        retained = template["Resources"][name].get("DeletionPolicy") == "Retain"
+        retained = template["Resources"][name].get("DeletionPolicy") == "RetainExceptOnCreate"
         assert retained is (env != "local"), name
     assert template["Resources"]["EventsTable"]["Properties"]["DeletionProtectionEnabled"] is (env != "local")
 

@@ -298,11 +298,11 @@ def test_the_real_template_made_moto_compatible_deploys_updates_and_is_destroyed
     # parameter change cannot run on moto: its ExecuteChangeSet keeps the stack's old parameters)
     changed = dataclasses.replace(stack, parameters={**stack.parameters, "IngestCodeKey": "ingest/0000.zip"})
     assert deploy_stack(cfn, changed, yes, Console(), sleep=no_sleep).result == "deployed"
-    # WHEN destroyed, THEN the events table and the archive bucket (DeletionPolicy Retain outside local)
-    # are reported kept, and the table is still there
+    # WHEN destroyed, THEN the events table, the archive bucket and the key that encrypts them
+    # (DeletionPolicy RetainExceptOnCreate outside local) are reported kept, and the table is still there
     out = Console()
     destroyed = destroy_stack(cfn, config.stack_name, yes, out, sleep=no_sleep)
     assert destroyed.result == "destroyed"
-    assert {kept.logical_id for kept in destroyed.retained} == {"EventsTable", "ArchiveBucket"}
+    assert {kept.logical_id for kept in destroyed.retained} == {"EventsTable", "ArchiveBucket", "StackKey"}
     assert "sluice-dev-events" in out.text
     assert fresh_moto.client("dynamodb").describe_table(TableName="sluice-dev-events")["Table"]
