@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,8 +15,8 @@ from awacs import sns as sns_actions
 from awacs import sqs as sqs_actions
 from awacs import sts as sts_actions
 from awacs import xray as xray_actions
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Join, Parameter, Ref, awslambda, iam, logs, scheduler, sns
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import AccountId, GetAtt, Join, Parameter, Ref, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
 from cloudformation.common import allow
@@ -25,6 +26,9 @@ from cloudformation.queues import Queues
 from cloudformation.storage import Storage
 
 RUNTIME = "python3.12"
+# What the notifier's schedule sends (functions/notifier/app.py recognises it; a test keeps both in step).
+SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the time the run was due
+NOTIFIER_SCHEDULE_INPUT = {"sluice": "flush-held-notifications", "scheduled_time": SCHEDULED_TIME_ATTRIBUTE}
 ARCHITECTURE = "arm64"
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
 
@@ -112,6 +116,9 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                     [GetAtt(storage.held_notifications, "Arn")],
                 ),
                 allow([sns_actions.Publish], [Ref(notifications.notify)]),
+                # Its failed asynchronous invocations go to the failures queue (its OnFailure destination,
+                # the one way out: a DeadLetterConfig as well would deliver each failure twice).
+                allow([sqs_actions.SendMessage], [GetAtt(queues.failures, "Arn")]),
             ],
         ),
     }
@@ -125,7 +132,7 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
             RetentionInDays=config.log_retention_days,
             KmsKeyId=key_arn,
         )
-        role = _role(name, log_group, key_arn, queues, statements)
+        role = _role(name, log_group, key_arn, statements)
         function = awslambda.Function(
             logical_id(name),
             FunctionName=config.resource_name(name),
@@ -141,7 +148,6 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
             TracingConfig=awslambda.TracingConfig(Mode="Active"),
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
             KmsKeyArn=key_arn,
-            DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(queues.failures, "Arn")),
             Environment=awslambda.Environment(
                 Variables={
                     "POWERTOOLS_SERVICE_NAME": name,
@@ -165,31 +171,31 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
     return Functions(functions=functions, parameters=parameters, supporting=tuple(supporting))
 
 
-def _role(
-    name: str, log_group: logs.LogGroup, key_arn: GetAtt, queues: Queues, statements: list[Statement]
-) -> iam.Role:
+def _role(name: str, log_group: logs.LogGroup, key_arn: GetAtt, statements: list[Statement]) -> iam.Role:
     base = [
         allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")]),
         # The stack key decrypts the function's settings and encrypts what it sends to encrypted queues.
         allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
-        # Failed asynchronous invocations land in the failures queue instead of vanishing.
-        allow([sqs_actions.SendMessage], [GetAtt(queues.failures, "Arn")]),
         # X-Ray takes no resource-level permissions: "*" is the only resource it accepts.
         allow([xray_actions.PutTraceSegments, xray_actions.PutTelemetryRecords], ["*"]),
     ]
     return service_role(f"{name.title()}Role", "lambda.amazonaws.com", f"{name}-least-privilege", [*base, *statements])
 
 
-def service_role(title: str, service: str, policy_name: str, statements: list[Statement]) -> iam.Role:
-    """A role that only `service` can assume, with one inline policy."""
+def service_role(
+    title: str,
+    service: str,
+    policy_name: str,
+    statements: list[Statement],
+    condition: Condition | None = None,
+) -> iam.Role:
+    """A role that only `service` can assume (on the `condition`, if any), with one inline policy."""
+    trust = Statement(Effect=Allow, Principal=Principal("Service", service), Action=[sts_actions.AssumeRole])
+    if condition is not None:
+        trust.Condition = condition
     return iam.Role(
         title,
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(Effect=Allow, Principal=Principal("Service", service), Action=[sts_actions.AssumeRole])
-            ],
-        ),
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[trust]),
         Policies=[
             iam.Policy(
                 PolicyName=policy_name, PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements)
@@ -238,6 +244,8 @@ def _notifier_triggers(
             allow([sqs_actions.SendMessage], [failures_arn]),
             allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
         ],
+        # Only schedules of this account may use the role (the confused-deputy guard).
+        condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
     )
     start = config.notifications.business_hours.split("-")[0]
     hour, minute = (int(part) for part in start.split(":"))
@@ -252,6 +260,9 @@ def _notifier_triggers(
         Target=scheduler.Target(
             Arn=GetAtt(notifier, "Arn"),
             RoleArn=GetAtt(scheduler_role, "Arn"),
+            # Without an Input, Scheduler sends its own envelope (`"detail": "{}"`, a string): an explicit
+            # input the notifier recognises, with the time it was scheduled for (a Scheduler context attribute).
+            Input=json.dumps(NOTIFIER_SCHEDULE_INPUT, sort_keys=True),
             DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
             RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=5, MaximumEventAgeInSeconds=3600),
         ),

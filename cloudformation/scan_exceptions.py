@@ -8,6 +8,10 @@ SCAN_EXCEPTIONS: dict[str, str] = {
     # The dead-letter queue and the failures queue are the end of the line: a DLQ of a DLQ only moves the
     # problem. Both are alarmed on depth and the DLQ is archived to S3.
     "ES6000": "dead-letter queues are the end of the line; they are alarmed and archived instead",
+    # A function's DeadLetterConfig applies to asynchronous invocations only: ingest is invoked synchronously,
+    # consumer and archiver by event source mappings (the queues' redrive is their failure path), and the
+    # notifier's failures take its OnFailure destination; a DLQ as well would deliver each failure twice.
+    "CKV_AWS_116": "sync and mapping-driven functions never use a DLQ; the notifier's failures take OnFailure",
     # The functions only call AWS APIs; a VPC would add NAT gateways (cost, a failure point) and no
     # isolation that IAM does not already give.
     "CKV_AWS_117": "functions reach only AWS APIs; a VPC adds NAT cost and no isolation beyond IAM",

@@ -4,6 +4,7 @@ of business hours in the configured time zone; moto runs no schedules, so this t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cloudformation.config import WEEKDAYS, NotificationsConfig
+from cloudformation.functions import NOTIFIER_SCHEDULE_INPUT, SCHEDULED_TIME_ATTRIBUTE
 from local.lambdas import Invoker
 
 log = logging.getLogger(__name__)
@@ -30,18 +32,12 @@ def next_start(settings: NotificationsConfig, after: datetime) -> datetime:
 
 
 def scheduled_event(at: datetime) -> dict:
-    """The event EventBridge Scheduler delivers to a Lambda target."""
-    return {
-        "version": "0",
-        "id": f"local-schedule-{int(at.timestamp())}",
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": "123456789012",
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/NotifierSchedule"],
-        "detail": {},
-    }
+    """What EventBridge Scheduler delivers for the template's schedule due `at`: its explicit Input, with
+    the context attribute <aws.scheduler.scheduled-time> replaced by that time."""
+    text = json.dumps(NOTIFIER_SCHEDULE_INPUT).replace(
+        SCHEDULED_TIME_ATTRIBUTE, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    return json.loads(text)
 
 
 class BusinessHoursSchedule:

@@ -4,8 +4,9 @@
   notifications in the order they happened), then forward it at once to DESTINATION_TOPIC_ARN.
   If forwarding fails, it is held instead and goes out with the next digest.
 - SNS notification outside business hours: held in HELD_TABLE_NAME.
-- Hourly scheduled event in business hours: one digest of the held notifications is published,
-  then exactly the items it included are deleted (never before the publish succeeded).
+- The schedule at the start of business hours (functions/notifier/schedule.py says which events are
+  it): one digest of the held notifications is published, then exactly the items it included are
+  deleted (never before the publish succeeded).
 """
 
 from datetime import datetime
@@ -20,6 +21,7 @@ from functions.common import aws, env
 from functions.common.clock import iso_millis, utc_now
 from functions.notifier.hours import parse_business_hours
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
+from functions.notifier.schedule import schedule_moment
 
 SERVICE = "notifier"
 # Keeps one digest well under SNS's 256 KB message limit; more held items make more digests.
@@ -40,10 +42,6 @@ dynamodb = aws.client("dynamodb")
 def now() -> datetime:
     """The clock; tests replace it."""
     return utc_now()
-
-
-def is_scheduled(event: dict[str, Any]) -> bool:
-    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
 
 
 def hold(notification: Notification) -> None:
@@ -110,11 +108,11 @@ def _deliver(notifications: list[Notification]) -> dict[str, int]:
 
 def process(event: dict[str, Any], moment: datetime) -> dict[str, int]:
     """Handle one event at `moment`; return how many notifications were digested, forwarded, held."""
-    in_hours = BUSINESS_HOURS.contains(moment)
-    if is_scheduled(event):
-        return {"digested": flush_held() if in_hours else 0, "forwarded": 0, "held": 0}
+    due = schedule_moment(event, moment)
+    if due is not None:
+        return {"digested": flush_held() if BUSINESS_HOURS.contains(due) else 0, "forwarded": 0, "held": 0}
     notifications = sns_notifications(event)
-    if in_hours:
+    if BUSINESS_HOURS.contains(moment):
         return _deliver(notifications)
     for notification in notifications:
         hold(notification)
@@ -125,7 +123,7 @@ def process(event: dict[str, Any], moment: datetime) -> dict[str, int]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    """SNS low-tier notifications and the hourly EventBridge schedule (see the module docstring)."""
+    """SNS low-tier notifications and the business-hours schedule (see the module docstring)."""
     moment = now()
     outcome = process(event if isinstance(event, dict) else {}, moment)
     logger.info("notifications handled", extra={**outcome, "at": iso_millis(moment)})
