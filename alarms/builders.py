@@ -1,8 +1,9 @@
 """Turn the alarm table into `AWS::CloudWatch::Alarm` and `AWS::CloudWatch::CompositeAlarm` resources.
 
 Each tier routes to its topic: ALARM and OK transitions of a high alarm go to the high topic, of a low
-alarm to the low topic. Alarm names are literal (derived from the configuration), so composite rules,
-dashboards and the local runtime name them without resolving anything.
+alarm to the low topic. The children of a composite notify nobody: one incident trips several of them,
+and pages once, through the composite. Alarm names are literal (derived from the configuration), so
+composite rules, dashboards and the local runtime name them without resolving anything.
 """
 
 from __future__ import annotations
@@ -22,8 +23,15 @@ def build_alarms(stack: Stack) -> list[AWSObject]:
     catalog = build_catalog(config)
     topics: dict[Tier, sns.Topic] = {"high": stack.notifications.high, "low": stack.notifications.low}
     definitions = alarm_definitions(config, catalog)
-    alarms = {definition.name: metric_alarm(config, catalog, definition, topics) for definition in definitions}
-    composites = [composite_alarm(definition, alarms, topics) for definition in composite_definitions(config)]
+    composite_rows = composite_definitions(config)
+    # A composite's children notify nobody themselves: one incident trips several of them at once and
+    # must page once, through the composite (their states still show on the dashboards).
+    composed = {child for composite in composite_rows for child in composite.children}
+    alarms = {
+        definition.name: metric_alarm(config, catalog, definition, {} if definition.name in composed else topics)
+        for definition in definitions
+    }
+    composites = [composite_alarm(definition, alarms, topics) for definition in composite_rows]
     return [*alarms.values(), *composites]
 
 
@@ -40,9 +48,10 @@ def _description(summary: str, tier: Tier, runbook: str) -> str:
 def metric_alarm(
     config: Config, catalog: Catalog, definition: AlarmDefinition, topics: dict[Tier, sns.Topic]
 ) -> cloudwatch.Alarm:
+    """The alarm of one table row and tier; it notifies its tier's topic, or nobody when `topics` has none."""
     spec = definition.spec
     monitoring = config.monitoring
-    topic = Ref(topics[definition.tier])
+    actions = [Ref(topics[definition.tier])] if definition.tier in topics else []
     evaluation = {
         "EvaluationPeriods": monitoring.evaluation_periods,
         "DatapointsToAlarm": {
@@ -56,8 +65,8 @@ def metric_alarm(
         AlarmName=definition.name,
         AlarmDescription=_description(spec.summary, definition.tier, definition.runbook),
         ActionsEnabled=True,
-        AlarmActions=[topic],
-        OKActions=[topic],
+        AlarmActions=actions,
+        OKActions=actions,
         ComparisonOperator=spec.comparison,
         TreatMissingData=spec.missing,
         **evaluation,

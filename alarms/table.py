@@ -187,7 +187,13 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         # the table
         AlarmSpec("table-system-errors", "table_system_errors", {"high": 0.0}, "DynamoDB fails our writes."),
-        AlarmSpec("table-user-errors", "table_user_errors", {"low": 0.0}, "DynamoDB rejects requests as invalid."),
+        AlarmSpec(
+            "table-user-errors",
+            "table_user_errors",
+            {"low": 0.0},
+            # UserErrors has no dimensions: any table or application of the account and region raises it.
+            "DynamoDB rejects requests as invalid, account-wide (not only this stack's tables).",
+        ),
         AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
     ]
     if catalog["table_wcu_per_second"].capacity is not None:

@@ -314,7 +314,9 @@ def _table(config: Config, period: int) -> list[Signal]:
     table = (("TableName", config.resource_name("events")),)
     per_operation = (*table, ("Operation", TABLE_WRITE_OPERATION))
     # UserErrors has no dimensions: AWS counts it per account and region, for every table.
-    user_errors = Metric("ddb_user_errors", DYNAMODB, "UserErrors", (), "Sum", period, "Count", "User errors (account)")
+    user_errors = Metric(
+        "ddb_user_errors", DYNAMODB, "UserErrors", (), "Sum", period, "Count", "User errors (account-wide)"
+    )
     system_errors = Metric(
         "ddb_system_errors", DYNAMODB, "SystemErrors", per_operation, "Sum", period, "Count", "System errors"
     )
@@ -344,7 +346,9 @@ def _table(config: Config, period: int) -> list[Signal]:
         write_throttles,
         consumed,
         latency,
-        Expression("table_user_errors", "FILL(ddb_user_errors, 0)", (user_errors,), "Count", "User errors"),
+        Expression(
+            "table_user_errors", "FILL(ddb_user_errors, 0)", (user_errors,), "Count", "User errors (account-wide)"
+        ),
         Expression("table_system_errors", "FILL(ddb_system_errors, 0)", (system_errors,), "Count", "System errors"),
         Expression(
             "table_throttles",

@@ -48,7 +48,8 @@ BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCou
 GET_METRIC_DATA_MAX_QUERIES = 500
 # moto scans all its data once per query and period asked for: a few periods per call keep reads linear.
 PERIODS_PER_CALL = 6
-SUBJECT_MAX_CHARS = 100
+# SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
+SUBJECT_MAX_CHARS = 99
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanThreshold": (lambda value, threshold: value > threshold, "greater than"),
     "GreaterThanOrEqualToThreshold": (lambda value, threshold: value >= threshold, "greater than or equal to"),

@@ -11,7 +11,8 @@ from typing import Any
 
 from functions.common.errors import InvalidEventError
 
-SUBJECT_MAX_CHARS = 100
+# SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
+SUBJECT_MAX_CHARS = 99
 DETAIL_MAX_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -69,7 +70,7 @@ def sns_notifications(event: dict[str, Any]) -> list[Notification]:
 
 
 def clean_subject(subject: str) -> str:
-    """An SNS Subject: one line, at most 100 characters."""
+    """An SNS Subject: one line, under 100 characters."""
     line = " ".join(_CONTROL.sub(" ", subject).split())
     return line if len(line) <= SUBJECT_MAX_CHARS else line[: SUBJECT_MAX_CHARS - 3] + "..."
 

@@ -135,3 +135,25 @@ def test_capacities_come_from_the_configuration():
     assert catalog["queue_age"].capacity == config.queue.retention_seconds
     assert catalog["api_count"].capacity == config.api.rate_limit * config.monitoring.period_seconds
     assert catalog["table_wcu_per_second"].capacity is None  # on-demand
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_an_aws_metric_without_dimensions_is_labelled_account_wide_and_so_is_its_alarm(env):
+    from alarms.table import alarm_definitions
+
+    # GIVEN the signals read only from AWS metrics that carry no dimension (DynamoDB's UserErrors: AWS
+    # counts it for every table of the account and region)
+    config = load_config(env)
+    catalog = build_catalog(config)
+    account_wide = {
+        signal.id
+        for signal in catalog
+        if all(metric.namespace.startswith("AWS/") and not metric.dimensions for metric in signal.inputs)
+    }
+    assert "table_user_errors" in account_wide
+    # THEN the dashboards and the alarm say so, so nobody hunts for the fault in this stack alone
+    for signal_id in account_wide:
+        assert "account-wide" in catalog[signal_id].label, signal_id
+    for definition in alarm_definitions(config, catalog):
+        if definition.spec.signal in account_wide:
+            assert "account-wide" in definition.spec.summary, definition.name
