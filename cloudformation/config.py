@@ -323,6 +323,16 @@ def _check_invariants(config: Config, where: str) -> None:
         "notifications.business_hours",
         "expected HH:MM-HH:MM with start before end",
     )
+    notifications = config.notifications
+    for key in ("high_https_endpoints", "low_https_endpoints"):
+        urls = getattr(notifications, key)
+        require(all(url.startswith("https://") for url in urls), f"notifications.{key}", "expected https:// URLs")
+    require(
+        config.is_local or bool(notifications.high_emails or notifications.high_https_endpoints),
+        "notifications.high_emails",
+        "outside local, set at least one high-tier subscriber (high_emails or high_https_endpoints): "
+        "otherwise every page reaches nobody",
+    )
     table = config.table
     require(
         table.write_capacity <= table.max_write_capacity,

@@ -71,3 +71,33 @@ def test_broken_toml_is_reported_without_a_traceback(tmp_path):
     path.write_text("[local\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config("local", path)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_outside_local_someone_must_be_paged(tmp_path, env):
+    # GIVEN an environment outside local whose high tier has no subscriber
+    path = write_config(
+        tmp_path, f"[{env}.notifications]\nhigh_emails = []\nhigh_https_endpoints = []\nlow_emails = ['team@corp.test']\n"
+    )
+    # WHEN it is loaded THEN it is refused in one line that says what to set
+    with pytest.raises(ConfigError) as raised:
+        load_config(env, path)
+    message = str(raised.value)
+    assert f"{env}.notifications.high_emails: " in message and "high_https_endpoints" in message
+    assert "\n" not in message
+
+
+def test_an_https_subscriber_alone_is_enough_and_local_needs_none(tmp_path):
+    # GIVEN prod paging one HTTPS endpoint, and local paging nobody
+    path = write_config(
+        tmp_path, "[prod.notifications]\nhigh_emails = []\nhigh_https_endpoints = ['https://pager.corp.test/hook']\n"
+    )
+    # WHEN loaded THEN both are accepted
+    assert load_config("prod", path).notifications.high_https_endpoints == ("https://pager.corp.test/hook",)
+    assert load_config("local", path).notifications.high_emails == ()
+
+
+def test_an_https_subscriber_must_be_https(tmp_path):
+    path = write_config(tmp_path, "[prod.notifications]\nhigh_https_endpoints = ['http://pager.corp.test/hook']\n")
+    with pytest.raises(ConfigError, match=r"prod.notifications.high_https_endpoints: expected https:// URLs"):
+        load_config("prod", path)
