@@ -295,6 +295,27 @@ def diff(c, env, profile=None, region=None):
         preview_stack(session.client("cloudformation"), environment_stack(config, session))
 
 
+def _preflight(config, session, *, subscriptions: bool = True) -> None:
+    """Print the read-only account checks, one line each; Exit when one FAILs."""
+    from ops.preflight import Clients, deployed_outputs, failed, run_preflight
+
+    with _OpsErrors():
+        outputs = deployed_outputs(session.client("cloudformation"), config.stack_name)
+        checks = run_preflight(config, Clients.of(session), outputs, subscriptions=subscriptions)
+    print(f"preflight of {config.stack_name}:")
+    for check in checks:
+        print(f"  {check.line()}")
+    if failed(checks):
+        raise Exit(f"error: preflight: {len(failed(checks))} check(s) FAIL: do what they say, then run again", code=1)
+
+
+@task(help={"env": "environment to check", **_AWS_HELP})
+def preflight(c, env, profile=None, region=None):
+    """Read-only checks of the AWS account for an environment: one line each, ok / warn / FAIL and what to do."""
+    config = _aws_config(env)
+    _preflight(config, _session(config, profile, region))
+
+
 @task(
     help={
         "env": "environment to deploy",
@@ -304,13 +325,14 @@ def diff(c, env, profile=None, region=None):
     }
 )
 def deploy(c, env, yes=False, profile=None, region=None, timeout_minutes=60):
-    """Package, create a change set, confirm, execute it and stream the stack events; print the outputs."""
+    """Preflight, package, create a change set, confirm, execute it and stream the events; print the outputs."""
     from ops.deploy import deploy_stack
     from ops.stack import environment_stack
 
     config = _aws_config(env)
     _confirmation_possible(yes, f"deploying {config.stack_name}")
     session = _session(config, profile, region)
+    _preflight(config, session, subscriptions=False)  # subscriptions: reported once the stack is up
     with _OpsErrors():
         outcome = deploy_stack(
             session.client("cloudformation"),
@@ -324,11 +346,15 @@ def deploy(c, env, yes=False, profile=None, region=None, timeout_minutes=60):
         raise Exit(f"error: deploy of {config.stack_name} failed (see the reasons above)", code=1)
     if outcome.outputs.get("ApiKeyId"):
         print(f"API key value: aws apigateway get-api-key --api-key {outcome.outputs['ApiKeyId']} --include-value")
+    if outcome.outputs.get("HighTopicArn"):
+        from ops.preflight import subscription_check
+
+        print(subscription_check(session.client("sns"), outcome.outputs["HighTopicArn"]).line())
 
 
 @task(help={"env": "environment to destroy", "yes": "delete without asking for the stack name", **_AWS_HELP})
 def destroy(c, env, yes=False, profile=None, region=None):
-    """Delete the environment's stack; the table and the archive (DeletionPolicy Retain) are kept and listed."""
+    """Delete the environment's stack; the table, the archive and their KMS key are kept and listed."""
     from ops.deploy import destroy_stack
 
     config = _aws_config(env)
@@ -608,7 +634,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
 events = Collection("events")
 events.add_task(events_get)
 events.add_task(events_list)
-for _ops_task in (package, diff, deploy, destroy, send, replay, redrive, reconcile, cost):
+for _ops_task in (preflight, package, diff, deploy, destroy, send, replay, redrive, reconcile, cost):
     namespace.add_task(_ops_task)
 namespace.add_collection(events)
 

@@ -76,9 +76,8 @@ def test_broken_toml_is_reported_without_a_traceback(tmp_path):
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_outside_local_someone_must_be_paged(tmp_path, env):
     # GIVEN an environment outside local whose high tier has no subscriber
-    path = write_config(
-        tmp_path, f"[{env}.notifications]\nhigh_emails = []\nhigh_https_endpoints = []\nlow_emails = ['team@corp.test']\n"
-    )
+    nobody = "high_emails = []\nhigh_https_endpoints = []\nlow_emails = ['team@corp.test']\n"
+    path = write_config(tmp_path, f"[{env}.notifications]\n{nobody}")
     # WHEN it is loaded THEN it is refused in one line that says what to set
     with pytest.raises(ConfigError) as raised:
         load_config(env, path)
