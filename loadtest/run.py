@@ -28,7 +28,7 @@ from loadtest.scenarios import Scenario
 from loadtest.signals import resolve
 from loadtest.stack import AwsStackView, LocalStackView, StackView
 from loadtest.stages import STAGES_FILE, read_stages
-from loadtest.target import Target, deployed_target, local_target, read_outputs
+from loadtest.target import Target, resolve_load_target
 from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_until
 
 FAULT_CLEAR_GRACE_SECONDS = 30.0
@@ -63,23 +63,8 @@ def open_target(
     name: str, outputs_path: Path, profile: str | None = None, region: str | None = None
 ) -> tuple[Target, StackView]:
     """`local` (the outputs file of `invoke up`) or a deployed environment of sluice.toml."""
-    if name == "local":
-        target = local_target(read_outputs(outputs_path))
-        return target, LocalStackView(target)
-    import boto3
-
-    from cloudformation.config import ConfigError, load_config
-
-    try:
-        config = load_config(name)
-    except ConfigError as error:
-        raise LoadTestError(str(error)) from None
-    try:
-        session = boto3.Session(profile_name=profile or None, region_name=region or config.region)
-    except Exception as error:  # botocore's ProfileNotFound and friends: one line, no traceback
-        raise LoadTestError(f"AWS session: {error}") from None
-    target = deployed_target(name, config.stack_name, session)
-    return target, AwsStackView(target, session)
+    target = resolve_load_target(name, outputs_path, profile, region)
+    return target, LocalStackView(target) if target.is_local else AwsStackView(target, target.session)
 
 
 def check_options(scenario: Scenario, target: Target, options: RunOptions) -> None:

@@ -1,18 +1,22 @@
-"""Where the load goes: the local stack (its outputs file) or a deployed environment (its stack outputs)."""
+"""Where the load goes: the local stack (its outputs file) or a deployed environment (its stack outputs),
+found by the operators' resolver (ops/outputs.py) so both tools always point at the same stack."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loadtest.errors import LoadTestError
 
+if TYPE_CHECKING:
+    from ops.outputs import Target as StackTarget
+
 DEFAULT_OUTPUTS = Path(".local/outputs.json")
 LOCAL_KEYS = ("ApiUrl", "ApiKey", "AwsEndpoint", "Region", "TableName", "QueueUrl", "DeadLetterQueueUrl", "ControlUrl")
+DEPLOYED_KEYS = ("ApiUrl", "ApiKeyId", "TableName", "QueueUrl", "DeadLetterQueueUrl")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API_KEY_ENV = "SLUICE_API_KEY"  # how the key reaches Locust: never on a command line
 
@@ -31,75 +35,65 @@ class Target:
     control_url: str | None = None  # the local stack's control API
     stack_name: str = ""
     archive_bucket: str = ""
+    session: Any = field(default=None, repr=False, compare=False)  # boto3 session of a deployed stack
 
     @property
     def is_local(self) -> bool:
         return self.control_url is not None
 
 
-def read_outputs(path: Path) -> dict[str, str]:
-    """The local stack's outputs file, written by `invoke up`."""
+def resolve_load_target(
+    name: str, outputs_path: Path = DEFAULT_OUTPUTS, profile: str | None = None, region: str | None = None
+) -> Target:
+    """`local` (the outputs file of `invoke up`) or a deployed environment, through the operators' one
+    resolver (ops/outputs.py): the same outputs, configuration and API key the ops tasks use."""
+    # Imported here: Locust's processes import this module for API_KEY_ENV only, and need no boto3.
+    from ops.errors import OpsError
+    from ops.outputs import resolve_target
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LoadTestError(f"{path}: not found; start the local stack first (invoke up)") from None
-    except ValueError as error:
-        raise LoadTestError(f"{path}: not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise LoadTestError(f"{path}: expected a JSON object of stack outputs")
-    return {str(key): str(value) for key, value in data.items()}
+        return from_stack(resolve_target(name, profile, region, local_outputs=outputs_path))
+    except OpsError as error:
+        raise LoadTestError(str(error)) from None
 
 
 def local_target(outputs: Mapping[str, Any]) -> Target:
-    """The local stack from its outputs; every address must be on this machine."""
-    missing = [key for key in LOCAL_KEYS if not outputs.get(key)]
-    if missing:
-        raise LoadTestError(f"local stack outputs lack {', '.join(missing)}")
-    for key in ("ApiUrl", "AwsEndpoint", "ControlUrl"):
-        host = urlsplit(str(outputs[key])).hostname
-        if host not in LOOPBACK:
-            raise LoadTestError(f"local stack output {key}={outputs[key]!r} is not on 127.0.0.1")
-    return Target(
-        name="local",
-        env="local",
-        api_url=str(outputs["ApiUrl"]).rstrip("/"),
-        api_key=str(outputs["ApiKey"]),
-        region=str(outputs["Region"]),
-        table_name=str(outputs["TableName"]),
-        queue_url=str(outputs["QueueUrl"]),
-        dead_letter_queue_url=str(outputs["DeadLetterQueueUrl"]),
-        aws_endpoint=str(outputs["AwsEndpoint"]),
-        control_url=str(outputs["ControlUrl"]).rstrip("/"),
-        archive_bucket=str(outputs.get("ArchiveBucket", "")),
-    )
-
-
-def deployed_target(env: str, stack_name: str, session: Any) -> Target:
-    """A deployed environment: outputs of the CloudFormation stack, the API key's value from API Gateway."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """The local stack from its outputs (a background stack's, in the tests)."""
+    from ops.errors import OpsError
+    from ops.outputs import local_target_from
 
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-        outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
-        needed = ("ApiUrl", "ApiKeyId", "TableName", "QueueUrl", "DeadLetterQueueUrl")
-        missing = [key for key in needed if key not in outputs]
-        if missing:
-            raise LoadTestError(f"stack {stack_name} has no output {', '.join(missing)}")
-        key = session.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"]
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        raise LoadTestError(f"{stack_name}: {details.get('Code', 'error')}: {details.get('Message', '')}") from None
-    except BotoCoreError as error:
-        raise LoadTestError(f"{stack_name}: {error}") from None
+        return from_stack(local_target_from(outputs))
+    except OpsError as error:
+        raise LoadTestError(str(error)) from None
+
+
+def from_stack(stack: StackTarget) -> Target:
+    """The load target of a resolved stack; a local one must be complete and entirely on this machine."""
+    from ops.outputs import LOCAL
+
+    outputs = stack.outputs
+    local = stack.name == LOCAL
+    missing = [key for key in (LOCAL_KEYS if local else DEPLOYED_KEYS) if not outputs.get(key)]
+    if missing:
+        where = "local stack outputs" if local else f"stack {stack.config.stack_name}"
+        raise LoadTestError(f"{where} lack {', '.join(missing)}")
+    if local:
+        for key in ("ApiUrl", "AwsEndpoint", "ControlUrl"):
+            if urlsplit(outputs[key]).hostname not in LOOPBACK:
+                raise LoadTestError(f"local stack output {key}={outputs[key]!r} is not on 127.0.0.1")
     return Target(
-        name=env,
-        env=env,
+        name=stack.name,
+        env=stack.config.env,
         api_url=outputs["ApiUrl"].rstrip("/"),
-        api_key=key,
-        region=session.region_name or "",
+        api_key=stack.api_key(),
+        region=stack.session.region_name or "",
         table_name=outputs["TableName"],
         queue_url=outputs["QueueUrl"],
         dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
-        stack_name=stack_name,
+        aws_endpoint=stack.endpoint_url,
+        control_url=outputs["ControlUrl"].rstrip("/") if local else None,
+        stack_name="" if local else stack.config.stack_name,
         archive_bucket=outputs.get("ArchiveBucket", ""),
+        session=None if local else stack.session,
     )

@@ -306,6 +306,7 @@ class LocalRuntime:
             "ApiKeyId": key_id,
             "AwsEndpoint": self._moto.endpoint_url,
             "Region": self.config.region,
+            "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
             "ControlUrl": control_url,
             "FunctionsLog": str(self.paths.logs / "functions.log"),
             "NotificationsLog": str(self.paths.notifications),

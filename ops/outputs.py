@@ -81,11 +81,19 @@ def local_target(path: Path = LOCAL_OUTPUTS) -> Target:
         raise OpsError(f"{path}: not valid JSON (restart the local stack with `invoke down` and `invoke up`)") from None
     if not isinstance(outputs, dict):
         raise OpsError(f"{path}: expected a JSON object of stack outputs")
+    return local_target_from(outputs, str(path))
+
+
+def local_target_from(outputs: Mapping[str, Any], where: str = "the local stack's outputs") -> Target:
+    """The local stack from its outputs, with the configuration it runs (`invoke up --env NAME` runs the
+    local stack with another environment's configuration, and writes that name as `Env`)."""
+    env = outputs.get("Env")
+    if not env:
+        raise OpsError(f"{where}: no Env (written by an older `invoke up`): restart the local stack")
     session = boto3.Session(region_name=outputs.get("Region") or "us-east-1", **LOCAL_CREDENTIALS)
     return Target(
         name=LOCAL,
-        # `invoke up --env NAME` runs the local stack with another environment's configuration.
-        config=load_environment(str(outputs.get("Env") or LOCAL)),
+        config=load_environment(str(env)),
         session=session,
         outputs={key: str(value) for key, value in outputs.items()},
         endpoint_url=outputs.get("AwsEndpoint") or None,

@@ -18,9 +18,10 @@ from loadtest.locust_process import LocustPlan, commands, environment
 from loadtest.progress import ProgressLine
 from loadtest.scenarios import get_scenario
 from loadtest.stack import AwsStackView, LocalStackView, QueueDepth, _history_transition, depth_from_status
-from loadtest.target import API_KEY_ENV, local_target, read_outputs
+from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
 from loadtest.waits import drained, wait_until
 from local.json_reply import reply_json
+from ops.outputs import resolve_target
 from tests.loadtest.fakes import fake_target
 
 OUTPUTS = {
@@ -34,6 +35,7 @@ OUTPUTS = {
     "DeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/dlq",
     "ArchiveBucket": "archive",
     "ControlUrl": "http://127.0.0.1:3001",
+    "Env": "local",
 }
 
 
@@ -80,9 +82,22 @@ def test_the_api_key_goes_in_the_environment_never_on_the_command_line(tmp_path)
 def test_local_target_from_outputs(tmp_path) -> None:
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(OUTPUTS))
-    target = local_target(read_outputs(path))
+    target = resolve_load_target("local", path)
     assert target.is_local and target.api_url == OUTPUTS["ApiUrl"] and target.control_url == OUTPUTS["ControlUrl"]
     assert OUTPUTS["ApiKey"] not in repr(target)
+
+
+def test_load_tests_and_operators_tools_resolve_the_same_stack(tmp_path) -> None:
+    # GIVEN the outputs of `invoke up --env dev`: the local stack running the dev configuration
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({**OUTPUTS, "Env": "dev", "TableName": "sluice-dev-events"}))
+    # WHEN the load tests and the ops tasks each resolve `local`
+    load = resolve_load_target("local", path)
+    ops = resolve_target("local", local_outputs=path)
+    # THEN both see the dev configuration the stack runs, the same table and key
+    assert load.env == ops.config.env == "dev"
+    assert ops.metrics_namespace == "Sluice/dev"
+    assert (load.table_name, load.api_key) == (ops.require("TableName"), ops.api_key())
 
 
 @pytest.mark.parametrize(
@@ -97,12 +112,15 @@ def test_local_target_refuses_incomplete_or_remote_outputs(change: dict[str, str
         local_target({**OUTPUTS, **change})
 
 
-def test_read_outputs_explains_a_missing_or_broken_file(tmp_path) -> None:
+def test_a_missing_broken_or_stale_outputs_file_is_one_line(tmp_path) -> None:
     with pytest.raises(LoadTestError, match="invoke up"):
-        read_outputs(tmp_path / "missing.json")
+        resolve_load_target("local", tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(LoadTestError, match="not valid JSON"):
-        read_outputs(tmp_path / "bad.json")
+        resolve_load_target("local", tmp_path / "bad.json")
+    (tmp_path / "old.json").write_text(json.dumps({key: value for key, value in OUTPUTS.items() if key != "Env"}))
+    with pytest.raises(LoadTestError, match=r"no Env .* restart the local stack"):
+        resolve_load_target("local", tmp_path / "old.json")
 
 
 class ControlApi(BaseHTTPRequestHandler):

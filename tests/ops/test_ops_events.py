@@ -53,6 +53,7 @@ def test_the_local_target_reads_the_local_stacks_outputs(tmp_path: Path) -> None
                 "AwsEndpoint": "http://127.0.0.1:4566",
                 "Region": "us-east-1",
                 "TableName": "sluice-local-events",
+                "Env": "local",
             }
         )
     )
