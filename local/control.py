@@ -1,6 +1,7 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
-GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /shutdown.
+GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
+notifier's business-hours clock, local/clock.py); POST /shutdown.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import logging
 import threading
 from dataclasses import asdict
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -69,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/chaos":
             self._chaos(body)
+        elif path == "/clock":
+            self._clock(body)
         elif path == "/shutdown":
             self._reply(202, {"stopping": True})
             self.runtime.request_stop()
@@ -87,6 +91,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.runtime.say(f"chaos: {fault} {'lifted' if seconds == 0 else f'for {seconds} s'}")
         self._reply(200, {"active": self.runtime.chaos.active()})
+
+    def _clock(self, body: dict[str, Any]) -> None:
+        """{"at": ISO 8601 with an offset} moves the business-hours clock there; {"at": null} back to real time."""
+        at = body.get("at")
+        try:
+            moment = None if at is None else datetime.fromisoformat(str(at))
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{at!r} has no UTC offset")
+        except ValueError as error:
+            self._reply(400, {"error": "bad_time", "message": str(error)})
+            return
+        self.runtime.clock.set(moment)
+        now = self.runtime.clock.now().isoformat()
+        self.runtime.say(f"clock: business hours now read {now}" if moment else "clock: back to real time")
+        self._reply(200, {"now": now, "shifted": self.runtime.clock.shifted})
 
     def _json_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)

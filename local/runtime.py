@@ -29,6 +29,7 @@ from cloudformation.api import events_request_schema
 from cloudformation.config import Config, ConfigError, load_config
 from local.alarm_evaluator import AlarmEvaluator
 from local.chaos import Chaos, find_clients
+from local.clock import LocalClock
 from local.control import ControlServer
 from local.deploy import FUNCTION_NAMES, LocalStack, clients, deploy
 from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
@@ -114,6 +115,7 @@ class LocalRuntime:
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
     sink: MetricSink = field(default_factory=MetricSink)
+    clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
 
     def say(self, message: str) -> None:
         print(message, file=self.console, flush=True)
@@ -186,6 +188,8 @@ class LocalRuntime:
         """A new execution environment: its AWS clients get the metrics observers and fault injection."""
         if name in FAULT_TARGETS:
             self.chaos.attach(module)
+        if name == "notifier":
+            module.now = self.clock.now  # business hours follow the local clock (local/clock.py)
         for aws_client in find_clients(module):
             observer = observers.get(aws_client.meta.service_model.service_name)
             if observer is not None:
@@ -255,7 +259,7 @@ class LocalRuntime:
         bridge = SnsToFunctionBridge(outputs["LowTopicArn"], self._functions["notifier"], client("sqs"), client("sns"))
         bridge.start()
         self._stoppables.append(bridge)
-        schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"])
+        schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"], self.clock.now)
         schedule.start()
         self._stoppables.append(schedule)
 
@@ -353,6 +357,7 @@ class LocalRuntime:
             "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"]),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
             # resident memory of the runtime and of moto server, for soak runs: must stay flat
             "memory": {

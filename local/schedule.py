@@ -41,15 +41,21 @@ def scheduled_event(at: datetime) -> dict:
 
 
 class BusinessHoursSchedule:
+    """Invokes the notifier with the schedule's event whenever `clock` passes the next start of business
+    hours. `clock` may jump (local/clock.py): set back, the next start is reckoned from the new time; set
+    forward past a start, that start fires once."""
+
     def __init__(
         self,
         settings: NotificationsConfig,
         target: Invoker,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        poll_seconds: float = 1.0,
     ) -> None:
         self._settings = settings
         self._target = target
         self._clock = clock
+        self._poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -63,9 +69,14 @@ class BusinessHoursSchedule:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        due = next_start(self._settings, self._clock())
-        while not self._stop.wait(min(60.0, max(0.0, (due - self._clock()).total_seconds()))):
-            if self._clock() >= due:
+        previous = self._clock()
+        due = next_start(self._settings, previous)
+        while not self._stop.wait(self._poll_seconds):
+            now = self._clock()
+            if now < previous:
+                due = next_start(self._settings, now)
+            elif now >= due:
                 with contextlib.suppress(Exception):  # the function logs its own failure
                     self._target.invoke(scheduled_event(due))
-                due = next_start(self._settings, due)
+                due = next_start(self._settings, now)
+            previous = now
