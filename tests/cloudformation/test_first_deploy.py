@@ -31,6 +31,8 @@ def test_data_and_its_key_are_kept_except_when_their_first_create_rolls_back(env
             # THEN elsewhere: kept on delete and replace, but removed when the create that made them rolls back
             # (UpdateReplacePolicy takes no RetainExceptOnCreate: AWS documents it for DeletionPolicy only)
             assert policies == {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}, name
+    # AND nothing anywhere is plain Retain, which would outlive a rolled-back first create
+    assert not [name for name, body in resources.items() if body.get("DeletionPolicy") == "Retain"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

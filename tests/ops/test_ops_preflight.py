@@ -13,6 +13,8 @@ import pytest
 from botocore.stub import Stubber
 from invoke import Context, Exit
 
+import ops.deploy
+import ops.stack
 import tasks
 from cloudformation.config import Config, load_config
 from ops.preflight import Check, Clients, run_preflight
@@ -303,3 +305,25 @@ def test_deploy_runs_preflight_before_any_change_set(
     assert "preflight" in str(raised.value.message)
     session.cfn_stub.assert_no_pending_responses()
     assert "FAIL  api gateway logging role" in capsys.readouterr().out
+
+
+def test_deploy_names_the_subscriptions_still_pending_once_the_stack_is_up(
+    account: Account, prod: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a ready account, prod with a real on-call address, and a deploy that succeeds (the change set itself
+    # is tested in test_ops_deploy.py)
+    account.ready(subscribed=False)
+    account.subscriptions("PendingConfirmation")  # what the high topic has right after the deploy
+    session = StubbedSession(account)
+    monkeypatch.setattr(tasks, "_aws_config", lambda env: prod)
+    monkeypatch.setattr(tasks, "_session", lambda config, profile, region: session)
+    monkeypatch.setattr(ops.stack, "environment_stack", lambda config, session: None)
+    deployed = ops.deploy.DeployOutcome("deployed", "UPDATE_COMPLETE", {"HighTopicArn": HIGH_TOPIC})
+    monkeypatch.setattr(ops.deploy, "deploy_stack", lambda *args, **kwargs: deployed)
+    # WHEN `invoke deploy --env prod --yes` runs
+    tasks.deploy(Context(), env="prod", yes=True)
+    # THEN after the preflight lines it says that nobody is paged yet, and who must confirm
+    out = capsys.readouterr().out
+    assert "ok    lambda concurrency" in out
+    assert "FAIL  high-tier subscribers: nobody confirmed" in out
+    assert "pending confirmation: email:person0@corp.test" in out
