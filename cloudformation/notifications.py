@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from awacs import aws as iam
 from awacs import kms as kms_actions
 from awacs import sns as sns_actions
-from troposphere import AccountId, Join, Partition, Ref, Sub, kms, sns
+from troposphere import AccountId, GetAtt, Join, Partition, Ref, Sub, kms, sns, sqs
 
 from cloudformation.common import kept_outside_local
 from cloudformation.config import Config
@@ -26,7 +26,7 @@ class Notifications:
     low: sns.Topic
     notify: sns.Topic
     policies: tuple[sns.TopicPolicy, ...]
-    subscriptions: tuple[sns.SubscriptionResource, ...]
+    subscriptions: tuple[sns.SubscriptionResource, ...] = ()  # the people's: `people_subscriptions`
 
     def resources(self) -> list:
         return [self.key, self.alias, self.high, self.low, self.notify, *self.policies, *self.subscriptions]
@@ -38,9 +38,8 @@ def build_notifications(config: Config) -> Notifications:
     low = _topic("LowTopic", config.resource_name("low"), key)
     notify = _topic("NotifyTopic", config.resource_name("notify"), key)
     policies = (_topic_policy("HighTopicPolicy", high), _topic_policy("LowTopicPolicy", low))
-    subscriptions = _subscriptions(config, high, notify)
     alias = kms.Alias("StackKeyAlias", AliasName=f"alias/{config.stack_name}", TargetKeyId=Ref(key))
-    return Notifications(key, alias, high, low, notify, policies, subscriptions)
+    return Notifications(key, alias, high, low, notify, policies)
 
 
 def stack_key(config: Config) -> kms.Key:
@@ -119,8 +118,13 @@ def _topic_policy(title: str, topic: sns.Topic) -> sns.TopicPolicy:
     )
 
 
-def _subscriptions(config: Config, high: sns.Topic, notify: sns.Topic) -> tuple[sns.SubscriptionResource, ...]:
+def people_subscriptions(
+    config: Config, notifications: Notifications, failures: sqs.Queue
+) -> tuple[sns.SubscriptionResource, ...]:
+    """The configured e-mail and HTTPS subscribers: high tier on the high topic, low tier on the notify topic.
+    What SNS cannot deliver to them lands in the failures queue (alarmed) instead of vanishing."""
     settings = config.notifications
+    high, notify = notifications.high, notifications.notify
     wanted = [
         *(("High", high, "email", address) for address in settings.high_emails),
         *(("High", high, "https", url) for url in settings.high_https_endpoints),
@@ -133,6 +137,7 @@ def _subscriptions(config: Config, high: sns.Topic, notify: sns.Topic) -> tuple[
             TopicArn=Ref(topic),
             Protocol=protocol,
             Endpoint=endpoint,
+            RedrivePolicy={"deadLetterTargetArn": GetAtt(failures, "Arn")},
         )
         for index, (tier, topic, protocol, endpoint) in enumerate(wanted)
     )

@@ -3,6 +3,7 @@ catches what the asynchronous paths (SNS → notifier, the schedule, async invok
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from awacs import aws as iam
@@ -25,7 +26,8 @@ class Queues:
         return [self.ingest, self.dead_letter, self.failures, *self.policies]
 
 
-def build_queues(config: Config, key: kms.Key, low_topic: sns.Topic) -> Queues:
+def build_queues(config: Config, key: kms.Key, redriving_topics: Sequence[sns.Topic]) -> Queues:
+    """`redriving_topics`: the topics whose undeliverable notifications land in the failures queue."""
     dead_letter = sqs.Queue(
         "DeadLetterQueue",
         QueueName=config.resource_name("dead-letter"),
@@ -74,12 +76,12 @@ def build_queues(config: Config, key: kms.Key, low_topic: sns.Topic) -> Queues:
                     [sqs_actions.Action("*")], [GetAtt(failures, "Arn")], sid="DenyInsecureTransport"
                 ),
                 iam.Statement(
-                    Sid="LowTopicRedrivesUndeliveredNotifications",
+                    Sid="TopicsRedriveUndeliveredNotifications",
                     Effect=iam.Allow,
                     Principal=iam.Principal("Service", "sns.amazonaws.com"),
                     Action=[sqs_actions.SendMessage],
                     Resource=[GetAtt(failures, "Arn")],
-                    Condition=iam.Condition(iam.ArnEquals("aws:SourceArn", Ref(low_topic))),
+                    Condition=iam.Condition(iam.ArnEquals("aws:SourceArn", [Ref(topic) for topic in redriving_topics])),
                 ),
             ],
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
@@ -13,7 +13,7 @@ from cloudformation.api import Api, build_api
 from cloudformation.common import tag_all
 from cloudformation.config import Config
 from cloudformation.functions import Functions, build_functions
-from cloudformation.notifications import Notifications, build_notifications
+from cloudformation.notifications import Notifications, build_notifications, people_subscriptions
 from cloudformation.queues import Queues, build_queues
 from cloudformation.storage import Storage, build_storage
 
@@ -36,7 +36,9 @@ MonitoringBuilder = Callable[[Stack], Iterable[AWSObject]]
 
 def build_stack(config: Config) -> Stack:
     notifications = build_notifications(config)
-    queues = build_queues(config, notifications.key, notifications.low)
+    queues = build_queues(config, notifications.key, (notifications.low, notifications.high, notifications.notify))
+    # The people's subscriptions redrive what SNS cannot deliver into the failures queue, built after the topics.
+    notifications = replace(notifications, subscriptions=people_subscriptions(config, notifications, queues.failures))
     storage = build_storage(config, notifications.key)
     functions = build_functions(config, notifications, queues, storage)
     api = build_api(config, functions.functions["ingest"], notifications.key)
