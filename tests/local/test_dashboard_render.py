@@ -23,13 +23,13 @@ from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import build_catalog
 from local.alarm_evaluator import AlarmEvaluator, definitions_from_template
-from local.dashboard_render import markdown_to_html, render_dashboard
+from local.dashboard_render import render_dashboard
+from local.markdown_page import markdown_to_html, runbook_anchor_link
 
 CHROMIUM = Path("/usr/bin/chromium")
 REGION = "us-east-1"
 PSEUDO = {"${AWS::Region}": REGION, "${AWS::AccountId}": "123456789012", "${AWS::Partition}": "aws"}
 PERIODS = 40
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,13 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     page = rendered.html.read_text(encoding="utf-8")
     # THEN the page is self-contained
     assert 'src="data:image/png;base64,' in page and "<script" not in page
-    # AND every alarm links to its runbook section in this checkout
+    # AND every alarm links to its runbook section, inlined in the page: no file:// path of this machine
     catalog = build_catalog(config)
     definitions = [*alarm_definitions(config, catalog), *composite_definitions(config)]
-    links = re.findall(r'<a href="file://[^"#]+/docs/runbook\.md#([\w-]+)">([\w-]+)</a>', page)
+    links = re.findall(r'<a href="#([\w-]+)">([\w-]+)</a>', page)
     assert {name: anchor for anchor, name in links} == {d.name: d.runbook.split("#")[1] for d in definitions}
-    assert RUNBOOK.as_uri() in page
+    assert all(f'id="{d.runbook.split("#")[1]}"' in page for d in definitions)
+    assert "file://" not in page
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page
     assert f"{config.resource_name('dlq-visible-high')}: ALARM" in page
@@ -172,8 +173,8 @@ def test_markdown_of_text_widgets():
     markdown = (
         "## Runbook\nIntro with **bold**.\n\n- **high** [a-b](docs/runbook.md#a-b): x < y\n- [ext](https://example.org)"
     )
-    page = markdown_to_html(markdown)
-    assert page.startswith("<h2>Runbook</h2>\n<p>Intro with <strong>bold</strong>.</p>\n<ul>")
-    assert f'<a href="{RUNBOOK.as_uri()}#a-b">a-b</a>: x &lt; y</li>' in page
+    page = markdown_to_html(markdown, runbook_anchor_link("/runbook"))
+    assert page.startswith('<h2 id="runbook">Runbook</h2>\n<p>Intro with <strong>bold</strong>.</p>\n<ul>')
+    assert '<a href="/runbook#a-b">a-b</a>: x &lt; y</li>' in page
     assert '<a href="https://example.org">ext</a>' in page
     assert page.endswith("</ul>")
