@@ -57,19 +57,25 @@ def smallest_period(widgets: Sequence[Mapping[str, Any]]) -> int:
 
 
 def fit_window(
-    data: Sequence[WidgetData], end: float, longest: float, period: int, since: float | None = None
+    widgets: Sequence[Mapping[str, Any]],
+    data: Sequence[WidgetData],
+    end: float,
+    longest: float,
+    period: int,
+    since: float | None = None,
 ) -> Window:
     """From the first datapoint (or `since`, the stack's start, if earlier) less one period, to `end`;
     at most `longest` seconds (the dashboard's range or a chosen window), at least MIN_WINDOW_PERIODS
     periods. A datapoint of a longer period that began before the stack is inside the window too."""
     earliest = end - longest
-    # measured datapoints only: an anomaly band is computed for every period of the range
+    # measured datapoints only: metric math (FILL, an anomaly band) has a value for every period
     stamps = [
         t
-        for values in data
-        for series in values.values()
-        if not isinstance(series, Band)
-        for t in series
+        for widget, values in zip(widgets, data, strict=True)
+        if widget["type"] == "metric"
+        for entry in entries(widget["properties"])
+        if "metric_stat" in entry
+        for t in values.get(entry["id"], {})
         if t >= earliest
     ]
     first = min([*stamps, *([since] if since is not None else [])], default=earliest)

@@ -72,7 +72,7 @@ def render_dashboard(
     end = now.timestamp()
     longest = range_seconds(dashboard_body.get("start", ""))
     fetched = fetch(widgets, cloudwatch, end - longest, end)
-    window = fit_window(fetched, end, longest, smallest_period(widgets), since)
+    window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
     data = [{key: clip(series, window) for key, series in values.items()} for values in fetched]
     states = alarm_states(widgets, cloudwatch)
     rows = max((w["y"] + w["height"] for w in widgets), default=1)

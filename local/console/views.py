@@ -75,7 +75,7 @@ class ConsoleViews:
         period = smallest_period(widgets)
         fetched = fetch(widgets, cloudwatch, end - longest, end)
         since = None if minutes else self._runtime.started_at
-        window = fit_window(fetched, end, longest, period, since)
+        window = fit_window(widgets, fetched, end, longest, period, since)
         states = {**alarm_states(widgets, cloudwatch), **self._runtime_states()}
         return {
             "name": name,

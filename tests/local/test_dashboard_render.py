@@ -21,9 +21,10 @@ from PIL import Image
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
-from dashboards.catalog import build_catalog
+from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
 from local.alarm_evaluator import AlarmEvaluator, definitions_from_template
-from local.dashboard_render import render_dashboard
+from local.dashboard_data import Window
+from local.dashboard_render import _draw_metric, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +39,7 @@ class Rendered:
     png: Path
     html: Path
     summary_png: Path
+    end: int
 
 
 def dashboard_body(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
             dashboard_body(template, "OperationsDashboard"), cloudwatch, out, now, "operations"
         )
         summary_png, _ = render_dashboard(dashboard_body(template, "SummaryDashboard"), cloudwatch, out, now, "summary")
-    yield Rendered(config, png, html, summary_png)
+    yield Rendered(config, png, html, summary_png, end)
 
 
 def colours(path: Path) -> set[tuple[int, int, int]]:
@@ -138,6 +140,13 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     assert {name: anchor for anchor, name in links} == {d.name: d.runbook.split("#")[1] for d in definitions}
     assert all(f'id="{d.runbook.split("#")[1]}"' in page for d in definitions)
     assert "file://" not in page
+    # AND the graphs start with the data (the reconciliation's 150-s bucket holding the first datapoint,
+    # less one period), not 30 minutes before now
+    period = config.monitoring.period_seconds
+    first_data = rendered.end - PERIODS * period
+    bucket = period * RECONCILIATION_PERIODS
+    start = datetime.fromtimestamp(first_data // bucket * bucket - period, UTC)
+    assert f"the graphs show {start:%H:%M:%S} to " in page
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page
     assert f"{config.resource_name('dlq-visible-high')}: ALARM" in page
@@ -178,3 +187,19 @@ def test_markdown_of_text_widgets():
     assert '<a href="/runbook#a-b">a-b</a>: x &lt; y</li>' in page
     assert '<a href="https://example.org">ext</a>' in page
     assert page.endswith("</ul>")
+
+
+def test_a_lone_datapoint_is_drawn():
+    # GIVEN a graph whose series has one datapoint (20 events archived once, a minute ago)
+    from matplotlib.figure import Figure
+
+    axes = Figure().add_subplot()
+    properties = {
+        "title": "archived",
+        "metrics": [["Sluice/local", "EventsArchived", {"id": "m", "label": "archived"}]],
+    }
+    # WHEN it is drawn
+    _draw_metric(axes, properties, {"m": {1000: 20.0}}, Window(900.0, 1100.0))
+    # THEN the point has a marker: a line through one point draws nothing
+    (line,) = [line for line in axes.get_lines() if len(line.get_xdata()) == 1]
+    assert line.get_marker() not in (None, "None", "", " ")
