@@ -60,7 +60,9 @@ class ConsoleViews:
     def dashboard_names(self) -> list[str]:
         assert self._runtime.stack is not None
         resources = self._runtime.stack.template["Resources"].values()
-        return [r["Properties"]["DashboardName"] for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard"]
+        names = [r["Properties"]["DashboardName"] for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard"]
+        summary = self._runtime.config.resource_name("summary")
+        return sorted(names, key=lambda name: name != summary)  # the wall-screen summary first
 
     def dashboard(self, name: str, minutes: float | None = None) -> dict[str, Any]:
         """The dashboard as stored in the local CloudWatch, each widget with its data in the window:

@@ -103,14 +103,19 @@ class Browser:
     def wait_for(self, expression: str, timeout: float, what: str) -> Any:
         """Poll `expression` until it is truthy; fail with `what` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while not (value := self.evaluate(expression)):
+        # a DOM node comes back as {} (falsy here): a found node counts as true
+        probe = f"(value => value instanceof Node ? true : value)(({expression}))"
+        while not (value := self.evaluate(probe)):
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.5)
         return value
 
-    def screenshot(self, path: Path) -> None:
-        """The whole page, not only the window."""
+    def screenshot(self, path: Path, full_page: bool = True) -> None:
+        """The whole page, or only what the window shows."""
+        if not full_page:
+            path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+            return
         width, height = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
