@@ -164,7 +164,8 @@ def _draw_metric(axes: Axes, properties: Mapping[str, Any], values: WidgetData, 
     axes.set_xlim(datetime.fromtimestamp(window.start, UTC), datetime.fromtimestamp(window.end, UTC))
     # few ticks: laying out tick labels is most of the drawing time
     axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=5))
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    # seconds when the window is short: "05:14 05:14 05:15" tells nothing apart
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if window.end - window.start < 600 else "%H:%M"))
     axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
     axes.tick_params(labelsize=7)

@@ -99,6 +99,15 @@ def test_the_page_loads_without_errors_and_never_shows_the_api_key(console, loca
         assert key not in requests.get(local_stack.outputs["ControlUrl"] + path, timeout=30).text
 
 
+def test_a_load_test_with_its_web_ui_is_linked_while_it_runs(console, local_stack):
+    # WHEN a load test run with --web announces its Locust UI for a few seconds
+    locust = "http://127.0.0.1:8089/"
+    local_stack.control("POST", "/console/api/locust", {"url": locust, "seconds": 6})
+    # THEN the page links to it, and drops the link when the run's time is over
+    console.wait_for(f"document.querySelector('#locust a[href=\"{locust}\"]')", PAGE_TIMEOUT, "the Locust link")
+    console.wait_for("document.querySelector('#locust a') === null", PAGE_TIMEOUT, "the Locust link to go")
+
+
 def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local_stack):
     # GIVEN real traffic, valid and invalid, and a dead letter (the archiver runs)
     send_traffic(local_stack.api_url, local_stack.outputs["ApiKey"], valid_requests=20)
