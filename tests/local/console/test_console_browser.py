@@ -64,11 +64,11 @@ def alarm_state(browser: Browser, alarm: str) -> str | None:
 
 
 def widgets_without_data(browser: Browser) -> list[str]:
-    """Titles of the metric widgets whose graph has no drawn datapoint or whose number is empty."""
+    """Titles of the metric widgets whose graph draws no line, dot or band, or whose number is empty."""
     return browser.evaluate(
         """Array.from(document.querySelectorAll('.dashboard .widget.metric')).filter((widget) => {
              const chart = widget.querySelector('svg.chart');
-             if (chart) return Number(chart.dataset.points) === 0;
+             if (chart) return Number(chart.dataset.points) === 0 || !chart.querySelector('polyline, circle, polygon');
              const tiles = Array.from(widget.querySelectorAll('.tile b'));
              return tiles.length === 0 || tiles.some((tile) => tile.textContent === '—');
            }).map((widget) => widget.closest('.dashboard').dataset.name + ': ' + widget.dataset.title)"""
