@@ -127,11 +127,10 @@ class ConsoleViews:
         assert runtime.stack is not None
         reasons: dict[str, str] = {}
         names = [definition["AlarmName"] for definition in runtime.stack.alarms]
-        for offset in range(0, len(names), 100):
-            for alarm in self.client("cloudwatch").describe_alarms(AlarmNames=names[offset : offset + 100])[
-                "MetricAlarms"
-            ]:
-                reasons[alarm["AlarmName"]] = alarm.get("StateReason", "")
+        cloudwatch = self.client("cloudwatch")
+        for offset in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
+            response = cloudwatch.describe_alarms(AlarmNames=names[offset : offset + 100])
+            reasons |= {alarm["AlarmName"]: alarm.get("StateReason", "") for alarm in response["MetricAlarms"]}
         tiers = runtime.alarm_tiers()
         return [
             {
