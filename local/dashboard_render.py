@@ -65,16 +65,18 @@ def render_dashboard(
     now: datetime,
     name: str = "dashboard",
     since: float | None = None,
+    evaluated: Mapping[str, str] | None = None,
 ) -> tuple[Path, Path]:
     """Write `<name>.png` and `<name>.html` into `out_dir`; returns their paths. The time axis starts at
-    `since` (the stack's start) or at the first datapoint, within the dashboard's range."""
+    `since` (the stack's start) or at the first datapoint, within the dashboard's range. `evaluated`: the
+    local evaluator's states, composites included (moto holds none for a composite)."""
     widgets = list(dashboard_body["widgets"])
     end = now.timestamp()
     longest = range_seconds(dashboard_body.get("start", ""))
     fetched = fetch(widgets, cloudwatch, end - longest, end)
     window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
     data = [{key: clip(series, window) for key, series in values.items()} for values in fetched]
-    states = alarm_states(widgets, cloudwatch)
+    states = {**alarm_states(widgets, cloudwatch), **(evaluated or {})}
     rows = max((w["y"] + w["height"] for w in widgets), default=1)
     figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -263,7 +265,12 @@ ul {{ line-height: 1.5; }}
 
 
 def render_stack_dashboards(
-    cloudwatch: BaseClient, template: Mapping[str, Any], out_dir: Path, now: datetime, since: float | None = None
+    cloudwatch: BaseClient,
+    template: Mapping[str, Any],
+    out_dir: Path,
+    now: datetime,
+    since: float | None = None,
+    evaluated: Mapping[str, str] | None = None,
 ) -> list[tuple[Path, Path]]:
     """Render every dashboard of the deployed stack, as stored in the local CloudWatch, from `since`."""
     rendered = []
@@ -272,5 +279,5 @@ def render_stack_dashboards(
             continue
         name = resource["Properties"]["DashboardName"]
         body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
-        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name=name, since=since))
+        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name, since, evaluated))
     return rendered

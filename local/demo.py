@@ -150,7 +150,12 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
 
 def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
     rendered = render_stack_dashboards(
-        client("cloudwatch"), runtime.stack.template, state_dir / "dashboards", datetime.now(UTC), runtime.started_at
+        client("cloudwatch"),
+        runtime.stack.template,
+        state_dir / "dashboards",
+        datetime.now(UTC),
+        runtime.started_at,
+        runtime.status()["alarms"],
     )
     return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 

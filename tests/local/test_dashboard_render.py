@@ -107,7 +107,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         # WHEN both dashboards are rendered
         now = datetime.fromtimestamp(end + 1, UTC)
         png, html = render_dashboard(
-            dashboard_body(template, "OperationsDashboard"), cloudwatch, out, now, "operations"
+            dashboard_body(template, "OperationsDashboard"),
+            cloudwatch,
+            out,
+            now,
+            "operations",
+            evaluated=evaluator.states(),
         )
         summary_png, _ = render_dashboard(dashboard_body(template, "SummaryDashboard"), cloudwatch, out, now, "summary")
     yield Rendered(config, png, html, summary_png, end)
@@ -150,6 +155,8 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page
     assert f"{config.resource_name('dlq-visible-high')}: ALARM" in page
+    # AND so is the composite's, which only the local evaluator holds
+    assert f"{config.resource_name('ingestion-at-risk-high')}: ALARM" in page
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the Debian package chromium (/usr/bin/chromium)")

@@ -7,6 +7,7 @@ const OVERVIEW_SECONDS = 2;
 const OFF_SCALE_FACTOR = 1.25;
 let period = 10;
 let dashboardTimer = null;
+let dashboardRound = 0; // a newer refresh (a new time range) supersedes one still in flight
 
 function el(tag, attributes = {}, ...children) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -172,6 +173,7 @@ function drawWidget(widget) {
 
 async function refreshDashboards() {
   clearTimeout(dashboardTimer);
+  const round = ++dashboardRound;
   try {
     const minutes = document.getElementById("window").value;
     const names = await getJson("/console/api/dashboards");
@@ -192,7 +194,7 @@ async function refreshDashboards() {
   } catch (error) {
     say(`dashboards: ${error.message}`);
   }
-  dashboardTimer = setTimeout(refreshDashboards, period * 1000);
+  if (round === dashboardRound) dashboardTimer = setTimeout(refreshDashboards, period * 1000);
 }
 
 // --- overview -----------------------------------------------------------------------------------------
