@@ -186,7 +186,9 @@ def dashboard(c, out=".local/dashboards"):
     outputs = _local_outputs()
     template = full_template(_config("local")).to_dict()
     cloudwatch = clients(outputs["AwsEndpoint"], outputs["Region"])("cloudwatch")
-    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC)):
+    since = outputs.get("StartedAt")  # the graphs start with the stack, not 30 minutes before it
+    evaluated = _control("GET", "/status")["alarms"]  # composites' states live in the local evaluator
+    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC), since, evaluated):
         print(f"{png}\n{html}")
 
 

@@ -6,6 +6,7 @@ Widgets are plain dicts in CloudWatch's dashboard body format. Region and alarm 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:a
 TIER_COLORS = {"high": "#d62728", "low": "#ff7f0e"}
 CAPACITY_COLOR = "#7f7f7f"
 BAND_COLOR = "#95a5a6"
+# A number tile shows no axis: its label carries the unit (a bare "31.12" could be ms or s).
+UNIT_SYMBOLS = {"Milliseconds": "ms", "Seconds": "s", "Bytes": "bytes", "Percent": "%", "Count/Second": "/s"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ def graph(
         for alarm in watching
         if alarm.band_width is not None
     ]
+    if view == "singleValue":
+        signals = [dataclasses.replace(signal, label=_with_unit(signal.label, signal.unit)) for signal in signals]
     properties: dict[str, Any] = {
         "title": title,
         "region": REGION,
@@ -146,10 +151,18 @@ def graph(
         "period": signals[0].period,
         "metrics": metric_entries(signals, bands),
     }
+    if view == "singleValue" and all(isinstance(s, Metric) and s.stat == "Sum" for s in signals):
+        # a count reads as "how many in the time shown", not "how many in the last period"
+        properties["setPeriodToTimeRange"] = True
     if view == "timeSeries":
         properties["yAxis"] = {"left": {"min": 0, "label": signals[0].unit, "showUnits": False}}
         properties["annotations"] = {"horizontal": [annotation.to_json() for annotation in annotations]}
     return {"type": "metric", "properties": properties}
+
+
+def _with_unit(label: str, unit: str) -> str:
+    symbol = UNIT_SYMBOLS.get(unit)
+    return f"{label} ({symbol})" if symbol else label
 
 
 def alarm_status(title: str, alarms: Sequence[AlarmView]) -> dict[str, Any]:

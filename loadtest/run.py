@@ -152,7 +152,9 @@ def run_scenario(
         progress.show(f"load {scenario.name}: {phase}, {depth}")
 
     if options.web:
-        print(f"Locust web UI: http://127.0.0.1:{plan.web_port}/ (the run starts by itself)")
+        web_url = f"http://127.0.0.1:{plan.web_port}/"
+        print(f"Locust web UI: {web_url} (the run starts by itself)")
+        _safely(notes, "console link", lambda: view.announce_web(web_url, plan.deadline_seconds), None)
     try:
         outcome = run_locust(plan, target.api_key, on_tick=tick)
         started = read_marker(folder, LOAD_STARTED) or launched

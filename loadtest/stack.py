@@ -57,6 +57,7 @@ class StackView(Protocol):
     def faults(self) -> dict[str, float]: ...
     def inject(self, fault: str, seconds: float) -> None: ...
     def replay(self, since: float) -> Any: ...
+    def announce_web(self, url: str, seconds: float) -> None: ...
 
 
 def _count(mapping: Any, *path: str) -> int:
@@ -149,6 +150,10 @@ class LocalStackView:
     def inject(self, fault: str, seconds: float) -> None:
         self._call("POST", "/chaos", {"fault": fault, "seconds": seconds})
 
+    def announce_web(self, url: str, seconds: float) -> None:
+        """Put a link to Locust's web UI on the stack's console for `seconds` (the run's longest)."""
+        self._call("POST", "/console/api/locust", {"url": url, "seconds": seconds})
+
     def replay(self, since: float) -> Any:
         """The control API's replay if the stack offers one, else the operator's tool (`invoke replay`)."""
         try:
@@ -236,6 +241,9 @@ class AwsStackView:
 
     def inject(self, fault: str, seconds: float) -> None:
         raise LoadTestError(f"fault {fault!r}: fault injection runs only against the local stack (--target local)")
+
+    def announce_web(self, url: str, seconds: float) -> None:
+        pass  # no local console on AWS: the URL is printed
 
     def replay(self, since: float) -> Any:
         raise LoadTestError("replay from a load test runs only against the local stack; use the ops tools on AWS")

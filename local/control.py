@@ -2,6 +2,7 @@
 
 GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
 notifier's business-hours clock, local/clock.py); POST /shutdown.
+Everything else is the console's (local/console): GET / is the page a person opens in a browser.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.chaos import UnknownFaultError
+from local.console.routes import serve_get, serve_post
+from local.console.views import ConsoleViews
 from local.json_reply import reply_json
 
 if TYPE_CHECKING:
@@ -28,7 +31,7 @@ MAX_BODY_BYTES = 4096
 class ControlServer:
     def __init__(self, runtime: LocalRuntime, port: int) -> None:
         self._runtime = runtime
-        handler = type("Handler", (_Handler,), {"runtime": runtime})
+        handler = type("Handler", (_Handler,), {"runtime": runtime, "console": ConsoleViews(runtime)})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
@@ -50,6 +53,7 @@ class ControlServer:
 
 class _Handler(BaseHTTPRequestHandler):
     runtime: LocalRuntime
+    console: ConsoleViews
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -59,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
             since = float(parse_qs(url.query).get("since", ["0"])[0] or 0)
             transitions = [asdict(item) for item in self.runtime.transitions if item.time >= since]
             self._reply(200, transitions)
-        else:
+        elif not serve_get(self, self.console, url.path, url.query):
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 
     def do_POST(self) -> None:
@@ -76,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/shutdown":
             self._reply(202, {"stopping": True})
             self.runtime.request_stop()
-        else:
+        elif not serve_post(self, self.console, path, body):
             self._reply(404, {"error": "not_found", "message": f"no {path}"})
 
     def _chaos(self, body: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@
 metric graphs (GetMetricData through the alarm evaluator's reader, the same metric math, percentiles read
 as the evaluator reads them), anomaly bands, alarm thresholds as horizontal lines (a line far above the
 data is listed as off scale instead of flattening the graph), single values, alarm states and text. The
-HTML page inlines the PNG and turns the text widgets' markdown into HTML, so the runbook links work (links
-relative to the repository point at its files).
+HTML page inlines the PNG, the text widgets and the runbook itself, so its runbook links are anchors of the
+page: it works offline and on any machine. The data and the time window come from `local.dashboard_data`,
+shared with the live console.
 """
 
 from __future__ import annotations
@@ -27,10 +28,21 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate, referenced_ids
-from local.alarm_evaluator import fetch_series
+from dashboards.metric_math import Band
+from local.dashboard_data import (
+    WidgetData,
+    Window,
+    alarm_states,
+    clip,
+    entries,
+    fetch,
+    fit_window,
+    range_seconds,
+    smallest_period,
+    tile_value,
+)
+from local.markdown_page import markdown_to_html, runbook_anchor_link, runbook_html
 
-REPOSITORY = Path(__file__).resolve().parent.parent
 GRID_COLUMNS = 24
 UNIT_WIDTH_INCHES = 0.7
 UNIT_HEIGHT_INCHES = 0.42
@@ -42,18 +54,29 @@ TICKS_BELOW_INCHES = 0.3
 GAP_INCHES = 0.1
 STATE_COLORS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
 OFF_SCALE_FACTOR = 1.25
-DEFAULT_RANGE_SECONDS = 3 * 3600
+# the static page inlines the runbook: its links are anchors of the page itself
+PAGE_LINKS = runbook_anchor_link("")
 
 
 def render_dashboard(
-    dashboard_body: Mapping[str, Any], cloudwatch: BaseClient, out_dir: Path, now: datetime, name: str = "dashboard"
+    dashboard_body: Mapping[str, Any],
+    cloudwatch: BaseClient,
+    out_dir: Path,
+    now: datetime,
+    name: str = "dashboard",
+    since: float | None = None,
+    evaluated: Mapping[str, str] | None = None,
 ) -> tuple[Path, Path]:
-    """Write `<name>.png` and `<name>.html` into `out_dir`; returns their paths."""
+    """Write `<name>.png` and `<name>.html` into `out_dir`; returns their paths. The time axis starts at
+    `since` (the stack's start) or at the first datapoint, within the dashboard's range. `evaluated`: the
+    local evaluator's states, composites included (moto holds none for a composite)."""
     widgets = list(dashboard_body["widgets"])
     end = now.timestamp()
-    start = end - _range_seconds(dashboard_body.get("start", ""))
-    data = _fetch(widgets, cloudwatch, start, end)
-    states = _alarm_states(widgets, cloudwatch)
+    longest = range_seconds(dashboard_body.get("start", ""))
+    fetched = fetch(widgets, cloudwatch, end - longest, end)
+    window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
+    data = [{key: clip(series, window) for key, series in values.items()} for values in fetched]
+    states = {**alarm_states(widgets, cloudwatch), **(evaluated or {})}
     rows = max((w["y"] + w["height"] for w in widgets), default=1)
     figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -62,7 +85,7 @@ def render_dashboard(
         kind = widget["type"]
         axes = figure.add_axes(_box(widget, rows, titled=kind != "text", ticks=kind == "metric"))
         if kind == "metric":
-            _draw_metric(axes, widget["properties"], data[index], start, end)
+            _draw_metric(axes, widget["properties"], data[index], window)
         elif kind == "alarm":
             _draw_alarms(axes, widget["properties"], states)
         else:
@@ -71,106 +94,8 @@ def render_dashboard(
     png = out_dir / f"{name}.png"
     figure.savefig(png, dpi=DPI)
     page = out_dir / f"{name}.html"
-    page.write_text(_html(name, png, widgets, states, now), encoding="utf-8")
+    page.write_text(_html(name, png, widgets, states, now, window), encoding="utf-8")
     return png, page
-
-
-def _range_seconds(start: str) -> float:
-    """`-PT3H`, `-PT30M`, `-P1D` → seconds."""
-    match = re.fullmatch(r"-P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", start)
-    if not match or not any(match.groups()):
-        return DEFAULT_RANGE_SECONDS
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return days * 86400 + hours * 3600 + minutes * 60 + seconds
-
-
-# --- data ------------------------------------------------------------------------------------------------
-
-
-def _entries(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each `metrics` entry as {"id", "options", and "metric_stat" or "expression"}."""
-    entries = []
-    for index, entry in enumerate(properties.get("metrics", [])):
-        options = dict(entry[-1]) if isinstance(entry[-1], dict) else {}
-        parts = entry[:-1] if isinstance(entry[-1], dict) else entry
-        entry_id = options.get("id", f"m{index}")
-        if "expression" in options:
-            entries.append({"id": entry_id, "options": options, "expression": options["expression"]})
-            continue
-        namespace, metric, *flat = parts
-        metric_stat = {
-            "Metric": {
-                "Namespace": namespace,
-                "MetricName": metric,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in zip(flat[::2], flat[1::2], strict=True)],
-            },
-            "Period": int(options.get("period", properties.get("period", 300))),
-            "Stat": options.get("stat", properties.get("stat", "Average")),
-        }
-        entries.append({"id": entry_id, "options": options, "metric_stat": metric_stat})
-    return entries
-
-
-def _fetch(
-    widgets: Sequence[Mapping[str, Any]], cloudwatch: BaseClient, start: float, end: float
-) -> list[dict[str, Series | Band]]:
-    """Per widget: {entry id: series or band}, with one GetMetricData round per period used."""
-    by_period: dict[int, dict[str, Mapping[str, Any]]] = {}
-    for index, widget in enumerate(widgets):
-        if widget["type"] == "metric":
-            for entry in _entries(widget["properties"]):
-                if "metric_stat" in entry:
-                    period = entry["metric_stat"]["Period"]
-                    by_period.setdefault(period, {})[f"w{index}_{entry['id']}"] = entry["metric_stat"]
-    fetched: dict[str, Series] = {}
-    windows: dict[int, list[int]] = {}
-    for period, stats in by_period.items():
-        last = math.ceil(end / period) * period  # the current, partial period is shown too
-        first = int(start // period) * period
-        windows[period] = list(range(first, last, period))
-        # anomaly bands need history before the window
-        fetched |= fetch_series(cloudwatch, stats, first - BAND_HISTORY_PERIODS * period, last)
-    results: list[dict[str, Series | Band]] = []
-    for index, widget in enumerate(widgets):
-        values: dict[str, Series | Band] = {}
-        if widget["type"] == "metric":
-            entries = _entries(widget["properties"])
-            raw = {e["id"]: fetched[f"w{index}_{e['id']}"] for e in entries if "metric_stat" in e}
-            periods = {e["id"]: e["metric_stat"]["Period"] for e in entries if "metric_stat" in e}
-            values.update(raw)
-            for entry in entries:
-                if "expression" in entry and periods:
-                    values[entry["id"]] = _expression(entry["expression"], raw, periods, windows)
-        results.append(values)
-    return results
-
-
-def _expression(
-    expression: str, raw: Mapping[str, Series], periods: Mapping[str, int], windows: Mapping[int, list[int]]
-) -> Series | Band:
-    try:
-        referenced = [key for key in referenced_ids(expression) if key in periods]
-        period = periods[referenced[0]] if referenced else next(iter(periods.values()))
-        return evaluate(expression, raw, windows[period], period)
-    except MathError:
-        return {}  # an expression outside the local subset is drawn as "no data"
-
-
-def _alarm_states(widgets: Sequence[Mapping[str, Any]], cloudwatch: BaseClient) -> dict[str, str]:
-    names = sorted(
-        {
-            arn.rsplit(":alarm:", 1)[-1]
-            for widget in widgets
-            if widget["type"] == "alarm"
-            for arn in widget["properties"].get("alarms", [])
-        }
-    )
-    states: dict[str, str] = {}
-    for offset in range(0, len(names), 100):
-        response = cloudwatch.describe_alarms(AlarmNames=names[offset : offset + 100])
-        for alarm in [*response["MetricAlarms"], *response.get("CompositeAlarms", [])]:
-            states[alarm["AlarmName"]] = alarm["StateValue"]
-    return states
 
 
 # --- drawing ---------------------------------------------------------------------------------------------
@@ -205,16 +130,14 @@ def _times(series: Mapping[int, Any]) -> list[datetime]:
     return [datetime.fromtimestamp(timestamp, UTC) for timestamp in sorted(series)]
 
 
-def _draw_metric(
-    axes: Axes, properties: Mapping[str, Any], values: Mapping[str, Series | Band], start: float, end: float
-) -> None:
+def _draw_metric(axes: Axes, properties: Mapping[str, Any], values: WidgetData, window: Window) -> None:
     _title(axes, properties.get("title", ""))
-    entries = [e for e in _entries(properties) if e["options"].get("visible", True)]
+    shown = [e for e in entries(properties) if e["options"].get("visible", True)]
     if properties.get("view") == "singleValue":
-        _draw_single_values(axes, entries, values)
+        _draw_single_values(axes, properties, shown, values)
         return
     data_max = 0.0
-    for entry in entries:
+    for entry in shown:
         label = entry["options"].get("label", entry["id"])
         series = values.get(entry["id"], {})
         if isinstance(series, Band):
@@ -225,7 +148,9 @@ def _draw_metric(
             axes.plot([], [], color="#95a5a6", linewidth=6, alpha=0.3, label=label)
             data_max = max([data_max, *highs])
         elif series:
-            axes.plot(_times(series), [series[t] for t in sorted(series)], linewidth=1.2, label=label)
+            # a lone datapoint has no line to draw: it gets a marker
+            marker = "o" if len(series) == 1 else None
+            axes.plot(_times(series), [series[t] for t in sorted(series)], linewidth=1.2, marker=marker, label=label)
             data_max = max([data_max, *series.values()])
     lines = (properties.get("annotations") or {}).get("horizontal", [])
     lowest = min((line["value"] for line in lines if line["value"] > 0), default=0.0)
@@ -238,14 +163,15 @@ def _draw_metric(
         else:
             off_scale.append(f"{line['label']}: {line['value']:g}")
     axes.set_ylim(bottom=0, top=top)
-    axes.set_xlim(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    axes.set_xlim(datetime.fromtimestamp(window.start, UTC), datetime.fromtimestamp(window.end, UTC))
     # few ticks: laying out tick labels is most of the drawing time
     axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=5))
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    # seconds when the window is short: "05:14 05:14 05:15" tells nothing apart
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if window.end - window.start < 600 else "%H:%M"))
     axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _compact(value)))
     axes.tick_params(labelsize=7)
-    if not any(values.get(entry["id"]) for entry in entries):
+    if not any(values.get(entry["id"]) for entry in shown):
         axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="#7f7f7f")
     if off_scale:
         note = "off scale: " + "; ".join(off_scale)
@@ -254,12 +180,13 @@ def _draw_metric(
         axes.legend(fontsize=6, loc="upper left", framealpha=0.6)
 
 
-def _draw_single_values(axes: Axes, entries: Sequence[Mapping[str, Any]], values: Mapping[str, Series | Band]) -> None:
+def _draw_single_values(
+    axes: Axes, properties: Mapping[str, Any], shown: Sequence[Mapping[str, Any]], values: WidgetData
+) -> None:
     axes.set_axis_off()
-    for position, entry in enumerate(entries):
-        series = values.get(entry["id"], {})
-        latest = series[max(series)] if isinstance(series, dict) and series else None
-        text = "—" if latest is None else f"{latest:,.4g}"
+    for position, entry in enumerate(shown):
+        value = tile_value(properties, entry, values.get(entry["id"], {}))
+        text = "—" if value is None else f"{value:,.4g}"
         y = 0.55 - position * 0.3
         axes.text(0.5, y, text, transform=axes.transAxes, ha="center", va="center", fontsize=22, weight="bold")
         label = entry["options"].get("label", entry["id"])
@@ -296,62 +223,21 @@ def _draw_text(axes: Axes, markdown: str) -> None:
 # --- the page --------------------------------------------------------------------------------------------
 
 
-def _link(url: str) -> str:
-    """A link of the markdown, absolute; repository-relative links point at the file in this checkout."""
-    if re.match(r"[a-z]+://", url):
-        return url
-    path, _, anchor = url.partition("#")
-    target = (REPOSITORY / path).resolve()
-    return target.as_uri() + (f"#{anchor}" if anchor else "")
-
-
-def _inline(text: str) -> str:
-    escaped = html.escape(text, quote=False)
-    escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(
-        r"\[([^\]]+)\]\(([^)]+)\)",
-        lambda match: f'<a href="{html.escape(_link(html.unescape(match.group(2))))}">{match.group(1)}</a>',
-        escaped,
-    )
-
-
-def markdown_to_html(markdown: str) -> str:
-    """The markdown CloudWatch text widgets use here: headings, bullet lists, paragraphs, bold, links."""
-    parts: list[str] = []
-    in_list = False
-    for line in markdown.splitlines():
-        bullet = re.match(r"^[-*]\s+(.*)", line)
-        if in_list and not bullet:
-            parts.append("</ul>")
-            in_list = False
-        heading = re.match(r"^(#{1,6})\s+(.*)", line)
-        if heading:
-            level = len(heading.group(1))
-            parts.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif bullet:
-            if not in_list:
-                parts.append("<ul>")
-                in_list = True
-            parts.append(f"<li>{_inline(bullet.group(1))}</li>")
-        elif line.strip():
-            parts.append(f"<p>{_inline(line)}</p>")
-    if in_list:
-        parts.append("</ul>")
-    return "\n".join(parts)
-
-
-def _html(name: str, png: Path, widgets: Sequence[Mapping[str, Any]], states: Mapping[str, str], now: datetime) -> str:
+def _html(
+    name: str, png: Path, widgets: Sequence[Mapping[str, Any]], states: Mapping[str, str], now: datetime, window: Window
+) -> str:
     image = base64.b64encode(png.read_bytes()).decode("ascii")
     alarms = "\n".join(
         f'<li><span style="color:{STATE_COLORS.get(state, "#1f77b4")}">●</span> {html.escape(alarm)}: {state}</li>'
         for alarm, state in sorted(states.items())
     )
     texts = "\n".join(
-        f'<section class="text">{markdown_to_html(widget["properties"].get("markdown", ""))}</section>'
+        f'<section class="text">{markdown_to_html(widget["properties"].get("markdown", ""), PAGE_LINKS)}</section>'
         for widget in widgets
         if widget["type"] == "text" and len(widget["properties"].get("markdown", "").splitlines()) > 1
     )
     when = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    shown = " to ".join(datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") for t in (window.start, window.end))
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -366,26 +252,32 @@ ul {{ line-height: 1.5; }}
 </head>
 <body>
 <h1>{html.escape(name)}</h1>
-<p>Rendered {when} from the local CloudWatch.</p>
+<p>Rendered {when} from the local CloudWatch; the graphs show {shown} UTC.</p>
 <img src="data:image/png;base64,{image}" alt="{html.escape(name)} dashboard">
 <section><h2>Alarm states</h2><ul>
 {alarms}
 </ul></section>
 {texts}
+<section class="runbook">{runbook_html(PAGE_LINKS)}</section>
 </body>
 </html>
 """
 
 
 def render_stack_dashboards(
-    cloudwatch: BaseClient, template: Mapping[str, Any], out_dir: Path, now: datetime
+    cloudwatch: BaseClient,
+    template: Mapping[str, Any],
+    out_dir: Path,
+    now: datetime,
+    since: float | None = None,
+    evaluated: Mapping[str, str] | None = None,
 ) -> list[tuple[Path, Path]]:
-    """Render every dashboard of the deployed stack, as stored in the local CloudWatch."""
+    """Render every dashboard of the deployed stack, as stored in the local CloudWatch, from `since`."""
     rendered = []
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::CloudWatch::Dashboard":
             continue
         name = resource["Properties"]["DashboardName"]
         body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
-        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name=name))
+        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name, since, evaluated))
     return rendered

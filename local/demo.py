@@ -14,12 +14,15 @@ from pathlib import Path
 import requests
 
 from cloudformation.config import Config
+from dashboards.catalog import Catalog, Metric, build_catalog
+from local.alarm_evaluator import fetch_series
 from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
 from local.runtime import LocalRuntime, Ports, StatePaths
 from ops.reconcile import existing_ids
 
 DRAIN_TIMEOUT_SECONDS = 90
+METRICS_TIMEOUT_SECONDS = 60
 ALARM_SETTLE_SECONDS = 25  # two local alarm periods: the 4XX alarm has time to see the bad requests
 
 
@@ -85,20 +88,57 @@ def wait_for_drain(runtime: LocalRuntime, expected_items: int, timeout: float = 
         time.sleep(2)
 
 
+def metric_totals(cloudwatch, catalog: Catalog, signal_ids: list[str], since: float, until: float) -> dict[str, float]:
+    """The sums of Sum-statistic catalog metrics from `since` to `until`, as the local CloudWatch holds them."""
+    metrics = {signal_id: catalog[signal_id] for signal_id in signal_ids}
+    assert all(isinstance(m, Metric) and m.stat == "Sum" for m in metrics.values()), "sums of Sum metrics only"
+    period = max(metric.period for metric in metrics.values())
+    start, end = int(since // period) * period, (int(until // period) + 1) * period
+    series = fetch_series(cloudwatch, {key: m.metric_stat() for key, m in metrics.items()}, start, end)
+    return {key: sum(values.values()) for key, values in series.items()}
+
+
+def wait_for_metrics(
+    runtime: LocalRuntime, cloudwatch, expected: dict[str, int], timeout: float = METRICS_TIMEOUT_SECONDS
+) -> bool:
+    """Wait until CloudWatch counts at least `expected` (catalog id → count) since the stack started:
+    the metrics publisher runs every few seconds, so a dashboard drawn at once would show part of the demo."""
+    catalog = build_catalog(runtime.config)
+    deadline = time.monotonic() + timeout
+    while True:
+        totals = metric_totals(cloudwatch, catalog, list(expected), runtime.started_at, time.time())
+        runtime.say(
+            "  metrics: "
+            + ", ".join(f"{catalog[key].label.lower()} {totals[key]:.0f}/{count}" for key, count in expected.items())
+        )
+        if all(totals[key] >= count for key, count in expected.items()):
+            return True
+        if time.monotonic() > deadline:
+            runtime.say(f"  the metrics did not catch up within {timeout:.0f} s: the dashboard shows what arrived")
+            return False
+        time.sleep(1)
+
+
 def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
     """Returns the exit status: 0 only when every accepted event is stored."""
     runtime = LocalRuntime(config=config, ports=ports, paths=StatePaths(state_dir))
     try:
         runtime.start()
         outputs = json.loads(runtime.paths.outputs.read_text())
+        runtime.say(
+            f"watch it live in the console: {outputs['ConsoleUrl']}  (until the demo ends; `invoke up` keeps it)"
+        )
         runtime.say("sending a burst of real HTTP traffic (valid and invalid) …")
         traffic = send_traffic(outputs["ApiUrl"], outputs["ApiKey"])
         unique_ids = sorted(set(traffic.accepted_ids))
         status = wait_for_drain(runtime, len(unique_ids))
-        runtime.say(f"letting the alarms see it ({ALARM_SETTLE_SECONDS} s) …")
-        time.sleep(ALARM_SETTLE_SECONDS)
         client = clients(outputs["AwsEndpoint"], outputs["Region"])
         stored = existing_ids(client("dynamodb"), outputs["TableName"], unique_ids)
+        runtime.say("waiting for CloudWatch to count the demo …")
+        expected = {"api_count": traffic.requests, "events_accepted": len(unique_ids), "events_stored": len(stored)}
+        wait_for_metrics(runtime, client("cloudwatch"), expected)
+        runtime.say(f"letting the alarms see it ({ALARM_SETTLE_SECONDS} s) …")
+        time.sleep(ALARM_SETTLE_SECONDS)
         lost = [event_id for event_id in unique_ids if event_id not in stored]
         status = runtime.status()
         dashboard = _render_dashboard(runtime, client, state_dir)
@@ -110,7 +150,12 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
 
 def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
     rendered = render_stack_dashboards(
-        client("cloudwatch"), runtime.stack.template, state_dir / "dashboards", datetime.now(UTC)
+        client("cloudwatch"),
+        runtime.stack.template,
+        state_dir / "dashboards",
+        datetime.now(UTC),
+        runtime.started_at,
+        runtime.status()["alarms"],
     )
     return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 
@@ -128,5 +173,6 @@ def _report(traffic, unique_ids, stored, lost, status, runtime: LocalRuntime, da
         f"  rejected         {sum(traffic.rejected.values())} requests, by reason:\n{rejected}\n"
         f"  alarms           {len(alarms)} evaluated, in ALARM: {', '.join(firing) or 'none'}\n"
         f"  dashboard        {dashboard}\n"
+        f"  console          http://127.0.0.1:{runtime.ports.control}/ while `invoke up` runs (this stack stops now)\n"
         f"  logs             {runtime.paths.logs}/functions.log, notifications.log\n"
     )

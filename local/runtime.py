@@ -116,6 +116,8 @@ class LocalRuntime:
     chaos: Chaos = field(default_factory=Chaos)
     sink: MetricSink = field(default_factory=MetricSink)
     clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
+    started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
+    _tiers: dict[str, str] = field(default_factory=dict)
 
     def say(self, message: str) -> None:
         print(message, file=self.console, flush=True)
@@ -126,6 +128,7 @@ class LocalRuntime:
         hint = "is another local stack running? stop it with `invoke down`"
         for port in (self.ports.aws, self.ports.api, self.ports.control):
             ensure_port_free("127.0.0.1", port, hint)
+        self.started_at = time.time()
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         _log_to_file(self.paths.logs / "runtime.log")
         self.paths.outputs.unlink(missing_ok=True)
@@ -273,11 +276,11 @@ class LocalRuntime:
             self.paths.notifications,
             settle_seconds=METRICS_INTERVAL_SECONDS + 1,
         )
-        tiers = {
+        self._tiers = {
             definition["AlarmName"]: _tier_of(definition)
             for definition in [*self.stack.alarms, *self.stack.composite_alarms]
         }
-        thread = threading.Thread(target=self._evaluate_loop, args=(tiers,), name="alarm-evaluator", daemon=True)
+        thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
         thread.start()
         self._evaluator_thread = thread
 
@@ -312,6 +315,8 @@ class LocalRuntime:
             "Region": self.config.region,
             "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
             "ControlUrl": control_url,
+            "ConsoleUrl": control_url + "/",
+            "StartedAt": self.started_at,
             "FunctionsLog": str(self.paths.logs / "functions.log"),
             "NotificationsLog": str(self.paths.notifications),
         }
@@ -323,6 +328,7 @@ class LocalRuntime:
             "\nSluice local stack is up\n"
             f"  API        {outputs['ApiUrl']}/events   (x-api-key: see {self.paths.outputs})\n"
             f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
+            f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)\n"
             f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
             f"  logs       {self.paths.logs}/ (functions.log, notifications.log, runtime.log, moto.log)\n"
             f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
@@ -330,6 +336,14 @@ class LocalRuntime:
         )
 
     # --- status ------------------------------------------------------------------------------------
+
+    @property
+    def evaluator(self) -> AlarmEvaluator | None:
+        return self._evaluator
+
+    def alarm_tiers(self) -> dict[str, str]:
+        """Alarm name → the tier its actions notify (high, low or none)."""
+        return dict(self._tiers)
 
     def status(self) -> dict[str, Any]:
         assert self.stack is not None and self._moto is not None

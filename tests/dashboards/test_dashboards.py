@@ -140,6 +140,24 @@ def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     assert sum(w["properties"].get("view") == "singleValue" for w in summary["widgets"]) >= 6
 
 
+def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
+    # GIVEN the summary's number tiles (a number tile has no axis to name its unit)
+    config = load_config("prod")
+    catalog = build_catalog(config)
+    summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
+    tiles = [w["properties"] for w in summary["widgets"] if w["properties"].get("view") == "singleValue"]
+    for tile in tiles:
+        (shown,) = [entry[-1] for entry in tile["metrics"] if entry[-1].get("visible", True)]
+        signal = catalog[shown["id"]]
+        # THEN a tile of milliseconds, seconds or percent says so in its label: "Latency p99 (ms)"
+        symbol = {"Milliseconds": "(ms)", "Seconds": "(s)", "Percent": "(%)"}.get(signal.unit)
+        assert symbol is None or shown["label"].endswith(symbol), shown
+        # AND a count of events is the sum over the dashboard's time range, not the last period's
+        summed = getattr(signal, "stat", None) == "Sum" and signal.unit == "Count"
+        assert tile.get("setPeriodToTimeRange", False) == summed, shown
+    assert any("(ms)" in entry[-1]["label"] for tile in tiles for entry in tile["metrics"])
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_bodies_are_deterministic_and_put_dashboard_accepts_them(env):
     # GIVEN the dashboards synthesized twice

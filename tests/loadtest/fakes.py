@@ -157,3 +157,6 @@ class FakeStackView:
     def replay(self, since: float) -> Any:
         self.replays.append(since)
         return {"replayed": 0}
+
+    def announce_web(self, url: str, seconds: float) -> None:
+        self.announced = (url, seconds)

@@ -198,6 +198,12 @@ def test_local_view_posts_chaos_and_replay(control: LocalStackView) -> None:
         control.inject("nope", 1)
 
 
+def test_a_web_run_puts_its_link_on_the_console(control: LocalStackView) -> None:
+    ControlApi.posted.clear()
+    control.announce_web("http://127.0.0.1:8089/", 120.0)
+    assert ControlApi.posted == [("/console/api/locust", {"url": "http://127.0.0.1:8089/", "seconds": 120.0})]
+
+
 def test_without_a_replay_endpoint_the_view_replays_with_the_operator_tool(control: LocalStackView) -> None:
     # GIVEN a control API without /replay, and outputs that name no archive bucket
     ControlApi.offers_replay = False

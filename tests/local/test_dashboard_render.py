@@ -21,15 +21,16 @@ from PIL import Image
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
-from dashboards.catalog import build_catalog
+from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
 from local.alarm_evaluator import AlarmEvaluator, definitions_from_template
-from local.dashboard_render import markdown_to_html, render_dashboard
+from local.dashboard_data import Window
+from local.dashboard_render import _draw_metric, render_dashboard
+from local.markdown_page import markdown_to_html, runbook_anchor_link
 
 CHROMIUM = Path("/usr/bin/chromium")
 REGION = "us-east-1"
 PSEUDO = {"${AWS::Region}": REGION, "${AWS::AccountId}": "123456789012", "${AWS::Partition}": "aws"}
 PERIODS = 40
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Rendered:
     png: Path
     html: Path
     summary_png: Path
+    end: int
 
 
 def dashboard_body(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -105,10 +107,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         # WHEN both dashboards are rendered
         now = datetime.fromtimestamp(end + 1, UTC)
         png, html = render_dashboard(
-            dashboard_body(template, "OperationsDashboard"), cloudwatch, out, now, "operations"
+            dashboard_body(template, "OperationsDashboard"),
+            cloudwatch,
+            out,
+            now,
+            "operations",
+            evaluated=evaluator.states(),
         )
         summary_png, _ = render_dashboard(dashboard_body(template, "SummaryDashboard"), cloudwatch, out, now, "summary")
-    yield Rendered(config, png, html, summary_png)
+    yield Rendered(config, png, html, summary_png, end)
 
 
 def colours(path: Path) -> set[tuple[int, int, int]]:
@@ -131,15 +138,25 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     page = rendered.html.read_text(encoding="utf-8")
     # THEN the page is self-contained
     assert 'src="data:image/png;base64,' in page and "<script" not in page
-    # AND every alarm links to its runbook section in this checkout
+    # AND every alarm links to its runbook section, inlined in the page: no file:// path of this machine
     catalog = build_catalog(config)
     definitions = [*alarm_definitions(config, catalog), *composite_definitions(config)]
-    links = re.findall(r'<a href="file://[^"#]+/docs/runbook\.md#([\w-]+)">([\w-]+)</a>', page)
+    links = re.findall(r'<a href="#([\w-]+)">([\w-]+)</a>', page)
     assert {name: anchor for anchor, name in links} == {d.name: d.runbook.split("#")[1] for d in definitions}
-    assert RUNBOOK.as_uri() in page
+    assert all(f'id="{d.runbook.split("#")[1]}"' in page for d in definitions)
+    assert "file://" not in page
+    # AND the graphs start with the data (the reconciliation's 150-s bucket holding the first datapoint,
+    # less one period), not 30 minutes before now
+    period = config.monitoring.period_seconds
+    first_data = rendered.end - PERIODS * period
+    bucket = period * RECONCILIATION_PERIODS
+    start = datetime.fromtimestamp(first_data // bucket * bucket - period, UTC)
+    assert f"the graphs show {start:%H:%M:%S} to " in page
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page
     assert f"{config.resource_name('dlq-visible-high')}: ALARM" in page
+    # AND so is the composite's, which only the local evaluator holds
+    assert f"{config.resource_name('ingestion-at-risk-high')}: ALARM" in page
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the Debian package chromium (/usr/bin/chromium)")
@@ -172,8 +189,24 @@ def test_markdown_of_text_widgets():
     markdown = (
         "## Runbook\nIntro with **bold**.\n\n- **high** [a-b](docs/runbook.md#a-b): x < y\n- [ext](https://example.org)"
     )
-    page = markdown_to_html(markdown)
-    assert page.startswith("<h2>Runbook</h2>\n<p>Intro with <strong>bold</strong>.</p>\n<ul>")
-    assert f'<a href="{RUNBOOK.as_uri()}#a-b">a-b</a>: x &lt; y</li>' in page
+    page = markdown_to_html(markdown, runbook_anchor_link("/runbook"))
+    assert page.startswith('<h2 id="runbook">Runbook</h2>\n<p>Intro with <strong>bold</strong>.</p>\n<ul>')
+    assert '<a href="/runbook#a-b">a-b</a>: x &lt; y</li>' in page
     assert '<a href="https://example.org">ext</a>' in page
     assert page.endswith("</ul>")
+
+
+def test_a_lone_datapoint_is_drawn():
+    # GIVEN a graph whose series has one datapoint (20 events archived once, a minute ago)
+    from matplotlib.figure import Figure
+
+    axes = Figure().add_subplot()
+    properties = {
+        "title": "archived",
+        "metrics": [["Sluice/local", "EventsArchived", {"id": "m", "label": "archived"}]],
+    }
+    # WHEN it is drawn
+    _draw_metric(axes, properties, {"m": {1000: 20.0}}, Window(900.0, 1100.0))
+    # THEN the point has a marker: a line through one point draws nothing
+    (line,) = [line for line in axes.get_lines() if len(line.get_xdata()) == 1]
+    assert line.get_marker() not in (None, "None", "", " ")

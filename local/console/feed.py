@@ -1,0 +1,54 @@
+"""The notification feed, as people get it: a high-tier alarm transition pages at once (HighTopic); a
+low-tier one goes through the notifier — forwarded at once in business hours, otherwise held until they
+start, when the digest below goes out (the notifier's own `digest`, read from its held-notifications table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.client import BaseClient
+
+from cloudformation.config import NotificationsConfig
+from functions.notifier.hours import BusinessHours, parse_business_hours
+from functions.notifier.notification import Notification, digest
+from local.schedule import next_start
+
+
+def business_hours(settings: NotificationsConfig) -> BusinessHours:
+    return parse_business_hours(",".join(settings.business_days), settings.business_hours, settings.business_timezone)
+
+
+def delivery(tier: str, at: float, settings: NotificationsConfig) -> str:
+    """How a transition's notification reaches people."""
+    if tier == "high":
+        return "paged now (high tier)"
+    moment = datetime.fromtimestamp(at, UTC)
+    if business_hours(settings).contains(moment):
+        return "forwarded now (low tier, business hours)"
+    return f"held until {next_start(settings, moment):%a %H:%M} UTC (low tier, outside business hours)"
+
+
+def feed(transitions: Iterable[Mapping[str, Any]], settings: NotificationsConfig) -> list[dict[str, Any]]:
+    """Newest first: every transition that notifies someone, and how."""
+    items = [
+        {**transition, "delivery": delivery(transition["tier"], transition["time"], settings)}
+        for transition in transitions
+        if transition["tier"] in ("high", "low") and transition["old"]
+    ]
+    return sorted(items, key=lambda item: item["time"], reverse=True)
+
+
+def pending_digest(dynamodb: BaseClient, table: str, settings: NotificationsConfig, now: datetime) -> dict[str, Any]:
+    """The digest the notifier would publish at the next start of business hours, from what it holds."""
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    held = sorted(
+        (Notification.from_item(item) for page in pages for item in page.get("Items", [])),
+        key=lambda notification: (notification.timestamp, notification.notification_id),
+    )
+    if not held:
+        return {"held": 0, "at": None, "subject": None, "message": None}
+    subject, message = digest(held, business_hours(settings).text)
+    return {"held": len(held), "at": next_start(settings, now).isoformat(), "subject": subject, "message": message}

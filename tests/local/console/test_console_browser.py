@@ -1,0 +1,219 @@
+"""The console in a real browser (headless Chromium, the Debian package) against a running local stack:
+the page loads without errors and never shows the API key; after traffic every widget of both dashboards
+draws data; a fault button fires an alarm on the page within its evaluation time, the notification feed shows
+what on-call got, and lifting the fault brings the alarm back to OK.
+
+With SLUICE_UPDATE_SCREENSHOT=1 the screenshot taken while the alarm fires is written to docs/console.png
+(the README shows it)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from cloudformation.config import load_config
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, new_event_id
+from local.background import BackgroundStack
+from local.demo import send_traffic
+from tests.local.console.chromium import Browser, find_chromium
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+
+CONFIG = load_config("local")
+SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "console.png"
+CHROMIUM = find_chromium()
+PAGE_TIMEOUT = 30.0
+DATA_TIMEOUT = 60.0  # the metrics publisher and the page's refresh: a few periods
+FIRE_TIMEOUT = 60.0  # three 10-s periods, two breaching, evaluated every 2 s
+CLEAR_TIMEOUT = 90.0
+QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
+FAULT = "queue-down"
+FIRING = CONFIG.resource_name("api-5xx-rate-high")
+REFUSED = CONFIG.resource_name("api-4xx-rate-low")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium here: install the Debian package `chromium` (.ci/run does)")
+    browser = Browser.start(CHROMIUM, tmp_path_factory.mktemp("chromium") / "profile", width=1600, height=1200)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def console(browser: Browser, local_stack: BackgroundStack) -> Browser:
+    browser.open(local_stack.outputs["ConsoleUrl"])
+    browser.wait_for("document.querySelectorAll('.dashboard').length === 2", PAGE_TIMEOUT, "both dashboards")
+    browser.wait_for("document.querySelectorAll('#alarms li').length > 0", PAGE_TIMEOUT, "the alarm list")
+    return browser
+
+
+def alarm_state(browser: Browser, alarm: str) -> str | None:
+    return browser.evaluate(f"document.querySelector('#alarms li[data-alarm=\"{alarm}\"]')?.dataset.state ?? null")
+
+
+def widgets_without_data(browser: Browser) -> list[str]:
+    """Titles of the metric widgets whose graph draws no line, dot or band, or whose number is empty."""
+    return browser.evaluate(
+        """Array.from(document.querySelectorAll('.dashboard .widget.metric')).filter((widget) => {
+             const chart = widget.querySelector('svg.chart');
+             if (chart) return Number(chart.dataset.points) === 0 || !chart.querySelector('polyline, circle, polygon');
+             const tiles = Array.from(widget.querySelectorAll('.tile b'));
+             return tiles.length === 0 || tiles.some((tile) => tile.textContent === '—');
+           }).map((widget) => widget.closest('.dashboard').dataset.name + ': ' + widget.dataset.title)"""
+    )
+
+
+def metric_widget_count(stack: BackgroundStack) -> int:
+    cloudwatch = stack.client("cloudwatch")
+    bodies = [
+        json.loads(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
+        for entry in cloudwatch.list_dashboards()["DashboardEntries"]
+    ]
+    return sum(widget["type"] == "metric" for body in bodies for widget in body["widgets"])
+
+
+def test_the_page_loads_without_errors_and_never_shows_the_api_key(console, local_stack):
+    # THEN both dashboards, the alarms, the counts and a button per fault are on the page, without errors
+    assert console.evaluate("document.querySelectorAll('.dashboard .widget.metric').length") == metric_widget_count(
+        local_stack
+    )
+    assert console.evaluate("document.querySelectorAll('#faults button[data-action=\"inject\"]').length") == 5
+    assert console.errors == []
+    # AND neither the page nor anything it fetched holds the API key
+    page = console.evaluate("document.documentElement.outerHTML")
+    key = local_stack.outputs["ApiKey"]
+    assert key not in page
+    for path in ("/console/api/overview", "/console/api/dashboards", "/console/static/console.js"):
+        assert key not in requests.get(local_stack.outputs["ControlUrl"] + path, timeout=30).text
+
+
+def test_a_load_test_with_its_web_ui_is_linked_while_it_runs(console, local_stack):
+    # WHEN a load test run with --web announces its Locust UI for a few seconds
+    locust = "http://127.0.0.1:8089/"
+    local_stack.control("POST", "/console/api/locust", {"url": locust, "seconds": 6})
+    # THEN the page links to it, and drops the link when the run's time is over
+    console.wait_for(f"document.querySelector('#locust a[href=\"{locust}\"]')", PAGE_TIMEOUT, "the Locust link")
+    console.wait_for("document.querySelector('#locust a') === null", PAGE_TIMEOUT, "the Locust link to go")
+
+
+def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local_stack):
+    # GIVEN real traffic, valid and invalid, and a dead letter (the archiver runs)
+    send_traffic(local_stack.api_url, local_stack.outputs["ApiKey"], valid_requests=20)
+    envelope = Envelope(new_event_id(), json.dumps({"kind": "dead-letter"}), iso_millis(utc_now()))
+    sqs = local_stack.client("sqs")
+    sqs.send_message(QueueUrl=local_stack.outputs["DeadLetterQueueUrl"], MessageBody=envelope.to_json())
+    # AND refused requests until the low-tier 4XX alarm fires (the notifier runs), bounded
+    since = time.time()
+    deadline = time.monotonic() + FIRE_TIMEOUT
+    while REFUSED not in local_stack.fired_since(since):
+        assert time.monotonic() < deadline, f"{REFUSED} did not fire within {FIRE_TIMEOUT:.0f} s"
+        assert local_stack.post_events({"kind": "no key"}, key=None).status_code == 403
+        assert local_stack.post_events({"kind": "keyed"}).status_code == 202
+        time.sleep(0.5)
+    # WHEN the page refreshes (each alarm period) until every widget has data, bounded
+    deadline = time.monotonic() + DATA_TIMEOUT
+    while missing := widgets_without_data(console):
+        assert time.monotonic() < deadline, f"no data drawn after {DATA_TIMEOUT:.0f} s in: {missing}"
+        time.sleep(2)
+    # THEN every graph and number of both dashboards shows data, and the page logged no error
+    assert console.errors == []
+    # AND the replay button sends the archived dead letter back: it is stored
+    local_stack.wait_until(lambda status: status["archive_objects"] > 0, 60, "the dead letter to be archived")
+    console.evaluate("document.getElementById('replay').click()")
+    result = console.wait_for(
+        "(t => t.includes('sent back') && t)(document.getElementById('replay-result').textContent)", 60, "the replay"
+    )
+    assert "0 of" not in result
+    local_stack.wait_until(lambda _: local_stack.stored_ids([envelope.event_id]), 60, "the replayed event stored")
+
+
+class Traffic:
+    """Posts small batches from a thread until stopped: at most `max_requests`, for at most `max_seconds`."""
+
+    def __init__(self, stack: BackgroundStack, max_requests: int = 600, max_seconds: float = 240.0) -> None:
+        self._stack, self._max_requests, self._max_seconds = stack, max_requests, max_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="console-traffic", daemon=True)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self._max_seconds
+        for number in range(self._max_requests):
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+            with contextlib.suppress(requests.RequestException):  # a refused exchange is what the fault is for
+                self._stack.post_events([{"kind": "console", "n": number, "i": i} for i in range(3)])
+            self._stop.wait(0.3)
+
+
+def test_a_fault_button_fires_an_alarm_the_feed_shows_it_and_lifting_returns_ok(console, local_stack, tmp_path):
+    # GIVEN a quiet stack: the alarm the fault drives is OK on the page
+    console.wait_for(
+        f'document.querySelector(\'#alarms li[data-alarm="{FIRING}"][data-state="OK"]\')', QUIET_TIMEOUT, f"{FIRING} OK"
+    )
+    inject = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="inject"]\')'
+    lift = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="lift"]\')'
+    with Traffic(local_stack):
+        try:
+            # WHEN the fault's button is pressed while clients send events
+            console.evaluate("document.getElementById('fault-seconds').value = '300'")
+            console.evaluate(f"{inject}.click()")
+            console.wait_for(f"{lift} !== null", PAGE_TIMEOUT, f"{FAULT} shown as active")
+            # THEN the alarm turns ALARM on the page within its evaluation time
+            console.wait_for(
+                f'document.querySelector(\'#alarms li[data-alarm="{FIRING}"][data-state="ALARM"]\')',
+                FIRE_TIMEOUT,
+                f"{FIRING} in ALARM on the page",
+            )
+            # AND the notification feed shows the page on-call got at once
+            entry = console.wait_for(
+                f'document.querySelector(\'#feed li[data-alarm="{FIRING}"][data-new="ALARM"]\')?.textContent',
+                PAGE_TIMEOUT,
+                "the page in the notification feed",
+            )
+            assert "paged now (high tier)" in entry
+            console.wait_for(
+                f'document.querySelector(\'.dashboard [data-alarm="{FIRING}"][data-state="ALARM"]\')',
+                PAGE_TIMEOUT,
+                "the dashboard's alarm widget",
+            )
+            shot = tmp_path / "console.png"
+            console.screenshot(shot, full_page=False)
+            if os.environ.get("SLUICE_UPDATE_SCREENSHOT") == "1":
+                shutil.copyfile(shot, SCREENSHOT)
+            # WHEN the fault is lifted from the page
+            console.evaluate(f"{lift}.click()")
+            console.wait_for(f"{inject} !== null", PAGE_TIMEOUT, f"{FAULT} shown as lifted")
+        finally:
+            local_stack.lift(FAULT)
+        # THEN the alarm returns to OK on the page, and the feed shows the OK notification
+        console.wait_for(
+            f'document.querySelector(\'#alarms li[data-alarm="{FIRING}"][data-state="OK"]\')',
+            CLEAR_TIMEOUT,
+            f"{FIRING} back to OK",
+        )
+        console.wait_for(
+            f'document.querySelector(\'#feed li[data-alarm="{FIRING}"][data-new="OK"]\')',
+            PAGE_TIMEOUT,
+            "the OK in the feed",
+        )
+    assert console.errors == []

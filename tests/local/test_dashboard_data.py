@@ -1,0 +1,60 @@
+"""The dashboard reader shared by the static rendering and the console: the time window fits the data,
+number tiles show what CloudWatch would show."""
+
+from __future__ import annotations
+
+from dashboards.metric_math import Band
+from local.dashboard_data import MIN_WINDOW_PERIODS, Window, fit_window, tile_value
+
+PERIOD = 10
+WIDGET = {"type": "metric", "properties": {"metrics": [["N", "M", {"id": "m", "period": PERIOD}]]}}
+NOW = 1_800_000_000.0
+RANGE = 30 * 60.0
+
+
+def test_the_window_starts_with_the_data_not_the_dashboard_range():
+    # GIVEN a 30-minute dashboard whose data all arrived in the last minute
+    data = [{"m": {int(NOW) - 60 + 10 * step: 1.0 for step in range(6)}}]
+    # WHEN the window is fitted
+    window = fit_window([WIDGET], data, NOW, RANGE, PERIOD)
+    # THEN it starts one period before the first datapoint and ends now
+    assert window == Window(NOW - 60 - PERIOD, NOW)
+
+
+def test_the_window_starts_at_the_stack_start_when_that_is_earlier_than_the_data():
+    data = [{"m": {int(NOW) - 60: 1.0}}]
+    assert fit_window([WIDGET], data, NOW, RANGE, PERIOD, since=NOW - 300).start == NOW - 300 - PERIOD
+
+
+def test_the_window_is_never_wider_than_the_range_nor_narrower_than_a_few_periods():
+    # GIVEN a stack up for two hours under a 30-minute dashboard, and a stack up for five seconds
+    old = [{"m": {int(NOW) - 7200: 1.0, int(NOW) - 10: 2.0}}]
+    assert fit_window([WIDGET], old, NOW, RANGE, PERIOD, since=NOW - 7200).start == NOW - RANGE
+    fresh = [{"m": {int(NOW) - 5: 1.0}}]
+    assert fit_window([WIDGET], fresh, NOW, RANGE, PERIOD).start == NOW - MIN_WINDOW_PERIODS * PERIOD
+    assert fit_window([WIDGET], [{}], NOW, RANGE, PERIOD).start == NOW - RANGE  # no data yet: the whole range
+
+
+def test_metric_math_does_not_stretch_the_window():
+    # GIVEN an anomaly band and a FILL() expression with a value for every period of the range,
+    # over a metric with data in the last minute only
+    every_period = [int(NOW - RANGE) + PERIOD * step for step in range(180)]
+    band = Band({t: (0.0, 1.0) for t in every_period})
+    filled = {t: 0.0 for t in every_period}
+    widget = {
+        "type": "metric",
+        "properties": {"metrics": [*WIDGET["properties"]["metrics"], [{"expression": "FILL(m, 0)", "id": "f"}]]},
+    }
+    data = [{"m": {int(NOW) - 60: 1.0}, "m_band": band, "f": filled}]
+    # THEN the window starts with the metric's data
+    assert fit_window([widget], data, NOW, RANGE, PERIOD).start == NOW - 60 - PERIOD
+
+
+def test_a_tile_shows_the_latest_value_or_the_statistic_over_the_window():
+    series = {100: 3.0, 110: 5.0, 120: 2.0}
+    entry = {"id": "m", "options": {}, "metric_stat": {"Stat": "Sum"}}
+    assert tile_value({}, entry, series) == 2.0
+    assert tile_value({"setPeriodToTimeRange": True}, entry, series) == 10.0
+    maximum = {**entry, "metric_stat": {"Stat": "Maximum"}}
+    assert tile_value({"setPeriodToTimeRange": True}, maximum, series) == 5.0
+    assert tile_value({}, entry, {}) is None
