@@ -142,4 +142,3 @@ class MessageIndex:
                 not_yet.append(entry)
         for entry in not_yet:
             heapq.heappush(self._waiting, entry)
-
