@@ -189,7 +189,8 @@ def delays(t: Transcript) -> None:
     t.call("send_message", QueueUrl=url, MessageBody="queue default delay")
     t.attributes(url)
     t.call("send_message", QueueUrl=url, MessageBody="too late", DelaySeconds=901)
-    t.call("send_message_batch", QueueUrl=url, Entries=[*entries(["ok"]), {"Id": "bad", "MessageBody": "x", "DelaySeconds": 901}])
+    too_late = {"Id": "bad", "MessageBody": "x", "DelaySeconds": 901}
+    t.call("send_message_batch", QueueUrl=url, Entries=[*entries(["ok"]), too_late])
     t.wait_for_counts(url, visible=2, in_flight=2)
     t.call("receive_message", QueueUrl=url, MaxNumberOfMessages=10)
 
@@ -228,7 +229,7 @@ def message_attributes(t: Transcript) -> None:
         "Other": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
     }
     trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}}
-    t.call("send_message", QueueUrl=url, MessageBody="attrs", MessageAttributes=attributes, MessageSystemAttributes=trace)
+    t.call("send_message", QueueUrl=url, MessageBody="a", MessageAttributes=attributes, MessageSystemAttributes=trace)
     first = t.call("receive_message", QueueUrl=url, MessageAttributeNames=["Custom.*"], AttributeNames=["All"])
     t.call("change_message_visibility", QueueUrl=url, ReceiptHandle=handles(first)[0], VisibilityTimeout=0)
     t.wait_for_counts(url, visible=1)
@@ -244,7 +245,7 @@ def order_under_churn(t: Transcript) -> None:
         received = handles(t.call("receive_message", QueueUrl=url, MaxNumberOfMessages=7))
         deletes = [{"Id": f"d{i}", "ReceiptHandle": handle} for i, handle in enumerate(received[:3])]
         t.call("delete_message_batch", QueueUrl=url, Entries=deletes)
-        back = [{"Id": f"v{i}", "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(received[3:])]
+        back = [{"Id": f"v{i}", "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(received[3:])]
         t.call("change_message_visibility_batch", QueueUrl=url, Entries=back)
         remaining -= 3
         t.wait_for_counts(url, visible=remaining)
