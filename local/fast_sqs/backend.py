@@ -13,6 +13,7 @@ version's private structure (`Queue._messages`, `_messages_lock`, `deleted_messa
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
 from copy import deepcopy
 from types import ModuleType
 from typing import Any
@@ -38,7 +39,7 @@ class IndexedQueue(Queue):
     def __init__(self, name: str, region: str, account_id: str, **kwargs: Any) -> None:
         super().__init__(name, region, account_id, **kwargs)
         # moto's add_message appends under _messages_lock and notifies long pollers: the index keeps that.
-        self._messages: MessageIndex = MessageIndex()  # type: ignore[assignment]
+        self._messages: MessageIndex = MessageIndex()
 
     @property
     def approximate_number_of_messages_delayed(self) -> int:
@@ -65,14 +66,18 @@ class IndexedQueue(Queue):
                 raise ReceiptHandleIsInvalid()
             self._messages.remove(message)
             self.pending_messages.discard(message)
-            self.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]
+            self.deleted_messages.update(message.all_receipt_handles)
 
     def wait_for_messages(self, timeout: int) -> None:
         with self._messages_lock:
             self._messages_lock.wait_for(lambda: self.approximate_number_of_messages > 0, timeout=timeout)
 
     def take_received(
-        self, count: int, visibility_timeout: int, still_retained: Any, attribute_names: list[str]
+        self,
+        count: int,
+        visibility_timeout: int,
+        still_retained: Callable[[Message], bool],
+        attribute_names: list[str],
     ) -> tuple[list[Message], list[Message]]:
         """One pass of moto's receive loop: (copies of the messages received, messages to dead-letter).
 
@@ -87,12 +92,12 @@ class IndexedQueue(Queue):
             now = unix_time_millis()
             try:
                 while len(received) < count and (message := self._messages.take_ready(now)) is not None:
+                    taken.append(message)
                     self.pending_messages.discard(message)  # visible again: its consumer timed out
                     if self._dead_letters(message):
-                        self._messages.remove(message)
+                        self._messages.remove(taken.pop())
                         to_dlq.append(message)
                         continue
-                    taken.append(message)
                     self.pending_messages.add(message)
                     message.mark_received(visibility_timeout=visibility_timeout)
                     self._messages.note_handles(message)
@@ -112,8 +117,8 @@ class IndexedQueue(Queue):
     def _dead_letters(self, message: Message) -> bool:
         return (
             self.dead_letter_queue is not None
-            and bool(self.redrive_policy)  # type: ignore[attr-defined]
-            and message.approximate_receive_count >= self.redrive_policy["maxReceiveCount"]  # type: ignore[attr-defined]
+            and bool(self.redrive_policy)
+            and message.approximate_receive_count >= self.redrive_policy["maxReceiveCount"]
         )
 
 
@@ -158,7 +163,7 @@ class IndexedSQSBackend(SQSBackend):
                 count, visibility_timeout, still_retained, message_attribute_names or []
             )
             for message in to_dlq:
-                queue.dead_letter_queue.add_message(message)  # type: ignore[union-attr]
+                queue.dead_letter_queue.add_message(message)
             if received or wait_seconds_timeout == 0:
                 return received
             queue.wait_for_messages(1)
@@ -174,7 +179,7 @@ class IndexedSQSBackend(SQSBackend):
             if message is None:
                 raise ReceiptHandleIsInvalid
             given_visibility_timeout = unix_time_millis() + int(visibility_timeout) * 1000
-            if given_visibility_timeout - message.sent_timestamp > MAXIMUM_TOTAL_VISIBILITY_MS:  # type: ignore[operator]
+            if given_visibility_timeout - message.sent_timestamp > MAXIMUM_TOTAL_VISIBILITY_MS:
                 raise InvalidParameterValue(
                     f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
                     "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
