@@ -120,14 +120,19 @@ def start_moto(
     port: int = 4566,
     log_path: Path | str = Path(".local/moto.log"),
     startup_timeout: float = 30.0,
+    server_module: str = "local.moto_server",
 ) -> MotoServer:
-    """Start `python -m moto.server` on host:port and return once it answers HTTP."""
+    """Start moto server on host:port and return once it answers HTTP.
+
+    `server_module` is what `python -m` runs: by default moto server with the local stack's indexed SQS
+    queues (local/fast_sqs); "moto.server" is plain moto, which the conformance tests compare against.
+    """
     ensure_port_free(host, port)
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+            [sys.executable, "-m", server_module, "-H", host, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
