@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from invoke import Collection, Exit, task
-from invoke.exceptions import ParseError
-from invoke.parser.argument import Argument
 
 from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from ops.invoke_cli import install as install_cli_errors
 
-# invoke casts an option with an int default by int(value) and lets the ValueError out as a traceback
-# (`invoke cost --rate 1 --batch abc`): make it the one `error: ...` line every other bad argument gets.
-_cast_option = Argument.set_value
-
-
-def _set_value_or_one_line(self: Argument, value, cast: bool = True) -> None:
-    try:
-        _cast_option(self, value, cast=cast)
-    except ValueError:
-        expected = "a whole number" if self.kind is int else f"a {getattr(self.kind, '__name__', 'value')}"
-        raise ParseError(f"error: --{self.name.replace('_', '-')}: expected {expected}, got {value!r}") from None
-
-
-Argument.set_value = _set_value_or_one_line
+# Argument errors in our words (one line, the usage when something is missing); `| head` ends quietly.
+install_cli_errors()
 
 
 def _config(env: str):
