@@ -452,11 +452,12 @@ def redrive(c, target="local", limit=0, profile=None, region=None):
     }
 )
 def reconcile(c, ids=None, since=None, until=None, target="local", profile=None, region=None):
-    """Check that accepted events reached the table: missing ids, ids repeated in the log."""
+    """Check that accepted events reached the table; say where missing ones are and how to bring them back."""
     import sys
 
     from ops.reconcile import read_ids, reconcile_ids, reconcile_window
     from ops.timeparse import parse_window
+    from ops.whereabouts import locate
 
     with _OpsErrors():
         if ids:
@@ -465,6 +466,15 @@ def reconcile(c, ids=None, since=None, until=None, target="local", profile=None,
             result = reconcile_ids(
                 resolved.client("dynamodb"), resolved.require("TableName"), listed, progress_stream=sys.stderr
             )
+            if result.missing:
+                result.whereabouts = locate(
+                    result.missing,
+                    resolved.client("sqs"),
+                    resolved.client("s3"),
+                    resolved.require("QueueUrl"),
+                    resolved.require("DeadLetterQueueUrl"),
+                    resolved.require("ArchiveBucket"),
+                )
         else:
             if not since:
                 raise Exit("error: reconcile needs --ids FILE, or --since ISO to compare metric and table", code=2)

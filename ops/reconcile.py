@@ -29,6 +29,7 @@ from ops.errors import OpsError
 from ops.progress import Progress
 from ops.textfile import read_text
 from ops.timeparse import iso
+from ops.whereabouts import Whereabouts
 
 KEYS_PER_CALL = 100  # BatchGetItem's limit
 MAX_UNPROCESSED_ATTEMPTS = 8
@@ -80,6 +81,7 @@ class IdsResult:
     found: int
     missing: list[str]
     repeated_in_log: dict[str, int] = field(default_factory=dict)
+    whereabouts: Whereabouts | None = None  # where the missing ones are, once looked for
 
     def summary(self) -> list[str]:
         lines = [
@@ -89,6 +91,8 @@ class IdsResult:
         if self.missing:
             lines.append(f"MISSING from the table: {len(self.missing)}")
             lines += [f"  {event_id}" for event_id in self.missing]
+            if self.whereabouts is not None:
+                lines += self.whereabouts.summary(self.missing)
         else:
             lines.append("missing: none")
         if self.repeated_in_log:
