@@ -80,13 +80,24 @@ def _control(method: str, path: str, body: dict | None = None) -> dict | list:
     return payload
 
 
-@task(help={"env": "configuration environment to run locally (default: local)"})
-def up(c, env="local"):
+@task(
+    help={
+        "env": "configuration environment to run locally (default: local)",
+        "detach": "run in the background: return once the stack is healthy; `invoke down` stops it",
+    }
+)
+def up(c, env="local", detach=False):
     """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
     from local.runtime import Ports, run_foreground
 
     config = _config(env)
     try:
+        if detach:
+            from local.detach import up_detached
+
+            print("starting the local stack in the background (about 15 s) …", flush=True)
+            print(up_detached(config, Ports.from_config(config), _state_dir()))
+            return
         run_foreground(config, Ports.from_config(config), _state_dir())
     except Exception as error:  # one line for the operator; details are in .local/logs
         raise Exit(f"error: {error}", code=1) from None
@@ -177,6 +188,30 @@ def dashboard(c, out=".local/dashboards"):
         print(f"{png}\n{html}")
 
 
+@task(
+    help={
+        "errors": "only errors (with their tracebacks) and alarms going off: why did it fail?",
+        "follow": "then keep printing new lines as they are written (Ctrl-C stops)",
+        "lines": "last lines per log (default 40)",
+    }
+)
+def logs(c, errors=False, follow=False, lines=40):
+    """Show the local stack's logs: the runtime, the handlers (metric lines apart) and alarm notifications."""
+    import sys
+
+    from local.logs import show
+
+    folder = _state_dir() / "logs"
+    if not folder.is_dir():
+        raise Exit(f"error: no logs in {folder} yet (start the stack with `invoke up`)", code=1)
+    try:
+        shown = show(folder, sys.stdout, errors_only=errors, lines=lines, follow=follow)
+    except KeyboardInterrupt:
+        return
+    if not shown:
+        print(f"no errors in {folder}" if errors else f"the logs in {folder} are empty")
+
+
 @task(help={"only": "run one suite: functions | package | pipeline (default: all)"})
 def bench(c, only=""):
     """Run the benchmarks (not tests): each against a baseline measured in the same run, printed as ratios."""
@@ -202,6 +237,7 @@ namespace.add_task(dashboard)
 namespace.add_task(status)
 namespace.add_task(chaos)
 namespace.add_task(demo)
+namespace.add_task(logs)
 
 
 # --- deploy and operate (ops/) ---
