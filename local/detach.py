@@ -44,7 +44,7 @@ def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_d
     alarms = status.get("alarms", {})
     firing = sorted(name for name, state in alarms.items() if state == "ALARM")
     environment = (
-        f"export AWS_ENDPOINT_URL={outputs['AwsEndpoint']} AWS_REGION={outputs['Region']} "
+        f"export AWS_ENDPOINT_URL={outputs['AwsEndpoint']} AWS_DEFAULT_REGION={outputs['Region']} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     )
     return "\n".join(

@@ -34,7 +34,7 @@ def test_a_detached_stack_is_healthy_when_up_returns_and_down_stops_it(tmp_path:
         assert os.getsid(pid) != os.getsid(0)
         # AND the banner says where the API is, a line to paste for the aws CLI, and how to see the logs
         assert f"http://127.0.0.1:{ports.api}/v1/events" in banner
-        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{ports.aws} AWS_REGION={config.region}" in banner
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{ports.aws} AWS_DEFAULT_REGION={config.region}" in banner
         assert "invoke logs [--errors] [--follow]" in banner and "invoke down" in banner
         # AND the stack's own chatter went to its console log, not to the caller
         assert "Sluice local stack is up" in (tmp_path / "console.log").read_text()
