@@ -1,8 +1,9 @@
 """How `invoke` talks to the operator: every argument error is one `error: ...` line in our words (with the
-task's usage when something is missing), and a closed pipe (`invoke status | head`) ends quietly.
+task's usage when something is missing), `invoke TASK --help` works for tasks with required options, and a
+closed pipe (`invoke status | head`) ends quietly.
 
-invoke has no hooks for these, so `install()` wraps the two parser methods that raise them and the
-interpreter's last word on a BrokenPipeError; tasks.py calls it once at import.
+invoke has no hooks for these, so `install()` wraps the parser methods involved and the interpreter's last
+word on a BrokenPipeError; tasks.py calls it once at import.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from invoke.parser.parser import ParseMachine
 
 _cast_option = Argument.set_value
 _complete_context = ParseMachine.complete_context
+_handle = ParseMachine.handle
+HELP_FLAGS = ("--help", "-h")
 _previous_excepthook = sys.excepthook
 
 
@@ -59,9 +62,23 @@ def missing_options_message(context: ParserContext) -> str:
     )
 
 
+def _help_before_required_options(self: ParseMachine, token: str) -> None:
+    # invoke takes `--help` in `invoke replay --help` for the value of the missing --since.
+    context = self.context
+    if token in HELP_FLAGS and context is not None and context.name and context.missing_positional_args:
+        self.initial.flags["--help"].value = context.name
+        return
+    _handle(self, token)
+
+
 def _complete_context_in_our_words(self: ParseMachine) -> None:
-    if self.context is not None and self.context.name and self.context.missing_positional_args:
-        raise ParseError(missing_options_message(self.context), self.context)
+    context = self.context
+    if context is not None and context.name and context.missing_positional_args:
+        if self.initial.flags["--help"].value == context.name:
+            if context not in self.result:  # help asked for: what is missing does not matter
+                self.result.append(context)
+            return
+        raise ParseError(missing_options_message(context), context)
     _complete_context(self)
 
 
@@ -89,5 +106,6 @@ def _silence_stdout() -> None:
 def install() -> None:
     Argument.set_value = _set_value_or_one_line
     ParseMachine.complete_context = _complete_context_in_our_words
+    ParseMachine.handle = _help_before_required_options
     sys.excepthook = _quiet_broken_pipe
     atexit.register(_flush_or_silence)

@@ -52,6 +52,16 @@ def test_a_missing_required_option_names_it_and_shows_the_usage(
     assert "did not receive required positional arguments" not in result.stderr
 
 
+@pytest.mark.parametrize("arguments", [("replay", "--help"), ("events.get", "-h"), ("--help", "replay")])
+def test_help_works_for_a_task_with_required_options(tmp_path: Path, arguments: tuple[str, ...]) -> None:
+    # GIVEN a task with a required option, asked for its help the way people ask (`invoke replay --help`)
+    result = invoke(tmp_path, *arguments)
+    # THEN its help is shown, not an error about the missing option (or "--help" taken as its value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: inv[oke] [--core-opts]") and "Options:" in result.stdout
+    assert result.stderr == ""
+
+
 @pytest.mark.parametrize("arguments", [("--list",), ("cost", "--rate", "100"), ("load", "-s", "list")])
 def test_output_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path, arguments: tuple[str, ...]) -> None:
     # GIVEN a reader that has already gone away (`invoke status | head -1` once head has its line)
