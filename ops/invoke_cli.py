@@ -83,9 +83,9 @@ def _complete_context_in_our_words(self: ParseMachine) -> None:
 
 
 def _quiet_broken_pipe(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
-    if issubclass(kind, BrokenPipeError):
+    if issubclass(kind, BrokenPipeError):  # the reader has gone (head): nothing to say, exit status 1
         _silence_stdout()
-        sys.exit(1)
+        return
     _previous_excepthook(kind, error, traceback)
 
 
