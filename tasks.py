@@ -525,6 +525,14 @@ def reconcile(c, ids=None, since=None, until=None, target="local", profile=None,
                 end,
                 progress_stream=sys.stderr,
             )
+            result.whereabouts = locate(
+                [],
+                resolved.client("sqs"),
+                resolved.client("s3"),
+                resolved.require("QueueUrl"),
+                resolved.require("DeadLetterQueueUrl"),
+                resolved.require("ArchiveBucket"),
+            )
     print("\n".join(result.summary()))
     if getattr(result, "missing", None):
         raise Exit(code=1)

@@ -155,6 +155,7 @@ class WindowResult:
     until: datetime
     accepted_metric: float
     table_items: int
+    whereabouts: Whereabouts | None = None  # the queues, once looked at
 
     def caveats(self) -> list[str]:
         return [
@@ -173,6 +174,7 @@ class WindowResult:
             f"EventsAccepted (metric sum): {self.accepted_metric:.0f}",
             f"items with received_at in the window: {self.table_items}",
             f"difference (accepted - stored): {difference:+.0f}",
+            *(self.whereabouts.window_summary(self.since, self.until) if self.whereabouts and difference > 0 else []),
             *self.caveats(),
         ]
 

@@ -51,18 +51,7 @@ class Whereabouts:
                 f"    next: fix the cause, then `invoke replay --since {start} --until {end} --dry-run`,",
                 "          then the same without --dry-run, then reconcile again",
             ]
-        if self.dead_letters.total:
-            lines += [
-                f"  dead-letter queue: {self.dead_letters.total} messages ({self.dead_letters.waiting} waiting, "
-                f"{self.dead_letters.in_flight} in flight); the archiver normally takes them within seconds",
-                "    next: if they stay, fix the archiver or the cause, then `invoke redrive`",
-            ]
-        if self.queue.total:
-            lines += [
-                f"  ingest queue: {self.queue.total} messages ({self.queue.waiting} waiting, "
-                f"{self.queue.in_flight} in flight): the consumer is behind or retrying",
-                "    next: wait for it to drain (`invoke status` locally), then reconcile again",
-            ]
+        lines += self._queue_lines()
         if unaccounted and not (self.queue.total or self.dead_letters.total):
             lines += [
                 f"  nowhere: {len(unaccounted)} not in the archive and both queues are empty",
@@ -77,6 +66,33 @@ class Whereabouts:
             )
         return lines
 
+    def window_summary(self, since: datetime, until: datetime) -> list[str]:
+        """Without ids (reconcile --since): the queues as they are, and how to find the window's dead letters."""
+        start, end = _short(since), _short(until + timedelta(minutes=1))
+        return [
+            "where accepted events not in the table can be:",
+            *self._queue_lines(),
+            "  the archive: `invoke replay --since "
+            f"{start} --until {end} --dry-run` counts the window's dead letters; without --dry-run it sends them back",
+            "  to name each missing event, reconcile the clients' logs of accepted ids with --ids",
+        ]
+
+    def _queue_lines(self) -> list[str]:
+        lines = []
+        if self.dead_letters.total:
+            lines += [
+                f"  dead-letter queue: {self.dead_letters.total} messages ({self.dead_letters.waiting} waiting, "
+                f"{self.dead_letters.in_flight} in flight); the archiver normally takes them within seconds",
+                "    next: if they stay, fix the archiver or the cause, then `invoke redrive`",
+            ]
+        if self.queue.total:
+            lines += [
+                f"  ingest queue: {self.queue.total} messages ({self.queue.waiting} waiting, "
+                f"{self.queue.in_flight} in flight): the consumer is behind or retrying",
+                "    next: wait for it to drain (`invoke status` locally), then reconcile again",
+            ]
+        return lines
+
     def archive_window(self) -> tuple[str, str]:
         """The hours the found events were archived in, as a replay window."""
         hours = [_hour_of(key) for key in self.archived.values()]
@@ -87,8 +103,11 @@ class Whereabouts:
 
 
 def locate(missing: Iterable[str], sqs: Any, s3: Any, queue_url: str, dead_letter_url: str, bucket: str) -> Whereabouts:
+    """The queues' depths, and where in the archive each of `missing` is (none given: the archive is not read)."""
     wanted = set(missing)
     found = Whereabouts(queue=depth(sqs, queue_url), dead_letters=depth(sqs, dead_letter_url))
+    if not wanted:
+        return found
     keys = list(archive_keys(s3, bucket, [f"{ARCHIVE_PREFIX}/"]))
     newest = keys[-MAX_ARCHIVE_OBJECTS:]  # the partitions sort by time
     found.archive_objects_skipped = len(keys) - len(newest)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import boto3
 
-from ops.reconcile import reconcile_ids
+from ops.reconcile import WindowResult, reconcile_ids
 from ops.whereabouts import locate
 from tests.ops.helpers import archive_line, create_table, envelope, put_archive, unique
 
@@ -71,3 +71,21 @@ def test_reconcile_prints_the_whereabouts_after_the_missing_ids(aws: boto3.Sessi
     # THEN the summary says it is missing, then where it is and the command to bring it back
     assert lines.index("MISSING from the table: 1") < lines.index("where the missing events are:")
     assert any("invoke replay --since 2026-11-30T10:00" in line for line in lines)
+
+
+def test_without_ids_the_window_summary_gives_the_queues_and_the_replay_to_count_the_archive(
+    aws: boto3.Session,
+) -> None:
+    sqs, s3 = aws.client("sqs"), aws.client("s3")
+    queue, dead_letters, bucket = make_places(aws)
+    sqs.send_message(QueueUrl=dead_letters, MessageBody=envelope("evt-d"))
+    # GIVEN reconcile --since found fewer items than the metric counted
+    since, until = datetime(2026, 11, 30, 10, 0, tzinfo=UTC), datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    result = WindowResult(since=since, until=until, accepted_metric=10.0, table_items=7)
+    # WHEN the queues are looked at (no ids: the archive is not searched)
+    result.whereabouts = locate([], sqs, s3, queue, dead_letters, bucket)
+    summary = "\n".join(result.summary())
+    # THEN the summary names the DLQ with redrive, and the replay that counts the window's dead letters
+    assert "dead-letter queue: 1 messages" in summary and "`invoke redrive`" in summary
+    assert "`invoke replay --since 2026-11-30T10:00 --until 2026-11-30T12:01 --dry-run`" in summary
+    assert "--ids" in summary
