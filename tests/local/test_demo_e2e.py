@@ -53,5 +53,8 @@ def test_the_demo_prints_what_the_readme_shows(tmp_path: Path) -> None:
     assert '"_aws"' not in output
     # AND the handlers' log lines and their metric lines went to separate files
     logs = tmp_path / "logs"
-    assert '"_aws"' not in (logs / "functions.log").read_text()
+    functions_log = (logs / "functions.log").read_text()
+    assert '"_aws"' not in functions_log
+    # AND alarm transitions are in the notifications log, not among the handlers' lines
+    assert "-> ALARM" in (logs / "notifications.log").read_text() and "-> ALARM" not in functions_log
     assert '"_aws"' in (logs / "metrics.log").read_text()
