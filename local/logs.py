@@ -19,6 +19,9 @@ from typing import TextIO
 READABLE = ("runtime.log", "functions.log", "notifications.log")  # what `invoke logs` shows, in this order
 PREVIOUS = "previous"
 ERROR_LEVELS = ("ERROR", "CRITICAL")
+# Powertools' standard keys: shown in front of the line, or the same on every line of a function.
+_SHOWN_OR_NOISE = {"level", "location", "message", "timestamp", "service", "cold_start", "function_arn", "exception"}
+_SHOWN_OR_NOISE |= {"function_memory_size", "function_request_id", "function_name", "xray_trace_id"}
 
 
 def start_run_logs(logs: Path) -> None:
@@ -45,14 +48,15 @@ def start_run_logs(logs: Path) -> None:
 
 
 def is_error(file: str, line: str) -> bool:
-    """A line that answers "why did it fail?": an ERROR record, or a traceback line under one."""
+    """A line that answers "why did it fail?": an ERROR record (or a handler's record with an exception), or an
+    alarm going off. Traceback lines under a runtime record follow it (LogReader)."""
     if file == "functions.log":
         record = _json(line)
         return record is not None and (record.get("level") in ERROR_LEVELS or "exception" in record)
     if file == "runtime.log":
         return any(f" {level} " in line for level in ERROR_LEVELS)
     if file == "notifications.log":
-        return "ALARM" in line
+        return "-> ALARM" in line
     return False
 
 
@@ -61,9 +65,7 @@ def readable(file: str, line: str) -> str:
     record = _json(line) if file == "functions.log" else None
     if record is None:
         return line
-    skip = {"level", "location", "message", "timestamp", "service", "cold_start", "function_arn"}
-    skip |= {"function_memory_size", "function_request_id", "function_name", "xray_trace_id", "exception"}
-    details = " ".join(f"{key}={value}" for key, value in record.items() if key not in skip)
+    details = " ".join(f"{key}={value}" for key, value in record.items() if key not in _SHOWN_OR_NOISE)
     parts = [record.get(key, "") for key in ("timestamp", "service", "level", "message")]
     text = " ".join(str(part) for part in [*parts, details] if part)
     exception = str(record.get("exception", "")).strip().splitlines()

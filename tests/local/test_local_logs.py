@@ -103,7 +103,10 @@ def write_run(logs: Path) -> None:
         "RuntimeError: handler crashed\n"
         "2026-11-30 05:00:02,000 INFO local.runtime: still here\n"
     )
-    (logs / "notifications.log").write_text("05:00:03 sluice-local-consumer-errors-high OK → ALARM\n")
+    (logs / "notifications.log").write_text(
+        "05:00:03  sluice-local-consumer-errors-high  OK -> ALARM  [sluice-local-high]\n"
+        "05:00:09  sluice-local-consumer-errors-high  ALARM -> OK  [sluice-local-high]\n"
+    )
 
 
 def test_errors_show_why_it_failed_and_nothing_else(tmp_path: Path) -> None:
@@ -116,7 +119,7 @@ def test_errors_show_why_it_failed_and_nothing_else(tmp_path: Path) -> None:
     # THEN the errors are there, readable (the exception's last line under the record), with the alarm
     assert "t2 consumer ERROR batch write failed\n    botocore.exceptions.ClientError: boom" in text
     assert "ERROR local.pollers: consumer invocation failed\nTraceback" in text and "RuntimeError: handler" in text
-    assert "consumer-errors-high OK → ALARM" in text
+    assert "consumer-errors-high  OK -> ALARM" in text and "ALARM -> OK" not in text
     # AND the ordinary lines are not
     assert "request accepted" not in text and "still here" not in text and "started" not in text
 
