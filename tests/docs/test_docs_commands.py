@@ -21,8 +21,12 @@ import tasks
 from cloudformation.config import load_config
 
 PROJECT = Path(__file__).resolve().parents[2]
-DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md")), PROJECT / "ops/README.md"]
-DOCS.append(PROJECT / "loadtest/README.md")
+DOCS = [
+    PROJECT / "README.md",
+    *sorted((PROJECT / "docs").glob("*.md")),
+    PROJECT / "ops/README.md",
+    PROJECT / "loadtest/README.md",
+]
 INVOKE = Path(sys.executable).parent / "invoke"
 # Commands that need neither a stack nor AWS and finish in seconds: run them as the docs show them.
 RUNS_LOCALLY = {"synth", "cost", "load -s list", "load --scenario list", "--list"}
