@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from invoke import Collection, Exit, task
-from invoke.exceptions import ParseError
-from invoke.parser.argument import Argument
 
 from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from ops.invoke_cli import install as install_cli_errors
 
-# invoke casts an option with an int default by int(value) and lets the ValueError out as a traceback
-# (`invoke cost --rate 1 --batch abc`): make it the one `error: ...` line every other bad argument gets.
-_cast_option = Argument.set_value
-
-
-def _set_value_or_one_line(self: Argument, value, cast: bool = True) -> None:
-    try:
-        _cast_option(self, value, cast=cast)
-    except ValueError:
-        expected = "a whole number" if self.kind is int else f"a {getattr(self.kind, '__name__', 'value')}"
-        raise ParseError(f"error: --{self.name.replace('_', '-')}: expected {expected}, got {value!r}") from None
-
-
-Argument.set_value = _set_value_or_one_line
+# Argument errors in our words (one line, the usage when something is missing); `| head` ends quietly.
+install_cli_errors()
 
 
 def _config(env: str):
@@ -93,13 +80,24 @@ def _control(method: str, path: str, body: dict | None = None) -> dict | list:
     return payload
 
 
-@task(help={"env": "configuration environment to run locally (default: local)"})
-def up(c, env="local"):
+@task(
+    help={
+        "env": "configuration environment to run locally (default: local)",
+        "detach": "run in the background: return once the stack is healthy; `invoke down` stops it",
+    }
+)
+def up(c, env="local", detach=False):
     """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
     from local.runtime import Ports, run_foreground
 
     config = _config(env)
     try:
+        if detach:
+            from local.detach import up_detached
+
+            print("starting the local stack in the background (about 15 s) …", flush=True)
+            print(up_detached(config, Ports.from_config(config), _state_dir()))
+            return
         run_foreground(config, Ports.from_config(config), _state_dir())
     except Exception as error:  # one line for the operator; details are in .local/logs
         raise Exit(f"error: {error}", code=1) from None
@@ -192,6 +190,30 @@ def dashboard(c, out=".local/dashboards"):
         print(f"{png}\n{html}")
 
 
+@task(
+    help={
+        "errors": "only errors (with their tracebacks) and alarms going off: why did it fail?",
+        "follow": "then keep printing new lines as they are written (Ctrl-C stops)",
+        "lines": "last lines per log (default 40)",
+    }
+)
+def logs(c, errors=False, follow=False, lines=40):
+    """Show the local stack's logs: the runtime, the handlers (metric lines apart) and alarm notifications."""
+    import sys
+
+    from local.logs import show
+
+    folder = _state_dir() / "logs"
+    if not folder.is_dir():
+        raise Exit(f"error: no logs in {folder} yet (start the stack with `invoke up`)", code=1)
+    try:
+        shown = show(folder, sys.stdout, errors_only=errors, lines=lines, follow=follow)
+    except KeyboardInterrupt:
+        return
+    if not shown:
+        print(f"no errors in {folder}" if errors else f"the logs in {folder} are empty")
+
+
 @task(help={"only": "run one suite: functions | package | pipeline | sqs (default: all)"})
 def bench(c, only=""):
     """Run the benchmarks (not tests): each against a baseline measured in the same run, printed as ratios."""
@@ -218,6 +240,7 @@ namespace.add_task(dashboard)
 namespace.add_task(status)
 namespace.add_task(chaos)
 namespace.add_task(demo)
+namespace.add_task(logs)
 
 
 # --- deploy and operate (ops/) ---
@@ -494,11 +517,12 @@ def redrive(c, target="local", limit=0, profile=None, region=None):
     }
 )
 def reconcile(c, ids=None, since=None, until=None, target="local", profile=None, region=None):
-    """Check that accepted events reached the table: missing ids, ids repeated in the log."""
+    """Check that accepted events reached the table; say where missing ones are and how to bring them back."""
     import sys
 
     from ops.reconcile import read_ids, reconcile_ids, reconcile_window
     from ops.timeparse import parse_window
+    from ops.whereabouts import locate
 
     with _OpsErrors():
         if ids:
@@ -507,6 +531,15 @@ def reconcile(c, ids=None, since=None, until=None, target="local", profile=None,
             result = reconcile_ids(
                 resolved.client("dynamodb"), resolved.require("TableName"), listed, progress_stream=sys.stderr
             )
+            if result.missing:
+                result.whereabouts = locate(
+                    result.missing,
+                    resolved.client("sqs"),
+                    resolved.client("s3"),
+                    resolved.require("QueueUrl"),
+                    resolved.require("DeadLetterQueueUrl"),
+                    resolved.require("ArchiveBucket"),
+                )
         else:
             if not since:
                 raise Exit("error: reconcile needs --ids FILE, or --since ISO to compare metric and table", code=2)
@@ -520,6 +553,14 @@ def reconcile(c, ids=None, since=None, until=None, target="local", profile=None,
                 start,
                 end,
                 progress_stream=sys.stderr,
+            )
+            result.whereabouts = locate(
+                [],
+                resolved.client("sqs"),
+                resolved.client("s3"),
+                resolved.require("QueueUrl"),
+                resolved.require("DeadLetterQueueUrl"),
+                resolved.require("ArchiveBucket"),
             )
     print("\n".join(result.summary()))
     if getattr(result, "missing", None):

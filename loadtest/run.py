@@ -28,6 +28,7 @@ from loadtest.scenarios import Scenario
 from loadtest.signals import resolve
 from loadtest.stack import AwsStackView, LocalStackView, StackView
 from loadtest.stages import STAGES_FILE, read_stages
+from loadtest.start_state import CLEAR_TIMEOUT_SECONDS, wait_for_known_start
 from loadtest.target import Target, resolve_load_target
 from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_until
 
@@ -45,6 +46,7 @@ class RunOptions:
     web: bool = False
     reports_dir: Path = Path("reports")
     poll_seconds: float = 1.0  # how often the waits after the load look at the stack
+    alarm_clear_seconds: float = CLEAR_TIMEOUT_SECONDS  # for the judged alarms to leave ALARM before the load
 
 
 @dataclass
@@ -136,6 +138,9 @@ def run_scenario(
     plan = replace(plan, web_port=free_port()) if options.web else plan
 
     states_at_start = _safely(notes, "alarm states", view.alarm_states, {})
+    states_at_start = wait_for_known_start(
+        scenario, states_at_start, view.alarm_states, progress, options.alarm_clear_seconds
+    )
     sampler = DepthSampler(view.depth).start()
     injector = _FaultInjector(scenario, view, notes)
     launched = time.time()

@@ -553,7 +553,8 @@ class AlarmEvaluator:
             self._sns.publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))
         routed = ", ".join(topic.rsplit(":", 1)[-1] for topic in topics) or "no action"
         line = f"{_iso(now)}  {name}  {old} -> {new}  [{routed}]  {reason}"
-        print(line, flush=True)
+        # Only to the notifications log: stdout is the handlers' log under the runtime, and the runtime
+        # tells its own console about transitions.
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("a", encoding="utf-8") as log_file:
             log_file.write(line + "\n")

@@ -12,13 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 
 from local.emulator import free_port
 from ops.reconcile import existing_ids
+
+if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
+    from local.runtime import Ports
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 120
@@ -109,7 +112,12 @@ class BackgroundStack:
                 self.process.wait(timeout=10)
 
 
-def start_background_stack(state_dir: Path, env: str = "local") -> BackgroundStack:
+def start_background_stack(
+    state_dir: Path, env: str = "local", ports: Ports | None = None, *, detached: bool = False
+) -> BackgroundStack:
+    """Free ports unless `ports` are given; `detached`: in a session of its own, so it outlives the shell's
+    Ctrl-C and the command that started it (`invoke up --detach`; `invoke down` stops it)."""
+    aws, api, control = (ports.aws, ports.api, ports.control) if ports else (free_port(), free_port(), free_port())
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -120,15 +128,21 @@ def start_background_stack(state_dir: Path, env: str = "local") -> BackgroundSta
         "--state-dir",
         str(state_dir),
         "--aws-port",
-        str(free_port()),
+        str(aws),
         "--api-port",
-        str(free_port()),
+        str(api),
         "--control-port",
-        str(free_port()),
+        str(control),
     ]
     console = (state_dir / "console.log").open("w")
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=console, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        command,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=detached,
     )
     outputs_path = state_dir / "outputs.json"
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -1,5 +1,6 @@
-"""`make demo`: bring the local stack up, send a short burst of real HTTP traffic (valid and invalid),
-wait for the queue to drain, and report what happened. Ends by itself."""
+"""`make demo`: bring the local stack up, send real HTTP traffic (valid and invalid) over a few alarm
+periods, wait for the queue to drain and for the 4XX alarm to see the bad requests, and report what
+happened. Ends by itself."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ops.reconcile import existing_ids
 
 DRAIN_TIMEOUT_SECONDS = 90
 METRICS_TIMEOUT_SECONDS = 60
-ALARM_SETTLE_SECONDS = 25  # two local alarm periods: the 4XX alarm has time to see the bad requests
+DEMO_ALARM = "api-4xx-rate"  # what the demo's bad requests must set off (the alarm table's row name)
 
 
 @dataclass
@@ -33,44 +34,80 @@ class TrafficResult:
     requests: int = 0
 
 
-def send_traffic(api_url: str, api_key: str, valid_requests: int = 60, seed: int = 7) -> TrafficResult:
-    """Single events, batches, an idempotent retry, and each kind of bad request the API refuses."""
+@dataclass(frozen=True)
+class Request:
+    body: bytes | str
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    use_key: bool = True
+
+
+def demo_requests(valid_requests: int = 60, seed: int = 7) -> list[Request]:
+    """Single events, batches, an idempotent retry, and each kind of bad request the API refuses, the bad
+    ones spread through the run (so every alarm period sees its share of 4XX, as with a real faulty client)."""
     rng = random.Random(seed)
-    result = TrafficResult()
-    session = requests.Session()
-    headers = {"x-api-key": api_key, "Content-Type": "application/json"}
-
-    def post(body: bytes | str, extra: dict | None = None, use_key: bool = True) -> None:
-        sent = {**headers, **(extra or {})}
-        if not use_key:
-            sent.pop("x-api-key")
-        response = session.post(f"{api_url}/events", data=body, headers=sent, timeout=30)
-        result.requests += 1
-        if response.status_code == 202:
-            result.accepted_ids.extend(response.json()["ids"])
-            return
-        payload = response.json()
-        result.rejected[f"{response.status_code} {payload.get('error') or payload.get('message')}"] += 1
-
+    valid = []
     for index in range(valid_requests):
         if index % 4 == 0:
             batch = [{"kind": "click", "n": index, "item": rng.randrange(1000)} for _ in range(rng.randint(2, 20))]
-            post(json.dumps(batch))
+            valid.append(Request(json.dumps(batch)))
         else:
-            post(json.dumps({"kind": "view", "n": index, "page": f"/p/{rng.randrange(50)}"}))
-    post(json.dumps({"kind": "order", "id": 1}), {"Idempotency-Key": "demo-order-1"})
-    post(json.dumps({"kind": "order", "id": 1}), {"Idempotency-Key": "demo-order-1"})  # a client retry
-    bad_requests = [
-        ('{"kind": "broken"', {}, True),
-        ("[]", {}, True),
-        ('"just a string"', {}, True),
-        (json.dumps({"blob": "x" * 300_000}), {}, True),
-        (json.dumps({"kind": "text"}), {"Content-Type": "text/plain"}, True),
-        (json.dumps({"kind": "anonymous"}), {}, False),
-    ]
-    for body, extra, use_key in bad_requests * 3:
-        post(body, extra, use_key)
+            valid.append(Request(json.dumps({"kind": "view", "n": index, "page": f"/p/{rng.randrange(50)}"})))
+    bad = [
+        Request('{"kind": "broken"'),
+        Request("[]"),
+        Request('"just a string"'),
+        Request(json.dumps({"blob": "x" * 300_000})),
+        Request(json.dumps({"kind": "text"}), {"Content-Type": "text/plain"}),
+        Request(json.dumps({"kind": "anonymous"}), use_key=False),
+    ] * 3
+    every = max(1, len(valid) // len(bad))
+    mixed = []
+    for index, request in enumerate(valid):
+        mixed.append(request)
+        if index % every == every - 1 and bad:
+            mixed.append(bad.pop(0))
+    retry = Request(json.dumps({"kind": "order", "id": 1}), {"Idempotency-Key": "demo-order-1"})
+    return [*mixed, *bad, retry, retry]  # the same request twice: a client retry
+
+
+def send_traffic(
+    api_url: str, api_key: str, requests_to_send: list[Request], spread_seconds: float = 0.0
+) -> TrafficResult:
+    """Send the requests in order, evenly over `spread_seconds` (0: as fast as possible)."""
+    result = TrafficResult()
+    session = requests.Session()
+    start = time.monotonic()
+    for index, request in enumerate(requests_to_send):
+        # Pacing, not waiting for a result: request i leaves at its share of the spread.
+        time.sleep(max(0.0, start + spread_seconds * index / len(requests_to_send) - time.monotonic()))
+        headers = {"x-api-key": api_key, "Content-Type": "application/json", **request.extra_headers}
+        if not request.use_key:
+            headers.pop("x-api-key")
+        response = session.post(f"{api_url}/events", data=request.body, headers=headers, timeout=30)
+        result.requests += 1
+        if response.status_code == 202:
+            result.accepted_ids.extend(response.json()["ids"])
+            continue
+        payload = response.json()
+        result.rejected[f"{response.status_code} {payload.get('error') or payload.get('message')}"] += 1
     return result
+
+
+def traffic_seconds(config: Config) -> float:
+    """Long enough that the bad requests fall into as many alarm periods as the alarm needs, and one more."""
+    monitoring = config.monitoring
+    return float(monitoring.period_seconds * (monitoring.datapoints_to_alarm + 1))
+
+
+def wait_for_alarm(runtime: LocalRuntime, suffix: str, since: float, timeout: float) -> bool:
+    """Wait (bounded) until an alarm whose name contains `suffix` goes to ALARM after `since`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fired = [item.alarm for item in runtime.transitions if item.time >= since and item.new == "ALARM"]
+        if any(suffix in name for name in fired):
+            return True
+        time.sleep(1)
+    return False
 
 
 def wait_for_drain(runtime: LocalRuntime, expected_items: int, timeout: float = DRAIN_TIMEOUT_SECONDS) -> dict:
@@ -128,21 +165,27 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
         runtime.say(
             f"watch it live in the console: {outputs['ConsoleUrl']}  (until the demo ends; `invoke up` keeps it)"
         )
-        runtime.say("sending a burst of real HTTP traffic (valid and invalid) …")
-        traffic = send_traffic(outputs["ApiUrl"], outputs["ApiKey"])
+        spread = traffic_seconds(config)
+        runtime.say(f"sending real HTTP traffic (valid and invalid) for {spread:.0f} s …")
+        started = time.time()
+        traffic = send_traffic(outputs["ApiUrl"], outputs["ApiKey"], demo_requests(), spread)
         unique_ids = sorted(set(traffic.accepted_ids))
         status = wait_for_drain(runtime, len(unique_ids))
+        # The alarm fires once enough evaluated periods have seen the 4XX: wait for that, within N periods.
+        bound = config.monitoring.period_seconds * (config.monitoring.evaluation_periods + 2)
+        runtime.say(f"waiting for the {DEMO_ALARM} alarm to see the bad requests (at most {bound} s) …")
+        if not wait_for_alarm(runtime, f"-{DEMO_ALARM}-", started, bound):
+            runtime.say(f"  the {DEMO_ALARM} alarm did not fire within {bound} s (`invoke logs --errors` says why)")
         client = clients(outputs["AwsEndpoint"], outputs["Region"])
         stored = existing_ids(client("dynamodb"), outputs["TableName"], unique_ids)
         runtime.say("waiting for CloudWatch to count the demo …")
         expected = {"api_count": traffic.requests, "events_accepted": len(unique_ids), "events_stored": len(stored)}
         wait_for_metrics(runtime, client("cloudwatch"), expected)
-        runtime.say(f"letting the alarms see it ({ALARM_SETTLE_SECONDS} s) …")
-        time.sleep(ALARM_SETTLE_SECONDS)
         lost = [event_id for event_id in unique_ids if event_id not in stored]
         status = runtime.status()
         dashboard = _render_dashboard(runtime, client, state_dir)
-        runtime.say(_report(traffic, unique_ids, stored, lost, status, runtime, dashboard))
+        fired = sorted({item.alarm for item in runtime.transitions if item.time >= started and item.new == "ALARM"})
+        runtime.say(_report(traffic, unique_ids, stored, lost, status, fired, runtime, dashboard))
         return 0 if not lost else 1
     finally:
         runtime.stop()
@@ -160,9 +203,8 @@ def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
     return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 
 
-def _report(traffic, unique_ids, stored, lost, status, runtime: LocalRuntime, dashboard: str) -> str:
+def _report(traffic, unique_ids, stored, lost, status, fired: list[str], runtime: LocalRuntime, dashboard: str) -> str:
     alarms = status["alarms"]
-    firing = sorted(name for name, state in alarms.items() if state == "ALARM")
     rejected = "\n".join(f"    {count:>4}  {reason}" for reason, count in sorted(traffic.rejected.items()))
     return (
         "\n=== Sluice demo ===\n"
@@ -171,7 +213,7 @@ def _report(traffic, unique_ids, stored, lost, status, runtime: LocalRuntime, da
         f"  events stored    {len(stored)} in {runtime.stack.outputs['TableName']}\n"
         f"  events lost      {len(lost)}\n"
         f"  rejected         {sum(traffic.rejected.values())} requests, by reason:\n{rejected}\n"
-        f"  alarms           {len(alarms)} evaluated, in ALARM: {', '.join(firing) or 'none'}\n"
+        f"  alarms           {len(alarms)} evaluated, fired: {', '.join(fired) or 'none'}\n"
         f"  dashboard        {dashboard}\n"
         f"  console          http://127.0.0.1:{runtime.ports.control}/ while `invoke up` runs (this stack stops now)\n"
         f"  logs             {runtime.paths.logs}/functions.log, notifications.log\n"

@@ -534,16 +534,19 @@ def parse_emf(line: str) -> list[Datapoint]:
 
 
 class EmfCapture(io.TextIOBase):
-    """A stdout replacement: whole lines go to `log`, EMF lines also become datapoints of `sink`.
+    """A stdout replacement: whole lines go to `log` (EMF lines to `metrics_log` if given), and EMF lines
+    become datapoints of `sink`.
 
     Lines are assembled per thread, so handlers printing from several threads never interleave
-    inside a line. Ordinary lines are also copied to `passthrough` (e.g. the real stdout) if given;
-    EMF lines stay in the log, as they would in CloudWatch Logs.
+    inside a line. Ordinary lines are also copied to `passthrough` (e.g. the real stdout) if given.
     """
 
-    def __init__(self, sink: MetricSink, log: TextIO, passthrough: TextIO | None = None) -> None:
+    def __init__(
+        self, sink: MetricSink, log: TextIO, passthrough: TextIO | None = None, metrics_log: TextIO | None = None
+    ) -> None:
         self._sink = sink
         self._log = log
+        self._metrics_log = metrics_log or log  # EMF lines apart from the lines people read, when given
         self._passthrough = passthrough
         self._partial: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -567,6 +570,7 @@ class EmfCapture(io.TextIOBase):
         # that must not cut another thread's line in two.
         with self._lock:
             self._log.flush()
+            self._metrics_log.flush()
             if self._passthrough is not None:
                 self._passthrough.flush()
 
@@ -589,6 +593,6 @@ class EmfCapture(io.TextIOBase):
                 point.namespace, point.name, point.value, point.unit, dict(point.dimensions), point.timestamp
             )
         with self._lock:
-            self._log.write(line + "\n")
+            (self._metrics_log if points else self._log).write(line + "\n")
             if self._passthrough is not None and not points:
                 self._passthrough.write(line + "\n")

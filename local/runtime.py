@@ -35,6 +35,7 @@ from local.deploy import FUNCTION_NAMES, LocalStack, clients, deploy
 from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
+from local.logs import start_run_logs
 from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
@@ -112,6 +113,7 @@ class LocalRuntime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _capture: EmfCapture | None = None
     _capture_log: TextIO | None = None
+    _metrics_log: TextIO | None = None
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
     sink: MetricSink = field(default_factory=MetricSink)
@@ -129,8 +131,7 @@ class LocalRuntime:
         for port in (self.ports.aws, self.ports.api, self.ports.control):
             ensure_port_free("127.0.0.1", port, hint)
         self.started_at = time.time()
-        self.paths.logs.mkdir(parents=True, exist_ok=True)
-        _log_to_file(self.paths.logs / "runtime.log")
+        start_run_logs(self.paths.logs)  # this run's logs fresh; the last run's in logs/previous/
         self.paths.outputs.unlink(missing_ok=True)
         write_pidfile(self.paths.pidfile)
         self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
@@ -170,7 +171,8 @@ class LocalRuntime:
             os.environ.update(self.stack.function_environment(name))
         # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
         self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
-        self._capture = EmfCapture(self.sink, self._capture_log)
+        self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
+        self._capture = EmfCapture(self.sink, self._capture_log, metrics_log=self._metrics_log)
         sys.stdout = self._capture
         observers = {"sqs": SqsObserver(self.sink), "dynamodb": DynamoDbObserver(self.sink)}
         self._sqs_observer = observers["sqs"]
@@ -330,7 +332,7 @@ class LocalRuntime:
             f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
             f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)\n"
             f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
-            f"  logs       {self.paths.logs}/ (functions.log, notifications.log, runtime.log, moto.log)\n"
+            f"  logs       {self.paths.logs}/ (invoke logs [--errors] [--follow]; the last run's in previous/)\n"
             f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
             f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
         )
@@ -402,6 +404,8 @@ class LocalRuntime:
             self._capture = None
         if self._capture_log is not None:
             self._capture_log.close()
+        if self._metrics_log is not None:
+            self._metrics_log.close()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -409,18 +413,6 @@ class LocalRuntime:
         self.paths.pidfile.unlink(missing_ok=True)
         self.paths.moto_pidfile.unlink(missing_ok=True)
         self.say("local stack stopped")
-
-
-def _log_to_file(path: Path) -> None:
-    """The runtime's own log (handler failures with their tracebacks) goes to a file, not the console."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if isinstance(existing, logging.StreamHandler) and not isinstance(existing, logging.FileHandler):
-            root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
 
 
 def _tier_of(definition: dict[str, Any]) -> str:

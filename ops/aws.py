@@ -19,8 +19,11 @@ def make_session(profile: str | None = None, region: str | None = None) -> boto3
     """A session for `--profile`/`--region`, falling back to the environment and ~/.aws like the AWS CLI."""
     try:
         return boto3.Session(profile_name=profile or None, region_name=region or None)
-    except ProfileNotFound:
-        raise OpsError(f"AWS profile {profile!r} not found in ~/.aws/config or ~/.aws/credentials") from None
+    except ProfileNotFound as error:
+        # The name botocore looked for: --profile, or AWS_PROFILE when --profile was not given.
+        name = error.kwargs.get("profile", profile)
+        source = "--profile" if profile else "AWS_PROFILE"
+        raise OpsError(f"AWS profile {name!r} ({source}) not found in ~/.aws/config or ~/.aws/credentials") from None
 
 
 def error_code(error: ClientError) -> str:

@@ -29,6 +29,7 @@ from ops.errors import OpsError
 from ops.progress import Progress
 from ops.textfile import read_text
 from ops.timeparse import iso
+from ops.whereabouts import Whereabouts
 
 KEYS_PER_CALL = 100  # BatchGetItem's limit
 MAX_UNPROCESSED_ATTEMPTS = 8
@@ -80,6 +81,7 @@ class IdsResult:
     found: int
     missing: list[str]
     repeated_in_log: dict[str, int] = field(default_factory=dict)
+    whereabouts: Whereabouts | None = None  # where the missing ones are, once looked for
 
     def summary(self) -> list[str]:
         lines = [
@@ -89,6 +91,8 @@ class IdsResult:
         if self.missing:
             lines.append(f"MISSING from the table: {len(self.missing)}")
             lines += [f"  {event_id}" for event_id in self.missing]
+            if self.whereabouts is not None:
+                lines += self.whereabouts.summary(self.missing)
         else:
             lines.append("missing: none")
         if self.repeated_in_log:
@@ -151,6 +155,7 @@ class WindowResult:
     until: datetime
     accepted_metric: float
     table_items: int
+    whereabouts: Whereabouts | None = None  # the queues, once looked at
 
     def caveats(self) -> list[str]:
         return [
@@ -169,6 +174,7 @@ class WindowResult:
             f"EventsAccepted (metric sum): {self.accepted_metric:.0f}",
             f"items with received_at in the window: {self.table_items}",
             f"difference (accepted - stored): {difference:+.0f}",
+            *(self.whereabouts.window_summary(self.since, self.until) if self.whereabouts and difference > 0 else []),
             *self.caveats(),
         ]
 

@@ -117,6 +117,19 @@ def test_a_503_is_retried_with_the_same_idempotency_key(api: FakeApi, tmp_path: 
     assert len({request["key"] for request in api.requests}) == 1  # a retry can never store an event twice
 
 
+def test_sending_the_same_file_twice_gets_the_same_ids(api: FakeApi, tmp_path: Path) -> None:
+    # GIVEN a file of 7 events, two of its batches of 3 identical on purpose (the same event repeated)
+    path = write_jsonl(tmp_path / "events.jsonl", [{"ping": 1}] * 6 + [{"n": 6}])
+    # WHEN it is sent, and then sent again (an operator re-running after a crash or a timeout)
+    first = send(api, path, max_events=3)
+    second = send(api, path, max_events=3)
+    # THEN the second run carries the same Idempotency-Keys, so the API gives the same ids: nothing stored twice
+    assert second.accepted_ids == first.accepted_ids
+    # AND identical batches at different places of the file are still different events
+    assert len(set(first.accepted_ids)) == 7
+    assert [request["key"] for request in api.requests[:3]] == [request["key"] for request in api.requests[3:]]
+
+
 def test_a_wrong_api_key_is_reported_with_api_gateways_message(api: FakeApi, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "events.jsonl", [{"n": 1}])
     sender = Sender(api.url, "wrong-key", sleep=lambda _: None)

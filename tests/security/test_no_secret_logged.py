@@ -17,7 +17,14 @@ from functions.common.envelope import Envelope, new_event_id
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 MARKER = f"no-secret-{uuid.uuid4().hex[:8]}"
-LOGS = ("logs/functions.log", "logs/runtime.log", "logs/notifications.log", "logs/moto.log", "console.log")
+LOGS = (
+    "logs/functions.log",
+    "logs/metrics.log",
+    "logs/runtime.log",
+    "logs/notifications.log",
+    "logs/moto.log",
+    "console.log",
+)
 
 
 def drained(status: dict) -> bool:

@@ -1,0 +1,111 @@
+"""How `invoke` talks to the operator: every argument error is one `error: ...` line in our words (with the
+task's usage when something is missing), `invoke TASK --help` works for tasks with required options, and a
+closed pipe (`invoke status | head`) ends quietly.
+
+invoke has no hooks for these, so `install()` wraps the parser methods involved and the interpreter's last
+word on a BrokenPipeError; tasks.py calls it once at import.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+from invoke.exceptions import ParseError
+from invoke.parser.argument import Argument
+from invoke.parser.context import ParserContext, to_flag
+from invoke.parser.parser import ParseMachine
+
+_cast_option = Argument.set_value
+_complete_context = ParseMachine.complete_context
+_handle = ParseMachine.handle
+HELP_FLAGS = ("--help", "-h")
+_previous_excepthook = sys.excepthook
+
+
+def _set_value_or_one_line(self: Argument, value: Any, cast: bool = True) -> None:
+    # invoke casts an option with an int default by int(value) and lets the ValueError out as a traceback
+    # (`invoke cost --rate 1 --batch abc`).
+    try:
+        _cast_option(self, value, cast=cast)
+    except ValueError:
+        expected = "a whole number" if self.kind is int else f"a {getattr(self.kind, '__name__', 'value')}"
+        raise ParseError(f"error: --{self.name.replace('_', '-')}: expected {expected}, got {value!r}") from None
+
+
+def usage(context: ParserContext) -> str:
+    """`invoke replay --since SINCE [--until UNTIL] [--dry-run] …`: required options first, in task order."""
+    required, optional = [], []
+    for name, argument in context.args.items():
+        flag = to_flag(name)
+        if argument.positional:
+            required.append(f"{flag} {name.upper().replace('-', '_')}")
+        elif argument.kind is bool:
+            optional.append(f"[{flag}]")
+        else:
+            optional.append(f"[{flag} {name.upper().replace('-', '_')}]")
+    return " ".join(["invoke", str(context.name), *required, *optional])
+
+
+def missing_options_message(context: ParserContext) -> str:
+    """`error: replay needs --since: start of the window …` and the usage line."""
+    named = "; ".join(
+        f"{to_flag(argument.names[0])}: {argument.help}" if argument.help else to_flag(argument.names[0])
+        for argument in context.missing_positional_args
+    )
+    return (
+        f"error: {context.name} needs {named}\n"
+        f"usage: {usage(context)}   (`invoke --help {context.name}` explains each option)"
+    )
+
+
+def _help_before_required_options(self: ParseMachine, token: str) -> None:
+    # invoke takes `--help` in `invoke replay --help` for the value of the missing --since.
+    context = self.context
+    if token in HELP_FLAGS and context is not None and context.name and context.missing_positional_args:
+        self.initial.flags["--help"].value = context.name
+        return
+    _handle(self, token)
+
+
+def _complete_context_in_our_words(self: ParseMachine) -> None:
+    context = self.context
+    if context is not None and context.name and context.missing_positional_args:
+        if self.initial.flags["--help"].value == context.name:
+            if context not in self.result:  # help asked for: what is missing does not matter
+                self.result.append(context)
+            return
+        raise ParseError(missing_options_message(context), context)
+    _complete_context(self)
+
+
+def _quiet_broken_pipe(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    if issubclass(kind, BrokenPipeError):  # the reader has gone (head): nothing to say, exit status 1
+        _silence_stdout()
+        return
+    _previous_excepthook(kind, error, traceback)
+
+
+def _flush_or_silence() -> None:
+    # A reader that stopped early (head) makes the final flush fail after every except clause has run.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """What Python's documentation advises on EPIPE: point stdout at /dev/null so the exit flush succeeds."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def install() -> None:
+    Argument.set_value = _set_value_or_one_line
+    ParseMachine.complete_context = _complete_context_in_our_words
+    ParseMachine.handle = _help_before_required_options
+    sys.excepthook = _quiet_broken_pipe
+    atexit.register(_flush_or_silence)
