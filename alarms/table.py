@@ -22,8 +22,10 @@ TIERS: tuple[Tier, ...] = ("high", "low")
 RUNBOOK = "docs/runbook.md"  # in this repository; links to it start at config.monitoring.runbook_url
 
 GREATER = "GreaterThanThreshold"
+LESS = "LessThanThreshold"
 OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
 NOT_BREACHING = "notBreaching"
+MISSING = "missing"
 
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
@@ -190,6 +192,8 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         AlarmSpec("table-user-errors", "table_user_errors", {"low": 0.0}, "DynamoDB rejects requests as invalid."),
         AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
     ]
+    if config.canary.enabled:
+        rows += _canary_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
         rows.append(
             AlarmSpec(
@@ -200,6 +204,31 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             )
         )
     return tuple(rows)
+
+
+def _canary_rows(config: Config) -> list[AlarmSpec]:
+    """The end-to-end canary: is the pipeline alive even when no client sends anything?"""
+    return [
+        # Every evaluated period without one successful run: a few consecutive failures, not one. A period
+        # without any run (a late schedule) neither breaks nor makes the streak; a canary that cannot run at all
+        # shows in canary-errors.
+        AlarmSpec(
+            "canary-failing",
+            "canary_success",
+            {"high": 1.0},
+            "The canary's events do not come out of the pipeline: nothing gets through end to end.",
+            comparison=LESS,
+            missing=MISSING,
+            breach="every",
+        ),
+        AlarmSpec(
+            "canary-latency",
+            "canary_end_to_end_p99",
+            {"low": config.canary.latency_objective_ms},
+            "The canary's events take longer than the objective from accepted to readable in the table.",
+        ),
+        AlarmSpec("canary-errors", "canary_errors", {"high": 0.0}, "The canary itself fails: nobody watches the path."),
+    ]
 
 
 COMPOSITES = (

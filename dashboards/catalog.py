@@ -138,6 +138,8 @@ def build_catalog(config: Config) -> Catalog:
         *_reconciliation(config, period),
         *_function(config, "notifier", period),
         *_failures(config, period),
+        *_function(config, "canary", period),
+        *_canary(config, period),
     ]
     by_id: dict[str, Signal] = {}
     for signal in signals:
@@ -412,3 +414,42 @@ def _reconciliation(config: Config, period: int) -> list[Signal]:
 
 def _failures(config: Config, period: int) -> list[Signal]:
     return [_sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period)]
+
+
+def _canary(config: Config, period: int) -> list[Signal]:
+    """The end-to-end canary's results, and the business counts without its events (dashboards show clients)."""
+    end_to_end = _ours(config, "canary_end_to_end", "CanaryEndToEnd", "canary", period, unit="Milliseconds")
+    api = _ours(config, "canary_api_latency", "CanaryApiLatency", "canary", period, unit="Milliseconds")
+    # Any successful run in a period makes the period a success: a failing period is one with none.
+    success = dataclasses.replace(
+        _ours(config, "canary_success", "CanarySuccess", "canary", period, stat="Maximum"),
+        label="Canary succeeded (any run in the period)",
+    )
+    canary_accepted = _ours(config, "canary_accepted", "CanaryAccepted", "canary", period)
+    canary_stored = dataclasses.replace(
+        _ours(config, "canary_stored", "CanarySuccess", "canary", period), label="Canary events stored"
+    )
+    accepted = _accepted(config, period)
+    stored = _ours(config, "events_stored", "EventsStored", "consumer", period)
+    return [
+        success,
+        _ours(config, "canary_requests", "CanaryRequests", "canary", period),
+        canary_accepted,
+        canary_stored,
+        *_percentiles(dataclasses.replace(end_to_end, label="Canary accepted → readable"), (50, 99)),
+        *_percentiles(dataclasses.replace(api, label="Canary API latency"), (50, 99)),
+        Expression(
+            "client_events_accepted",
+            "FILL(events_accepted, 0) - FILL(canary_accepted, 0)",
+            (accepted, canary_accepted),
+            "Count",
+            "Client events accepted",
+        ),
+        Expression(
+            "client_events_stored",
+            "FILL(events_stored, 0) - FILL(canary_stored, 0)",
+            (stored, canary_stored),
+            "Count",
+            "Client events stored",
+        ),
+    ]

@@ -112,6 +112,17 @@ _STAGES = (
             ("Are notifications undeliverable?", ("failures_visible",)),
         ),
     ),
+    (
+        "Canary: does an event go in and come out?",
+        (
+            ("Does the canary get through?", ("canary_success", "canary_requests", "canary_accepted", "canary_stored")),
+            ("How long from accepted to readable?", ("canary_end_to_end_p50", "canary_end_to_end_p99")),
+            ("How long does the canary's request take?", ("canary_api_latency_p50", "canary_api_latency_p99")),
+            ("Is the canary itself failing?", ("canary_invocations", "canary_errors", "canary_throttles")),
+            ("Is the canary close to its limits?", ("canary_duration_p99", "canary_concurrency")),
+            ("What do clients send (canary excluded)?", ("client_events_accepted", "client_events_stored")),
+        ),
+    ),
 )
 STAGES = tuple(Stage(header, graphs) for header, graphs in _STAGES)  # in pipeline order
 

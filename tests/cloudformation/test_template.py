@@ -128,7 +128,13 @@ def test_functions_and_mappings(env):
     config = load_config(env)
     template = synthesized(env)
     functions = resources_of(template, "AWS::Lambda::Function")
-    assert set(functions) == {"IngestFunction", "ConsumerFunction", "ArchiverFunction", "NotifierFunction"}
+    assert set(functions) == {
+        "IngestFunction",
+        "ConsumerFunction",
+        "ArchiverFunction",
+        "NotifierFunction",
+        "CanaryFunction",
+    }
     for body in functions.values():
         props = body["Properties"]
         assert props["Runtime"] == "python3.12"

@@ -99,7 +99,7 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     graphs = metric_widgets(body)
     assert all(widget["properties"]["title"].endswith("?") for widget in graphs)
     headers = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text" and w["height"] == 1]
-    stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications"]
+    stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications", "Canary"]
     assert [header.removeprefix("### ").split(":")[0] for header in headers] == stages
     # the queue-age graph carries both tiers' thresholds and the retention limit
     (age,) = [w for w in graphs if entry_ids(w) == {"queue_age"}]
@@ -134,7 +134,13 @@ def test_alarm_status_and_runbook_widgets_cover_every_alarm():
 def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     config = load_config("prod")
     summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
-    assert len(summary["widgets"]) <= 12
+    assert len(summary["widgets"]) <= 13
+    # the first row answers "is the pipeline alive?" from the canary
+    first = summary["widgets"][0]
+    assert first["y"] == 0 and first["properties"]["title"].startswith("Is the pipeline alive?")
+    assert {entry[-1]["id"] for entry in first["properties"]["metrics"] if isinstance(entry[-1], dict)} >= {
+        "canary_success"
+    }
     (status,) = [w for w in summary["widgets"] if w["type"] == "alarm"]
     assert all(arn.endswith("-high") for arn in status["properties"]["alarms"])
     assert sum(w["properties"].get("view") == "singleValue" for w in summary["widgets"]) >= 6
