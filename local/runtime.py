@@ -37,7 +37,7 @@ from local.lambdas import FunctionSettings, LocalFunction
 from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
-from local.schedule import BusinessHoursSchedule
+from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.validation import body_validator
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,8 @@ class LocalRuntime:
         assert self.stack is not None
         for name in FUNCTION_NAMES:
             os.environ.update(self.stack.function_environment(name))
+        # The canary calls the public API: locally, that is the local gateway.
+        os.environ["API_URL"] = f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"
         # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
         self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
         self._capture = EmfCapture(self.sink, self._capture_log)
@@ -258,6 +260,13 @@ class LocalRuntime:
         schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"])
         schedule.start()
         self._stoppables.append(schedule)
+        if self.config.canary.enabled:
+            target = resources["CanarySchedule"]["Properties"]["Target"]
+            canary = RateSchedule(
+                "canary", self.config.canary.interval_seconds, self._functions["canary"], json.loads(target["Input"])
+            )
+            canary.start()
+            self._stoppables.append(canary)
 
     def _start_alarm_evaluation(self, client) -> None:
         assert self.stack is not None
@@ -298,7 +307,9 @@ class LocalRuntime:
 
     def _write_outputs(self, control_url: str) -> None:
         assert self.stack is not None
-        (key_value, key_id), *_ = self.stack.api_keys.items()
+        # The clients' key (the canary has its own, which the canary reads from API Gateway itself).
+        key_id = self.stack.values.physical_id("ApiKey")
+        (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
         outputs = {
             **self.stack.outputs,
             "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",

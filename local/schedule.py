@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,3 +74,33 @@ class BusinessHoursSchedule:
                 with contextlib.suppress(Exception):  # the function logs its own failure
                     self._target.invoke(scheduled_event(due))
                 due = next_start(self._settings, due)
+
+
+class RateSchedule:
+    """A `rate(...)` schedule, locally: invokes `target` with `event` (the schedule's Input, which Scheduler
+    delivers as the whole event) every `interval_seconds`, one run at a time — a run that outlasts the
+    interval delays the next, as the template's no-retry, one-minute-age policy would drop it on AWS."""
+
+    def __init__(self, name: str, interval_seconds: float, target: Invoker, event: dict) -> None:
+        self._name = name
+        self._interval = interval_seconds
+        self._target = target
+        self._event = event
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"{self._name}-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            with contextlib.suppress(Exception):  # the function logs its own failure; Lambda counts the error
+                self._target.invoke(dict(self._event))
+            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
