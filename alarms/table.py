@@ -27,6 +27,8 @@ OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
 NOT_BREACHING = "notBreaching"
 MISSING = "missing"
 
+# The canary pages after this many periods in a row without a successful run.
+CANARY_FAILING_PERIODS = 3
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -43,6 +45,7 @@ class AlarmSpec:
     # "every" is for signals whose single periods are noisy by nature; "any" for events that matter
     # the first time they happen (a message dead-lettered), which a fast archiver may show in one period only.
     breach: Literal["m_of_n", "every", "any"] = "m_of_n"
+    periods: int | None = None  # evaluated periods when not config.monitoring's evaluation_periods
 
     @property
     def is_band(self) -> bool:
@@ -209,9 +212,9 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
 def _canary_rows(config: Config) -> list[AlarmSpec]:
     """The end-to-end canary: is the pipeline alive even when no client sends anything?"""
     return [
-        # Every evaluated period without one successful run: a few consecutive failures, not one. A period
-        # without any run (a late schedule) neither breaks nor makes the streak; a canary that cannot run at all
-        # shows in canary-errors.
+        # CANARY_FAILING_PERIODS periods in a row without one successful run: a few consecutive failures, not
+        # one (on AWS a period is a run). A period without any run (a late schedule) neither breaks nor makes the
+        # streak; a canary that cannot run at all shows in canary-errors.
         AlarmSpec(
             "canary-failing",
             "canary_success",
@@ -220,6 +223,7 @@ def _canary_rows(config: Config) -> list[AlarmSpec]:
             comparison=LESS,
             missing=MISSING,
             breach="every",
+            periods=CANARY_FAILING_PERIODS,
         ),
         AlarmSpec(
             "canary-latency",

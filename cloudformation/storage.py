@@ -12,7 +12,8 @@ from troposphere import applicationautoscaling as autoscaling
 from cloudformation.common import deny_insecure_transport
 from cloudformation.config import Config
 
-# The events table's TTL attribute (epoch seconds): items carrying it expire (canary events, functions/common/canary.py).
+# The events table's TTL attribute (epoch seconds): items carrying it expire (canary events:
+# functions/common/canary.py).
 TTL_ATTRIBUTE = "expires_at"
 
 

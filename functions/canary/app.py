@@ -6,8 +6,8 @@ there or DEADLINE_SECONDS pass. Ingest gives events posted with this key ids sta
 consumer stores marked and expiring (functions/common/canary.py).
 
 Metrics (EMF, timestamped at the request so they fall in the same period as API Gateway's count of it):
-  CanaryRequests 1 per request made, CanaryAccepted 0/1 (202 with a canary id), CanarySuccess 0/1, CanaryApiLatency ms (a response came),
-  CanaryEndToEnd ms (202 received → item readable; successful runs only).
+  CanaryRequests 1 per request made, CanaryAccepted 0/1 (202 with a canary id), CanarySuccess 0/1,
+  CanaryApiLatency ms (a response came), CanaryEndToEnd ms (202 received → item readable; successes only).
 A broken pipeline is a result (success 0), not an error; only a canary that cannot run raises.
 """
 

@@ -83,5 +83,5 @@ def test_only_the_local_stack_runs_the_canary_faster_than_a_minute(tmp_path):
     assert load_config("local").canary.interval_seconds < 60
     assert all(load_config(env).canary.interval_seconds % 60 == 0 for env in ENVIRONMENTS if env != "local")
     # AND a sub-minute interval anywhere but local is one clear line
-    with pytest.raises(ConfigError, match="dev.canary.interval_seconds: expected a multiple of 60"):
+    with pytest.raises(ConfigError, match=r"dev\.canary\.interval_seconds: expected a multiple of 60"):
         load_config("dev", write_config(tmp_path, "[dev.canary]\ninterval_seconds = 5\ndeadline_seconds = 4\n"))
