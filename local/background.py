@@ -96,6 +96,17 @@ class BackgroundStack:
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 
+    def client_items(self, attempts: int = 20) -> int:
+        """Items in the table that are not the canary's. The canary stores one every few seconds: the table's
+        count is read between two counts of canary items, and read again until no canary item landed meanwhile."""
+        dynamodb, table = self.client("dynamodb"), self.outputs["TableName"]
+        for _ in range(attempts):
+            before = _canary_items(dynamodb, table)
+            total = int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
+            if _canary_items(dynamodb, table) == before:
+                return total - before
+        raise RuntimeError(f"canary items kept landing while counting {table}")
+
     def functions_log(self) -> str:
         return (self.state_dir / "logs" / "functions.log").read_text(encoding="utf-8", errors="replace")
 
@@ -107,6 +118,17 @@ class BackgroundStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def _canary_items(dynamodb: Any, table: str) -> int:
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        Select="COUNT",
+        ConsistentRead=True,
+        FilterExpression="attribute_exists(#canary)",
+        ExpressionAttributeNames={"#canary": "canary"},  # what marks a canary item (functions/common/canary.py)
+    )
+    return sum(page["Count"] for page in pages)
 
 
 def start_background_stack(state_dir: Path, env: str = "local") -> BackgroundStack:
