@@ -118,7 +118,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         # traffic and capacity
         AlarmSpec(
             "api-request-anomaly",
-            "api_count",
+            "client_requests" if config.canary.enabled else "api_count",  # the canary's are not traffic
             {"low": REQUEST_BAND_WIDTH},
             "Request count is far above or below its recent history.",
             comparison=OUTSIDE_BAND,

@@ -166,8 +166,7 @@ def _api(config: Config, period: int) -> list[Signal]:
     def metric(signal_id: str, name: str, stat: str, unit: str, label: str, **extra: Any) -> Metric:
         return Metric(signal_id, API, name, dimensions, stat, period, unit, label, **extra)
 
-    # The usage plan's rate is the most a client may send: requests per period at that rate.
-    count = metric("api_count", "Count", "Sum", "Count", "Requests", capacity=float(config.api.rate_limit * period))
+    count = _api_count(config, period)
     client_errors = metric("api_4xx", "4XXError", "Sum", "Count", "4XX responses")
     server_errors = metric("api_5xx", "5XXError", "Sum", "Count", "5XX responses")
     latency = metric("api_latency", "Latency", "p99", "Milliseconds", "Latency")
@@ -181,6 +180,13 @@ def _api(config: Config, period: int) -> list[Signal]:
         *_percentiles(latency, (50, 90, 99)),
         *_percentiles(integration, (50, 90, 99)),
     ]
+
+
+def _api_count(config: Config, period: int) -> Metric:
+    dimensions = (("ApiName", config.resource_name("api")), ("Stage", config.api.stage_name))
+    # The usage plan's rate is the most a client may send: requests per period at that rate.
+    capacity = float(config.api.rate_limit * period)
+    return Metric("api_count", API, "Count", dimensions, "Sum", period, "Count", "Requests", capacity=capacity)
 
 
 def _function(config: Config, name: str, period: int) -> list[Signal]:
@@ -431,9 +437,21 @@ def _canary(config: Config, period: int) -> list[Signal]:
     )
     accepted = _accepted(config, period)
     stored = _ours(config, "events_stored", "EventsStored", "consumer", period)
+    requests = _ours(config, "canary_requests", "CanaryRequests", "canary", period)
+    clients = "(api_count - FILL(canary_requests, 0))"
     return [
         success,
-        _ours(config, "canary_requests", "CanaryRequests", "canary", period),
+        requests,
+        # The clients' requests, with no value in a period without any (x * x / x: a division by zero has no
+        # value), so that idle periods, which the canary fills with its own requests, do not teach the request
+        # anomaly band that "no traffic" is normal.
+        Expression(
+            "client_requests",
+            f"{clients} * {clients} / {clients}",
+            (_api_count(config, period), requests),
+            "Count",
+            "Client requests (canary excluded)",
+        ),
         canary_accepted,
         canary_stored,
         *_percentiles(dataclasses.replace(end_to_end, label="Canary accepted → readable"), (50, 99)),

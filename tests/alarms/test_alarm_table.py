@@ -231,8 +231,10 @@ def test_anomaly_alarm_uses_a_band_threshold():
     assert props["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
     assert "Threshold" not in props
     band = next(q for q in props["Metrics"] if q["Id"] == props["ThresholdMetricId"])
-    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(api_count,")
-    assert all(q["ReturnData"] for q in props["Metrics"])
+    # (over the clients' requests: the canary's own, every minute, are not traffic)
+    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(client_requests,")
+    returned = {q["Id"] for q in props["Metrics"] if q["ReturnData"]}
+    assert returned == {"client_requests", props["ThresholdMetricId"]}
 
 
 def test_composite_rule_names_existing_alarms_and_depends_on_them():

@@ -10,7 +10,7 @@ import pytest
 from cloudformation.config import ENVIRONMENTS, FUNCTION_NAMES, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog, sluice_namespace
-from dashboards.metric_math import referenced_ids
+from dashboards.metric_math import evaluate, referenced_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,3 +135,18 @@ def test_capacities_come_from_the_configuration():
     assert catalog["queue_age"].capacity == config.queue.retention_seconds
     assert catalog["api_count"].capacity == config.api.rate_limit * config.monitoring.period_seconds
     assert catalog["table_wcu_per_second"].capacity is None  # on-demand
+
+
+def test_client_requests_leave_out_the_canarys_and_have_no_value_without_any():
+    # GIVEN periods with client traffic and the canary's requests, with the canary's only, and with none at all
+    config = load_config("local")
+    signal = build_catalog(config)["client_requests"]
+    api_count = {0: 12.0, 10: 2.0, 20: 7.0}
+    canary_requests = {0: 2.0, 10: 2.0}
+    # WHEN the expression is evaluated as CloudWatch would
+    values = evaluate(
+        signal.expression, {"api_count": api_count, "canary_requests": canary_requests}, [0, 10, 20, 30], 10
+    )
+    # THEN it counts the clients' requests, and a period with only the canary's (or none) has no value, so an idle
+    # night does not teach the request anomaly band that silence is normal
+    assert values == {0: 10.0, 20: 7.0}

@@ -110,7 +110,8 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     # the request graph carries the anomaly band of its alarm
     (requests,) = [w for w in graphs if w["properties"]["title"] == "Are requests arriving as usual?"]
     assert any(
-        "ANOMALY_DETECTION_BAND(api_count" in e[-1].get("expression", "") for e in requests["properties"]["metrics"]
+        "ANOMALY_DETECTION_BAND(client_requests" in e[-1].get("expression", "")
+        for e in requests["properties"]["metrics"]
     )
 
 
