@@ -3,13 +3,14 @@ stopped by its own process id: what the end-to-end tests and the benchmarks run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,16 @@ class BackgroundStack:
 
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
+
+    @contextlib.contextmanager
+    def canary_paused(self) -> Iterator[None]:
+        """No canary run (and so no canary request through ingest) while the block runs: for tests that check
+        that their own requests ran nothing."""
+        self.control("POST", "/canary", {"paused": True})
+        try:
+            yield
+        finally:
+            self.control("POST", "/canary", {"paused": False})
 
     def client_items(self, attempts: int = 20) -> int:
         """Items in the table that are not the canary's. The canary stores one every few seconds: the table's

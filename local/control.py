@@ -1,6 +1,7 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
-GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /shutdown.
+GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /canary {"paused": bool};
+POST /shutdown.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/chaos":
             self._chaos(body)
+        elif path == "/canary":
+            self._canary(body)
         elif path == "/shutdown":
             self._reply(202, {"stopping": True})
             self.runtime.request_stop()
@@ -87,6 +90,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.runtime.say(f"chaos: {fault} {'lifted' if seconds == 0 else f'for {seconds} s'}")
         self._reply(200, {"active": self.runtime.chaos.active()})
+
+    def _canary(self, body: dict[str, Any]) -> None:
+        canary, paused = self.runtime.canary, body.get("paused")
+        if canary is None or not isinstance(paused, bool):
+            message = "the canary is off in this environment" if canary is None else 'expected {"paused": true|false}'
+            self._reply(400, {"error": "bad_canary", "message": message})
+            return
+        if paused:
+            canary.pause()  # returns once a run in progress has ended
+        else:
+            canary.resume()
+        self._reply(200, {"canary": "paused" if paused else "running"})
 
     def _json_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)

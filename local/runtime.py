@@ -113,6 +113,7 @@ class LocalRuntime:
     _capture_log: TextIO | None = None
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
+    canary: RateSchedule | None = None  # the canary's schedule, when the environment runs it
     sink: MetricSink = field(default_factory=MetricSink)
 
     def say(self, message: str) -> None:
@@ -267,6 +268,7 @@ class LocalRuntime:
             )
             canary.start()
             self._stoppables.append(canary)
+            self.canary = canary
 
     def _start_alarm_evaluation(self, client) -> None:
         assert self.stack is not None
@@ -363,6 +365,7 @@ class LocalRuntime:
             "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"]),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
             # resident memory of the runtime and of moto server, for soak runs: must stay flat
             "memory": {

@@ -87,7 +87,23 @@ class RateSchedule:
         self._target = target
         self._event = event
         self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._running = threading.Lock()  # held while a run is in progress
         self._thread: threading.Thread | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def pause(self) -> None:
+        """No new run starts; returns once the run in progress (if any) has ended. For tests that need a stack
+        with no traffic but their own (e.g. "the function never ran")."""
+        self._paused.set()
+        with self._running:
+            pass
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"{self._name}-schedule", daemon=True)
@@ -101,6 +117,8 @@ class RateSchedule:
     def _run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            with contextlib.suppress(Exception):  # the function logs its own failure; Lambda counts the error
-                self._target.invoke(dict(self._event))
+            with self._running:
+                if not self._paused.is_set():
+                    with contextlib.suppress(Exception):  # the function logs its own failure; Lambda counts it
+                        self._target.invoke(dict(self._event))
             self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
