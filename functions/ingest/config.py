@@ -18,7 +18,7 @@ class IngestSettings:
     max_body_bytes: int
     max_batch_events: int
     retry_after_seconds: int
-    canary_api_key_id: str  # requests with this API key get canary ids; empty: no canary
+    canary_api_key_id: str = ""  # requests with this API key get canary ids; empty: no canary
 
 
 def load_settings() -> IngestSettings:
