@@ -139,6 +139,7 @@ def status(c):
     print(f"archive    {state['archive_objects']} objects")
     faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
     print(f"faults     {faults or 'none'}")
+    print(f"canary     {state.get('canary', 'off')}")
     for name, alarm_state in sorted(state["alarms"].items()):
         print(f"alarm      {alarm_state:<17} {name}")
 

@@ -52,12 +52,13 @@ def metric_alarm(
     spec = definition.spec
     monitoring = config.monitoring
     actions = [Ref(topics[definition.tier])] if definition.tier in topics else []
+    periods = spec.periods or monitoring.evaluation_periods
     evaluation = {
-        "EvaluationPeriods": monitoring.evaluation_periods,
+        "EvaluationPeriods": periods,
         "DatapointsToAlarm": {
-            "every": monitoring.evaluation_periods,
+            "every": periods,
             "any": 1,
-            "m_of_n": monitoring.datapoints_to_alarm,
+            "m_of_n": min(monitoring.datapoints_to_alarm, periods),
         }[spec.breach],
     }
     return cloudwatch.Alarm(

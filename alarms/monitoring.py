@@ -52,5 +52,9 @@ def build_dashboards(stack: Stack) -> list[AWSObject]:
     period = config.monitoring.period_seconds
     return [
         dashboard("OperationsDashboard", config.resource_name("operations"), operations_body(catalog, views, period)),
-        dashboard("SummaryDashboard", config.resource_name("summary"), summary_body(catalog, views, period)),
+        dashboard(
+            "SummaryDashboard",
+            config.resource_name("summary"),
+            summary_body(catalog, views, period, canary=config.canary.enabled),
+        ),
     ]

@@ -22,9 +22,13 @@ TIERS: tuple[Tier, ...] = ("high", "low")
 RUNBOOK = "docs/runbook.md"  # in this repository; links to it start at config.monitoring.runbook_url
 
 GREATER = "GreaterThanThreshold"
+LESS = "LessThanThreshold"
 OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
 NOT_BREACHING = "notBreaching"
+MISSING = "missing"
 
+# The canary pages after this many periods in a row without a successful run.
+CANARY_FAILING_PERIODS = 3
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -41,6 +45,7 @@ class AlarmSpec:
     # "every" is for signals whose single periods are noisy by nature; "any" for events that matter
     # the first time they happen (a message dead-lettered), which a fast archiver may show in one period only.
     breach: Literal["m_of_n", "every", "any"] = "m_of_n"
+    periods: int | None = None  # evaluated periods when not config.monitoring's evaluation_periods
 
     @property
     def is_band(self) -> bool:
@@ -113,7 +118,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         # traffic and capacity
         AlarmSpec(
             "api-request-anomaly",
-            "api_count",
+            "client_requests" if config.canary.enabled else "api_count",  # the canary's are not traffic
             {"low": REQUEST_BAND_WIDTH},
             "Request count is far above or below its recent history.",
             comparison=OUTSIDE_BAND,
@@ -196,6 +201,8 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
     ]
+    if config.canary.enabled:
+        rows += _canary_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
         rows.append(
             AlarmSpec(
@@ -206,6 +213,32 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             )
         )
     return tuple(rows)
+
+
+def _canary_rows(config: Config) -> list[AlarmSpec]:
+    """The end-to-end canary: is the pipeline alive even when no client sends anything?"""
+    return [
+        # CANARY_FAILING_PERIODS periods in a row without one successful run: a few consecutive failures, not
+        # one (on AWS a period is a run). A period without any run (a late schedule) neither breaks nor makes the
+        # streak; a canary that cannot run at all shows in canary-errors.
+        AlarmSpec(
+            "canary-failing",
+            "canary_success",
+            {"high": 1.0},
+            "The canary's events do not come out of the pipeline: nothing gets through end to end.",
+            comparison=LESS,
+            missing=MISSING,
+            breach="every",
+            periods=CANARY_FAILING_PERIODS,
+        ),
+        AlarmSpec(
+            "canary-latency",
+            "canary_end_to_end_p99",
+            {"low": config.canary.latency_objective_ms},
+            "The canary's events take longer than the objective from accepted to readable in the table.",
+        ),
+        AlarmSpec("canary-errors", "canary_errors", {"high": 0.0}, "The canary itself fails: nobody watches the path."),
+    ]
 
 
 COMPOSITES = (

@@ -11,6 +11,9 @@ from troposphere import AWSObject, GetAtt, Join, Ref, Sub, apigateway, awslambda
 
 from cloudformation.config import Config
 
+# The canary sends one request a run (every few seconds at most, locally).
+CANARY_RATE_LIMIT = 1.0
+CANARY_BURST_LIMIT = 2
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 # API Gateway's access log line, as JSON: one object per request, keys as CloudWatch Logs Insights likes.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -48,13 +51,14 @@ class Api:
     rest_api: apigateway.RestApi
     stage: apigateway.Stage
     api_key: apigateway.ApiKey
+    canary_key: apigateway.ApiKey
     resources_list: tuple[AWSObject, ...]
 
     def resources(self) -> list:
         return list(self.resources_list)
 
 
-def build_api(config: Config, ingest: awslambda.Function, key: kms.Key) -> Api:
+def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_key: apigateway.ApiKey) -> Api:
     rest_api = apigateway.RestApi(
         "Api",
         Name=config.resource_name("api"),
@@ -171,6 +175,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key) -> Api:
     usage_plan_key = apigateway.UsagePlanKey(
         "UsagePlanKey", KeyId=Ref(api_key), KeyType="API_KEY", UsagePlanId=Ref(usage_plan)
     )
+    canary_plan, canary_plan_key = _canary_usage_plan(config, rest_api, stage, canary_key)
     permission = awslambda.Permission(
         "IngestInvokeFromApi",
         FunctionName=Ref(ingest),
@@ -209,10 +214,29 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key) -> Api:
         api_key,
         usage_plan,
         usage_plan_key,
+        canary_key,
+        canary_plan,
+        canary_plan_key,
         permission,
         *extras,
     )
-    return Api(rest_api=rest_api, stage=stage, api_key=api_key, resources_list=resources)
+    return Api(rest_api=rest_api, stage=stage, api_key=api_key, canary_key=canary_key, resources_list=resources)
+
+
+def _canary_usage_plan(
+    config: Config, rest_api: apigateway.RestApi, stage: apigateway.Stage, canary_key: apigateway.ApiKey
+) -> tuple[apigateway.UsagePlan, apigateway.UsagePlanKey]:
+    """The canary's own plan: a run is one request, so it never eats into a client's quota, nor they into its."""
+    plan = apigateway.UsagePlan(
+        "CanaryUsagePlan",
+        UsagePlanName=config.resource_name("canary-plan"),
+        ApiStages=[apigateway.ApiStage(ApiId=Ref(rest_api), Stage=Ref(stage))],
+        Throttle=apigateway.ThrottleSettings(RateLimit=CANARY_RATE_LIMIT, BurstLimit=CANARY_BURST_LIMIT),
+    )
+    plan_key = apigateway.UsagePlanKey(
+        "CanaryUsagePlanKey", KeyId=Ref(canary_key), KeyType="API_KEY", UsagePlanId=Ref(plan)
+    )
+    return plan, plan_key
 
 
 def _fingerprint(resources: list[AWSObject]) -> str:

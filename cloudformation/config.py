@@ -10,14 +10,14 @@ import dataclasses
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
 ENVIRONMENTS = ("local", "dev", "prod")
-FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier")
+FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # A queue's visibility timeout must cover at least six consumer timeouts (AWS's own guidance for
 # event source mappings), and the whole retry budget must end well before the queue drops messages.
@@ -110,6 +110,17 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """The end-to-end canary: one marked event through the public API every interval (docs/configuration.md)."""
+
+    enabled: bool
+    interval_seconds: int  # a multiple of 60 on AWS (EventBridge Scheduler's rate() counts minutes)
+    deadline_seconds: int  # how long one run waits for its event to be readable in the table
+    ttl_hours: int  # canary items expire from the table (DynamoDB TTL) this long after they were accepted
+    latency_objective_ms: float  # low tier: end-to-end (accepted → readable) above this
+
+
+@dataclass(frozen=True)
 class LocalConfig:
     aws_port: int
     api_port: int
@@ -131,6 +142,7 @@ class Config:
     notifications: NotificationsConfig
     budget: BudgetConfig
     monitoring: MonitoringConfig
+    canary: CanaryConfig
     local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000))
 
     @property
@@ -367,6 +379,7 @@ def _check_invariants(config: Config, where: str) -> None:
         "monitoring.api_latency_p99_ms",
         f"expected 1 to {API_GATEWAY_TIMEOUT_MS} ms (API Gateway ends a request at 29 s)",
     )
+    _check_canary(config, require)
     url = monitoring.runbook_url
     require(
         bool(url) and not any(char.isspace() or char == "#" for char in url) and not url.startswith("http:"),
@@ -375,6 +388,29 @@ def _check_invariants(config: Config, where: str) -> None:
     )
 
 
+def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    canary = config.canary
+    require(
+        canary.interval_seconds >= 1 and (config.is_local or canary.interval_seconds % 60 == 0),
+        "canary.interval_seconds",
+        "expected a multiple of 60 (EventBridge Scheduler's rate() counts minutes; only local runs faster)",
+    )
+    require(
+        1 <= canary.deadline_seconds < canary.interval_seconds,
+        "canary.deadline_seconds",
+        "expected 1 ≤ deadline < interval_seconds (one run ends before the next starts)",
+    )
+    require(
+        canary.deadline_seconds + CANARY_TIMEOUT_MARGIN_SECONDS <= config.functions["canary"].timeout_seconds,
+        "canary.deadline_seconds",
+        f"must leave {CANARY_TIMEOUT_MARGIN_SECONDS} s of functions.canary.timeout_seconds for the request",
+    )
+    require(1 <= canary.ttl_hours <= 8760, "canary.ttl_hours", "expected 1–8760 (a year)")
+    require(canary.latency_objective_ms > 0, "canary.latency_objective_ms", "expected a positive number")
+
+
+# The canary's POST (its own timeout) and its metrics fit in what its function has beyond the deadline.
+CANARY_TIMEOUT_MARGIN_SECONDS = 5
 API_GATEWAY_TIMEOUT_MS = 29_000
 _LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}

@@ -1,4 +1,4 @@
-"""The four Lambda functions, each with its own log group, least-privilege role and triggers."""
+"""The five Lambda functions, each with its own log group, least-privilege role and triggers."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from awacs import sqs as sqs_actions
 from awacs import sts as sts_actions
 from awacs import xray as xray_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import AccountId, GetAtt, Join, Parameter, Ref, awslambda, iam, logs, scheduler, sns
+from troposphere import AccountId, GetAtt, Join, Parameter, Ref, apigateway, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
+from cloudformation.canary import SCHEDULE_INPUT, canary_environment, canary_statements
 from cloudformation.common import allow
 from cloudformation.config import Config
 from cloudformation.notifications import Notifications
@@ -59,7 +60,13 @@ class Functions:
         return [*self.functions.values(), *self.supporting]
 
 
-def build_functions(config: Config, notifications: Notifications, queues: Queues, storage: Storage) -> Functions:
+def build_functions(
+    config: Config,
+    notifications: Notifications,
+    queues: Queues,
+    storage: Storage,
+    canary_key: apigateway.ApiKey,
+) -> Functions:
     key_arn = GetAtt(notifications.key, "Arn")
     namespace = f"{config.project.title()}/{config.env}"
     specs = {
@@ -69,11 +76,12 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 "MAX_EVENT_BYTES": str(config.api.max_event_bytes),
                 "MAX_BODY_BYTES": str(config.api.max_body_bytes),
                 "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
+                "CANARY_API_KEY_ID": Ref(canary_key),
             },
             [allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")])],
         ),
         "consumer": (
-            {"TABLE_NAME": Ref(storage.table)},
+            {"TABLE_NAME": Ref(storage.table), "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600)},
             [
                 allow(
                     [
@@ -121,6 +129,7 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 allow([sqs_actions.SendMessage], [GetAtt(queues.failures, "Arn")]),
             ],
         ),
+        "canary": (canary_environment(config, canary_key, storage), canary_statements(canary_key, storage)),
     }
     functions: dict[str, awslambda.Function] = {}
     supporting: list = []
@@ -161,6 +170,7 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
         supporting += [log_group, role]
     supporting += _event_source_mappings(config, functions, queues)
     supporting += _notifier_triggers(config, functions["notifier"], notifications, queues, key_arn)
+    supporting += _canary_triggers(config, functions["canary"], queues, key_arn)
     parameters = (
         Parameter(ARTIFACTS_BUCKET_PARAMETER, Type="String", Description="Bucket holding the function zips"),
         *(
@@ -292,3 +302,44 @@ def _notifier_triggers(
         scheduler_role,
         schedule,
     ]
+
+
+def _canary_triggers(config: Config, canary: awslambda.Function, queues: Queues, key_arn: GetAtt) -> list:
+    """The canary's schedule: every interval (rounded to Scheduler's minutes; the local stack runs it faster),
+    with an explicit Input. A late or retried run proves nothing the next one will not: no retries, and what
+    could not be delivered goes to the failures queue. Off in the configuration: the schedule is disabled."""
+    failures_arn = GetAtt(queues.failures, "Arn")
+    role = service_role(
+        "CanaryScheduleRole",
+        "scheduler.amazonaws.com",
+        "invoke-canary",
+        [
+            allow([lambda_actions.InvokeFunction], [GetAtt(canary, "Arn")]),
+            allow([sqs_actions.SendMessage], [failures_arn]),
+            allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
+        ],
+    )
+    minutes = max(1, config.canary.interval_seconds // 60)
+    schedule = scheduler.Schedule(
+        "CanarySchedule",
+        Description="Runs the end-to-end canary: one event in through the API, read back from the table",
+        ScheduleExpression=f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED" if config.canary.enabled else "DISABLED",
+        Target=scheduler.Target(
+            Arn=GetAtt(canary, "Arn"),
+            RoleArn=GetAtt(role, "Arn"),
+            Input=SCHEDULE_INPUT,
+            DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
+            # 60 s is the least Scheduler accepts (botocore: scheduler MaximumEventAgeInSeconds min 60)
+            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=0, MaximumEventAgeInSeconds=60),
+        ),
+    )
+    no_retries = awslambda.EventInvokeConfig(
+        "CanaryAsyncInvokeConfig",
+        FunctionName=Ref(canary),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=0,
+        MaximumEventAgeInSeconds=60,
+    )
+    return [role, schedule, no_retries]

@@ -12,6 +12,10 @@ from troposphere import applicationautoscaling as autoscaling
 from cloudformation.common import deny_insecure_transport, kept_outside_local
 from cloudformation.config import Config
 
+# The events table's TTL attribute (epoch seconds): items carrying it expire (canary events:
+# functions/common/canary.py).
+TTL_ATTRIBUTE = "expires_at"
+
 
 @dataclass(frozen=True)
 class Storage:
@@ -54,6 +58,7 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         TableName=config.resource_name("events"),
         AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="event_id", AttributeType="S")],
         KeySchema=[dynamodb.KeySchema(AttributeName="event_id", KeyType="HASH")],
+        TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
         DeletionProtectionEnabled=not config.is_local,

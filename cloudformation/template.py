@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
 from cloudformation.api import Api, build_api
+from cloudformation.canary import build_canary_key
 from cloudformation.common import tag_all
 from cloudformation.config import Config
 from cloudformation.functions import Functions, build_functions
@@ -40,8 +41,9 @@ def build_stack(config: Config) -> Stack:
     # The people's subscriptions redrive what SNS cannot deliver into the failures queue, built after the topics.
     notifications = replace(notifications, subscriptions=people_subscriptions(config, notifications, queues.failures))
     storage = build_storage(config, notifications.key)
-    functions = build_functions(config, notifications, queues, storage)
-    api = build_api(config, functions.functions["ingest"], notifications.key)
+    canary_key = build_canary_key(config)
+    functions = build_functions(config, notifications, queues, storage, canary_key)
+    api = build_api(config, functions.functions["ingest"], notifications.key, canary_key)
     return Stack(config, notifications, queues, storage, functions, api)
 
 
@@ -82,6 +84,7 @@ def _outputs(stack: Stack) -> list[Output]:
             Description="Id of the default API key (its value: aws apigateway get-api-key)",
             Value=Ref(stack.api.api_key),
         ),
+        Output("CanaryApiKeyId", Description="Id of the canary's API key", Value=Ref(stack.api.canary_key)),
         Output("TableName", Value=Ref(stack.storage.table)),
         Output("QueueUrl", Value=Ref(stack.queues.ingest)),
         Output("QueueArn", Value=GetAtt(stack.queues.ingest, "Arn")),

@@ -138,6 +138,8 @@ def build_catalog(config: Config) -> Catalog:
         *_reconciliation(config, period),
         *_function(config, "notifier", period),
         *_failures(config, period),
+        *_function(config, "canary", period),
+        *_canary(config, period),
     ]
     by_id: dict[str, Signal] = {}
     for signal in signals:
@@ -164,8 +166,7 @@ def _api(config: Config, period: int) -> list[Signal]:
     def metric(signal_id: str, name: str, stat: str, unit: str, label: str, **extra: Any) -> Metric:
         return Metric(signal_id, API, name, dimensions, stat, period, unit, label, **extra)
 
-    # The usage plan's rate is the most a client may send: requests per period at that rate.
-    count = metric("api_count", "Count", "Sum", "Count", "Requests", capacity=float(config.api.rate_limit * period))
+    count = _api_count(config, period)
     client_errors = metric("api_4xx", "4XXError", "Sum", "Count", "4XX responses")
     server_errors = metric("api_5xx", "5XXError", "Sum", "Count", "5XX responses")
     latency = metric("api_latency", "Latency", "p99", "Milliseconds", "Latency")
@@ -179,6 +180,13 @@ def _api(config: Config, period: int) -> list[Signal]:
         *_percentiles(latency, (50, 90, 99)),
         *_percentiles(integration, (50, 90, 99)),
     ]
+
+
+def _api_count(config: Config, period: int) -> Metric:
+    dimensions = (("ApiName", config.resource_name("api")), ("Stage", config.api.stage_name))
+    # The usage plan's rate is the most a client may send: requests per period at that rate.
+    capacity = float(config.api.rate_limit * period)
+    return Metric("api_count", API, "Count", dimensions, "Sum", period, "Count", "Requests", capacity=capacity)
 
 
 def _function(config: Config, name: str, period: int) -> list[Signal]:
@@ -416,3 +424,54 @@ def _reconciliation(config: Config, period: int) -> list[Signal]:
 
 def _failures(config: Config, period: int) -> list[Signal]:
     return [_sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period)]
+
+
+def _canary(config: Config, period: int) -> list[Signal]:
+    """The end-to-end canary's results, and the business counts without its events (dashboards show clients)."""
+    end_to_end = _ours(config, "canary_end_to_end", "CanaryEndToEnd", "canary", period, unit="Milliseconds")
+    api = _ours(config, "canary_api_latency", "CanaryApiLatency", "canary", period, unit="Milliseconds")
+    # Any successful run in a period makes the period a success: a failing period is one with none.
+    success = dataclasses.replace(
+        _ours(config, "canary_success", "CanarySuccess", "canary", period, stat="Maximum"),
+        label="Canary succeeded (any run in the period)",
+    )
+    canary_accepted = _ours(config, "canary_accepted", "CanaryAccepted", "canary", period)
+    canary_stored = dataclasses.replace(
+        _ours(config, "canary_stored", "CanarySuccess", "canary", period), label="Canary events stored"
+    )
+    accepted = _accepted(config, period)
+    stored = _ours(config, "events_stored", "EventsStored", "consumer", period)
+    requests = _ours(config, "canary_requests", "CanaryRequests", "canary", period)
+    clients = "(api_count - FILL(canary_requests, 0))"
+    return [
+        success,
+        requests,
+        # The clients' requests, with no value in a period without any (x * x / x: a division by zero has no
+        # value), so that idle periods, which the canary fills with its own requests, do not teach the request
+        # anomaly band that "no traffic" is normal.
+        Expression(
+            "client_requests",
+            f"{clients} * {clients} / {clients}",
+            (_api_count(config, period), requests),
+            "Count",
+            "Client requests (canary excluded)",
+        ),
+        canary_accepted,
+        canary_stored,
+        *_percentiles(dataclasses.replace(end_to_end, label="Canary accepted → readable"), (50, 99)),
+        *_percentiles(dataclasses.replace(api, label="Canary API latency"), (50, 99)),
+        Expression(
+            "client_events_accepted",
+            "FILL(events_accepted, 0) - FILL(canary_accepted, 0)",
+            (accepted, canary_accepted),
+            "Count",
+            "Client events accepted",
+        ),
+        Expression(
+            "client_events_stored",
+            "FILL(events_stored, 0) - FILL(canary_stored, 0)",
+            (stored, canary_stored),
+            "Count",
+            "Client events stored",
+        ),
+    ]

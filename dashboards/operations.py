@@ -37,7 +37,7 @@ _STAGES = (
     (
         "API: is the front door open?",
         (
-            ("Are requests arriving as usual?", ("api_count",)),
+            ("Are requests arriving as usual?", ("api_count", "client_requests")),
             ("Are clients getting errors?", ("api_4xx_rate", "api_5xx_rate")),
             ("How many requests fail?", ("api_4xx", "api_5xx")),
             ("How long do clients wait?", ("api_latency_p50", "api_latency_p90", "api_latency_p99")),
@@ -110,6 +110,17 @@ _STAGES = (
             ("Is the notifier failing?", ("notifier_invocations", "notifier_errors", "notifier_throttles")),
             ("Is the notifier close to its limits?", ("notifier_duration_p99", "notifier_concurrency")),
             ("Are notifications undeliverable?", ("failures_visible",)),
+        ),
+    ),
+    (
+        "Canary: does an event go in and come out?",
+        (
+            ("Does the canary get through?", ("canary_success", "canary_requests", "canary_accepted", "canary_stored")),
+            ("How long from accepted to readable?", ("canary_end_to_end_p50", "canary_end_to_end_p99")),
+            ("How long does the canary's request take?", ("canary_api_latency_p50", "canary_api_latency_p99")),
+            ("Is the canary itself failing?", ("canary_invocations", "canary_errors", "canary_throttles")),
+            ("Is the canary close to its limits?", ("canary_duration_p99", "canary_concurrency")),
+            ("What do clients send (canary excluded)?", ("client_events_accepted", "client_events_stored")),
         ),
     ),
 )

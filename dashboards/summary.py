@@ -20,21 +20,32 @@ from dashboards.layout import (
     graph,
 )
 
-# (question, catalog id) shown as one big number each.
+# The first row: the canary's verdict, whether or not any client is sending.
+ALIVE = (
+    ("Is the pipeline alive? (canary got through: 1 = yes)", ("canary_success", "canary_errors")),
+    ("How long does the canary's event take?", ("canary_end_to_end_p99", "canary_api_latency_p99")),
+)
+# (question, catalog id) shown as one big number each; event counts are the clients' (canary excluded).
 NUMBERS = (
     ("Requests", "api_count"),
     ("Server errors %", "api_5xx_rate"),
     ("Latency p99", "api_latency_p99"),
-    ("Events accepted", "events_accepted"),
-    ("Events stored", "events_stored"),
+    ("Client events accepted", "client_events_accepted"),
+    ("Client events stored", "client_events_stored"),
     ("Oldest queued event", "queue_age"),
     ("Dead letters", "dlq_messages"),
     ("Accepted to stored p99", "ingest_lag_p99"),
 )
 
 
-def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) -> dict[str, Any]:
+def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, canary: bool = True) -> dict[str, Any]:
+    """`canary`: whether the environment runs the canary (its row leads the dashboard)."""
     grid = Grid()
+    if canary:
+        for title, signal_ids in ALIVE:
+            signals = [catalog[signal_id] for signal_id in signal_ids]
+            grid.add(graph(title, signals, view="singleValue"), HALF_WIDTH, SINGLE_VALUE_HEIGHT)
+        grid.new_row()
     paging = [alarm for alarm in alarms if alarm.tier == "high"]
     grid.add(alarm_status("Does anything page?", paging), FULL_WIDTH, ALARM_STATUS_HEIGHT)
     grid.new_row()

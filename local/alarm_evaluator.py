@@ -193,10 +193,16 @@ class MetricAlarm:
     def values(self, series: Mapping[str, Series], timestamps: Sequence[int]) -> tuple[Series, Band | None]:
         """The alarm's datapoints and, for an anomaly-band alarm, its band, at `timestamps`."""
         expressions = {query["Id"]: query["Expression"] for query in self.queries if "Expression" in query}
+        # An anomaly band over metric math reads the expression's history, not only the evaluated window.
+        history = range(min(timestamps) - self.history_periods * self.period, max(timestamps) + 1, self.period)
+        computed = dict(series)
+        for query_id, expression in expressions.items():
+            if query_id != self.threshold_id:
+                computed[query_id] = evaluate(expression, series, list(history), self.period)
 
         def resolve(query_id: str) -> Series | Band:
             if query_id in expressions:
-                return evaluate(expressions[query_id], series, timestamps, self.period)
+                return evaluate(expressions[query_id], computed, timestamps, self.period)
             return {timestamp: series[query_id][timestamp] for timestamp in timestamps if timestamp in series[query_id]}
 
         values = resolve(self.result_id)

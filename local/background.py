@@ -3,13 +3,14 @@ stopped by its own process id: what the end-to-end tests and the benchmarks run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,27 @@ class BackgroundStack:
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 
+    @contextlib.contextmanager
+    def canary_paused(self) -> Iterator[None]:
+        """No canary run (and so no canary request through ingest) while the block runs: for tests that check
+        that their own requests ran nothing."""
+        self.control("POST", "/canary", {"paused": True})
+        try:
+            yield
+        finally:
+            self.control("POST", "/canary", {"paused": False})
+
+    def client_items(self, attempts: int = 20) -> int:
+        """Items in the table that are not the canary's. The canary stores one every few seconds: the table's
+        count is read between two counts of canary items, and read again until no canary item landed meanwhile."""
+        dynamodb, table = self.client("dynamodb"), self.outputs["TableName"]
+        for _ in range(attempts):
+            before = _canary_items(dynamodb, table)
+            total = int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
+            if _canary_items(dynamodb, table) == before:
+                return total - before
+        raise RuntimeError(f"canary items kept landing while counting {table}")
+
     def functions_log(self) -> str:
         return (self.state_dir / "logs" / "functions.log").read_text(encoding="utf-8", errors="replace")
 
@@ -110,6 +132,17 @@ class BackgroundStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def _canary_items(dynamodb: Any, table: str) -> int:
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        Select="COUNT",
+        ConsistentRead=True,
+        FilterExpression="attribute_exists(#canary)",
+        ExpressionAttributeNames={"#canary": "canary"},  # what marks a canary item (functions/common/canary.py)
+    )
+    return sum(page["Count"] for page in pages)
 
 
 def start_background_stack(

@@ -1,7 +1,7 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
 GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
-notifier's business-hours clock, local/clock.py); POST /shutdown.
+notifier's business-hours clock, local/clock.py); POST /canary {"paused": bool}; POST /shutdown.
 Everything else is the console's (local/console): GET / is the page a person opens in a browser.
 """
 
@@ -77,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._chaos(body)
         elif path == "/clock":
             self._clock(body)
+        elif path == "/canary":
+            self._canary(body)
         elif path == "/shutdown":
             self._reply(202, {"stopping": True})
             self.runtime.request_stop()
@@ -110,6 +112,18 @@ class _Handler(BaseHTTPRequestHandler):
         now = self.runtime.clock.now().isoformat()
         self.runtime.say(f"clock: business hours now read {now}" if moment else "clock: back to real time")
         self._reply(200, {"now": now, "shifted": self.runtime.clock.shifted})
+
+    def _canary(self, body: dict[str, Any]) -> None:
+        canary, paused = self.runtime.canary, body.get("paused")
+        if canary is None or not isinstance(paused, bool):
+            message = "the canary is off in this environment" if canary is None else 'expected {"paused": true|false}'
+            self._reply(400, {"error": "bad_canary", "message": message})
+            return
+        if paused:
+            canary.pause()  # returns once a run in progress has ended
+        else:
+            canary.resume()
+        self._reply(200, {"canary": "paused" if paused else "running"})
 
     def _json_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)

@@ -28,7 +28,7 @@ from local.moto_compat import moto_compatible
 from local.resolver import StackValues
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier")
+FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 STACK_WAIT_SECONDS = 120
 
 

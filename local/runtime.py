@@ -39,7 +39,7 @@ from local.logs import start_run_logs
 from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
-from local.schedule import BusinessHoursSchedule
+from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.validation import body_validator
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class LocalRuntime:
     _metrics_log: TextIO | None = None
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
+    canary: RateSchedule | None = None  # the canary's schedule, when the environment runs it
     sink: MetricSink = field(default_factory=MetricSink)
     clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
     started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
@@ -169,6 +170,8 @@ class LocalRuntime:
         assert self.stack is not None
         for name in FUNCTION_NAMES:
             os.environ.update(self.stack.function_environment(name))
+        # The canary calls the public API: locally, that is the local gateway.
+        os.environ["API_URL"] = f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"
         # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
         self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
         self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
@@ -267,6 +270,14 @@ class LocalRuntime:
         schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"], self.clock.now)
         schedule.start()
         self._stoppables.append(schedule)
+        if self.config.canary.enabled:
+            target = resources["CanarySchedule"]["Properties"]["Target"]
+            canary = RateSchedule(
+                "canary", self.config.canary.interval_seconds, self._functions["canary"], json.loads(target["Input"])
+            )
+            canary.start()
+            self._stoppables.append(canary)
+            self.canary = canary
 
     def _start_alarm_evaluation(self, client) -> None:
         assert self.stack is not None
@@ -307,7 +318,9 @@ class LocalRuntime:
 
     def _write_outputs(self, control_url: str) -> None:
         assert self.stack is not None
-        (key_value, key_id), *_ = self.stack.api_keys.items()
+        # The clients' key (the canary has its own, which the canary reads from API Gateway itself).
+        key_id = self.stack.values.physical_id("ApiKey")
+        (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
         outputs = {
             **self.stack.outputs,
             "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
@@ -374,6 +387,7 @@ class LocalRuntime:
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
             "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
+            "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
             # resident memory of the runtime and of moto server, for soak runs: must stay flat
             "memory": {

@@ -153,6 +153,9 @@ class Assumptions:
     xray_rate: float = 0.05
     idle_pollers_per_mapping: int = 5  # Lambda's SQS pollers long-poll (20 s) even when a queue is empty
     kms_requests_per_month: float = 100_000  # data keys are cached (SQS reuses one for 5 minutes)
+    canary_ms: float = 1_500.0  # a canary run waits for its event to be readable (measured locally: ~1.5 s)
+    canary_reads: int = 4  # consistent GetItems per run until the item is there (1 read unit each)
+    canary_metrics: int = 5  # CanaryRequests, CanaryAccepted, CanarySuccess, CanaryApiLatency, CanaryEndToEnd
 
     def lines(self) -> list[str]:
         return [
@@ -360,6 +363,8 @@ def estimate(
         "X-Ray", "traces recorded", traces, "traces", traces / MILLION * prices("xray", "traces_recorded_per_million")
     )
 
+    _add_canary(result, config, prices, assume, seconds)
+
     # KMS: the stack's customer-managed key
     keys_usd = inventory.kms_keys * prices("kms", "key_month")
     result.add("KMS", "customer-managed keys", inventory.kms_keys, "keys", keys_usd)
@@ -372,6 +377,34 @@ def estimate(
         kms_requests / 10_000 * prices("kms", "requests_per_10k"),
     )
     return result
+
+
+def _add_canary(result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float) -> None:
+    """The end-to-end canary: one event through the whole path every interval, whatever the clients send."""
+    runs = seconds / config.canary.interval_seconds if config.canary.enabled else 0.0
+    memory = {name: config.functions[name].memory_mb / 1024 for name in ("canary", "ingest", "consumer")}
+    milliseconds = {"canary": assume.canary_ms, "ingest": assume.ingest_base_ms, "consumer": assume.consumer_base_ms}
+    lambda_gb_s = runs * sum(milliseconds[name] / 1000 * memory[name] for name in memory)
+    lambda_usd = 3 * runs / MILLION * prices("lambda", "requests_per_million")
+    lambda_usd += lambda_gb_s * prices("lambda", "arm64_gb_second")
+    sqs = 3 * runs  # send, receive, delete
+    reads = assume.canary_reads * runs
+    items = [
+        ("Scheduler", f"canary schedule: a run every {config.canary.interval_seconds} s", runs, "invocations",
+         runs / MILLION * prices("scheduler", "invocations_per_million")),
+        ("Canary", "canary: REST API requests", runs, "requests",
+         prices.tiered("api_gateway", "rest_requests_per_million", runs / MILLION)),
+        ("Canary", "canary: Lambda (canary, ingest and consumer runs)", lambda_gb_s, "GB-s", lambda_usd),
+        ("Canary", "canary: SQS send, receive, delete", sqs, "requests",
+         sqs / MILLION * prices("sqs", "standard_requests_per_million")),
+        ("Canary", "canary: DynamoDB write and consistent reads", runs + reads, "request units",
+         runs / MILLION * prices("dynamodb", "write_request_units_per_million")
+         + reads / MILLION * prices("dynamodb", "read_request_units_per_million")),
+        ("Canary", "canary: custom metrics (EMF)", assume.canary_metrics if runs else 0, "metrics",
+         (assume.canary_metrics if runs else 0) * prices("cloudwatch", "custom_metric_month")),
+    ]  # fmt: skip
+    for service, item, quantity, unit, usd in items:
+        result.add(service, item, quantity, unit, usd)
 
 
 def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:

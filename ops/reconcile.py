@@ -10,7 +10,9 @@ here, precisely:
   that apart from two distinct events.
 
 Without a log: the ingest function's EventsAccepted metric summed over the window against the number of
-items whose received_at falls in it. Approximate by nature (see `WindowResult.caveats`).
+items whose received_at falls in it. Approximate by nature (see `WindowResult.caveats`). The end-to-end
+canary's events are left out of both sides (its CanaryAccepted metric; its items carry `canary`): the report
+is about clients' events.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ KEYS_PER_CALL = 100  # BatchGetItem's limit
 MAX_UNPROCESSED_ATTEMPTS = 8
 METRIC_NAME = "EventsAccepted"
 METRIC_DIMENSIONS = [{"Name": "service", "Value": "ingest"}]  # Powertools adds `service` to every metric
+CANARY_METRIC_NAME = "CanaryAccepted"  # 1 per canary event the API accepted (functions/canary/app.py)
+CANARY_METRIC_DIMENSIONS = [{"Name": "service", "Value": "canary"}]
+CANARY_ATTRIBUTE = "canary"  # what marks a canary item (functions/common/canary.py)
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 
 
@@ -171,8 +176,8 @@ class WindowResult:
         difference = self.accepted_metric - self.table_items
         return [
             f"window {iso(self.since)} .. {iso(self.until)}",
-            f"EventsAccepted (metric sum): {self.accepted_metric:.0f}",
-            f"items with received_at in the window: {self.table_items}",
+            f"EventsAccepted (metric sum, canary excluded): {self.accepted_metric:.0f}",
+            f"items with received_at in the window (canary excluded): {self.table_items}",
             f"difference (accepted - stored): {difference:+.0f}",
             *(self.whereabouts.window_summary(self.since, self.until) if self.whereabouts and difference > 0 else []),
             *self.caveats(),
@@ -180,14 +185,22 @@ class WindowResult:
 
 
 def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime) -> float:
-    """Sum of EventsAccepted over [since, until), in periods coarse enough to fit one call."""
+    """Clients' events accepted over [since, until): EventsAccepted less the canary's CanaryAccepted."""
+    accepted = _sum(cloudwatch, namespace, METRIC_NAME, METRIC_DIMENSIONS, since, until)
+    return accepted - _sum(cloudwatch, namespace, CANARY_METRIC_NAME, CANARY_METRIC_DIMENSIONS, since, until)
+
+
+def _sum(
+    cloudwatch: Any, namespace: str, name: str, dimensions: list[dict[str, str]], since: datetime, until: datetime
+) -> float:
+    """Sum of one metric over [since, until), in periods coarse enough to fit one call."""
     seconds = (until - since).total_seconds()
     period = max(60, math.ceil(seconds / MAX_DATAPOINTS / 60) * 60)
-    with aws_errors(f"reading the {METRIC_NAME} metric"):
+    with aws_errors(f"reading the {name} metric"):
         datapoints = cloudwatch.get_metric_statistics(
             Namespace=namespace,
-            MetricName=METRIC_NAME,
-            Dimensions=METRIC_DIMENSIONS,
+            MetricName=name,
+            Dimensions=dimensions,
             StartTime=since,
             EndTime=until,
             Period=period,
@@ -197,14 +210,15 @@ def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime
 
 
 def count_items(dynamodb: Any, table: str, since: datetime, until: datetime, *, progress_stream: Any = None) -> int:
-    """Items whose received_at is in [since, until): a filtered COUNT scan (reads the whole table)."""
+    """Clients' items whose received_at is in [since, until): a filtered COUNT scan (reads the whole table)."""
     progress = Progress("reconcile: scanned items", stream=progress_stream)
     total = 0
     with aws_errors(f"scanning {table}"):
         pages = dynamodb.get_paginator("scan").paginate(
             TableName=table,
             Select="COUNT",
-            FilterExpression="received_at >= :since AND received_at < :until",
+            FilterExpression="received_at >= :since AND received_at < :until AND attribute_not_exists(#canary)",
+            ExpressionAttributeNames={"#canary": CANARY_ATTRIBUTE},
             ExpressionAttributeValues={":since": {"S": iso(since)}, ":until": {"S": iso(until)}},
         )
         for page in pages:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from functions.common import aws, env
+from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
@@ -28,6 +29,7 @@ SAFETY_MARGIN_SECONDS = 2.0
 SAFETY_MARGIN_SHARE = 0.25
 
 TABLE_NAME = env.require("TABLE_NAME")
+CANARY_TTL_SECONDS = env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400)
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -40,9 +42,10 @@ class RecordNotStored(SluiceError):
     """The record's event is not in the table; the record returns to the queue."""
 
 
-def to_item(envelope: Envelope) -> dict[str, dict[str, str]]:
+def to_item(envelope: Envelope) -> dict[str, dict[str, Any]]:
     """The table item: the envelope's fields, nulls omitted. Nothing differs between deliveries of
-    the same event, so a redelivery or a replay overwrites an identical item."""
+    the same event, so a redelivery or a replay overwrites an identical item (a canary's expiry derives from
+    its received_at, not from the time of writing)."""
     fields = {
         "event_id": envelope.event_id,
         "raw": envelope.raw,
@@ -53,7 +56,11 @@ def to_item(envelope: Envelope) -> dict[str, dict[str, str]]:
         "request_id": envelope.request_id,
         "trace_id": envelope.trace_id,
     }
-    return {name: {"S": value} for name, value in fields.items() if value is not None}
+    item: dict[str, dict[str, Any]] = {name: {"S": value} for name, value in fields.items() if value is not None}
+    if is_canary(envelope.event_id):  # marked, and expiring from the table (its TTL attribute)
+        item[CANARY_ATTRIBUTE] = {"BOOL": True}
+        item[EXPIRES_AT_ATTRIBUTE] = {"N": str(expires_at(envelope.received_at, CANARY_TTL_SECONDS))}
+    return item
 
 
 def _record_metrics(stored: list[Envelope], retried: int) -> None:

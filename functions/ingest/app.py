@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from functions.common import aws, env
+from functions.common.canary import CANARY_ID_PREFIX
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
 from functions.ingest.config import load_settings
@@ -53,6 +54,8 @@ def _count(accepted: list[str], rejected: int = 0, reason: str = "") -> None:
 
 
 def _event_ids(count: int, info: RequestInfo) -> list[str]:
+    if settings.canary_api_key_id and info.api_key_id == settings.canary_api_key_id:
+        return [CANARY_ID_PREFIX + new_event_id() for _ in range(count)]
     if info.idempotency_key is None:
         return [new_event_id() for _ in range(count)]
     return [derived_event_id(info.api_key_id, info.idempotency_key, index) for index in range(count)]

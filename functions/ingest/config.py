@@ -18,6 +18,7 @@ class IngestSettings:
     max_body_bytes: int
     max_batch_events: int
     retry_after_seconds: int
+    canary_api_key_id: str = ""  # requests with this API key get canary ids; empty: no canary
 
 
 def load_settings() -> IngestSettings:
@@ -27,4 +28,5 @@ def load_settings() -> IngestSettings:
         max_body_bytes=env.integer("MAX_BODY_BYTES", 1_048_576, minimum=2, maximum=MAX_BODY_BYTES_LIMIT),
         max_batch_events=env.integer("MAX_BATCH_EVENTS", 500, minimum=1, maximum=10_000),
         retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
+        canary_api_key_id=env.optional("CANARY_API_KEY_ID", ""),
     )

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from alarms.table import COMPOSITES, RUNBOOK, alarm_definitions, alarm_table, composite_definitions
+from alarms.table import (
+    CANARY_FAILING_PERIODS,
+    COMPOSITES,
+    RUNBOOK,
+    alarm_definitions,
+    alarm_table,
+    composite_definitions,
+)
 from cloudformation.config import ENVIRONMENTS, RETRY_BUDGET_MAX_SHARE_OF_RETENTION, Config, load_config
 from cloudformation.synth import full_template, synthesize
 from cloudformation.validate import scan
@@ -153,13 +160,15 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
     for props in resources(config, "AWS::CloudWatch::Alarm").values():
         periods = [q["MetricStat"]["Period"] for q in props.get("Metrics", []) if "MetricStat" in q]
         assert set(periods or [props["Period"]]) == {monitoring.period_seconds}
-        assert props["EvaluationPeriods"] == monitoring.evaluation_periods
+        # (the canary pages after a fixed streak of failing periods: a few runs on AWS, not five minutes)
+        periods = CANARY_FAILING_PERIODS if "canary-failing" in props["AlarmName"] else monitoring.evaluation_periods
+        assert props["EvaluationPeriods"] == periods
         # the enqueue gap must show in every period (boundary noise); dead letters matter the first time
         # they show (a fast archiver may leave them visible for one period), and so does an archiver error
         # (a failed batch is retried only after the DLQ's visibility timeout); every other alarm is M of N
         name = props["AlarmName"]
-        if "enqueue-gap" in name:
-            expected = monitoring.evaluation_periods
+        if "enqueue-gap" in name or "canary-failing" in name:  # the canary: a few consecutive failures
+            expected = periods
         elif any(
             signal in name for signal in ("dlq-visible", "events-archived", "failures-queue-visible", "archiver-errors")
         ):
@@ -224,8 +233,10 @@ def test_anomaly_alarm_uses_a_band_threshold():
     assert props["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
     assert "Threshold" not in props
     band = next(q for q in props["Metrics"] if q["Id"] == props["ThresholdMetricId"])
-    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(api_count,")
-    assert all(q["ReturnData"] for q in props["Metrics"])
+    # (over the clients' requests: the canary's own, every minute, are not traffic)
+    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(client_requests,")
+    returned = {q["Id"] for q in props["Metrics"] if q["ReturnData"]}
+    assert returned == {"client_requests", props["ThresholdMetricId"]}
 
 
 def test_composite_rule_names_existing_alarms_and_depends_on_them():

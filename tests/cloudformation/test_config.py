@@ -43,6 +43,11 @@ def test_every_environment_loads(env):
         ("[test.monitoring]\napi_latency_p99_ms = 30000\n", "test.monitoring.api_latency_p99_ms: expected 1 to"),
         ("[test.monitoring]\nrunbook_url = 'http://wiki/runbook'\n", "test.monitoring.runbook_url: expected an"),
         ("[test.monitoring]\nrunbook_url = 'docs/runbook.md#top'\n", "test.monitoring.runbook_url: expected an"),
+        ("[test.canary]\ninterval_seconds = 90\n", "test.canary.interval_seconds: expected a multiple of 60"),
+        ("[test.canary]\ndeadline_seconds = 60\n", "test.canary.deadline_seconds: expected 1 ≤ deadline <"),
+        ("[test.canary]\ndeadline_seconds = 40\ninterval_seconds = 120\n", "test.canary.deadline_seconds: must leave"),
+        ("[test.canary]\nttl_hours = 0\n", "test.canary.ttl_hours: expected 1–8760"),
+        ("[test.canary]\nenabled = 'yes'\n", "test.canary.enabled: expected true or false"),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
@@ -100,3 +105,12 @@ def test_an_https_subscriber_must_be_https(tmp_path):
     path = write_config(tmp_path, "[prod.notifications]\nhigh_https_endpoints = ['http://pager.corp.test/hook']\n")
     with pytest.raises(ConfigError, match=r"prod.notifications.high_https_endpoints: expected https:// URLs"):
         load_config("prod", path)
+
+
+def test_only_the_local_stack_runs_the_canary_faster_than_a_minute(tmp_path):
+    # GIVEN the committed configuration THEN local runs the canary every few seconds, AWS environments every minute
+    assert load_config("local").canary.interval_seconds < 60
+    assert all(load_config(env).canary.interval_seconds % 60 == 0 for env in ENVIRONMENTS if env != "local")
+    # AND a sub-minute interval anywhere but local is one clear line
+    with pytest.raises(ConfigError, match=r"dev\.canary\.interval_seconds: expected a multiple of 60"):
+        load_config("dev", write_config(tmp_path, "[dev.canary]\ninterval_seconds = 5\ndeadline_seconds = 4\n"))

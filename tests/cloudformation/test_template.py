@@ -128,7 +128,13 @@ def test_functions_and_mappings(env):
     config = load_config(env)
     template = synthesized(env)
     functions = resources_of(template, "AWS::Lambda::Function")
-    assert set(functions) == {"IngestFunction", "ConsumerFunction", "ArchiverFunction", "NotifierFunction"}
+    assert set(functions) == {
+        "IngestFunction",
+        "ConsumerFunction",
+        "ArchiverFunction",
+        "NotifierFunction",
+        "CanaryFunction",
+    }
     for body in functions.values():
         props = body["Properties"]
         assert props["Runtime"] == "python3.12"
@@ -205,3 +211,49 @@ def test_any_accepted_configuration_keeps_the_queue_invariants(
 def test_rendered_json_is_sorted():
     text = render(full_template(load_config("prod")))
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_canary_runs_on_a_schedule_with_an_explicit_input_and_its_items_expire(env):
+    config = load_config(env)
+    template = synthesized(env)
+    resources = template["Resources"]
+    # THEN the schedule invokes the canary every interval (Scheduler counts minutes) with a known Input
+    schedule = resources["CanarySchedule"]["Properties"]
+    minutes = max(1, config.canary.interval_seconds // 60)
+    assert schedule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+    assert json.loads(schedule["Target"]["Input"]) == {"source": "sluice.canary", "action": "probe"}
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["CanaryFunction", "Arn"]}
+    assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert schedule["State"] == "ENABLED"
+    # AND ingest knows the canary's key id (to give its events canary ids), the consumer the items' TTL
+    variables = {name: resources[f"{name.title()}Function"]["Properties"]["Environment"]["Variables"]
+                 for name in ("ingest", "consumer", "canary")}  # fmt: skip
+    assert variables["ingest"]["CANARY_API_KEY_ID"] == {"Ref": "CanaryApiKey"}
+    assert variables["consumer"]["CANARY_TTL_SECONDS"] == str(config.canary.ttl_hours * 3600)
+    assert variables["canary"]["DEADLINE_SECONDS"] == str(config.canary.deadline_seconds)
+    # AND the table deletes items whose TTL attribute has passed
+    ttl = resources["EventsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_a_canary_switched_off_is_disabled_and_raises_no_alarm(tmp_path):
+    # GIVEN prod with the canary off
+    text = Path(__file__).resolve().parents[2].joinpath("sluice.toml").read_text()
+    path = tmp_path / "sluice.toml"
+    path.write_text(text + "\n[prod.canary]\nenabled = false\n")
+    template = full_template(load_config("prod", path)).to_dict()
+    # THEN its schedule is disabled and none of its alarms exist (they would only report missing data)
+    assert template["Resources"]["CanarySchedule"]["Properties"]["State"] == "DISABLED"
+    alarms = [body["Properties"]["AlarmName"] for body in resources_of(template, "AWS::CloudWatch::Alarm").values()]
+    assert alarms and not [name for name in alarms if "-canary-" in name]
+
+
+def test_the_template_and_the_functions_agree_on_what_marks_a_canary_item():
+    # THEN the prefix the canary's IAM condition allows is the one ingest gives, and the table's TTL attribute
+    # is the one the consumer writes (the describers may not import the functions, so each names them once)
+    from cloudformation import canary, storage
+    from functions.common import canary as marks
+
+    assert canary.CANARY_ID_PREFIX == marks.CANARY_ID_PREFIX
+    assert storage.TTL_ATTRIBUTE == marks.EXPIRES_AT_ATTRIBUTE

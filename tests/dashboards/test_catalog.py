@@ -10,7 +10,7 @@ import pytest
 from cloudformation.config import ENVIRONMENTS, FUNCTION_NAMES, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog, sluice_namespace
-from dashboards.metric_math import referenced_ids
+from dashboards.metric_math import evaluate, referenced_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_our_metrics_use_the_functions_namespace_and_service_dimension():
     namespace = template["IngestFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert sluice_namespace(config) == namespace == "Sluice/prod"
     ours = [m for m in build_catalog(config).metrics() if m.namespace == namespace]
-    assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver"}
+    assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver", "canary"}
     rejected = [m for m in ours if m.name == "EventsRejected"]
     assert {dict(m.dimensions)["reason"] for m in rejected} == set(REJECTION_REASONS)
 
@@ -157,3 +157,18 @@ def test_an_aws_metric_without_dimensions_is_labelled_account_wide_and_so_is_its
     for definition in alarm_definitions(config, catalog):
         if definition.spec.signal in account_wide:
             assert "account-wide" in definition.spec.summary, definition.name
+
+
+def test_client_requests_leave_out_the_canarys_and_have_no_value_without_any():
+    # GIVEN periods with client traffic and the canary's requests, with the canary's only, and with none at all
+    config = load_config("local")
+    signal = build_catalog(config)["client_requests"]
+    api_count = {0: 12.0, 10: 2.0, 20: 7.0}
+    canary_requests = {0: 2.0, 10: 2.0}
+    # WHEN the expression is evaluated as CloudWatch would
+    values = evaluate(
+        signal.expression, {"api_count": api_count, "canary_requests": canary_requests}, [0, 10, 20, 30], 10
+    )
+    # THEN it counts the clients' requests, and a period with only the canary's (or none) has no value, so an idle
+    # night does not teach the request anomaly band that silence is normal
+    assert values == {0: 10.0, 20: 7.0}

@@ -99,7 +99,7 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     graphs = metric_widgets(body)
     assert all(widget["properties"]["title"].endswith("?") for widget in graphs)
     headers = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text" and w["height"] == 1]
-    stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications"]
+    stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications", "Canary"]
     assert [header.removeprefix("### ").split(":")[0] for header in headers] == stages
     # the queue-age graph carries both tiers' thresholds and the retention limit
     (age,) = [w for w in graphs if entry_ids(w) == {"queue_age"}]
@@ -110,7 +110,8 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     # the request graph carries the anomaly band of its alarm
     (requests,) = [w for w in graphs if w["properties"]["title"] == "Are requests arriving as usual?"]
     assert any(
-        "ANOMALY_DETECTION_BAND(api_count" in e[-1].get("expression", "") for e in requests["properties"]["metrics"]
+        "ANOMALY_DETECTION_BAND(client_requests" in e[-1].get("expression", "")
+        for e in requests["properties"]["metrics"]
     )
 
 
@@ -134,7 +135,13 @@ def test_alarm_status_and_runbook_widgets_cover_every_alarm():
 def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     config = load_config("prod")
     summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
-    assert len(summary["widgets"]) <= 12
+    assert len(summary["widgets"]) <= 13
+    # the first row answers "is the pipeline alive?" from the canary
+    first = summary["widgets"][0]
+    assert first["y"] == 0 and first["properties"]["title"].startswith("Is the pipeline alive?")
+    assert {entry[-1]["id"] for entry in first["properties"]["metrics"] if isinstance(entry[-1], dict)} >= {
+        "canary_success"
+    }
     (status,) = [w for w in summary["widgets"] if w["type"] == "alarm"]
     assert all(arn.endswith("-high") for arn in status["properties"]["alarms"])
     assert sum(w["properties"].get("view") == "singleValue" for w in summary["widgets"]) >= 6
@@ -147,13 +154,14 @@ def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
     summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
     tiles = [w["properties"] for w in summary["widgets"] if w["properties"].get("view") == "singleValue"]
     for tile in tiles:
-        (shown,) = [entry[-1] for entry in tile["metrics"] if entry[-1].get("visible", True)]
-        signal = catalog[shown["id"]]
-        # THEN a tile of milliseconds, seconds or percent says so in its label: "Latency p99 (ms)"
-        symbol = {"Milliseconds": "(ms)", "Seconds": "(s)", "Percent": "(%)"}.get(signal.unit)
-        assert symbol is None or shown["label"].endswith(symbol), shown
-        # AND a count of events is the sum over the dashboard's time range, not the last period's
-        summed = getattr(signal, "stat", None) == "Sum" and signal.unit == "Count"
+        shown = [entry[-1] for entry in tile["metrics"] if entry[-1].get("visible", True)]
+        signals = [catalog[entry["id"]] for entry in shown]
+        for entry, signal in zip(shown, signals, strict=True):
+            # THEN a tile of milliseconds, seconds or percent says so in its label: "Latency p99 (ms)"
+            symbol = {"Milliseconds": "(ms)", "Seconds": "(s)", "Percent": "(%)"}.get(signal.unit)
+            assert symbol is None or entry["label"].endswith(symbol), entry
+        # AND a tile of counted events only shows the sum over the dashboard's time range, not the last period's
+        summed = all(getattr(signal, "stat", None) == "Sum" and signal.unit == "Count" for signal in signals)
         assert tile.get("setPeriodToTimeRange", False) == summed, shown
     assert any("(ms)" in entry[-1]["label"] for tile in tiles for entry in tile["metrics"])
 

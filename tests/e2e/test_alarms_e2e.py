@@ -40,7 +40,7 @@ import requests
 from alarms.table import REQUEST_BAND_WIDTH, alarm_definitions, composite_definitions
 from cloudformation.config import load_config
 from dashboards.catalog import build_catalog
-from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band
+from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band, evaluate
 from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
@@ -186,12 +186,14 @@ def wait_stored(stack: BackgroundStack, ids: list[str], timeout: float = STORE_T
 
 
 def request_counts(stack: BackgroundStack, periods: int) -> dict[int, float]:
-    """Requests per period (the anomaly alarm's metric) over the last `periods` complete periods."""
+    """Client requests per period (the anomaly alarm's signal: the canary's own are left out, and a period without
+    any has no value) over the last `periods` complete periods."""
     end = int(time.time() // PERIOD) * PERIOD
-    metric = CATALOG["api_count"]
-    return fetch_series(stack.client("cloudwatch"), {"count": metric.metric_stat()}, end - periods * PERIOD, end)[
-        "count"
-    ]
+    signal = CATALOG["client_requests"]
+    stats = {metric.id: metric.metric_stat() for metric in signal.inputs}
+    series = fetch_series(stack.client("cloudwatch"), stats, end - periods * PERIOD, end)
+    timestamps = list(range(end - periods * PERIOD, end, PERIOD))
+    return evaluate(signal.expression, series, timestamps, PERIOD)
 
 
 def sleep_until(moment: float) -> None:

@@ -296,6 +296,41 @@ def test_anomaly_band_alarm_fires_above_and_below_history(aws):
     assert moto_state(aws, "anomaly-low") == ALARM
 
 
+def test_anomaly_band_over_metric_math_reads_the_expressions_history(aws):
+    # GIVEN an anomaly alarm on client requests: all requests less the canary's, no value in a period without any
+    clients = "(count - FILL(canary, 0))"
+    band = [
+        {"Id": "count", "MetricStat": stat("Count"), "ReturnData": False},
+        {"Id": "canary", "MetricStat": stat("CanaryRequests"), "ReturnData": False},
+        {"Id": "clients", "Expression": f"{clients} * {clients} / {clients}", "ReturnData": True},
+        {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(clients, 2)", "ReturnData": True},
+    ]
+    alarm = metric_alarm(
+        aws,
+        "client-anomaly",
+        aws.low,
+        Metrics=band,
+        ThresholdMetricId="band",
+        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+    )
+    alarm.pop("Threshold")
+    watcher = evaluator(aws, [alarm])
+    # WHEN 20 periods carry only the canary's 2 requests each, then clients start sending 100 a period
+    aws.put("CanaryRequests", {index: 2 for index in range(23)})
+    aws.put("Count", {**{index: 2 for index in range(20)}, 20: 102, 21: 102, 22: 102})
+    aws.after(22)
+    watcher.evaluate_once()
+    # THEN no band yet (the canary's periods are no client history), so no alarm
+    assert moto_state(aws, "client-anomaly") == OK
+    # WHEN the clients' 100 a period become the history and then surge
+    aws.put("CanaryRequests", {index: 2 for index in range(23, 46)})
+    aws.put("Count", {**{index: 102 for index in range(23, 43)}, 43: 1002, 44: 1002, 45: 1002})
+    aws.after(45)
+    watcher.evaluate_once()
+    # THEN the band, computed from the expression's history, catches the surge
+    assert moto_state(aws, "client-anomaly") == ALARM
+
+
 def test_percentile_alarm_reads_the_maximum_locally(aws):
     # GIVEN a p99 latency alarm (moto computes no percentiles)
     alarm = metric_alarm(aws, "latency-low", aws.low, MetricName="Latency", ExtendedStatistic="p99", Threshold=500.0)
@@ -465,6 +500,9 @@ def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):
     states = watcher.states()
     assert states[config.resource_name("dlq-visible-high")] == ALARM
     assert states[config.resource_name("ingestion-at-risk-high")] == ALARM
+    # (the canary's streak alarm treats missing data as missing: no run at all is INSUFFICIENT_DATA, not OK)
+    canary_failing = config.resource_name("canary-failing-high")
+    assert states.pop(canary_failing) == "INSUFFICIENT_DATA"
     assert {state for name, state in states.items() if "dlq" not in name and "at-risk" not in name} == {OK}
     # ... and the one incident paged once, through the composite
     pages = [m["AlarmName"] for m in aws.received(aws.high)]

@@ -46,6 +46,8 @@ traces_recorded_per_million = 0.0
 [kms]
 key_month = 0.0
 requests_per_10k = 0.0
+[scheduler]
+invocations_per_million = 1.0
 """
 
 # 1,000 events/s for a 1-hour "month": 3.6 million events; 1,000-byte events.
@@ -177,3 +179,25 @@ def test_the_real_price_table_is_complete_and_dated() -> None:
     assert prices.text("meta", "as_of")
     result = estimate(load_config("prod"), prices, Workload(100, 1024), BATCHED, Inventory())
     assert result.total > 0
+
+
+def test_the_canary_costs_a_run_every_interval_whatever_the_clients_send(prices: Prices, tmp_path: Path) -> None:
+    # GIVEN dev's canary: a run every 60 s, i.e. 60 runs in the 1-hour "month" of these tests
+    config = load_config("dev")
+    runs = 3600 / config.canary.interval_seconds
+
+    def canary_usd(config_used, prefix: str) -> float:
+        lines = estimate(config_used, prices, WORKLOAD, BATCHED, Inventory(), FLAT).lines
+        return round(sum(line.usd for line in lines if line.item.startswith(prefix)), 9)
+
+    # THEN each run is one scheduler invocation and one API request, at the first tier's $10 per million
+    assert canary_usd(config, "canary schedule") == round(runs * 1.0 / 1e6, 9)
+    assert canary_usd(config, "canary: REST API requests") == round(runs * 10.0 / 1e6, 9)
+    # AND its five metrics are custom metrics
+    assert canary_usd(config, "canary: custom metrics") == 5.0
+    # AND a canary switched off costs nothing
+    path = tmp_path / "sluice.toml"
+    path.write_text(
+        Path(__file__).resolve().parents[2].joinpath("sluice.toml").read_text() + "\n[dev.canary]\nenabled = false\n"
+    )
+    assert canary_usd(load_config("dev", path), "canary") == 0.0

@@ -94,3 +94,35 @@ def test_without_a_log_the_metric_is_compared_with_the_table_and_called_approxim
     assert (result.accepted_metric, result.table_items) == (12, 10)
     summary = "\n".join(result.summary())
     assert "difference (accepted - stored): +2" in summary and "approximate" in summary
+
+
+def test_the_canarys_events_are_left_out_of_the_window_report(aws: boto3.Session) -> None:
+    dynamodb, cloudwatch = aws.client("dynamodb"), aws.client("cloudwatch")
+    table = create_table(dynamodb)
+    namespace = f"Sluice/{unique('env')}"
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    at = start + timedelta(minutes=3)
+    received = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # GIVEN 4 events accepted in the window, 3 of them the canary's, and all 4 stored (the canary's marked)
+    for name, service, value in (("EventsAccepted", "ingest", 4), ("CanaryAccepted", "canary", 3)):
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "service", "Value": service}],
+                    "Timestamp": at,
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        )
+    dynamodb.put_item(TableName=table, Item=item_of(envelope(received_at=received)))
+    for n in range(3):
+        canary = item_of(envelope(event_id=f"canary-{n}", received_at=received))
+        dynamodb.put_item(TableName=table, Item={**canary, "canary": {"BOOL": True}, "expires_at": {"N": "1"}})
+    # WHEN reconciled over the window
+    result = reconcile_window(cloudwatch, dynamodb, table, namespace, start, start + timedelta(minutes=20))
+    # THEN only the client's event counts, on both sides
+    assert (result.accepted_metric, result.table_items) == (1, 1)
+    assert "canary excluded" in "\n".join(result.summary())

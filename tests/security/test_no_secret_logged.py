@@ -122,3 +122,8 @@ def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
     assert all(places.get(name) for name in ("functions.log", "runtime.log", "moto.log", "console.log", "metrics"))
     # AND the key's value is nowhere
     assert [name for name, text in places.items() if key in text] == []
+    # AND neither is the canary's key's value (the canary reads it from API Gateway at run time), though it ran
+    keys = local_stack.client("apigateway").get_api_keys(includeValues=True)["items"]
+    (canary_key,) = [item["value"] for item in keys if item["name"] == "sluice-local-canary-key"]
+    assert '"canary run"' in places["functions.log"]
+    assert [name for name, text in places.items() if canary_key in text] == []

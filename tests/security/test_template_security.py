@@ -173,10 +173,13 @@ def test_every_way_in_needs_an_api_key_or_is_one_named_service(template):
     # THEN every API method needs an API key, and the key is bound to a usage plan that throttles it
     methods = of_type(template, "AWS::ApiGateway::Method")
     assert methods and all(props["ApiKeyRequired"] is True for props in methods.values()), methods
-    [plan] = of_type(template, "AWS::ApiGateway::UsagePlan").values()
-    assert plan["Throttle"]["RateLimit"] > 0 and plan["Throttle"]["BurstLimit"] > 0
-    [binding] = of_type(template, "AWS::ApiGateway::UsagePlanKey").values()
-    assert binding["KeyId"] == {"Ref": "ApiKey"} and binding["KeyType"] == "API_KEY"
+    plans = of_type(template, "AWS::ApiGateway::UsagePlan")
+    assert all(plan["Throttle"]["RateLimit"] > 0 and plan["Throttle"]["BurstLimit"] > 0 for plan in plans.values())
+    # (the clients' key and the canary's own, each bound to its own plan)
+    bindings = {props["KeyId"]["Ref"]: props for props in of_type(template, "AWS::ApiGateway::UsagePlanKey").values()}
+    assert set(bindings) == {"ApiKey", "CanaryApiKey"}
+    assert all(binding["KeyType"] == "API_KEY" for binding in bindings.values())
+    assert bindings["ApiKey"]["UsagePlanId"] != bindings["CanaryApiKey"]["UsagePlanId"]
     # AND no function has a URL of its own, and each invoke permission names one service and one source
     assert not of_type(template, "AWS::Lambda::Url")
     for name, props in of_type(template, "AWS::Lambda::Permission").items():
@@ -193,12 +196,33 @@ def test_the_api_key_value_reaches_no_log_and_no_function(template):
     log_format = stage["AccessLogSetting"]["Format"]
     assert "$context.identity.apiKeyId" in log_format
     assert '$context.identity.apiKey"' not in log_format and "$context.identity.apiKey " not in log_format
-    # AND no function's environment refers to the key, and the environments are encrypted with the stack's key
+    # AND no function's environment refers to the clients' key; a variable naming a key holds the canary key's
+    # id (a Ref of an ApiKey is its id: CloudFormation has no way to hand out the value), and the environments
+    # are encrypted with the stack's key
     for name, props in of_type(template, "AWS::Lambda::Function").items():
         variables = props.get("Environment", {}).get("Variables", {})
         assert "ApiKey" not in references(variables), name
-        assert not any("key" in variable.lower() and "kms" not in variable.lower() for variable in variables), name
+        for variable, value in variables.items():
+            if "key" in variable.lower() and "kms" not in variable.lower():
+                assert variable == "CANARY_API_KEY_ID" and value == {"Ref": "CanaryApiKey"}, (name, variable)
         assert references(props["KmsKeyArn"]) == {"StackKey"}, name
     # AND no output hands out the key (its id is not the secret; there is no way to output the value)
     for name, output in template.get("Outputs", {}).items():
         assert "ApiKey" not in references(output["Value"]) or name == "ApiKeyId", name
+        assert "CanaryApiKey" not in references(output["Value"]) or name == "CanaryApiKeyId", name
+
+
+def test_the_canary_reads_its_own_key_and_its_own_items_only(template):
+    # GIVEN the canary's role
+    [policy] = template["Resources"]["CanaryRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    by_action = {action: statement for statement in statements for action in as_list(statement["Action"])}
+    # THEN it reads one API key: its own (the value never passes through the template or its environment)
+    gets = by_action["apigateway:GET"]
+    assert references(gets["Resource"]) - PSEUDO_PARAMETERS == {"CanaryApiKey"}
+    assert not any(action.startswith("apigateway:") and action != "apigateway:GET" for action in by_action)
+    # AND it reads the events table only where the partition key starts with the canary prefix, and writes nothing
+    read = by_action["dynamodb:GetItem"]
+    assert references(read["Resource"]) == {"EventsTable"}
+    assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["canary-*"]}}
+    assert {action for action in by_action if action.startswith("dynamodb:")} == {"dynamodb:GetItem"}

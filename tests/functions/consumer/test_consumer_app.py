@@ -202,3 +202,18 @@ def test_missing_table_name_fails_fast(consumer: Any, monkeypatch: pytest.Monkey
     # WHEN / THEN importing the handler names the variable
     with pytest.raises(ConfigError, match="TABLE_NAME"):
         load_module("functions.consumer.app")
+
+
+def test_canary_events_are_marked_and_expire_from_their_acceptance(consumer: Any, context: FakeContext) -> None:
+    # GIVEN a canary event (its id as ingest gives it) and a client event, both accepted at the same moment
+    accepted = "2026-11-25T19:20:03.123Z"  # 1795634403 epoch seconds
+    bodies = [envelope_body("canary-01ABC", received_at=accepted), envelope_body("01CLIENT", received_at=accepted)]
+    # WHEN the consumer stores them (a day's TTL by default)
+    response = consumer.app.handler(sqs_event(bodies), context)
+    # THEN the canary's item is marked and carries its expiry (accepted + TTL) in the table's TTL attribute
+    assert response == {"batchItemFailures": []}
+    items = consumer.items()
+    assert items["canary-01ABC"]["canary"] == {"BOOL": True}
+    assert items["canary-01ABC"]["expires_at"] == {"N": str(1795634403 + 86_400)}
+    # AND the client's item is neither marked nor expiring
+    assert not {"canary", "expires_at"} & set(items["01CLIENT"])

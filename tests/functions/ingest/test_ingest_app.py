@@ -329,3 +329,20 @@ def test_configuration_fails_fast(
     # THEN one ConfigError names the variable
     with pytest.raises(ConfigError, match=message):
         load_module("functions.ingest.app")
+
+
+def test_only_the_canarys_own_key_gets_canary_ids(ingest: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN ingest configured with the canary's key id
+    monkeypatch.setenv("CANARY_API_KEY_ID", "canary-key-id")
+    ingest.app = load_module("functions.ingest.app")
+    canary_request = api_request('{"canary":true}', headers={"Idempotency-Key": "no-effect"})
+    canary_request["requestContext"]["identity"]["apiKeyId"] = "canary-key-id"
+    # WHEN the canary posts with its key, and a client posts a body that says "canary" with its own key
+    canary_ids = call(ingest, canary_request)[1]["ids"]
+    client_ids = call(ingest, api_request('{"canary":true}'))[1]["ids"]
+    # THEN only the canary's event gets a canary id (a fresh one: it is marked, and expires, in the table)
+    [canary_id] = canary_ids
+    assert canary_id.startswith("canary-") and ULID.match(canary_id.removeprefix("canary-"))
+    [client_id] = client_ids
+    assert ULID.match(client_id)
+    assert [message["event_id"] for message in ingest.queued()] == [canary_id, client_id]
