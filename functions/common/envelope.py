@@ -23,6 +23,7 @@ from ulid import ULID
 
 from functions.common.clock import parse_iso
 from functions.common.errors import EnvelopeError
+from functions.common.jsontext import loads
 
 ENVELOPE_VERSION = 1
 MAX_EVENT_ID_CHARS = 128
@@ -63,8 +64,8 @@ def parse_envelope(body: Any) -> Envelope:
     if not isinstance(body, str):
         raise EnvelopeError("body is not a string")
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        data = loads(body)
+    except ValueError:
         raise EnvelopeError("body is not JSON") from None
     if not isinstance(data, dict):
         raise EnvelopeError("body is not a JSON object")

@@ -120,7 +120,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     Responses (JSON):
       202 {"accepted": n, "ids": [...]}: every event is in the queue; ids in body order.
       400 {"error": malformed_json | not_an_object | empty_batch | batch_too_long | invalid_idempotency_key,
-           "message": ...}
+           "message": ...}; malformed_json includes a body that is not UTF-8 and one nested deeper than
+          512 levels (functions/common/jsontext.py). Integers of any length are valid JSON and accepted.
       413 {"error": event_too_large | body_too_large, "message": ...}
       415 {"error": unsupported_media_type, "message": ...}
       503 {"error": "queue_unavailable", "message": ...} + Retry-After: no event is in the queue.
