@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -105,7 +104,7 @@ def test_a_body_cut_short_by_a_client_that_went_away_is_never_processed(gateway:
 
 
 def test_a_chunked_body_cut_short_is_never_processed(gateway: Gateway) -> None:
-    received = gateway.raw(head("Transfer-Encoding: chunked") + b"20\r\n{\"a\": 1")
+    received = gateway.raw(head("Transfer-Encoding: chunked") + b'20\r\n{"a": 1')
     assert received == b""
     assert gateway.events == []
 
