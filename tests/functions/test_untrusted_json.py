@@ -53,9 +53,11 @@ def apps() -> Iterator[dict[str, Any]]:
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         queue = plain_client("sqs").create_queue(QueueName="sluice-ingest-untrusted")["QueueUrl"]
         create_table(TABLE, "event_id")
+        create_table("sluice-idempotency-untrusted", "id")
         plain_client("s3").create_bucket(Bucket=BUCKET)
         for name, value in {
             "QUEUE_URL": queue,
+            "IDEMPOTENCY_TABLE_NAME": "sluice-idempotency-untrusted",
             "MAX_EVENT_BYTES": str(64 * 1024),
             "MAX_BODY_BYTES": str(64 * 1024),
             "TABLE_NAME": TABLE,
