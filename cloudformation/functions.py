@@ -65,8 +65,17 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 "MAX_EVENT_BYTES": str(config.api.max_event_bytes),
                 "MAX_BODY_BYTES": str(config.api.max_body_bytes),
                 "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
+                "IDEMPOTENCY_TABLE_NAME": Ref(storage.idempotency),
+                "IDEMPOTENCY_SECONDS": str(config.api.idempotency_key_hours * 3600),
             },
-            [allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")])],
+            [
+                allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")]),
+                # What Powertools' DynamoDB persistence layer calls.
+                allow(
+                    [ddb_actions.GetItem, ddb_actions.PutItem, ddb_actions.UpdateItem, ddb_actions.DeleteItem],
+                    [GetAtt(storage.idempotency, "Arn")],
+                ),
+            ],
         ),
         "consumer": (
             {"TABLE_NAME": Ref(storage.table)},
@@ -81,6 +90,8 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                     [GetAtt(queues.ingest, "Arn")],
                 ),
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
+                # functions/consumer/first_write.py: an event stored once keeps its first metadata.
+                allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),
             ],
         ),
         "archiver": (
