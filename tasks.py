@@ -573,6 +573,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         estimate,
         format_comparison,
         format_estimate,
+        keyed_request_cost,
         shapes,
     )
 
@@ -590,6 +591,10 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         inventory = Inventory.from_template(json.loads(render(full_template(config))))
         assumptions = Assumptions()
         estimates = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in shapes(batch)]
+        keyed = [
+            keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
+            for events in sorted({1, batch})
+        ]
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
         f"Sluice cost estimate for {config.stack_name}: {events_per_second:g} events/s of {event_bytes} B "
@@ -601,6 +606,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         print("\n".join(format_estimate(item)))
     print()
     print("\n".join(format_comparison(estimates, config)))
+    print("\n".join(keyed))
     print("\nassumptions (estimates, not measurements):")
     print("\n".join(f"  {line}" for line in assumptions.lines()))
 
