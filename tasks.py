@@ -124,7 +124,8 @@ def down(c):
     stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
     if not stopped:
         raise Exit("error: the local stack did not stop; see .local/logs/runtime.log", code=1)
-    (_state_dir() / "outputs.json").unlink(missing_ok=True)
+    for name in ("outputs.json", "stack.json"):  # stack.json: how a restart resumes on a surviving moto
+        (_state_dir() / name).unlink(missing_ok=True)
     print("local stack stopped")
 
 
