@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's hard payload limit
 # REST API quota "Total combined size of request line and header values" (not adjustable).
 API_GATEWAY_MAX_HEADER_BYTES = 10_240
-READ_TIMEOUT_SECONDS = 20.0
+READ_TIMEOUT_SECONDS = 60.0
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 OVERSIZED_BODY_DRAIN_FACTOR = 4
