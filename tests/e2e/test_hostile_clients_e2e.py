@@ -68,9 +68,15 @@ def test_a_body_that_is_not_utf8_gets_ingests_own_400(local_stack):
     assert "not UTF-8" in response.json()["message"]
 
 
+def ingest_invocations(local_stack) -> int:
+    return local_stack.status()["functions"]["ingest"]["invocations"]
+
+
 def test_a_60_kb_header_is_a_431_and_never_stored(local_stack):
+    before = ingest_invocations(local_stack)
     response = local_stack.post_events({"a": 1}, headers={"User-Agent": "u" * 60_000})
     assert response.status_code == 431
+    assert ingest_invocations(local_stack) == before  # the function never saw it: nothing to store
 
 
 def test_a_smuggled_request_is_never_stored(local_stack):
@@ -86,6 +92,7 @@ def test_a_smuggled_request_is_never_stored(local_stack):
         f"POST /{stage}/events HTTP/1.1\r\nHost: {host}\r\nx-api-key: {local_stack.outputs['ApiKey']}\r\n"
         f"Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: {2 + len(inner)}\r\n\r\n{{}}{inner}"
     )
+    before = ingest_invocations(local_stack)
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(outer.encode())
         sock.shutdown(socket.SHUT_WR)
@@ -94,3 +101,4 @@ def test_a_smuggled_request_is_never_stored(local_stack):
             received += chunk
     # THEN one 400 answers it, and the connection is closed before the hidden request is read
     assert received.startswith(b"HTTP/1.1 400") and received.count(b"HTTP/1.1 ") == 1
+    assert ingest_invocations(local_stack) == before
