@@ -86,7 +86,9 @@ def _control(method: str, path: str, body: dict | None = None) -> dict | list:
     try:
         response = requests.request(method, url, json=body, timeout=30)
     except requests.ConnectionError:
-        raise Exit(f"error: the local stack does not answer on {url} (is it still running?)", code=1) from None
+        from local.recovery import crash_hint
+
+        raise Exit(f"error: the local stack does not answer on {url}: {crash_hint(_state_dir())}", code=1) from None
     payload = response.json()
     if response.status_code >= 400:
         raise Exit(f"error: {payload.get('message', payload)}", code=1)

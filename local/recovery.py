@@ -91,6 +91,17 @@ def surviving_moto(pidfile: Path, host: str = "127.0.0.1") -> AdoptedMoto | None
     return None
 
 
+def crash_hint(root: Path) -> str:
+    """What to do when the runtime does not answer: one sentence, naming a moto server it left running."""
+    moto = surviving_moto(root / "moto.pid")
+    if moto is None:
+        return "is it still running? start it with `invoke up`"
+    return (
+        f"its runtime is gone but its moto server (pid {moto.pid}) still holds the stack's data: "
+        "`invoke up` resumes on it, `invoke down` stops it"
+    )
+
+
 # --- the deployed stack's description, so a restart can resume without deploying again ---------------------
 
 

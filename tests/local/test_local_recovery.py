@@ -17,7 +17,7 @@ import pytest
 
 from cloudformation.config import load_config
 from local.emulator import MotoServer, free_port, start_moto, write_pidfile
-from local.recovery import StateFolderInUse, lock_state_folder, surviving_moto
+from local.recovery import StateFolderInUse, crash_hint, lock_state_folder, surviving_moto
 from local.runtime import LocalRuntime, Ports, StatePaths
 
 HOLD_LOCK = """
@@ -114,3 +114,15 @@ def test_a_stale_or_recycled_pidfile_finds_nothing(tmp_path: Path) -> None:
     # THEN neither is taken for a surviving moto
     assert surviving_moto(tmp_path / "gone.pid") is None
     assert surviving_moto(tmp_path / "recycled.pid") is None
+
+
+def test_when_the_runtime_is_gone_the_hint_names_the_moto_it_left(orphan: MotoServer, tmp_path: Path) -> None:
+    # GIVEN a state folder whose runtime died, once with its moto server still running and once without
+    write_pidfile(tmp_path / "moto.pid", orphan.pid)
+    # WHEN `invoke status` or `invoke chaos` find no runtime to answer
+    # THEN the hint names the surviving moto and both ways out; without one, it says how to start
+    assert crash_hint(tmp_path) == (
+        f"its runtime is gone but its moto server (pid {orphan.pid}) still holds the stack's data: "
+        "`invoke up` resumes on it, `invoke down` stops it"
+    )
+    assert crash_hint(tmp_path / "elsewhere") == "is it still running? start it with `invoke up`"
