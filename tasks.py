@@ -73,7 +73,9 @@ def _control(method: str, path: str, body: dict | None = None) -> dict | list:
     try:
         response = requests.request(method, url, json=body, timeout=30)
     except requests.ConnectionError:
-        raise Exit(f"error: the local stack does not answer on {url} (is it still running?)", code=1) from None
+        from local.recovery import crash_hint
+
+        raise Exit(f"error: the local stack does not answer on {url}: {crash_hint(_state_dir())}", code=1) from None
     payload = response.json()
     if response.status_code >= 400:
         raise Exit(f"error: {payload.get('message', payload)}", code=1)
@@ -122,7 +124,8 @@ def down(c):
     stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
     if not stopped:
         raise Exit("error: the local stack did not stop; see .local/logs/runtime.log", code=1)
-    (_state_dir() / "outputs.json").unlink(missing_ok=True)
+    for name in ("outputs.json", "stack.json"):  # stack.json: how a restart resumes on a surviving moto
+        (_state_dir() / name).unlink(missing_ok=True)
     print("local stack stopped")
 
 
@@ -644,6 +647,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         estimate,
         format_comparison,
         format_estimate,
+        keyed_request_cost,
         shapes,
     )
 
@@ -661,6 +665,10 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         inventory = Inventory.from_template(json.loads(render(full_template(config))))
         assumptions = Assumptions()
         estimates = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in shapes(batch)]
+        keyed = [
+            keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
+            for events in sorted({1, batch})
+        ]
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
         f"Sluice cost estimate for {config.stack_name}: {events_per_second:g} events/s of {event_bytes} B "
@@ -672,6 +680,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         print("\n".join(format_estimate(item)))
     print()
     print("\n".join(format_comparison(estimates, config)))
+    print("\n".join(keyed))
     print("\nassumptions (estimates, not measurements):")
     print("\n".join(f"  {line}" for line in assumptions.lines()))
 

@@ -15,7 +15,14 @@ AWS_ENV = {
 }
 # What Lambda sets and Powertools/the X-Ray SDK read: "running in Lambda", so tracing is on.
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "sluice-bench"}
-INGEST_ENV = AWS_ENV | IN_LAMBDA | {"QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench"}
+INGEST_ENV = (
+    AWS_ENV
+    | IN_LAMBDA
+    | {
+        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+        "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
+    }
+)
 BOTO3_CLIENT = 'import boto3; boto3.client("sqs")'
 IMPORT_TIMEOUT_SECONDS = 120
 

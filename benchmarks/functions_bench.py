@@ -8,6 +8,8 @@ Run: .venv/bin/python -m benchmarks.functions_bench
    which is what Powertools, the X-Ray SDK and our own modules add. Outside Lambda the X-Ray SDK builds its
    centralized-sampling clients at import (~150 ms, once per process): a local figure says nothing of Lambda.
 3. consumer BatchWriteItem calls per event at batch size 100
+4. warm ingest with an Idempotency-Key (a new key each time: Powertools' PutItem and UpdateItem on the
+   idempotency table) vs without, same mocked queue and table
 """
 
 import contextlib
@@ -31,6 +33,11 @@ BATCH_SIZE = 100
 
 
 # Lambda's longest timeout: the warm bench reuses one context for all its invocations and must not run short.
+INGEST_BENCH_ENV = AWS_ENV | {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "QUEUE_URL": "pending",
+    "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
+}
 BENCH_FUNCTION = FunctionSettings(name="sluice-bench", timeout_seconds=900, memory_mb=256)
 
 
@@ -71,7 +78,7 @@ def _timed(call: Callable[[], Any]) -> float:
 def warm_ingest() -> Result:
     from moto import mock_aws
 
-    with environment(AWS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true", "QUEUE_URL": "pending"}), mock_aws():
+    with environment(INGEST_BENCH_ENV), mock_aws():
         import boto3
 
         url = boto3.client("sqs").create_queue(QueueName="bench")["QueueUrl"]
@@ -102,6 +109,53 @@ def warm_ingest() -> Result:
         f" median of {WARM_ITERATIONS}"
     )
     return Result("warm ingest / send_message", ratio, 1.3, "x", detail)
+
+
+def warm_keyed_ingest() -> Result:
+    from moto import mock_aws
+
+    with environment(INGEST_BENCH_ENV), mock_aws():
+        import boto3
+
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+        boto3.client("dynamodb").create_table(
+            TableName=INGEST_BENCH_ENV["IDEMPOTENCY_TABLE_NAME"],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        os.environ["QUEUE_URL"] = url
+        app = import_module("functions.ingest.app")
+        context = bench_context()
+        plain = _api_event('{"type": "click", "n": 1}')
+        keys = iter(range(WARM_ITERATIONS))
+
+        def unkeyed() -> None:
+            assert app.handler(plain, context)["statusCode"] == 202
+
+        def keyed() -> None:
+            event = {**plain, "headers": {**plain["headers"], "Idempotency-Key": f"bench-{next(keys)}"}}
+            assert app.handler(event, context)["statusCode"] == 202
+
+        keyed()  # the first keyed request imports the idempotency layer: a cold-start cost, not a warm one
+        ours, theirs = [], []
+        with contextlib.redirect_stdout(io.StringIO()) as sink:
+            for iteration in range(WARM_ITERATIONS - 1):
+                if iteration % 50 == 0:
+                    sqs.delete_queue(QueueUrl=url)
+                    sqs.create_queue(QueueName="bench")
+                    sink.truncate(0)
+                pair = (keyed, unkeyed) if iteration % 2 else (unkeyed, keyed)
+                for call in pair:
+                    (ours if call is keyed else theirs).append(_timed(call))
+    detail = (
+        f"keyed {statistics.median(ours) * 1000:.2f} ms vs unkeyed {statistics.median(theirs) * 1000:.2f} ms,"
+        f" median of {WARM_ITERATIONS - 1}"
+    )
+    return Result(
+        "warm keyed ingest / unkeyed ingest", statistics.median(ours) / statistics.median(theirs), None, "x", detail
+    )
 
 
 BOTOCORE_CLIENT = 'import botocore.session; botocore.session.get_session().create_client("sqs")'
@@ -165,6 +219,7 @@ def main() -> None:
         warm_ingest(),
         *cold_imports(),
         consumer_writes(),
+        warm_keyed_ingest(),
     ]
     print_results(results)
 

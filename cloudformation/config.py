@@ -40,6 +40,7 @@ class ApiConfig:
     max_body_bytes: int
     max_batch_events: int
     waf_web_acl_arn: str = ""
+    idempotency_key_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ def _check_invariants(config: Config, where: str) -> None:
         "expected between api.max_event_bytes and 10485760 (API Gateway's limit)",
     )
     require(1 <= api.max_batch_events <= 500, "api.max_batch_events", "expected 1–500")
+    require(1 <= api.idempotency_key_hours <= 168, "api.idempotency_key_hours", "expected 1–168")
     require(
         not api.waf_web_acl_arn or api.waf_web_acl_arn.startswith("arn:aws:wafv2:"),
         "api.waf_web_acl_arn",

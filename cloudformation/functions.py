@@ -77,8 +77,17 @@ def build_functions(
                 "MAX_BODY_BYTES": str(config.api.max_body_bytes),
                 "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
                 "CANARY_API_KEY_ID": Ref(canary_key),
+                "IDEMPOTENCY_TABLE_NAME": Ref(storage.idempotency),
+                "IDEMPOTENCY_SECONDS": str(config.api.idempotency_key_hours * 3600),
             },
-            [allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")])],
+            [
+                allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")]),
+                # What Powertools' DynamoDB persistence layer calls.
+                allow(
+                    [ddb_actions.GetItem, ddb_actions.PutItem, ddb_actions.UpdateItem, ddb_actions.DeleteItem],
+                    [GetAtt(storage.idempotency, "Arn")],
+                ),
+            ],
         ),
         "consumer": (
             {"TABLE_NAME": Ref(storage.table), "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600)},
@@ -93,6 +102,8 @@ def build_functions(
                     [GetAtt(queues.ingest, "Arn")],
                 ),
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
+                # functions/consumer/first_write.py: an event stored once keeps its first metadata.
+                allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),
             ],
         ),
         "archiver": (

@@ -1,4 +1,5 @@
-"""Where events rest: the events table, the held-notifications table and the S3 archive."""
+"""Where events rest: the events table, the held-notifications table, the S3 archive, and the table that
+remembers Idempotency-Keys."""
 
 from __future__ import annotations
 
@@ -24,9 +25,17 @@ class Storage:
     archive: s3.Bucket
     archive_policy: s3.BucketPolicy
     autoscaling: tuple
+    idempotency: dynamodb.Table
 
     def resources(self) -> list:
-        return [self.table, self.held_notifications, self.archive, self.archive_policy, *self.autoscaling]
+        return [
+            self.table,
+            self.held_notifications,
+            self.archive,
+            self.archive_policy,
+            *self.autoscaling,
+            self.idempotency,
+        ]
 
 
 def build_storage(config: Config, key: kms.Key) -> Storage:
@@ -38,6 +47,7 @@ def build_storage(config: Config, key: kms.Key) -> Storage:
         archive=archive,
         archive_policy=_archive_policy(archive),
         autoscaling=_write_autoscaling(config, table) if config.table.billing == "provisioned" else (),
+        idempotency=_idempotency_table(config, key),
     )
 
 
@@ -74,6 +84,20 @@ def _held_notifications_table(config: Config, key: kms.Key) -> dynamodb.Table:
         AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="notification_id", AttributeType="S")],
         KeySchema=[dynamodb.KeySchema(AttributeName="notification_id", KeyType="HASH")],
         BillingMode="PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
+        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
+    )
+
+
+def _idempotency_table(config: Config, key: kms.Key) -> dynamodb.Table:
+    """Powertools' idempotency records (key attribute `id`); DynamoDB's TTL deletes them once expired."""
+    return dynamodb.Table(
+        "IdempotencyTable",
+        TableName=config.resource_name("idempotency"),
+        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="id", AttributeType="S")],
+        KeySchema=[dynamodb.KeySchema(AttributeName="id", KeyType="HASH")],
+        BillingMode="PAY_PER_REQUEST",
+        TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName="expiration", Enabled=True),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
     )

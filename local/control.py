@@ -3,6 +3,12 @@
 GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
 notifier's business-hours clock, local/clock.py); POST /canary {"paused": bool}; POST /shutdown.
 Everything else is the console's (local/console): GET / is the page a person opens in a browser.
+
+Only local tools and the console page it serves may use it, not another web page the developer happens to
+open: every request must name this server in its Host header (a DNS-rebinding page names its own host), a
+request with an Origin header from anywhere else is refused, and a POST must be `Content-Type:
+application/json` with a JSON object body (a cross-site page can send text/plain or form bodies without
+asking; JSON needs a CORS preflight, which this server never grants). Refusals are 403 or 415 with a JSON error.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import threading
 from dataclasses import asdict
 from datetime import datetime
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,8 +61,29 @@ class ControlServer:
 class _Handler(BaseHTTPRequestHandler):
     runtime: LocalRuntime
     console: ConsoleViews
+    timeout = 10  # a local tool sends its request at once; a silent connection is let go
+
+    def _foreign(self) -> str | None:
+        """Why this request does not come from a local tool, or None when it does."""
+        port = self.server.server_address[1]
+        local_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        if self.headers.get("Host") not in local_hosts:
+            return f"Host must be 127.0.0.1:{port} or localhost:{port}"
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in {f"http://{host}" for host in local_hosts}:
+            return "cross-origin requests are refused"
+        return None
+
+    def _refused(self) -> bool:
+        reason = self._foreign()
+        if reason is not None:
+            self._reply(403, {"error": "forbidden", "message": reason})
+            self.close_connection = True
+        return reason is not None
 
     def do_GET(self) -> None:
+        if self._refused():
+            return
         url = urlsplit(self.path)
         if url.path == "/status":
             self._reply(200, self.runtime.status())
@@ -67,6 +95,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 
     def do_POST(self) -> None:
+        if self._refused():
+            return
+        if _media_type(self.headers) != "application/json":
+            self._reply(415, {"error": "unsupported_media_type", "message": "Content-Type must be application/json"})
+            self.close_connection = True
+            return
         path = urlsplit(self.path).path
         try:
             body = self._json_body()
@@ -126,11 +160,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"canary": "paused" if paused else "running"})
 
     def _json_body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+        text = self.headers.get("Content-Length") or "0"
+        if not (text.isascii() and text.isdigit()):
+            self.close_connection = True
+            raise ValueError("invalid Content-Length")
+        length = int(text)
         if length > MAX_BODY_BYTES:
+            self.close_connection = True
             raise ValueError("body too large")
         raw = self.rfile.read(length) if length else b"{}"
-        body = json.loads(raw or b"{}")
+        try:
+            body = json.loads(raw or b"{}")
+        except RecursionError:
+            raise ValueError("body nested too deeply") from None
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
         return body
@@ -140,3 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("control: " + format, *args)
+
+
+def _media_type(headers: Message) -> str:
+    return (headers.get("Content-Type") or "").split(";")[0].strip().lower()

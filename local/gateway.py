@@ -12,6 +12,17 @@ Status codes, as a REST API answers:
 - the function was throttled (reserved concurrency): 500 Internal server error — API Gateway maps
   Lambda's 429 to 500, so a throttled backend shows up in 5XXError exactly as on AWS;
 - the integration ran past 29 s: 504 Endpoint request timed out.
+
+HTTP framing, as a strict HTTP/1.1 server answers it (each closes the connection, nothing is processed):
+- conflicting or invalid Content-Length, Content-Length beside Transfer-Encoding, a transfer coding other
+  than chunked: 400 Bad Request;
+- request line and headers over API Gateway's 10,240 bytes ("Total combined size of request line and
+  header values", REST API quotas): 431 Request Header Fields Too Large;
+- a body shorter than its Content-Length (the client went away) is never passed on: no answer;
+- a client that sends nothing for `read_timeout_seconds` (mid-headers or idle) is disconnected.
+
+A body that is not UTF-8 reaches the function base64-encoded with isBase64Encoded true, as the REST proxy
+integration passes a payload it cannot hand over as text (ingest then answers its own 400 "not UTF-8").
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import errno
 import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -40,6 +52,10 @@ from local.metrics import MetricSink
 log = logging.getLogger(__name__)
 
 API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's hard payload limit
+# REST API quota "Total combined size of request line and header values" (not adjustable).
+API_GATEWAY_MAX_HEADER_BYTES = 10_240
+READ_TIMEOUT_SECONDS = 60.0
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 OVERSIZED_BODY_DRAIN_FACTOR = 4
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -88,6 +104,8 @@ class GatewaySettings:
     key_limits: ThrottleLimits | None = None  # the usage plan's per-key throttle
     stage_limits: ThrottleLimits | None = None  # method throttling on the stage (all keys together)
     resource_ids: Mapping[str, str] = field(default_factory=dict)  # resource path → id, e.g. from moto
+    max_header_bytes: int = API_GATEWAY_MAX_HEADER_BYTES
+    read_timeout_seconds: float = READ_TIMEOUT_SECONDS  # per socket read: slow or silent clients let go
 
 
 @dataclass(frozen=True)
@@ -161,10 +179,12 @@ class ApiGateway:
         self._throttle_key(key_id)
         if resource == "/health":
             return _json_response(200, {"status": "ok"}), None
-        body = None if not request.body else request.body.decode("utf-8", errors="replace")
-        if self._validator is not None and not self._validator(body):
+        text = None if not request.body else request.body.decode("utf-8", errors="replace")
+        if self._validator is not None and not self._validator(text):
             raise _Rejected(400, "Invalid request body", "BadRequestException")
-        event = self.build_event(request, resource, body, api_key, key_id)
+        event = self.build_event(request, resource, text, api_key, key_id)
+        if request.body and not _is_utf8(request.body):
+            event |= {"body": base64.b64encode(request.body).decode(), "isBase64Encoded": True}
         return self._integrate(event)
 
     def _resource_of(self, request: HttpRequest) -> str | None:
@@ -301,6 +321,14 @@ class ApiGateway:
             record("AWS/ApiGateway", "IntegrationLatency", integration_ms, "Milliseconds", dims)
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _ms(started: float) -> float:
     return (time.monotonic() - started) * 1000
 
@@ -395,19 +423,47 @@ class _Server(ThreadingHTTPServer):
         log.exception("local gateway: connection error from %s", client_address)
 
 
+class _BadFraming(Exception):
+    """The request's framing cannot be trusted: answer `status` and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class _ClientGone(Exception):
+    """The body ended before its Content-Length: the client went away mid-request."""
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as load generators expect
     server: _Server
 
-    def do_GET(self) -> None:
-        self._serve()
+    def setup(self) -> None:
+        # StreamRequestHandler applies `timeout` to the socket: every read (headers, body, the idle wait
+        # for the next keep-alive request) then gives up instead of holding this thread forever.
+        self.timeout = self.server.api.settings.read_timeout_seconds
+        super().setup()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # Every method is routed (HEAD, TRACE, ...): API Gateway answers 403 for a method the resource lacks.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         received_at = time.monotonic()
         api = self.server.api
-        body, size = self._read_body(api.settings.max_body_bytes)
+        try:
+            self._check_header_size(api.settings.max_header_bytes)
+            body, size = self._read_body(api.settings.max_body_bytes)
+        except _BadFraming as bad:
+            self.close_connection = True
+            self._send(_gateway_response(bad.status, bad.message))
+            return
+        except _ClientGone:
+            self.close_connection = True
+            return
         request = HttpRequest(
             method=self.command,
             target=self.path,
@@ -418,26 +474,54 @@ class _RequestHandler(BaseHTTPRequestHandler):
             protocol=self.request_version,
             received_at=received_at,
         )
-        response = api.handle(request)
+        self._send(api.handle(request))
+
+    def _send(self, response: GatewayResponse) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _check_header_size(self, limit: int) -> None:
+        size = len(self.raw_requestline) + sum(len(f"{name}: {value}\r\n") for name, value in self.headers.items())
+        if size > limit:
+            raise _BadFraming(431, "Request Header Fields Too Large")
+
+    def _content_length(self) -> int | None:
+        """The one declared body length, or None; _BadFraming for anything a request smuggler could exploit."""
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            raise _BadFraming(400, "Bad Request: conflicting Content-Length headers")
+        if not values:
+            return None
+        (value,) = values
+        if not (value.isascii() and value.isdigit()):  # digits only: no sign, no spaces, no "1_000"
+            raise _BadFraming(400, "Bad Request: invalid Content-Length")
+        return int(value)
 
     def _read_body(self, limit: int) -> tuple[bytes | None, int]:
         """The body and its size; past `limit` the body is discarded, not kept."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        length = self._content_length()
+        codings = self.headers.get_all("Transfer-Encoding")
+        if codings:
+            if length is not None:
+                raise _BadFraming(400, "Bad Request: both Content-Length and Transfer-Encoding")
+            if ",".join(codings).strip().lower() != "chunked":
+                raise _BadFraming(400, "Bad Request: unsupported Transfer-Encoding")
             return self._read_chunked(limit)
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
+        length = length or 0
         if length > limit:
             self._discard(length, limit)
             return None, length
-        return (self.rfile.read(length) if length else None), length
+        body = self.rfile.read(length) if length else None
+        if body is not None and len(body) < length:
+            raise _ClientGone
+        return body, length
 
     def _discard(self, length: int, limit: int) -> None:
         # Reading an oversized body lets the client see the 413 instead of a reset connection;
@@ -455,7 +539,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         chunks: list[bytes] = []
         size = 0
         while True:
-            chunk_size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            if not line:
+                raise _ClientGone
+            size_text = line.split(b";")[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):  # int(..., 16) would also take "-1" and "0x10"
+                raise _BadFraming(400, "Bad Request: invalid chunk size")
+            chunk_size = int(size_text, 16)
             if chunk_size == 0:
                 self.rfile.readline()  # the empty line after the last chunk
                 return (b"".join(chunks) or None), size
@@ -463,7 +553,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if size > limit:
                 self.close_connection = True
                 return None, size
-            chunks.append(self.rfile.read(chunk_size))
+            chunk = self.rfile.read(chunk_size)
+            if len(chunk) < chunk_size:
+                raise _ClientGone
+            chunks.append(chunk)
             self.rfile.readline()
 
     def log_message(self, format: str, *args: Any) -> None:

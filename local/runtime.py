@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import psutil
 from botocore.client import BaseClient
@@ -39,6 +39,7 @@ from local.logs import start_run_logs
 from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
+from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.validation import body_validator
 
@@ -79,6 +80,10 @@ class StatePaths:
         return self.root / "moto.pid"
 
     @property
+    def stack(self) -> Path:
+        return self.root / "stack.json"  # the deployed stack, for resuming after a crash (local/recovery.py)
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -107,7 +112,8 @@ class LocalRuntime:
     console: TextIO = field(default_factory=lambda: sys.stdout)
     stack: LocalStack | None = None
     transitions: list[AlarmTransition] = field(default_factory=list)
-    _moto: MotoServer | None = None
+    _moto: MotoServer | AdoptedMoto | None = None
+    _lock: IO[str] | None = None
     _functions: dict[str, LocalFunction] = field(default_factory=dict)
     _stoppables: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -128,21 +134,22 @@ class LocalRuntime:
     # --- start -------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # First, before any file is touched: a second runtime must not disturb the one that owns the folder.
+        self._lock = lock_state_folder(self.paths.root)
+        adopted = surviving_moto(self.paths.moto_pidfile)
         hint = "is another local stack running? stop it with `invoke down`"
-        for port in (self.ports.aws, self.ports.api, self.ports.control):
+        needed = [self.ports.api, self.ports.control] + ([] if adopted else [self.ports.aws])
+        for port in needed:
             ensure_port_free("127.0.0.1", port, hint)
         self.started_at = time.time()
         start_run_logs(self.paths.logs)  # this run's logs fresh; the last run's in logs/previous/
         self.paths.outputs.unlink(missing_ok=True)
         write_pidfile(self.paths.pidfile)
-        self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
-        self._moto = start_moto(port=self.ports.aws, log_path=self.paths.logs / "moto.log")
-        # moto runs in its own session: if this process dies hard, `invoke down` still finds it
-        write_pidfile(self.paths.moto_pidfile, self._moto.pid)
+        self.stack = self._resume(adopted) if adopted is not None else None
+        if self.stack is None:
+            self._start_and_deploy()
+        assert self._moto is not None
         client = clients(self._moto.endpoint_url, self.config.region)
-        self._set_process_environment()
-        self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
-        self.stack = deploy(self.config, client)
         self._start_handlers(client)
         self._start_metrics(client)
         self._start_gateway()
@@ -152,6 +159,31 @@ class LocalRuntime:
         self._stoppables.append(control)
         self._write_outputs(control.url)
         self.say(self.banner())
+
+    def _resume(self, moto: AdoptedMoto) -> LocalStack | None:
+        """Take over the moto server a crashed runtime left running, with its deployed stack and data."""
+        stack = load_stack(self.config, self.paths.stack)
+        if stack is None:  # it died before its stack was deployed: nothing in it to keep
+            self.say(f"stopping the moto server (pid {moto.pid}) a crashed runtime left without a deployed stack")
+            moto.stop()
+            return None
+        self.say(
+            f"resuming on the moto server a crashed runtime left running (pid {moto.pid}, {moto.endpoint_url}): "
+            "the stack, its queues and its tables are as they were"
+        )
+        self._moto = moto
+        self._set_process_environment()
+        return stack
+
+    def _start_and_deploy(self) -> None:
+        self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
+        self._moto = start_moto(port=self.ports.aws, log_path=self.paths.logs / "moto.log")
+        # moto runs in its own session: if this process dies hard, a restart or `invoke down` still finds it
+        write_pidfile(self.paths.moto_pidfile, self._moto.pid)
+        self._set_process_environment()
+        self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
+        self.stack = deploy(self.config, clients(self._moto.endpoint_url, self.config.region))
+        save_stack(self.stack, self.paths.stack)
 
     def _set_process_environment(self) -> None:
         # The handlers' boto3 clients find moto through AWS_ENDPOINT_URL, as they would any endpoint.
@@ -406,6 +438,8 @@ class LocalRuntime:
             pass
 
     def stop(self) -> None:
+        if self._lock is None:  # refused before it owned the state folder: nothing there is its to remove
+            return
         self._stop.set()
         for part in reversed(self._stoppables):
             with contextlib.suppress(Exception):
@@ -423,9 +457,13 @@ class LocalRuntime:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+            # Only with moto stopped: a surviving moto's pidfile is how the next start or `invoke down` finds it.
+            self.paths.moto_pidfile.unlink(missing_ok=True)
+            self.paths.stack.unlink(missing_ok=True)
         self.paths.outputs.unlink(missing_ok=True)
         self.paths.pidfile.unlink(missing_ok=True)
-        self.paths.moto_pidfile.unlink(missing_ok=True)
+        self._lock.close()
+        self._lock = None
         self.say("local stack stopped")
 
 

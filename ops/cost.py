@@ -33,6 +33,10 @@ SQS_RECEIVE_MAX = 10
 SQS_DELETE_BATCH = 10
 SQS_SEND_BATCH = 10
 DYNAMODB_BATCH_WRITE_MAX = 25
+DYNAMODB_READ_UNIT_BYTES = 4096  # one read request unit: one strongly consistent read of ≤ 4 KB, or two eventual
+# Powertools' idempotency record without its data: hashed key, status, two expiry times, the events' hash.
+IDEMPOTENCY_RECORD_BYTES = 250
+ID_IN_BODY_BYTES = 39  # one derived id in the remembered 202 body: a quoted 36-character UUID and a comma
 
 
 class Prices:
@@ -405,6 +409,44 @@ def _add_canary(result: Estimate, config: Config, prices: Prices, assume: Assump
     ]  # fmt: skip
     for service, item, quantity, unit, usd in items:
         result.add(service, item, quantity, unit, usd)
+
+
+@dataclass(frozen=True)
+class KeyedRequestCost:
+    """What an Idempotency-Key adds to one request of `events` events (functions/ingest/keyed.py)."""
+
+    events: int
+    write_units: int  # PutItem of the in-progress record, UpdateItem to completed with the 202 body
+    read_units: float  # the consumer's BatchGetItem of each derived id (eventually consistent)
+    ingest_gb_seconds: float  # ingest waits for those two DynamoDB calls
+
+    def usd(self, prices: Prices) -> float:
+        return (
+            self.write_units * prices("dynamodb", "write_request_units_per_million") / MILLION
+            + self.read_units * prices("dynamodb", "read_request_units_per_million") / MILLION
+            + self.ingest_gb_seconds * prices("lambda", "arm64_gb_second")
+        )
+
+    def line(self, prices: Prices) -> str:
+        return (
+            f"an Idempotency-Key on a request of {self.events} event(s) adds {self.write_units} WRU, "
+            f"{self.read_units:g} RRU and {self.ingest_gb_seconds * 1000:.1f} ingest GB-ms: "
+            f"${self.usd(prices) * MILLION:,.2f} per million keyed requests"
+        )
+
+
+def keyed_request_cost(
+    config: Config, prices: Prices, events: int, event_bytes: int, assume: Assumptions
+) -> KeyedRequestCost:
+    write_unit = prices("dynamodb", "write_unit_bytes")
+    completed_bytes = IDEMPOTENCY_RECORD_BYTES + events * ID_IN_BODY_BYTES
+    item_bytes = event_bytes + assume.item_overhead_bytes
+    return KeyedRequestCost(
+        events=events,
+        write_units=math.ceil(IDEMPOTENCY_RECORD_BYTES / write_unit) + math.ceil(completed_bytes / write_unit),
+        read_units=events * math.ceil(item_bytes / DYNAMODB_READ_UNIT_BYTES) / 2,
+        ingest_gb_seconds=2 * assume.dynamodb_call_ms / 1000 * config.functions["ingest"].memory_mb / 1024,
+    )
 
 
 def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:

@@ -8,7 +8,6 @@ can store an event twice: the API derives event ids from (API key, Idempotency-K
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from collections import Counter, defaultdict
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 
 import requests
 
+from functions.common.jsontext import loads
 from ops.errors import OpsError
 from ops.progress import Progress
 from ops.textfile import read_text
@@ -80,7 +80,7 @@ def read_events(source: str, stdin: TextIO = sys.stdin) -> list[Event]:
         if not stripped:
             continue
         try:
-            value = json.loads(stripped)
+            value = loads(stripped)
         except ValueError as error:
             raise OpsError(f"{name}:{number}: not valid JSON ({error.args[0].split(':')[0]})") from None
         if not isinstance(value, dict):

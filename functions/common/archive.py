@@ -10,6 +10,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from functions.common.jsontext import loads
+
 
 def archive_key(prefix: str, moment: datetime, object_id: str) -> str:
     """`{prefix}/year=YYYY/month=MM/day=DD/hour=HH/{object_id}.jsonl.gz`, partitioned by UTC time."""
@@ -24,6 +26,6 @@ def write_archive_lines(lines: list[dict[str, Any]]) -> bytes:
 
 
 def read_archive_lines(data: bytes) -> list[dict[str, Any]]:
-    """The lines of an archive object, in order."""
+    """The lines of an archive object, in order; ValueError (or OSError, EOFError) when it is not an archive."""
     text = gzip.decompress(data).decode("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line]
+    return [loads(line) for line in text.splitlines() if line]

@@ -23,6 +23,7 @@ from ulid import ULID
 
 from functions.common.clock import parse_iso
 from functions.common.errors import EnvelopeError
+from functions.common.jsontext import loads
 
 ENVELOPE_VERSION = 1
 MAX_EVENT_ID_CHARS = 128
@@ -58,13 +59,21 @@ def derived_event_id(api_key_id: str | None, idempotency_key: str, index: int) -
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{api_key_id or ''}:{idempotency_key}:{index}"))
 
 
+def is_derived_event_id(event_id: str) -> bool:
+    """True for an id made by derived_event_id (a UUID version 5), False for ingest's ULIDs."""
+    try:
+        return uuid.UUID(event_id).version == 5
+    except ValueError:
+        return False
+
+
 def parse_envelope(body: Any) -> Envelope:
     """Parse and validate a message body. Raises EnvelopeError with a one-line reason."""
     if not isinstance(body, str):
         raise EnvelopeError("body is not a string")
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        data = loads(body)
+    except ValueError:
         raise EnvelopeError("body is not JSON") from None
     if not isinstance(data, dict):
         raise EnvelopeError("body is not a JSON object")

@@ -19,6 +19,7 @@ from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import sqs_records
+from functions.consumer.first_write import already_stored
 from functions.consumer.writer import BatchWriter
 
 SERVICE = "consumer"
@@ -91,9 +92,12 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> dict[str, s
             logger.warning("record is not a Sluice envelope", extra={"message_id": message_id, "reason": str(error)})
             failures[message_id] = f"not a Sluice envelope: {error}"
             continue
-        envelopes[envelope.event_id] = envelope
+        envelopes.setdefault(envelope.event_id, envelope)  # the first delivery's metadata wins
         records_of[envelope.event_id].append(message_id)
 
+    stored_before = already_stored(dynamodb, TABLE_NAME, "event_id", list(envelopes))  # first write wins
+    for event_id in stored_before:
+        del envelopes[event_id]
     result = writer.write({event_id: to_item(envelope) for event_id, envelope in envelopes.items()}, deadline)
     for event_id in result.unwritten:
         for message_id in records_of[event_id]:

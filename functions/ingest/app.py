@@ -1,7 +1,8 @@
 """ingest: API Gateway REST `POST /events` (proxy integration, payload 1.0) → SQS ingest queue."""
 
 import json
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
@@ -16,6 +17,9 @@ from functions.common.envelope import Envelope, derived_event_id, new_event_id
 from functions.ingest.config import load_settings
 from functions.ingest.request import RequestInfo, RequestRejected, lower_headers, parse_events, request_info
 from functions.ingest.sender import QueueSender
+
+if TYPE_CHECKING:
+    from functions.ingest.keyed import KeyedRequests
 
 SERVICE = "ingest"
 settings = load_settings()
@@ -65,16 +69,35 @@ def _retry_later(body: dict[str, Any]) -> dict[str, Any]:
     return _response(503, body, {"Retry-After": str(settings.retry_after_seconds)})
 
 
-def _ingest(event: dict[str, Any]) -> dict[str, Any]:
+@cache
+def _keyed() -> "KeyedRequests":
+    # Imported on the first keyed request: Powertools' DynamoDB layer imports boto3 (~30 ms of a cold start).
+    from functions.ingest.keyed import KeyedRequests
+
+    return KeyedRequests(settings.idempotency_table, aws.client("dynamodb"), settings.idempotency_seconds, _accept)
+
+
+def _replayed(body: str) -> dict[str, Any]:
+    _count([])  # nothing new is queued by a retry
+    return _response(202, json.loads(body))
+
+
+def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = lower_headers(event.get("headers"))
     try:
         raws = parse_events(event, headers, settings)
+        info = request_info(event, headers)
+        if info.idempotency_key is None:
+            return _accept(raws, info)
+        return _keyed().handle(raws, info, context, _replayed)
     except RequestRejected as rejected:
         logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
         _count([], rejected=1, reason=rejected.code)
         return _response(rejected.status, {"error": rejected.code, "message": rejected.message})
 
-    info = request_info(event, headers)
+
+def _accept(raws: list[str], info: RequestInfo) -> dict[str, Any]:
+    """Queue the events; 202 when every one is in the queue, else a 503 that says which are."""
     ids = _event_ids(len(raws), info)
     received_at = iso_millis(utc_now())
     bodies = [
@@ -117,15 +140,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Accept one JSON object, or a JSON array of 1..MAX_BATCH_EVENTS objects, onto the queue.
 
     Request: `Content-Type: application/json` (charset utf-8 allowed); optional `Idempotency-Key`:
-    event ids are then derived from (API key id, key, index in the batch), so resending the same
-    body with the same key never creates a second event.
+    event ids are then derived from (API key id, key, index in the batch), and the key is remembered
+    with the request's events for IDEMPOTENCY_SECONDS (functions/ingest/keyed.py): resending the same
+    events with the same key answers the first 202 again and queues nothing.
 
     Responses (JSON):
       202 {"accepted": n, "ids": [...]}: every event is in the queue; ids in body order.
       400 {"error": malformed_json | not_an_object | empty_batch | batch_too_long | invalid_idempotency_key,
-           "message": ...}
+           "message": ...}; malformed_json includes a body that is not UTF-8 and one nested deeper than
+          512 levels (functions/common/jsontext.py). Integers of any length are valid JSON and accepted.
       413 {"error": event_too_large | body_too_large, "message": ...}
+      409 {"error": "request_in_progress", "message": ...}: the key's first request is still running.
       415 {"error": unsupported_media_type, "message": ...}
+      422 {"error": "idempotency_key_reused", "message": ...}: the key was used with other events.
       503 {"error": "queue_unavailable", "message": ...} + Retry-After: no event is in the queue.
       503 {"error": "partially_accepted", "message": ..., "accepted": k, "ids": [ids of the events
           that ARE in the queue], "failed": [{"index": i, "error": "queue_unavailable"}, ...]}
@@ -134,7 +161,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
       500 {"error": "internal_error"}: an unexpected fault; details are only in the logs.
     """
     try:
-        return _ingest(event if isinstance(event, dict) else {})
+        return _ingest(event if isinstance(event, dict) else {}, context)
     except Exception:
         logger.exception("unexpected error")
         _count([], rejected=1, reason="internal_error")

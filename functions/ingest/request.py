@@ -4,9 +4,10 @@ import base64
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from functions.common.errors import SluiceError
+from functions.common.jsontext import DECODER, JsonTooDeep, check_depth
 from functions.ingest.config import IngestSettings
 
 JSON_WHITESPACE = " \t\n\r"
@@ -33,14 +34,6 @@ class RequestInfo:
     request_id: str | None
     trace_id: str | None
     idempotency_key: str | None
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# Python's decoder accepts NaN and Infinity; JSON does not.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def lower_headers(headers: Any) -> dict[str, str]:
@@ -118,13 +111,11 @@ def _malformed(detail: str) -> RequestRejected:
 
 def _decode_at(text: str, position: int) -> tuple[Any, int]:
     try:
-        return _DECODER.raw_decode(text, position)
+        return DECODER.raw_decode(text, position)
     except json.JSONDecodeError as error:
         raise _malformed(f"{error.msg} at position {error.pos}") from None
     except ValueError as error:
         raise _malformed(str(error)) from None
-    except RecursionError:
-        raise _malformed("nested too deeply") from None
 
 
 def _array_spans(text: str, position: int) -> tuple[list[tuple[int, int, Any]], int]:
@@ -172,6 +163,10 @@ def split_events(data: bytes, settings: IngestSettings) -> list[str]:
         text = data.decode()
     except UnicodeDecodeError:
         raise _malformed("not UTF-8") from None
+    try:
+        check_depth(text)
+    except JsonTooDeep as error:
+        raise _malformed(str(error)) from None
     spans = _top_level_spans(text)
     if len(spans) > settings.max_batch_events:
         raise RequestRejected(400, "batch_too_long", f"a batch holds at most {settings.max_batch_events} events")

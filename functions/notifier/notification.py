@@ -4,12 +4,12 @@ CloudWatch alarm notifications carry a JSON message (AlarmName, NewStateValue, N
 StateChangeTime, ...); AWS Budgets notifications are plain text. Both are handled.
 """
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from functions.common.errors import InvalidEventError
+from functions.common.jsontext import loads
 
 # SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
 SUBJECT_MAX_CHARS = 99
@@ -82,8 +82,8 @@ def _shorten(text: str) -> str:
 
 def _alarm(message: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(message)
-    except (ValueError, RecursionError):
+        data = loads(message)
+    except ValueError:
         return None
     return data if isinstance(data, dict) and isinstance(data.get("AlarmName"), str) else None
 

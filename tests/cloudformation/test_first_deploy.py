@@ -63,16 +63,17 @@ def test_failed_notifier_invocations_have_one_way_out_and_no_function_has_an_idl
     # the notifier asynchronously (by SNS and the schedule)
     resources = synthesized(env)["Resources"]
     # THEN no function has a DeadLetterConfig (it only ever applies to asynchronous invocations) ...
-    for name in ("Ingest", "Consumer", "Archiver", "Notifier"):
+    for name in ("Ingest", "Consumer", "Archiver", "Notifier", "Canary"):
         assert "DeadLetterConfig" not in resources[f"{name}Function"]["Properties"], name
     # ... and the notifier's failures take the one path of its OnFailure destination
     destination = resources["NotifierAsyncInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]
     assert destination["Destination"] == {"Fn::GetAtt": ["FailuresQueue", "Arn"]}
-    # ... which only the notifier's role may send to
+    # ... which only the notifier's role may send to, of the functions' roles (a schedule's role sends the
+    # schedule's own undeliverable invocations there)
     senders = {
         name
         for name, body in resources.items()
-        if body["Type"] == "AWS::IAM::Role" and name.endswith("Role") and name != "NotifierScheduleRole"
+        if body["Type"] == "AWS::IAM::Role" and name.endswith("Role") and not name.endswith("ScheduleRole")
         for policy in body["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
         if {"Fn::GetAtt": ["FailuresQueue", "Arn"]} in statement["Resource"]

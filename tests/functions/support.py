@@ -306,6 +306,12 @@ def create_table(name: str, key: str) -> None:
     )
 
 
+def forget_keys(table: str) -> None:
+    """Empty an idempotency table (key attribute `id`, as Powertools names it)."""
+    for item in scan(table):
+        plain_client("dynamodb").delete_item(TableName=table, Key={"id": item["id"]})
+
+
 def scan(table: str) -> list[dict[str, Any]]:
     return plain_client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
 

@@ -32,6 +32,7 @@ from tests.functions.support import (
     api_request,
     create_table,
     drain,
+    forget_keys,
     load_event,
     load_module,
     mutated,
@@ -42,6 +43,7 @@ from tests.functions.support import (
 )
 
 HELD_TABLE = "sluice-held-properties"
+IDEMPOTENCY_TABLE = "sluice-idempotency-parsing-properties"
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Wednesday 2026-11-25, Berlin: 12:00 is in business hours, 23:00 is not.
 IN_HOURS = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
@@ -92,11 +94,13 @@ def stack() -> Iterator[Stack]:
         inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
         queue = sqs.create_queue(QueueName="sluice-ingest-parsing-properties")["QueueUrl"]
+        create_table(IDEMPOTENCY_TABLE, "id")
         for name, value in {
             "HELD_TABLE_NAME": HELD_TABLE,
             "DESTINATION_TOPIC_ARN": topic,
             **BUSINESS_HOURS_ENVIRONMENT,
             "QUEUE_URL": queue,
+            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
         }.items():
             patch.setenv(name, value)
         notifier = load_module("functions.notifier.app")
@@ -174,6 +178,7 @@ def idempotency_keys() -> st.SearchStrategy[str]:
 def test_an_idempotency_key_is_1_to_255_characters_or_the_request_is_refused(stack: Stack, key: str) -> None:
     # GIVEN a valid batch of two events sent with this Idempotency-Key
     event = api_request('[{"a": 1}, {"b": 2}]', headers={"Idempotency-Key": key})
+    forget_keys(IDEMPOTENCY_TABLE)  # a key drawn twice is a new request here, not a retry
     # WHEN ingest handles it
     response = stack.ingest.handler(event, FakeContext())
     body = json.loads(response["body"])

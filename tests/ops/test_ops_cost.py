@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from cloudformation.config import load_config
-from ops.cost import Assumptions, Inventory, Prices, Shape, Workload, check_batch, estimate, suggested_budget
+from ops.cost import (
+    Assumptions,
+    Inventory,
+    Prices,
+    Shape,
+    Workload,
+    check_batch,
+    estimate,
+    keyed_request_cost,
+    suggested_budget,
+)
 from ops.errors import OpsError
 
 TINY_PRICES = """
@@ -201,3 +211,18 @@ def test_the_canary_costs_a_run_every_interval_whatever_the_clients_send(prices:
         Path(__file__).resolve().parents[2].joinpath("sluice.toml").read_text() + "\n[dev.canary]\nenabled = false\n"
     )
     assert canary_usd(load_config("dev", path), "canary") == 0.0
+
+
+def test_an_idempotency_key_costs_two_writes_a_lookup_per_event_and_two_calls_of_ingest(prices: Prices) -> None:
+    # GIVEN the tiny price table (1 $ per million units, 1 $ per GB-s) and prod's 512 MB ingest
+    config = load_config("prod")
+    # WHEN a keyed request of 1 event of 1,000 B, and one of 50 such events, is priced
+    single = keyed_request_cost(config, prices, 1, 1000, Assumptions())
+    batched = keyed_request_cost(config, prices, 50, 1000, Assumptions())
+    # THEN the in-progress PutItem and the completing UpdateItem (1 KB units; 50 ids make the record 2.2 KB),
+    # half a read unit per 1.3 KB item looked up by the consumer, and 2 × 12 ms of a 0.5 GB ingest
+    assert (single.write_units, single.read_units) == (2, 0.5)
+    assert (batched.write_units, batched.read_units) == (1 + 3, 25.0)
+    assert single.ingest_gb_seconds == pytest.approx(0.012)
+    assert single.usd(prices) == pytest.approx(2.5 / 1_000_000 + 0.012)
+    assert "per million keyed requests" in single.line(prices)

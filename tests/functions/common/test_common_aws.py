@@ -13,6 +13,7 @@ from tests.functions.support import BUSINESS_HOURS_ENVIRONMENT
 # What each handler needs to import (the template sets these on AWS).
 HANDLER_ENVIRONMENT = {
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sluice-ingest",
+    "IDEMPOTENCY_TABLE_NAME": "sluice-idempotency",
     "TABLE_NAME": "sluice-events",
     "ARCHIVE_BUCKET": "sluice-archive",
     "HELD_TABLE_NAME": "sluice-held",

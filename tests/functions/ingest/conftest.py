@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.functions.support import drain, load_module, plain_client
+from tests.functions.support import create_table, drain, load_module, plain_client
+
+IDEMPOTENCY_TABLE = "sluice-idempotency"
 
 
 @dataclass
@@ -25,6 +27,8 @@ class Ingest:
 def ingest(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ingest]:
     url = plain_client("sqs").create_queue(QueueName="sluice-ingest")["QueueUrl"]
     monkeypatch.setenv("QUEUE_URL", url)
+    create_table(IDEMPOTENCY_TABLE, "id")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", IDEMPOTENCY_TABLE)
     monkeypatch.setenv("MAX_EVENT_BYTES", "1000")
     monkeypatch.setenv("MAX_BODY_BYTES", "20000")
     monkeypatch.setenv("MAX_BATCH_EVENTS", "30")

@@ -314,6 +314,8 @@ def test_unexpected_error_is_a_bare_500(ingest: Any, monkeypatch: pytest.MonkeyP
     ("variable", "value", "message"),
     [
         ("QUEUE_URL", "", "QUEUE_URL is not set"),
+        ("IDEMPOTENCY_TABLE_NAME", "", "IDEMPOTENCY_TABLE_NAME is not set"),
+        ("IDEMPOTENCY_SECONDS", "10", "IDEMPOTENCY_SECONDS must be between"),
         ("MAX_EVENT_BYTES", "big", "MAX_EVENT_BYTES must be an integer"),
         ("MAX_EVENT_BYTES", str(400 * 1024), "MAX_EVENT_BYTES must be between"),
         ("MAX_BATCH_EVENTS", "0", "MAX_BATCH_EVENTS must be between"),

@@ -14,14 +14,17 @@ from moto import mock_aws
 from tests.functions.support import (
     FakeContext,
     api_request,
+    create_table,
     drain,
     fail_batch_entries,
     fail_calls,
+    forget_keys,
     load_module,
     mutated,
     plain_client,
 )
 
+IDEMPOTENCY_TABLE = "sluice-idempotency-properties"
 PROPERTY = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
@@ -87,6 +90,8 @@ def stack() -> Iterator[tuple[Any, str, QueueFaults]]:
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         url = plain_client("sqs").create_queue(QueueName="sluice-ingest-properties")["QueueUrl"]
         patch.setenv("QUEUE_URL", url)
+        create_table(IDEMPOTENCY_TABLE, "id")
+        patch.setenv("IDEMPOTENCY_TABLE_NAME", IDEMPOTENCY_TABLE)
         patch.setenv("MAX_EVENT_BYTES", "300")
         patch.setenv("MAX_BODY_BYTES", "2000")
         patch.setenv("MAX_BATCH_EVENTS", "5")
@@ -102,6 +107,9 @@ def sent_text(event: dict[str, Any]) -> str:
 
 
 def check(app: Any, url: str, event: dict[str, Any], allowed: set[int]) -> None:
+    # Each example is a first request: keys drawn again by later examples are not retries of earlier ones
+    # (tests/functions/ingest/test_ingest_idempotency.py covers retries and reuse).
+    forget_keys(IDEMPOTENCY_TABLE)
     response = app.handler(event, FakeContext())
     status, body = response["statusCode"], json.loads(response["body"])
     queued = {envelope["event_id"]: envelope["raw"] for envelope in map(json.loads, drain(url))}

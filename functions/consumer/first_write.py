@@ -1,0 +1,40 @@
+"""First write wins for events whose id was derived from a client's Idempotency-Key.
+
+A whole-body resend after a partial failure, or a key used again after ingest forgot it, brings new
+metadata (received_at, request id) under an event id that may already be stored. BatchWriteItem cannot be
+conditional, so those ids are looked up first, and an event already in the table is left as it is (its
+records count as stored). Ingest-assigned ULIDs only ever come back as the identical envelope (redelivery,
+replay), so they are not looked up. A failed or unprocessed lookup leaves the event to be written: at worst
+its metadata is rewritten, never is an event lost. Two deliveries racing between lookup and write can still
+both write; that needs both in flight at once, which a resend after an answer never is.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.common.envelope import is_derived_event_id
+
+logger = Logger(service="consumer", child=True)
+
+MAX_KEYS_PER_CALL = 100  # BatchGetItem's limit
+
+
+def already_stored(client: Any, table_name: str, key: str, event_ids: list[str]) -> set[str]:
+    """The derived ids among `event_ids` whose item is already in the table."""
+    derived = [event_id for event_id in event_ids if is_derived_event_id(event_id)]
+    found: set[str] = set()
+    for start in range(0, len(derived), MAX_KEYS_PER_CALL):
+        keys = [{key: {"S": event_id}} for event_id in derived[start : start + MAX_KEYS_PER_CALL]]
+        try:
+            response = client.batch_get_item(
+                RequestItems={
+                    table_name: {"Keys": keys, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": key}}
+                }
+            )
+        except (BotoCoreError, ClientError):
+            logger.warning("BatchGetItem failed: events are written as they came", extra={"keys": len(keys)})
+            continue
+        found |= {item[key]["S"] for item in response.get("Responses", {}).get(table_name, [])}
+    return found
