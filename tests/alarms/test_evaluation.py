@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from alarms.definitions import definitions_from_template
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK, Datapoint, MetricAlarm, decide, evaluate_alarm
+from cloudformation.config import load_config
+from cloudformation.synth import full_template
 
 PERIOD = 60
 
@@ -86,3 +89,36 @@ def test_evaluate_alarm_computes_the_metric_math_over_the_window_only():
     verdict = evaluate_alarm(alarm, series, 360)
     assert verdict.state == ALARM
     assert [point.value for point in verdict.datapoints] == [1.0, 10.0, 10.0]
+
+
+def local_rate_alarm(row: str) -> tuple[MetricAlarm, int]:
+    """The local template's alarm for `row`, and its period."""
+    config = load_config("local")
+    template = full_template(config).to_dict()
+    definitions = definitions_from_template(template, lambda node: str(node))
+    (definition,) = [d for d in definitions.alarms if d["AlarmName"] == config.resource_name(row)]
+    return MetricAlarm.from_definition(definition), config.monitoring.period_seconds
+
+
+def api_series(alarm: MetricAlarm, errors: float, requests: float, periods: int, period: int) -> dict:
+    """Every period with `errors` of `requests`, keyed by the alarm's query ids."""
+    by_metric = {"5XXError": errors, "4XXError": errors, "Count": requests}
+    return {
+        query_id: {step * period: by_metric[stat["Metric"]["MetricName"]] for step in range(periods)}
+        for query_id, stat in alarm.metric_stats().items()
+    }
+
+
+@pytest.mark.parametrize("row", ["api-5xx-rate-high", "api-4xx-rate-low"])
+def test_a_handful_of_requests_never_counts_for_a_rate_alarm(row):
+    # GIVEN the local template's rate alarm and its minimum of requests per period
+    alarm, period = local_rate_alarm(row)
+    minimum = load_config("local").monitoring.min_requests_per_period
+    assert minimum > 3
+    # WHEN every period has 1 error in 3 requests (33 %, far above any threshold)
+    quiet = api_series(alarm, 1.0, 3.0, 20, period)
+    # THEN the alarm stays OK at every point of the history
+    assert {evaluate_alarm(alarm, quiet, end * period).state for end in range(3, 21)} == {OK}
+    # WHEN the same share of errors comes at normal traffic THEN it alarms
+    busy = api_series(alarm, float(minimum), 3.0 * minimum, 20, period)
+    assert evaluate_alarm(alarm, busy, 20 * period).state == ALARM
