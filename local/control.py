@@ -59,6 +59,14 @@ class _Handler(BaseHTTPRequestHandler):
             since = float(parse_qs(url.query).get("since", ["0"])[0] or 0)
             transitions = [asdict(item) for item in self.runtime.transitions if item.time >= since]
             self._reply(200, transitions)
+        elif url.path == "/metric-history":
+            query = parse_qs(url.query)
+            try:
+                start, end = float(query["start"][0]), float(query["end"][0])
+            except (KeyError, ValueError):
+                self._reply(400, {"error": "bad_request", "message": "expected ?start=EPOCH&end=EPOCH"})
+                return
+            self._reply(200, self.runtime.metric_history(start, end))
         else:
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 
