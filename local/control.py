@@ -1,6 +1,7 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
-GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
+GET /status; GET /alarm-transitions?since=EPOCH; GET /metric-history?start=EPOCH&end=EPOCH (the series the
+alarms read, for `invoke load`'s recording); POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
 notifier's business-hours clock, local/clock.py); POST /shutdown.
 """
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 from PIL import Image
 
 from alarms.backtest import History, Marker, stat_key
 from alarms.history import RECORDING_FILE, metric_stats, recording, save_recording
 from cloudformation.config import load_config
-from ops.backtest import format_table, parse_settings, run_backtest, table_definitions
+from ops.backtest import (
+    deployed_history,
+    format_table,
+    parse_settings,
+    recorded_history,
+    run_backtest,
+    table_definitions,
+)
 from ops.errors import OpsError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -143,3 +153,63 @@ def test_stat_keys_of_the_recording_match_the_table():
     # GIVEN the local table WHEN its stats are keyed THEN each key is its MetricStat's canonical JSON
     stats = metric_stats(table_definitions(CONFIG))
     assert all(stat_key(stat) == key for key, stat in stats.items())
+
+
+def test_a_deployed_history_is_read_with_get_metric_data_over_whole_periods():
+    # GIVEN dev's CloudWatch (60-second periods) answering with one datapoint for every query
+    dev = load_config("dev")
+    period = dev.monitoring.period_seconds
+    now = START + 30.5  # mid-period: that period is incomplete
+    cloudwatch = boto3.client("cloudwatch", region_name=dev.region, aws_access_key_id="x", aws_secret_access_key="x")
+    stats = metric_stats(table_definitions(dev))
+    expected_end = int(now) // period * period
+    first = expected_end - 2 * period
+    with Stubber(cloudwatch) as stubber:
+        response = {
+            "MetricDataResults": [
+                {
+                    "Id": f"q{i}",
+                    "Label": "x",
+                    "Timestamps": [datetime.fromtimestamp(first, UTC)],
+                    "Values": [1.0],
+                    "StatusCode": "Complete",
+                }
+                for i in range(len(stats))
+            ],
+            "Messages": [],
+        }
+        stubber.add_response(
+            "get_metric_data",
+            response,
+            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
+        )
+        # WHEN a day of it is read
+        history = deployed_history(cloudwatch, dev, 1, now=now)
+        stubber.assert_no_pending_responses()
+    # THEN the window ends at the last complete period and reaches a day back plus the alarms' lead-in
+    assert history.end == expected_end
+    assert history.start % period == 0 and history.end - history.start >= 86_400
+    assert all(series == {first: 1.0} for series in history.series.values())
+    # AND more than CloudWatch keeps at the alarms' period is refused before any call
+    with pytest.raises(OpsError, match="--days 16: CloudWatch keeps 60-second datapoints for 15 days only"):
+        deployed_history(cloudwatch, dev, 16, now=now)
+
+
+RECORDINGS = PROJECT / "tests" / "data" / "recordings"  # `invoke load` runs on the local stack (issue 15)
+
+
+def test_recorded_local_runs_replay_as_they_ran():
+    # GIVEN the recordings of a steady run (no alarm fired) and of a db-outage run (the composite paged once)
+    steady_env, steady = recorded_history(RECORDINGS / "steady.json")
+    outage_env, outage = recorded_history(RECORDINGS / "db-outage.json")
+    # WHEN the local table is replayed over them
+    quiet = run_backtest(load_config(steady_env), steady)
+    loud = rows_by_name(run_backtest(load_config(outage_env), outage))
+    # THEN the steady run pages nobody and notifies nobody
+    assert sum(row.pages + row.low_notifications for row in quiet.rows) == 0
+    # AND the outage pages once, through the composite, after the dead letters appear; the backlog's age and the
+    # archived events reach the low tier
+    assert [alarm for alarm, row in loud.items() if row["pages"]] == [name("ingestion-at-risk-high")]
+    assert loud[name("ingestion-at-risk-high")]["first_page_after_fault_seconds"] > 0
+    assert loud[name("queue-age-low")]["low_notifications"] == 1
+    assert loud[name("events-archived-low")]["low_notifications"] == 1
