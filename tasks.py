@@ -640,17 +640,28 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         "days": "with --env: days of history (60-second data is kept 15 days; default: 1)",
         "set": "ROW.TIER=VALUE: try a threshold without deploying (repeatable), e.g. api-5xx-rate.high=2",
         "json": "print the result as JSON instead of the table",
+        "suggest": "propose thresholds for the static rows from this history and show what they would have paged",
         "png": "where to write the timeline (default: <run>/backtest.png, or reports/backtest-<env>.png)",
         **_AWS_HELP,
     },
 )
-def alarms_backtest(c, run=None, env=None, days=1.0, set=None, json=False, png=None, profile=None, region=None):
+def alarms_backtest(
+    c, run=None, env=None, days=1.0, set=None, json=False, suggest=False, png=None, profile=None, region=None
+):
     """Replay the alarm table over recorded or deployed metrics: episodes, pages, notifications per alarm."""
     import json as json_module
     from pathlib import Path
 
     from ops.aws import aws_errors
-    from ops.backtest import deployed_history, format_table, recorded_history, run_backtest, to_json
+    from ops.backtest import (
+        deployed_history,
+        format_suggestions,
+        format_table,
+        recorded_history,
+        run_backtest,
+        suggestions,
+        to_json,
+    )
     from ops.backtest_plot import plot_backtest
 
     if (run is None) == (env is None):
@@ -669,11 +680,18 @@ def alarms_backtest(c, run=None, env=None, days=1.0, set=None, json=False, png=N
         result = run_backtest(config, history, set or [])
     image = Path(png) if png else default_png
     plot_backtest(result, image)
+    proposals, proposed = suggestions(config, history, result) if suggest else ([], None)
     if json:
-        print(json_module.dumps({**to_json(result), "png": str(image)}, indent=1))
+        document = {**to_json(result), "png": str(image)}
+        if proposed is not None:
+            document["suggestions"] = [item.__dict__ for item in proposals]
+            document["with_suggestions"] = to_json(proposed)["alarms"]
+        print(json_module.dumps(document, indent=1))
     else:
         print(format_table(result))
         print(f"timeline: {image}")
+        if proposed is not None:
+            print(format_suggestions(proposals, result, proposed))
 
 
 alarms = Collection("alarms")

@@ -162,6 +162,40 @@ def signal_values(definition: Mapping[str, Any], history: History) -> Series:
     return values
 
 
+# --suggest: a threshold just above what the history saw, so a repeat of that history stays quiet. Only raises:
+# the thresholds come from objectives and capacities, and a quiet history is no reason to page sooner.
+SUGGEST_PERCENTILE = 99.0
+SUGGEST_MARGIN = 1.5  # × the percentile
+SUGGEST_MIN_PERIODS = 30  # fewer datapoints say too little about a signal's normal range
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    alarm: str
+    current: float
+    proposed: float
+    basis: str  # how the proposal was made, for the person deciding
+
+
+def suggest(definitions: Definitions, history: History) -> list[Suggestion]:
+    """For each static "greater than" alarm whose signal the history saw in at least SUGGEST_MIN_PERIODS periods:
+    SUGGEST_MARGIN × its SUGGEST_PERCENTILE-th percentile, when that is above the current threshold."""
+    suggestions = []
+    for definition in definitions.alarms:
+        if "ThresholdMetricId" in definition or not definition["ComparisonOperator"].startswith("GreaterThan"):
+            continue
+        values = sorted(signal_values(definition, history).values())
+        if len(values) < SUGGEST_MIN_PERIODS:
+            continue
+        percentile = values[min(len(values) - 1, int(len(values) * SUGGEST_PERCENTILE / 100))]
+        proposed = round(percentile * SUGGEST_MARGIN, 3)
+        current = float(definition["Threshold"])
+        if proposed > current:
+            basis = f"{SUGGEST_MARGIN:g} × p{SUGGEST_PERCENTILE:g} ({percentile:g}) of {len(values)} periods"
+            suggestions.append(Suggestion(definition["AlarmName"], current, proposed, basis))
+    return suggestions
+
+
 def with_thresholds(definitions: Definitions, thresholds: Mapping[str, float]) -> Definitions:
     """The definitions with some alarms' Threshold replaced (alarm name → value): a candidate to try."""
     static = {d["AlarmName"] for d in definitions.alarms if "ThresholdMetricId" not in d}

@@ -13,7 +13,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alarms.backtest import HIGH, LOW, AlarmSummary, History, Replay, replay, summarize, with_thresholds
+from alarms.backtest import (
+    HIGH,
+    LOW,
+    SUGGEST_MARGIN,
+    SUGGEST_MIN_PERIODS,
+    SUGGEST_PERCENTILE,
+    AlarmSummary,
+    History,
+    Replay,
+    Suggestion,
+    replay,
+    suggest,
+    summarize,
+    with_thresholds,
+)
 from alarms.definitions import Definitions, definitions_from_template
 from alarms.history import (
     RECORDING_FILE,
@@ -96,6 +110,37 @@ def run_backtest(config: Config, history: History, settings: Sequence[str] = ())
     outcome = replay(definitions, history)
     rows = summarize(definitions, history, outcome, business_hours(config))
     return Backtest(config.env, config.resource_name(""), definitions, history, outcome, rows, thresholds)
+
+
+def suggestions(config: Config, history: History, baseline: Backtest) -> tuple[list[Suggestion], Backtest]:
+    """Proposed thresholds for the static rows, and the backtest with all of them applied at once."""
+    proposals = suggest(baseline.definitions, history)
+    definitions = with_thresholds(baseline.definitions, {item.alarm: item.proposed for item in proposals})
+    outcome = replay(definitions, history)
+    rows = summarize(definitions, history, outcome, business_hours(config))
+    proposed = Backtest(config.env, baseline.prefix, definitions, history, outcome, rows, baseline.thresholds)
+    return proposals, proposed
+
+
+def format_suggestions(proposals: list[Suggestion], baseline: Backtest, proposed: Backtest) -> str:
+    if not proposals:
+        return (
+            f"suggest: no static threshold is below {SUGGEST_MARGIN:g} × the p{SUGGEST_PERCENTILE:g} of its signal "
+            f"over at least {SUGGEST_MIN_PERIODS} periods of this history: nothing to propose"
+        )
+    before = {row.alarm: row for row in baseline.rows}
+    after = {row.alarm: row for row in proposed.rows}
+    lines = ["suggested thresholds (nothing changes until a person puts a value in sluice.toml):"]
+    for item in proposals:
+        was, now = before[item.alarm], after[item.alarm]
+        lines.append(
+            f"  {item.alarm.removeprefix(baseline.prefix)}: {item.current:g} -> {item.proposed:g} ({item.basis}); "
+            f"episodes {was.episodes} -> {now.episodes}"
+        )
+    pages = (sum(row.pages for row in baseline.rows), sum(row.pages for row in proposed.rows))
+    lows = (sum(row.low_notifications for row in baseline.rows), sum(row.low_notifications for row in proposed.rows))
+    lines.append(f"  with all of them: pages {pages[0]} -> {pages[1]}, low-tier notifications {lows[0]} -> {lows[1]}")
+    return "\n".join(lines)
 
 
 def recorded_history(run: Path) -> tuple[str, History]:

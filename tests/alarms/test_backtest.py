@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alarms.backtest import HIGH, LOW, History, Marker, replay, stat_key, summarize, with_thresholds
+from alarms.backtest import HIGH, LOW, History, Marker, replay, stat_key, suggest, summarize, with_thresholds
 from alarms.definitions import Definitions
 
 PERIOD = 60
@@ -109,3 +109,17 @@ def test_a_candidate_threshold_changes_the_outcome_without_touching_the_table():
     # AND an unknown alarm is refused by name
     with pytest.raises(ValueError, match="no static-threshold alarm named nope"):
         with_thresholds(DEFINITIONS, {"nope": 1.0})
+
+
+def test_suggest_raises_only_a_threshold_the_history_keeps_crossing():
+    # GIVEN a "slow" signal that hovers at 8-14 (threshold 10: it keeps notifying) and errors that stay at 0
+    noisy = history({}, {i: 8.0 + (i % 7) for i in range(40)})
+    assert summary(noisy)["slow-low"]["low_notifications"] > 0
+    # WHEN thresholds are suggested THEN only slow-low gets one: 1.5 × its p99 (14), and none for a quiet signal
+    proposals = suggest(DEFINITIONS, noisy)
+    assert [(item.alarm, item.current, item.proposed) for item in proposals] == [("slow-low", 10.0, 21.0)]
+    assert proposals[0].basis == "1.5 × p99 (14) of 40 periods"
+    # AND with it, the same history would have notified nobody
+    assert summary(noisy, with_thresholds(DEFINITIONS, {"slow-low": 21.0}))["slow-low"]["low_notifications"] == 0
+    # AND a history too short to know the signal's range suggests nothing
+    assert suggest(DEFINITIONS, history({}, {i: 50.0 for i in range(20)}, periods=20)) == []

@@ -213,3 +213,15 @@ def test_recorded_local_runs_replay_as_they_ran():
     assert loud[name("ingestion-at-risk-high")]["first_page_after_fault_seconds"] > 0
     assert loud[name("queue-age-low")]["low_notifications"] == 1
     assert loud[name("events-archived-low")]["low_notifications"] == 1
+
+
+def test_suggest_shows_what_each_proposal_would_have_paged():
+    # GIVEN the recorded outage WHEN thresholds are suggested from it
+    shown = run_invoke(
+        "alarms.backtest", "--run", str(RECORDINGS / "db-outage.json"), "--suggest", "--png", "/dev/null"
+    )
+    # THEN the DLQ alarm's proposal is shown with its effect, and that nothing changes by itself
+    assert shown.returncode == 0, shown.stderr
+    assert "nothing changes until a person puts a value in sluice.toml" in shown.stdout
+    assert "dlq-visible-high: 0 -> " in shown.stdout
+    assert "with all of them: pages 1 -> 0" in shown.stdout
