@@ -1,10 +1,9 @@
-"""Metric history for the backtest: the series every alarm of a table reads, fetched and stored.
+"""Metric history for the backtest: which series the alarms of a table read, how far back CloudWatch keeps
+them at the alarms' period, and the recording file that keeps them.
 
-`fetch_history` asks CloudWatch's GetMetricData for each distinct MetricStat the alarms read, at most 500
-queries a call (botocore's cloudwatch model: "as many as 500 different metrics in a single request, with a
-total of as many as 100,800 data points"), following NextToken with botocore's own paginator. CloudWatch
-keeps 60-second datapoints for 15 days, 5-minute ones for 63 days and hourly ones for 455 days (same model,
-GetMetricData): `resolution_limit` refuses a window the alarms' periods cannot be read over.
+CloudWatch keeps 60-second datapoints for 15 days, 5-minute ones for 63 days and hourly ones for 455 days
+(botocore's cloudwatch model, GetMetricData): `resolution_limit` refuses a window the alarms' periods cannot
+be read over. ops.metric_history fetches the series.
 
 A recording (`save_recording` / `load_recording`) is one JSON file: the environment, the window, fault markers
 and every series by its MetricStat; `invoke load` writes one into each run's folder.
@@ -14,19 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from botocore.client import BaseClient
 
 from alarms.backtest import History, Marker, stat_key
 from alarms.definitions import Definitions
 from alarms.evaluation import MetricAlarm
-from dashboards.metric_math import Series
 
 RECORDING_FILE = "metrics.json"
-GET_METRIC_DATA_MAX_QUERIES = 500
 DAY = 86_400
 # The finest period CloudWatch still returns for data this old: (age limit, period); sub-minute (high-resolution)
 # datapoints are kept 3 hours.
@@ -60,32 +54,6 @@ def resolution_limit(definitions: Definitions, age_seconds: float) -> str | None
                 return f"CloudWatch keeps {finest}-second datapoints for 3 hours only"
             return f"CloudWatch keeps {finest}-second datapoints for {kept // DAY} days only"
     return f"CloudWatch keeps metric data for {RETENTION[-1][0] // DAY} days"
-
-
-def fetch_history(
-    cloudwatch: BaseClient, stats: Mapping[str, Mapping[str, Any]], start: int, end: int
-) -> dict[str, Series]:
-    """GetMetricData for `stats` (by key) over [start, end): {key: {period start: value}}."""
-    keys = list(stats)
-    series: dict[str, Series] = {key: {} for key in keys}
-    paginator = cloudwatch.get_paginator("get_metric_data")
-    for offset in range(0, len(keys), GET_METRIC_DATA_MAX_QUERIES):
-        chunk = keys[offset : offset + GET_METRIC_DATA_MAX_QUERIES]
-        queries = [
-            {"Id": f"q{index}", "MetricStat": dict(stats[key]), "ReturnData": True} for index, key in enumerate(chunk)
-        ]
-        pages = paginator.paginate(
-            MetricDataQueries=queries,
-            StartTime=datetime.fromtimestamp(start, UTC),
-            EndTime=datetime.fromtimestamp(end, UTC),
-            ScanBy="TimestampAscending",
-        )
-        for page in pages:
-            for result in page["MetricDataResults"]:
-                values = series[chunk[int(result["Id"][1:])]]
-                for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
-                    values[int(timestamp.timestamp())] = float(value)
-    return series
 
 
 def recording(env: str, history: History, stats: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

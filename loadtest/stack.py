@@ -249,9 +249,10 @@ class AwsStackView:
         """The series the environment's alarms read over [start, end), from GetMetricData."""
         from alarms.backtest import History
         from alarms.definitions import definitions_from_template
-        from alarms.history import aligned_window, fetch_history, lead_in_seconds, metric_stats, recording
+        from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
         from cloudformation.config import load_config
         from cloudformation.synth import full_template
+        from ops.metric_history import fetch_history
 
         config = load_config(self.target.env)
         definitions = definitions_from_template(full_template(config).to_dict(), str)

@@ -32,7 +32,6 @@ from alarms.definitions import Definitions, definitions_from_template
 from alarms.history import (
     RECORDING_FILE,
     aligned_window,
-    fetch_history,
     lead_in_seconds,
     load_recording,
     metric_stats,
@@ -42,6 +41,7 @@ from alarms.table import TIERS, alarm_name
 from cloudformation.config import Config
 from cloudformation.synth import full_template
 from ops.errors import OpsError
+from ops.metric_history import fetch_history
 
 TOPICS = {"HighTopic": HIGH, "LowTopic": LOW}
 _SETTING = re.compile(r"(?P<row>[a-z0-9-]+)\.(?P<tier>[a-z]+)=(?P<value>.+)")
