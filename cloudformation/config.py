@@ -107,6 +107,8 @@ class MonitoringConfig:
     api_5xx_rate_percent: float
     api_4xx_rate_percent: float
     api_latency_p99_ms: float
+    # a period with fewer requests does not count for the rate alarms: 1 error in 3 requests is not 33 %
+    min_requests_per_period: int
     runbook_url: str  # where alarm descriptions and dashboards link to; `#<alarm>` is appended
 
 
@@ -382,6 +384,7 @@ def _check_invariants(config: Config, where: str) -> None:
         f"expected 1 to {API_GATEWAY_TIMEOUT_MS} ms (API Gateway ends a request at 29 s)",
     )
     _check_canary(config, require)
+    require(monitoring.min_requests_per_period >= 1, "monitoring.min_requests_per_period", "expected an integer ≥ 1")
     url = monitoring.runbook_url
     require(
         bool(url) and not any(char.isspace() or char == "#" for char in url) and not url.startswith("http:"),

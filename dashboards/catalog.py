@@ -160,6 +160,13 @@ def _percentiles(base: Metric, percentiles: tuple[int, ...]) -> list[Metric]:
     ]
 
 
+def _error_rate(signal_id: str, errors: Metric, count: Metric, minimum: int, label: str) -> Expression:
+    """errors as a percentage of requests, 0 in a period with fewer than `minimum` requests: a handful of
+    requests says nothing about the rate (1 error in 3 is not 33 %), so the rate alarms never page on one."""
+    expression = f"IF({count.id} >= {minimum}, 100 * {errors.id} / {count.id}, 0)"
+    return Expression(signal_id, expression, (errors, count), "Percent", f"{label} (periods ≥ {minimum} requests)")
+
+
 def _api(config: Config, period: int) -> list[Signal]:
     dimensions = (("ApiName", config.resource_name("api")), ("Stage", config.api.stage_name))
 
@@ -170,13 +177,14 @@ def _api(config: Config, period: int) -> list[Signal]:
     client_errors = metric("api_4xx", "4XXError", "Sum", "Count", "4XX responses")
     server_errors = metric("api_5xx", "5XXError", "Sum", "Count", "5XX responses")
     latency = metric("api_latency", "Latency", "p99", "Milliseconds", "Latency")
+    minimum = config.monitoring.min_requests_per_period
     integration = metric("api_integration_latency", "IntegrationLatency", "p99", "Milliseconds", "Integration latency")
     return [
         count,
         client_errors,
         server_errors,
-        Expression("api_4xx_rate", "100 * api_4xx / api_count", (client_errors, count), "Percent", "4XX rate"),
-        Expression("api_5xx_rate", "100 * api_5xx / api_count", (server_errors, count), "Percent", "5XX rate"),
+        _error_rate("api_4xx_rate", client_errors, count, minimum, "4XX rate"),
+        _error_rate("api_5xx_rate", server_errors, count, minimum, "5XX rate"),
         *_percentiles(latency, (50, 90, 99)),
         *_percentiles(integration, (50, 90, 99)),
     ]

@@ -2,12 +2,16 @@
 
 CloudWatch evaluates these expressions itself; moto evaluates none, so the local alarm evaluator and the
 local dashboard renderer compute them here, with the same code. Supported: numbers, metric ids, `+ - * /`,
-unary minus, parentheses, `FILL(series, value)` and `ANOMALY_DETECTION_BAND(id, width)`.
+unary minus, parentheses, the comparisons `== != < <= > >=` (1 when true, 0 when false),
+`IF(condition, trueValue, falseValue)`, `FILL(series, value)` and `ANOMALY_DETECTION_BAND(id, width)`.
 
 Semantics, as CloudWatch documents them where it does:
 - a series is `{period start (epoch seconds): value}`; arithmetic between two series keeps the timestamps
   both have; a division by zero gives no value at that timestamp;
 - `FILL(m, v)` gives a value at every period of the evaluated window;
+- a comparison binds looser than arithmetic; `IF(c, t, f)` takes, at each timestamp of c, t's value where c
+  is not 0 and f's where it is 0 (a scalar t or f applies at every timestamp; a timestamp the chosen branch
+  lacks has no value);
 - `ANOMALY_DETECTION_BAND(m, k)` is our stand-in for CloudWatch's trained model: at each period, the
   mean ± k·spread of m's values in the previous `BAND_HISTORY_PERIODS` periods, where spread is the
   standard deviation but never less than √|mean| (a count's Poisson noise) nor 1, so steady synthetic
@@ -18,6 +22,7 @@ Semantics, as CloudWatch documents them where it does:
 from __future__ import annotations
 
 import math
+import operator
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -38,7 +43,8 @@ class Band:
 
 Value = float | Series | Band
 
-_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|([A-Za-z_][A-Za-z0-9_]*)|(>=|<=|==|!=|.))")
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 
 
 class MathError(ValueError):
@@ -95,7 +101,7 @@ class _Parser:
         self._position = 0
 
     def parse(self) -> _Node:
-        node = self._sum()
+        node = self._comparison()
         if self._position != len(self._tokens):
             raise MathError(f"unexpected {self._tokens[self._position][1]!r} in {self._expression!r}")
         return node
@@ -112,6 +118,12 @@ class _Parser:
     def _expect(self, symbol: str) -> None:
         if self._take()[1] != symbol:
             raise MathError(f"expected {symbol!r} in {self._expression!r}")
+
+    def _comparison(self) -> _Node:
+        node = self._sum()
+        if self._peek() in _COMPARISONS:
+            node = _Binary(self._take()[1], node, self._sum())
+        return node
 
     def _sum(self) -> _Node:
         node = self._product()
@@ -137,16 +149,16 @@ class _Parser:
             return _Number(float(text))
         if kind == "name" and self._peek() == "(":
             self._take()
-            args = [self._sum()]
+            args = [self._comparison()]
             while self._peek() == ",":
                 self._take()
-                args.append(self._sum())
+                args.append(self._comparison())
             self._expect(")")
             return _Call(text.upper(), tuple(args))
         if kind == "name":
             return _Ref(text)
         if text == "(":
-            node = self._sum()
+            node = self._comparison()
             self._expect(")")
             return node
         raise MathError(f"unexpected {text!r} in {self._expression!r}")
@@ -212,6 +224,9 @@ class _Evaluator:
         return value
 
     def _call(self, node: _Call) -> Value:
+        if node.function == "IF" and len(node.args) == 3:
+            condition, when_true, when_false = (self._plain(arg) for arg in node.args)
+            return _choose(condition, when_true, when_false)
         if node.function == "FILL" and len(node.args) == 2:
             values, fill = self._plain(node.args[0]), self._plain(node.args[1])
             if not isinstance(fill, float) or isinstance(values, float):
@@ -242,7 +257,21 @@ def _combine(op: str, left: float | Series, right: float | Series) -> float | Se
     return {timestamp: value for timestamp, value in combined.items() if value is not None}
 
 
+def _choose(condition: float | Series, when_true: float | Series, when_false: float | Series) -> float | Series:
+    if isinstance(condition, float):
+        return when_true if condition else when_false
+    chosen = {}
+    for timestamp, test in condition.items():
+        branch = when_true if test else when_false
+        value = branch if isinstance(branch, float) else branch.get(timestamp)
+        if value is not None:
+            chosen[timestamp] = value
+    return chosen
+
+
 def _apply(op: str, left: float, right: float) -> float | None:
+    if op in _COMPARISONS:
+        return float(_COMPARE[op](left, right))
     if op == "+":
         return left + right
     if op == "-":
@@ -250,6 +279,16 @@ def _apply(op: str, left: float, right: float) -> float | None:
     if op == "*":
         return left * right
     return None if right == 0 else left / right
+
+
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def anomaly_band(values: Series, timestamps: Sequence[int], period: int, width: float) -> Band:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from alarms.history import RECORDING_FILE, save_recording
 from loadtest.errors import LoadTestError
 from loadtest.expectations import Observed, check_expectations, fired_alarms
 from loadtest.idlog import merge_id_logs
@@ -174,6 +175,9 @@ def run_scenario(
         _wait_for_alarms(scenario, view, progress, notes, launched, options.poll_seconds)
         transitions = _safely(notes, "alarm transitions", lambda: view.transitions(launched), [])
         alarm_names = sorted(set(_safely(notes, "alarm list", view.alarm_states, {})) | set(states_at_start))
+        _safely(
+            notes, "metric recording", lambda: _record_metrics(view, folder, launched, scenario, injector.window), None
+        )
     finally:
         depth_samples = sampler.stop()
     if sampler.errors:
@@ -210,6 +214,16 @@ def run_scenario(
     )
     report = write_report(record, folder)
     return RunResult(record, folder, report, notes)
+
+
+def _record_metrics(
+    view: StackView, folder: Path, since: float, scenario: Scenario, fault_window: tuple[float, float] | None
+) -> None:
+    """The run's metric series, for `invoke alarms.backtest --run <folder>`; the fault's start is its marker."""
+    document = view.metric_history(since, time.time())
+    if fault_window is not None and scenario.fault is not None:
+        document["markers"] = [{"time": fault_window[0], "label": scenario.fault.name}]
+    save_recording(folder / RECORDING_FILE, document)
 
 
 def _after_load(

@@ -58,6 +58,7 @@ class StackView(Protocol):
     def inject(self, fault: str, seconds: float) -> None: ...
     def replay(self, since: float) -> Any: ...
     def announce_web(self, url: str, seconds: float) -> None: ...
+    def metric_history(self, start: float, end: float) -> dict[str, Any]: ...
 
 
 def _count(mapping: Any, *path: str) -> int:
@@ -176,6 +177,10 @@ class LocalStackView:
             raise LoadTestError(f"replay could not send {len(result.failed)} events; run it again (it is safe)")
         return {"replayed": result.sent, "archived": result.replayable, "objects": result.objects}
 
+    def metric_history(self, start: float, end: float) -> dict[str, Any]:
+        """The series the alarms read over [start, end), as the stack's own evaluator reads them."""
+        return self._call("GET", f"/metric-history?start={start:.0f}&end={end:.0f}", timeout=REPLAY_TIMEOUT_SECONDS)
+
     def stored(self, ids: Sequence[str]) -> set[str]:
         if self._lookup is None:
             self._lookup = dynamodb_lookup(self._client("dynamodb"), self.target.table_name)
@@ -247,6 +252,22 @@ class AwsStackView:
 
     def replay(self, since: float) -> Any:
         raise LoadTestError("replay from a load test runs only against the local stack; use the ops tools on AWS")
+
+    def metric_history(self, start: float, end: float) -> dict[str, Any]:
+        """The series the environment's alarms read over [start, end), from GetMetricData."""
+        from alarms.backtest import History
+        from alarms.definitions import definitions_from_template
+        from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
+        from cloudformation.config import load_config
+        from cloudformation.synth import full_template
+        from ops.metric_history import fetch_history
+
+        config = load_config(self.target.env)
+        definitions = definitions_from_template(full_template(config).to_dict(), str)
+        stats = metric_stats(definitions)
+        first, last = aligned_window(start, end, config.monitoring.period_seconds, lead_in_seconds(definitions))
+        series = fetch_history(self._cloudwatch, stats, first, last)
+        return recording(config.env, History(first, last, series), stats)
 
 
 def _history_transition(item: dict[str, Any]) -> Transition:

@@ -1,18 +1,14 @@
 """Evaluates the stack's alarms locally: moto stores alarms and metrics but never evaluates an alarm.
 
 `AlarmEvaluator(cloudwatch, sns, alarms, composites, notifications_log)` takes PutMetricAlarm-style and
-PutCompositeAlarm-style dicts with every reference already resolved (`definitions_from_template` extracts
-them from a synthesized template), and on each `evaluate_once()`:
+PutCompositeAlarm-style dicts with every reference already resolved (alarms.definitions extracts them from a
+synthesized template), and on each `evaluate_once()`:
 
 - reads the last EvaluationPeriods complete periods of every alarm with GetMetricData (one call for all
-  alarms), computing the metric math itself (moto evaluates none; see dashboards.metric_math, which also
-  documents our anomaly band);
-- decides the state as CloudWatch does: DatapointsToAlarm of EvaluationPeriods breaching → ALARM;
-  TreatMissingData `breaching`/`notBreaching` counts a missing datapoint as such; with `missing`, a window
-  without data is INSUFFICIENT_DATA and fewer datapoints than DatapointsToAlarm decide by themselves (ALARM
-  only if all of them breach); with `ignore`, a window without data keeps the state;
-- evaluates composite rules (ALARM("name") OR/AND/NOT ..., TRUE, FALSE) over the new states — moto's
-  PutCompositeAlarm is not implemented, so composite states live here (`states()`);
+  alarms);
+- decides each state with alarms.evaluation and alarms.rules, the same pure code the backtest uses (metric
+  math, missing data and M of N as CloudWatch does them, composites over the new states — moto's
+  PutCompositeAlarm is not implemented, so composite states live here, `states()`);
 - on a transition: sets the state in moto (metric alarms), publishes CloudWatch's notification JSON to the
   action topics (AlarmActions on ALARM, OKActions on OK, InsufficientDataActions), prints one line and
   appends it to the notifications log.
@@ -31,7 +27,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,28 +35,18 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, Series, evaluate
+from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK, MetricAlarm, Verdict, evaluate_alarm
+from alarms.rules import RuleError, composite_state, rule_children
+from dashboards.metric_math import Series
 
 log = logging.getLogger(__name__)
 
-ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
 BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
 GET_METRIC_DATA_MAX_QUERIES = 500
 # moto scans all its data once per query and period asked for: a few periods per call keep reads linear.
 PERIODS_PER_CALL = 6
 # SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
 SUBJECT_MAX_CHARS = 99
-_COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
-    "GreaterThanThreshold": (lambda value, threshold: value > threshold, "greater than"),
-    "GreaterThanOrEqualToThreshold": (lambda value, threshold: value >= threshold, "greater than or equal to"),
-    "LessThanThreshold": (lambda value, threshold: value < threshold, "less than"),
-    "LessThanOrEqualToThreshold": (lambda value, threshold: value <= threshold, "less than or equal to"),
-}
-_BAND_COMPARISONS: dict[str, tuple[Callable[[float, float, float], bool], str]] = {
-    "LessThanLowerOrGreaterThanUpperThreshold": (lambda v, low, high: v < low or v > high, "outside the band"),
-    "GreaterThanUpperThreshold": (lambda v, low, high: v > high, "greater than the upper band"),
-    "LessThanLowerThreshold": (lambda v, low, high: v < low, "less than the lower band"),
-}
 
 
 # --- reading metrics -----------------------------------------------------------------------------------
@@ -128,254 +114,6 @@ def _get_metric_data(
         if not response.get("NextToken"):
             return
         request["NextToken"] = response["NextToken"]
-
-
-# --- metric alarms -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetricAlarm:
-    """A PutMetricAlarm-style definition, normalised to MetricDataQuery form."""
-
-    definition: Mapping[str, Any]
-    queries: tuple[Mapping[str, Any], ...]
-    result_id: str
-    period: int
-
-    @classmethod
-    def from_definition(cls, definition: Mapping[str, Any]) -> MetricAlarm:
-        if "Metrics" in definition:
-            queries = tuple(definition["Metrics"])
-            threshold_id = definition.get("ThresholdMetricId")
-            returned = [q["Id"] for q in queries if q.get("ReturnData", True) and q["Id"] != threshold_id]
-            periods = [q["MetricStat"]["Period"] for q in queries if "MetricStat" in q]
-            return cls(definition, queries, returned[0], int(periods[0]))
-        stat = definition.get("ExtendedStatistic") or definition["Statistic"]
-        metric_stat = {
-            "Metric": {
-                "Namespace": definition["Namespace"],
-                "MetricName": definition["MetricName"],
-                "Dimensions": list(definition.get("Dimensions", [])),
-            },
-            "Period": definition["Period"],
-            "Stat": stat,
-        }
-        return cls(definition, ({"Id": "m", "MetricStat": metric_stat},), "m", int(definition["Period"]))
-
-    @property
-    def name(self) -> str:
-        return self.definition["AlarmName"]
-
-    @property
-    def evaluation_periods(self) -> int:
-        return int(self.definition["EvaluationPeriods"])
-
-    @property
-    def datapoints_to_alarm(self) -> int:
-        return int(self.definition.get("DatapointsToAlarm") or self.evaluation_periods)
-
-    @property
-    def treat_missing(self) -> str:
-        return self.definition.get("TreatMissingData", "missing")
-
-    @property
-    def threshold_id(self) -> str | None:
-        return self.definition.get("ThresholdMetricId")
-
-    @property
-    def history_periods(self) -> int:
-        """Periods read before the evaluation window: an anomaly band needs its history."""
-        return BAND_HISTORY_PERIODS if self.threshold_id else 0
-
-    def metric_stats(self) -> dict[str, Mapping[str, Any]]:
-        return {query["Id"]: query["MetricStat"] for query in self.queries if "MetricStat" in query}
-
-    def values(self, series: Mapping[str, Series], timestamps: Sequence[int]) -> tuple[Series, Band | None]:
-        """The alarm's datapoints and, for an anomaly-band alarm, its band, at `timestamps`."""
-        expressions = {query["Id"]: query["Expression"] for query in self.queries if "Expression" in query}
-        # An anomaly band over metric math reads the expression's history, not only the evaluated window.
-        history = range(min(timestamps) - self.history_periods * self.period, max(timestamps) + 1, self.period)
-        computed = dict(series)
-        for query_id, expression in expressions.items():
-            if query_id != self.threshold_id:
-                computed[query_id] = evaluate(expression, series, list(history), self.period)
-
-        def resolve(query_id: str) -> Series | Band:
-            if query_id in expressions:
-                return evaluate(expressions[query_id], computed, timestamps, self.period)
-            return {timestamp: series[query_id][timestamp] for timestamp in timestamps if timestamp in series[query_id]}
-
-        values = resolve(self.result_id)
-        if isinstance(values, Band):
-            raise ValueError(f"alarm {self.name}: the returned series is a band")
-        band = resolve(self.threshold_id) if self.threshold_id else None
-        if band is not None and not isinstance(band, Band):
-            raise ValueError(f"alarm {self.name}: ThresholdMetricId {self.threshold_id} is not an anomaly band")
-        return values, band
-
-
-@dataclass(frozen=True)
-class Datapoint:
-    timestamp: int
-    value: float | None  # None: missing
-    breaching: bool | None  # None: missing
-
-
-@dataclass(frozen=True)
-class Verdict:
-    state: str | None  # None: keep the current state
-    reason: str
-    datapoints: tuple[Datapoint, ...]
-
-
-def datapoints(alarm: MetricAlarm, values: Series, band: Band | None, timestamps: Sequence[int]) -> list[Datapoint]:
-    comparison = alarm.definition["ComparisonOperator"]
-    points = []
-    for timestamp in timestamps:
-        value = values.get(timestamp)
-        if value is None or (band is not None and timestamp not in band.bounds):
-            points.append(Datapoint(timestamp, value, None))
-        elif band is not None:
-            low, high = band.bounds[timestamp]
-            points.append(Datapoint(timestamp, value, _BAND_COMPARISONS[comparison][0](value, low, high)))
-        else:
-            breached = _COMPARISONS[comparison][0](value, float(alarm.definition["Threshold"]))
-            points.append(Datapoint(timestamp, value, breached))
-    return points
-
-
-def decide(alarm: MetricAlarm, points: Sequence[Datapoint]) -> Verdict:
-    """The alarm's state from its window's datapoints, honouring TreatMissingData."""
-    needed = alarm.datapoints_to_alarm
-    missing = alarm.treat_missing
-    substitute = {"breaching": True, "notBreaching": False}.get(missing)
-    verdicts = [point.breaching if point.breaching is not None else substitute for point in points]
-    present = [verdict for verdict in verdicts if verdict is not None]
-    breaching = sum(present)
-    describe = _describer(alarm, points)
-    if not present:
-        if missing == "ignore":
-            return Verdict(None, "no datapoints; state kept (TreatMissingData: ignore)", tuple(points))
-        return Verdict(INSUFFICIENT_DATA, f"Insufficient Data: {len(points)} datapoints were unknown.", tuple(points))
-    if breaching >= needed:
-        return Verdict(ALARM, describe(ALARM, breaching, needed), tuple(points))
-    if len(present) >= needed or not breaching:
-        return Verdict(OK, describe(OK, len(present) - breaching, needed), tuple(points))
-    # Fewer datapoints than DatapointsToAlarm, some breaching: they decide alone (`ignore` keeps the state).
-    if missing == "ignore":
-        return Verdict(None, "too few datapoints; state kept (TreatMissingData: ignore)", tuple(points))
-    if breaching == len(present):
-        return Verdict(ALARM, describe(ALARM, breaching, len(present)), tuple(points))
-    return Verdict(OK, describe(OK, len(present) - breaching, needed), tuple(points))
-
-
-def _describer(alarm: MetricAlarm, points: Sequence[Datapoint]) -> Callable[[str, int, int], str]:
-    comparison = alarm.definition["ComparisonOperator"]
-    if alarm.threshold_id:
-        phrase, limit = _BAND_COMPARISONS[comparison][1], ""
-    else:
-        phrase, limit = _COMPARISONS[comparison][1], f" the threshold ({float(alarm.definition['Threshold'])})"
-    shown = ", ".join(
-        f"{'missing' if point.value is None else f'{point.value:g}'} ({_short_time(point.timestamp)})"
-        for point in reversed(points)
-    )
-
-    def describe(state: str, count: int, needed: int) -> str:
-        verb = "were" if count != 1 else "was"
-        negation = "" if state == ALARM else "not "
-        transition = "OK -> ALARM" if state == ALARM else "ALARM -> OK"
-        return (
-            f"Threshold Crossed: {count} out of the last {len(points)} datapoints [{shown}] {verb} {negation}"
-            f"{phrase}{limit} (minimum {needed} datapoint{'s' if needed != 1 else ''} for {transition} transition)."
-        )
-
-    return describe
-
-
-# --- composite alarms ----------------------------------------------------------------------------------
-
-_RULE_TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|([^\s()"]+))')
-_STATE_FUNCTIONS = {"ALARM": ALARM, "OK": OK, "INSUFFICIENT_DATA": INSUFFICIENT_DATA}
-
-
-class RuleError(ValueError):
-    """An AlarmRule outside what the local evaluator understands."""
-
-
-def rule_children(rule: str) -> list[str]:
-    """Alarm names an AlarmRule refers to, in order."""
-    names: list[str] = []
-    _RuleParser(rule, lambda name: names.append(name) or OK).parse()
-    return names
-
-
-def rule_holds(rule: str, state_of: Callable[[str], str]) -> bool:
-    return _RuleParser(rule, state_of).parse()
-
-
-class _RuleParser:
-    """or := and (OR and)*; and := not (AND not)*; not := NOT not | atom;
-    atom := STATE(name) | TRUE | FALSE | ( or ) — names quoted or not, alarm ARNs allowed."""
-
-    def __init__(self, rule: str, state_of: Callable[[str], str]) -> None:
-        self._rule = rule
-        self._state_of = state_of
-        self._tokens = [next(group for group in match if group) for match in _RULE_TOKEN.findall(rule)]
-        self._position = 0
-
-    def parse(self) -> bool:
-        result = self._or()
-        if self._position != len(self._tokens):
-            raise RuleError(f"unexpected {self._tokens[self._position]!r} in rule {self._rule!r}")
-        return result
-
-    def _peek(self) -> str | None:
-        return self._tokens[self._position] if self._position < len(self._tokens) else None
-
-    def _take(self) -> str:
-        if self._position >= len(self._tokens):
-            raise RuleError(f"unexpected end of rule {self._rule!r}")
-        self._position += 1
-        return self._tokens[self._position - 1]
-
-    def _or(self) -> bool:
-        results = [self._and()]
-        while self._peek() == "OR":
-            self._take()
-            results.append(self._and())
-        return any(results)
-
-    def _and(self) -> bool:
-        results = [self._not()]
-        while self._peek() == "AND":
-            self._take()
-            results.append(self._not())
-        return all(results)
-
-    def _not(self) -> bool:
-        if self._peek() == "NOT":
-            self._take()
-            return not self._not()
-        return self._atom()
-
-    def _atom(self) -> bool:
-        token = self._take()
-        if token in ("TRUE", "FALSE"):
-            return token == "TRUE"
-        if token == "(":
-            result = self._or()
-            self._expect(")")
-            return result
-        if token in _STATE_FUNCTIONS:
-            self._expect("(")
-            name = self._take().rsplit(":alarm:", 1)[-1]
-            self._expect(")")
-            return self._state_of(name) == _STATE_FUNCTIONS[token]
-        raise RuleError(f"unexpected {token!r} in rule {self._rule!r}")
-
-    def _expect(self, token: str) -> None:
-        if self._take() != token:
-            raise RuleError(f"expected {token!r} in rule {self._rule!r}")
 
 
 # --- the evaluator -------------------------------------------------------------------------------------
@@ -466,9 +204,7 @@ class AlarmEvaluator:
             fetched = fetch_series(self._cloudwatch, stats, end - reach * period, end)
             for index, alarm in enumerate(members):
                 series = {key: fetched[f"a{index}_{key}"] for key in alarm.metric_stats()}
-                timestamps = [end - step * period for step in range(alarm.evaluation_periods, 0, -1)]
-                values, band = alarm.values(series, timestamps)
-                verdicts.append((alarm, decide(alarm, datapoints(alarm, values, band, timestamps))))
+                verdicts.append((alarm, evaluate_alarm(alarm, series, end)))
         return verdicts
 
     def _apply(self, alarm: MetricAlarm, verdict: Verdict, now: float) -> str | None:
@@ -494,7 +230,7 @@ class AlarmEvaluator:
         name = composite["AlarmName"]
         rule = composite["AlarmRule"]
         state = self._states[name]
-        new = ALARM if rule_holds(rule, self._state_of) else OK
+        new = composite_state(rule, self._state_of)
         if new == state.value:
             return None
         old = state.value
@@ -622,44 +358,5 @@ def _aws_time(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def _short_time(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%d/%m/%y %H:%M:%S")
-
-
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- from a synthesized template -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Definitions:
-    alarms: list[dict[str, Any]]  # PutMetricAlarm keyword arguments
-    composites: list[dict[str, Any]]  # PutCompositeAlarm keyword arguments
-
-
-def definitions_from_template(template: Mapping[str, Any], resolve: Callable[[Any], Any]) -> Definitions:
-    """The template's alarms as PutMetricAlarm/PutCompositeAlarm dicts, references resolved by `resolve`.
-
-    `resolve` is called on every intrinsic ({"Ref": ...}, {"Fn::GetAtt": ...}, {"Fn::Sub": ...}, ...) and
-    returns the concrete value; CloudFormation's alarm properties already have the API's names.
-    """
-    alarms, composites = [], []
-    for resource in template.get("Resources", {}).values():
-        kind = resource.get("Type")
-        if kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
-            properties = _resolved(resource.get("Properties", {}), resolve)
-            (alarms if kind == "AWS::CloudWatch::Alarm" else composites).append(properties)
-    return Definitions(alarms, composites)
-
-
-def _resolved(value: Any, resolve: Callable[[Any], Any]) -> Any:
-    if isinstance(value, dict):
-        key = next(iter(value), "")
-        if len(value) == 1 and (key == "Ref" or key.startswith("Fn::")):
-            return resolve(value)
-        return {key: _resolved(item, resolve) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_resolved(item, resolve) for item in value]
-    return value

@@ -1,6 +1,7 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
-GET /status; GET /alarm-transitions?since=EPOCH; POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
+GET /status; GET /alarm-transitions?since=EPOCH; GET /metric-history?start=EPOCH&end=EPOCH (the
+series the alarms read, for `invoke load`'s recording); POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
 notifier's business-hours clock, local/clock.py); POST /canary {"paused": bool}; POST /shutdown.
 Everything else is the console's (local/console): GET / is the page a person opens in a browser.
 
@@ -91,6 +92,14 @@ class _Handler(BaseHTTPRequestHandler):
             since = float(parse_qs(url.query).get("since", ["0"])[0] or 0)
             transitions = [asdict(item) for item in self.runtime.transitions if item.time >= since]
             self._reply(200, transitions)
+        elif url.path == "/metric-history":
+            query = parse_qs(url.query)
+            try:
+                start, end = float(query["start"][0]), float(query["end"][0])
+            except (KeyError, ValueError):
+                self._reply(400, {"error": "bad_request", "message": "expected ?start=EPOCH&end=EPOCH"})
+                return
+            self._reply(200, self.runtime.metric_history(start, end))
         elif not serve_get(self, self.console, url.path, url.query):
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 

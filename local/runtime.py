@@ -25,9 +25,12 @@ from typing import IO, Any, TextIO
 import psutil
 from botocore.client import BaseClient
 
+from alarms.backtest import History
+from alarms.definitions import Definitions
+from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
 from cloudformation.api import events_request_schema
 from cloudformation.config import Config, ConfigError, load_config
-from local.alarm_evaluator import AlarmEvaluator
+from local.alarm_evaluator import AlarmEvaluator, fetch_series
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
 from local.control import ControlServer
@@ -391,6 +394,16 @@ class LocalRuntime:
     def alarm_tiers(self) -> dict[str, str]:
         """Alarm name → the tier its actions notify (high, low or none)."""
         return dict(self._tiers)
+
+    def metric_history(self, start: float, end: float) -> dict[str, Any]:
+        """Every series the alarms read over [start, end) (widened to periods, with the alarms' lead-in), as
+        the local evaluator reads them: the recording `invoke load` keeps for `invoke alarms.backtest`."""
+        assert self.stack is not None and self._moto is not None
+        definitions = Definitions(list(self.stack.alarms), list(self.stack.composite_alarms))
+        stats = metric_stats(definitions)
+        first, last = aligned_window(start, end, self.config.monitoring.period_seconds, lead_in_seconds(definitions))
+        cloudwatch = clients(self._moto.endpoint_url, self.config.region)("cloudwatch")
+        return recording(self.config.env, History(first, last, fetch_series(cloudwatch, stats, first, last)), stats)
 
     def status(self) -> dict[str, Any]:
         assert self.stack is not None and self._moto is not None

@@ -41,6 +41,7 @@ def test_every_environment_loads(env):
         ("[test.monitoring]\napi_5xx_rate_percent = 0\n", "test.monitoring.api_5xx_rate_percent: expected a percent"),
         ("[test.monitoring]\napi_4xx_rate_percent = 101\n", "test.monitoring.api_4xx_rate_percent: expected a"),
         ("[test.monitoring]\napi_latency_p99_ms = 30000\n", "test.monitoring.api_latency_p99_ms: expected 1 to"),
+        ("[test.monitoring]\nmin_requests_per_period = 0\n", "test.monitoring.min_requests_per_period: expected"),
         ("[test.monitoring]\nrunbook_url = 'http://wiki/runbook'\n", "test.monitoring.runbook_url: expected an"),
         ("[test.monitoring]\nrunbook_url = 'docs/runbook.md#top'\n", "test.monitoring.runbook_url: expected an"),
         ("[test.canary]\ninterval_seconds = 90\n", "test.canary.interval_seconds: expected a multiple of 60"),

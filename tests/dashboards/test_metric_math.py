@@ -38,3 +38,22 @@ def test_referenced_ids_and_errors():
         evaluate("a +", {"a": {}}, [0], 10)
     with pytest.raises(MathError):
         evaluate("ANOMALY_DETECTION_BAND(a, 2) + 1", {"a": {}}, [0], 10)
+
+
+def test_comparisons_bind_looser_than_arithmetic_and_give_one_or_zero():
+    series = {"a": {0: 2.0, 10: 5.0}}
+    assert evaluate("a * 2 >= 10", series, [0, 10], 10) == {0: 0.0, 10: 1.0}
+    assert evaluate("a != 2", series, [0, 10], 10) == {0: 0.0, 10: 1.0}
+    assert evaluate("(a < 3) + (a <= 2) + (a == 5) + (a > 4)", series, [0, 10], 10) == {0: 2.0, 10: 2.0}
+
+
+def test_if_takes_the_branch_of_each_period_and_broadcasts_scalars():
+    # GIVEN errors and requests, one period with only 3 requests and one with none at all
+    series = {"e": {0: 1.0, 10: 5.0, 20: 0.0}, "c": {0: 3.0, 10: 100.0, 20: 0.0}}
+    # WHEN the rate counts only periods with at least 10 requests
+    rate = evaluate("IF(c >= 10, 100 * e / c, 0)", series, [0, 10, 20], 10)
+    # THEN the small periods are 0 (the division by zero is in the branch not taken) and the real one its rate
+    assert rate == {0: 0.0, 10: 5.0, 20: 0.0}
+    # AND a branch without a value at the timestamp gives none there
+    assert evaluate("IF(c > 50, e, c)", {"c": {0: 100.0}, "e": {}}, [0], 10) == {}
+    assert evaluate("IF(1, 2, 3)", {}, [0, 10], 10) == {0: 2.0, 10: 2.0}

@@ -160,3 +160,16 @@ class FakeStackView:
 
     def announce_web(self, url: str, seconds: float) -> None:
         self.announced = (url, seconds)
+
+    def metric_history(self, start: float, end: float) -> dict[str, Any]:
+        """One series of one datapoint per 10 s over the window, as the local stack's control API answers."""
+        first, last = int(start) // 10 * 10, int(end) // 10 * 10 + 10
+        stat = {"Metric": {"Namespace": "AWS/ApiGateway", "MetricName": "Count", "Dimensions": []}, "Period": 10}
+        values = [[moment, 1.0] for moment in range(first, last, 10)]
+        return {
+            "env": "local",
+            "start": first,
+            "end": last,
+            "markers": [],
+            "series": [{"metric_stat": {**stat, "Stat": "Sum"}, "values": values}],
+        }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alarms.history import RECORDING_FILE, load_recording
 from loadtest.cli import run_load
 from loadtest.errors import LoadTestError
 from loadtest.progress import ProgressLine
@@ -58,6 +59,10 @@ def test_a_fault_is_injected_on_schedule_and_the_archive_replayed(tmp_path: Path
     assert len(view.replays) == 1
     assert result.record.fault_window is not None
     assert result.record.reconciliation is not None and result.record.reconciliation.lost_count == 0
+    # AND the run's metric series are recorded in its folder, the fault's start as their marker
+    env, history = load_recording(result.folder / RECORDING_FILE)
+    assert env == "local" and history.series
+    assert [(marker.label, marker.time) for marker in history.markers] == [("db-down", result.record.fault_window[0])]
 
 
 def test_faults_are_refused_against_a_deployed_target() -> None:

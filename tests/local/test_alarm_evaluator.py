@@ -14,22 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from alarms.definitions import definitions_from_template
+from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import build_catalog
-from local.alarm_evaluator import (
-    ALARM,
-    INSUFFICIENT_DATA,
-    OK,
-    AlarmEvaluator,
-    Datapoint,
-    MetricAlarm,
-    decide,
-    definitions_from_template,
-    local_statistic,
-    rule_holds,
-)
+from local.alarm_evaluator import AlarmEvaluator, local_statistic
 
 PERIOD = 10
 REGION = "us-east-1"
@@ -412,57 +403,6 @@ def test_missing_data_after_an_alarm(aws, treatment, expected):
     watcher.evaluate_once()
     # THEN the treatment decides
     assert moto_state(aws, f"gone-{treatment}") == expected
-
-
-def points(*marks: str) -> list[Datapoint]:
-    """'X' breaching, 'O' not breaching, '-' missing."""
-    mapping = {"X": (1.0, True), "O": (0.0, False), "-": (None, None)}
-    return [Datapoint(index, *mapping[mark]) for index, mark in enumerate(marks)]
-
-
-@pytest.mark.parametrize(
-    ("marks", "missing", "expected"),
-    [
-        # CloudWatch's documented table for 3 of 3 datapoints
-        ("OXX", "missing", OK),
-        ("O--", "missing", OK),
-        ("---", "missing", INSUFFICIENT_DATA),
-        ("---", "ignore", None),
-        ("---", "breaching", ALARM),
-        ("---", "notBreaching", OK),
-        ("--X", "missing", ALARM),
-        ("--X", "ignore", None),
-        ("--X", "breaching", ALARM),
-        ("--X", "notBreaching", OK),
-        ("XXX", "notBreaching", ALARM),
-    ],
-)
-def test_decide_follows_cloudwatch_missing_data_table(marks, missing, expected):
-    # GIVEN a 3-of-3 alarm WHEN its window holds these datapoints THEN the state is CloudWatch's
-    alarm = MetricAlarm.from_definition(
-        {
-            "AlarmName": "t",
-            "Namespace": "n",
-            "MetricName": "m",
-            "Statistic": "Sum",
-            "Period": 60,
-            "EvaluationPeriods": 3,
-            "DatapointsToAlarm": 3,
-            "Threshold": 0.5,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": missing,
-        }
-    )
-    assert decide(alarm, points(*marks)).state == expected
-
-
-def test_composite_rules():
-    states = {"a": ALARM, "b": OK, "c": INSUFFICIENT_DATA}
-    state_of = states.__getitem__
-    assert rule_holds('ALARM("a") AND NOT ALARM("b")', state_of)
-    assert rule_holds("(ALARM(b) OR OK(b)) AND INSUFFICIENT_DATA(c)", state_of)
-    assert not rule_holds("ALARM(arn:aws:cloudwatch:us-east-1:123456789012:alarm:b) OR FALSE", state_of)
-    assert rule_holds("TRUE", state_of)
 
 
 def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):

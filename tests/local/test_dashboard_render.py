@@ -18,11 +18,12 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from alarms.definitions import definitions_from_template
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
-from local.alarm_evaluator import AlarmEvaluator, definitions_from_template
+from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import Window
 from local.dashboard_render import _draw_metric, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link

@@ -1,0 +1,209 @@
+"""How the alarm table would have behaved on recorded history: the shared evaluation replayed period by period.
+
+`replay(definitions, history, tiers)` evaluates every metric alarm at each period end of the history with
+alarms.evaluation (as CloudWatch would just after that period completes), then the composites over the new
+states, and returns every transition. `summarize` turns them into what a person cares about: episodes, time
+in ALARM, pages (an ALARM transition whose actions reach the high-tier topic), low-tier notifications and how
+many of those fall outside business hours (the notifier holds them for the digest), and the time from a
+fault marker to the first page. Nothing here reads a clock, a client or a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from alarms.definitions import Definitions
+from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
+from alarms.rules import composite_state
+from dashboards.metric_math import Series
+
+# AlarmActions that reach people are these topic names after resolution (see ops.backtest).
+HIGH, LOW = "high", "low"
+
+
+def stat_key(metric_stat: Mapping[str, Any]) -> str:
+    """One MetricStat's identity in a history: its canonical JSON."""
+    return json.dumps(metric_stat, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Marker:
+    time: float
+    label: str  # e.g. "db-down" for a fault injected at `time`
+
+
+@dataclass(frozen=True)
+class History:
+    """Metric series by stat_key over [start, end), epoch seconds on period boundaries."""
+
+    start: int
+    end: int
+    series: Mapping[str, Series]
+    markers: tuple[Marker, ...] = ()
+
+    def for_alarm(self, alarm: MetricAlarm) -> dict[str, Series]:
+        return {query_id: self.series.get(stat_key(stat), {}) for query_id, stat in alarm.metric_stats().items()}
+
+
+@dataclass(frozen=True)
+class Transition:
+    time: int
+    alarm: str
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass
+class Replay:
+    transitions: list[Transition] = field(default_factory=list)
+    evaluated_from: int = 0
+    evaluated_to: int = 0
+
+
+def replay(definitions: Definitions, history: History) -> Replay:
+    """Every transition of the table's alarms over the history; each alarm starts OK, as the local stack's do."""
+    alarms = [MetricAlarm.from_definition(definition) for definition in definitions.alarms]
+    states = {alarm.name: OK for alarm in alarms} | {c["AlarmName"]: OK for c in definitions.composites}
+    result = Replay()
+    if not alarms:
+        return result
+    step = min(alarm.period for alarm in alarms)
+    # the first end at which every alarm's window lies inside the history
+    first = history.start + max(alarm.evaluation_periods * alarm.period for alarm in alarms)
+    first = -(-first // step) * step
+    result.evaluated_from, result.evaluated_to = first, history.end
+    inputs = {alarm.name: history.for_alarm(alarm) for alarm in alarms}
+    for end in range(first, history.end + 1, step):
+        for alarm in alarms:
+            if end % alarm.period:
+                continue
+            verdict = evaluate_alarm(alarm, inputs[alarm.name], end)
+            if verdict.state is not None and verdict.state != states[alarm.name]:
+                result.transitions.append(
+                    Transition(end, alarm.name, states[alarm.name], verdict.state, verdict.reason)
+                )
+                states[alarm.name] = verdict.state
+        for composite in definitions.composites:
+            name = composite["AlarmName"]
+            new = composite_state(composite["AlarmRule"], states.__getitem__)
+            if new != states[name]:
+                result.transitions.append(Transition(end, name, states[name], new, "rule " + composite["AlarmRule"]))
+                states[name] = new
+    return result
+
+
+@dataclass(frozen=True)
+class AlarmSummary:
+    alarm: str
+    episodes: int
+    seconds_in_alarm: int
+    pages: int
+    low_notifications: int
+    low_outside_business_hours: int
+    first_page_after_fault_seconds: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def summarize(
+    definitions: Definitions,
+    history: History,
+    outcome: Replay,
+    in_business_hours: Callable[[datetime], bool],
+) -> list[AlarmSummary]:
+    """One row per alarm of the table, in the table's order (composites last)."""
+    fault = min((marker.time for marker in history.markers), default=None)
+    rows = []
+    for definition in [*definitions.alarms, *definitions.composites]:
+        name = definition["AlarmName"]
+        mine = [t for t in outcome.transitions if t.alarm == name]
+        fired = [t for t in mine if t.new == ALARM]
+        actions = set(definition.get("AlarmActions", [])) if definition.get("ActionsEnabled", True) else set()
+        pages = fired if HIGH in actions else []
+        lows = fired if LOW in actions else []
+        outside = [t for t in lows if not in_business_hours(datetime.fromtimestamp(t.time, UTC))]
+        after_fault = [t.time - fault for t in pages if fault is not None and t.time >= fault]
+        rows.append(
+            AlarmSummary(
+                alarm=name,
+                episodes=len(fired),
+                seconds_in_alarm=_seconds_in_alarm(mine, outcome.evaluated_to),
+                pages=len(pages),
+                low_notifications=len(lows),
+                low_outside_business_hours=len(outside),
+                first_page_after_fault_seconds=min(after_fault, default=None),
+            )
+        )
+    return rows
+
+
+def _seconds_in_alarm(transitions: Sequence[Transition], end: int) -> int:
+    total, since = 0, None
+    for transition in transitions:
+        if transition.new == ALARM and since is None:
+            since = transition.time
+        elif transition.new != ALARM and since is not None:
+            total, since = total + transition.time - since, None
+    return total + (end - since if since is not None else 0)
+
+
+def signal_values(definition: Mapping[str, Any], history: History) -> Series:
+    """The value an alarm compares, at every period of the history (for the timeline)."""
+    alarm = MetricAlarm.from_definition(definition)
+    first = -(-history.start // alarm.period) * alarm.period
+    timestamps = list(range(first, history.end, alarm.period))
+    values, _ = alarm.values(history.for_alarm(alarm), timestamps)
+    return values
+
+
+# --suggest: a threshold just above what the history saw, so a repeat of that history stays quiet. Only raises:
+# the thresholds come from objectives and capacities, and a quiet history is no reason to page sooner.
+SUGGEST_PERCENTILE = 99.0
+SUGGEST_MARGIN = 1.5  # × the percentile
+SUGGEST_MIN_PERIODS = 30  # fewer datapoints say too little about a signal's normal range
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    alarm: str
+    current: float
+    proposed: float
+    basis: str  # how the proposal was made, for the person deciding
+
+
+def suggest(definitions: Definitions, history: History) -> list[Suggestion]:
+    """For each static "greater than" alarm whose signal the history saw in at least SUGGEST_MIN_PERIODS periods:
+    SUGGEST_MARGIN × its SUGGEST_PERCENTILE-th percentile, when that is above the current threshold."""
+    suggestions = []
+    for definition in definitions.alarms:
+        if "ThresholdMetricId" in definition or not definition["ComparisonOperator"].startswith("GreaterThan"):
+            continue
+        values = sorted(signal_values(definition, history).values())
+        if len(values) < SUGGEST_MIN_PERIODS:
+            continue
+        percentile = values[min(len(values) - 1, int(len(values) * SUGGEST_PERCENTILE / 100))]
+        proposed = round(percentile * SUGGEST_MARGIN, 3)
+        current = float(definition["Threshold"])
+        if proposed > current:
+            basis = f"{SUGGEST_MARGIN:g} × p{SUGGEST_PERCENTILE:g} ({percentile:g}) of {len(values)} periods"
+            suggestions.append(Suggestion(definition["AlarmName"], current, proposed, basis))
+    return suggestions
+
+
+def with_thresholds(definitions: Definitions, thresholds: Mapping[str, float]) -> Definitions:
+    """The definitions with some alarms' Threshold replaced (alarm name → value): a candidate to try."""
+    static = {d["AlarmName"] for d in definitions.alarms if "ThresholdMetricId" not in d}
+    unknown = sorted(set(thresholds) - static)
+    if unknown:
+        raise ValueError(f"no static-threshold alarm named {', '.join(unknown)}")
+    alarms = [
+        {**d, "Threshold": thresholds[d["AlarmName"]]} if d["AlarmName"] in thresholds else d
+        for d in definitions.alarms
+    ]
+    return Definitions(alarms, definitions.composites)
