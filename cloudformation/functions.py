@@ -69,17 +69,28 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
             [allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")])],
         ),
         "consumer": (
-            {"TABLE_NAME": Ref(storage.table)},
+            {
+                "TABLE_NAME": Ref(storage.table),
+                "QUEUE_URL": Ref(queues.ingest),
+                "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
+                # the backoff after each failed receive (cloudformation/retry.py); its length + 1 is the
+                # queue's maxReceiveCount
+                "RETRY_SCHEDULE": config.retry_schedule.env_value(),
+                "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
+            },
             [
                 allow(
                     [
                         sqs_actions.ReceiveMessage,
                         sqs_actions.DeleteMessage,
                         sqs_actions.GetQueueAttributes,
+                        # ChangeMessageVisibility(Batch): the backoff of a record that failed transiently
                         sqs_actions.ChangeMessageVisibility,
                     ],
                     [GetAtt(queues.ingest, "Arn")],
                 ),
+                # poison goes straight to the DLQ, with its reason
+                allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
             ],
         ),

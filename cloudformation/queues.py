@@ -40,7 +40,7 @@ def build_queues(config: Config, key: kms.Key, low_topic: sns.Topic) -> Queues:
         VisibilityTimeout=config.visibility_timeout_seconds,
         ReceiveMessageWaitTimeSeconds=20,
         RedrivePolicy=sqs.RedrivePolicy(
-            deadLetterTargetArn=GetAtt(dead_letter, "Arn"), maxReceiveCount=config.queue.max_receive_count
+            deadLetterTargetArn=GetAtt(dead_letter, "Arn"), maxReceiveCount=config.max_receive_count
         ),
         **_encryption(config, key),
     )
