@@ -12,6 +12,7 @@ from cloudformation.retry import (
     max_delay_for,
     retry_schedule,
 )
+from cloudformation.synth import retries_line
 from cloudformation.template import build_template
 from functions.consumer.backoff import parse_backoff
 
@@ -85,3 +86,10 @@ def test_prod_retries_for_24_hours_in_11_receives():
     assert schedule.latest_last_receive <= 27 * 3600
     assert schedule.max_receive_count == 11
     assert max(schedule.delays) < SQS_MAX_VISIBILITY_SECONDS
+
+
+def test_synth_prints_the_window_and_the_schedule():
+    # GIVEN / WHEN the local environment's retry line, as `invoke synth` prints it
+    line = retries_line(load_config("local"))
+    # THEN it names the window, every delay and the derived receive count
+    assert line.startswith("retries: 120 s window; backoff 12 s, 24 s, 48 s, 47 s → 5 receives (maxReceiveCount)")
