@@ -57,7 +57,7 @@ metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # One quick retry for a blip; the queue's backoff is the long retry. More attempts would only hammer a
 # failing database and run past the invocation's deadline (a timeout burns a receive without backoff).
-dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
 sqs = aws.client("sqs")
 writer = BatchWriter(dynamodb, TABLE_NAME, "event_id")
 
