@@ -76,6 +76,7 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
     # WHEN the consumer has received them (redrive would take the whole retry window: twice this bound)
+    began = time.monotonic()
     local_stack.wait_until(
         lambda status: drained(status) and status["archive_objects"] > archived_before,
         load_config("local").queue.retry_window_seconds / 2,
@@ -88,6 +89,7 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     assert reasons[marker] == "not a Sluice envelope: body is not JSON"
     assert reasons[huge.to_json()].startswith("DynamoDB rejects the item: ")
     assert local_stack.stored_ids([huge.event_id]) == set()
+    print(f"\npoison: archived with its reason {time.monotonic() - began:.1f} s after the good events were sent")
 
 
 def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_replayed(local_stack):
@@ -98,6 +100,7 @@ def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_re
     outage = schedule.latest_last_receive + 2 * config.visibility_timeout_seconds + 20
     archived_before = local_stack.status()["archive_objects"]
     local_stack.inject("db-down", outage)
+    began = time.monotonic()
     accepted: list[str] = []
     try:
         # WHEN clients send at the start of the outage (the API still answers 202: the queue is up)
@@ -116,6 +119,7 @@ def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_re
         local_stack.wait_until(
             all_archived, config.retry_budget_seconds + 90, "the dead-lettered events to be archived"
         )
+        archived_after = time.monotonic() - began
         # AND the alarms that watch the path fired: retries, the backlog's age, events dead-lettered
         expected = {"sluice-local-retries-low", "sluice-local-queue-age-low", "sluice-local-events-archived-low"}
         fired = local_stack.wait_for_alarms(expected, started.timestamp(), timeout=45)
@@ -140,3 +144,8 @@ def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_re
     assert not result.failed and result.sent >= len({line["event_id"] for line in lines})
     local_stack.wait_until(drained, 60, "the replayed events to be stored")
     assert local_stack.stored_ids(accepted) == set(accepted)
+    print(
+        f"\noutage beyond the {config.queue.retry_window_seconds} s window: {len(accepted)} events dead-lettered and "
+        f"archived {archived_after:.0f} s after the outage began; replayed and stored "
+        f"{time.monotonic() - began:.0f} s after it began"
+    )
