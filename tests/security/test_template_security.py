@@ -202,3 +202,21 @@ def test_the_api_key_value_reaches_no_log_and_no_function(template):
     # AND no output hands out the key (its id is not the secret; there is no way to output the value)
     for name, output in template.get("Outputs", {}).items():
         assert "ApiKey" not in references(output["Value"]) or name == "ApiKeyId", name
+
+
+def test_the_consumer_may_change_visibility_on_its_queue_and_send_only_to_the_dlq(template):
+    # GIVEN the consumer role's statements
+    consumer = [statement for name, statement in role_statements(template) if name == "ConsumerRole"]
+
+    def resources_allowed(action: str) -> set[str]:
+        return {
+            ref
+            for statement in consumer
+            if action in as_list(statement["Action"])
+            for ref in references(statement["Resource"])
+        }
+
+    # THEN its backoff acts on the ingest queue only, and the poison it moves goes to the DLQ (and its failed
+    # asynchronous invocations to the failures queue, as every function's): nowhere else
+    assert resources_allowed("sqs:ChangeMessageVisibility") == {"IngestQueue"}
+    assert resources_allowed("sqs:SendMessage") == {"DeadLetterQueue", "FailuresQueue"}
