@@ -55,9 +55,10 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# One quick retry for a blip; the queue's backoff is the long retry. More attempts would only hammer a
-# failing database and run past the invocation's deadline (a timeout burns a receive without backoff).
-dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
+# No botocore retry: the queue's backoff is the retry. A retry inside the invocation would double the requests
+# to a failing database and spend the invocation's time in its sleep: a timeout sets no backoff and burns a
+# receive. (UnprocessedItems are still retried within the deadline by the writer.)
+dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 sqs = aws.client("sqs")
 writer = BatchWriter(dynamodb, TABLE_NAME, "event_id")
 

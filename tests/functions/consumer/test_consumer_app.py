@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from functions.common.errors import ConfigError, InvalidEventError
 from tests.functions.support import (
@@ -204,7 +205,7 @@ def test_short_timeout_still_leaves_time_to_write(consumer: Any) -> None:
 
 
 def test_a_failing_database_is_not_called_again_for_the_rest_of_the_batch(consumer: Any, context: FakeContext) -> None:
-    # GIVEN the second BatchWriteItem call is throttled (after botocore's own retry)
+    # GIVEN the second BatchWriteItem call is throttled
     fail_calls(consumer.app.dynamodb, "BatchWriteItem", "ProvisionedThroughputExceededException", when=lambda n: n == 2)
     calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
 
@@ -216,6 +217,24 @@ def test_a_failing_database_is_not_called_again_for_the_rest_of_the_batch(consum
     assert failed_ids(response) == [f"msg-{index:04d}" for index in range(25, 60)]
     assert len(consumer.items()) == 25
     assert len(calls) == 2
+
+
+def test_an_unreachable_database_gets_one_request_per_batch(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB cannot be reached at all (every HTTP attempt fails to connect, as in an outage)
+    attempts: list[str] = []
+
+    def unreachable(request: Any, **_: Any) -> None:
+        attempts.append(request.url)
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    consumer.app.dynamodb.meta.events.register("before-send.dynamodb.BatchWriteItem", unreachable)
+
+    # WHEN a batch of 60 events (three BatchWriteItem calls' worth) is consumed
+    response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+
+    # THEN one request reached for the database, no retry and no further chunk; every record waits on its backoff
+    assert len(attempts) == 1
+    assert len(response["batchItemFailures"]) == 60
 
 
 def test_missing_table_fails_every_record_without_raising(
