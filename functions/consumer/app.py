@@ -179,14 +179,9 @@ def back_off(records: dict[str, dict[str, Any]], message_ids: set[str]) -> None:
     entries = []
     for message_id in message_ids:
         visibility = BACKOFF.visibility(_receive_count(records[message_id]))
-        if visibility is not None:
-            entries.append(
-                {
-                    "Id": _safe_id(message_id),
-                    "ReceiptHandle": records[message_id]["receiptHandle"],
-                    "VisibilityTimeout": visibility,
-                }
-            )
+        receipt = records[message_id].get("receiptHandle")
+        if visibility is not None and isinstance(receipt, str) and receipt:
+            entries.append({"Id": _safe_id(message_id), "ReceiptHandle": receipt, "VisibilityTimeout": visibility})
     failed = _batch_call(sqs.change_message_visibility_batch, QUEUE_URL, entries)
     if failed:  # harmless: those come back after the queue's visibility timeout instead
         logger.warning("backoff not set", extra={"messages": len(failed)})
