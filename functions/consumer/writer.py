@@ -70,8 +70,10 @@ class BatchWriter:
                 result.unwritten.update(ordered[start:])
                 break
             if not self._write_requests([{"PutRequest": {"Item": items[key]}} for key in keys], deadline, result):
-                logger.warning("database failing: items not attempted", extra={"items": len(ordered) - start})
-                result.unwritten.update(ordered[start + MAX_ITEMS_PER_CALL :])
+                rest = ordered[start + MAX_ITEMS_PER_CALL :]
+                if rest:
+                    logger.warning("database failing: items not attempted", extra={"items": len(rest)})
+                result.unwritten.update(rest)
                 break
         return result
 
