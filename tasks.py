@@ -630,9 +630,10 @@ def events_list(c, since, until=None, limit=20, target="local", profile=None, re
         "event_bytes": "bytes per event (default 1024)",
         "batch": "events per API request for the batched shape (default 50)",
         "env": "environment whose configuration to price (default: prod)",
+        "outage_hours": "also price the retries of a database outage this long (default 1)",
     }
 )
-def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
+def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
     """Estimate the monthly cost line by line, naive shape beside ours, and the budget it suggests."""
     import json
 
@@ -647,7 +648,9 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         estimate,
         format_comparison,
         format_estimate,
+        format_outage,
         keyed_request_cost,
+        outage_estimate,
         shapes,
     )
 
@@ -657,6 +660,12 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
         raise Exit(f"error: --rate: expected events per second (a number), got {rate!r}", code=2) from None
     if events_per_second <= 0:
         raise Exit("error: --rate: expected a positive number of events per second", code=2)
+    try:
+        outage = float(outage_hours)
+    except ValueError:
+        raise Exit(f"error: --outage-hours: expected hours (a number), got {outage_hours!r}", code=2) from None
+    if outage < 0:
+        raise Exit("error: --outage-hours: expected zero or more hours", code=2)
     config = _config(env)
     with _OpsErrors():
         check_batch(config, batch, event_bytes)
@@ -669,6 +678,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
             keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
             for events in sorted({1, batch})
         ]
+        outage_cost = outage_estimate(config, prices, workload, outage, assumptions)
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
         f"Sluice cost estimate for {config.stack_name}: {events_per_second:g} events/s of {event_bytes} B "
@@ -681,6 +691,8 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod"):
     print()
     print("\n".join(format_comparison(estimates, config)))
     print("\n".join(keyed))
+    print()
+    print("\n".join(format_outage(outage_cost, config)))
     print("\nassumptions (estimates, not measurements):")
     print("\n".join(f"  {line}" for line in assumptions.lines()))
 

@@ -3,7 +3,7 @@
 Rows are grouped by what they watch (errors, latency, capacity, age, loss, dead letters), not by service.
 A row with two tiers gives two alarms (`queue-age-low`, `queue-age-high`). Capacity thresholds are
 `config.monitoring.capacity_share` of the capacity the catalog measures the signal against (reserved
-concurrency, timeouts, usage-plan rate, provisioned writes); age thresholds derive from the queue settings.
+concurrency, timeouts, usage-plan rate, provisioned writes); age thresholds derive from the retry window.
 Period, evaluation periods and datapoints to alarm come from `config.monitoring`. Each row's name is also
 its section anchor in the runbook (docs/runbook.md), which a test keeps in step with this table.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from cloudformation.config import RETRY_BUDGET_MAX_SHARE_OF_RETENTION, Config
+from cloudformation.config import Config
 from dashboards.catalog import Catalog
 
 Tier = Literal["low", "high"]
@@ -151,15 +151,33 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         # The low tier reaches people through the notifier: its failures must page on the high tier.
         AlarmSpec("notifier-errors", "notifier_errors", {"high": 0.0}, "The notifier fails; low-tier alarms stall."),
-        # age and backlog
+        # age and backlog. Retries may keep an event for the retry window (and its last delays); an event older
+        # than the longest retries can last is held by something else (nothing consumes) and retention will
+        # delete it.
         AlarmSpec(
             "queue-age",
             "queue_age",
-            {
-                "low": float(config.visibility_timeout_seconds),
-                "high": RETRY_BUDGET_MAX_SHARE_OF_RETENTION * config.queue.retention_seconds,
-            },
-            "Events wait in the ingest queue (low: longer than a visibility timeout; high: half the retention).",
+            {"low": float(config.visibility_timeout_seconds), "high": float(config.retry_budget_seconds)},
+            "Events wait in the ingest queue (low: longer than a visibility timeout; high: longer than the "
+            "longest retries can last).",
+        ),
+        # retries: the database is in trouble and events wait on their backoff, safe in the queue (low); they
+        # near the end of the retry window, after which they are dead-lettered (high). Retries are sparse by
+        # design (backoff), so the first breaching period counts.
+        AlarmSpec(
+            "retries",
+            "events_waiting_on_retry",
+            {"low": 0.0},
+            "Events wait on retries: the database fails or throttles; the events are safe in the queue.",
+            breach="any",
+        ),
+        AlarmSpec(
+            "retry-window",
+            "oldest_retry_age",
+            {"high": objectives.retry_window_alarm_share * config.queue.retry_window_seconds},
+            f"Events have waited on retries for {objectives.retry_window_alarm_share:.0%} of the retry window; "
+            "when it ends they are dead-lettered.",
+            breach="any",
         ),
         # loss
         AlarmSpec(
@@ -249,6 +267,7 @@ COMPOSITES = (
             ("api-5xx-rate", "high"),
             ("enqueue-gap", "high"),
             ("queue-age", "high"),
+            ("retry-window", "high"),
             ("dlq-visible", "high"),
             ("archiver-errors", "high"),
         ),

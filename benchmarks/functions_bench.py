@@ -188,7 +188,15 @@ def consumer_writes() -> Result:
 
     from functions.common.envelope import Envelope
 
-    with environment(AWS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events"}), mock_aws():
+    queues = {
+        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-ingest",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dead-letter",
+        "RETRY_SCHEDULE": "12,24,48,47",
+    }
+    with (
+        environment(AWS_ENV | queues | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events"}),
+        mock_aws(),
+    ):
         import boto3
 
         boto3.client("dynamodb").create_table(

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from cloudformation.retry import (
+    MIN_RECEIVES,
+    SQS_MAX_RECEIVE_COUNT,
+    RetrySchedule,
+    max_delay_for,
+    retry_schedule,
+)
+
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
 ENVIRONMENTS = ("local", "dev", "prod")
 FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
@@ -45,7 +53,7 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
-    max_receive_count: int
+    retry_window_seconds: int  # how long a transiently failing event is retried before the DLQ
     retention_seconds: int
     dlq_retention_seconds: int
     kms: Literal["sqs-managed", "kms"] = "sqs-managed"
@@ -109,6 +117,9 @@ class MonitoringConfig:
     api_latency_p99_ms: float
     # a period with fewer requests does not count for the rate alarms: 1 error in 3 requests is not 33 %
     min_requests_per_period: int
+    # the retry-window-high alarm pages when the oldest event waiting on retry has waited this share of
+    # queue.retry_window_seconds
+    retry_window_alarm_share: float
     runbook_url: str  # where alarm descriptions and dashboards link to; `#<alarm>` is appended
 
 
@@ -161,9 +172,27 @@ class Config:
         return VISIBILITY_TIMEOUT_FACTOR * self.functions["archiver"].timeout_seconds
 
     @property
+    def retry_schedule(self) -> RetrySchedule:
+        """The consumer's backoff after each failed receive: from one visibility timeout, doubling, until
+        the retry window is covered (cloudformation/retry.py)."""
+        return retry_schedule(
+            self.queue.retry_window_seconds,
+            first_delay=self.visibility_timeout_seconds,
+            max_delay=max_delay_for(
+                self.functions["consumer"].timeout_seconds, self.mappings["consumer"].batching_window_seconds
+            ),
+        )
+
+    @property
+    def max_receive_count(self) -> int:
+        """The redrive policy's maxReceiveCount, derived from the retry schedule."""
+        return self.retry_schedule.max_receive_count
+
+    @property
     def retry_budget_seconds(self) -> int:
-        """How long a message can keep failing before redrive moves it to the DLQ."""
-        return self.queue.max_receive_count * self.visibility_timeout_seconds
+        """The longest a message can keep failing before redrive moves it to the DLQ: every delay at its
+        longest, plus one visibility timeout per receive (an invocation that times out sets no delay)."""
+        return self.retry_schedule.latest_last_receive + self.max_receive_count * self.visibility_timeout_seconds
 
     @property
     def is_local(self) -> bool:
@@ -293,7 +322,6 @@ def _check_invariants(config: Config, where: str) -> None:
             "a batch size above 10 needs a batching window of at least 1 second",
         )
     queue = config.queue
-    require(queue.max_receive_count >= 5, "queue.max_receive_count", "expected an integer ≥ 5")
     require(60 <= queue.retention_seconds <= 1_209_600, "queue.retention_seconds", "expected 60–1209600 (14 days)")
     require(
         queue.dlq_retention_seconds > queue.retention_seconds,
@@ -307,10 +335,22 @@ def _check_invariants(config: Config, where: str) -> None:
         f"{VISIBILITY_TIMEOUT_FACTOR}× it is the visibility timeout, which SQS caps at 43200 s",
     )
     require(
+        queue.retry_window_seconds >= config.visibility_timeout_seconds,
+        "queue.retry_window_seconds",
+        f"expected at least one visibility timeout ({config.visibility_timeout_seconds} s)",
+    )
+    receives = config.max_receive_count
+    require(
+        MIN_RECEIVES <= receives <= SQS_MAX_RECEIVE_COUNT,
+        "queue.retry_window_seconds",
+        f"{queue.retry_window_seconds} s gives {receives} receives; expected {MIN_RECEIVES}–{SQS_MAX_RECEIVE_COUNT} "
+        f"(a longer window, or a shorter functions.consumer.timeout_seconds)",
+    )
+    require(
         config.retry_budget_seconds <= RETRY_BUDGET_MAX_SHARE_OF_RETENTION * queue.retention_seconds,
-        "queue.max_receive_count",
-        f"retry budget {config.retry_budget_seconds} s (max_receive_count × visibility timeout) must end "
-        f"within half of queue.retention_seconds ({queue.retention_seconds} s)",
+        "queue.retry_window_seconds",
+        f"retries may last {config.retry_budget_seconds} s (the backoff schedule plus a visibility timeout per "
+        f"receive), which must end within half of queue.retention_seconds ({queue.retention_seconds} s)",
     )
     api = config.api
     require(api.burst_limit >= api.rate_limit, "api.burst_limit", "must be ≥ api.rate_limit")
@@ -376,6 +416,11 @@ def _check_invariants(config: Config, where: str) -> None:
         "expected 1 ≤ datapoints_to_alarm ≤ evaluation_periods",
     )
     require(0 < monitoring.capacity_share <= 1, "monitoring.capacity_share", "expected a share in (0, 1]")
+    require(
+        0 < monitoring.retry_window_alarm_share < 1,
+        "monitoring.retry_window_alarm_share",
+        "expected a share in (0, 1) of queue.retry_window_seconds",
+    )
     for key in ("api_5xx_rate_percent", "api_4xx_rate_percent"):
         require(0 < getattr(monitoring, key) <= 100, f"monitoring.{key}", "expected a percentage in (0, 100]")
     require(

@@ -90,17 +90,29 @@ def build_functions(
             ],
         ),
         "consumer": (
-            {"TABLE_NAME": Ref(storage.table), "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600)},
+            {
+                "TABLE_NAME": Ref(storage.table),
+                "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600),
+                "QUEUE_URL": Ref(queues.ingest),
+                "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
+                # the backoff after each failed receive (cloudformation/retry.py); its length + 1 is the
+                # queue's maxReceiveCount
+                "RETRY_SCHEDULE": config.retry_schedule.env_value(),
+                "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
+            },
             [
                 allow(
                     [
                         sqs_actions.ReceiveMessage,
                         sqs_actions.DeleteMessage,
                         sqs_actions.GetQueueAttributes,
+                        # ChangeMessageVisibility(Batch): the backoff of a record that failed transiently
                         sqs_actions.ChangeMessageVisibility,
                     ],
                     [GetAtt(queues.ingest, "Arn")],
                 ),
+                # poison goes straight to the DLQ, with its reason
+                allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
                 # functions/consumer/first_write.py: an event stored once keeps its first metadata.
                 allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),

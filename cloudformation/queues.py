@@ -42,7 +42,7 @@ def build_queues(config: Config, key: kms.Key, redriving_topics: Sequence[sns.To
         VisibilityTimeout=config.visibility_timeout_seconds,
         ReceiveMessageWaitTimeSeconds=20,
         RedrivePolicy=sqs.RedrivePolicy(
-            deadLetterTargetArn=GetAtt(dead_letter, "Arn"), maxReceiveCount=config.queue.max_receive_count
+            deadLetterTargetArn=GetAtt(dead_letter, "Arn"), maxReceiveCount=config.max_receive_count
         ),
         **_encryption(config, key),
     )

@@ -29,10 +29,22 @@ def full_template(config: Config) -> Template:
 class Synthesized:
     path: Path
     counts: Counter[str]
+    retries: str = ""  # the retry window and its backoff schedule, one line
 
     def summary(self) -> str:
         kinds = ", ".join(f"{count} {kind.removeprefix('AWS::')}" for kind, count in sorted(self.counts.items()))
-        return f"{self.path}: {sum(self.counts.values())} resources ({kinds})"
+        lines = [f"{self.path}: {sum(self.counts.values())} resources ({kinds})"]
+        return "\n".join([*lines, self.retries] if self.retries else lines)
+
+
+def retries_line(config: Config) -> str:
+    """e.g. "retries: 120 s window; backoff 12 s, 24 s, 48 s, 47 s → 5 receives (maxReceiveCount)"."""
+    schedule = config.retry_schedule
+    return (
+        f"retries: {config.queue.retry_window_seconds} s window; backoff {schedule.describe()} (maxReceiveCount), "
+        f"each delay jittered down by at most {schedule.jitter_percent} %; dead-lettered "
+        f"{schedule.earliest_last_receive}–{config.retry_budget_seconds} s after the first receive"
+    )
 
 
 def synthesize(config: Config, build_dir: Path = BUILD_DIR) -> Synthesized:
@@ -40,4 +52,4 @@ def synthesize(config: Config, build_dir: Path = BUILD_DIR) -> Synthesized:
     path = build_dir / config.env / "template.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(template), encoding="utf-8")
-    return Synthesized(path=path, counts=resource_counts(template))
+    return Synthesized(path=path, counts=resource_counts(template), retries=retries_line(config))

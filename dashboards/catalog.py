@@ -319,10 +319,20 @@ def _queue(config: Config, period: int) -> list[Signal]:
 
 
 def _consumer_events(config: Config, period: int) -> list[Signal]:
+    window = float(config.queue.retry_window_seconds)
     return [
         _ours(config, "events_stored", "EventsStored", "consumer", period),
         _ours(config, "write_retries", "WriteRetries", "consumer", period),
         _ours(config, "ingest_lag_p99", "IngestLag", "consumer", period, unit="Milliseconds", stat="p99"),
+        # Records the consumer put back to wait on their backoff (a record counts at each failed receive),
+        # the age of the oldest of them (it is dead-lettered when the retry window ends), and the poison
+        # it sent straight to the DLQ.
+        _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+        dataclasses.replace(
+            _ours(config, "oldest_retry_age", "OldestRetryAge", "consumer", period, unit="Seconds", stat="Maximum"),
+            capacity=window,
+        ),
+        _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
     ]
 
 

@@ -76,6 +76,9 @@ _STAGES = (
             ("Is the consumer close to its concurrency?", ("consumer_concurrency",)),
             ("Are events stored, and do writes need retries?", ("events_stored", "write_retries")),
             ("How long from accepted to stored?", ("ingest_lag_p99",)),
+            ("Do events wait on retries (the database in trouble)?", ("events_waiting_on_retry",)),
+            ("How close is the oldest retried event to the DLQ?", ("oldest_retry_age",)),
+            ("Is poison sent straight to the DLQ?", ("events_dead_lettered",)),
         ),
     ),
     (

@@ -23,6 +23,8 @@ SIGNAL_PATTERNS: dict[str, tuple[str, ...]] = {
     "archiver-errors": ("-archiver-errors-",),
     "throttles": ("-throttles-",),
     "queue-age": ("-queue-age-",),
+    "retries": ("-retries-",),
+    "retry-window": ("-retry-window-",),
     "enqueue-gap": ("-enqueue-gap-",),
     "dlq": ("-dlq-visible-",),
     "archived": ("-events-archived-",),

@@ -7,7 +7,9 @@ so the local stack polls the queues itself with Lambda's documented semantics:
 - `maximum_concurrency` workers, each with at most one batch in flight;
 - success deletes the batch; an error or a timeout deletes nothing (the batch comes back after the
   queue's visibility timeout); with ReportBatchItemFailures only the records not listed in
-  `batchItemFailures` are deleted, and an invalid list fails the whole batch;
+  `batchItemFailures` are deleted, and an invalid list fails the whole batch; a kept record reappears when
+  its visibility runs out — the one the function set with ChangeMessageVisibility (the consumer's backoff)
+  if it did: the poller never resets it, as Lambda does not;
 - a throttled invocation is retried with backoff while the batch is still invisible;
 - redrive to the DLQ after maxReceiveCount is moto's: its ReceiveMessage moves a message whose
   receive count reached maxReceiveCount (tests/local/test_pollers.py proves it).

@@ -11,6 +11,10 @@ Three shapes of the same workload are priced side by side:
   consumer reads 10 per ReceiveMessage, deletes 10 per call, writes 25 per BatchWriteItem, and is invoked
   once per batch of `mappings.consumer.batch_size`);
 - ours, batched: the same with `--batch` events per API request (SendMessageBatch, 10 per call).
+
+`outage_estimate` prices what a database outage adds: every event accepted during it fails once per receive
+its backoff schedule allows before the database is back (cloudformation/retry.py), and those still failing
+when the retry window ends are dead-lettered, archived and replayed.
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ class Assumptions:
     lambda_log_bytes_per_invocation: int = 1_000  # START/END/REPORT lines and the EMF metrics document
     api_access_log_bytes_per_request: int = 400
     log_compression: float = 0.15  # stored log bytes per ingested byte
-    custom_metrics: int = 19  # 9 metric names + EventsRejected for 10 rejection reasons
+    custom_metrics: int = 22  # 12 metric names + EventsRejected for 10 rejection reasons
     xray_reservoir_per_second: float = 1.0  # the default sampling rule: 1 request/s, then 5%
     xray_rate: float = 0.05
     idle_pollers_per_mapping: int = 5  # Lambda's SQS pollers long-poll (20 s) even when a queue is empty
@@ -266,7 +270,7 @@ def estimate(
         assume.consumer_base_ms + assume.consumer_per_record_ms * consumer_batch + assume.dynamodb_call_ms * write_calls
     )
     add_lambda("consumer", events / consumer_batch, consumer_ms)
-    result.add("Lambda", "archiver (only events that failed 5 times)", 0, "requests", 0.0)
+    result.add("Lambda", "archiver (only events dead-lettered: see the outage estimate)", 0, "requests", 0.0)
 
     # SQS
     chunk = prices("sqs", "billing_chunk_bytes")
@@ -447,6 +451,103 @@ def keyed_request_cost(
         read_units=events * math.ceil(item_bytes / DYNAMODB_READ_UNIT_BYTES) / 2,
         ingest_gb_seconds=2 * assume.dynamodb_call_ms / 1000 * config.functions["ingest"].memory_mb / 1024,
     )
+
+
+@dataclass
+class OutageEstimate:
+    hours: float
+    events: float  # accepted during the outage
+    failed_receives: float
+    dead_lettered: float
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd for line in self.lines)
+
+
+def failed_receives_by_wait(delays: tuple[int, ...], outage_seconds: float, rate: float) -> tuple[float, float]:
+    """(failed receives, dead-lettered events) of events arriving at `rate` per second during an outage: an
+    event that still has R seconds of outage ahead fails its first receive and every retry the schedule brings
+    before R; when the last one fails too (R beyond every delay) it is dead-lettered."""
+    failed = dead = 0.0
+    waited = 0.0
+    for receives, delay in enumerate(delays, start=1):
+        # events whose remaining outage R lies in (waited, waited + delay] fail exactly `receives` times
+        share = max(min(waited + delay, outage_seconds) - min(waited, outage_seconds), 0.0)
+        failed += receives * rate * share
+        waited += delay
+    dead = rate * max(outage_seconds - waited, 0.0)
+    failed += (len(delays) + 1) * dead
+    return failed, dead
+
+
+def outage_estimate(
+    config: Config, prices: Prices, workload: Workload, hours: float, assume: Assumptions | None = None
+) -> OutageEstimate:
+    """What a database outage of `hours` adds to the month: the retries, and the dead letters' archive and replay.
+    DynamoDB does not bill the failed writes; the consumer is assumed to receive full batches."""
+    assume = assume or Assumptions()
+    seconds = hours * SECONDS_PER_HOUR
+    schedule = config.retry_schedule
+    failed, dead = failed_receives_by_wait(schedule.delays, seconds, workload.rate)
+    result = OutageEstimate(hours, workload.rate * seconds, failed, dead)
+    sqs_price = prices("sqs", "standard_requests_per_million") / MILLION
+    batch = config.mappings["consumer"].batch_size
+    invocations = failed / batch
+    consumer_ms = (
+        assume.consumer_base_ms
+        + assume.consumer_per_record_ms * batch
+        + assume.dynamodb_call_ms
+        + assume.sqs_call_ms * math.ceil(batch / SQS_SEND_BATCH)
+    )
+    gb_seconds = invocations * consumer_ms / 1000 * config.functions["consumer"].memory_mb / 1024
+    result.lines += [
+        Line(
+            "Lambda",
+            "consumer invocations that fail (full batches)",
+            invocations,
+            "requests",
+            invocations / MILLION * prices("lambda", "requests_per_million"),
+        ),
+        Line("Lambda", "their duration", gb_seconds, "GB-s", gb_seconds * prices("lambda", "arm64_gb_second")),
+    ]
+    receives, visibility = failed / SQS_RECEIVE_MAX, failed / SQS_SEND_BATCH
+    result.lines += [
+        Line("SQS", "ReceiveMessage of the retries", receives, "requests", receives * sqs_price),
+        Line("SQS", "ChangeMessageVisibilityBatch (the backoff)", visibility, "requests", visibility * sqs_price),
+    ]
+    # dead letters: the archiver's receive, delete and one S3 object per batch; the replay sends them again
+    # and the consumer stores them as usual (priced in the monthly estimate's per-event cost)
+    archive_batch = config.mappings["archiver"].batch_size
+    objects = dead / archive_batch
+    result.lines += [
+        Line("SQS", "archiver receive + delete, replay send", 3 * objects, "requests", 3 * objects * sqs_price),
+        Line(
+            "S3",
+            "archive objects (PUT)",
+            objects,
+            "requests",
+            objects / 1000 * prices("s3", "put_requests_per_thousand"),
+        ),
+    ]
+    return result
+
+
+def format_outage(outage: OutageEstimate, config: Config) -> list[str]:
+    window_hours = config.queue.retry_window_seconds / SECONDS_PER_HOUR
+    per_event = outage.failed_receives / outage.events if outage.events else 0.0
+    lines = [
+        f"a database outage of {outage.hours:g} h (retry window {window_hours:g} h, "
+        f"backoff {config.retry_schedule.describe()}):",
+        f"  {human(outage.events)} events accepted during it fail {human(outage.failed_receives)} receives "
+        f"({per_event:.1f} per event); {human(outage.dead_lettered)} outlast the window and are dead-lettered",
+    ]
+    for line in outage.lines:
+        quantity = f"{human(line.quantity)} {line.unit}"
+        lines.append(f"  {line.service:<11} {line.item:<58} {quantity:>22}  ${line.usd:>10,.2f}")
+    lines.append(f"  {'added to the month':<70} {'':>22}  ${outage.total:>10,.2f}")
+    return lines
 
 
 def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:

@@ -109,6 +109,10 @@ def read_object(s3: Any, bucket: str, key: str) -> tuple[list[Replayable], list[
     for line in lines:
         message_id = str(line.get("message_id", "?")) if isinstance(line, dict) else "?"
         body = line.get("body") if isinstance(line, dict) else None
+        reason = line.get("reason") if isinstance(line, dict) else None
+        if isinstance(reason, str) and reason:  # poison the consumer dead-lettered: it would fail the same way
+            bad.append(NotReplayable(message_id, key, reason))
+            continue
         try:
             envelope = parse_envelope(body)
         except EnvelopeError as error:

@@ -20,6 +20,8 @@ from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import attribute, sqs_records
 
 SERVICE = "archiver"
+# The message attribute the consumer sets on poison it sends to the DLQ (functions/consumer/app.py).
+REASON_ATTRIBUTE = "dead_letter_reason"
 
 ARCHIVE_BUCKET = env.require("ARCHIVE_BUCKET")
 ARCHIVE_PREFIX = env.optional("ARCHIVE_PREFIX", "dlq")
@@ -47,6 +49,15 @@ def _event_id(body: Any) -> str | None:
         return None
 
 
+def _reason(record: dict[str, Any]) -> str | None:
+    """Why the consumer dead-lettered the message (its `dead_letter_reason` attribute); None when redrive
+    moved it after the retry window."""
+    attributes = record.get("messageAttributes")
+    value = attributes.get(REASON_ATTRIBUTE) if isinstance(attributes, dict) else None
+    reason = value.get("stringValue") if isinstance(value, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
 def archive_line(record: dict[str, Any], archived_at: str) -> dict[str, Any]:
     body = record.get("body")
     return {
@@ -57,6 +68,7 @@ def archive_line(record: dict[str, Any], archived_at: str) -> dict[str, Any]:
         "first_receive_timestamp": _integer(attribute(record, "ApproximateFirstReceiveTimestamp")),
         "archived_at": archived_at,
         "event_id": _event_id(body),
+        "reason": _reason(record),
     }
 
 

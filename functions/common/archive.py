@@ -1,8 +1,10 @@
 """The DLQ archive format: one gzip JSON Lines object per archived batch.
 
 Each line: message_id, body (the original message body string), receive_count, sent_timestamp,
-first_receive_timestamp (epoch milliseconds as ints, null when unknown), archived_at (UTC ISO 8601)
-and event_id (from the envelope, null when the body is not an envelope).
+first_receive_timestamp (epoch milliseconds as ints, null when unknown), archived_at (UTC ISO 8601),
+event_id (from the envelope, null when the body is not an envelope) and reason (why the consumer
+dead-lettered it at once, e.g. "not a Sluice envelope: body is not JSON"; null when redrive moved it
+after the retry window).
 """
 
 import gzip

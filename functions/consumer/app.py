@@ -1,8 +1,20 @@
-"""consumer: SQS ingest queue → DynamoDB events table, with partial batch responses."""
+"""consumer: SQS ingest queue → DynamoDB events table, with partial batch responses.
+
+Each record ends one of three ways:
+- stored: its event is in the table (Lambda deletes the message);
+- retried: not stored for a reason that may pass (DynamoDB errors, throttling, unprocessed items, out of
+  time): the message's visibility is set to the retry schedule's delay for its receive count
+  (ChangeMessageVisibilityBatch), then it is reported in `batchItemFailures`; redrive dead-letters it
+  after the retry window;
+- poison: it can never be stored (not an envelope, an item DynamoDB rejects as invalid): it is sent to the
+  dead-letter queue at once with its reason as a message attribute, and counts as done (Lambda deletes it
+  from the ingest queue). When that send fails it is retried like any transient failure: nothing is lost.
+"""
 
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -12,13 +24,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
 from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
-from functions.common.sqs import sqs_records
+from functions.common.sqs import attribute, sqs_records
+from functions.consumer.backoff import backoff_from_environment
 from functions.consumer.first_write import already_stored
 from functions.consumer.writer import BatchWriter
 
@@ -29,18 +43,41 @@ SERVICE = "consumer"
 SAFETY_MARGIN_SECONDS = 2.0
 SAFETY_MARGIN_SHARE = 0.25
 
+SQS_MAX_ENTRIES_PER_BATCH = 10
+# A message attribute value counts towards the message's size: keep the reason short.
+MAX_REASON_CHARS = 256
+REASON_ATTRIBUTE = "dead_letter_reason"
+SOURCE_ATTRIBUTE = "source_message_id"
+
 TABLE_NAME = env.require("TABLE_NAME")
 CANARY_TTL_SECONDS = env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400)
+QUEUE_URL = env.require("QUEUE_URL")
+DEAD_LETTER_QUEUE_URL = env.require("DEAD_LETTER_QUEUE_URL")
+BACKOFF = backoff_from_environment()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+# No botocore retry: the queue's backoff is the retry. A retry inside the invocation would double the requests
+# to a failing database and spend the invocation's time in its sleep: a timeout sets no backoff and burns a
+# receive. (UnprocessedItems are still retried within the deadline by the writer.)
+dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+sqs = aws.client("sqs")
 writer = BatchWriter(dynamodb, TABLE_NAME, "event_id")
 
 
 class RecordNotStored(SluiceError):
-    """The record's event is not in the table; the record returns to the queue."""
+    """The record's event is not in the table; the record returns to the queue after its backoff."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a batch's records, by message id."""
+
+    retry: dict[str, str] = field(default_factory=dict)  # transient reason
+    poison: dict[str, str] = field(default_factory=dict)  # why it can never be stored
+    stored: list[Envelope] = field(default_factory=list)
+    write_retries: int = 0
 
 
 def to_item(envelope: Envelope) -> dict[str, dict[str, Any]]:
@@ -64,24 +101,13 @@ def to_item(envelope: Envelope) -> dict[str, dict[str, Any]]:
     return item
 
 
-def _record_metrics(stored: list[Envelope], retried: int) -> None:
-    now = utc_now()
-    for envelope in stored:
-        lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
-        metrics.add_metric(name="IngestLag", unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
-    # Powertools flushes by itself at 100 values of a metric: adding the counts last keeps the set
-    # it flushes at the end of the invocation non-empty.
-    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(stored))
-    metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=retried)
-
-
 @tracer.capture_method
-def store_records(records: list[dict[str, Any]], deadline: float) -> dict[str, str]:
-    """Write the events of a batch; return {messageId: reason} for the records that are not stored.
+def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
+    """Write the events of a batch and sort the records by outcome.
 
     Records carrying the same event id (redeliveries) collapse into one item and share its fate.
     """
-    failures: dict[str, str] = {}
+    outcome = Outcome()
     envelopes: dict[str, Envelope] = {}
     records_of: defaultdict[str, list[str]] = defaultdict(list)
     for record in records:
@@ -90,7 +116,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> dict[str, s
             envelope = parse_envelope(record.get("body"))
         except EnvelopeError as error:
             logger.warning("record is not a Sluice envelope", extra={"message_id": message_id, "reason": str(error)})
-            failures[message_id] = f"not a Sluice envelope: {error}"
+            outcome.poison[message_id] = f"not a Sluice envelope: {error}"
             continue
         envelopes.setdefault(envelope.event_id, envelope)  # the first delivery's metadata wins
         records_of[envelope.event_id].append(message_id)
@@ -99,11 +125,115 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> dict[str, s
     for event_id in stored_before:
         del envelopes[event_id]
     result = writer.write({event_id: to_item(envelope) for event_id, envelope in envelopes.items()}, deadline)
-    for event_id in result.unwritten:
-        for message_id in records_of[event_id]:
-            failures[message_id] = "event not written to DynamoDB"
-    stored = [envelope for event_id, envelope in envelopes.items() if event_id not in result.unwritten]
-    _record_metrics(stored, result.retried)
+    for event_id, message_ids in records_of.items():
+        for message_id in message_ids:
+            if event_id in result.invalid:
+                outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
+            elif event_id in result.unwritten:
+                outcome.retry[message_id] = "event not written to DynamoDB"
+    outcome.stored = [
+        envelope
+        for event_id, envelope in envelopes.items()
+        if event_id not in result.unwritten and event_id not in result.invalid
+    ]
+    outcome.write_retries = result.retried
+    return outcome
+
+
+def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [
+        entries[start : start + SQS_MAX_ENTRIES_PER_BATCH]
+        for start in range(0, len(entries), SQS_MAX_ENTRIES_PER_BATCH)
+    ]
+
+
+def _batch_call(call: Any, queue_url: str, entries: list[dict[str, Any]]) -> set[str]:
+    """Send `entries` (whose Id is the message id) in batches of 10; returns the ids that failed."""
+    failed: set[str] = set()
+    for chunk in _chunks(entries):
+        try:
+            response = call(QueueUrl=queue_url, Entries=chunk)
+        except (BotoCoreError, ClientError):
+            logger.exception("SQS batch call failed", extra={"entries": len(chunk)})
+            failed |= {entry["Id"] for entry in chunk}
+            continue
+        failed |= {entry["Id"] for entry in response.get("Failed", [])}
+    return failed
+
+
+def _safe_id(message_id: str) -> str:
+    """A batch entry Id (alphanumerics, hyphens, underscores, ≤ 80): SQS message ids are UUIDs already."""
+    return "".join(char if char.isalnum() or char in "-_" else "_" for char in message_id)[:80]
+
+
+@tracer.capture_method
+def dead_letter(records: dict[str, dict[str, Any]], reasons: Mapping[str, str]) -> set[str]:
+    """Send poison records to the DLQ with their reason; returns the message ids that were not sent."""
+    entries = [
+        {
+            "Id": _safe_id(message_id),
+            "MessageBody": str(records[message_id].get("body") or ""),
+            "MessageAttributes": {
+                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
+                SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": message_id},
+            },
+        }
+        for message_id, reason in reasons.items()
+    ]
+    by_entry = {_safe_id(message_id): message_id for message_id in reasons}
+    return {by_entry[entry_id] for entry_id in _batch_call(sqs.send_message_batch, DEAD_LETTER_QUEUE_URL, entries)}
+
+
+@tracer.capture_method
+def back_off(records: dict[str, dict[str, Any]], message_ids: set[str]) -> None:
+    """Keep each failed record invisible for its backoff; on its last receive redrive takes over."""
+    entries = []
+    for message_id in message_ids:
+        visibility = BACKOFF.visibility(_receive_count(records[message_id]))
+        receipt = records[message_id].get("receiptHandle")
+        if visibility is not None and isinstance(receipt, str) and receipt:
+            entries.append({"Id": _safe_id(message_id), "ReceiptHandle": receipt, "VisibilityTimeout": visibility})
+    failed = _batch_call(sqs.change_message_visibility_batch, QUEUE_URL, entries)
+    if failed:  # harmless: those come back after the queue's visibility timeout instead
+        logger.warning("backoff not set", extra={"messages": len(failed)})
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    text = attribute(record, "ApproximateReceiveCount")
+    return int(text) if text is not None and text.isascii() and text.isdigit() else 1
+
+
+def _sent_at_seconds(record: dict[str, Any]) -> float | None:
+    text = attribute(record, "SentTimestamp")
+    return int(text) / 1000 if text is not None and text.isascii() and text.isdigit() else None
+
+
+def _record_metrics(outcome: Outcome, waiting: list[dict[str, Any]], dead_lettered: int) -> None:
+    now = utc_now()
+    for envelope in outcome.stored:
+        lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
+        metrics.add_metric(name="IngestLag", unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
+    sent = [at for at in map(_sent_at_seconds, waiting) if at is not None]
+    if sent:
+        # how long the oldest event put back to wait has been in the queue: the retry window's clock
+        metrics.add_metric(name="OldestRetryAge", unit=MetricUnit.Seconds, value=max(now.timestamp() - min(sent), 0.0))
+    # Powertools flushes by itself at 100 values of a metric: adding the counts last keeps the set
+    # it flushes at the end of the invocation non-empty.
+    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
+    metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=outcome.write_retries)
+    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(waiting))
+    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
+
+
+def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
+    """Dead-letter the poison, back off the rest of the failures; returns {messageId: reason} of the records
+    that return to the queue."""
+    by_id = {record["messageId"]: record for record in records}
+    failures = dict(outcome.retry)
+    not_moved = dead_letter(by_id, outcome.poison) if outcome.poison else set()
+    failures |= {message_id: "poison not moved to the DLQ yet" for message_id in not_moved}
+    back_off(by_id, set(failures))
+    _record_metrics(outcome, [by_id[message_id] for message_id in failures], len(outcome.poison) - len(not_moved))
     return failures
 
 
@@ -117,15 +247,12 @@ def _confirm_stored(record: SQSRecord, failures: Mapping[str, str]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Store a batch of envelopes; `batchItemFailures` lists exactly the records not stored.
-
-    A record that is not an envelope fails on its own (redrive takes it to the DLQ); records whose
-    item DynamoDB did not take (unprocessed in time, or a failed call) fail with their item.
-    """
+    """Store a batch of envelopes; `batchItemFailures` lists exactly the records not stored and not
+    dead-lettered, each kept invisible for its backoff."""
     records = sqs_records(event)
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)
-    failures = store_records(records, deadline)
+    failures = settle(records, store_records(records, deadline))
     if not records:  # Lambda never sends an empty batch; Powertools would refuse one
         return {"batchItemFailures": []}
     return process_partial_response(

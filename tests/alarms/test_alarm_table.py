@@ -16,7 +16,7 @@ from alarms.table import (
     alarm_table,
     composite_definitions,
 )
-from cloudformation.config import ENVIRONMENTS, RETRY_BUDGET_MAX_SHARE_OF_RETENTION, Config, load_config
+from cloudformation.config import ENVIRONMENTS, Config, load_config
 from cloudformation.synth import full_template, synthesize
 from cloudformation.validate import scan
 from dashboards.catalog import Expression, Metric, build_catalog
@@ -170,7 +170,15 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
         if "enqueue-gap" in name or "canary-failing" in name:  # the canary: a few consecutive failures
             expected = periods
         elif any(
-            signal in name for signal in ("dlq-visible", "events-archived", "failures-queue-visible", "archiver-errors")
+            signal in name
+            for signal in (
+                "dlq-visible",
+                "events-archived",
+                "failures-queue-visible",
+                "archiver-errors",
+                "retries",
+                "retry-window",
+            )
         ):
             expected = 1
         else:
@@ -189,10 +197,15 @@ def test_capacity_and_age_thresholds_derive_from_the_configuration():
     assert thresholds["consumer-duration", "low"] == share * config.functions["consumer"].timeout_seconds * 1000
     assert thresholds["api-request-rate", "low"] == share * config.api.rate_limit * period
     assert thresholds["table-write-capacity", "low"] == share * config.table.max_write_capacity
-    # AND queue age warns after one visibility timeout and pages at half the retention
+    # AND queue age warns after one visibility timeout and pages when an event is older than the longest retries
+    # can last (derived from the retry window), well before retention deletes it
     assert thresholds["queue-age", "low"] == config.visibility_timeout_seconds
-    assert thresholds["queue-age", "high"] == RETRY_BUDGET_MAX_SHARE_OF_RETENTION * config.queue.retention_seconds
-    assert thresholds["queue-age", "high"] < config.queue.retention_seconds
+    assert thresholds["queue-age", "high"] == config.retry_budget_seconds
+    assert config.queue.retry_window_seconds < thresholds["queue-age", "high"] < config.queue.retention_seconds / 2
+    # AND retries warn at once, and page when the oldest retried event has waited its share of the window
+    window = config.queue.retry_window_seconds
+    assert thresholds["retries", "low"] == 0.0
+    assert thresholds["retry-window", "high"] == config.monitoring.retry_window_alarm_share * window
     # AND an on-demand table has no provisioned-capacity alarm
     on_demand = load_config("prod")
     assert "table-write-capacity" not in {s.name for s in alarm_table(on_demand, build_catalog(on_demand))}

@@ -29,10 +29,16 @@ def test_every_environment_loads(env):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("[test.queue]\nmax_receive_count = 2\n", "test.queue.max_receive_count: expected an integer ≥ 5"),
-        ("[test.queue]\nmax_receive_count = 'five'\n", "test.queue.max_receive_count: expected an integer, got 'five'"),
+        ("[test.queue]\nretry_window_seconds = 600\n", "test.queue.retry_window_seconds: 600 s gives 4 receives;"),
+        ("[test.queue]\nretry_window_seconds = 60\n", "test.queue.retry_window_seconds: expected at least one"),
+        (
+            "[test.queue]\nretry_window_seconds = '1d'\n",
+            "test.queue.retry_window_seconds: expected an integer, got '1d'",
+        ),
+        ("[test.queue]\nmax_receive_count = 5\n", "test.queue.max_receive_count: unknown key"),
         ("[test.queue]\ndlq_retention_seconds = 60\n", "test.queue.dlq_retention_seconds: must exceed"),
-        ("[test.queue]\nretention_seconds = 600\n", "test.queue.max_receive_count: retry budget"),
+        ("[test.queue]\nretention_seconds = 86400\n", "test.queue.retry_window_seconds: retries may last"),
+        ("[test.monitoring]\nretry_window_alarm_share = 1\n", "test.monitoring.retry_window_alarm_share: expected"),
         ("[test.api]\nrate_limt = 5\n", "test.api.rate_limt: unknown key"),
         ("[test.table]\nbilling = 'free'\n", "test.table.billing: expected one of 'on-demand', 'provisioned'"),
         ("[test.notifications]\nbusiness_hours = '17:00-09:00'\n", "test.notifications.business_hours"),

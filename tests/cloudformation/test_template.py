@@ -60,13 +60,17 @@ def test_queue_timing_invariants(env):
     consumer_timeout = template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"]
     # THEN the visibility timeout covers six consumer timeouts
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
-    # AND redrive happens after at least 5 receives, and the whole retry budget ends well before retention
+    # AND redrive happens after at least 5 receives, derived from the retry window, and the longest the
+    # retries can last (the backoff schedule, a visibility timeout per receive) ends well before retention
     max_receives = ingest["RedrivePolicy"]["maxReceiveCount"]
-    assert max_receives >= 5
-    assert max_receives * ingest["VisibilityTimeout"] <= ingest["MessageRetentionPeriod"] / 2
+    assert max_receives == config.retry_schedule.max_receive_count >= 5
+    assert config.retry_schedule.earliest_last_receive >= config.queue.retry_window_seconds
+    assert config.retry_budget_seconds <= ingest["MessageRetentionPeriod"] / 2
     # AND the DLQ keeps messages 14 days, longer than the source queue
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600 > ingest["MessageRetentionPeriod"]
-    assert config.retry_budget_seconds == max_receives * ingest["VisibilityTimeout"]
+    assert config.retry_budget_seconds == (
+        sum(config.retry_schedule.delays) + max_receives * ingest["VisibilityTimeout"]
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -181,18 +185,18 @@ def test_waf_association_only_when_configured(tmp_path):
 @settings(max_examples=40, deadline=None)
 @given(
     consumer_timeout=st.integers(1, 900),
-    max_receive_count=st.integers(0, 30),
+    retry_window=st.integers(0, 1_209_600),
     retention=st.integers(60, 1_209_600),
 )
 def test_any_accepted_configuration_keeps_the_queue_invariants(
-    tmp_path_factory, consumer_timeout, max_receive_count, retention
+    tmp_path_factory, consumer_timeout, retry_window, retention
 ):
-    # GIVEN any combination of timeout, receive count and retention
+    # GIVEN any combination of timeout, retry window and retention
     path = tmp_path_factory.mktemp("cfg") / "sluice.toml"
     path.write_text(
         REAL_CONFIG.read_text()
         + f"\n[test]\n[test.functions.consumer]\nmemory_mb = 512\ntimeout_seconds = {consumer_timeout}\n"
-        f"reserved_concurrency = 10\n[test.queue]\nmax_receive_count = {max_receive_count}\n"
+        f"reserved_concurrency = 10\n[test.queue]\nretry_window_seconds = {retry_window}\n"
         f"retention_seconds = {retention}\ndlq_retention_seconds = 1209600\n"
     )
     # WHEN it is loaded: either it is refused with a clear error, or the template keeps every invariant
@@ -203,8 +207,10 @@ def test_any_accepted_configuration_keeps_the_queue_invariants(
         return
     ingest = full_template(config).to_dict()["Resources"]["IngestQueue"]["Properties"]
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
-    assert ingest["RedrivePolicy"]["maxReceiveCount"] >= 5
-    assert ingest["RedrivePolicy"]["maxReceiveCount"] * ingest["VisibilityTimeout"] <= retention / 2
+    receives = ingest["RedrivePolicy"]["maxReceiveCount"]
+    assert 5 <= receives <= 1000
+    assert sum(config.retry_schedule.delays) + receives * ingest["VisibilityTimeout"] <= retention / 2
+    assert config.retry_schedule.earliest_last_receive >= retry_window
     assert ingest["MessageRetentionPeriod"] < 1_209_600
 
 

@@ -105,7 +105,7 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     (age,) = [w for w in graphs if entry_ids(w) == {"queue_age"}]
     lines = {a["label"]: a["value"] for a in age["properties"]["annotations"]["horizontal"]}
     assert lines[f"{config.resource_name('queue-age-low')} (low)"] == config.visibility_timeout_seconds
-    assert lines[f"{config.resource_name('queue-age-high')} (high)"] == config.queue.retention_seconds / 2
+    assert lines[f"{config.resource_name('queue-age-high')} (high)"] == config.retry_budget_seconds
     assert config.queue.retention_seconds in lines.values()
     # the request graph carries the anomaly band of its alarm
     (requests,) = [w for w in graphs if w["properties"]["title"] == "Are requests arriving as usual?"]

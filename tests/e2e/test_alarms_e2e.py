@@ -6,7 +6,7 @@ row says otherwise. The kinds, and the alarms that stand for them here:
 
 | kind                                          | alarm                        | cause                              |
 |-----------------------------------------------|------------------------------|------------------------------------|
-| threshold on a raw AWS metric                 | consumer-errors-low          | db-throttle (batches time out)     |
+| threshold on a raw AWS metric                 | consumer-errors-low          | consumer-crash                     |
 |                                               | archiver-errors-high         | archive-down                       |
 | metric math: a rate                           | api-4xx-rate-low             | requests without a key (403) and   |
 |                                               |                              | with a wrong content type (415)    |
@@ -14,7 +14,8 @@ row says otherwise. The kinds, and the alarms that stand for them here:
 | period breaching                              |                              | (published at the metric level)    |
 | FILL() over DynamoDB metrics                  | table-throttles-low          | db-throttle                        |
 | anomaly band                                  | api-request-anomaly-low      | a burst far above the history      |
-| queue age                                     | queue-age-low                | db-down, shorter than the budget   |
+| queue age                                     | queue-age-low                | db-down, inside the retry window   |
+| our EMF metric, first breaching period alarms | retries-low                  | db-down (events wait on backoff)   |
 | queue depth, first breaching period alarms    | dlq-visible-high             | poison messages, archive down      |
 | (DatapointsToAlarm 1)                         | events-archived-low          | the poison archived afterwards     |
 | composite                                     | ingestion-at-risk-high       | enqueue-gap-high, dlq-visible-high |
@@ -52,7 +53,7 @@ CATALOG = build_catalog(CONFIG)
 PERIOD = CONFIG.monitoring.period_seconds
 # A period is evaluated once the metrics publisher has sent it (local/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
-RETRY_BUDGET = CONFIG.retry_budget_seconds  # 5 receives × 12 s locally
+RETRY_BUDGET = CONFIG.retry_budget_seconds  # the retry schedule and a visibility timeout per receive
 
 DRAINED_QUEUES = ("ingest", "dead_letter")
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
@@ -66,6 +67,7 @@ def name(row_and_tier: str) -> str:
 
 
 QUEUE_AGE = name("queue-age-low")
+RETRIES = name("retries-low")
 ENQUEUE_GAP = name("enqueue-gap-high")
 AT_RISK = name("ingestion-at-risk-high")
 TABLE_THROTTLES = name("table-throttles-low")
@@ -77,6 +79,7 @@ REQUEST_ANOMALY = name("api-request-anomaly-low")
 CLIENT_ERRORS = name("api-4xx-rate-low")
 ALL_KINDS = {
     QUEUE_AGE,
+    RETRIES,
     ENQUEUE_GAP,
     AT_RISK,
     TABLE_THROTTLES,
@@ -98,8 +101,9 @@ NOMINAL_RATE = 5.0  # requests per second
 NOMINAL_SECONDS = 40.0
 
 # Causes of the kinds test.
-DB_DOWN_SECONDS = 35.0  # the oldest event's 4th receive comes after it: well inside the 5-receive budget
+DB_DOWN_SECONDS = 35.0  # the oldest event's 3rd receive (~36 s, backoff) comes after it: well inside the window
 THROTTLE_SECONDS = 25.0
+CRASH_SECONDS = 25.0
 ARCHIVE_DOWN_SECONDS = float(RETRY_BUDGET + 90)  # lifted as soon as the poison is held; this is the bound
 POISON_MESSAGES = 3
 TRICKLE_INTERVAL = 1.0  # one valid event a second: the queue always holds something, the band gets a history
@@ -413,20 +417,22 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     sender = Background(trickle.step, TRICKLE_INTERVAL, 300.0)
     lost = Background(lost_events_publisher(stack), LOST_EVENTS_INTERVAL, 8 * PERIOD)
     try:
-        # AND poison messages in the ingest queue, on their way to the dead-letter queue, with the archive down
+        # AND the archive down, for the poison sent later
         stack.inject("archive-down", ARCHIVE_DOWN_SECONDS)
-        send_poison(stack, POISON_MESSAGES)
         # WHEN the table is unreachable for less than the retry budget
         stack.inject("db-down", DB_DOWN_SECONDS)
         db_back = time.time() + DB_DOWN_SECONDS
         sender.start()
         # AND the API reports accepted events that never reached the queue
         lost.start()
-        # THEN queued events age past the visibility timeout, and the gap pages with the composite
-        stack.wait_for_alarms({QUEUE_AGE}, start, DB_DOWN_SECONDS + FIRE_TIMEOUT)
+        # THEN events wait on retries and age past the visibility timeout, and the gap pages with the composite
+        stack.wait_for_alarms({RETRIES, QUEUE_AGE}, start, DB_DOWN_SECONDS + FIRE_TIMEOUT)
         stack.wait_for_alarms({ENQUEUE_GAP, AT_RISK}, start, FIRE_TIMEOUT)
         lost.stop()
         assert children_in_alarm_when_it_fired(stack, AT_RISK, start) == {ENQUEUE_GAP}
+        # WHEN poison messages reach the ingest queue: the consumer sends them to the dead-letter queue at once
+        # (after the composite's check: they page through it too), where the archive is down
+        send_poison(stack, POISON_MESSAGES)
         # WHEN the outage's events are stored (the next fault must not use up their receives), DynamoDB
         # throttles the writes for a while
         wait_stored(stack, trickle.ids(before=db_back))
@@ -439,13 +445,19 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         # errors page, and the archive comes back
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
         stack.lift("archive-down")
-        # AND throttled writes show in the table's FILLed throttle count, and the timed-out batches as errors
-        stack.wait_for_alarms({TABLE_THROTTLES, CONSUMER_ERRORS}, throttle_began, FIRE_TIMEOUT)
+        # AND throttled writes show in the table's FILLed throttle count
+        stack.wait_for_alarms({TABLE_THROTTLES}, throttle_began, FIRE_TIMEOUT)
+        # WHEN the throttling ends and the consumer crashes mid-batch instead (throttled batches no longer time
+        # out: they back off), THEN the failed invocations show as errors
+        stack.lift("db-throttle")
+        stack.inject("consumer-crash", CRASH_SECONDS)
+        crash_began = time.time()
+        stack.wait_for_alarms({CONSUMER_ERRORS}, crash_began, FIRE_TIMEOUT)
         # AND the burst is outside the band, and refused requests are more than 5 % of all
         stack.wait_for_alarms({REQUEST_ANOMALY, CLIENT_ERRORS}, burst_began, FIRE_TIMEOUT)
         assert refusals == expected_refusals
     finally:
-        for fault in ("db-down", "db-throttle", "archive-down"):
+        for fault in ("db-down", "db-throttle", "archive-down", "consumer-crash"):
             stack.lift(fault)
         stop_all(lost, sender)
     # WHEN every cause has stopped THEN every alarm returns to OK, the archived poison's alarm included

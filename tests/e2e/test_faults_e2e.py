@@ -3,8 +3,9 @@
 
 Each test waits until the stack is quiet (no fault, queues drained, its alarms back to OK), runs a background
 client posting batches while the fault lasts, then checks the table, the archive and the alarm transitions since
-its start. The outages are short (15-25 s) where the retry budget is not the point; the outage longer than the
-budget (DLQ → archive → replay) and the poison message are test_pipeline_e2e.py's.
+its start. The outages are short (15-25 s) where the retry window is not the point, except the database outage
+longer than the old retry budget (5 receives) but inside the retry window; the outage longer than the window
+(DLQ → archive → replay) and the poison messages are test_pipeline_e2e.py's.
 
 The last test prints the figures: faults survived, events accepted, events lost, duplicates.
 """
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from cloudformation.config import load_config
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
 from local.chaos import FAULTS
@@ -31,6 +33,9 @@ from ops.replay import archive_keys, partition_prefixes, read_object, replay
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 OUTAGE_SECONDS = 15
+CONFIG = load_config("local")
+# The retry budget before the retry window: 5 receives, one visibility timeout apart.
+OLD_RETRY_BUDGET = 5 * CONFIG.visibility_timeout_seconds
 QUIET_TIMEOUT_SECONDS = 120
 ALARM_TIMEOUT_SECONDS = 60
 STORE_TIMEOUT_SECONDS = 90
@@ -174,12 +179,12 @@ def alarm(row: str) -> str:
     return f"sluice-local-{row}"
 
 
-def traffic_through_outage(stack: Any, fault: str, **options: Any) -> Traffic:
-    """A client posting for 2 s, through `fault` for OUTAGE_SECONDS, and for 3 s after it is lifted."""
+def traffic_through_outage(stack: Any, fault: str, seconds: float = OUTAGE_SECONDS, **options: Any) -> Traffic:
+    """A client posting for 2 s, through `fault` for `seconds`, and for 3 s after it is lifted."""
     with Traffic(stack, fault, **options) as traffic:
         time.sleep(2)
-        stack.inject(fault, OUTAGE_SECONDS)
-        time.sleep(OUTAGE_SECONDS + 3)
+        stack.inject(fault, seconds)
+        time.sleep(seconds + 3)
     return traffic
 
 
@@ -205,20 +210,37 @@ def expect_stored_once(stack: Any, traffic: Traffic, items_before: int, extra: d
 # --- the faults ----------------------------------------------------------------------------------------
 
 
-def test_db_outage_shorter_than_the_retry_budget_delays_but_loses_nothing(local_stack):
+def test_db_outage_longer_than_the_old_retry_budget_but_inside_the_window_dead_letters_nothing(local_stack):
     # GIVEN a quiet stack and a client posting batches
-    before = quiet(local_stack, {alarm("queue-age-low")})
+    retrying, aging = alarm("retries-low"), alarm("queue-age-low")
+    before = quiet(local_stack, {retrying, aging})
     since = time.time()
-    # WHEN the table is unreachable for a while, well inside the queue's retry budget
-    traffic = traffic_through_outage(local_stack, "db-down")
+    # WHEN the table is unreachable for longer than the budget before the retry window (5 receives × one
+    # visibility timeout) but shorter than the window
+    outage = (OLD_RETRY_BUDGET + CONFIG.queue.retry_window_seconds) / 2
+    assert OLD_RETRY_BUDGET < outage < CONFIG.queue.retry_window_seconds
+    traffic = traffic_through_outage(local_stack, "db-down", outage, pause=1.0, max_seconds=outage + 10)
+    lifted = time.monotonic() - 3  # traffic_through_outage posts for 3 s after the fault ends
     # THEN the API kept accepting (the queue was up), and every event is stored once after the outage
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
-    # AND nothing was dead-lettered: the retries, not the DLQ, carried the outage
+    stored_after = time.monotonic() - lifted
+    # AND nothing was dead-lettered: the backoff carried the outage
     after = local_stack.status()
     assert after["archive_objects"] == before["archive_objects"]
-    # AND the backlog aged past a visibility timeout, which the low tier reports
-    local_stack.wait_for_alarms({alarm("queue-age-low")}, since, ALARM_TIMEOUT_SECONDS)
+    assert after["queues"]["dead_letter"] == {"visible": 0, "in_flight": 0}, after["queues"]
+    # AND the retries alarm (low tier) fired, with the backlog's age, and both clear after the recovery
+    local_stack.wait_for_alarms({retrying, aging}, since, ALARM_TIMEOUT_SECONDS)
+    local_stack.wait_until(
+        lambda status: status["alarms"][retrying] == "OK" and status["alarms"][aging] == "OK",
+        QUIET_TIMEOUT_SECONDS,
+        "the retries alarm to clear",
+    )
+    print(
+        f"\n{outage:.0f} s outage inside the {CONFIG.queue.retry_window_seconds} s window: "
+        f"{len(traffic.accepted())} events, all stored {stored_after:.0f} s after it ended, 0 dead-lettered; "
+        f"retries alarm clear {time.monotonic() - lifted:.0f} s after it ended"
+    )
     FIGURES["faults survived"] += 1
 
 

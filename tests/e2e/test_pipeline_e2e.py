@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cloudformation.config import load_config
+from functions.common.archive import read_archive_lines
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, new_event_id
 from ops.replay import replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -52,60 +56,80 @@ def test_gateway_refuses_what_api_gateway_refuses(local_stack):
     assert local_stack.post_events({"a": "x" * 300_000}).status_code == 413
 
 
-def test_a_poison_message_is_archived_and_does_not_block_its_batch(local_stack):
-    # GIVEN a message that is not our envelope, in the queue beside good events
-    sqs = local_stack.client("sqs")
-    archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
-    sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody="this is not an envelope")
-    good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
-    # WHEN the consumer has retried it maxReceiveCount times (one local retry budget)
-    budget = load_config("local").retry_budget_seconds
-    local_stack.wait_until(
-        lambda status: drained(status) and status["archive_objects"] > archived_before,
-        budget + 60,
-        "the poison to be archived",
-    )
-    # THEN the good events are stored, and the poison's body is in the archive
-    assert local_stack.stored_ids(good) == set(good)
+def archived_lines(local_stack) -> list[dict]:
     s3 = local_stack.client("s3")
     bucket = local_stack.outputs["ArchiveBucket"]
-    bodies = []
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dlq/")["Contents"]:
-        import gzip
-
-        lines = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()).splitlines()
-        bodies += [json.loads(line)["body"] for line in lines]
-    assert "this is not an envelope" in bodies
+    lines: list[dict] = []
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dlq/").get("Contents", []):
+        lines += read_archive_lines(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+    return lines
 
 
-def test_db_outage_longer_than_the_retry_budget_loses_nothing(local_stack):
-    # GIVEN the table is unreachable for longer than the queue's retry budget
+def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_batch_is_stored(local_stack):
+    # GIVEN a message that is not our envelope and an envelope too large for a DynamoDB item, in the queue
+    # beside good events
+    sqs = local_stack.client("sqs")
+    archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
+    marker = f"not an envelope {uuid.uuid4()}"
+    huge = Envelope(new_event_id(), json.dumps({"blob": "x" * 420_000}), iso_millis(utc_now()))
+    sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=marker)
+    sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
+    good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
+    # WHEN the consumer has received them (redrive would take the whole retry window: twice this bound)
+    began = time.monotonic()
+    local_stack.wait_until(
+        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        load_config("local").queue.retry_window_seconds / 2,
+        "the poison to be archived",
+    )
+    # THEN the good events are stored, and both poison messages are in the archive with the consumer's reason
+    # (a message redrive moves has none), received once from the dead-letter queue
+    assert local_stack.stored_ids(good) == set(good)
+    reasons = {line["body"]: line["reason"] for line in archived_lines(local_stack)}
+    assert reasons[marker] == "not a Sluice envelope: body is not JSON"
+    assert reasons[huge.to_json()].startswith("DynamoDB rejects the item: ")
+    assert local_stack.stored_ids([huge.event_id]) == set()
+    print(f"\npoison: archived with its reason {time.monotonic() - began:.1f} s after the good events were sent")
+
+
+def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_replayed(local_stack):
+    # GIVEN the table is unreachable for longer than the retry window (and its last delays)
     started = datetime.now(UTC) - timedelta(minutes=1)
-    budget = load_config("local").retry_budget_seconds
+    config = load_config("local")
+    schedule = config.retry_schedule
+    outage = schedule.latest_last_receive + 2 * config.visibility_timeout_seconds + 20
     archived_before = local_stack.status()["archive_objects"]
-    local_stack.inject("db-down", budget + 40)
+    local_stack.inject("db-down", outage)
+    began = time.monotonic()
     accepted: list[str] = []
     try:
-        # WHEN clients keep sending during the outage (the API still answers 202: the queue is up)
+        # WHEN clients send at the start of the outage (the API still answers 202: the queue is up)
         for n in range(20):
             response = local_stack.post_events([{"kind": "during-outage", "n": n, "i": i} for i in range(5)])
             assert response.status_code == 202
             accepted += response.json()["ids"]
             time.sleep(0.2)
 
-        # THEN the events exhaust their receives, go to the DLQ and are archived
+        # THEN the events are retried through the window, then go to the DLQ and are archived
         def all_archived(status: dict) -> bool:
             dead_letter = status["queues"]["dead_letter"]
             idle = dead_letter["visible"] == 0 and dead_letter["in_flight"] == 0
             return drained(status) and idle and status["archive_objects"] > archived_before
 
-        local_stack.wait_until(all_archived, budget + 90, "the dead-lettered events to be archived")
-        # AND the alarms that watch the path fired: the backlog aged, events were dead-lettered
-        expected = {"sluice-local-queue-age-low", "sluice-local-events-archived-low"}
+        local_stack.wait_until(
+            all_archived, config.retry_budget_seconds + 90, "the dead-lettered events to be archived"
+        )
+        archived_after = time.monotonic() - began
+        # AND the alarms that watch the path fired: retries, the backlog's age, events dead-lettered
+        expected = {"sluice-local-retries-low", "sluice-local-queue-age-low", "sluice-local-events-archived-low"}
         fired = local_stack.wait_for_alarms(expected, started.timestamp(), timeout=45)
         assert not any("notifier" in name for name in fired), fired
     finally:
         local_stack.lift("db-down")
+    # AND the archive says they ran out of retries (no consumer reason: redrive moved them)
+    lines = [line for line in archived_lines(local_stack) if line["event_id"] in set(accepted)]
+    assert lines and all(line["reason"] is None for line in lines)
+    assert all(line["receive_count"] >= 1 for line in lines)
     # AND after recovery, replaying the archive stores every accepted event exactly once
     outputs = local_stack.outputs
     result = replay(
@@ -117,6 +141,11 @@ def test_db_outage_longer_than_the_retry_budget_loses_nothing(local_stack):
         datetime.now(UTC) + timedelta(minutes=1),
     )
     # (the archive's hour partitions may also hold other tests' dead letters: they are replayed too)
-    assert not result.failed and result.sent >= len(set(accepted))
+    assert not result.failed and result.sent >= len({line["event_id"] for line in lines})
     local_stack.wait_until(drained, 60, "the replayed events to be stored")
     assert local_stack.stored_ids(accepted) == set(accepted)
+    print(
+        f"\noutage beyond the {config.queue.retry_window_seconds} s window: {len(accepted)} events dead-lettered and "
+        f"archived {archived_after:.0f} s after the outage began; replayed and stored "
+        f"{time.monotonic() - began:.0f} s after it began"
+    )

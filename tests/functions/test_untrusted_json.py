@@ -52,11 +52,14 @@ def nested(depth: int, openers: list[str]) -> str:
 def apps() -> Iterator[dict[str, Any]]:
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         queue = plain_client("sqs").create_queue(QueueName="sluice-ingest-untrusted")["QueueUrl"]
+        dead_letters = plain_client("sqs").create_queue(QueueName="sluice-dead-letter-untrusted")["QueueUrl"]
         create_table(TABLE, "event_id")
         create_table("sluice-idempotency-untrusted", "id")
         plain_client("s3").create_bucket(Bucket=BUCKET)
         for name, value in {
             "QUEUE_URL": queue,
+            "DEAD_LETTER_QUEUE_URL": dead_letters,
+            "RETRY_SCHEDULE": "30,60",
             "IDEMPOTENCY_TABLE_NAME": "sluice-idempotency-untrusted",
             "MAX_EVENT_BYTES": str(64 * 1024),
             "MAX_BODY_BYTES": str(64 * 1024),
@@ -69,6 +72,7 @@ def apps() -> Iterator[dict[str, Any]]:
             "consumer": load_module("functions.consumer.app"),
             "archiver": load_module("functions.archiver.app"),
             "queue": queue,
+            "dead_letters": dead_letters,
         }
 
 
@@ -123,8 +127,12 @@ def test_the_consumer_fails_only_a_deeply_nested_record(apps: dict[str, Any]) ->
     event = sqs_event([envelope_body("deep-1"), "[" * 5000 + "]" * 5000], ["good", "deep"])
     # WHEN the consumer handles it
     result = apps["consumer"].handler(event, FakeContext())
-    # THEN only the nested record is reported failed (redrive takes it to the DLQ)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "deep"}]}
+    # THEN the good one is stored and the nested one is poison: moved to the DLQ at once, with its reason
+    assert result == {"batchItemFailures": []}
+    [dead] = plain_client("sqs").receive_message(QueueUrl=apps["dead_letters"], MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"].startswith("not a Sluice envelope")
 
 
 def test_the_archiver_archives_a_deeply_nested_body(apps: dict[str, Any]) -> None:

@@ -88,14 +88,17 @@ def test_bad_input_needs_the_4xx_alarm_and_nothing_else() -> None:
     assert failed(check_expectations(expectations, SLO, observed(both))) == ["every other alarm stays OK"]
 
 
-def test_db_outage_needs_dlq_and_queue_age_alarms_and_zero_loss() -> None:
+def test_db_outage_needs_retries_and_queue_age_alarms_no_dead_letter_and_zero_loss() -> None:
     expectations = SCENARIOS["db-outage"].expectations
-    transitions = [went("sluice-local-dlq-visible-high"), went("sluice-local-queue-age-low")]
-    # GIVEN both alarms fired and everything was stored after the replay: passes
+    transitions = [went("sluice-local-retries-low"), went("sluice-local-queue-age-low")]
+    # GIVEN both alarms fired and everything was stored after the outage: passes
     assert failed(check_expectations(expectations, SLO, observed(transitions))) == []
     # GIVEN 3 ids were lost: the loss check fails
     lossy = Reconciliation(900, 1200, 1197, ("a", "b", "c"), 0, 0)
     assert failed(check_expectations(expectations, SLO, observed(transitions, result=lossy))) == ["zero loss"]
+    # GIVEN events were dead-lettered: the DLQ must stay quiet through an outage inside the retry window
+    dead = [*transitions, went("sluice-local-dlq-visible-high")]
+    assert failed(check_expectations(expectations, SLO, observed(dead))) == ["dlq alarms stay OK"]
 
 
 def test_a_must_fire_signal_without_any_matching_alarm_fails_and_says_so() -> None:
@@ -125,7 +128,7 @@ def test_a_run_without_requests_never_passes() -> None:
 
 def test_db_outage_checks_errors_but_not_latency() -> None:
     slow = Row("Aggregated", 1000, 0, 20.0, 40.0, 2000.0)
-    transitions = [went("sluice-local-dlq-visible-high"), went("sluice-local-queue-age-low")]
+    transitions = [went("sluice-local-retries-low"), went("sluice-local-queue-age-low")]
     checks = check_expectations(SCENARIOS["db-outage"].expectations, SLO, observed(transitions, totals=slow))
     assert failed(checks) == []
     assert "error ratio ≤ 1.00%" in [check.name for check in checks]

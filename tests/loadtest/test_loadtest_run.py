@@ -48,6 +48,7 @@ def test_a_fault_is_injected_on_schedule_and_the_archive_replayed(tmp_path: Path
         fault=Fault("db-down", at_seconds=1.0, seconds=1.0),
         expectations=replace(get_scenario("db-outage").expectations, must_fire=frozenset()),
         alarm_wait_seconds=0,
+        replay=True,
     )
     with FakeApi() as api:
         view = FakeStackView(api.table)

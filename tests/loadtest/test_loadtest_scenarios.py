@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cloudformation.config import load_config
 from loadtest.errors import LoadTestError
 from loadtest.scenarios import SCENARIOS, USER_CLASSES, get_scenario
 from loadtest.shapes import SHAPES
@@ -32,11 +33,14 @@ def test_each_scenario_is_runnable(scenario) -> None:
         assert scenario.fault.name in FAULTS
 
 
-def test_db_outage_injects_the_fault_and_replays() -> None:
+def test_db_outage_outlasts_five_receives_but_not_the_retry_window_and_needs_no_replay() -> None:
     scenario = get_scenario("db-outage")
+    config = load_config("local")
     assert scenario.fault is not None and scenario.fault.name == "db-down"
-    assert scenario.replay
-    assert {"dlq", "queue-age"} <= scenario.expectations.must_fire
+    assert 5 * config.visibility_timeout_seconds < scenario.fault.seconds < config.queue.retry_window_seconds
+    assert not scenario.replay
+    assert {"retries", "queue-age"} <= scenario.expectations.must_fire
+    assert {"dlq", "archived"} <= scenario.expectations.must_stay_ok
 
 
 def test_smoke_fits_in_a_ci_minute() -> None:

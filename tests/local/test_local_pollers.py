@@ -158,6 +158,28 @@ def test_moto_redrives_to_the_dlq_after_max_receive_count(sqs: BaseClient, make_
     assert moved["Body"] == "poison"
 
 
+def test_a_visibility_the_function_sets_on_a_failed_record_holds(sqs: BaseClient, make_queue: QueueFactory) -> None:
+    # GIVEN a queue whose visibility timeout (120 s) outlasts the wait, and a handler that fails its record after
+    # setting its visibility to 1 s through the receipt handle (the consumer's backoff, ChangeMessageVisibility)
+    url, arn = make_queue(visibility_timeout=120)
+    send(sqs, url, "retry me")
+    receives: list[str] = []
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        (record,) = event["Records"]
+        receives.append(record["attributes"]["ApproximateReceiveCount"])
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=1)
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+    poller = SqsPoller(SqsMapping(url, arn, poll_wait_seconds=1), stub_function(handler), sqs)
+    # WHEN the poller keeps polling (bounded, far below the queue's visibility timeout)
+    deadline = time.monotonic() + BOUNDED_WAIT_SECONDS
+    while len(receives) < 2 and time.monotonic() < deadline:
+        poller.poll_once()
+    # THEN the failed record was kept (not deleted) and came back after the function's visibility, not the queue's
+    assert receives == ["1", "2"]
+
+
 def test_batches_are_assembled_beyond_ten_within_the_window(sqs: BaseClient, make_queue: QueueFactory) -> None:
     # GIVEN 15 messages and a mapping with batch size 15 and a batching window
     url, arn = make_queue()

@@ -72,6 +72,21 @@ def test_replaying_twice_stores_each_event_once(pipeline: dict) -> None:
     assert "poison-1" in summary and "not replayable: 1" in summary
 
 
+def test_an_item_the_consumer_dead_lettered_as_invalid_is_not_replayed(pipeline: dict) -> None:
+    s3, sqs = pipeline["s3"], pipeline["sqs"]
+    # GIVEN an archived envelope that is a good event, and one the consumer dead-lettered with its reason
+    good, rejected = envelope(n=1), envelope(n=2)
+    refused = {**archive_line(rejected, message_id="too-big"), "reason": "DynamoDB rejects the item: too large"}
+    put_archive(s3, pipeline["bucket"], T, [archive_line(good), refused])
+    # WHEN the hour is replayed
+    result = replay(s3, sqs, pipeline["bucket"], pipeline["queue"], T.replace(minute=0), T.replace(minute=59))
+    # THEN only the good event is sent: the other would be refused the same way, and says why
+    assert (result.replayable, result.sent) == (1, 1)
+    assert [(item.message_id, item.reason) for item in result.not_replayable] == [
+        ("too-big", "DynamoDB rejects the item: too large")
+    ]
+
+
 def test_a_dry_run_sends_nothing(pipeline: dict) -> None:
     put_archive(pipeline["s3"], pipeline["bucket"], T, [archive_line(envelope()) for _ in range(3)])
     result = replay(pipeline["s3"], pipeline["sqs"], pipeline["bucket"], pipeline["queue"], T, T, dry_run=True)

@@ -226,3 +226,20 @@ def test_the_canary_reads_its_own_key_and_its_own_items_only(template):
     assert references(read["Resource"]) == {"EventsTable"}
     assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["canary-*"]}}
     assert {action for action in by_action if action.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+
+
+def test_the_consumer_may_change_visibility_on_its_queue_and_send_only_to_the_dlq(template):
+    # GIVEN the consumer role's statements
+    consumer = [statement for name, statement in role_statements(template) if name == "ConsumerRole"]
+
+    def resources_allowed(action: str) -> set[str]:
+        return {
+            ref
+            for statement in consumer
+            if action in as_list(statement["Action"])
+            for ref in references(statement["Resource"])
+        }
+
+    # THEN its backoff acts on the ingest queue only, and the poison it moves goes to the DLQ: nowhere else
+    assert resources_allowed("sqs:ChangeMessageVisibility") == {"IngestQueue"}
+    assert resources_allowed("sqs:SendMessage") == {"DeadLetterQueue"}

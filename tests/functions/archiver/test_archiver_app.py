@@ -78,6 +78,7 @@ def test_lines_keep_each_message_and_its_attributes(frozen: ModuleType) -> None:
             "first_receive_timestamp": 1545082649185,
             "archived_at": "2026-11-27T18:05:09.123Z",
             "event_id": "evt-1",
+            "reason": None,
         },
         {
             "message_id": "2e1424d4-f796-459a-8184-9c92662be6da",
@@ -87,8 +88,24 @@ def test_lines_keep_each_message_and_its_attributes(frozen: ModuleType) -> None:
             "first_receive_timestamp": 1545082650649,
             "archived_at": "2026-11-27T18:05:09.123Z",
             "event_id": None,
+            "reason": None,
         },
     ]
+
+
+def test_the_reason_the_consumer_gave_is_kept(frozen: ModuleType) -> None:
+    # GIVEN a DLQ batch whose second message the consumer dead-lettered at once, with its reason
+    event = dlq_batch()
+    event["Records"][1]["messageAttributes"] = {
+        "dead_letter_reason": {"stringValue": "not a Sluice envelope: body is not JSON", "dataType": "String"}
+    }
+
+    # WHEN it is archived
+    frozen.handler(event, FakeContext())
+
+    # THEN its line carries the reason; the one redrive moved has none
+    [body] = objects().values()
+    assert [line["reason"] for line in read_archive_lines(body)] == [None, "not a Sluice envelope: body is not JSON"]
 
 
 def test_prefix_is_configurable(archiver: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,21 +7,38 @@ from typing import Any
 
 import pytest
 
-from tests.functions.support import create_table, load_module, scan
+from tests.functions.support import create_table, load_module, plain_client, scan
 
 TABLE = "sluice-events"
+RETRY_SCHEDULE = "12,24,48,47"  # the local environment's
 
 
 @dataclass
 class Consumer:
     app: ModuleType
+    queue_url: str
+    dead_letter_url: str
 
     def items(self) -> dict[str, dict[str, Any]]:
         return {item["event_id"]["S"]: item for item in scan(TABLE)}
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The DLQ's messages, with their attributes (received once, then left invisible)."""
+        response = plain_client("sqs").receive_message(
+            QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        return response.get("Messages", [])
 
 
 @pytest.fixture
 def consumer(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Consumer]:
     create_table(TABLE, "event_id")
+    sqs = plain_client("sqs")
+    queue_url = sqs.create_queue(QueueName="sluice-ingest")["QueueUrl"]
+    dead_letter_url = sqs.create_queue(QueueName="sluice-dead-letter")["QueueUrl"]
     monkeypatch.setenv("TABLE_NAME", TABLE)
-    yield Consumer(load_module("functions.consumer.app"))
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
+    monkeypatch.setenv("RETRY_SCHEDULE", RETRY_SCHEDULE)
+    monkeypatch.setenv("RETRY_JITTER_PERCENT", "10")
+    yield Consumer(load_module("functions.consumer.app"), queue_url, dead_letter_url)

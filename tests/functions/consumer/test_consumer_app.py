@@ -1,8 +1,11 @@
 """The consumer handler: SQS batches of envelopes → DynamoDB, with exact partial batch responses."""
 
+import json
+import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from functions.common.errors import ConfigError, InvalidEventError
 from tests.functions.support import (
@@ -48,17 +51,75 @@ def test_envelopes_become_identical_items(consumer: Any, context: FakeContext) -
     assert set(items["evt-2"]) == {"event_id", "raw", "received_at"}
 
 
-def test_malformed_records_fail_on_their_own(consumer: Any, context: FakeContext) -> None:
-    # GIVEN the real sample's two non-envelope bodies between two envelopes
+def test_poison_goes_to_the_dlq_at_once_with_its_reason(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the real sample's two non-envelope bodies between two envelopes, on their first receive
     sample_bodies = [record["body"] for record in load_event("sqs-receive.json")["Records"]]
     bodies = [envelope_body("evt-a"), *sample_bodies, envelope_body("evt-b")]
 
     # WHEN the consumer handles the batch
     response = consumer.app.handler(sqs_event(bodies), context)
 
-    # THEN exactly the two malformed records fail (to reach the DLQ by redrive); the others are stored
-    assert failed_ids(response) == ["msg-0001", "msg-0002"]
+    # THEN no record returns to the queue: the envelopes are stored, the two malformed ones are in the DLQ
+    assert response == {"batchItemFailures": []}
     assert set(consumer.items()) == {"evt-a", "evt-b"}
+    dead = {message["Body"]: message["MessageAttributes"] for message in consumer.dead_letters()}
+    assert set(dead) == set(sample_bodies)
+    reasons = {body: attributes["dead_letter_reason"]["StringValue"] for body, attributes in dead.items()}
+    assert reasons[sample_bodies[0]] == "not a Sluice envelope: body is not JSON"
+    assert reasons[sample_bodies[1]].startswith("not a Sluice envelope: ")
+    assert {attributes["source_message_id"]["StringValue"] for attributes in dead.values()} == {"msg-0001", "msg-0002"}
+
+
+def test_poison_stays_in_the_queue_when_the_move_to_the_dlq_fails(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the DLQ cannot be reached
+    fail_calls(consumer.app.sqs, "SendMessageBatch", "ServiceUnavailable")
+    visibility = count_calls(consumer.app.sqs, "ChangeMessageVisibilityBatch")
+
+    # WHEN a batch with one non-envelope is consumed
+    response = consumer.app.handler(sqs_event([envelope_body("evt-a"), "not an envelope"]), context)
+
+    # THEN the poison returns to the queue with a backoff (tried again later), and its neighbour is stored
+    assert failed_ids(response) == ["msg-0001"]
+    assert [entry["Id"] for call in visibility for entry in call["Entries"]] == ["msg-0001"]
+    assert set(consumer.items()) == {"evt-a"}
+
+
+def test_an_item_dynamodb_rejects_is_dead_lettered_alone(consumer: Any, context: FakeContext) -> None:
+    # GIVEN 30 events, one of them too large for a DynamoDB item (BatchWriteItem then rejects its whole call)
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
+    bodies = [envelope_body(f"evt-{index:02d}") for index in range(30)]
+    bodies[7] = envelope_body("evt-huge", raw=json.dumps({"blob": "x" * 410_000}))
+
+    # WHEN they are consumed in one batch
+    response = consumer.app.handler(sqs_event(bodies), context)
+
+    # THEN the other 29 are stored, only the huge one went to the DLQ with DynamoDB's reason
+    assert response == {"batchItemFailures": []}
+    assert set(consumer.items()) == {f"evt-{index:02d}" for index in range(30) if index != 7}
+    [dead] = consumer.dead_letters()
+    assert dead["MessageAttributes"]["source_message_id"]["StringValue"] == "msg-0007"
+    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"].startswith("DynamoDB rejects the item: ")
+    # AND splitting took a handful of calls, not one per item
+    assert len(calls) <= 2 + 2 * 5
+
+
+def test_failed_records_wait_for_the_backoff_of_their_receive_count(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB is unreachable and four records on their 1st, 2nd, 4th and 5th (last) receive
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    visibility = count_calls(consumer.app.sqs, "ChangeMessageVisibilityBatch")
+    event = sqs_event([envelope_body(f"evt-{n}") for n in range(4)])
+    for record, receives in zip(event["Records"], ("1", "2", "4", "5"), strict=True):
+        record["attributes"]["ApproximateReceiveCount"] = receives
+
+    # WHEN the batch is consumed
+    response = consumer.app.handler(event, context)
+
+    # THEN every record returns to the queue, each kept invisible for its schedule's delay (jittered down by
+    # at most 10 %); the last receive is left to the queue's visibility timeout and then to redrive
+    assert failed_ids(response) == ["msg-0000", "msg-0001", "msg-0002", "msg-0003"]
+    entries = {entry["Id"]: entry["VisibilityTimeout"] for call in visibility for entry in call["Entries"]}
+    assert set(entries) == {"msg-0000", "msg-0001", "msg-0002"}
+    assert 11 <= entries["msg-0000"] <= 12 and 22 <= entries["msg-0001"] <= 24 and 43 <= entries["msg-0002"] <= 47
 
 
 def test_redeliveries_in_one_batch_collapse_into_one_write(consumer: Any, context: FakeContext) -> None:
@@ -143,16 +204,37 @@ def test_short_timeout_still_leaves_time_to_write(consumer: Any) -> None:
     assert set(consumer.items()) == {"a", "b"}
 
 
-def test_throttled_call_fails_its_chunk_only(consumer: Any, context: FakeContext) -> None:
-    # GIVEN the second BatchWriteItem call is throttled (after botocore's own retries)
+def test_a_failing_database_is_not_called_again_for_the_rest_of_the_batch(consumer: Any, context: FakeContext) -> None:
+    # GIVEN the second BatchWriteItem call is throttled
     fail_calls(consumer.app.dynamodb, "BatchWriteItem", "ProvisionedThroughputExceededException", when=lambda n: n == 2)
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
 
     # WHEN 60 events are consumed
     response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
 
-    # THEN the records of the second chunk (25..49) fail, the other 35 are stored
-    assert failed_ids(response) == [f"msg-{index:04d}" for index in range(25, 50)]
-    assert len(consumer.items()) == 35
+    # THEN the first chunk is stored, and the throttled chunk and the one after it wait on their backoff:
+    # the third chunk was not sent to a database that just failed
+    assert failed_ids(response) == [f"msg-{index:04d}" for index in range(25, 60)]
+    assert len(consumer.items()) == 25
+    assert len(calls) == 2
+
+
+def test_an_unreachable_database_gets_one_request_per_batch(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB cannot be reached at all (every HTTP attempt fails to connect, as in an outage)
+    attempts: list[str] = []
+
+    def unreachable(request: Any, **_: Any) -> None:
+        attempts.append(request.url)
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    consumer.app.dynamodb.meta.events.register("before-send.dynamodb.BatchWriteItem", unreachable)
+
+    # WHEN a batch of 60 events (three BatchWriteItem calls' worth) is consumed
+    response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+
+    # THEN one request reached for the database, no retry and no further chunk; every record waits on its backoff
+    assert len(attempts) == 1
+    assert len(response["batchItemFailures"]) == 60
 
 
 def test_missing_table_fails_every_record_without_raising(
@@ -174,14 +256,37 @@ def test_metrics(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixt
     bodies = [envelope_body("a"), envelope_body("b"), envelope_body("c"), envelope_body("a")]
     consumer.app.handler(sqs_event(bodies), context)
 
-    # THEN three events are counted as stored, with one ingest lag each
+    # THEN three events are counted as stored, with one ingest lag each, and none waits on retry
     output = capsys.readouterr().out
     assert metric_values(output, "EventsStored") == [3.0]
+    assert metric_values(output, "EventsWaitingOnRetry") == [0.0]
+    assert metric_values(output, "OldestRetryAge") == []
     lags = metric_values(output, "IngestLag")
     assert len(lags) == 3 and all(lag > 0 for lag in lags)
     [blob] = emf_blobs(output)
     assert blob["service"] == "consumer"
     assert {"Name": "IngestLag", "Unit": "Milliseconds"} in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+
+
+def test_retry_metrics_count_the_waiting_events_and_the_oldest_age(
+    consumer: Any, context: FakeContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN DynamoDB is down, and two records first sent 100 s and 40 s ago, plus one poison
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    event = sqs_event([envelope_body("a"), envelope_body("b"), "poison"])
+    now_ms = int(time.time() * 1000)
+    for record, age in zip(event["Records"], (100, 40, 1), strict=True):
+        record["attributes"]["SentTimestamp"] = str(now_ms - age * 1000)
+
+    # WHEN the batch is consumed
+    consumer.app.handler(event, context)
+
+    # THEN two events wait on retry, the oldest for about 100 s, and one was dead-lettered
+    output = capsys.readouterr().out
+    assert metric_values(output, "EventsWaitingOnRetry") == [2.0]
+    [oldest] = metric_values(output, "OldestRetryAge")
+    assert 100 <= oldest < 160
+    assert metric_values(output, "EventsDeadLettered") == [1.0]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")

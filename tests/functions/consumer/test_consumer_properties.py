@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from moto import mock_aws
 
 from functions.common.envelope import parse_envelope
-from functions.common.errors import InvalidEventError
+from functions.common.errors import EnvelopeError, InvalidEventError
 from tests.functions.support import (
     FakeContext,
     create_table,
@@ -32,7 +32,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 def app() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         create_table(TABLE, "event_id")
+        sqs = plain_client("sqs")
         patch.setenv("TABLE_NAME", TABLE)
+        patch.setenv("QUEUE_URL", sqs.create_queue(QueueName="properties-ingest")["QueueUrl"])
+        patch.setenv("DEAD_LETTER_QUEUE_URL", sqs.create_queue(QueueName="properties-dead-letter")["QueueUrl"])
+        patch.setenv("RETRY_SCHEDULE", "12,24,48,47")
         yield load_module("functions.consumer.app")
 
 
@@ -49,11 +53,29 @@ def test_mutated_sqs_events(app: Any, event: dict[str, Any]) -> None:
     except InvalidEventError:
         return  # refused whole: Lambda retries the batch, nothing is acknowledged
 
-    # THEN only records of the event are reported, and every record not reported is stored
+    # THEN only records of the event are reported, and every record not reported is stored, or (not an
+    # envelope) in the DLQ
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     assert failed <= {record["messageId"] for record in event["Records"]}
     stored = {item["event_id"]["S"]: item["raw"]["S"] for item in scan(TABLE)}
+    dead = dead_lettered(app.DEAD_LETTER_QUEUE_URL)
     for record in event["Records"]:
         if record["messageId"] not in failed:
-            envelope = parse_envelope(record.get("body"))
+            try:
+                envelope = parse_envelope(record.get("body"))
+            except EnvelopeError:
+                assert record["messageId"] in dead
+                continue
             assert stored[envelope.event_id] == envelope.raw
+
+
+def dead_lettered(queue_url: str) -> set[str]:
+    """The source message ids in the DLQ, which is emptied."""
+    sqs, ids = plain_client("sqs"), set()
+    while messages := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        for message in messages:
+            ids.add(message["MessageAttributes"]["source_message_id"]["StringValue"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return ids
