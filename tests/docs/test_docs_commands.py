@@ -219,7 +219,7 @@ def test_readme_aws_cli_example_carries_the_environment_it_needs() -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("local-stack")
+@pytest.mark.xdist_group("local-stack-b")
 def test_readme_aws_environment_is_enough_for_a_client_of_the_local_stack(local_stack, tmp_path: Path) -> None:
     # GIVEN only the variables README's export line sets (the test stack's port in place of 4566)
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 OPENAPI = Path(__file__).resolve().parents[2] / "cloudformation" / "openapi.json"
 # Invalid requests are cheap (the gateway or ingest refuses them); each valid one queues its events. Together with

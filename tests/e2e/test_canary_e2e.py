@@ -20,7 +20,7 @@ import pytest
 from cloudformation.config import load_config
 from local.background import BackgroundStack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
 INTERVAL = CONFIG.canary.interval_seconds

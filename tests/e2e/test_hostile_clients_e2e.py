@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 
 def drained(status: dict) -> bool:

@@ -23,7 +23,7 @@ from cloudformation.config import load_config
 from local.background import BackgroundStack
 from ops.outputs import resolve_target
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
 BERLIN = ZoneInfo(CONFIG.notifications.business_timezone)

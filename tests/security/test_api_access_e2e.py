@@ -15,7 +15,7 @@ import requests
 from cloudformation.config import load_config
 from local.gateway import API_GATEWAY_MAX_BODY_BYTES
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 API = load_config("local").api
 JSON = {"Content-Type": "application/json"}

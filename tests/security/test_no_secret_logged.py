@@ -14,7 +14,7 @@ import pytest
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 MARKER = f"no-secret-{uuid.uuid4().hex[:8]}"
 LOGS = (
