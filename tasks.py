@@ -190,13 +190,14 @@ def dashboard(c, out=".local/dashboards"):
         print(f"{png}\n{html}")
 
 
-@task(help={"only": "run one suite: functions | package | pipeline (default: all)"})
+@task(help={"only": "run one suite: functions | package | pipeline | items (default: all)"})
 def bench(c, only=""):
     """Run the benchmarks (not tests): each against a baseline measured in the same run, printed as ratios."""
     suites = {
         "functions": "benchmarks.functions_bench",
         "package": "benchmarks.package_bench",
         "pipeline": "benchmarks.pipeline_bench",
+        "items": "benchmarks.item_size_bench",
     }
     if only and only not in suites:
         raise Exit(f"error: --only must be one of {', '.join(suites)}, got {only!r}", code=2)

@@ -26,6 +26,7 @@ from typing import Any
 
 from ops.aws import aws_errors
 from ops.errors import OpsError
+from ops.events import received_between
 from ops.progress import Progress
 from ops.textfile import read_text
 from ops.timeparse import iso
@@ -198,8 +199,7 @@ def count_items(dynamodb: Any, table: str, since: datetime, until: datetime, *, 
         pages = dynamodb.get_paginator("scan").paginate(
             TableName=table,
             Select="COUNT",
-            FilterExpression="received_at >= :since AND received_at < :until",
-            ExpressionAttributeValues={":since": {"S": iso(since)}, ":until": {"S": iso(until)}},
+            **received_between(since, until),
         )
         for page in pages:
             total += page["Count"]

@@ -30,6 +30,7 @@ from functions.common import aws, env
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
+from functions.common.item import KEY, encode
 from functions.common.sqs import attribute, sqs_records
 from functions.consumer.backoff import backoff_from_environment
 from functions.consumer.writer import BatchWriter
@@ -59,7 +60,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # failing database and run past the invocation's deadline (a timeout burns a receive without backoff).
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
 sqs = aws.client("sqs")
-writer = BatchWriter(dynamodb, TABLE_NAME, "event_id")
+writer = BatchWriter(dynamodb, TABLE_NAME, KEY)
 
 
 class RecordNotStored(SluiceError):
@@ -74,22 +75,6 @@ class Outcome:
     poison: dict[str, str] = field(default_factory=dict)  # why it can never be stored
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
-
-
-def to_item(envelope: Envelope) -> dict[str, dict[str, str]]:
-    """The table item: the envelope's fields, nulls omitted. Nothing differs between deliveries of
-    the same event, so a redelivery or a replay overwrites an identical item."""
-    fields = {
-        "event_id": envelope.event_id,
-        "raw": envelope.raw,
-        "received_at": envelope.received_at,
-        "source_ip": envelope.source_ip,
-        "user_agent": envelope.user_agent,
-        "api_key_id": envelope.api_key_id,
-        "request_id": envelope.request_id,
-        "trace_id": envelope.trace_id,
-    }
-    return {name: {"S": value} for name, value in fields.items() if value is not None}
 
 
 @tracer.capture_method
@@ -112,7 +97,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         envelopes[envelope.event_id] = envelope
         records_of[envelope.event_id].append(message_id)
 
-    result = writer.write({event_id: to_item(envelope) for event_id, envelope in envelopes.items()}, deadline)
+    result = writer.write({event_id: encode(envelope) for event_id, envelope in envelopes.items()}, deadline)
     for event_id, message_ids in records_of.items():
         for message_id in message_ids:
             if event_id in result.invalid:

@@ -27,6 +27,7 @@ import requests
 from cloudformation.config import load_config
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.item import decode
 from local.chaos import FAULTS
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 
@@ -194,7 +195,7 @@ def expect_stored_once(stack: Any, traffic: Traffic, items_before: int, extra: d
     handed_out = traffic.handed_out()
     items = stored_items(stack, list(accepted))
     lost = set(accepted) - set(items)
-    altered = [i for i, item in items.items() if json.loads(item["raw"]["S"]) != accepted[i]]
+    altered = [i for i, item in items.items() if json.loads(decode(item)["raw"]) != accepted[i]]
     grown = stack.status()["table_items"] - items_before
     duplicates = (len(handed_out) - len(set(handed_out))) + max(grown - len(accepted), 0)
     FIGURES["events accepted"] += len(accepted)
@@ -354,7 +355,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
     local_stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the replayed events to be stored")
     items = stored_items(local_stack, list(dead))
     FIGURES["events lost"] += len(set(dead) - set(items))
-    assert {event_id: json.loads(item["raw"]["S"]) for event_id, item in items.items()} == dead
+    assert {event_id: json.loads(decode(item)["raw"]) for event_id, item in items.items()} == dead
     expect_stored_once(local_stack, traffic, before["table_items"] + others_new, extra=dead)
     FIGURES["faults survived"] += 1
 

@@ -13,6 +13,7 @@ from cloudformation.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
+from functions.common.item import decode
 from ops.replay import replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -43,8 +44,8 @@ def test_posted_events_are_stored_exactly_once(local_stack):
     assert local_stack.stored_ids(ids) == set(ids)
     table = local_stack.client("dynamodb")
     item = table.get_item(TableName=local_stack.outputs["TableName"], Key={"event_id": {"S": ids[0]}})["Item"]
-    assert json.loads(item["raw"]["S"]) == {"kind": "view", "n": 0}
-    assert item["api_key_id"]["S"] == local_stack.outputs["ApiKeyId"]
+    assert json.loads(decode(item)["raw"]) == {"kind": "view", "n": 0}
+    assert decode(item)["api_key_id"] == local_stack.outputs["ApiKeyId"]
 
 
 def test_gateway_refuses_what_api_gateway_refuses(local_stack):
