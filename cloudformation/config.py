@@ -79,6 +79,7 @@ class TableConfig:
     write_capacity: int
     max_write_capacity: int
     target_utilization: int
+    ttl_days: int = 0  # items expire this many days after they were received; 0 keeps them
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,7 @@ def _check_invariants(config: Config, where: str) -> None:
         "must be ≥ table.write_capacity",
     )
     require(10 <= table.target_utilization <= 90, "table.target_utilization", "expected 10–90 (percent)")
+    require(0 <= table.ttl_days <= 36500, "table.ttl_days", "expected 0 (keep items) to 36500 days")
     archive = config.archive
     require(
         0 < archive.infrequent_access_days < archive.glacier_days < archive.expire_days,

@@ -77,6 +77,7 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 # queue's maxReceiveCount
                 "RETRY_SCHEDULE": config.retry_schedule.env_value(),
                 "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
+                "TABLE_TTL_DAYS": str(config.table.ttl_days),
             },
             [
                 allow(

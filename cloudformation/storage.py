@@ -12,6 +12,10 @@ from troposphere import applicationautoscaling as autoscaling
 from cloudformation.common import deny_insecure_transport
 from cloudformation.config import Config
 
+# The events table's TTL attribute, epoch seconds: the consumer's item codec writes it
+# (functions/common/item.py EXPIRES_AT, which describers may not import).
+TTL_ATTRIBUTE = "expires_at"
+
 
 @dataclass(frozen=True)
 class Storage:
@@ -64,9 +68,17 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
         DeletionProtectionEnabled=not config.is_local,
+        **_time_to_live(config),
         **capacity,
         **_retain_outside_local(config),
     )
+
+
+def _time_to_live(config: Config) -> dict:
+    """TTL deletes expired items at no write cost (typically within two days of `expires_at`)."""
+    if not config.table.ttl_days:
+        return {}
+    return {"TimeToLiveSpecification": dynamodb.TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True)}
 
 
 def _held_notifications_table(config: Config, key: kms.Key) -> dynamodb.Table:

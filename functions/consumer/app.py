@@ -52,6 +52,8 @@ TABLE_NAME = env.require("TABLE_NAME")
 QUEUE_URL = env.require("QUEUE_URL")
 DEAD_LETTER_QUEUE_URL = env.require("DEAD_LETTER_QUEUE_URL")
 BACKOFF = backoff_from_environment()
+# table.ttl_days: items expire that long after they were received; 0 keeps them
+TTL_DAYS = env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -97,7 +99,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         envelopes[envelope.event_id] = envelope
         records_of[envelope.event_id].append(message_id)
 
-    result = writer.write({event_id: encode(envelope) for event_id, envelope in envelopes.items()}, deadline)
+    result = writer.write({event_id: encode(envelope, TTL_DAYS) for event_id, envelope in envelopes.items()}, deadline)
     for event_id, message_ids in records_of.items():
         for message_id in message_ids:
             if event_id in result.invalid:

@@ -41,6 +41,7 @@ def test_every_environment_loads(env):
         ("[test.monitoring]\nretry_window_alarm_share = 1\n", "test.monitoring.retry_window_alarm_share: expected"),
         ("[test.api]\nrate_limt = 5\n", "test.api.rate_limt: unknown key"),
         ("[test.table]\nbilling = 'free'\n", "test.table.billing: expected one of 'on-demand', 'provisioned'"),
+        ("[test.table]\nttl_days = -1\n", "test.table.ttl_days: expected 0 (keep items) to 36500 days"),
         ("[test.notifications]\nbusiness_hours = '17:00-09:00'\n", "test.notifications.business_hours"),
         ("[test.api]\nmax_event_bytes = 500000\n", "test.api.max_event_bytes: expected 1–300000"),
         ("[test.functions.reporter]\nmemory_mb = 512\n", "test.functions.reporter.timeout_seconds: missing"),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
 from cloudformation.synth import full_template
 from cloudformation.template import render
+from functions.common.item import EXPIRES_AT
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("SLUICE_UPDATE_GOLDEN") == "1"  # regenerate with: SLUICE_UPDATE_GOLDEN=1 pytest ...
@@ -165,6 +166,21 @@ def test_provisioned_table_gets_target_tracking_autoscaling(tmp_path):
     assert template["Resources"]["EventsTable"]["Properties"]["BillingMode"] == "PROVISIONED"
     policy = template["Resources"]["EventsTableWriteScalingPolicy"]["Properties"]
     assert policy["PolicyType"] == "TargetTrackingScaling"
+
+
+def test_table_ttl_only_when_configured_on_the_consumers_attribute(tmp_path):
+    # GIVEN an environment whose items expire after 90 days
+    path = tmp_path / "sluice.toml"
+    path.write_text(REAL_CONFIG.read_text() + "\n[test]\n[test.table]\nttl_days = 90\n")
+    template = full_template(load_config("test", path)).to_dict()
+    # THEN the table expires items on `expires_at` and the consumer is told the days
+    ttl = template["Resources"]["EventsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+    assert ttl["AttributeName"] == EXPIRES_AT  # the consumer's codec writes the same attribute
+    consumer = template["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert consumer["TABLE_TTL_DAYS"] == "90"
+    # AND without ttl_days there is no TTL
+    assert "TimeToLiveSpecification" not in synthesized("prod")["Resources"]["EventsTable"]["Properties"]
 
 
 def test_waf_association_only_when_configured(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -72,7 +74,9 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     sqs = local_stack.client("sqs")
     archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
     marker = f"not an envelope {uuid.uuid4()}"
-    huge = Envelope(new_event_id(), json.dumps({"blob": "x" * 420_000}), iso_millis(utc_now()))
+    # random bytes as base64: over DynamoDB's 400 KB even compressed, under SQS's 1 MiB
+    blob = base64.b64encode(random.Random(0).randbytes(420_000)).decode()
+    huge = Envelope(new_event_id(), json.dumps({"blob": blob}), iso_millis(utc_now()))
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=marker)
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]

@@ -292,3 +292,19 @@ def test_missing_table_name_fails_fast(consumer: Any, monkeypatch: pytest.Monkey
     # WHEN / THEN importing the handler names the variable
     with pytest.raises(ConfigError, match="TABLE_NAME"):
         load_module("functions.consumer.app")
+
+
+def test_items_expire_ttl_days_after_they_were_received(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN table.ttl_days = 30 (the template sets TABLE_TTL_DAYS)
+    monkeypatch.setenv("TABLE_TTL_DAYS", "30")
+    app = load_module("functions.consumer.app")
+    # WHEN an event received at 2026-11-25T19:20:03.123Z is consumed
+    assert app.handler(sqs_event([envelope_body("evt-ttl")]), FakeContext()) == {"batchItemFailures": []}
+    # THEN its item carries the TTL attribute, epoch seconds 30 days later
+    assert consumer.items()["evt-ttl"]["expires_at"] == {"N": str(1795634403 + 30 * 86_400)}
+
+
+def test_a_wrong_ttl_fails_fast(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_TTL_DAYS", "ninety")
+    with pytest.raises(ConfigError, match="TABLE_TTL_DAYS"):
+        load_module("functions.consumer.app")
