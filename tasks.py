@@ -576,8 +576,10 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
         format_comparison,
         format_estimate,
         format_outage,
+        format_sinks,
         outage_estimate,
         shapes,
+        sink_shapes,
     )
 
     try:
@@ -600,6 +602,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
         inventory = Inventory.from_template(json.loads(render(full_template(config))))
         assumptions = Assumptions()
         estimates = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in shapes(batch)]
+        by_sinks = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in sink_shapes(batch)]
         outage_cost = outage_estimate(config, prices, workload, outage, assumptions)
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
@@ -612,6 +615,8 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
         print("\n".join(format_estimate(item)))
     print()
     print("\n".join(format_comparison(estimates, config)))
+    print()
+    print("\n".join(format_sinks(by_sinks, ("dynamodb",))))
     print()
     print("\n".join(format_outage(outage_cost, config)))
     print("\nassumptions (estimates, not measurements):")
