@@ -18,6 +18,8 @@ from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Join, Parameter, Ref, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
+from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
+from cloudformation.analytics import Analytics
 from cloudformation.common import allow
 from cloudformation.config import Config
 from cloudformation.notifications import Notifications
@@ -55,7 +57,9 @@ class Functions:
         return [*self.functions.values(), *self.supporting]
 
 
-def build_functions(config: Config, notifications: Notifications, queues: Queues, storage: Storage) -> Functions:
+def build_functions(
+    config: Config, notifications: Notifications, queues: Queues, storage: Storage, analytics: Analytics | None = None
+) -> Functions:
     key_arn = GetAtt(notifications.key, "Arn")
     namespace = f"{config.project.title()}/{config.env}"
     specs = {
@@ -78,6 +82,12 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 "RETRY_SCHEDULE": config.retry_schedule.env_value(),
                 "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
                 "TABLE_TTL_DAYS": str(config.table.ttl_days),
+                "SINKS": ",".join(config.sinks),
+                **(
+                    {"ANALYTICS_BUCKET": Ref(analytics.bucket), "ANALYTICS_PREFIX": ANALYTICS_PREFIX}
+                    if analytics
+                    else {}
+                ),
             },
             [
                 allow(
@@ -93,6 +103,7 @@ def build_functions(config: Config, notifications: Notifications, queues: Queues
                 # poison goes straight to the DLQ, with its reason
                 allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
+                *([allow([s3_actions.PutObject], [analytics.object_arns()])] if analytics else []),
             ],
         ),
         "archiver": (

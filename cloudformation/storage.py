@@ -122,11 +122,11 @@ def _write_autoscaling(config: Config, table: dynamodb.Table) -> tuple:
     return (target, policy)
 
 
-def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
-    settings = config.archive
+def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, **properties) -> s3.Bucket:
+    """A KMS-encrypted, versioned bucket no ACL or policy can make public, named per account and region."""
     return s3.Bucket(
-        "ArchiveBucket",
-        BucketName=Sub(f"{config.resource_name('archive')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        logical_id,
+        BucketName=Sub(f"{config.resource_name(suffix)}-${{AWS::AccountId}}-${{AWS::Region}}"),
         BucketEncryption=s3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
                 s3.ServerSideEncryptionRule(
@@ -142,6 +142,18 @@ def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
             BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
         ),
         OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        **properties,
+        **_retain_outside_local(config),
+    )
+
+
+def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
+    settings = config.archive
+    return private_bucket(
+        config,
+        "ArchiveBucket",
+        "archive",
+        key,
         LifecycleConfiguration=s3.LifecycleConfiguration(
             Rules=[
                 s3.LifecycleRule(
@@ -159,13 +171,16 @@ def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
                 )
             ]
         ),
-        **_retain_outside_local(config),
     )
 
 
 def _archive_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
+    return tls_only_policy("ArchiveBucketPolicy", bucket)
+
+
+def tls_only_policy(logical_id: str, bucket: s3.Bucket) -> s3.BucketPolicy:
     return s3.BucketPolicy(
-        "ArchiveBucketPolicy",
+        logical_id,
         Bucket=Ref(bucket),
         PolicyDocument=PolicyDocument(
             Version="2012-10-17",

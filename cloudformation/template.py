@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
+from cloudformation.analytics import Analytics, build_analytics, database_name, workgroup_name
 from cloudformation.api import Api, build_api
 from cloudformation.common import tag_all
 from cloudformation.config import Config
@@ -28,6 +29,7 @@ class Stack:
     storage: Storage
     functions: Functions
     api: Api
+    analytics: Analytics | None = None  # the S3 sink, when `sinks` holds "s3"
 
 
 # A monitoring builder takes the stack and returns the resources it adds (alarms, dashboards, budget).
@@ -38,9 +40,10 @@ def build_stack(config: Config) -> Stack:
     notifications = build_notifications(config)
     queues = build_queues(config, notifications.key, notifications.low)
     storage = build_storage(config, notifications.key)
-    functions = build_functions(config, notifications, queues, storage)
+    analytics = build_analytics(config, notifications.key)
+    functions = build_functions(config, notifications, queues, storage, analytics)
     api = build_api(config, functions.functions["ingest"], notifications.key)
-    return Stack(config, notifications, queues, storage, functions, api)
+    return Stack(config, notifications, queues, storage, functions, api, analytics)
 
 
 def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ()) -> Template:
@@ -51,6 +54,7 @@ def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ())
         *stack.notifications.resources(),
         *stack.queues.resources(),
         *stack.storage.resources(),
+        *(stack.analytics.resources() if stack.analytics else ()),
         *stack.functions.resources(),
         *stack.api.resources(),
     ]
@@ -95,6 +99,17 @@ def _outputs(stack: Stack) -> list[Output]:
             Output(f"{name.title()}FunctionName", Value=Ref(function))
             for name, function in stack.functions.functions.items()
         ),
+        *_analytics_outputs(stack),
+    ]
+
+
+def _analytics_outputs(stack: Stack) -> list[Output]:
+    if stack.analytics is None:
+        return []
+    return [
+        Output("AnalyticsBucket", Value=Ref(stack.analytics.bucket)),
+        Output("AnalyticsDatabase", Value=database_name(stack.config)),
+        Output("AnalyticsWorkGroup", Value=workgroup_name(stack.config)),
     ]
 
 

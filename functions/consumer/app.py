@@ -1,4 +1,10 @@
-"""consumer: SQS ingest queue → DynamoDB events table, with partial batch responses.
+"""consumer: SQS ingest queue → DynamoDB events table and/or the S3 analytics store (SINKS), with partial
+batch responses.
+
+With both sinks an event goes to S3 only once it is in the table, so a record that comes back for a
+DynamoDB failure has not been written to S3 yet; an S3 failure sends the record back too (its item is
+rewritten identically). S3 objects are keyed by their events (functions/common/analytics.py): a redelivered
+batch overwrites its object.
 
 Each record ends one of three ways:
 - stored: its event is in the table (Lambda deletes the message);
@@ -27,9 +33,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
+from functions.common.analytics import analytics_objects
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
-from functions.common.errors import EnvelopeError, SluiceError
+from functions.common.errors import ConfigError, EnvelopeError, SluiceError
 from functions.common.item import KEY, encode
 from functions.common.sqs import attribute, sqs_records
 from functions.consumer.backoff import backoff_from_environment
@@ -48,7 +55,12 @@ MAX_REASON_CHARS = 256
 REASON_ATTRIBUTE = "dead_letter_reason"
 SOURCE_ATTRIBUTE = "source_message_id"
 
+SINKS = frozenset(env.optional("SINKS", "dynamodb").split(","))
+if SINKS - {"dynamodb", "s3"}:  # an empty value splits to {""}, refused too
+    raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(SINKS))!r}")
 TABLE_NAME = env.require("TABLE_NAME")
+ANALYTICS_BUCKET = env.require("ANALYTICS_BUCKET") if "s3" in SINKS else ""
+ANALYTICS_PREFIX = env.optional("ANALYTICS_PREFIX", "events")
 QUEUE_URL = env.require("QUEUE_URL")
 DEAD_LETTER_QUEUE_URL = env.require("DEAD_LETTER_QUEUE_URL")
 BACKOFF = backoff_from_environment()
@@ -62,6 +74,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # failing database and run past the invocation's deadline (a timeout burns a receive without backoff).
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
 sqs = aws.client("sqs")
+s3 = aws.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
 writer = BatchWriter(dynamodb, TABLE_NAME, KEY)
 
 
@@ -77,6 +90,8 @@ class Outcome:
     poison: dict[str, str] = field(default_factory=dict)  # why it can never be stored
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
+    objects_written: int = 0
+    sink_errors: int = 0  # events the S3 sink failed to write (they come back)
 
 
 @tracer.capture_method
@@ -99,20 +114,46 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         envelopes[envelope.event_id] = envelope
         records_of[envelope.event_id].append(message_id)
 
-    result = writer.write({event_id: encode(envelope, TTL_DAYS) for event_id, envelope in envelopes.items()}, deadline)
-    for event_id, message_ids in records_of.items():
-        for message_id in message_ids:
-            if event_id in result.invalid:
-                outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
-            elif event_id in result.unwritten:
-                outcome.retry[message_id] = "event not written to DynamoDB"
-    outcome.stored = [
-        envelope
-        for event_id, envelope in envelopes.items()
-        if event_id not in result.unwritten and event_id not in result.invalid
-    ]
-    outcome.write_retries = result.retried
+    outcome.stored = list(envelopes.values())
+    if "dynamodb" in SINKS:
+        result = writer.write(
+            {event_id: encode(envelope, TTL_DAYS) for event_id, envelope in envelopes.items()}, deadline
+        )
+        for event_id, message_ids in records_of.items():
+            for message_id in message_ids:
+                if event_id in result.invalid:
+                    outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
+                elif event_id in result.unwritten:
+                    outcome.retry[message_id] = "event not written to DynamoDB"
+        outcome.stored = [
+            envelope
+            for event_id, envelope in envelopes.items()
+            if event_id not in result.unwritten and event_id not in result.invalid
+        ]
+        outcome.write_retries = result.retried
+    if "s3" in SINKS and outcome.stored:
+        unwritten = write_analytics(outcome)
+        for event_id in unwritten:
+            for message_id in records_of[event_id]:
+                outcome.retry[message_id] = "event not written to the S3 analytics store"
+        outcome.stored = [envelope for envelope in outcome.stored if envelope.event_id not in unwritten]
     return outcome
+
+
+@tracer.capture_method
+def write_analytics(outcome: Outcome) -> set[str]:
+    """Put the stored events into the analytics store, one object per hour; returns the ids not written."""
+    unwritten: set[str] = set()
+    for key, (body, event_ids) in analytics_objects(ANALYTICS_PREFIX, outcome.stored).items():
+        try:
+            s3.put_object(Bucket=ANALYTICS_BUCKET, Key=key, Body=body, ContentType="application/x-ndjson")
+        except (BotoCoreError, ClientError):
+            logger.exception("analytics object not written", extra={"key": key, "events": len(event_ids)})
+            unwritten.update(event_ids)
+            continue
+        outcome.objects_written += 1
+    outcome.sink_errors = len(unwritten)
+    return unwritten
 
 
 def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -201,6 +242,9 @@ def _record_metrics(outcome: Outcome, waiting: list[dict[str, Any]], dead_letter
     # it flushes at the end of the invocation non-empty.
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
     metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=outcome.write_retries)
+    if "s3" in SINKS:
+        metrics.add_metric(name="AnalyticsObjectsWritten", unit=MetricUnit.Count, value=outcome.objects_written)
+        metrics.add_metric(name="AnalyticsSinkErrors", unit=MetricUnit.Count, value=outcome.sink_errors)
     metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(waiting))
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
 

@@ -171,7 +171,7 @@ def test_provisioned_table_gets_target_tracking_autoscaling(tmp_path):
 def test_table_ttl_only_when_configured_on_the_consumers_attribute(tmp_path):
     # GIVEN an environment whose items expire after 90 days
     path = tmp_path / "sluice.toml"
-    path.write_text(REAL_CONFIG.read_text() + "\n[test]\n[test.table]\nttl_days = 90\n")
+    path.write_text(REAL_CONFIG.read_text() + '\n[test]\nsinks = ["dynamodb", "s3"]\n[test.table]\nttl_days = 90\n')
     template = full_template(load_config("test", path)).to_dict()
     # THEN the table expires items on `expires_at` and the consumer is told the days
     ttl = template["Resources"]["EventsTable"]["Properties"]["TimeToLiveSpecification"]
@@ -181,6 +181,31 @@ def test_table_ttl_only_when_configured_on_the_consumers_attribute(tmp_path):
     assert consumer["TABLE_TTL_DAYS"] == "90"
     # AND without ttl_days there is no TTL
     assert "TimeToLiveSpecification" not in synthesized("prod")["Resources"]["EventsTable"]["Properties"]
+
+
+def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
+    # GIVEN local (sinks dynamodb and s3) and prod (dynamodb only)
+    local, prod = synthesized("local"), synthesized("prod")
+    # THEN local has the analytics bucket, a Glue table projecting dt/hour over the consumer's prefix, a workgroup
+    table = local["Resources"]["AnalyticsTable"]["Properties"]["TableInput"]
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["dt", "hour"]
+    assert table["Parameters"]["projection.enabled"] == "true"
+    template_location = table["Parameters"]["storage.location.template"]["Fn::Join"][1]
+    assert template_location[-1] == "dt=${dt}/hour=${hour}/"
+    workgroup = local["Resources"]["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True and workgroup["BytesScannedCutoffPerQuery"] > 0
+    # AND the consumer writes both sinks, and may put objects under the events prefix only
+    variables = local["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SINKS"] == "dynamodb,s3" and variables["ANALYTICS_PREFIX"] == "events"
+    puts = [
+        statement
+        for name, _, statement in statements(local)
+        if name == "ConsumerRole" and "s3:PutObject" in statement["Action"]
+    ]
+    assert puts[0]["Resource"] == [{"Fn::Join": ["", [{"Fn::GetAtt": ["AnalyticsBucket", "Arn"]}, "/events/*"]]}]
+    # AND prod has none of it
+    assert not [name for name in prod["Resources"] if name.startswith("Analytics")]
+    assert prod["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["SINKS"] == "dynamodb"
 
 
 def test_waf_association_only_when_configured(tmp_path):
