@@ -16,6 +16,8 @@ from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
+from ops.query import query_local
+from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -48,6 +50,13 @@ def test_posted_events_are_stored_exactly_once(local_stack):
     item = table.get_item(TableName=local_stack.outputs["TableName"], Key={"event_id": {"S": ids[0]}})["Item"]
     assert json.loads(decode(item)["raw"]) == {"kind": "view", "n": 0}
     assert decode(item)["api_key_id"] == local_stack.outputs["ApiKeyId"]
+    # AND the local stack's S3 analytics store holds each of them exactly once, and answers SQL on them
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    copy = reconcile_ids_s3(s3, bucket, ids)
+    assert (copy.missing, copy.duplicated) == ([], {})
+    listed = ", ".join(f"'{event_id}'" for event_id in set(ids))
+    counted = query_local(s3, bucket, f"SELECT count(*) FROM events WHERE event_id IN ({listed})")
+    assert counted.rows == [[len(set(ids))]]
 
 
 def test_gateway_refuses_what_api_gateway_refuses(local_stack):
