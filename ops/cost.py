@@ -311,13 +311,14 @@ def estimate(
     # S3: the archive holds only dead-lettered messages
     result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
 
-    # CloudWatch
+    # CloudWatch: the S3 sink publishes AnalyticsObjectsWritten and AnalyticsSinkErrors too
+    custom_metrics = assume.custom_metrics + (2 if "s3" in shape.sinks else 0)
     result.add(
         "CloudWatch",
         "custom metrics (EMF)",
-        assume.custom_metrics,
+        custom_metrics,
         "metrics",
-        assume.custom_metrics * prices("cloudwatch", "custom_metric_month"),
+        custom_metrics * prices("cloudwatch", "custom_metric_month"),
     )
     alarm_usd = inventory.alarm_metrics * prices("cloudwatch", "standard_alarm_metric_month")
     alarm_usd += inventory.high_resolution_alarm_metrics * prices("cloudwatch", "high_resolution_alarm_metric_month")
