@@ -218,7 +218,7 @@ def logs(c, errors=False, follow=False, lines=40):
         print(f"no errors in {folder}" if errors else f"the logs in {folder} are empty")
 
 
-@task(help={"only": "run one suite: functions | package | pipeline | sqs (default: all)"})
+@task(help={"only": "run one suite: functions | package | pipeline | sqs | items (default: all)"})
 def bench(c, only=""):
     """Run the benchmarks (not tests): each against a baseline measured in the same run, printed as ratios."""
     suites = {
@@ -226,6 +226,7 @@ def bench(c, only=""):
         "package": "benchmarks.package_bench",
         "pipeline": "benchmarks.pipeline_bench",
         "sqs": "benchmarks.sqs_depth_bench",
+        "items": "benchmarks.item_size_bench",
     }
     if only and only not in suites:
         raise Exit(f"error: --only must be one of {', '.join(suites)}, got {only!r}", code=2)
@@ -516,20 +517,31 @@ def redrive(c, target="local", limit=0, profile=None, region=None):
         "ids": "client log of accepted ids: one per line, or JSON lines with `ids` (the API's 202 bodies)",
         "since": "without --ids: start of the window to compare the EventsAccepted metric over",
         "until": "without --ids: end of the window (default: now)",
+        "sink": "dynamodb (the table, default) or s3 (the analytics store: missing and duplicated, with --ids)",
         "target": _TARGET_HELP,
         **_AWS_HELP,
     }
 )
-def reconcile(c, ids=None, since=None, until=None, target="local", profile=None, region=None):
-    """Check that accepted events reached the table; say where missing ones are and how to bring them back."""
+def reconcile(c, ids=None, since=None, until=None, sink="dynamodb", target="local", profile=None, region=None):
+    """Check that accepted events reached a sink; say where missing ones are and how to bring them back."""
     import sys
 
-    from ops.reconcile import read_ids, reconcile_ids, reconcile_window
+    from ops.reconcile import read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
     from ops.timeparse import parse_window
     from ops.whereabouts import locate
 
+    if sink not in ("dynamodb", "s3"):
+        raise Exit(f"error: --sink: expected dynamodb or s3, got {sink!r}", code=2)
+    if sink == "s3" and not ids:
+        raise Exit("error: reconcile --sink s3 needs --ids FILE (the store has no metric window)", code=2)
     with _OpsErrors():
-        if ids:
+        if ids and sink == "s3":
+            listed = read_ids(ids)
+            resolved = _target(target, profile, region)
+            result = reconcile_ids_s3(
+                resolved.client("s3"), resolved.require("AnalyticsBucket"), listed, progress_stream=sys.stderr
+            )
+        elif ids:
             listed = read_ids(ids)
             resolved = _target(target, profile, region)
             result = reconcile_ids(
@@ -567,7 +579,7 @@ def reconcile(c, ids=None, since=None, until=None, target="local", profile=None,
                 resolved.require("ArchiveBucket"),
             )
     print("\n".join(result.summary()))
-    if getattr(result, "missing", None):
+    if getattr(result, "missing", None) or getattr(result, "duplicated", None):
         raise Exit(code=1)
 
 
@@ -624,6 +636,36 @@ def events_list(c, since, until=None, limit=20, target="local", profile=None, re
         print("note: the scan stopped early on a large table; older matches may be missing", file=sys.stderr)
 
 
+@task(name="query", help={"sql": "the SQL, over table `events`", "env": _TARGET_HELP, **_AWS_HELP})
+def events_query(c, sql, env="local", profile=None, region=None):
+    """Run SQL over the S3 analytics store: Athena on AWS, DuckDB over the local S3 objects locally."""
+    import sys
+
+    from ops.cost import Prices
+    from ops.query import format_result, query_athena, query_local
+
+    with _OpsErrors():
+        resolved = _target(env, profile, region)
+        if "s3" not in resolved.config.sinks:
+            raise Exit(f'error: {env} has no S3 analytics store: set sinks = ["dynamodb", "s3"] in sluice.toml', code=2)
+        if resolved.name == "local":
+            result = query_local(
+                resolved.client("s3"), resolved.require("AnalyticsBucket"), sql, progress_stream=sys.stderr
+            )
+        else:
+            result = query_athena(
+                resolved.client("athena"),
+                sql,
+                resolved.require("AnalyticsDatabase"),
+                resolved.require("AnalyticsWorkGroup"),
+                Prices.load()("athena", "scanned_tb"),
+                progress_stream=sys.stderr,
+            )
+    print("\n".join(format_result(result)))
+    for note in result.notes:
+        print(note, file=sys.stderr)
+
+
 @task(
     help={
         "rate": "steady events per second",
@@ -649,9 +691,11 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
         format_comparison,
         format_estimate,
         format_outage,
+        format_sinks,
         keyed_request_cost,
         outage_estimate,
         shapes,
+        sink_shapes,
     )
 
     try:
@@ -678,6 +722,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
             keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
             for events in sorted({1, batch})
         ]
+        by_sinks = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in sink_shapes(batch)]
         outage_cost = outage_estimate(config, prices, workload, outage, assumptions)
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
@@ -691,6 +736,8 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
     print()
     print("\n".join(format_comparison(estimates, config)))
     print("\n".join(keyed))
+    print()
+    print("\n".join(format_sinks(by_sinks, ("dynamodb",))))
     print()
     print("\n".join(format_outage(outage_cost, config)))
     print("\nassumptions (estimates, not measurements):")
@@ -767,6 +814,7 @@ namespace.add_collection(alarms)
 events = Collection("events")
 events.add_task(events_get)
 events.add_task(events_list)
+events.add_task(events_query)
 for _ops_task in (preflight, package, diff, deploy, destroy, send, replay, redrive, reconcile, cost):
     namespace.add_task(_ops_task)
 namespace.add_collection(events)

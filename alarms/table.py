@@ -171,6 +171,21 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "Events wait on retries: the database fails or throttles; the events are safe in the queue.",
             breach="any",
         ),
+        # the S3 analytics sink: its failed events come back and wait on retries like a database failure (low);
+        # retry-window pages if they near the DLQ
+        *(
+            [
+                AlarmSpec(
+                    "analytics-sink-errors",
+                    "analytics_sink_errors",
+                    {"low": 0.0},
+                    "The S3 analytics store refuses objects; their events wait on retries in the queue.",
+                    breach="any",
+                )
+            ]
+            if "s3" in config.sinks
+            else []
+        ),
         AlarmSpec(
             "retry-window",
             "oldest_retry_age",

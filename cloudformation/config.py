@@ -26,6 +26,7 @@ from cloudformation.retry import (
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
 ENVIRONMENTS = ("local", "dev", "prod")
 FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
+SINKS = ("dynamodb", "s3")  # where the consumer stores events: the table, the S3 analytics store, or both
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # A queue's visibility timeout must cover at least six consumer timeouts (AWS's own guidance for
 # event source mappings), and the whole retry budget must end well before the queue drops messages.
@@ -80,6 +81,7 @@ class TableConfig:
     write_capacity: int
     max_write_capacity: int
     target_utilization: int
+    ttl_days: int = 0  # items expire this many days after they were received; 0 keeps them
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class Config:
     monitoring: MonitoringConfig
     canary: CanaryConfig
     local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000))
+    sinks: tuple[str, ...] = ("dynamodb",)
 
     @property
     def stack_name(self) -> str:
@@ -372,6 +375,16 @@ def _check_invariants(config: Config, where: str) -> None:
         "expected a WAFv2 web ACL ARN or an empty string",
     )
     require(config.log_retention_days in _LOG_RETENTION_DAYS, "log_retention_days", "not a CloudWatch value")
+    require(
+        bool(config.sinks) and set(config.sinks) <= set(SINKS) and len(set(config.sinks)) == len(config.sinks),
+        "sinks",
+        f"expected one or both of {', '.join(SINKS)}, each once, got {list(config.sinks)}",
+    )
+    require(
+        config.table.ttl_days <= 0 or "s3" in config.sinks,  # a negative value is refused with the table's rules
+        "table.ttl_days",
+        'expires items for good: set sinks = ["dynamodb", "s3"] so every event stays in the S3 analytics store',
+    )
     bad_days = [day for day in config.notifications.business_days if day not in WEEKDAYS]
     require(not bad_days, "notifications.business_days", f"unknown day {bad_days[:1]} (use {WEEKDAYS})")
     require(
@@ -396,6 +409,7 @@ def _check_invariants(config: Config, where: str) -> None:
         "must be ≥ table.write_capacity",
     )
     require(10 <= table.target_utilization <= 90, "table.target_utilization", "expected 10–90 (percent)")
+    require(0 <= table.ttl_days <= 36500, "table.ttl_days", "expected 0 (keep items) to 36500 days")
     archive = config.archive
     require(
         0 < archive.infrequent_access_days < archive.glacier_days < archive.expire_days,

@@ -19,6 +19,8 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from troposphere import AccountId, GetAtt, Join, Parameter, Ref, apigateway, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
+from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
+from cloudformation.analytics import Analytics
 from cloudformation.canary import SCHEDULE_INPUT, canary_environment, canary_statements
 from cloudformation.common import allow
 from cloudformation.config import Config
@@ -66,6 +68,7 @@ def build_functions(
     queues: Queues,
     storage: Storage,
     canary_key: apigateway.ApiKey,
+    analytics: Analytics | None = None,
 ) -> Functions:
     key_arn = GetAtt(notifications.key, "Arn")
     namespace = f"{config.project.title()}/{config.env}"
@@ -99,6 +102,13 @@ def build_functions(
                 # queue's maxReceiveCount
                 "RETRY_SCHEDULE": config.retry_schedule.env_value(),
                 "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
+                "TABLE_TTL_DAYS": str(config.table.ttl_days),
+                "SINKS": ",".join(config.sinks),
+                **(
+                    {"ANALYTICS_BUCKET": Ref(analytics.bucket), "ANALYTICS_PREFIX": ANALYTICS_PREFIX}
+                    if analytics
+                    else {}
+                ),
             },
             [
                 allow(
@@ -116,6 +126,7 @@ def build_functions(
                 allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
                 # functions/consumer/first_write.py: an event stored once keeps its first metadata.
                 allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),
+                *([allow([s3_actions.PutObject], [analytics.object_arns()])] if analytics else []),
             ],
         ),
         "archiver": (

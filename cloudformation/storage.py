@@ -13,8 +13,9 @@ from troposphere import applicationautoscaling as autoscaling
 from cloudformation.common import deny_insecure_transport, kept_outside_local
 from cloudformation.config import Config
 
-# The events table's TTL attribute (epoch seconds): items carrying it expire (canary events:
-# functions/common/canary.py).
+# The events table's TTL attribute, epoch seconds: the consumer's item codec writes it
+# (functions/common/item.py EXPIRES_AT, which describers may not import). TTL is always on: canary events
+# carry it always (functions/common/canary.py), client events only when `table.ttl_days` is set.
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -132,11 +133,11 @@ def _write_autoscaling(config: Config, table: dynamodb.Table) -> tuple:
     return (target, policy)
 
 
-def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
-    settings = config.archive
+def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, **properties) -> s3.Bucket:
+    """A KMS-encrypted, versioned bucket no ACL or policy can make public, named per account and region."""
     return s3.Bucket(
-        "ArchiveBucket",
-        BucketName=Sub(f"{config.resource_name('archive')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        logical_id,
+        BucketName=Sub(f"{config.resource_name(suffix)}-${{AWS::AccountId}}-${{AWS::Region}}"),
         BucketEncryption=s3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
                 s3.ServerSideEncryptionRule(
@@ -152,6 +153,18 @@ def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
             BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
         ),
         OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        **properties,
+        **kept_outside_local(config),
+    )
+
+
+def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
+    settings = config.archive
+    return private_bucket(
+        config,
+        "ArchiveBucket",
+        "archive",
+        key,
         LifecycleConfiguration=s3.LifecycleConfiguration(
             Rules=[
                 s3.LifecycleRule(
@@ -169,13 +182,16 @@ def _archive_bucket(config: Config, key: kms.Key) -> s3.Bucket:
                 )
             ]
         ),
-        **kept_outside_local(config),
     )
 
 
 def _archive_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
+    return tls_only_policy("ArchiveBucketPolicy", bucket)
+
+
+def tls_only_policy(logical_id: str, bucket: s3.Bucket) -> s3.BucketPolicy:
     return s3.BucketPolicy(
-        "ArchiveBucketPolicy",
+        logical_id,
         Bucket=Ref(bucket),
         PolicyDocument=PolicyDocument(
             Version="2012-10-17",

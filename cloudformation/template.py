@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
+from cloudformation.analytics import Analytics, build_analytics, database_name, workgroup_name
 from cloudformation.api import Api, build_api
 from cloudformation.canary import build_canary_key
 from cloudformation.common import tag_all
@@ -29,6 +30,7 @@ class Stack:
     storage: Storage
     functions: Functions
     api: Api
+    analytics: Analytics | None = None  # the S3 sink, when `sinks` holds "s3"
 
 
 # A monitoring builder takes the stack and returns the resources it adds (alarms, dashboards, budget).
@@ -42,9 +44,10 @@ def build_stack(config: Config) -> Stack:
     notifications = replace(notifications, subscriptions=people_subscriptions(config, notifications, queues.failures))
     storage = build_storage(config, notifications.key)
     canary_key = build_canary_key(config)
-    functions = build_functions(config, notifications, queues, storage, canary_key)
+    analytics = build_analytics(config, notifications.key)
+    functions = build_functions(config, notifications, queues, storage, canary_key, analytics)
     api = build_api(config, functions.functions["ingest"], notifications.key, canary_key)
-    return Stack(config, notifications, queues, storage, functions, api)
+    return Stack(config, notifications, queues, storage, functions, api, analytics)
 
 
 def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ()) -> Template:
@@ -55,6 +58,7 @@ def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ())
         *stack.notifications.resources(),
         *stack.queues.resources(),
         *stack.storage.resources(),
+        *(stack.analytics.resources() if stack.analytics else ()),
         *stack.functions.resources(),
         *stack.api.resources(),
     ]
@@ -100,6 +104,17 @@ def _outputs(stack: Stack) -> list[Output]:
             Output(f"{name.title()}FunctionName", Value=Ref(function))
             for name, function in stack.functions.functions.items()
         ),
+        *_analytics_outputs(stack),
+    ]
+
+
+def _analytics_outputs(stack: Stack) -> list[Output]:
+    if stack.analytics is None:
+        return []
+    return [
+        Output("AnalyticsBucket", Value=Ref(stack.analytics.bucket)),
+        Output("AnalyticsDatabase", Value=database_name(stack.config)),
+        Output("AnalyticsWorkGroup", Value=workgroup_name(stack.config)),
     ]
 
 

@@ -333,6 +333,10 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
             capacity=window,
         ),
         _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
+        # The S3 analytics sink (sinks holds "s3"): objects written, and events it failed to write (they come
+        # back to the queue like a database failure). Zero, not missing, is only published when the sink is on.
+        _ours(config, "analytics_objects_written", "AnalyticsObjectsWritten", "consumer", period),
+        _ours(config, "analytics_sink_errors", "AnalyticsSinkErrors", "consumer", period),
     ]
 
 

@@ -79,6 +79,10 @@ _STAGES = (
             ("Do events wait on retries (the database in trouble)?", ("events_waiting_on_retry",)),
             ("How close is the oldest retried event to the DLQ?", ("oldest_retry_age",)),
             ("Is poison sent straight to the DLQ?", ("events_dead_lettered",)),
+            (
+                "Does the S3 analytics store take the batches (when sinks holds s3)?",
+                ("analytics_objects_written", "analytics_sink_errors"),
+            ),
         ),
     ),
     (

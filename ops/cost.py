@@ -12,6 +12,10 @@ Three shapes of the same workload are priced side by side:
   once per batch of `mappings.consumer.batch_size`);
 - ours, batched: the same with `--batch` events per API request (SendMessageBatch, 10 per call).
 
+Each sink configuration (`sinks`: DynamoDB, the S3 analytics sink, or both) is priced on the batched shape
+side by side (`sink_shapes`): the DynamoDB item as the consumer's codec writes it (compact metadata, raw
+compressed when that saves a write unit), and one compressed S3 object per consumer batch.
+
 `outage_estimate` prices what a database outage adds: every event accepted during it fails once per receive
 its backoff schedule allows before the database is back (cloudformation/retry.py), and those still failing
 when the retry window ends are dead-lettered, archived and replayed.
@@ -99,11 +103,18 @@ class Workload:
         return self.rate * SECONDS_PER_HOUR * self.hours_per_month
 
 
+SINKS = ("dynamodb", "s3")
+# The sink configurations `invoke cost` compares: `sinks` in sluice.toml, per environment.
+SINK_CONFIGURATIONS: tuple[tuple[str, ...], ...] = (("dynamodb",), ("dynamodb", "s3"), ("s3",))
+
+
 @dataclass(frozen=True)
 class Shape:
     label: str
     events_per_request: int
     naive: bool = False
+    sinks: tuple[str, ...] = ("dynamodb",)
+    consumer_batch: int | None = None  # None: the environment's mappings.consumer.batch_size
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,14 @@ class Assumptions:
 
     envelope_overhead_bytes: int = 400  # event id, timestamps, ip, agent, key id, request and trace ids
     envelope_escape_factor: float = 1.1  # the raw JSON text is escaped inside the envelope's JSON string
-    item_overhead_bytes: int = 300  # the same metadata as item attributes (raw is stored unescaped)
+    # the same metadata as compact item attributes (functions/common/item.py, measured on ingest's metadata)
+    item_overhead_bytes: int = 135
+    # zlib/gzip output per input byte of an event: measured on the load test's events (random filler, so
+    # pessimistic: `invoke bench --only items`); real JSON compresses better
+    compression_ratio: float = 0.8
+    dynamodb_item_storage_overhead_bytes: int = 100  # AWS bills 100 bytes of index per stored item
+    s3_line_overhead_bytes: int = 250  # the metadata as one JSON line's keys and values
+    s3_put_ms: float = 30.0
     ingest_base_ms: float = 10.0
     ingest_per_event_ms: float = 0.05
     sqs_call_ms: float = 12.0
@@ -168,7 +186,9 @@ class Assumptions:
     def lines(self) -> list[str]:
         return [
             f"envelope = event × {self.envelope_escape_factor} + {self.envelope_overhead_bytes} B; "
-            f"item = event + {self.item_overhead_bytes} B",
+            f"item = event + {self.item_overhead_bytes} B, raw compressed (× {self.compression_ratio:g}) when that "
+            f"saves a write unit; S3 sink objects: (event + {self.s3_line_overhead_bytes} B) × "
+            f"{self.compression_ratio:g}, one PUT of {self.s3_put_ms:g} ms per batch",
             f"ingest runs {self.ingest_base_ms:g} ms + {self.sqs_call_ms:g} ms per SQS call; consumer "
             f"{self.consumer_base_ms:g} ms + {self.consumer_per_record_ms:g} ms per record + "
             f"{self.dynamodb_call_ms:g} ms per DynamoDB call",
@@ -264,11 +284,13 @@ def estimate(
     if shape.naive:
         consumer_batch, write_calls = 1, 1.0
     else:
-        consumer_batch = config.mappings["consumer"].batch_size
+        consumer_batch = shape.consumer_batch or config.mappings["consumer"].batch_size
         write_calls = math.ceil(consumer_batch / DYNAMODB_BATCH_WRITE_MAX)
-    consumer_ms = (
-        assume.consumer_base_ms + assume.consumer_per_record_ms * consumer_batch + assume.dynamodb_call_ms * write_calls
-    )
+    consumer_ms = assume.consumer_base_ms + assume.consumer_per_record_ms * consumer_batch
+    if "dynamodb" in shape.sinks:
+        consumer_ms += assume.dynamodb_call_ms * write_calls
+    if "s3" in shape.sinks:
+        consumer_ms += assume.s3_put_ms
     add_lambda("consumer", events / consumer_batch, consumer_ms)
     result.add("Lambda", "archiver (only events dead-lettered: see the outage estimate)", 0, "requests", 0.0)
 
@@ -288,46 +310,22 @@ def estimate(
     result.add("SQS", "DeleteMessage" + ("" if shape.naive else "Batch"), deletes, "requests", deletes * sqs_price)
     result.add("SQS", "idle long polls (20 s)", idle, "requests", idle * sqs_price)
 
-    # DynamoDB
-    item_bytes = workload.event_bytes + assume.item_overhead_bytes
-    units = math.ceil(item_bytes / prices("dynamodb", "write_unit_bytes"))
-    wru = events * units
-    write_kind = "PutItem" if shape.naive else "BatchWriteItem"
-    if config.table.billing == "provisioned":
-        write_kind += ", priced on demand; this table is provisioned"
-    result.add(
-        "DynamoDB",
-        f"{write_kind} ({units} WRU per {item_bytes / 1024:.1f} KB item)",
-        wru,
-        "WRU",
-        wru / MILLION * prices("dynamodb", "write_request_units_per_million"),
-    )
-    stored_gb = events * item_bytes / GB
-    result.add(
-        "DynamoDB",
-        "storage of one month of events (grows monthly)",
-        stored_gb,
-        "GB-month",
-        stored_gb * prices("dynamodb", "storage_gb_month"),
-    )
-    result.add(
-        "DynamoDB",
-        "point-in-time recovery of it",
-        stored_gb,
-        "GB-month",
-        stored_gb * prices("dynamodb", "point_in_time_recovery_gb_month"),
-    )
+    if "dynamodb" in shape.sinks:
+        _dynamodb_lines(result, config, prices, workload, shape, assume)
+    if "s3" in shape.sinks:
+        _s3_sink_lines(result, config, prices, workload, consumer_batch, assume)
 
     # S3: the archive holds only dead-lettered messages
     result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
 
-    # CloudWatch
+    # CloudWatch: the S3 sink publishes AnalyticsObjectsWritten and AnalyticsSinkErrors too
+    custom_metrics = assume.custom_metrics + (2 if "s3" in shape.sinks else 0)
     result.add(
         "CloudWatch",
         "custom metrics (EMF)",
-        assume.custom_metrics,
+        custom_metrics,
         "metrics",
-        assume.custom_metrics * prices("cloudwatch", "custom_metric_month"),
+        custom_metrics * prices("cloudwatch", "custom_metric_month"),
     )
     alarm_usd = inventory.alarm_metrics * prices("cloudwatch", "standard_alarm_metric_month")
     alarm_usd += inventory.high_resolution_alarm_metrics * prices("cloudwatch", "high_resolution_alarm_metric_month")
@@ -451,6 +449,79 @@ def keyed_request_cost(
         read_units=events * math.ceil(item_bytes / DYNAMODB_READ_UNIT_BYTES) / 2,
         ingest_gb_seconds=2 * assume.dynamodb_call_ms / 1000 * config.functions["ingest"].memory_mb / 1024,
     )
+
+
+def item_write_units(event_bytes: float, assume: Assumptions, unit_bytes: float) -> tuple[int, float]:
+    """(write units, stored bytes) of one item: the consumer compresses raw when that saves a unit."""
+    plain = event_bytes + assume.item_overhead_bytes
+    compressed = event_bytes * assume.compression_ratio + assume.item_overhead_bytes
+    plain_units, compressed_units = math.ceil(plain / unit_bytes), math.ceil(compressed / unit_bytes)
+    return (compressed_units, compressed) if compressed_units < plain_units else (plain_units, plain)
+
+
+def _stored_events(config: Config, workload: Workload) -> tuple[float, str]:
+    """Events kept in the table: a month of them (growing monthly), or table.ttl_days of them when TTL is on."""
+    month = workload.events_per_month
+    if not config.table.ttl_days:
+        return month, "one month of events (grows monthly)"
+    return workload.rate * config.table.ttl_days * 86_400, f"{config.table.ttl_days} days of events (TTL, steady)"
+
+
+def _dynamodb_lines(
+    result: Estimate, config: Config, prices: Prices, workload: Workload, shape: Shape, assume: Assumptions
+) -> None:
+    events = workload.events_per_month
+    units, item_bytes = item_write_units(workload.event_bytes, assume, prices("dynamodb", "write_unit_bytes"))
+    wru = events * units
+    write_kind = "PutItem" if shape.naive else "BatchWriteItem"
+    if config.table.billing == "provisioned":
+        write_kind += ", priced on demand; this table is provisioned"
+    result.add(
+        "DynamoDB",
+        f"{write_kind} ({units} WRU per {item_bytes / 1024:.2f} KB item)",
+        wru,
+        "WRU",
+        wru / MILLION * prices("dynamodb", "write_request_units_per_million"),
+    )
+    stored, label = _stored_events(config, workload)
+    stored_gb = stored * (item_bytes + assume.dynamodb_item_storage_overhead_bytes) / GB
+    result.add(
+        "DynamoDB", f"storage of {label}", stored_gb, "GB-month", stored_gb * prices("dynamodb", "storage_gb_month")
+    )
+    result.add(
+        "DynamoDB",
+        "point-in-time recovery of it",
+        stored_gb,
+        "GB-month",
+        stored_gb * prices("dynamodb", "point_in_time_recovery_gb_month"),
+    )
+
+
+def _s3_sink_lines(
+    result: Estimate, config: Config, prices: Prices, workload: Workload, batch: int, assume: Assumptions
+) -> None:
+    """One compressed object per consumer batch; Athena is billed per query (bytes scanned), not per event."""
+    events = workload.events_per_month
+    puts = events / batch
+    result.add(
+        "S3",
+        f"analytics sink PUTs (one object per batch of {batch})",
+        puts,
+        "requests",
+        puts / 1000 * prices("s3", "put_requests_per_thousand"),
+    )
+    stored_gb = events * (workload.event_bytes + assume.s3_line_overhead_bytes) * assume.compression_ratio / GB
+    result.add(
+        "S3",
+        "analytics sink storage of one month of events (grows monthly)",
+        stored_gb,
+        "GB-month",
+        stored_gb * prices("s3", "standard_gb_month"),
+    )
+
+
+def sink_label(sinks: tuple[str, ...]) -> str:
+    return " + ".join(sinks)
 
 
 @dataclass
@@ -605,8 +676,39 @@ def check_batch(config: Config, batch: int, event_bytes: int) -> None:
         )
 
 
-def shapes(batch: int) -> list[Shape]:
-    result = [Shape("naive (1 event, 1 message, 1 PutItem per request)", 1, naive=True), Shape("ours, single", 1)]
+def shapes(batch: int, sinks: tuple[str, ...] = ("dynamodb",)) -> list[Shape]:
+    result = [
+        Shape("naive (1 event, 1 message, 1 PutItem per request)", 1, naive=True),
+        Shape("ours, single", 1, sinks=sinks),
+    ]
     if batch > 1:
-        result.append(Shape(f"ours, batched ({batch} events per request)", batch))
+        result.append(Shape(f"ours, batched ({batch} events per request)", batch, sinks=sinks))
     return result
+
+
+# An S3-only environment can take far bigger consumer batches (analytics tolerate a minute's delay, and a
+# bigger object is fewer PUTs): e.g. mappings.consumer.batch_size = 1000, batching_window_seconds = 10.
+S3_ONLY_BIG_BATCH = 1000
+
+
+def sink_shapes(batch: int) -> list[Shape]:
+    """The request shape of --batch once per sink configuration, and S3 alone with big consumer batches."""
+    shapes = [Shape(f"sinks {sink_label(sinks)}", batch, sinks=sinks) for sinks in SINK_CONFIGURATIONS]
+    label = f"sinks s3, consumer batches of {S3_ONLY_BIG_BATCH}"
+    return [*shapes, Shape(label, batch, sinks=("s3",), consumer_batch=S3_ONLY_BIG_BATCH)]
+
+
+def format_sinks(estimates: list[Estimate], configured: tuple[str, ...]) -> list[str]:
+    """Each sink configuration side by side: the per-event lines that differ, and the totals."""
+    batch = estimates[0].shape.events_per_request
+    width = max(len(estimate.shape.label) for estimate in estimates)
+    lines = [
+        f"sink configurations, {batch} events per request:",
+        f"  {'':<{width}}  {'per month':>12}  {'per million events':>18}",
+    ]
+    for estimate in estimates:
+        this = estimate.shape.sinks == configured and estimate.shape.consumer_batch is None
+        mark = "  ← this environment" if this else ""
+        total, per_million = estimate.total, estimate.per_million_events
+        lines.append(f"  {estimate.shape.label:<{width}}  ${total:>11,.2f}  ${per_million:>17,.3f}{mark}")
+    return lines

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.common.analytics import read_lines
 from ops.aws import aws_errors
 from ops.errors import OpsError
+from ops.events import received_between
 from ops.progress import Progress
 from ops.textfile import read_text
 from ops.timeparse import iso
@@ -213,13 +215,14 @@ def count_items(dynamodb: Any, table: str, since: datetime, until: datetime, *, 
     """Clients' items whose received_at is in [since, until): a filtered COUNT scan (reads the whole table)."""
     progress = Progress("reconcile: scanned items", stream=progress_stream)
     total = 0
+    window = received_between(since, until)
     with aws_errors(f"scanning {table}"):
         pages = dynamodb.get_paginator("scan").paginate(
             TableName=table,
             Select="COUNT",
-            FilterExpression="received_at >= :since AND received_at < :until AND attribute_not_exists(#canary)",
-            ExpressionAttributeNames={"#canary": CANARY_ATTRIBUTE},
-            ExpressionAttributeValues={":since": {"S": iso(since)}, ":until": {"S": iso(until)}},
+            FilterExpression=f"({window['FilterExpression']}) AND attribute_not_exists(#canary)",
+            ExpressionAttributeNames={**window["ExpressionAttributeNames"], "#canary": CANARY_ATTRIBUTE},
+            ExpressionAttributeValues=window["ExpressionAttributeValues"],
         )
         for page in pages:
             total += page["Count"]
@@ -236,4 +239,58 @@ def reconcile_window(
         until=until,
         accepted_metric=metric_sum(cloudwatch, namespace, since, until),
         table_items=count_items(dynamodb, table, since, until, **options),
+    )
+
+
+@dataclass
+class S3IdsResult:
+    """The client log against the S3 analytics store, where (unlike the table) a copy can repeat."""
+
+    listed: int
+    unique: int
+    found: int
+    missing: list[str]
+    duplicated: dict[str, int]  # event id → lines holding it, when more than one
+    objects: int
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"client log: {self.listed} ids, {self.unique} distinct",
+            f"in the S3 analytics store ({self.objects} objects read): {self.found} of {self.unique}",
+        ]
+        if self.missing:
+            lines.append(f"MISSING from the S3 store: {len(self.missing)}")
+            lines += [f"  {event_id}" for event_id in self.missing]
+        else:
+            lines.append("missing: none")
+        if self.duplicated:
+            extra = sum(self.duplicated.values()) - len(self.duplicated)
+            lines.append(f"DUPLICATED in the S3 store: {len(self.duplicated)} events ({extra} extra lines)")
+            lines += [f"  {event_id} ×{count}" for event_id, count in sorted(self.duplicated.items())[:20]]
+        else:
+            lines.append("duplicates in the S3 store: none")
+        return lines
+
+
+def reconcile_ids_s3(
+    s3: Any, bucket: str, ids: list[str], *, prefix: str = "events", progress_stream: Any = None
+) -> S3IdsResult:
+    """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further)."""
+    counts = Counter(ids)
+    lines_of: Counter[str] = Counter()
+    progress = Progress("reconcile: S3 objects read", stream=progress_stream)
+    with aws_errors(f"reading s3://{bucket}/{prefix}/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+            for item in page.get("Contents", []):
+                data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                lines_of.update(line["event_id"] for line in read_lines(data))
+                progress.update()
+    progress.finish()
+    return S3IdsResult(
+        listed=len(ids),
+        unique=len(counts),
+        found=sum(1 for event_id in counts if event_id in lines_of),
+        missing=[event_id for event_id in counts if event_id not in lines_of],
+        duplicated={event_id: count for event_id, count in lines_of.items() if count > 1 and event_id in counts},
+        objects=progress.done,
     )

@@ -1,4 +1,10 @@
-"""consumer: SQS ingest queue → DynamoDB events table, with partial batch responses.
+"""consumer: SQS ingest queue → DynamoDB events table and/or the S3 analytics store (SINKS), with partial
+batch responses.
+
+With both sinks an event goes to S3 only once it is in the table, so a record that comes back for a
+DynamoDB failure has not been written to S3 yet; an S3 failure sends the record back too (its item is
+rewritten identically). S3 objects are keyed by their events (functions/common/analytics.py): a redelivered
+batch overwrites its object.
 
 Each record ends one of three ways:
 - stored: its event is in the table (Lambda deletes the message);
@@ -27,10 +33,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
+from functions.common.analytics import analytics_objects
 from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
-from functions.common.errors import EnvelopeError, SluiceError
+from functions.common.errors import ConfigError, EnvelopeError, SluiceError
+from functions.common.item import KEY, Item, encode
 from functions.common.sqs import attribute, sqs_records
 from functions.consumer.backoff import backoff_from_environment
 from functions.consumer.first_write import already_stored
@@ -49,11 +57,18 @@ MAX_REASON_CHARS = 256
 REASON_ATTRIBUTE = "dead_letter_reason"
 SOURCE_ATTRIBUTE = "source_message_id"
 
+SINKS = frozenset(env.optional("SINKS", "dynamodb").split(","))
+if SINKS - {"dynamodb", "s3"}:  # an empty value splits to {""}, refused too
+    raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(SINKS))!r}")
 TABLE_NAME = env.require("TABLE_NAME")
 CANARY_TTL_SECONDS = env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400)
+ANALYTICS_BUCKET = env.require("ANALYTICS_BUCKET") if "s3" in SINKS else ""
+ANALYTICS_PREFIX = env.optional("ANALYTICS_PREFIX", "events")
 QUEUE_URL = env.require("QUEUE_URL")
 DEAD_LETTER_QUEUE_URL = env.require("DEAD_LETTER_QUEUE_URL")
 BACKOFF = backoff_from_environment()
+# table.ttl_days: items expire that long after they were received; 0 keeps them
+TTL_DAYS = env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -63,7 +78,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # receive. (UnprocessedItems are still retried within the deadline by the writer.)
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 sqs = aws.client("sqs")
-writer = BatchWriter(dynamodb, TABLE_NAME, "event_id")
+s3 = aws.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
+writer = BatchWriter(dynamodb, TABLE_NAME, KEY)
 
 
 class RecordNotStored(SluiceError):
@@ -78,24 +94,15 @@ class Outcome:
     poison: dict[str, str] = field(default_factory=dict)  # why it can never be stored
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
+    objects_written: int = 0
+    sink_errors: int = 0  # events the S3 sink failed to write (they come back)
 
 
-def to_item(envelope: Envelope) -> dict[str, dict[str, Any]]:
-    """The table item: the envelope's fields, nulls omitted. Nothing differs between deliveries of
-    the same event, so a redelivery or a replay overwrites an identical item (a canary's expiry derives from
-    its received_at, not from the time of writing)."""
-    fields = {
-        "event_id": envelope.event_id,
-        "raw": envelope.raw,
-        "received_at": envelope.received_at,
-        "source_ip": envelope.source_ip,
-        "user_agent": envelope.user_agent,
-        "api_key_id": envelope.api_key_id,
-        "request_id": envelope.request_id,
-        "trace_id": envelope.trace_id,
-    }
-    item: dict[str, dict[str, Any]] = {name: {"S": value} for name, value in fields.items() if value is not None}
-    if is_canary(envelope.event_id):  # marked, and expiring from the table (its TTL attribute)
+def to_item(envelope: Envelope) -> Item:
+    """The table item (functions/common/item.py): a pure function of the envelope, so a redelivery or a replay
+    writes an identical item. A canary's is marked and expires CANARY_TTL_SECONDS after it was received."""
+    item = encode(envelope, TTL_DAYS)
+    if is_canary(envelope.event_id):
         item[CANARY_ATTRIBUTE] = {"BOOL": True}
         item[EXPIRES_AT_ATTRIBUTE] = {"N": str(expires_at(envelope.received_at, CANARY_TTL_SECONDS))}
     return item
@@ -121,23 +128,52 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         envelopes.setdefault(envelope.event_id, envelope)  # the first delivery's metadata wins
         records_of[envelope.event_id].append(message_id)
 
-    stored_before = already_stored(dynamodb, TABLE_NAME, "event_id", list(envelopes))  # first write wins
-    for event_id in stored_before:
-        del envelopes[event_id]
-    result = writer.write({event_id: to_item(envelope) for event_id, envelope in envelopes.items()}, deadline)
-    for event_id, message_ids in records_of.items():
-        for message_id in message_ids:
-            if event_id in result.invalid:
-                outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
-            elif event_id in result.unwritten:
-                outcome.retry[message_id] = "event not written to DynamoDB"
-    outcome.stored = [
-        envelope
-        for event_id, envelope in envelopes.items()
-        if event_id not in result.unwritten and event_id not in result.invalid
-    ]
-    outcome.write_retries = result.retried
+    outcome.stored = list(envelopes.values())
+    if "dynamodb" in SINKS:
+        # First write wins: an event already in the table (a retried Idempotency-Key) keeps its first metadata.
+        stored_before = set(already_stored(dynamodb, TABLE_NAME, KEY, list(envelopes)))
+        items = {
+            event_id: to_item(envelope) for event_id, envelope in envelopes.items() if event_id not in stored_before
+        }
+        result = writer.write(items, deadline)
+        for event_id, message_ids in records_of.items():
+            for message_id in message_ids:
+                if event_id in result.invalid:
+                    outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
+                elif event_id in result.unwritten:
+                    outcome.retry[message_id] = "event not written to DynamoDB"
+        outcome.stored = [
+            envelope
+            for event_id, envelope in envelopes.items()
+            if event_id not in result.unwritten and event_id not in result.invalid
+        ]
+        outcome.write_retries = result.retried
+    # Events stored before go to the analytics store again: their first delivery may have failed there.
+    if "s3" in SINKS and outcome.stored:
+        unwritten = write_analytics(outcome)
+        for event_id in unwritten:
+            for message_id in records_of[event_id]:
+                outcome.retry[message_id] = "event not written to the S3 analytics store"
+        outcome.stored = [envelope for envelope in outcome.stored if envelope.event_id not in unwritten]
     return outcome
+
+
+@tracer.capture_method
+def write_analytics(outcome: Outcome) -> set[str]:
+    """Put the stored events into the analytics store, one object per hour; returns the ids not written."""
+    unwritten: set[str] = set()
+    # The canary proves the pipeline; its events are not the clients' data to analyse.
+    clients = [envelope for envelope in outcome.stored if not is_canary(envelope.event_id)]
+    for key, (body, event_ids) in analytics_objects(ANALYTICS_PREFIX, clients).items():
+        try:
+            s3.put_object(Bucket=ANALYTICS_BUCKET, Key=key, Body=body, ContentType="application/x-ndjson")
+        except (BotoCoreError, ClientError):
+            logger.exception("analytics object not written", extra={"key": key, "events": len(event_ids)})
+            unwritten.update(event_ids)
+            continue
+        outcome.objects_written += 1
+    outcome.sink_errors = len(unwritten)
+    return unwritten
 
 
 def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -221,6 +257,9 @@ def _record_metrics(outcome: Outcome, waiting: list[dict[str, Any]], dead_letter
     # it flushes at the end of the invocation non-empty.
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
     metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=outcome.write_retries)
+    if "s3" in SINKS:
+        metrics.add_metric(name="AnalyticsObjectsWritten", unit=MetricUnit.Count, value=outcome.objects_written)
+        metrics.add_metric(name="AnalyticsSinkErrors", unit=MetricUnit.Count, value=outcome.sink_errors)
     metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(waiting))
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
 

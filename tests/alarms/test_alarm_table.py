@@ -178,6 +178,7 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
                 "archiver-errors",
                 "retries",
                 "retry-window",
+                "analytics-sink-errors",  # its events wait on retries, like `retries`
             )
         ):
             expected = 1

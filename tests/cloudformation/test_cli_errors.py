@@ -54,7 +54,10 @@ def run_invoke(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
         (("cost", "--rate", "1", "--event-bytes", "abc"), "error: --event-bytes: expected a whole number, got 'abc'"),
         (("events.list", "--since", "2026-01-01", "--limit", "ten"), "error: --limit: expected a whole number"),
         (("chaos", "db-down", "--seconds", "soon"), "error: --seconds: expected a whole number, got 'soon'"),
-        (("bench", "--only", "nope"), "error: --only must be one of functions, package, pipeline, sqs, got 'nope'"),
+        (
+            ("bench", "--only", "nope"),
+            "error: --only must be one of functions, package, pipeline, sqs, items, got 'nope'",
+        ),
         (("reconcile", "--since", "soon"), "error: --since: not an ISO 8601 time"),
         (("destroy", "--env", "local", "--yes"), "error: the local environment is not deployed to AWS"),
         (("send", "no-such-file.jsonl"), "error: no-such-file.jsonl: file not found"),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
 from cloudformation.synth import full_template
 from cloudformation.template import render
+from functions.common.item import EXPIRES_AT
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("SLUICE_UPDATE_GOLDEN") == "1"  # regenerate with: SLUICE_UPDATE_GOLDEN=1 pytest ...
@@ -171,6 +172,48 @@ def test_provisioned_table_gets_target_tracking_autoscaling(tmp_path):
     assert template["Resources"]["EventsTable"]["Properties"]["BillingMode"] == "PROVISIONED"
     policy = template["Resources"]["EventsTableWriteScalingPolicy"]["Properties"]
     assert policy["PolicyType"] == "TargetTrackingScaling"
+
+
+def test_table_ttl_is_on_the_consumers_attribute_and_client_items_carry_it_when_configured(tmp_path):
+    # GIVEN an environment whose items expire after 90 days
+    path = tmp_path / "sluice.toml"
+    path.write_text(REAL_CONFIG.read_text() + '\n[test]\nsinks = ["dynamodb", "s3"]\n[test.table]\nttl_days = 90\n')
+    template = full_template(load_config("test", path)).to_dict()
+    # THEN the table expires items on `expires_at` and the consumer is told the days
+    ttl = template["Resources"]["EventsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+    assert ttl["AttributeName"] == EXPIRES_AT  # the consumer's codec writes the same attribute
+    consumer = template["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert consumer["TABLE_TTL_DAYS"] == "90"
+    # AND without ttl_days the TTL is still on (canary events always expire); client items get none (0 days)
+    prod = synthesized("prod")["Resources"]
+    assert prod["EventsTable"]["Properties"]["TimeToLiveSpecification"] == ttl
+    assert prod["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["TABLE_TTL_DAYS"] == "0"
+
+
+def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
+    # GIVEN local (sinks dynamodb and s3) and prod (dynamodb only)
+    local, prod = synthesized("local"), synthesized("prod")
+    # THEN local has the analytics bucket, a Glue table projecting dt/hour over the consumer's prefix, a workgroup
+    table = local["Resources"]["AnalyticsTable"]["Properties"]["TableInput"]
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["dt", "hour"]
+    assert table["Parameters"]["projection.enabled"] == "true"
+    template_location = table["Parameters"]["storage.location.template"]["Fn::Join"][1]
+    assert template_location[-1] == "dt=${dt}/hour=${hour}/"
+    workgroup = local["Resources"]["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True and workgroup["BytesScannedCutoffPerQuery"] > 0
+    # AND the consumer writes both sinks, and may put objects under the events prefix only
+    variables = local["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SINKS"] == "dynamodb,s3" and variables["ANALYTICS_PREFIX"] == "events"
+    puts = [
+        statement
+        for name, _, statement in statements(local)
+        if name == "ConsumerRole" and "s3:PutObject" in statement["Action"]
+    ]
+    assert puts[0]["Resource"] == [{"Fn::Join": ["", [{"Fn::GetAtt": ["AnalyticsBucket", "Arn"]}, "/events/*"]]}]
+    # AND prod has none of it
+    assert not [name for name in prod["Resources"] if name.startswith("Analytics")]
+    assert prod["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["SINKS"] == "dynamodb"
 
 
 def test_waf_association_only_when_configured(tmp_path):

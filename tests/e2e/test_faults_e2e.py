@@ -27,7 +27,9 @@ import requests
 from cloudformation.config import load_config
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.item import decode
 from local.chaos import FAULTS
+from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -188,23 +190,37 @@ def traffic_through_outage(stack: Any, fault: str, seconds: float = OUTAGE_SECON
     return traffic
 
 
-def expect_stored_once(stack: Any, traffic: Traffic, items_before: int, extra: dict[str, dict] | None = None) -> None:
+def expect_stored_once(
+    stack: Any,
+    traffic: Traffic,
+    items_before: int,
+    extra: dict[str, dict] | None = None,
+    *,
+    s3_repeats_possible: bool = False,
+) -> None:
     """Every accepted event (and `extra` ones) is stored, identical to what was sent, and the table grew by
-    exactly that many items: nothing lost, nothing stored twice. Adds to FIGURES before asserting."""
+    exactly that many items: nothing lost, nothing stored twice; the S3 analytics copy holds each of them,
+    once unless the same message was delivered in two batches (`s3_repeats_possible`: the store's keys
+    make only a redelivered *batch* idempotent). Adds to FIGURES before asserting."""
     stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the queues to drain")
     accepted = {**traffic.accepted(), **(extra or {})}
     handed_out = traffic.handed_out()
     items = stored_items(stack, list(accepted))
     lost = set(accepted) - set(items)
-    altered = [i for i, item in items.items() if json.loads(item["raw"]["S"]) != accepted[i]]
+    altered = [i for i, item in items.items() if json.loads(decode(item)["raw"]) != accepted[i]]
     grown = stack.client_items() - items_before
     duplicates = (len(handed_out) - len(set(handed_out))) + max(grown - len(accepted), 0)
+    copy = reconcile_ids_s3(stack.client("s3"), stack.outputs["AnalyticsBucket"], list(accepted))
     FIGURES["events accepted"] += len(accepted)
     FIGURES["events lost"] += len(lost)
     FIGURES["duplicates"] += duplicates
+    FIGURES["missing from the S3 copy"] += len(copy.missing)
+    FIGURES["repeated in the S3 copy"] += sum(copy.duplicated.values()) - len(copy.duplicated)
     assert not lost, f"{len(lost)} accepted events are not in the table, e.g. {sorted(lost)[:5]}"
     assert not altered, f"stored events differ from what was sent: {altered[:5]}"
     assert duplicates == 0 and grown == len(accepted), (grown, len(accepted), duplicates)
+    assert not copy.missing, f"{len(copy.missing)} accepted events are not in the S3 copy, e.g. {copy.missing[:5]}"
+    assert s3_repeats_possible or not copy.duplicated, f"repeated in the S3 copy: {copy.duplicated}"
 
 
 # --- the faults ----------------------------------------------------------------------------------------
@@ -356,7 +372,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
     local_stack.wait_until(drained, STORE_TIMEOUT_SECONDS, "the replayed events to be stored")
     items = stored_items(local_stack, list(dead))
     FIGURES["events lost"] += len(set(dead) - set(items))
-    assert {event_id: json.loads(item["raw"]["S"]) for event_id, item in items.items()} == dead
+    assert {event_id: json.loads(decode(item)["raw"]) for event_id, item in items.items()} == dead
     expect_stored_once(local_stack, traffic, before["table_items"] + others_new, extra=dead)
     FIGURES["faults survived"] += 1
 
@@ -378,12 +394,16 @@ def test_duplicate_deliveries_store_one_identical_item(local_stack):
         )
         time.sleep(8)
     # THEN each is one item, equal to the envelope, and the table grew by exactly the distinct events
-    expect_stored_once(local_stack, traffic, before["table_items"], extra={first_id: first, second_id: second})
+    expect_stored_once(
+        local_stack,
+        traffic,
+        before["table_items"],
+        extra={first_id: first, second_id: second},
+        s3_repeats_possible=True,
+    )
     item = stored_items(local_stack, [first_id])[first_id]
     envelope = json.loads(first_body)
-    assert {name: value["S"] for name, value in item.items()} == {
-        name: envelope[name] for name in envelope if name != "v" and envelope[name] is not None
-    }
+    assert decode(item) == {name: envelope[name] for name in envelope if name != "v" and envelope[name] is not None}
     FIGURES["faults survived"] += 1
 
 
@@ -413,9 +433,18 @@ def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(l
 def test_the_figures_of_the_fault_runs():
     # GIVEN the fault tests above, run in order on the shared stack
     summary = ", ".join(
-        f"{name}: {FIGURES[name]}" for name in ("faults survived", "events accepted", "events lost", "duplicates")
+        f"{name}: {FIGURES[name]}"
+        for name in (
+            "faults survived",
+            "events accepted",
+            "events lost",
+            "duplicates",
+            "missing from the S3 copy",
+            "repeated in the S3 copy",
+        )
     )
     print(f"\nfault injection: {summary}")
     # THEN every fault was survived with no event lost and none stored twice
     assert FIGURES["faults survived"] == FAULT_TESTS, summary
     assert FIGURES["events accepted"] > 0 and FIGURES["events lost"] == 0 and FIGURES["duplicates"] == 0, summary
+    assert FIGURES["missing from the S3 copy"] == 0, summary

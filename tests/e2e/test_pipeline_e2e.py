@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,9 @@ from cloudformation.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
+from functions.common.item import decode
+from ops.query import query_local
+from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -43,8 +48,15 @@ def test_posted_events_are_stored_exactly_once(local_stack):
     assert local_stack.stored_ids(ids) == set(ids)
     table = local_stack.client("dynamodb")
     item = table.get_item(TableName=local_stack.outputs["TableName"], Key={"event_id": {"S": ids[0]}})["Item"]
-    assert json.loads(item["raw"]["S"]) == {"kind": "view", "n": 0}
-    assert item["api_key_id"]["S"] == local_stack.outputs["ApiKeyId"]
+    assert json.loads(decode(item)["raw"]) == {"kind": "view", "n": 0}
+    assert decode(item)["api_key_id"] == local_stack.outputs["ApiKeyId"]
+    # AND the local stack's S3 analytics store holds each of them exactly once, and answers SQL on them
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    copy = reconcile_ids_s3(s3, bucket, ids)
+    assert (copy.missing, copy.duplicated) == ([], {})
+    listed = ", ".join(f"'{event_id}'" for event_id in set(ids))
+    counted = query_local(s3, bucket, f"SELECT count(*) FROM events WHERE event_id IN ({listed})")
+    assert counted.rows == [[len(set(ids))]]
 
 
 def test_gateway_refuses_what_api_gateway_refuses(local_stack):
@@ -71,7 +83,9 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     sqs = local_stack.client("sqs")
     archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
     marker = f"not an envelope {uuid.uuid4()}"
-    huge = Envelope(new_event_id(), json.dumps({"blob": "x" * 420_000}), iso_millis(utc_now()))
+    # random bytes as base64: over DynamoDB's 400 KB even compressed, under SQS's 1 MiB
+    blob = base64.b64encode(random.Random(0).randbytes(420_000)).decode()
+    huge = Envelope(new_event_id(), json.dumps({"blob": blob}), iso_millis(utc_now()))
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=marker)
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]

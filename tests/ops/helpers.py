@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.common.archive import archive_key, write_archive_lines
-from functions.common.envelope import Envelope, new_event_id
+from functions.common.envelope import Envelope, new_event_id, parse_envelope
+from functions.common.item import encode
 
 
 def unique(prefix: str) -> str:
@@ -61,8 +62,13 @@ def create_table(dynamodb: Any) -> str:
     return name
 
 
-def item_of(body: str) -> dict[str, dict[str, str]]:
-    """What the consumer writes for an envelope: its fields, nulls left out, keyed by event_id."""
+def item_of(body: str) -> dict[str, dict[str, Any]]:
+    """What the consumer writes for an envelope (the shared item codec)."""
+    return encode(parse_envelope(body))
+
+
+def first_layout_item_of(body: str) -> dict[str, dict[str, str]]:
+    """An item as the consumer wrote it before the compact layout: every envelope field, long names."""
     data = json.loads(body)
     return {name: {"S": value} for name, value in data.items() if name != "v" and isinstance(value, str)}
 

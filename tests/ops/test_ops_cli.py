@@ -47,3 +47,7 @@ def test_cost_prints_the_three_shapes_and_a_budget(capsys: pytest.CaptureFixture
     for heading in ("naive (1 event, 1 message, 1 PutItem per request):", "ours, single:", "ours, batched (50"):
         assert heading in output
     assert "suggested budget" in output and "list prices as of" in output
+    # AND each sink configuration side by side, this environment's marked
+    for row in ("sinks dynamodb  ", "sinks dynamodb + s3", "sinks s3  ", "sinks s3, consumer batches of 1000"):
+        assert row in output
+    assert output.count("← this environment") == 1

@@ -118,10 +118,53 @@ def test_sqs_counts_calls_batches_and_64_kb_chunks(prices: Prices) -> None:
 
 
 def test_dynamodb_writes_cost_one_unit_per_started_kilobyte_batched_or_not(prices: Prices) -> None:
-    # 1,000 bytes + 300 of metadata = 1,300 bytes: two write units per item, 7.2 M units
-    assert usd(NAIVE, prices, "PutItem") == 7.2
-    assert usd(BATCHED, prices, "BatchWriteItem") == 7.2
-    assert usd(NAIVE, prices, "PutItem", event_bytes=700) == 3.6  # 1,000 bytes: one unit
+    # 1,000 bytes + 135 of metadata = 1,135 bytes, two units; compressed (× 0.8) 935 bytes: one unit, 3.6 M units
+    assert usd(NAIVE, prices, "PutItem") == 3.6
+    assert usd(BATCHED, prices, "BatchWriteItem") == 3.6
+    assert usd(NAIVE, prices, "PutItem", event_bytes=700) == 3.6  # 835 bytes: one unit as text
+    # 2,000 bytes: 2,135 as text is three units, 1,735 compressed two
+    assert usd(NAIVE, prices, "PutItem", event_bytes=2000) == 7.2
+
+
+def test_each_sink_configuration_prices_only_its_sinks(tmp_path: Path) -> None:
+    # GIVEN S3 at $1 per thousand PUTs and $1 per GB-month
+    path = tmp_path / "prices.toml"
+    path.write_text(
+        TINY_PRICES.replace("standard_gb_month = 0.0", "standard_gb_month = 1.0").replace(
+            "put_requests_per_thousand = 0.0", "put_requests_per_thousand = 1.0"
+        )
+    )
+    prices, config = Prices.load(path), load_config("dev")  # consumer batches of 100
+
+    def lines(sinks: tuple[str, ...], **shape: int) -> dict[str, float]:
+        result = estimate(config, prices, WORKLOAD, Shape("batched", 50, sinks=sinks, **shape), Inventory(), FLAT)
+        return {line.item: line.usd for line in result.lines if line.service in ("DynamoDB", "S3")}
+
+    # WHEN each configuration is priced
+    dynamodb, both, s3_only = lines(("dynamodb",)), lines(("dynamodb", "s3")), lines(("s3",))
+    # THEN the S3 sink is one PUT per consumer batch (3.6 M / 100) and (event + 250 B) × 0.8 stored per event
+    puts = "analytics sink PUTs (one object per batch of 100)"
+    assert s3_only[puts] == pytest.approx(36.0)
+    stored = 3_600_000 * 1250 * 0.8 / 1024**3
+    assert s3_only["analytics sink storage of one month of events (grows monthly)"] == pytest.approx(stored)
+    # AND DynamoDB appears only where it is a sink; both is the sum of the two
+    assert not any(item.startswith("BatchWriteItem") for item in s3_only)
+    assert puts not in dynamodb
+    assert both == dynamodb | s3_only
+    # AND bigger consumer batches mean fewer objects
+    assert lines(("s3",), consumer_batch=1000)["analytics sink PUTs (one object per batch of 1000)"] == 3.6
+
+
+def test_with_a_ttl_the_table_stores_ttl_days_of_events(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(TINY_PRICES.replace("storage_gb_month = 0.0", "storage_gb_month = 1.0"))
+    config = load_config("dev")
+    config = dataclasses.replace(config, table=dataclasses.replace(config.table, ttl_days=1))
+    result = estimate(config, Prices.load(path), WORKLOAD, BATCHED, Inventory(), FLAT)
+    [storage] = [line for line in result.lines if line.item.startswith("storage of")]
+    # a day of 1,000 events/s, each 935 bytes compressed + 100 bytes of index
+    assert storage.item == "storage of 1 days of events (TTL, steady)"
+    assert storage.quantity == pytest.approx(86_400_000 * 1035 / 1024**3)
 
 
 def test_alarms_dashboards_and_metrics_come_from_the_template(prices: Prices) -> None:

@@ -12,7 +12,7 @@ import pytest
 from ops.errors import OpsError
 from ops.events import get_event, list_events
 from ops.outputs import resolve_target
-from tests.ops.helpers import create_table, envelope, item_of
+from tests.ops.helpers import create_table, envelope, first_layout_item_of, item_of
 
 
 def test_get_returns_the_stored_event_as_plain_json_and_none_when_absent(aws: boto3.Session) -> None:
@@ -94,3 +94,18 @@ def test_unknown_environments_and_missing_stacks_are_one_line(fresh_moto: boto3.
         resolve_target("staging")
     with pytest.raises(OpsError, match=r"stack sluice-prod not found in us-east-1 \(deploy it with `invoke deploy"):
         resolve_target("prod")
+
+
+def test_items_of_the_first_layout_are_read_and_listed_beside_compact_ones(aws: boto3.Session) -> None:
+    # GIVEN one item written before the compact layout (long names, all strings) and one after it
+    dynamodb = aws.client("dynamodb")
+    table = create_table(dynamodb)
+    old, new = (envelope(event_id=f"evt-{n}", received_at=f"2026-11-25T10:0{n}:00.000Z", n=n) for n in (1, 2))
+    dynamodb.put_item(TableName=table, Item=first_layout_item_of(old))
+    dynamodb.put_item(TableName=table, Item=item_of(new))
+    # WHEN listing the window that holds both
+    events, _ = list_events(dynamodb, table, datetime(2026, 11, 25, 10, tzinfo=UTC), limit=5)
+    # THEN both come back with the same fields, newest first
+    expected = [{k: v for k, v in json.loads(body).items() if k != "v" and v is not None} for body in (new, old)]
+    assert events == expected
+    assert get_event(dynamodb, table, "evt-1") == expected[1]

@@ -9,8 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from functions.common.analytics import analytics_objects
+from functions.common.envelope import Envelope
 from ops.errors import OpsError
-from ops.reconcile import read_ids, reconcile_ids, reconcile_window
+from ops.reconcile import read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
 from tests.ops.helpers import create_table, envelope, item_of, unique
 
 
@@ -126,3 +128,19 @@ def test_the_canarys_events_are_left_out_of_the_window_report(aws: boto3.Session
     # THEN only the client's event counts, on both sides
     assert (result.accepted_metric, result.table_items) == (1, 1)
     assert "canary excluded" in "\n".join(result.summary())
+
+
+def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3.Session) -> None:
+    # GIVEN a store holding e1 twice (two batches) and e2 once, and a client log of e1, e2, e3
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    e1, e2 = (Envelope(f"e{n}", "{}", "2026-11-25T10:00:00.000Z") for n in (1, 2))
+    for batch in ([e1, e2], [e1]):
+        for key, (body, _) in analytics_objects("events", batch).items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    # WHEN the log is reconciled against the S3 store
+    result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3"])
+    # THEN e3 is missing and e1 is reported duplicated
+    assert (result.found, result.missing, result.duplicated, result.objects) == (2, ["e3"], {"e1": 2}, 2)
+    assert "DUPLICATED in the S3 store: 1 events (1 extra lines)" in result.summary()

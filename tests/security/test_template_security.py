@@ -136,19 +136,23 @@ def test_key_policy_star_means_this_key_and_the_key_rotates(template):
 
 def test_tls_is_required_for_every_action_on_the_bucket_and_its_objects(template):
     bucket_policies = of_type(template, "AWS::S3::BucketPolicy")
-    denies = [
-        statement
-        for props in bucket_policies.values()
-        for statement in props["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": False}}
-    ]
-    # THEN a Deny of everything without TLS covers the bucket ARN and every object ARN under it
-    assert len(denies) == 1, denies
-    deny = denies[0]
-    assert deny["Principal"] == "*" and as_list(deny["Action"]) == ["s3:*"]
-    bucket_arn = {"Fn::GetAtt": ["ArchiveBucket", "Arn"]}
-    assert bucket_arn in deny["Resource"]
-    assert {"Fn::Join": ["", [bucket_arn, "/*"]]} in deny["Resource"]
+    # every bucket (the archive; the analytics store when the S3 sink is on) has a policy
+    assert sorted(props["Bucket"]["Ref"] for props in bucket_policies.values()) == sorted(
+        of_type(template, "AWS::S3::Bucket")
+    )
+    for props in bucket_policies.values():
+        denies = [
+            statement
+            for statement in props["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": False}}
+        ]
+        # THEN a Deny of everything without TLS covers the bucket ARN and every object ARN under it
+        assert len(denies) == 1, denies
+        deny = denies[0]
+        assert deny["Principal"] == "*" and as_list(deny["Action"]) == ["s3:*"]
+        bucket_arn = {"Fn::GetAtt": [props["Bucket"]["Ref"], "Arn"]}
+        assert bucket_arn in deny["Resource"]
+        assert {"Fn::Join": ["", [bucket_arn, "/*"]]} in deny["Resource"]
     # AND the queues' TLS denies cover every SQS action
     for props in of_type(template, "AWS::SQS::QueuePolicy").values():
         for statement in props["PolicyDocument"]["Statement"]:

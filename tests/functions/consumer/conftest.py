@@ -10,6 +10,7 @@ import pytest
 from tests.functions.support import create_table, load_module, plain_client, scan
 
 TABLE = "sluice-events"
+ANALYTICS_BUCKET = "sluice-analytics"
 RETRY_SCHEDULE = "12,24,48,47"  # the local environment's
 
 
@@ -21,6 +22,12 @@ class Consumer:
 
     def items(self) -> dict[str, dict[str, Any]]:
         return {item["event_id"]["S"]: item for item in scan(TABLE)}
+
+    def analytics_objects(self) -> dict[str, bytes]:
+        """The S3 sink's objects by key."""
+        s3 = plain_client("s3")
+        listing = s3.list_objects_v2(Bucket=ANALYTICS_BUCKET).get("Contents", [])
+        return {item["Key"]: s3.get_object(Bucket=ANALYTICS_BUCKET, Key=item["Key"])["Body"].read() for item in listing}
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The DLQ's messages, with their attributes (received once, then left invisible)."""
@@ -42,3 +49,14 @@ def consumer(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Consumer]:
     monkeypatch.setenv("RETRY_SCHEDULE", RETRY_SCHEDULE)
     monkeypatch.setenv("RETRY_JITTER_PERCENT", "10")
     yield Consumer(load_module("functions.consumer.app"), queue_url, dead_letter_url)
+
+
+@pytest.fixture
+def both_sinks(consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> Consumer:
+    """The consumer with sinks = ["dynamodb", "s3"], as the template configures it."""
+    plain_client("s3").create_bucket(Bucket=ANALYTICS_BUCKET)
+    monkeypatch.setenv("SINKS", "dynamodb,s3")
+    monkeypatch.setenv("ANALYTICS_BUCKET", ANALYTICS_BUCKET)
+    monkeypatch.setenv("ANALYTICS_PREFIX", "events")
+    consumer.app = load_module("functions.consumer.app")
+    return consumer

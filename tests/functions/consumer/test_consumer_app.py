@@ -1,6 +1,8 @@
 """The consumer handler: SQS batches of envelopes → DynamoDB, with exact partial batch responses."""
 
+import base64
 import json
+import random
 import time
 from typing import Any
 
@@ -36,19 +38,19 @@ def test_envelopes_become_identical_items(consumer: Any, context: FakeContext) -
     # WHEN the consumer handles it
     response = consumer.app.handler(sqs_event(bodies), context)
 
-    # THEN nothing failed and each item holds the envelope's fields, without nulls or a stored_at
+    # THEN nothing failed and each item holds the envelope's fields in the compact layout, without nulls
     assert response == {"batchItemFailures": []}
     items = consumer.items()
     assert items["evt-1"] == {
         "event_id": {"S": "evt-1"},
-        "raw": {"S": '{"n": 1}'},
-        "received_at": {"S": "2026-11-25T19:20:03.123Z"},
-        "source_ip": {"S": "198.51.100.7"},
-        "user_agent": {"S": "sluice-tests/1.0"},
-        "api_key_id": {"S": "key-id-1"},
-        "request_id": {"S": "7f6a1c1e-request-id"},
+        "r": {"S": '{"n": 1}'},
+        "t": {"N": "1795634403123"},
+        "ip": {"S": "198.51.100.7"},
+        "ua": {"S": "sluice-tests/1.0"},
+        "k": {"S": "key-id-1"},
+        "q": {"S": "7f6a1c1e-request-id"},
     }
-    assert set(items["evt-2"]) == {"event_id", "raw", "received_at"}
+    assert set(items["evt-2"]) == {"event_id", "r", "t"}
 
 
 def test_poison_goes_to_the_dlq_at_once_with_its_reason(consumer: Any, context: FakeContext) -> None:
@@ -85,10 +87,12 @@ def test_poison_stays_in_the_queue_when_the_move_to_the_dlq_fails(consumer: Any,
 
 
 def test_an_item_dynamodb_rejects_is_dead_lettered_alone(consumer: Any, context: FakeContext) -> None:
-    # GIVEN 30 events, one of them too large for a DynamoDB item (BatchWriteItem then rejects its whole call)
+    # GIVEN 30 events, one of them too large for a DynamoDB item even compressed (BatchWriteItem then rejects
+    # its whole call)
     calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
     bodies = [envelope_body(f"evt-{index:02d}") for index in range(30)]
-    bodies[7] = envelope_body("evt-huge", raw=json.dumps({"blob": "x" * 410_000}))
+    blob = base64.b64encode(random.Random(0).randbytes(420_000)).decode()
+    bodies[7] = envelope_body("evt-huge", raw=json.dumps({"blob": blob}))
 
     # WHEN they are consumed in one batch
     response = consumer.app.handler(sqs_event(bodies), context)
@@ -322,3 +326,19 @@ def test_canary_events_are_marked_and_expire_from_their_acceptance(consumer: Any
     assert items["canary-01ABC"]["expires_at"] == {"N": str(1795634403 + 86_400)}
     # AND the client's item is neither marked nor expiring
     assert not {"canary", "expires_at"} & set(items["01CLIENT"])
+
+
+def test_items_expire_ttl_days_after_they_were_received(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN table.ttl_days = 30 (the template sets TABLE_TTL_DAYS)
+    monkeypatch.setenv("TABLE_TTL_DAYS", "30")
+    app = load_module("functions.consumer.app")
+    # WHEN an event received at 2026-11-25T19:20:03.123Z is consumed
+    assert app.handler(sqs_event([envelope_body("evt-ttl")]), FakeContext()) == {"batchItemFailures": []}
+    # THEN its item carries the TTL attribute, epoch seconds 30 days later
+    assert consumer.items()["evt-ttl"]["expires_at"] == {"N": str(1795634403 + 30 * 86_400)}
+
+
+def test_a_wrong_ttl_fails_fast(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_TTL_DAYS", "ninety")
+    with pytest.raises(ConfigError, match="TABLE_TTL_DAYS"):
+        load_module("functions.consumer.app")

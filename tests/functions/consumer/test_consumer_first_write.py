@@ -6,6 +6,7 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.item import decode
 from tests.functions.support import API_KEY_ID, FakeContext, count_calls, fail_calls, sqs_event
 
 DERIVED = derived_event_id(API_KEY_ID, "order-7f3a", 0)
@@ -27,7 +28,8 @@ def test_a_resent_event_keeps_its_first_metadata(consumer: Any) -> None:
     # THEN the record counts as stored, and the item keeps the first request's metadata
     assert result == {"batchItemFailures": []}
     item = consumer.items()[DERIVED]
-    assert (item["received_at"]["S"], item["request_id"]["S"]) == ("2026-11-25T10:00:00.000Z", "request-1")
+    stored = decode(item)
+    assert (stored["received_at"], stored["request_id"]) == ("2026-11-25T10:00:00.000Z", "request-1")
 
 
 def test_within_one_batch_the_first_delivery_wins(consumer: Any) -> None:
@@ -35,7 +37,7 @@ def test_within_one_batch_the_first_delivery_wins(consumer: Any) -> None:
     result = consumer.app.handler(sqs_event([FIRST, RESENT]), FakeContext())
     # THEN both records are done and the first one's metadata is stored
     assert result == {"batchItemFailures": []}
-    assert consumer.items()[DERIVED]["request_id"]["S"] == "request-1"
+    assert decode(consumer.items()[DERIVED])["request_id"] == "request-1"
 
 
 def test_ingest_assigned_ids_are_not_looked_up(consumer: Any) -> None:

@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, InvalidEventError
+from functions.common.item import decode
 from tests.functions.support import (
     FakeContext,
     create_table,
@@ -57,7 +58,7 @@ def test_mutated_sqs_events(app: Any, event: dict[str, Any]) -> None:
     # envelope) in the DLQ
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     assert failed <= {record["messageId"] for record in event["Records"]}
-    stored = {item["event_id"]["S"]: item["raw"]["S"] for item in scan(TABLE)}
+    stored = {item["event_id"]["S"]: decode(item)["raw"] for item in scan(TABLE)}
     dead = dead_lettered(app.DEAD_LETTER_QUEUE_URL)
     for record in event["Records"]:
         if record["messageId"] not in failed:

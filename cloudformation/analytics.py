@@ -1,0 +1,136 @@
+"""The S3 analytics store (`sinks` holds "s3"): the bucket the consumer writes one gzip JSON Lines object per
+batch and hour to, the Glue table over it and an Athena workgroup, so `SELECT` works on the first day.
+
+The table projects its `dt`/`hour` partitions (Athena partition projection): no crawler, no
+MSCK REPAIR, nothing to run when a new hour starts. Object layout: functions/common/analytics.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Join, Ref, athena, glue, kms, s3
+
+from cloudformation.config import Config
+from cloudformation.storage import private_bucket, tls_only_policy
+
+PREFIX = "events"  # the consumer's ANALYTICS_PREFIX
+RESULTS_PREFIX = "athena-results"
+TABLE = "events"
+FIRST_DAY = "2026-01-01"  # projected partitions start here; a query outside its data just scans nothing
+QUERY_SCAN_LIMIT_BYTES = 100 * 1024**3  # a runaway query stops at 100 GB (about $0.49)
+# The JSON Lines fields, in order (functions/common/analytics.py)
+COLUMNS = (
+    ("event_id", "string"),
+    ("received_at", "string"),
+    ("raw", "string"),
+    ("source_ip", "string"),
+    ("user_agent", "string"),
+    ("api_key_id", "string"),
+    ("request_id", "string"),
+    ("trace_id", "string"),
+)
+
+
+@dataclass(frozen=True)
+class Analytics:
+    bucket: s3.Bucket
+    policy: s3.BucketPolicy
+    database: glue.Database
+    table: glue.Table
+    workgroup: athena.WorkGroup
+
+    def resources(self) -> list:
+        return [self.bucket, self.policy, self.database, self.table, self.workgroup]
+
+    def object_arns(self) -> Join:
+        return Join("", [GetAtt(self.bucket, "Arn"), f"/{PREFIX}/*"])
+
+
+def database_name(config: Config) -> str:
+    return f"{config.project}_{config.env}".replace("-", "_")  # Athena wants no hyphens
+
+
+def workgroup_name(config: Config) -> str:
+    return config.resource_name("analytics")
+
+
+def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
+    if "s3" not in config.sinks:
+        return None
+    bucket = private_bucket(
+        config,
+        "AnalyticsBucket",
+        "analytics",
+        key,
+        LifecycleConfiguration=s3.LifecycleConfiguration(
+            Rules=[
+                # a redelivered batch overwrites its object: keep the old version a week, not forever
+                s3.LifecycleRule(
+                    Id="overwritten-objects",
+                    Status="Enabled",
+                    NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7),
+                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                ),
+                s3.LifecycleRule(
+                    Id="query-results", Status="Enabled", Prefix=f"{RESULTS_PREFIX}/", ExpirationInDays=30
+                ),
+            ]
+        ),
+    )
+    database = glue.Database(
+        "AnalyticsDatabase",
+        CatalogId=Ref("AWS::AccountId"),
+        DatabaseInput=glue.DatabaseInput(Name=database_name(config), Description="Sluice events (S3 sink)"),
+    )
+    location = Join("", ["s3://", Ref(bucket), f"/{PREFIX}/"])
+    table = glue.Table(
+        "AnalyticsTable",
+        CatalogId=Ref("AWS::AccountId"),
+        DatabaseName=Ref(database),
+        TableInput=glue.TableInput(
+            Name=TABLE,
+            TableType="EXTERNAL_TABLE",
+            Parameters={
+                "classification": "json",
+                "compressionType": "gzip",
+                "projection.enabled": "true",
+                "projection.dt.type": "date",
+                "projection.dt.format": "yyyy-MM-dd",
+                "projection.dt.range": f"{FIRST_DAY},NOW",
+                "projection.dt.interval": "1",
+                "projection.dt.interval.unit": "DAYS",
+                "projection.hour.type": "integer",
+                "projection.hour.range": "0,23",
+                "projection.hour.digits": "2",
+                # Join, not Sub: ${dt} and ${hour} are Athena's placeholders, not CloudFormation's
+                "storage.location.template": Join("", [location, "dt=${dt}/hour=${hour}/"]),
+            },
+            PartitionKeys=[glue.Column(Name="dt", Type="string"), glue.Column(Name="hour", Type="string")],
+            StorageDescriptor=glue.StorageDescriptor(
+                Columns=[glue.Column(Name=name, Type=kind) for name, kind in COLUMNS],
+                Location=location,
+                InputFormat="org.apache.hadoop.mapred.TextInputFormat",
+                OutputFormat="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                SerdeInfo=glue.SerdeInfo(SerializationLibrary="org.openx.data.jsonserde.JsonSerDe"),
+            ),
+        ),
+    )
+    workgroup = athena.WorkGroup(
+        "AnalyticsWorkGroup",
+        Name=workgroup_name(config),
+        Description="Queries over the Sluice S3 analytics store (invoke events.query)",
+        RecursiveDeleteOption=True,
+        WorkGroupConfiguration=athena.WorkGroupConfiguration(
+            EnforceWorkGroupConfiguration=True,
+            PublishCloudWatchMetricsEnabled=True,
+            BytesScannedCutoffPerQuery=QUERY_SCAN_LIMIT_BYTES,
+            ResultConfiguration=athena.ResultConfiguration(
+                OutputLocation=Join("", ["s3://", Ref(bucket), f"/{RESULTS_PREFIX}/"]),
+                EncryptionConfiguration=athena.EncryptionConfiguration(
+                    EncryptionOption="SSE_KMS", KmsKey=GetAtt(key, "Arn")
+                ),
+            ),
+        ),
+    )
+    return Analytics(bucket, tls_only_policy("AnalyticsBucketPolicy", bucket), database, table, workgroup)

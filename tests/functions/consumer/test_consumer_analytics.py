@@ -1,0 +1,84 @@
+"""The consumer's S3 analytics sink: one object per batch and hour, idempotent, never ahead of the table."""
+
+from typing import Any
+
+import pytest
+
+from functions.common.analytics import read_lines
+from tests.functions.support import FakeContext, envelope_body, fail_calls, leave_unprocessed, load_module, sqs_event
+
+TABLE = "sluice-events"
+
+
+def test_a_batch_lands_in_the_table_and_as_one_object_per_received_hour(both_sinks: Any) -> None:
+    # GIVEN a batch of three events, two received at 19:xx and one at 20:00
+    bodies = [
+        envelope_body("evt-b", received_at="2026-11-25T19:20:03.123Z"),
+        envelope_body("evt-a", received_at="2026-11-25T19:59:59.999Z"),
+        envelope_body("evt-c", received_at="2026-11-25T20:00:00.000Z"),
+    ]
+    # WHEN the consumer handles it
+    assert both_sinks.app.handler(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}
+    # THEN every event is in the table, and in one object of its hour's partition, sorted by event id
+    assert set(both_sinks.items()) == {"evt-a", "evt-b", "evt-c"}
+    objects = both_sinks.analytics_objects()
+    by_partition = {
+        key.rsplit("/", 1)[0]: [line["event_id"] for line in read_lines(data)] for key, data in objects.items()
+    }
+    assert by_partition == {
+        "events/dt=2026-11-25/hour=19": ["evt-a", "evt-b"],
+        "events/dt=2026-11-25/hour=20": ["evt-c"],
+    }
+    [line] = [line for data in objects.values() for line in read_lines(data) if line["event_id"] == "evt-c"]
+    assert line["raw"] == '{"n": 1}' and line["received_at"] == "2026-11-25T20:00:00.000Z"
+
+
+def test_a_redelivered_batch_overwrites_its_object_instead_of_adding_one(both_sinks: Any) -> None:
+    # GIVEN a batch already consumed
+    bodies = [envelope_body(f"evt-{n}") for n in range(5)]
+    both_sinks.app.handler(sqs_event(bodies), FakeContext())
+    first = both_sinks.analytics_objects()
+    # WHEN the same messages come again, in another order (a redelivery after a timeout)
+    both_sinks.app.handler(sqs_event(list(reversed(bodies))), FakeContext())
+    # THEN the store holds the same single object, byte for byte
+    assert both_sinks.analytics_objects() == first and len(first) == 1
+
+
+def test_an_event_not_in_the_table_is_not_in_the_store_and_comes_back(both_sinks: Any) -> None:
+    # GIVEN DynamoDB leaves one item unprocessed every time
+    leave_unprocessed(both_sinks.app.dynamodb, TABLE, lambda _call, key: key == "evt-1")
+    # WHEN a batch of three is handled (a short invocation: the writer stops retrying at its deadline)
+    bodies = [envelope_body(f"evt-{n}") for n in range(3)]
+    response = both_sinks.app.handler(sqs_event(bodies), FakeContext(remaining_ms=1000))
+    # THEN the unwritten one returns to the queue and is not in the analytics store yet (no copy ahead of time)
+    assert [failure["itemIdentifier"] for failure in response["batchItemFailures"]] == ["msg-0001"]
+    [data] = both_sinks.analytics_objects().values()
+    assert [line["event_id"] for line in read_lines(data)] == ["evt-0", "evt-2"]
+
+
+def test_an_s3_failure_sends_the_records_back(both_sinks: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN S3 refuses every PutObject
+    fail_calls(both_sinks.app.s3, "PutObject", "InternalError")
+    # WHEN a batch is handled
+    response = both_sinks.app.handler(sqs_event([envelope_body(f"evt-{n}") for n in range(3)]), FakeContext())
+    # THEN every record comes back (its item is rewritten identically next time) and the sink error is counted
+    assert len(response["batchItemFailures"]) == 3
+    assert set(both_sinks.items()) == {"evt-0", "evt-1", "evt-2"}
+    assert both_sinks.analytics_objects() == {}
+    assert '"AnalyticsSinkErrors":[3.0]' in capsys.readouterr().out
+
+
+def test_with_the_s3_sink_alone_the_table_is_not_written(both_sinks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SINKS", "s3")
+    app = load_module("functions.consumer.app")
+    assert app.handler(sqs_event([envelope_body("evt-only-s3")]), FakeContext()) == {"batchItemFailures": []}
+    assert both_sinks.items() == {}
+    assert len(both_sinks.analytics_objects()) == 1
+
+
+def test_an_unknown_sink_fails_fast(both_sinks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.common.errors import ConfigError
+
+    monkeypatch.setenv("SINKS", "dynamodb,kafka")
+    with pytest.raises(ConfigError, match="SINKS"):
+        load_module("functions.consumer.app")

@@ -1,0 +1,74 @@
+"""`invoke events.query`: the same SQL over the S3 analytics store, DuckDB locally and Athena on AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.common.analytics import analytics_objects
+from functions.common.envelope import Envelope
+from ops.errors import OpsError
+from ops.query import format_result, query_athena, query_local
+from tests.ops.helpers import unique
+
+
+def stored(s3: Any, bucket: str, events: list[Envelope]) -> None:
+    """Put the objects the consumer would write for `events`."""
+    for key, (body, _) in analytics_objects("events", events).items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def test_sql_runs_locally_over_the_stores_objects_with_partitions(aws: boto3.Session) -> None:
+    # GIVEN two batches of events in the local analytics store, one event delivered in both
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    first = [Envelope(f"e{n}", f'{{"type": "{kind}"}}', f"2026-11-25T19:0{n}:00.000Z") for n, kind in enumerate("abb")]
+    stored(s3, bucket, first)
+    stored(s3, bucket, [first[2], Envelope("e9", '{"type": "a"}', "2026-11-25T20:00:00.000Z")])
+    # WHEN a query groups by a field of the raw event and by hour partition
+    result = query_local(
+        s3,
+        bucket,
+        "SELECT hour, json_extract_string(raw, '$.type') AS type, count(*) AS n, count(DISTINCT event_id) AS events "
+        "FROM events GROUP BY ALL ORDER BY hour, type",
+    )
+    # THEN the answer covers every object, the partition columns are there, and a duplicate is visible
+    assert result.columns == ["hour", "type", "n", "events"]
+    assert result.rows == [["19", "a", 1, 1], ["19", "b", 3, 2], ["20", "a", 1, 1]]
+    assert result.notes == ["DuckDB over 3 local objects"]
+
+
+def test_an_empty_store_answers_and_bad_sql_is_one_line(aws: boto3.Session) -> None:
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    assert query_local(s3, bucket, "SELECT count(*) AS n FROM events").rows == [[0]]
+    with pytest.raises(OpsError, match=r"^query failed: .*") as raised:
+        query_local(s3, bucket, "SELEKT 1")
+    assert "\n" not in str(raised.value)
+
+
+def test_athena_runs_in_the_workgroup_and_reports_the_scans_cost(aws: boto3.Session) -> None:
+    # GIVEN a workgroup (moto's Athena answers SUCCEEDED at once)
+    athena = aws.client("athena")
+    workgroup = unique("wg")
+    athena.create_work_group(Name=workgroup, Configuration={"ResultConfiguration": {"OutputLocation": "s3://r/"}})
+    # WHEN a query runs
+    result = query_athena(athena, "SELECT 1", "sluice_dev", workgroup, 5.0, sleep=lambda _: None)
+    # THEN it ran in that workgroup, and the cost line bills the 10 MB minimum at $5/TB
+    [execution] = [
+        athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        for query_id in athena.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"]
+    ]
+    assert execution["QueryExecutionContext"]["Database"] == "sluice_dev"
+    assert result.notes == ["scanned 0.0 MB: $0.000048 at $5/TB (10 MB minimum)"]
+
+
+def test_results_print_as_an_aligned_table_with_long_values_cut() -> None:
+    from ops.query import QueryResult
+
+    lines = format_result(QueryResult(["id", "raw"], [["e1", "x" * 100], ["e22", None]]), max_width=10)
+    assert lines == ["id   raw       ", "---  ----------", "e1   xxxxxxxxx…", "e22  NULL      ", "(2 rows)"]
