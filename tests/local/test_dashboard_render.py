@@ -27,6 +27,7 @@ from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import Window
 from local.dashboard_render import _draw_metric, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link
+from tests.local.console.chromium import HEADLESS_FLAGS
 
 CHROMIUM = Path("/usr/bin/chromium")
 REGION = "us-east-1"
@@ -166,14 +167,7 @@ def test_a_browser_shows_the_page(rendered, tmp_path):
     shot = tmp_path / "screenshot.png"
     command = [
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         f"--screenshot={shot}",
         "--window-size=1600,1200",

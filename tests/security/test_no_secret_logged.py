@@ -13,6 +13,7 @@ import pytest
 
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
+from functions.common.item import decode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -89,9 +90,10 @@ def metrics_text(stack) -> str:
 
 
 def table_text(stack) -> str:
+    """Every stored event's fields, decoded (a compressed raw is searched as the text it holds)."""
     items = []
     for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.outputs["TableName"]):
-        items += page["Items"]
+        items += [decode(item) for item in page["Items"]]
     return json.dumps(items)
 
 

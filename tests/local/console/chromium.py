@@ -19,7 +19,8 @@ import requests
 import websocket
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-FLAGS = (
+# Headless, as root, and quiet on a machine whose network is closed (background networking would try Google's hosts)
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -28,6 +29,9 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+)
+FLAGS = (
+    *HEADLESS_FLAGS,
     "--remote-debugging-port=0",  # Chromium picks a free port and writes it to DevToolsActivePort
 )
 START_TIMEOUT_SECONDS = 30
