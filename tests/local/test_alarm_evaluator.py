@@ -251,22 +251,27 @@ def test_mismatch_expression_needs_every_period(aws):
     assert [m["NewStateValue"] for m in aws.received(aws.high)] == [ALARM, OK]
 
 
+def anomaly_alarm(aws: Aws, name: str, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """A low-tier alarm outside the band of query `band` (an anomaly alarm has no static Threshold)."""
+    alarm = metric_alarm(
+        aws,
+        name,
+        aws.low,
+        Metrics=metrics,
+        ThresholdMetricId="band",
+        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+    )
+    alarm.pop("Threshold")
+    return alarm
+
+
 def test_anomaly_band_alarm_fires_above_and_below_history(aws):
     # GIVEN a request-count anomaly alarm (band of width 2 around the recent history)
     band = [
         {"Id": "count", "MetricStat": stat("Count"), "ReturnData": True},
         {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(count, 2)", "ReturnData": True},
     ]
-    alarm = metric_alarm(
-        aws,
-        "anomaly-low",
-        aws.low,
-        Metrics=band,
-        ThresholdMetricId="band",
-        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
-    )
-    alarm.pop("Threshold")
-    watcher = evaluator(aws, [alarm])
+    watcher = evaluator(aws, [anomaly_alarm(aws, "anomaly-low", band)])
     # WHEN 20 periods of steady traffic (100 ± 3) are followed by a surge
     steady = {index: 100 + (index % 3 - 1) * 3 for index in range(20)}
     aws.put("Count", {**steady, 20: 1000, 21: 1000, 22: 1000})
@@ -296,16 +301,7 @@ def test_anomaly_band_over_metric_math_reads_the_expressions_history(aws):
         {"Id": "clients", "Expression": f"{clients} * {clients} / {clients}", "ReturnData": True},
         {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(clients, 2)", "ReturnData": True},
     ]
-    alarm = metric_alarm(
-        aws,
-        "client-anomaly",
-        aws.low,
-        Metrics=band,
-        ThresholdMetricId="band",
-        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
-    )
-    alarm.pop("Threshold")
-    watcher = evaluator(aws, [alarm])
+    watcher = evaluator(aws, [anomaly_alarm(aws, "client-anomaly", band)])
     # WHEN 20 periods carry only the canary's 2 requests each, then clients start sending 100 a period
     aws.put("CanaryRequests", {index: 2 for index in range(23)})
     aws.put("Count", {**{index: 2 for index in range(20)}, 20: 102, 21: 102, 22: 102})
