@@ -722,7 +722,9 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
             keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
             for events in sorted({1, batch})
         ]
-        by_sinks = [estimate(config, prices, workload, shape, inventory, assumptions) for shape in sink_shapes(batch)]
+        by_sinks = [
+            estimate(config, prices, workload, shape, inventory, assumptions) for shape in sink_shapes(config, batch)
+        ]
         outage_cost = outage_estimate(config, prices, workload, outage, assumptions)
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(
@@ -737,7 +739,7 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
     print("\n".join(format_comparison(estimates, config)))
     print("\n".join(keyed))
     print()
-    print("\n".join(format_sinks(by_sinks, ("dynamodb",))))
+    print("\n".join(format_sinks(by_sinks, config.sinks)))
     print()
     print("\n".join(format_outage(outage_cost, config)))
     print("\nassumptions (estimates, not measurements):")

@@ -136,7 +136,7 @@ def simulate(hours: float, rate: int) -> dict[str, Any]:
     settings = FunctionSettings(
         name="sluice-prod-consumer", timeout_seconds=config.functions["consumer"].timeout_seconds
     )
-    batch = config.mappings["consumer"].batch_size
+    batch = config.mapping("consumer").batch_size
     invocations = 0
     sent = 0
     with contextlib.redirect_stdout(io.StringIO()):

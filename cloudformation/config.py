@@ -75,6 +75,16 @@ class MappingConfig:
 
 
 @dataclass(frozen=True)
+class AnalyticsConfig:
+    """The S3 analytics store. With the table as a sink an event must be readable within seconds; when the S3
+    store is the only sink nobody reads an event before Athena does, so the consumer's event source mapping
+    takes these bigger batches instead of mappings.consumer's: fewer objects (S3 PUTs) and invocations."""
+
+    s3_only_batch_size: int = 1000
+    s3_only_batching_window_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class TableConfig:
     billing: Literal["on-demand", "provisioned"]
     read_capacity: int
@@ -161,6 +171,19 @@ class Config:
     canary: CanaryConfig
     local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000))
     sinks: tuple[str, ...] = ("dynamodb",)
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+
+    def mapping(self, name: str) -> MappingConfig:
+        """The event source mapping `name` deploys with: mappings.<name>, except that an S3-only environment's
+        consumer takes analytics.s3_only_batch_size and analytics.s3_only_batching_window_seconds."""
+        settings = self.mappings[name]
+        if name != "consumer" or "dynamodb" in self.sinks:
+            return settings
+        return dataclasses.replace(
+            settings,
+            batch_size=self.analytics.s3_only_batch_size,
+            batching_window_seconds=self.analytics.s3_only_batching_window_seconds,
+        )
 
     @property
     def stack_name(self) -> str:
@@ -182,7 +205,7 @@ class Config:
             self.queue.retry_window_seconds,
             first_delay=self.visibility_timeout_seconds,
             max_delay=max_delay_for(
-                self.functions["consumer"].timeout_seconds, self.mappings["consumer"].batching_window_seconds
+                self.functions["consumer"].timeout_seconds, self.mapping("consumer").batching_window_seconds
             ),
         )
 
@@ -307,22 +330,26 @@ def _check_invariants(config: Config, where: str) -> None:
         require(128 <= function.memory_mb <= 10240, f"functions.{name}.memory_mb", "expected 128–10240")
         require(1 <= function.timeout_seconds <= 900, f"functions.{name}.timeout_seconds", "expected 1–900")
         require(function.reserved_concurrency >= 1, f"functions.{name}.reserved_concurrency", "expected ≥ 1")
-    for name, mapping in config.mappings.items():
-        require(1 <= mapping.batch_size <= 10000, f"mappings.{name}.batch_size", "expected 1–10000")
+    analytics = config.analytics
+    batches = [
+        (f"mappings.{name}.", mapping.batch_size, mapping.batching_window_seconds)
+        for name, mapping in config.mappings.items()
+    ]
+    batches.append(("analytics.s3_only_", analytics.s3_only_batch_size, analytics.s3_only_batching_window_seconds))
+    for prefix, batch_size, window in batches:
+        # the SQS limits of an event source mapping (botocore lambda model, CreateEventSourceMapping)
+        require(1 <= batch_size <= 10000, f"{prefix}batch_size", "expected 1–10000")
+        require(0 <= window <= 300, f"{prefix}batching_window_seconds", "expected 0–300")
         require(
-            0 <= mapping.batching_window_seconds <= 300,
-            f"mappings.{name}.batching_window_seconds",
-            "expected 0–300",
+            batch_size <= 10 or window >= 1,
+            f"{prefix}batching_window_seconds",
+            "a batch size above 10 needs a batching window of at least 1 second",
         )
+    for name, mapping in config.mappings.items():
         require(
             2 <= mapping.maximum_concurrency <= 1000,
             f"mappings.{name}.maximum_concurrency",
             "expected 2–1000 (the range AWS accepts)",
-        )
-        require(
-            mapping.batch_size <= 10 or mapping.batching_window_seconds >= 1,
-            f"mappings.{name}.batching_window_seconds",
-            "a batch size above 10 needs a batching window of at least 1 second",
         )
     queue = config.queue
     require(60 <= queue.retention_seconds <= 1_209_600, "queue.retention_seconds", "expected 60–1209600 (14 days)")
@@ -468,6 +495,12 @@ def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> 
         canary.deadline_seconds + CANARY_TIMEOUT_MARGIN_SECONDS <= config.functions["canary"].timeout_seconds,
         "canary.deadline_seconds",
         f"must leave {CANARY_TIMEOUT_MARGIN_SECONDS} s of functions.canary.timeout_seconds for the request",
+    )
+    window = config.mapping("consumer").batching_window_seconds
+    require(
+        canary.deadline_seconds > window,
+        "canary.deadline_seconds",
+        f"must exceed the consumer's batching window ({window} s): a run would fail while its event waits for a batch",
     )
     require(1 <= canary.ttl_hours <= 8760, "canary.ttl_hours", "expected 1–8760 (a year)")
     require(canary.latency_objective_ms > 0, "canary.latency_objective_ms", "expected a positive number")

@@ -252,7 +252,7 @@ def _event_source_mappings(config: Config, functions: Mapping[str, awslambda.Fun
     sources = {"consumer": queues.ingest, "archiver": queues.dead_letter}
     mappings = []
     for name, queue in sources.items():
-        settings = config.mappings[name]
+        settings = config.mapping(name)
         mappings.append(
             awslambda.EventSourceMapping(
                 f"{name.title()}EventSourceMapping",

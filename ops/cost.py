@@ -23,6 +23,7 @@ when the retry window ends are dead-lettered, archived and replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
@@ -114,7 +115,6 @@ class Shape:
     events_per_request: int
     naive: bool = False
     sinks: tuple[str, ...] = ("dynamodb",)
-    consumer_batch: int | None = None  # None: the environment's mappings.consumer.batch_size
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ def estimate(
     if shape.naive:
         consumer_batch, write_calls = 1, 1.0
     else:
-        consumer_batch = shape.consumer_batch or config.mappings["consumer"].batch_size
+        consumer_batch = consumer_batch_size(config, shape.sinks)
         write_calls = math.ceil(consumer_batch / DYNAMODB_BATCH_WRITE_MAX)
     consumer_ms = assume.consumer_base_ms + assume.consumer_per_record_ms * consumer_batch
     if "dynamodb" in shape.sinks:
@@ -564,7 +564,7 @@ def outage_estimate(
     failed, dead = failed_receives_by_wait(schedule.delays, seconds, workload.rate)
     result = OutageEstimate(hours, workload.rate * seconds, failed, dead)
     sqs_price = prices("sqs", "standard_requests_per_million") / MILLION
-    batch = config.mappings["consumer"].batch_size
+    batch = config.mapping("consumer").batch_size
     invocations = failed / batch
     consumer_ms = (
         assume.consumer_base_ms
@@ -686,16 +686,20 @@ def shapes(batch: int, sinks: tuple[str, ...] = ("dynamodb",)) -> list[Shape]:
     return result
 
 
-# An S3-only environment can take far bigger consumer batches (analytics tolerate a minute's delay, and a
-# bigger object is fewer PUTs): e.g. mappings.consumer.batch_size = 1000, batching_window_seconds = 10.
-S3_ONLY_BIG_BATCH = 1000
+def consumer_batch_size(config: Config, sinks: tuple[str, ...]) -> int:
+    """The consumer's batch size were the environment deployed with `sinks`: an S3-only one takes the
+    analytics store's bigger batches (Config.mapping)."""
+    return dataclasses.replace(config, sinks=sinks).mapping("consumer").batch_size
 
 
-def sink_shapes(batch: int) -> list[Shape]:
-    """The request shape of --batch once per sink configuration, and S3 alone with big consumer batches."""
-    shapes = [Shape(f"sinks {sink_label(sinks)}", batch, sinks=sinks) for sinks in SINK_CONFIGURATIONS]
-    label = f"sinks s3, consumer batches of {S3_ONLY_BIG_BATCH}"
-    return [*shapes, Shape(label, batch, sinks=("s3",), consumer_batch=S3_ONLY_BIG_BATCH)]
+def sink_shapes(config: Config, batch: int) -> list[Shape]:
+    """The request shape of --batch once per sink configuration, each with the consumer batches it deploys with."""
+    return [
+        Shape(
+            f"sinks {sink_label(sinks)} (consumer batches of {consumer_batch_size(config, sinks)})", batch, sinks=sinks
+        )
+        for sinks in SINK_CONFIGURATIONS
+    ]
 
 
 def format_sinks(estimates: list[Estimate], configured: tuple[str, ...]) -> list[str]:
@@ -707,7 +711,7 @@ def format_sinks(estimates: list[Estimate], configured: tuple[str, ...]) -> list
         f"  {'':<{width}}  {'per month':>12}  {'per million events':>18}",
     ]
     for estimate in estimates:
-        this = estimate.shape.sinks == configured and estimate.shape.consumer_batch is None
+        this = estimate.shape.sinks == configured
         mark = "  ← this environment" if this else ""
         total, per_million = estimate.total, estimate.per_million_events
         lines.append(f"  {estimate.shape.label:<{width}}  ${total:>11,.2f}  ${per_million:>17,.3f}{mark}")

@@ -59,6 +59,15 @@ def test_every_environment_loads(env):
         ("[test.canary]\ndeadline_seconds = 40\ninterval_seconds = 120\n", "test.canary.deadline_seconds: must leave"),
         ("[test.canary]\nttl_hours = 0\n", "test.canary.ttl_hours: expected 1–8760"),
         ("[test.canary]\nenabled = 'yes'\n", "test.canary.enabled: expected true or false"),
+        ("[test.analytics]\ns3_only_batch_size = 20000\n", "test.analytics.s3_only_batch_size: expected 1–10000"),
+        (
+            "[test.analytics]\ns3_only_batching_window_seconds = 0\n",
+            "test.analytics.s3_only_batching_window_seconds: a batch size above 10 needs",
+        ),
+        (
+            'sinks = ["s3"]\n[test.analytics]\ns3_only_batching_window_seconds = 30\n',
+            "test.canary.deadline_seconds: must exceed the consumer's batching window (30 s)",
+        ),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
@@ -125,3 +134,18 @@ def test_only_the_local_stack_runs_the_canary_faster_than_a_minute(tmp_path):
     # AND a sub-minute interval anywhere but local is one clear line
     with pytest.raises(ConfigError, match=r"dev\.canary\.interval_seconds: expected a multiple of 60"):
         load_config("dev", write_config(tmp_path, "[dev.canary]\ninterval_seconds = 5\ndeadline_seconds = 4\n"))
+
+
+def test_an_s3_only_consumer_takes_the_analytics_stores_bigger_batches(tmp_path):
+    # GIVEN the same environment with the table among its sinks and without it
+    path = write_config(tmp_path, '[both]\nsinks = ["dynamodb", "s3"]\n[s3only]\nsinks = ["s3"]\n')
+    both, s3_only = load_config("both", path), load_config("s3only", path)
+    # WHEN their consumer mappings are read
+    # THEN with the table the consumer keeps mappings.consumer (events readable within a second or two)
+    assert (both.mapping("consumer").batch_size, both.mapping("consumer").batching_window_seconds) == (100, 1)
+    # AND without it takes analytics.s3_only_* (fewer objects and invocations), keeping its concurrency
+    consumer = s3_only.mapping("consumer")
+    assert (consumer.batch_size, consumer.batching_window_seconds) == (1000, 10)
+    assert consumer.maximum_concurrency == both.mapping("consumer").maximum_concurrency
+    # AND the archiver's mapping never changes
+    assert s3_only.mapping("archiver") == s3_only.mappings["archiver"]

@@ -306,3 +306,17 @@ def test_the_template_and_the_functions_agree_on_what_marks_a_canary_item():
 
     assert canary.CANARY_ID_PREFIX == marks.CANARY_ID_PREFIX
     assert storage.TTL_ATTRIBUTE == marks.EXPIRES_AT_ATTRIBUTE
+
+
+def test_an_s3_only_environment_maps_the_consumer_with_the_analytics_stores_bigger_batches(tmp_path):
+    # GIVEN an environment whose only sink is the S3 analytics store
+    path = tmp_path / "sluice.toml"
+    path.write_text(REAL_CONFIG.read_text() + '\n[test]\nsinks = ["s3"]\n')
+    # WHEN its template is synthesized
+    template = full_template(load_config("test", path)).to_dict()
+    # THEN the consumer's event source mapping takes analytics.s3_only_batch_size / _batching_window_seconds
+    mapping = template["Resources"]["ConsumerEventSourceMapping"]["Properties"]
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (1000, 10)
+    # AND prod (the table) keeps mappings.consumer's
+    prod = synthesized("prod")["Resources"]["ConsumerEventSourceMapping"]["Properties"]
+    assert (prod["BatchSize"], prod["MaximumBatchingWindowInSeconds"]) == (100, 1)

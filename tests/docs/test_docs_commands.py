@@ -243,3 +243,27 @@ def test_readme_aws_environment_is_enough_for_a_client_of_the_local_stack(local_
     )
     # THEN it reaches the local stack's table
     assert result.returncode == 0 and result.stdout.strip() == "sluice-local-events", result.stderr[-1000:]
+
+
+def test_ops_readme_sink_table_is_what_invoke_cost_prints(tmp_path: Path) -> None:
+    # GIVEN the per-sink rows of ops/README.md's cost figures and the command its heading names
+    readme = (PROJECT / "ops/README.md").read_text(encoding="utf-8")
+    heading = re.search(r"## Cost figures \(`invoke (cost [^`]+)`", readme)
+    assert heading is not None
+    section = readme[heading.end() :].split("\n\n## ")[0]
+    rows = {
+        match.group(1): _dollars(line)
+        for line in section.splitlines()
+        if (match := re.match(r"^\| (dynamodb|dynamodb \+ s3|s3) \(consumer batches of \d+\) \|", line))
+    }
+    # WHEN the command runs
+    result = run_invoke(heading.group(1).split(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    printed = {
+        match.group(1): _dollars(line)
+        for line in result.stdout.splitlines()
+        if (match := re.match(r"^  sinks (.+?) \(consumer batches of \d+\)", line))
+    }
+    # THEN each sink configuration's per month and per million figures are the printed ones
+    assert rows == printed
+    assert set(printed) == {"dynamodb", "dynamodb + s3", "s3"}

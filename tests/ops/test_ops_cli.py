@@ -47,7 +47,9 @@ def test_cost_prints_the_three_shapes_and_a_budget(capsys: pytest.CaptureFixture
     for heading in ("naive (1 event, 1 message, 1 PutItem per request):", "ours, single:", "ours, batched (50"):
         assert heading in output
     assert "suggested budget" in output and "list prices as of" in output
-    # AND each sink configuration side by side, this environment's marked
-    for row in ("sinks dynamodb  ", "sinks dynamodb + s3", "sinks s3  ", "sinks s3, consumer batches of 1000"):
+    # AND each sink configuration side by side with the consumer batches it deploys with, this environment's marked
+    for row in ("sinks dynamodb (consumer batches of 100)", "sinks dynamodb + s3 (consumer batches of 100)"):
         assert row in output
+    assert "sinks s3 (consumer batches of 1000)" in output
     assert output.count("← this environment") == 1
+    assert "sinks dynamodb (consumer batches of 100)" in next(line for line in output.splitlines() if "←" in line)

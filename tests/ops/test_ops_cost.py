@@ -17,8 +17,10 @@ from ops.cost import (
     check_batch,
     estimate,
     failed_receives_by_wait,
+    format_sinks,
     keyed_request_cost,
     outage_estimate,
+    sink_shapes,
     suggested_budget,
 )
 from ops.errors import OpsError
@@ -134,25 +136,25 @@ def test_each_sink_configuration_prices_only_its_sinks(tmp_path: Path) -> None:
             "put_requests_per_thousand = 0.0", "put_requests_per_thousand = 1.0"
         )
     )
-    prices, config = Prices.load(path), load_config("dev")  # consumer batches of 100
+    prices, config = Prices.load(path), load_config("dev")  # consumer batches of 100; S3 alone 1000
 
-    def lines(sinks: tuple[str, ...], **shape: int) -> dict[str, float]:
-        result = estimate(config, prices, WORKLOAD, Shape("batched", 50, sinks=sinks, **shape), Inventory(), FLAT)
+    def lines(sinks: tuple[str, ...]) -> dict[str, float]:
+        result = estimate(config, prices, WORKLOAD, Shape("batched", 50, sinks=sinks), Inventory(), FLAT)
         return {line.item: line.usd for line in result.lines if line.service in ("DynamoDB", "S3")}
 
     # WHEN each configuration is priced
     dynamodb, both, s3_only = lines(("dynamodb",)), lines(("dynamodb", "s3")), lines(("s3",))
-    # THEN the S3 sink is one PUT per consumer batch (3.6 M / 100) and (event + 250 B) × 0.8 stored per event
+    # THEN the S3 sink is one PUT per consumer batch and (event + 250 B) × 0.8 stored per event: with the table
+    # batches of mappings.consumer (3.6 M / 100), alone the analytics store's bigger ones (3.6 M / 1000)
     puts = "analytics sink PUTs (one object per batch of 100)"
-    assert s3_only[puts] == pytest.approx(36.0)
+    assert both[puts] == pytest.approx(36.0)
+    assert s3_only["analytics sink PUTs (one object per batch of 1000)"] == pytest.approx(3.6)
     stored = 3_600_000 * 1250 * 0.8 / 1024**3
     assert s3_only["analytics sink storage of one month of events (grows monthly)"] == pytest.approx(stored)
     # AND DynamoDB appears only where it is a sink; both is the sum of the two
     assert not any(item.startswith("BatchWriteItem") for item in s3_only)
     assert puts not in dynamodb
-    assert both == dynamodb | s3_only
-    # AND bigger consumer batches mean fewer objects
-    assert lines(("s3",), consumer_batch=1000)["analytics sink PUTs (one object per batch of 1000)"] == 3.6
+    assert both == dynamodb | {item: usd for item, usd in s3_only.items() if "PUTs" not in item} | {puts: 36.0}
 
 
 def test_with_a_ttl_the_table_stores_ttl_days_of_events(tmp_path: Path) -> None:
@@ -299,3 +301,20 @@ def test_an_outage_inside_the_window_costs_retries_and_one_beyond_it_dead_letter
     # AND 30 hours dead-letter what arrived more than the window's delays before the end, at every receive
     assert long.dead_lettered == WORKLOAD.rate * (30 * 3600 - sum(config.retry_schedule.delays))
     assert long.total > short.total
+
+
+def test_each_sink_configuration_is_priced_with_the_consumer_batches_it_deploys_with(prices: Prices) -> None:
+    # GIVEN dev (the table only, consumer batches of 100; analytics.s3_only_batch_size 1000)
+    config = load_config("dev")
+    # WHEN the sink configurations are priced side by side
+    estimates = [estimate(config, prices, WORKLOAD, shape, Inventory(), FLAT) for shape in sink_shapes(config, 50)]
+    table = format_sinks(estimates, config.sinks)
+    # THEN S3 alone runs a tenth of the consumer invocations (1 s each here), and says which batches it priced
+    invocations = {
+        each.shape.sinks: next(line.quantity for line in each.lines if line.item == "consumer invocations")
+        for each in estimates
+    }
+    assert invocations == {("dynamodb",): 36_000, ("dynamodb", "s3"): 36_000, ("s3",): 3_600}
+    assert "sinks s3 (consumer batches of 1000)" in table[-1]
+    # AND the configuration dev runs is marked
+    assert [line.endswith("← this environment") for line in table[2:]] == [True, False, False]
