@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from loadtest.locust_stats import Row
 from loadtest.profiles import Slo
-from loadtest.reconcile import Reconciliation
+from loadtest.reconcile import Reconciliation, S3Copy
 from loadtest.scenarios import Expectations
 from loadtest.signals import ALL_OTHERS, resolve
 from loadtest.stack import Transition
@@ -60,7 +60,7 @@ def _loss_checks(observed: Observed) -> list[Check]:
     if result is None:
         return [Check("zero loss", False, "reconciliation did not run")]
     drained = "" if observed.drained else " (the queues had not drained: some may still be on their way)"
-    return [
+    table = [
         Check(
             "zero loss", result.lost_count == 0, f"{result.lost_count} of {result.accepted} accepted ids lost{drained}"
         ),
@@ -68,6 +68,19 @@ def _loss_checks(observed: Observed) -> list[Check]:
             "no duplicate ids",
             result.duplicates == 0,
             f"{result.duplicates} duplicates; {result.idempotent_repeats} idempotent repeats (expected)",
+        ),
+    ]
+    copy = [] if result.s3 is None else _s3_copy_checks(result.s3, result.accepted, drained)
+    return table + copy
+
+
+def _s3_copy_checks(copy: S3Copy, accepted: int, drained: str) -> list[Check]:
+    return [
+        Check("zero loss in the S3 copy", copy.lost_count == 0, f"{copy.lost_count} of {accepted} missing{drained}"),
+        Check(
+            "no duplicates in the S3 copy",
+            copy.duplicates == 0,
+            f"{copy.duplicates} extra lines of {len(copy.duplicated)} events ({copy.objects} objects read)",
         ),
     ]
 

@@ -76,6 +76,8 @@ def summary(record: RunRecord) -> dict[str, Any]:
         "lost": result.lost_count if result else None,
         "duplicates": result.duplicates if result else None,
         "idempotent_repeats": result.idempotent_repeats if result else None,
+        "s3_lost": result.s3.lost_count if result and result.s3 else None,
+        "s3_duplicates": result.s3.duplicates if result and result.s3 else None,
         "rps": round(record.totals.rps, 2),
         "p50_ms": record.totals.p50_ms,
         "p99_ms": record.totals.p99_ms,
@@ -194,6 +196,23 @@ def _reconciliation_lines(record: RunRecord) -> list[str]:
     if result.lost:
         shown = ", ".join(result.lost[:MAX_LISTED_LOST])
         lines += ["", f"Lost ids (first {min(MAX_LISTED_LOST, result.lost_count)}; all in `{LOST_FILE}`): {shown}"]
+    return lines + _s3_copy_lines(result)
+
+
+def _s3_copy_lines(result: Reconciliation) -> list[str]:
+    copy = result.s3
+    if copy is None:
+        return []
+    lines = [
+        "",
+        f"The S3 analytics store ({copy.objects} objects of the run's hours read): {copy.found} of "
+        f"{result.accepted} accepted ids found, **{copy.lost_count} lost**, **{copy.duplicates} duplicate lines** "
+        "(an object is keyed by its events, so a batch delivered again rewrites it; a batch regrouped after its "
+        "PUT would add lines).",
+    ]
+    for label, ids in (("Missing from S3", copy.lost), ("Duplicated in S3", copy.duplicated)):
+        if ids:
+            lines += ["", f"{label} (first {min(MAX_LISTED_LOST, len(ids))}): {', '.join(ids[:MAX_LISTED_LOST])}"]
     return lines
 
 

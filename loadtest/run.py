@@ -171,7 +171,12 @@ def run_scenario(
         require_locust_output(folder, outcome)
         _, requests = merge_id_logs(folder)
         drain_ok = _after_load(scenario, view, progress, notes, launched, options.poll_seconds)
-        reconciliation = _safely(notes, "reconciliation", lambda: reconcile(requests, view.stored), None)
+        reconciliation = _safely(
+            notes,
+            "reconciliation",
+            lambda: reconcile(requests, view.stored, view.analytics_lines(launched)),
+            None,
+        )
         _wait_for_alarms(scenario, view, progress, notes, launched, options.poll_seconds)
         transitions = _safely(notes, "alarm transitions", lambda: view.transitions(launched), [])
         alarm_names = sorted(set(_safely(notes, "alarm list", view.alarm_states, {})) | set(states_at_start))

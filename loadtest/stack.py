@@ -1,4 +1,5 @@
-"""What a run observes and does to the stack: queue depth, alarms, stored ids, faults, replay.
+"""What a run observes and does to the stack: queue depth, alarms, stored ids (the table and the S3 analytics
+store), faults, replay.
 
 `LocalStackView` uses the local stack's control API (and DynamoDB at its endpoint); `AwsStackView`
 the AWS APIs. Both answer the same questions, so the run does not care which it has.
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 import requests
 
 from loadtest.errors import LoadTestError
-from loadtest.reconcile import dynamodb_lookup
+from loadtest.reconcile import LineCounts, dynamodb_lookup, s3_line_counts
 from loadtest.target import Target
 
 CONTROL_TIMEOUT_SECONDS = 10.0
@@ -54,6 +55,7 @@ class StackView(Protocol):
     def alarm_states(self) -> dict[str, str]: ...
     def transitions(self, since: float) -> list[Transition]: ...
     def stored(self, ids: Sequence[str]) -> set[str]: ...
+    def analytics_lines(self, since: float) -> LineCounts | None: ...
     def faults(self) -> dict[str, float]: ...
     def inject(self, fault: str, seconds: float) -> None: ...
     def replay(self, since: float) -> Any: ...
@@ -186,6 +188,12 @@ class LocalStackView:
             self._lookup = dynamodb_lookup(self._client("dynamodb"), self.target.table_name)
         return self._lookup(ids)
 
+    def analytics_lines(self, since: float) -> LineCounts | None:
+        """The S3 analytics store's lines per event id since `since`; None without the S3 sink."""
+        if not self.target.analytics_bucket:
+            return None
+        return s3_line_counts(self._client("s3"), self.target.analytics_bucket, since)
+
 
 class _NotOffered(LoadTestError):
     """The control API has no such endpoint (404)."""
@@ -208,6 +216,7 @@ class AwsStackView:
         self.target = target
         self._sqs = session.client("sqs")
         self._cloudwatch = session.client("cloudwatch")
+        self._s3 = session.client("s3")
         self._lookup = dynamodb_lookup(session.client("dynamodb"), target.table_name)
 
     def depth(self) -> QueueDepth:
@@ -240,6 +249,11 @@ class AwsStackView:
 
     def stored(self, ids: Sequence[str]) -> set[str]:
         return self._lookup(ids)
+
+    def analytics_lines(self, since: float) -> LineCounts | None:
+        if not self.target.analytics_bucket:
+            return None
+        return s3_line_counts(self._s3, self.target.analytics_bucket, since)
 
     def faults(self) -> dict[str, float]:
         return {}

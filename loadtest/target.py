@@ -35,6 +35,7 @@ class Target:
     control_url: str | None = None  # the local stack's control API
     stack_name: str = ""
     archive_bucket: str = ""
+    analytics_bucket: str = ""  # the S3 analytics store, when `sinks` holds "s3"
     session: Any = field(default=None, repr=False, compare=False)  # boto3 session of a deployed stack
 
     @property
@@ -95,5 +96,6 @@ def from_stack(stack: StackTarget) -> Target:
         control_url=outputs["ControlUrl"].rstrip("/") if local else None,
         stack_name="" if local else stack.config.stack_name,
         archive_bucket=outputs.get("ArchiveBucket", ""),
+        analytics_bucket=outputs.get("AnalyticsBucket", ""),
         session=None if local else stack.session,
     )

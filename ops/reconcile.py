@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.common.analytics import read_lines
@@ -272,25 +272,44 @@ class S3IdsResult:
         return lines
 
 
+def hour_prefixes(prefix: str, since: datetime, until: datetime) -> list[str]:
+    """The store's `dt=…/hour=…/` prefixes of every UTC hour from `since` to `until` (both included)."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    prefixes = []
+    while hour <= until.astimezone(UTC):
+        prefixes.append(f"{prefix}/{hour.strftime('dt=%Y-%m-%d/hour=%H')}/")
+        hour += timedelta(hours=1)
+    return prefixes
+
+
+def analytics_line_counts(
+    s3: Any, bucket: str, prefixes: Iterable[str], *, progress_stream: Any = None
+) -> tuple[Counter[str], int]:
+    """(lines per event id, objects read) under `prefixes` of the S3 analytics store."""
+    lines_of: Counter[str] = Counter()
+    progress = Progress("reconcile: S3 objects read", stream=progress_stream)
+    for prefix in prefixes:
+        with aws_errors(f"reading s3://{bucket}/{prefix}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                    lines_of.update(line["event_id"] for line in read_lines(data))
+                    progress.update()
+    progress.finish()
+    return lines_of, progress.done
+
+
 def reconcile_ids_s3(
     s3: Any, bucket: str, ids: list[str], *, prefix: str = "events", progress_stream: Any = None
 ) -> S3IdsResult:
     """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further)."""
     counts = Counter(ids)
-    lines_of: Counter[str] = Counter()
-    progress = Progress("reconcile: S3 objects read", stream=progress_stream)
-    with aws_errors(f"reading s3://{bucket}/{prefix}/"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-            for item in page.get("Contents", []):
-                data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                lines_of.update(line["event_id"] for line in read_lines(data))
-                progress.update()
-    progress.finish()
+    lines_of, objects = analytics_line_counts(s3, bucket, [f"{prefix}/"], progress_stream=progress_stream)
     return S3IdsResult(
         listed=len(ids),
         unique=len(counts),
         found=sum(1 for event_id in counts if event_id in lines_of),
         missing=[event_id for event_id in counts if event_id not in lines_of],
         duplicated={event_id: count for event_id, count in lines_of.items() if count > 1 and event_id in counts},
-        objects=progress.done,
+        objects=objects,
     )

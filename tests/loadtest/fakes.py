@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -124,10 +125,13 @@ def fake_target(api_url: str = "http://127.0.0.1:1/v1") -> Target:
 
 
 class FakeStackView:
-    """A stack whose table is a set; alarms and transitions as the test sets them."""
+    """A stack whose table is a set (and S3 copy a Counter); alarms and transitions as the test sets them."""
 
-    def __init__(self, table: set[str], alarms: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, table: set[str], alarms: dict[str, str] | None = None, s3_lines: Counter[str] | None = None
+    ) -> None:
         self.table = table
+        self.s3_lines = s3_lines  # lines per event id in the S3 analytics store; None: no S3 sink
         self.alarms = alarms or {}
         self.transition_list: list[Transition] = []
         self.injected: list[tuple[str, float]] = []
@@ -147,6 +151,9 @@ class FakeStackView:
     def stored(self, ids: Sequence[str]) -> set[str]:
         self.lookups.append(len(ids))
         return {event_id for event_id in ids if event_id in self.table}
+
+    def analytics_lines(self, since: float) -> tuple[Counter[str], int] | None:
+        return None if self.s3_lines is None else (self.s3_lines, 1)
 
     def faults(self) -> dict[str, float]:
         return {}

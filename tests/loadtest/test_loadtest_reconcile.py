@@ -1,14 +1,26 @@
-"""Reconciliation on fake data; the accepted-ids log; the DynamoDB lookup against a stub client."""
+"""Reconciliation on fake data (the table and the S3 copy); the accepted-ids log; the DynamoDB lookup against a
+stub client; the S3 copy of a run's hours on moto."""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from functions.common.analytics import analytics_objects
+from functions.common.envelope import Envelope
 from loadtest.errors import LoadTestError
+from loadtest.expectations import Observed, check_expectations
 from loadtest.idlog import MERGED_NAME, AcceptedRequest, IdLog, merge_id_logs, read_id_log
-from loadtest.reconcile import dynamodb_lookup, reconcile
+from loadtest.locust_stats import Row
+from loadtest.profiles import Slo
+from loadtest.reconcile import Reconciliation, dynamodb_lookup, reconcile, s3_line_counts
+from loadtest.scenarios import Expectations
 
 
 def lookup_in(table: set[str], calls: list[int]):
@@ -110,3 +122,69 @@ def test_dynamodb_lookup_gives_up_with_a_clear_error() -> None:
 
     with pytest.raises(LoadTestError, match="unprocessed"):
         dynamodb_lookup(NeverDone(), "events", sleep=lambda seconds: None)(["a"])
+
+
+ACCEPTED = [AcceptedRequest(("a", "b", "c"))]
+SLO = Slo(p99_ms=500, error_ratio=0.01)
+TOTALS = Row("Aggregated", 10, 0, 20.0, 40.0, 300.0)
+
+
+def loss_checks(result: Reconciliation) -> dict[str, bool]:
+    checks = check_expectations(Expectations(), SLO, Observed(TOTALS, result, [], [], drained=True))
+    return {check.name: check.ok for check in checks if "loss" in check.name or "duplicate" in check.name}
+
+
+def test_a_right_s3_copy_holds_each_accepted_id_in_exactly_one_line() -> None:
+    # GIVEN the table and the S3 store each holding a, b and c once
+    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), (Counter({"a": 1, "b": 1, "c": 1, "other": 2}), 2))
+    # WHEN its checks are made
+    # THEN nothing is lost or duplicated in either (another run's lines do not count)
+    assert result.s3 is not None
+    assert (result.s3.found, result.s3.lost, result.s3.duplicates, result.s3.objects) == (3, (), 0, 2)
+    assert loss_checks(result) == {
+        "zero loss": True,
+        "no duplicate ids": True,
+        "zero loss in the S3 copy": True,
+        "no duplicates in the S3 copy": True,
+    }
+
+
+def test_a_wrong_s3_copy_fails_on_a_missing_and_a_duplicated_event() -> None:
+    # GIVEN a complete table but an S3 store that lacks b and holds c in two lines
+    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), (Counter({"a": 1, "c": 2}), 2))
+    # WHEN its checks are made
+    # THEN b is lost from the copy and c is one duplicate line; both S3 checks fail, the table's pass
+    assert result.s3 is not None
+    assert (result.s3.lost, result.s3.duplicated, result.s3.duplicates) == (("b",), ("c",), 1)
+    assert loss_checks(result) == {
+        "zero loss": True,
+        "no duplicate ids": True,
+        "zero loss in the S3 copy": False,
+        "no duplicates in the S3 copy": False,
+    }
+
+
+def test_without_an_s3_sink_only_the_table_is_checked() -> None:
+    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), None)
+    assert result.s3 is None
+    assert set(loss_checks(result)) == {"zero loss", "no duplicate ids"}
+
+
+@mock_aws
+def test_the_run_reads_the_s3_copy_of_its_hours_only() -> None:
+    # GIVEN a store with a batch of the run's hour, the same batch delivered again, one event of it regrouped
+    # into another batch, and an object of a day before the run
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = f"analytics-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    run_start = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+    e1, e2, e3 = (Envelope(f"e{n}", "{}", "2026-11-25T10:45:00.000Z") for n in (1, 2, 3))
+    old = Envelope("e1", "{}", "2026-11-24T10:45:00.000Z")
+    for batch in ([e1, e2], [e1, e2], [e2, e3], [old]):
+        for key, (body, _) in analytics_objects("events", batch).items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    # WHEN the run's hours are read
+    lines, objects = s3_line_counts(s3, bucket, run_start.timestamp(), until=run_start.timestamp() + 1800)
+    # THEN the batch delivered again rewrote its object (one line each), the regrouped event has two lines,
+    # and the day before is not read
+    assert (lines, objects) == (Counter({"e1": 1, "e2": 2, "e3": 1}), 2)

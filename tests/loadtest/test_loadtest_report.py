@@ -8,7 +8,7 @@ from loadtest.expectations import Check
 from loadtest.knee import find_knee
 from loadtest.locust_stats import HistoryPoint, Row
 from loadtest.profiles import Slo
-from loadtest.reconcile import Reconciliation
+from loadtest.reconcile import Reconciliation, S3Copy
 from loadtest.report import PLOT_FILE, REPORT_FILE, SUMMARY_FILE, RunRecord, write_report
 from loadtest.sampler import DepthSample
 from loadtest.scenarios import SCENARIOS
@@ -104,3 +104,17 @@ def test_a_run_without_data_still_gets_a_report(tmp_path) -> None:
     assert summary["lost"] is None and summary["expectations_met"] is False
     assert "Not run (see notes)" in (tmp_path / REPORT_FILE).read_text()
     assert (tmp_path / PLOT_FILE).stat().st_size > 0
+
+
+def test_the_report_gives_the_s3_copys_lost_and_duplicated_events(tmp_path) -> None:
+    # GIVEN a run whose S3 copy misses one event and holds another twice
+    copy = S3Copy(found=699, lost=("lost-1",), duplicates=1, duplicated=("twice-1",), objects=7)
+    reconciliation = Reconciliation(590, 700, 700, (), 0, 5, s3=copy)
+    # WHEN its report is written
+    report = write_report(record(reconciliation=reconciliation), tmp_path)
+    # THEN summary.json and report.md give both counts and name the events
+    summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert (summary["s3_lost"], summary["s3_duplicates"]) == (1, 1)
+    text = report.read_text()
+    assert "**1 lost**, **1 duplicate lines**" in text
+    assert "Missing from S3 (first 1): lost-1" in text and "Duplicated in S3 (first 1): twice-1" in text
