@@ -677,6 +677,7 @@ def events_query(c, sql, env="local", profile=None, region=None):
 )
 def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
     """Estimate the monthly cost line by line, naive shape beside ours, and the budget it suggests."""
+    import dataclasses
     import json
 
     from cloudformation.synth import full_template
@@ -722,9 +723,12 @@ def cost(c, rate, event_bytes=1024, batch=50, env="prod", outage_hours=1.0):
             keyed_request_cost(config, prices, events, event_bytes, assumptions).line(prices)
             for events in sorted({1, batch})
         ]
-        by_sinks = [
-            estimate(config, prices, workload, shape, inventory, assumptions) for shape in sink_shapes(config, batch)
-        ]
+        by_sinks = []
+        for shape in sink_shapes(config, batch):
+            # the template each sink configuration deploys (without the table, none of its alarms)
+            deployed = full_template(dataclasses.replace(config, sinks=shape.sinks))
+            deployed_inventory = Inventory.from_template(json.loads(render(deployed)))
+            by_sinks.append(estimate(config, prices, workload, shape, deployed_inventory, assumptions))
         outage_cost = outage_estimate(config, prices, workload, outage, assumptions)
         as_of, region = prices.text("meta", "as_of"), prices.text("meta", "region")
     print(

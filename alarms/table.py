@@ -87,6 +87,10 @@ class CompositeDefinition:
         return " OR ".join(f'ALARM("{child}")' for child in self.children)
 
 
+# Rows about the events table's own metrics: an environment whose only sink is S3 has no such table.
+EVENTS_TABLE_ROWS = frozenset({"table-system-errors", "table-throttles", "table-write-capacity"})
+
+
 def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
     objectives = config.monitoring
     share = objectives.capacity_share
@@ -245,6 +249,8 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
                 "Writes approach the table's maximum provisioned capacity.",
             )
         )
+    if "dynamodb" not in config.sinks:  # no events table to watch (UserErrors is account-wide: it stays)
+        rows = [row for row in rows if row.name not in EVENTS_TABLE_ROWS]
     return tuple(rows)
 
 

@@ -7,6 +7,7 @@ MSCK REPAIR, nothing to run when a new hour starts. Object layout: functions/com
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from troposphere import GetAtt, Join, Ref, athena, glue, kms, s3
@@ -15,6 +16,9 @@ from cloudformation.config import Config
 from cloudformation.storage import private_bucket, tls_only_policy
 
 PREFIX = "events"  # the consumer's ANALYTICS_PREFIX
+# Without the table the consumer writes each canary event here, where the canary reads it back
+# (functions/common/analytics.py CANARY_PREFIX, which describers may not import); outside the Glue table's location.
+CANARY_PREFIX = "canary"
 RESULTS_PREFIX = "athena-results"
 TABLE = "events"
 FIRST_DAY = "2026-01-01"  # projected partitions start here; a query outside its data just scans nothing
@@ -43,8 +47,8 @@ class Analytics:
     def resources(self) -> list:
         return [self.bucket, self.policy, self.database, self.table, self.workgroup]
 
-    def object_arns(self) -> Join:
-        return Join("", [GetAtt(self.bucket, "Arn"), f"/{PREFIX}/*"])
+    def object_arns(self, prefix: str = PREFIX) -> Join:
+        return Join("", [GetAtt(self.bucket, "Arn"), f"/{prefix}/*"])
 
 
 def database_name(config: Config) -> str:
@@ -53,6 +57,14 @@ def database_name(config: Config) -> str:
 
 def workgroup_name(config: Config) -> str:
     return config.resource_name("analytics")
+
+
+def _canary_expiry(config: Config) -> list[s3.LifecycleRule]:
+    """Canary objects (S3 alone) expire like canary items: after canary.ttl_hours, in whole days."""
+    if "dynamodb" in config.sinks:
+        return []
+    days = max(1, math.ceil(config.canary.ttl_hours / 24))
+    return [s3.LifecycleRule(Id="canary-events", Status="Enabled", Prefix=f"{CANARY_PREFIX}/", ExpirationInDays=days)]
 
 
 def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
@@ -75,6 +87,7 @@ def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
                 s3.LifecycleRule(
                     Id="query-results", Status="Enabled", Prefix=f"{RESULTS_PREFIX}/", ExpirationInDays=30
                 ),
+                *_canary_expiry(config),
             ]
         ),
     )

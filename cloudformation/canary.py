@@ -8,9 +8,11 @@ import json
 
 from awacs import apigateway as apigateway_actions
 from awacs import dynamodb as ddb_actions
+from awacs import s3 as s3_actions
 from awacs.aws import Condition, ForAllValuesStringLike, Statement
-from troposphere import GetAtt, Join, Ref, Sub, apigateway
+from troposphere import GetAtt, Join, Ref, Sub, apigateway, s3
 
+from cloudformation.analytics import CANARY_PREFIX, Analytics
 from cloudformation.common import allow
 from cloudformation.config import Config
 from cloudformation.storage import Storage
@@ -34,22 +36,33 @@ def api_url(config: Config) -> Sub:
     return Sub(f"https://${{Api}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{config.api.stage_name}")
 
 
-def canary_environment(config: Config, key: apigateway.ApiKey, storage: Storage) -> dict:
+def canary_environment(config: Config, key: apigateway.ApiKey, storage: Storage, analytics: Analytics | None) -> dict:
+    """Where the canary reads its event back: the table, or without one the analytics bucket."""
+    store = {"TABLE_NAME": Ref(storage.table)} if storage.table else {"ANALYTICS_BUCKET": Ref(_bucket(analytics))}
     return {
         "API_URL": api_url(config),
         "CANARY_API_KEY_ID": Ref(key),
-        "TABLE_NAME": Ref(storage.table),
+        **store,
         "DEADLINE_SECONDS": str(config.canary.deadline_seconds),
     }
 
 
-def canary_statements(key: apigateway.ApiKey, storage: Storage) -> list[Statement]:
-    """Read its own key's value, and its own items only: the table's partition key must start with the prefix."""
+def canary_statements(key: apigateway.ApiKey, storage: Storage, analytics: Analytics | None) -> list[Statement]:
+    """Read its own key's value, and its own events only: items whose partition key starts with the prefix, or
+    objects under the canary prefix (ListBucket too: without it a missing object answers 403, not 404)."""
+    read_key = allow(
+        [apigateway_actions.GET],
+        [Join("", ["arn:", Ref("AWS::Partition"), ":apigateway:", Ref("AWS::Region"), "::/apikeys/", Ref(key)])],
+    )
+    if storage.table is None:
+        bucket = _bucket(analytics)
+        return [
+            read_key,
+            allow([s3_actions.GetObject], [Join("", [GetAtt(bucket, "Arn"), f"/{CANARY_PREFIX}/{CANARY_ID_PREFIX}*"])]),
+            allow([s3_actions.ListBucket], [GetAtt(bucket, "Arn")]),
+        ]
     return [
-        allow(
-            [apigateway_actions.GET],
-            [Join("", ["arn:", Ref("AWS::Partition"), ":apigateway:", Ref("AWS::Region"), "::/apikeys/", Ref(key)])],
-        ),
+        read_key,
         Statement(
             Effect="Allow",
             Action=[ddb_actions.GetItem],
@@ -57,3 +70,9 @@ def canary_statements(key: apigateway.ApiKey, storage: Storage) -> list[Statemen
             Condition=Condition(ForAllValuesStringLike("dynamodb:LeadingKeys", [f"{CANARY_ID_PREFIX}*"])),
         ),
     ]
+
+
+def _bucket(analytics: Analytics | None) -> s3.Bucket:
+    if analytics is None:  # the configuration refuses sinks without either store
+        raise ValueError("an environment without the table must have the S3 analytics store")
+    return analytics.bucket

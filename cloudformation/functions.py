@@ -19,6 +19,7 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from troposphere import AccountId, GetAtt, Join, Parameter, Ref, apigateway, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
+from cloudformation.analytics import CANARY_PREFIX as ANALYTICS_CANARY_PREFIX
 from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
 from cloudformation.analytics import Analytics
 from cloudformation.canary import SCHEDULE_INPUT, canary_environment, canary_statements
@@ -94,7 +95,7 @@ def build_functions(
         ),
         "consumer": (
             {
-                "TABLE_NAME": Ref(storage.table),
+                **({"TABLE_NAME": Ref(storage.table)} if storage.table else {}),
                 "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600),
                 "QUEUE_URL": Ref(queues.ingest),
                 "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
@@ -123,10 +124,7 @@ def build_functions(
                 ),
                 # poison goes straight to the DLQ, with its reason
                 allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
-                allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
-                # functions/consumer/first_write.py: an event stored once keeps its first metadata.
-                allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),
-                *([allow([s3_actions.PutObject], [analytics.object_arns()])] if analytics else []),
+                *_consumer_store_statements(storage, analytics),
             ],
         ),
         "archiver": (
@@ -163,7 +161,10 @@ def build_functions(
                 allow([sqs_actions.SendMessage], [GetAtt(queues.failures, "Arn")]),
             ],
         ),
-        "canary": (canary_environment(config, canary_key, storage), canary_statements(canary_key, storage)),
+        "canary": (
+            canary_environment(config, canary_key, storage, analytics),
+            canary_statements(canary_key, storage, analytics),
+        ),
     }
     functions: dict[str, awslambda.Function] = {}
     supporting: list = []
@@ -213,6 +214,21 @@ def build_functions(
         ),
     )
     return Functions(functions=functions, parameters=parameters, supporting=tuple(supporting))
+
+
+def _consumer_store_statements(storage: Storage, analytics: Analytics | None) -> list[Statement]:
+    """Write the table and/or the analytics store; without the table, canary events go under their own prefix."""
+    statements = []
+    if storage.table:
+        statements += [
+            allow([ddb_actions.BatchWriteItem, ddb_actions.PutItem], [GetAtt(storage.table, "Arn")]),
+            # functions/consumer/first_write.py: an event stored once keeps its first metadata.
+            allow([ddb_actions.BatchGetItem], [GetAtt(storage.table, "Arn")]),
+        ]
+    if analytics:
+        prefixes = [ANALYTICS_PREFIX] if storage.table else [ANALYTICS_PREFIX, ANALYTICS_CANARY_PREFIX]
+        statements.append(allow([s3_actions.PutObject], [analytics.object_arns(prefix) for prefix in prefixes]))
+    return statements
 
 
 def _role(name: str, log_group: logs.LogGroup, key_arn: GetAtt, statements: list[Statement]) -> iam.Role:

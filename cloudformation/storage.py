@@ -1,5 +1,5 @@
-"""Where events rest: the events table, the held-notifications table, the S3 archive, and the table that
-remembers Idempotency-Keys."""
+"""Where events rest: the events table (when `sinks` holds "dynamodb"), the held-notifications table, the S3
+archive, and the table that remembers Idempotency-Keys."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ TTL_ATTRIBUTE = "expires_at"
 
 @dataclass(frozen=True)
 class Storage:
-    table: dynamodb.Table
+    table: dynamodb.Table | None  # None: the S3 analytics store is the only sink
     held_notifications: dynamodb.Table
     archive: s3.Bucket
     archive_policy: s3.BucketPolicy
@@ -30,7 +30,7 @@ class Storage:
 
     def resources(self) -> list:
         return [
-            self.table,
+            *([self.table] if self.table else []),
             self.held_notifications,
             self.archive,
             self.archive_policy,
@@ -40,14 +40,14 @@ class Storage:
 
 
 def build_storage(config: Config, key: kms.Key) -> Storage:
-    table = _events_table(config, key)
+    table = _events_table(config, key) if "dynamodb" in config.sinks else None
     archive = _archive_bucket(config, key)
     return Storage(
         table=table,
         held_notifications=_held_notifications_table(config, key),
         archive=archive,
         archive_policy=_archive_policy(archive),
-        autoscaling=_write_autoscaling(config, table) if config.table.billing == "provisioned" else (),
+        autoscaling=_write_autoscaling(config, table) if table and config.table.billing == "provisioned" else (),
         idempotency=_idempotency_table(config, key),
     )
 

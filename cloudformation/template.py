@@ -89,7 +89,7 @@ def _outputs(stack: Stack) -> list[Output]:
             Value=Ref(stack.api.api_key),
         ),
         Output("CanaryApiKeyId", Description="Id of the canary's API key", Value=Ref(stack.api.canary_key)),
-        Output("TableName", Value=Ref(stack.storage.table)),
+        *([Output("TableName", Value=Ref(stack.storage.table))] if stack.storage.table else []),
         Output("QueueUrl", Value=Ref(stack.queues.ingest)),
         Output("QueueArn", Value=GetAtt(stack.queues.ingest, "Arn")),
         Output("DeadLetterQueueUrl", Value=Ref(stack.queues.dead_letter)),

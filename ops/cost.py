@@ -369,7 +369,7 @@ def estimate(
         "X-Ray", "traces recorded", traces, "traces", traces / MILLION * prices("xray", "traces_recorded_per_million")
     )
 
-    _add_canary(result, config, prices, assume, seconds)
+    _add_canary(result, config, prices, assume, seconds, shape.sinks)
 
     # KMS: the stack's customer-managed key
     keys_usd = inventory.kms_keys * prices("kms", "key_month")
@@ -385,8 +385,11 @@ def estimate(
     return result
 
 
-def _add_canary(result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float) -> None:
-    """The end-to-end canary: one event through the whole path every interval, whatever the clients send."""
+def _add_canary(
+    result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float, sinks: tuple[str, ...]
+) -> None:
+    """The end-to-end canary: one event through the whole path every interval, whatever the clients send. It
+    reads its event back from the table, or without one from its own S3 object (a PUT, then HeadObjects)."""
     runs = seconds / config.canary.interval_seconds if config.canary.enabled else 0.0
     memory = {name: config.functions[name].memory_mb / 1024 for name in ("canary", "ingest", "consumer")}
     milliseconds = {"canary": assume.canary_ms, "ingest": assume.ingest_base_ms, "consumer": assume.consumer_base_ms}
@@ -405,7 +408,11 @@ def _add_canary(result: Estimate, config: Config, prices: Prices, assume: Assump
          sqs / MILLION * prices("sqs", "standard_requests_per_million")),
         ("Canary", "canary: DynamoDB write and consistent reads", runs + reads, "request units",
          runs / MILLION * prices("dynamodb", "write_request_units_per_million")
-         + reads / MILLION * prices("dynamodb", "read_request_units_per_million")),
+         + reads / MILLION * prices("dynamodb", "read_request_units_per_million"))
+        if "dynamodb" in sinks else
+        ("Canary", "canary: S3 PUT and HeadObject reads", runs + reads, "requests",
+         runs / 1000 * prices("s3", "put_requests_per_thousand")
+         + reads / 1000 * prices("s3", "get_requests_per_thousand")),
         ("Canary", "canary: custom metrics (EMF)", assume.canary_metrics if runs else 0, "metrics",
          (assume.canary_metrics if runs else 0) * prices("cloudwatch", "custom_metric_month")),
     ]  # fmt: skip

@@ -1,9 +1,11 @@
-"""canary: proves every interval that an event goes in through the public API and comes out in the table.
+"""canary: proves every interval that an event goes in through the public API and comes out in the store.
 
 One run (an EventBridge Scheduler invocation): read the canary's own API key value from API Gateway (once
-per execution environment, never logged), POST one event with it, then read the table until the event is
+per execution environment, never logged), POST one event with it, then read the store until the event is
 there or DEADLINE_SECONDS pass. Ingest gives events posted with this key ids starting `canary-`, which the
-consumer stores marked and expiring (functions/common/canary.py).
+consumer stores marked and expiring (functions/common/canary.py). The store is the table (TABLE_NAME); an
+environment whose only sink is S3 has none (ANALYTICS_BUCKET instead): the consumer writes a canary event
+there as its own object (functions/common/analytics.py canary_key), read back with HeadObject.
 
 Metrics (EMF, timestamped at the request so they fall in the same period as API Gateway's count of it):
   CanaryRequests 1 per request made, CanaryAccepted 0/1 (202 with a canary id), CanarySuccess 0/1,
@@ -25,9 +27,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
+from functions.common.analytics import canary_key
 from functions.common.canary import is_canary
 from functions.common.clock import iso_millis, utc_now
-from functions.common.errors import SluiceError
+from functions.common.errors import ConfigError, SluiceError
 
 SERVICE = "canary"
 # The POST's own bound: API Gateway ends a request at 29 s, the canary's deadline is for the table.
@@ -45,7 +48,8 @@ class CanaryKeyError(SluiceError):
 class CanarySettings:
     api_url: str
     api_key_id: str
-    table_name: str
+    table_name: str  # "" without the table: the canary reads analytics_bucket
+    analytics_bucket: str
     deadline_seconds: int
 
 
@@ -53,7 +57,8 @@ def load_settings() -> CanarySettings:
     return CanarySettings(
         api_url=env.require("API_URL").rstrip("/"),
         api_key_id=env.require("CANARY_API_KEY_ID"),
-        table_name=env.require("TABLE_NAME"),
+        table_name=env.optional("TABLE_NAME", ""),
+        analytics_bucket=env.optional("ANALYTICS_BUCKET", ""),
         deadline_seconds=env.integer("DEADLINE_SECONDS", 20, minimum=1, maximum=600),
     )
 
@@ -69,11 +74,15 @@ class Outcome:
 
 
 settings = load_settings()
+if not (settings.table_name or settings.analytics_bucket):
+    raise ConfigError("set TABLE_NAME (the events table) or ANALYTICS_BUCKET (S3 alone): the canary reads one")
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 apigateway = aws.client("apigateway")
-dynamodb = aws.client("dynamodb", config=Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1}))
+READ_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1})
+dynamodb = aws.client("dynamodb", config=READ_CONFIG)
+s3 = aws.client("s3", config=READ_CONFIG)
 _api_key: list[str] = []  # the key value, read once per execution environment
 
 
@@ -116,7 +125,9 @@ def _json(data: bytes) -> dict[str, Any]:
 
 
 def is_stored(event_id: str) -> bool:
-    """One consistent read of the item's key; a failed read is "not yet" (the deadline decides)."""
+    """One consistent read of the item's key (or its S3 object); a failed read is "not yet" (the deadline decides)."""
+    if not settings.table_name:
+        return _in_bucket(event_id)
     try:
         response = dynamodb.get_item(
             TableName=settings.table_name,
@@ -128,6 +139,20 @@ def is_stored(event_id: str) -> bool:
         logger.warning("table read failed", extra={"error": type(error).__name__})
         return False
     return "Item" in response
+
+
+def _in_bucket(event_id: str) -> bool:
+    """S3 reads are strongly consistent: the object is there once the consumer's PUT returned."""
+    try:
+        s3.head_object(Bucket=settings.analytics_bucket, Key=canary_key(event_id))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            logger.warning("analytics store read failed", extra={"error": error.response.get("Error", {}).get("Code")})
+        return False
+    except BotoCoreError as error:
+        logger.warning("analytics store read failed", extra={"error": type(error).__name__})
+        return False
+    return True
 
 
 def wait_stored(event_id: str, deadline: float) -> bool:

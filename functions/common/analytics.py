@@ -21,6 +21,17 @@ from functions.common.clock import parse_iso
 from functions.common.envelope import Envelope
 
 SUFFIX = ".jsonl.gz"
+# Without the table the canary reads its event back from here: one small object per canary event, beside (not
+# in) the analytics prefix, so queries never see it.
+CANARY_PREFIX = "canary"
+
+
+def canary_key(event_id: str) -> str:
+    return f"{CANARY_PREFIX}/{event_id}.json"
+
+
+def canary_marker(envelope: Envelope) -> bytes:
+    return json.dumps({"event_id": envelope.event_id, "received_at": envelope.received_at}).encode("utf-8")
 
 
 def partition_of(envelope: Envelope) -> str:

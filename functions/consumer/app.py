@@ -4,7 +4,8 @@ batch responses.
 With both sinks an event goes to S3 only once it is in the table, so a record that comes back for a
 DynamoDB failure has not been written to S3 yet; an S3 failure sends the record back too (its item is
 rewritten identically). S3 objects are keyed by their events (functions/common/analytics.py): a redelivered
-batch overwrites its object.
+batch overwrites its object. With S3 alone there is no table (no TABLE_NAME): a canary event, kept out of the
+analytics objects, is written as its own small object under `canary/`, where the canary reads it back.
 
 Each record ends one of three ways:
 - stored: its event is in the table (Lambda deletes the message);
@@ -33,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
-from functions.common.analytics import analytics_objects
+from functions.common.analytics import analytics_objects, canary_key, canary_marker
 from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
@@ -60,7 +61,7 @@ SOURCE_ATTRIBUTE = "source_message_id"
 SINKS = frozenset(env.optional("SINKS", "dynamodb").split(","))
 if SINKS - {"dynamodb", "s3"}:  # an empty value splits to {""}, refused too
     raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(SINKS))!r}")
-TABLE_NAME = env.require("TABLE_NAME")
+TABLE_NAME = env.require("TABLE_NAME") if "dynamodb" in SINKS else ""
 CANARY_TTL_SECONDS = env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400)
 ANALYTICS_BUCKET = env.require("ANALYTICS_BUCKET") if "s3" in SINKS else ""
 ANALYTICS_PREFIX = env.optional("ANALYTICS_PREFIX", "events")
@@ -79,7 +80,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 sqs = aws.client("sqs")
 s3 = aws.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
-writer = BatchWriter(dynamodb, TABLE_NAME, KEY)
+writer = BatchWriter(dynamodb, TABLE_NAME, KEY) if TABLE_NAME else None
 
 
 class RecordNotStored(SluiceError):
@@ -129,7 +130,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         records_of[envelope.event_id].append(message_id)
 
     outcome.stored = list(envelopes.values())
-    if "dynamodb" in SINKS:
+    if writer is not None:
         # First write wins: an event already in the table (a retried Idempotency-Key) keeps its first metadata.
         stored_before = set(already_stored(dynamodb, TABLE_NAME, KEY, list(envelopes)))
         items = {
@@ -164,9 +165,16 @@ def write_analytics(outcome: Outcome) -> set[str]:
     unwritten: set[str] = set()
     # The canary proves the pipeline; its events are not the clients' data to analyse.
     clients = [envelope for envelope in outcome.stored if not is_canary(envelope.event_id)]
-    for key, (body, event_ids) in analytics_objects(ANALYTICS_PREFIX, clients).items():
+    objects = {
+        key: (body, ids, "application/x-ndjson")
+        for key, (body, ids) in analytics_objects(ANALYTICS_PREFIX, clients).items()
+    }
+    if writer is None:  # no table: the canary reads its event back from its own object
+        canaries = (envelope for envelope in outcome.stored if is_canary(envelope.event_id))
+        objects |= {canary_key(e.event_id): (canary_marker(e), [e.event_id], "application/json") for e in canaries}
+    for key, (body, event_ids, content_type) in objects.items():
         try:
-            s3.put_object(Bucket=ANALYTICS_BUCKET, Key=key, Body=body, ContentType="application/x-ndjson")
+            s3.put_object(Bucket=ANALYTICS_BUCKET, Key=key, Body=body, ContentType=content_type)
         except (BotoCoreError, ClientError):
             logger.exception("analytics object not written", extra={"key": key, "events": len(event_ids)})
             unwritten.update(event_ids)

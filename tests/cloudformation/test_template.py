@@ -308,15 +308,53 @@ def test_the_template_and_the_functions_agree_on_what_marks_a_canary_item():
     assert storage.TTL_ATTRIBUTE == marks.EXPIRES_AT_ATTRIBUTE
 
 
-def test_an_s3_only_environment_maps_the_consumer_with_the_analytics_stores_bigger_batches(tmp_path):
-    # GIVEN an environment whose only sink is the S3 analytics store
+def s3_only_template(tmp_path: Path) -> dict:
     path = tmp_path / "sluice.toml"
     path.write_text(REAL_CONFIG.read_text() + '\n[test]\nsinks = ["s3"]\n')
+    return full_template(load_config("test", path)).to_dict()
+
+
+def test_an_s3_only_environment_maps_the_consumer_with_the_analytics_stores_bigger_batches(tmp_path):
+    # GIVEN an environment whose only sink is the S3 analytics store
     # WHEN its template is synthesized
-    template = full_template(load_config("test", path)).to_dict()
+    template = s3_only_template(tmp_path)
     # THEN the consumer's event source mapping takes analytics.s3_only_batch_size / _batching_window_seconds
     mapping = template["Resources"]["ConsumerEventSourceMapping"]["Properties"]
     assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (1000, 10)
     # AND prod (the table) keeps mappings.consumer's
     prod = synthesized("prod")["Resources"]["ConsumerEventSourceMapping"]["Properties"]
     assert (prod["BatchSize"], prod["MaximumBatchingWindowInSeconds"]) == (100, 1)
+
+
+def test_an_s3_only_environment_has_no_events_table_and_its_canary_reads_the_bucket(tmp_path):
+    # GIVEN an environment whose only sink is the S3 analytics store
+    # WHEN its template is synthesized
+    template = s3_only_template(tmp_path)
+    resources = template["Resources"]
+    # THEN there is no events table, nothing refers to one and no TableName output
+    assert "EventsTable" not in resources and "EventsTable" not in json.dumps(template)
+    assert "TableName" not in template["Outputs"]
+    # AND the consumer runs without TABLE_NAME, may not touch DynamoDB, and puts objects under events/ and canary/
+    consumer = resources["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert "TABLE_NAME" not in consumer and consumer["SINKS"] == "s3"
+    consumer_actions = [
+        action for name, _, st in statements(template) if name == "ConsumerRole" for action in st["Action"]
+    ]
+    assert not [action for action in consumer_actions if action.startswith("dynamodb:")]
+    [puts] = [st for name, _, st in statements(template) if name == "ConsumerRole" and "s3:PutObject" in st["Action"]]
+    assert [arn["Fn::Join"][1][1] for arn in puts["Resource"]] == ["/events/*", "/canary/*"]
+    # AND the canary reads its own objects from the bucket (ListBucket: a missing object is a 404, not a 403)
+    canary = resources["CanaryFunction"]["Properties"]["Environment"]["Variables"]
+    assert canary["ANALYTICS_BUCKET"] == {"Ref": "AnalyticsBucket"} and "TABLE_NAME" not in canary
+    reads = {st["Action"][0]: st["Resource"] for name, _, st in statements(template) if name == "CanaryRole"}
+    assert reads["s3:GetObject"][0]["Fn::Join"][1][1] == "/canary/canary-*"
+    assert reads["s3:ListBucket"] == [{"Fn::GetAtt": ["AnalyticsBucket", "Arn"]}]
+    # AND canary objects expire like canary items (24 hours: one day)
+    rules = resources["AnalyticsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "canary-events", "Status": "Enabled", "Prefix": "canary/", "ExpirationInDays": 1} in rules
+    # AND no alarm watches the missing table's own metrics (UserErrors is account-wide: it stays)
+    alarms = {
+        body["Properties"].get("AlarmName", "") for body in resources_of(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert not [name for name in alarms if "table-system-errors" in name or "table-throttles" in name]
+    assert "sluice-test-table-user-errors-low" in alarms

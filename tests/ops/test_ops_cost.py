@@ -47,6 +47,7 @@ point_in_time_recovery_gb_month = 0.0
 [s3]
 standard_gb_month = 0.0
 put_requests_per_thousand = 0.0
+get_requests_per_thousand = 0.0
 [cloudwatch]
 custom_metric_month = 1.0
 standard_alarm_metric_month = 0.1
@@ -318,3 +319,27 @@ def test_each_sink_configuration_is_priced_with_the_consumer_batches_it_deploys_
     assert "sinks s3 (consumer batches of 1000)" in table[-1]
     # AND the configuration dev runs is marked
     assert [line.endswith("← this environment") for line in table[2:]] == [True, False, False]
+
+
+def test_without_the_table_the_canary_writes_and_reads_an_s3_object(tmp_path: Path) -> None:
+    # GIVEN S3 at $1 per thousand PUTs and $0.1 per thousand other requests, DynamoDB at $1 per million units
+    path = tmp_path / "prices.toml"
+    path.write_text(
+        TINY_PRICES.replace("put_requests_per_thousand = 0.0", "put_requests_per_thousand = 1.0").replace(
+            "get_requests_per_thousand = 0.0", "get_requests_per_thousand = 0.1"
+        )
+    )
+    prices, config = Prices.load(path), load_config("dev")  # a canary run a minute: 60 in the 1-hour month
+
+    def canary_lines(sinks: tuple[str, ...]) -> dict[str, float]:
+        result = estimate(config, prices, WORKLOAD, Shape("batched", 50, sinks=sinks), Inventory(), FLAT)
+        return {
+            line.item: line.usd
+            for line in result.lines
+            if line.item.startswith("canary: DynamoDB") or "S3 PUT" in line.item
+        }
+
+    # WHEN the canary is priced with the table and without it
+    # THEN with the table it writes an item and reads it 4 times; without, one PUT and 4 HeadObjects
+    assert canary_lines(("dynamodb", "s3")) == {"canary: DynamoDB write and consistent reads": pytest.approx(300 / 1e6)}
+    assert canary_lines(("s3",)) == {"canary: S3 PUT and HeadObject reads": pytest.approx(60 * 0.001 + 240 * 0.0001)}

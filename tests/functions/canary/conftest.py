@@ -13,6 +13,7 @@ import pytest
 from tests.functions.support import create_table, load_module, plain_client
 
 TABLE = "sluice-events"
+ANALYTICS_BUCKET = "sluice-analytics"
 
 # What the fake API does with one request: (status, JSON body); it may store the event as the pipeline would.
 Behaviour = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
@@ -39,6 +40,11 @@ class Canary:
         plain_client("dynamodb").put_item(
             TableName=TABLE, Item={"event_id": {"S": event_id}, "canary": {"BOOL": True}, "expires_at": {"N": "1"}}
         )
+
+    @staticmethod
+    def store_object(event_id: str) -> None:
+        """The pipeline's part without the table: the consumer writes the canary event's own object."""
+        plain_client("s3").put_object(Bucket=ANALYTICS_BUCKET, Key=f"canary/{event_id}.json", Body=b"{}")
 
 
 def _server(api: FakeApi) -> ThreadingHTTPServer:
@@ -80,3 +86,13 @@ def canary(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Canary]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def s3_canary(canary: Canary, monkeypatch: pytest.MonkeyPatch) -> Canary:
+    """The canary of an S3-only environment: no TABLE_NAME, it reads the consumer's canary object instead."""
+    plain_client("s3").create_bucket(Bucket=ANALYTICS_BUCKET)
+    monkeypatch.delenv("TABLE_NAME")
+    monkeypatch.setenv("ANALYTICS_BUCKET", ANALYTICS_BUCKET)
+    canary.app = load_module("functions.canary.app")
+    return canary

@@ -92,3 +92,20 @@ def test_a_canary_that_cannot_read_its_key_raises(
     # WHEN the canary runs THEN it raises: Lambda counts an error, and canary-errors pages
     with pytest.raises(canary.app.CanaryKeyError, match="cannot read API key nokey1"):
         canary.app.handler(SCHEDULED, context)
+
+
+def test_without_the_table_the_canary_reads_its_event_back_from_the_analytics_bucket(
+    s3_canary: Any, context: FakeContext
+) -> None:
+    # GIVEN an S3-only environment's canary, an API that accepts and a consumer that writes the canary's object
+    def accepted_and_written(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        s3_canary.store_object("canary-01S3")
+        return 202, {"accepted": 1, "ids": ["canary-01S3"]}
+
+    s3_canary.answer(accepted_and_written)
+    # WHEN the schedule runs it
+    # THEN the run succeeds
+    assert s3_canary.app.handler(SCHEDULED, context)["success"] is True
+    # AND an event whose object never appears fails at the deadline
+    s3_canary.answer(lambda body: (202, {"accepted": 1, "ids": ["canary-01NONE"]}))
+    assert s3_canary.app.handler(SCHEDULED, context)["reason"] == "not stored within 1 s"

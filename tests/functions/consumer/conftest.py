@@ -60,3 +60,15 @@ def both_sinks(consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> Consumer:
     monkeypatch.setenv("ANALYTICS_PREFIX", "events")
     consumer.app = load_module("functions.consumer.app")
     return consumer
+
+
+@pytest.fixture
+def s3_only(consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> Consumer:
+    """The consumer with sinks = ["s3"]: the template gives it no TABLE_NAME (there is no events table)."""
+    plain_client("s3").create_bucket(Bucket=ANALYTICS_BUCKET)
+    monkeypatch.delenv("TABLE_NAME")
+    monkeypatch.setenv("SINKS", "s3")
+    monkeypatch.setenv("ANALYTICS_BUCKET", ANALYTICS_BUCKET)
+    monkeypatch.setenv("ANALYTICS_PREFIX", "events")
+    consumer.app = load_module("functions.consumer.app")
+    return consumer

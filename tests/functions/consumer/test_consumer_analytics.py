@@ -1,5 +1,6 @@
 """The consumer's S3 analytics sink: one object per batch and hour, idempotent, never ahead of the table."""
 
+import json
 from typing import Any
 
 import pytest
@@ -82,3 +83,22 @@ def test_an_unknown_sink_fails_fast(both_sinks: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SINKS", "dynamodb,kafka")
     with pytest.raises(ConfigError, match="SINKS"):
         load_module("functions.consumer.app")
+
+
+def test_with_s3_alone_the_consumer_needs_no_table_and_writes_the_canary_its_own_object(s3_only: Any) -> None:
+    # GIVEN the consumer of an S3-only environment (no TABLE_NAME) and a batch with a client's event and a canary's
+    bodies = [envelope_body("evt-1"), envelope_body("canary-01ABC")]
+    # WHEN it handles the batch
+    assert s3_only.app.handler(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}
+    # THEN the client's event is in the analytics objects and the canary's only in its own object, read back as-is
+    objects = s3_only.analytics_objects()
+    analytics = [
+        line["event_id"] for key, data in objects.items() if key.startswith("events/") for line in read_lines(data)
+    ]
+    assert analytics == ["evt-1"]
+    assert json.loads(objects["canary/canary-01ABC.json"]) == {
+        "event_id": "canary-01ABC",
+        "received_at": "2026-11-25T19:20:03.123Z",
+    }
+    # AND nothing was written to DynamoDB
+    assert s3_only.items() == {}
