@@ -1,4 +1,5 @@
-"""The smoke scenario against the real local stack: Locust over HTTP, every accepted id in the table."""
+"""The smoke scenario against the real local stack: Locust over HTTP, every accepted id in the table and once in
+the S3 analytics store."""
 
 from __future__ import annotations
 
@@ -32,5 +33,7 @@ def test_smoke_passes_against_the_local_stack(request: pytest.FixtureRequest, tm
     assert result.passed, result.report.read_text()
     summary = json.loads((result.folder / "summary.json").read_text())
     assert summary["accepted"] > 0 and summary["lost"] == 0
+    # AND the local stack's S3 analytics store was reconciled too: each accepted id in exactly one line
+    assert (summary["s3_lost"], summary["s3_duplicates"]) == (0, 0)
     # AND it fits in CI's minute
     assert result.record.ended - result.record.started < SMOKE_BUDGET_SECONDS

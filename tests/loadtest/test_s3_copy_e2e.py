@@ -1,0 +1,88 @@
+"""The load test's reconciliation of the S3 copy against the real local stack's analytics store: a right copy
+passes, a copy with a missing and a duplicated event fails."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from functions.common.analytics import analytics_objects, read_lines
+from functions.common.envelope import Envelope
+from loadtest.expectations import Observed, check_expectations
+from loadtest.idlog import AcceptedRequest
+from loadtest.locust_stats import Row
+from loadtest.profiles import Slo
+from loadtest.reconcile import Reconciliation, reconcile
+from loadtest.scenarios import Expectations
+from loadtest.stack import LocalStackView
+from loadtest.target import local_target
+
+STORED_TIMEOUT_SECONDS = 60  # generous: the consumer's batching window is 1 s locally
+S3_CHECKS = ("zero loss in the S3 copy", "no duplicates in the S3 copy")
+
+
+def s3_checks(result: Reconciliation) -> dict[str, bool]:
+    totals = Row("Aggregated", 1, 0, 1.0, 1.0, 1.0)
+    checks = check_expectations(Expectations(), Slo(1000, 0.01), Observed(totals, result, [], [], drained=True))
+    return {check.name: check.ok for check in checks if check.name in S3_CHECKS}
+
+
+def wait_in_copy(view: LocalStackView, since: float, ids: list[str]) -> Counter[str]:
+    deadline = time.monotonic() + STORED_TIMEOUT_SECONDS
+    while True:
+        copy = view.analytics_lines(since)
+        assert copy is not None, "the local stack has no S3 analytics store"
+        if all(copy[0][event_id] for event_id in ids):
+            return copy[0]
+        assert time.monotonic() < deadline, f"not in the S3 copy after {STORED_TIMEOUT_SECONDS} s: {ids}"
+        time.sleep(0.5)
+
+
+def stored_envelope(s3, bucket: str, event_id: str) -> Envelope:
+    """The event as its line in the store holds it."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
+        for item in page.get("Contents", []):
+            for line in read_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()):
+                if line["event_id"] == event_id:
+                    return Envelope(**line)
+    raise AssertionError(f"{event_id} is in no object of s3://{bucket}/events/")
+
+
+@pytest.mark.e2e
+def test_the_s3_copy_of_the_local_stack_passes_when_right_and_fails_with_a_missing_and_a_duplicated_event(
+    local_stack,
+) -> None:
+    # GIVEN five events the local stack accepted and wrote to its S3 analytics store
+    since = time.time()
+    response = local_stack.post_events([{"e2e": "s3-copy", "n": n} for n in range(5)])
+    assert response.status_code == 202, response.text
+    ids = response.json()["ids"]
+    target = local_target(local_stack.outputs)
+    view = LocalStackView(target)
+    wait_in_copy(view, since, ids)
+    # WHEN the run's ids are reconciled against the table and the copy
+    right = reconcile([AcceptedRequest(tuple(ids))], view.stored, view.analytics_lines(since))
+    # THEN every id is in exactly one line: both S3 checks pass
+    assert right.s3 is not None and (right.s3.lost, right.s3.duplicates) == ((), 0)
+    assert s3_checks(right) == dict.fromkeys(S3_CHECKS, True)
+
+    # GIVEN the first event written again in another object (its batch regrouped after the PUT), and a log that
+    # also holds an id the stack never stored
+    s3, bucket = local_stack.client("s3"), target.analytics_bucket
+    regrouped = analytics_objects("events", [stored_envelope(s3, bucket, ids[0])])
+    try:
+        for key, (body, _) in regrouped.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        # WHEN reconciled again
+        wrong = reconcile(
+            [AcceptedRequest((*ids, "evt-never-stored"))], lambda chunk: set(chunk), view.analytics_lines(since)
+        )
+        # THEN the missing id and the duplicated one are named, and both S3 checks fail
+        assert wrong.s3 is not None
+        assert (wrong.s3.lost, wrong.s3.duplicated, wrong.s3.duplicates) == (("evt-never-stored",), (ids[0],), 1)
+        assert s3_checks(wrong) == dict.fromkeys(S3_CHECKS, False)
+    finally:
+        for key in regrouped:
+            s3.delete_object(Bucket=bucket, Key=key)
