@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from alarms.stopped_consumer import stopped_consumer_bound
 from cloudformation.config import Config
 from dashboards.catalog import Catalog
 
@@ -234,6 +235,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
     ]
+    rows += _recommended_rows(config)
     if config.canary.enabled:
         rows += _canary_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
@@ -246,6 +248,25 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             )
         )
     return tuple(rows)
+
+
+def _recommended_rows(config: Config) -> list[AlarmSpec]:
+    """Incidents AWS's recommended alarms cover and the rows above missed (docs/recommended-alarms.md)."""
+    stopped = stopped_consumer_bound(config)
+    return [
+        # A consumer that stops without an error (mapping disabled or stuck) raises no error metric, and the queue's
+        # age pages only after the longest retries: page from "visible messages that nobody receives" instead,
+        # within a bound derived from the batching window and the consumer's timeout (alarms/stopped_consumer.py).
+        AlarmSpec(
+            "consumer-stopped",
+            "queue_unpolled",
+            {"high": 0.0},
+            "Events wait visible in the ingest queue and nobody receives them: the consumer's mapping is "
+            "disabled or stuck.",
+            breach="every",
+            periods=stopped.periods,
+        ),
+    ]
 
 
 def _canary_rows(config: Config) -> list[AlarmSpec]:

@@ -269,6 +269,7 @@ def _ingest_events(config: Config, period: int) -> list[Signal]:
 
 _SQS_LABELS = {
     "NumberOfMessagesSent": "messages sent",
+    "NumberOfMessagesReceived": "messages received",
     "NumberOfMessagesDeleted": "messages deleted",
     "ApproximateNumberOfMessagesVisible": "messages visible",
     "ApproximateNumberOfMessagesNotVisible": "messages in flight",
@@ -288,6 +289,7 @@ def _sqs(config: Config, signal_id: str, queue: str, name: str, period: int, **e
 
 def _queue(config: Config, period: int) -> list[Signal]:
     sent = _sqs(config, "queue_sent", "ingest", "NumberOfMessagesSent", period)
+    received = _sqs(config, "queue_received", "ingest", "NumberOfMessagesReceived", period)
     deleted = _sqs(config, "queue_deleted", "ingest", "NumberOfMessagesDeleted", period)
     visible = _sqs(config, "queue_visible", "ingest", "ApproximateNumberOfMessagesVisible", period)
     # A message older than the retention period is deleted, not dead-lettered.
@@ -296,9 +298,20 @@ def _queue(config: Config, period: int) -> list[Signal]:
     accepted = _accepted(config, period)
     return [
         sent,
+        received,
         deleted,
         visible,
         age,
+        # 1 in a period when messages were visible and nobody received any: the mapping does not poll (disabled
+        # or stuck). Retrying is not this: a message waiting on its backoff is invisible, and a visible one is
+        # received within a batching window and an invocation by a mapping that polls.
+        Expression(
+            "queue_unpolled",
+            "(FILL(queue_visible, 0) > 0) * (FILL(queue_received, 0) == 0)",
+            (visible, received),
+            "Count",
+            "Visible messages, none received",
+        ),
         # Seconds to empty the backlog at the current delete rate (no value while nothing is deleted).
         Expression(
             "queue_drain_seconds",

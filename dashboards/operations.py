@@ -66,6 +66,7 @@ _STAGES = (
             ("Is a backlog building?", ("queue_visible",)),
             ("How long has the oldest event waited?", ("queue_age",)),
             ("How long until the backlog is gone?", ("queue_drain_seconds",)),
+            ("Does anyone receive the visible messages?", ("queue_visible", "queue_received", "queue_unpolled")),
         ),
     ),
     (

@@ -1,0 +1,88 @@
+"""The alarms added against AWS's recommended alarms (issue 15 §5), evaluated on series as CloudWatch would:
+each driven to ALARM by its incident and back to OK, and kept quiet by what it must not mistake for one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from alarms.definitions import definitions_from_template
+from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
+from alarms.stopped_consumer import stopped_consumer_bound
+from cloudformation.config import load_config
+from cloudformation.synth import full_template, synthesize
+
+CONFIG = load_config("local")
+PERIOD = CONFIG.monitoring.period_seconds
+HISTORY = 30  # periods of series per test
+
+
+@pytest.fixture(scope="module")
+def local_alarms() -> dict[str, MetricAlarm]:
+    template = full_template(CONFIG).to_dict()
+    definitions = definitions_from_template(template, lambda node: str(node))
+    return {d["AlarmName"]: MetricAlarm.from_definition(d) for d in definitions.alarms}
+
+
+def alarm_of(alarms: Mapping[str, MetricAlarm], row_and_tier: str) -> MetricAlarm:
+    return alarms[CONFIG.resource_name(row_and_tier)]
+
+
+def series(alarm: MetricAlarm, values: Mapping[str, list[float | None]]) -> dict[str, dict[int, float]]:
+    """Per query id of the alarm, its metric's values period by period (None: no datapoint); metrics not named
+    have no datapoints."""
+    by_id: dict[str, dict[int, float]] = {}
+    for query_id in alarm.metric_stats():
+        given = values.get(query_id, [])
+        by_id[query_id] = {step * PERIOD: value for step, value in enumerate(given) if value is not None}
+    return by_id
+
+
+def states(alarm: MetricAlarm, data: Mapping[str, Mapping[int, float]], periods: int) -> list[str | None]:
+    """The alarm's state at the end of every period from its first full window on."""
+    return [evaluate_alarm(alarm, data, end * PERIOD).state for end in range(alarm.evaluation_periods, periods + 1)]
+
+
+# --- consumer-stopped --------------------------------------------------------------------------------------
+
+
+def test_a_stopped_consumer_pages_within_the_derived_bound_and_clears_when_it_polls_again(local_alarms):
+    # GIVEN the local consumer-stopped alarm and its bound, derived from the batching window and the timeout
+    alarm = alarm_of(local_alarms, "consumer-stopped-high")
+    bound = stopped_consumer_bound(CONFIG)
+    assert alarm.evaluation_periods == alarm.datapoints_to_alarm == bound.periods
+    # WHEN messages are visible from period 10 on and nobody receives any until period 20
+    visible = [0.0] * 10 + [5.0] * 10 + [0.0] * 10
+    received = [3.0] * 10 + [0.0] * 10 + [5.0] + [0.0] * 9
+    data = series(alarm, {"queue_visible": visible, "queue_received": received})
+    # THEN it is OK before, in ALARM within the bound, and OK again once messages are received
+    timeline = states(alarm, data, HISTORY)
+    first = alarm.evaluation_periods
+    alarmed_at = (first + timeline.index(ALARM)) * PERIOD
+    assert set(timeline[: 10 - first + 1]) == {OK}
+    assert alarmed_at - 10 * PERIOD <= bound.page_within_seconds
+    assert timeline[-1] == OK
+
+
+def test_events_retrying_by_design_do_not_look_like_a_stopped_consumer(local_alarms):
+    # GIVEN the consumer-stopped alarm
+    alarm = alarm_of(local_alarms, "consumer-stopped-high")
+    # WHEN the database is down: every event waits on its backoff, invisible, and comes back to be received
+    # again, so receives are sparse; visible messages show only in periods where they are also received
+    visible = [0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 4.0, 0.0] * 4
+    received = [0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 4.0, 0.0] * 4
+    data = series(alarm, {"queue_visible": visible, "queue_received": received})
+    # THEN it stays OK throughout, as it does on an idle queue (no datapoint at all)
+    assert set(states(alarm, data, 32)) == {OK}
+    assert set(states(alarm, series(alarm, {}), HISTORY)) == {OK}
+
+
+def test_synth_prints_the_stopped_consumer_bound(tmp_path):
+    # GIVEN the local configuration WHEN the template is synthesized
+    summary = synthesize(CONFIG, build_dir=tmp_path).summary()
+    # THEN the summary states how soon a stopped consumer pages, from the derived bound
+    bound = stopped_consumer_bound(CONFIG)
+    assert f"consumer-stopped: pages within {bound.page_within_seconds} s" in summary
+    # AND that bound is far shorter than the queue-age page it replaces for this incident (the retry budget)
+    assert bound.page_within_seconds < CONFIG.retry_budget_seconds
