@@ -30,6 +30,9 @@ MISSING = "missing"
 
 # The canary pages after this many periods in a row without a successful run.
 CANARY_FAILING_PERIODS = 3
+# enqueue-gap-window pages when more than this share of a window's accepted events never reached the queue: edge
+# noise (a request in flight at the window's start or end) stays below it in any window the alarm counts.
+ENQUEUE_GAP_WINDOW_PERCENT = 1.0
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -266,6 +269,16 @@ def _recommended_rows(config: Config) -> list[AlarmSpec]:
             breach="every",
             periods=stopped.periods,
         ),
+        # Loss in some periods only never makes enqueue-gap breach in every period: judge the sum over the
+        # evaluated window too, as a share of what was accepted in it (one window-long period, first breach pages).
+        AlarmSpec(
+            "enqueue-gap-window",
+            "enqueue_gap_window_percent",
+            {"high": ENQUEUE_GAP_WINDOW_PERCENT},
+            "Over the last window, a share of the accepted events never reached the queue.",
+            breach="any",
+            periods=1,
+        ),
     ]
 
 
@@ -302,6 +315,7 @@ COMPOSITES = (
         (
             ("api-5xx-rate", "high"),
             ("enqueue-gap", "high"),
+            ("enqueue-gap-window", "high"),
             ("queue-age", "high"),
             ("retry-window", "high"),
             ("dlq-visible", "high"),

@@ -130,6 +130,7 @@ def build_catalog(config: Config) -> Catalog:
         *_function(config, "ingest", period),
         *_ingest_events(config, period),
         *_queue(config, period),
+        *_enqueue_gap_window(config, period),
         *_function(config, "consumer", period),
         *_consumer_events(config, period),
         *_table(config, period),
@@ -327,6 +328,29 @@ def _queue(config: Config, period: int) -> list[Signal]:
             (accepted, sent),
             "Count",
             "Accepted but not enqueued",
+        ),
+    ]
+
+
+def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
+    """The enqueue gap over a window of `monitoring.evaluation_periods` periods, as a share of the events accepted
+    in it: loss in some periods only, which the per-period enqueue_gap (every period must show it) misses.
+    Counted only in windows with at least min_requests_per_period events per period: one request's events in flight
+    across the window's edge would be a large share of a handful."""
+    window = period * config.monitoring.evaluation_periods
+    accepted = _ours(config, "accepted_gap_window", "EventsAccepted", "ingest", window)
+    sent = _sqs(config, "sent_gap_window", "ingest", "NumberOfMessagesSent", window)
+    minimum = config.monitoring.min_requests_per_period * config.monitoring.evaluation_periods
+    gap = "(FILL(accepted_gap_window, 0) - FILL(sent_gap_window, 0))"
+    return [
+        accepted,
+        sent,
+        Expression(
+            "enqueue_gap_window_percent",
+            f"IF(accepted_gap_window >= {minimum}, 100 * {gap} / accepted_gap_window, 0)",
+            (accepted, sent),
+            "Percent",
+            f"Accepted but not enqueued over {window} s (windows ≥ {minimum} events)",
         ),
     ]
 

@@ -53,6 +53,10 @@ _STAGES = (
             ("Are events accepted or rejected?", ("events_accepted", "events_rejected")),
             ("Why are events rejected?", REJECTIONS),
             ("Is every accepted event enqueued?", ("events_accepted", "queue_sent", "enqueue_gap")),
+            (
+                "Is every accepted event enqueued, over a window?",
+                ("accepted_gap_window", "sent_gap_window", "enqueue_gap_window_percent"),
+            ),
             ("How much data arrives?", ("bytes_accepted",)),
             ("Is the ingest function failing?", ("ingest_invocations", "ingest_errors", "ingest_throttles")),
             ("Is ingest close to its timeout?", ("ingest_duration_p99",)),

@@ -160,6 +160,11 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
     monitoring = config.monitoring
     for props in resources(config, "AWS::CloudWatch::Alarm").values():
         periods = [q["MetricStat"]["Period"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        # (the window-sum gap reads one period as long as the evaluated window, once)
+        if "enqueue-gap-window" in props["AlarmName"]:
+            assert set(periods) == {monitoring.period_seconds * monitoring.evaluation_periods}
+            assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
+            continue
         assert set(periods or [props["Period"]]) == {monitoring.period_seconds}
         # (the canary pages after a fixed streak of failing periods: a few runs on AWS, not five minutes)
         periods = CANARY_FAILING_PERIODS if "canary-failing" in props["AlarmName"] else monitoring.evaluation_periods

@@ -86,3 +86,39 @@ def test_synth_prints_the_stopped_consumer_bound(tmp_path):
     assert f"consumer-stopped: pages within {bound.page_within_seconds} s" in summary
     # AND that bound is far shorter than the queue-age page it replaces for this incident (the retry budget)
     assert bound.page_within_seconds < CONFIG.retry_budget_seconds
+
+
+# --- enqueue-gap-window ------------------------------------------------------------------------------------
+
+
+def test_loss_in_some_periods_only_trips_the_window_sum_not_the_every_period_gap(local_alarms):
+    # GIVEN the per-period enqueue-gap alarm (every period must breach) and the window-sum one
+    every = alarm_of(local_alarms, "enqueue-gap-high")
+    window = alarm_of(local_alarms, "enqueue-gap-window-high")
+    width = window.period
+    assert width == PERIOD * CONFIG.monitoring.evaluation_periods and window.evaluation_periods == 1
+    # WHEN 20 events are accepted per period and, in one period of the window only, 10 of them never reach the queue
+    accepted = [20.0] * 9
+    sent = [20.0] * 4 + [10.0] + [20.0] * 4
+    per_period = series(every, {"events_accepted": accepted, "queue_sent": sent})
+    summed = {
+        "accepted_gap_window": {0: sum(accepted[:3]), width: sum(accepted[3:6]), 2 * width: sum(accepted[6:])},
+        "sent_gap_window": {0: sum(sent[:3]), width: sum(sent[3:6]), 2 * width: sum(sent[6:])},
+    }
+    # THEN the every-period alarm never fires, and the window alarm fires for that window only
+    assert set(states(every, per_period, 9)) == {OK}
+    assert [evaluate_alarm(window, summed, end * width).state for end in (1, 2, 3)] == [OK, ALARM, OK]
+
+
+def test_the_window_gap_ignores_edge_noise_and_windows_with_a_handful_of_events(local_alarms):
+    # GIVEN the window-sum alarm and the fewest events a window must hold to count
+    window = alarm_of(local_alarms, "enqueue-gap-window-high")
+    minimum = CONFIG.monitoring.min_requests_per_period * CONFIG.monitoring.evaluation_periods
+    # WHEN a busy window differs by less than the threshold (an event in flight at its edge), or a window with a
+    # handful of events loses one of them
+    edge = {"accepted_gap_window": {0: 1000.0}, "sent_gap_window": {0: 995.0}}
+    handful = {"accepted_gap_window": {0: float(minimum - 1)}, "sent_gap_window": {0: float(minimum - 2)}}
+    # THEN neither alarms; nor does a window with no events at all
+    assert evaluate_alarm(window, edge, window.period).state == OK
+    assert evaluate_alarm(window, handful, window.period).state == OK
+    assert evaluate_alarm(window, {"accepted_gap_window": {}, "sent_gap_window": {}}, window.period).state == OK
