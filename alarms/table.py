@@ -25,6 +25,7 @@ RUNBOOK = "docs/runbook.md"  # in this repository; links to it start at config.m
 GREATER = "GreaterThanThreshold"
 LESS = "LessThanThreshold"
 OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
+BELOW_BAND = "LessThanLowerThreshold"
 NOT_BREACHING = "notBreaching"
 MISSING = "missing"
 
@@ -53,7 +54,7 @@ class AlarmSpec:
 
     @property
     def is_band(self) -> bool:
-        return self.comparison == OUTSIDE_BAND
+        return self.comparison in (OUTSIDE_BAND, BELOW_BAND)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,16 @@ def _recommended_rows(config: Config) -> list[AlarmSpec]:
             "Over the last window, a share of the accepted events never reached the queue.",
             breach="any",
             periods=1,
+        ),
+        # With no request API Gateway publishes nothing, and the request anomaly sees missing data, never a breach:
+        # judge the clients' requests with zero in idle periods against a band of their history. A stack that never
+        # had clients (a new deployment) has a band around zero and stays quiet; one whose clients stop is far below.
+        AlarmSpec(
+            "api-traffic-stopped",
+            "client_traffic",
+            {"low": REQUEST_BAND_WIDTH},
+            "Client requests fell far below their recent history: traffic stopped reaching the API.",
+            comparison=BELOW_BAND,
         ),
     ]
 

@@ -515,6 +515,15 @@ def _canary(config: Config, period: int) -> list[Signal]:
             "Count",
             "Client requests (canary excluded)",
         ),
+        # The same with zero in a period without any: what the traffic-stopped band compares (no request at all
+        # is the point there, and no value would be missing data, never a breach).
+        Expression(
+            "client_traffic",
+            "FILL(api_count, 0) - FILL(canary_requests, 0)",
+            (_api_count(config, period), requests),
+            "Count",
+            "Client requests, zero when none",
+        ),
         canary_accepted,
         canary_stored,
         *_percentiles(dataclasses.replace(end_to_end, label="Canary accepted → readable"), (50, 99)),

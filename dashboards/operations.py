@@ -37,7 +37,7 @@ _STAGES = (
     (
         "API: is the front door open?",
         (
-            ("Are requests arriving as usual?", ("api_count", "client_requests")),
+            ("Are requests arriving as usual?", ("api_count", "client_requests", "client_traffic")),
             ("Are clients getting errors?", ("api_4xx_rate", "api_5xx_rate")),
             ("How many requests fail?", ("api_4xx", "api_5xx")),
             ("How long do clients wait?", ("api_latency_p50", "api_latency_p90", "api_latency_p99")),

@@ -122,3 +122,46 @@ def test_the_window_gap_ignores_edge_noise_and_windows_with_a_handful_of_events(
     assert evaluate_alarm(window, edge, window.period).state == OK
     assert evaluate_alarm(window, handful, window.period).state == OK
     assert evaluate_alarm(window, {"accepted_gap_window": {}, "sent_gap_window": {}}, window.period).state == OK
+
+
+# --- api-traffic-stopped -----------------------------------------------------------------------------------
+
+
+def traffic(alarm: MetricAlarm, clients: list[float], canary: float = 1.0) -> dict[str, dict[int, float]]:
+    """API Gateway's Count (no datapoint in a period without requests) and the canary's requests, per period."""
+    counts = [value + canary for value in clients]
+    return series(
+        alarm,
+        {"api_count": [value or None for value in counts], "canary_requests": [canary or None] * len(clients)},
+    )
+
+
+def test_client_traffic_that_stops_reaches_the_low_tier_and_clears_when_it_returns(local_alarms):
+    # GIVEN the low-tier traffic-stopped alarm
+    alarm = alarm_of(local_alarms, "api-traffic-stopped-low")
+    # WHEN clients send about 30 requests a period, stop for 8 periods (the canary's requests go on), and return
+    steady = [30.0, 28.0, 33.0, 31.0, 27.0] * 5
+    clients = steady + [0.0] * 8 + [30.0] * 6
+    data = traffic(alarm, clients)
+    timeline = states(alarm, data, len(clients))
+    first = alarm.evaluation_periods
+    # THEN it is OK while traffic flows, in ALARM within the stop and for as long as it lasts (the stop does not
+    # become the new normal within minutes), and OK once the clients are back
+    assert set(timeline[: len(steady) - first + 1]) == {OK}
+    during_stop = timeline[len(steady) - first + 1 : len(steady) + 8 - first + 1]
+    fired = during_stop.index(ALARM)
+    assert set(during_stop[fired:]) == {ALARM}
+    assert timeline[-1] == OK
+
+
+def test_a_deployment_that_never_had_clients_or_a_steady_trickle_stays_quiet(local_alarms):
+    # GIVEN the traffic-stopped alarm
+    alarm = alarm_of(local_alarms, "api-traffic-stopped-low")
+    # WHEN only the canary ever sends (a new deployment), or clients send a steady trickle with its noise
+    only_canary = traffic(alarm, [0.0] * HISTORY)
+    trickle = traffic(alarm, [10.0, 8.0, 12.0, 9.0, 11.0] * 6)
+    # AND when clients start sending at once after a silent history (a burst is not a stop)
+    starting = traffic(alarm, [0.0] * 20 + [40.0] * 10)
+    # THEN it never alarms
+    for data in (only_canary, trickle, starting):
+        assert set(states(alarm, data, HISTORY)) == {OK}

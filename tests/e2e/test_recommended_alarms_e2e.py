@@ -7,10 +7,16 @@ import time
 
 import pytest
 
+from alarms.definitions import definitions_from_template
+from alarms.evaluation import MetricAlarm
 from alarms.stopped_consumer import stopped_consumer_bound
 from cloudformation.config import load_config
+from cloudformation.synth import full_template
+from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
+from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from tests.e2e.test_alarms_e2e import Background, Trickle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -23,6 +29,12 @@ CLEAR_TIMEOUT = 90.0
 STORE_TIMEOUT = 60.0
 PAUSE_SECONDS = 300.0  # the fault's own limit; the test lifts it as soon as the alarm fired
 CONSUMER_STOPPED = CONFIG.resource_name("consumer-stopped-high")
+TRAFFIC_STOPPED = CONFIG.resource_name("api-traffic-stopped-low")
+PERIOD = CONFIG.monitoring.period_seconds
+CLIENT_INTERVAL = 0.5  # two requests a second: about 20 a period, far above the zero a stop brings
+# Until the band knows the clients' traffic: silent periods still in the history keep it near zero, and traffic
+# far above them does not train it until they have left the history.
+LEARN_TIMEOUT = (BAND_HISTORY_PERIODS + BAND_MIN_HISTORY + 3) * PERIOD + QUIET_TIMEOUT
 
 
 def alarm_state(stack: BackgroundStack, name: str) -> str:
@@ -91,3 +103,58 @@ def test_a_paused_consumer_pages_within_the_derived_bound_and_clears_when_it_pol
     # THEN the events are stored and the alarm returns to OK
     wait_stored(stack, ids)
     stack.wait_until(lambda status: status["alarms"][CONSUMER_STOPPED] == "OK", CLEAR_TIMEOUT, "consumer-stopped OK")
+
+
+def traffic_stopped_alarm() -> MetricAlarm:
+    template = full_template(CONFIG).to_dict()
+    (definition,) = [
+        d
+        for d in definitions_from_template(template, lambda node: str(node)).alarms
+        if d["AlarmName"] == TRAFFIC_STOPPED
+    ]
+    return MetricAlarm.from_definition(definition)
+
+
+def stop_would_breach(stack: BackgroundStack, alarm: MetricAlarm) -> bool:
+    """Whether the band the alarm draws for the current period, from the traffic so far, lies above zero."""
+    now = int(time.time() // PERIOD) * PERIOD
+    start = now - (BAND_HISTORY_PERIODS + 1) * PERIOD
+    series = fetch_series(stack.client("cloudwatch"), alarm.metric_stats(), start, now)
+    _, band = alarm.values(series, [now])
+    return band is not None and now in band.bounds and band.bounds[now][0] > 0
+
+
+def test_client_traffic_that_stops_reaches_the_low_tier_and_clears_when_it_returns(local_stack):
+    stack = local_stack
+    alarm = traffic_stopped_alarm()
+    # GIVEN clients sending steadily, long enough for the band to know their traffic (a stop would be below it)
+    stack.wait_until(lambda status: status["alarms"][TRAFFIC_STOPPED] == "OK", QUIET_TIMEOUT, "traffic-stopped OK")
+    clients = Trickle(stack)
+    sender = Background(clients.step, CLIENT_INTERVAL, LEARN_TIMEOUT)
+    sender.start()
+    try:
+        stack.wait_until(lambda _: stop_would_breach(stack, alarm), LEARN_TIMEOUT, "a band that knows the traffic")
+    finally:
+        sender.stop()
+    # WHEN every client stops (the canary goes on)
+    stopped = time.time()
+    # THEN the alarm goes to ALARM, on the low tier
+    stack.wait_until(
+        lambda status: status["alarms"][TRAFFIC_STOPPED] == "ALARM",
+        (alarm.evaluation_periods + 1) * PERIOD + EVALUATION_DELAY_SECONDS + QUIET_TIMEOUT,
+        "traffic-stopped to fire",
+    )
+    fired = [
+        item
+        for item in stack.control("GET", f"/alarm-transitions?since={stopped}")
+        if item["alarm"] == TRAFFIC_STOPPED and item["new"] == "ALARM"
+    ]
+    assert [item["tier"] for item in fired] == ["low"]
+    # WHEN the clients come back THEN it returns to OK
+    back = Background(Trickle(stack).step, CLIENT_INTERVAL, CLEAR_TIMEOUT)
+    back.start()
+    try:
+        stack.wait_until(lambda status: status["alarms"][TRAFFIC_STOPPED] == "OK", CLEAR_TIMEOUT, "traffic-stopped OK")
+    finally:
+        back.stop()
+    assert set(clients.statuses) == {202}
