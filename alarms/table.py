@@ -34,6 +34,9 @@ CANARY_FAILING_PERIODS = 3
 # enqueue-gap-window pages when more than this share of a window's accepted events never reached the queue: edge
 # noise (a request in flight at the window's start or end) stays below it in any window the alarm counts.
 ENQUEUE_GAP_WINDOW_PERCENT = 1.0
+# consumer-record-failures: the share of a period's records put back to the queue that means "the consumer's path is
+# failing for everyone", not a few transient failures (retries-low speaks for any)
+RECORD_FAILURE_PERCENT = 50.0
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -279,6 +282,15 @@ def _recommended_rows(config: Config) -> list[AlarmSpec]:
             "Over the last window, a share of the accepted events never reached the queue.",
             breach="any",
             periods=1,
+        ),
+        # The consumer reports failed records in batchItemFailures, so Lambda's Errors (consumer-errors) never counts
+        # them, even when every record fails: alarm on the share of records put back.
+        AlarmSpec(
+            "consumer-record-failures",
+            "records_failed_percent",
+            {"low": RECORD_FAILURE_PERCENT},
+            "Most of the consumer's records fail and go back to the queue (batchItemFailures, which Lambda's "
+            "Errors never counts).",
         ),
         # With no request API Gateway publishes nothing, and the request anomaly sees missing data, never a breach:
         # judge the clients' requests with zero in idle periods against a band of their history. A stack that never

@@ -365,6 +365,20 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
         # the age of the oldest of them (it is dead-lettered when the retry window ends), and the poison
         # it sent straight to the DLQ.
         _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+        _ours(config, "records_received", "RecordsReceived", "consumer", period),
+        # The share of the batches' records the consumer put back (Lambda's Errors never counts them), in periods
+        # with at least min_requests_per_period records: one record of two failing is not half of everything.
+        Expression(
+            "records_failed_percent",
+            f"IF(records_received >= {config.monitoring.min_requests_per_period}, "
+            "100 * FILL(events_waiting_on_retry, 0) / records_received, 0)",
+            (
+                _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+                _ours(config, "records_received", "RecordsReceived", "consumer", period),
+            ),
+            "Percent",
+            "Records put back to the queue (share of records received)",
+        ),
         dataclasses.replace(
             _ours(config, "oldest_retry_age", "OldestRetryAge", "consumer", period, unit="Seconds", stat="Maximum"),
             capacity=window,

@@ -82,6 +82,10 @@ _STAGES = (
             ("Are events stored, and do writes need retries?", ("events_stored", "write_retries")),
             ("How long from accepted to stored?", ("ingest_lag_p99",)),
             ("Do events wait on retries (the database in trouble)?", ("events_waiting_on_retry",)),
+            (
+                "What share of the records fails?",
+                ("records_received", "events_waiting_on_retry", "records_failed_percent"),
+            ),
             ("How close is the oldest retried event to the DLQ?", ("oldest_retry_age",)),
             ("Is poison sent straight to the DLQ?", ("events_dead_lettered",)),
             (

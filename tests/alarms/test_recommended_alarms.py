@@ -165,3 +165,36 @@ def test_a_deployment_that_never_had_clients_or_a_steady_trickle_stays_quiet(loc
     # THEN it never alarms
     for data in (only_canary, trickle, starting):
         assert set(states(alarm, data, HISTORY)) == {OK}
+
+
+# --- consumer-record-failures ------------------------------------------------------------------------------
+
+
+def test_every_record_failing_reaches_the_low_tier_and_clears_when_records_are_stored(local_alarms):
+    # GIVEN the consumer-record-failures alarm, and Lambda's Errors that never count a reported record
+    alarm = alarm_of(local_alarms, "consumer-record-failures-low")
+    # WHEN 20 records a period are received, every one of them put back for 6 periods (the database down), then
+    # none again
+    received = [20.0] * 20
+    waiting = [0.0] * 8 + [20.0] * 6 + [0.0] * 6
+    data = series(alarm, {"records_received": received, "events_waiting_on_retry": waiting})
+    timeline = states(alarm, data, 20)
+    first = alarm.evaluation_periods
+    # THEN it is OK before, in ALARM while they fail, and OK once they are stored again
+    assert set(timeline[: 8 - first + 1]) == {OK}
+    assert ALARM in timeline[8 - first + 1 : 14 - first + 1]
+    assert timeline[-1] == OK
+
+
+def test_a_few_failing_records_or_a_handful_of_records_do_not_count(local_alarms):
+    # GIVEN the consumer-record-failures alarm
+    alarm = alarm_of(local_alarms, "consumer-record-failures-low")
+    minimum = CONFIG.monitoring.min_requests_per_period
+    # WHEN a few records of many fail in every period, or every record fails in periods with fewer than the minimum
+    few = series(alarm, {"records_received": [100.0] * 10, "events_waiting_on_retry": [5.0] * 10})
+    handful = series(
+        alarm, {"records_received": [float(minimum - 1)] * 10, "events_waiting_on_retry": [float(minimum - 1)] * 10}
+    )
+    # THEN it stays OK
+    assert set(states(alarm, few, 10)) == {OK}
+    assert set(states(alarm, handful, 10)) == {OK}
