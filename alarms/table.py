@@ -292,6 +292,23 @@ def _recommended_rows(config: Config) -> list[AlarmSpec]:
             "Most of the consumer's records fail and go back to the queue (batchItemFailures, which Lambda's "
             "Errors never counts).",
         ),
+        # Notifications SNS could not deliver to a person. Each alarm tells the *other* tier, so that it does not depend
+        # on the subscription that fails: undelivered pages go to the low tier (the notifier and its subscribers),
+        # undelivered low-tier messages page.
+        AlarmSpec(
+            "pages-undelivered",
+            "sns_high_failed",
+            {"low": 0.0},
+            "SNS could not deliver some pages (the high topic's subscriptions); told here, on the low tier.",
+            breach="any",
+        ),
+        AlarmSpec(
+            "notifications-undelivered",
+            "sns_notify_failed",
+            {"high": 0.0},
+            "SNS could not deliver some low-tier notifications (the notify topic's subscriptions); told by page.",
+            breach="any",
+        ),
         # With no request API Gateway publishes nothing, and the request anomaly sees missing data, never a breach:
         # judge the clients' requests with zero in idle periods against a band of their history. A stack that never
         # had clients (a new deployment) has a band around zero and stays quiet; one whose clients stop is far below.

@@ -25,6 +25,7 @@ API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
 SQS = "AWS/SQS"
 DYNAMODB = "AWS/DynamoDB"
+SNS = "AWS/SNS"
 # The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
 TABLE_WRITE_OPERATION = "BatchWriteItem"
 # The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
@@ -496,7 +497,25 @@ def _reconciliation(config: Config, period: int) -> list[Signal]:
 
 
 def _failures(config: Config, period: int) -> list[Signal]:
-    return [_sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period)]
+    return [
+        _sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period),
+        # Deliveries SNS gave up on, on the topics people subscribe to: the high topic (pages) and the notify topic
+        # (the notifier's low-tier messages). The local stack delivers to no person and publishes none.
+        *(_sns_failed(config, topic, period) for topic in ("high", "notify")),
+    ]
+
+
+def _sns_failed(config: Config, topic: str, period: int) -> Metric:
+    return Metric(
+        f"sns_{topic}_failed",
+        SNS,
+        "NumberOfNotificationsFailed",
+        (("TopicName", config.resource_name(topic)),),
+        "Sum",
+        period,
+        "Count",
+        f"{topic} topic: notifications failed",
+    )
 
 
 def _canary(config: Config, period: int) -> list[Signal]:

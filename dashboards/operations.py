@@ -125,7 +125,7 @@ _STAGES = (
         (
             ("Is the notifier failing?", ("notifier_invocations", "notifier_errors", "notifier_throttles")),
             ("Is the notifier close to its limits?", ("notifier_duration_p99", "notifier_concurrency")),
-            ("Are notifications undeliverable?", ("failures_visible",)),
+            ("Are notifications undeliverable?", ("failures_visible", "sns_high_failed", "sns_notify_failed")),
         ),
     ),
     (

@@ -188,6 +188,8 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
                 "retries",
                 "retry-window",
                 "analytics-sink-errors",  # its events wait on retries, like `retries`
+                "pages-undelivered",  # a failed delivery matters the first time
+                "notifications-undelivered",
             )
         ):
             expected = 1

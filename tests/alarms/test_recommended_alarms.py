@@ -198,3 +198,36 @@ def test_a_few_failing_records_or_a_handful_of_records_do_not_count(local_alarms
     # THEN it stays OK
     assert set(states(alarm, few, 10)) == {OK}
     assert set(states(alarm, handful, 10)) == {OK}
+
+
+# --- pages-undelivered, notifications-undelivered ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row_and_tier", "topic", "told"),
+    [("pages-undelivered-low", "high", "LowTopic"), ("notifications-undelivered-high", "notify", "HighTopic")],
+)
+def test_undelivered_notifications_are_told_on_the_other_tier_and_clear(local_alarms, row_and_tier, topic, told):
+    # GIVEN the alarm on SNS's failed deliveries of a person-facing topic
+    alarm = alarm_of(local_alarms, row_and_tier)
+    (stat,) = alarm.metric_stats().values()
+    assert (stat["Metric"]["MetricName"], stat["Metric"]["Dimensions"]) == (
+        "NumberOfNotificationsFailed",
+        [{"Name": "TopicName", "Value": CONFIG.resource_name(topic)}],
+    )
+    # THEN its actions go to the other tier's topic, not to the topic whose deliveries fail
+    template = full_template(CONFIG).to_dict()
+    (props,) = [
+        body["Properties"]
+        for body in template["Resources"].values()
+        if body["Properties"].get("AlarmName") == CONFIG.resource_name(row_and_tier)
+    ]
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": told}]
+    # WHEN one delivery fails in one period, and none after it
+    (query_id,) = alarm.metric_stats()
+    data = {query_id: {step * PERIOD: (1.0 if step == 5 else 0.0) for step in range(12)}}
+    # THEN the first failure alarms, and it returns to OK once the failed period has left the window
+    timeline = states(alarm, data, 12)
+    assert timeline[: 5 - alarm.evaluation_periods + 1] == [OK] * (5 - alarm.evaluation_periods + 1)
+    assert timeline[5 - alarm.evaluation_periods + 1] == ALARM
+    assert timeline[-1] == OK
