@@ -158,3 +158,42 @@ def test_client_traffic_that_stops_reaches_the_low_tier_and_clears_when_it_retur
     finally:
         back.stop()
     assert set(clients.statuses) == {202}
+
+
+RECORD_FAILURES = CONFIG.resource_name("consumer-record-failures-low")
+DB_DOWN_SECONDS = 60.0  # the fault's own limit; the test lifts it as soon as the alarm fired
+
+
+def test_records_failing_under_a_database_outage_reach_the_low_tier_and_clear(local_stack):
+    stack = local_stack
+    # GIVEN a stack with no fault and consumer-record-failures OK, and clients sending about 20 events a period
+    for fault in stack.status()["chaos"]:
+        stack.lift(fault)
+    stack.wait_until(lambda status: status["alarms"][RECORD_FAILURES] == "OK", QUIET_TIMEOUT, "record failures OK")
+    clients = Trickle(stack)
+    sender = Background(clients.step, CLIENT_INTERVAL, DB_DOWN_SECONDS + CLEAR_TIMEOUT + QUIET_TIMEOUT)
+    sender.start()
+    try:
+        # WHEN the database is unreachable: every record the consumer receives goes back to the queue, reported in
+        # batchItemFailures (Lambda's Errors counts none of them)
+        stack.inject("db-down", DB_DOWN_SECONDS)
+        down_at = time.time()
+        # THEN the share of records failed reaches the low tier
+        stack.wait_until(
+            lambda status: status["alarms"][RECORD_FAILURES] == "ALARM", DB_DOWN_SECONDS, "record failures to fire"
+        )
+        fired = [
+            item
+            for item in stack.control("GET", f"/alarm-transitions?since={down_at}")
+            if item["alarm"] == RECORD_FAILURES and item["new"] == "ALARM"
+        ]
+        assert [item["tier"] for item in fired] == ["low"]
+        # WHEN the database is back THEN records are stored again and the alarm returns to OK
+        stack.lift("db-down")
+        stack.wait_until(lambda status: status["alarms"][RECORD_FAILURES] == "OK", CLEAR_TIMEOUT, "record failures OK")
+    finally:
+        stack.lift("db-down")
+        sender.stop()
+    # AND every accepted event is stored
+    assert set(clients.statuses) == {202}
+    wait_stored(stack, clients.ids(), STORE_TIMEOUT + CLEAR_TIMEOUT)
