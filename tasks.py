@@ -149,7 +149,7 @@ def status(c):
 
 @task(
     help={
-        "fault": "db-down | db-throttle | archive-down | queue-down | consumer-crash",
+        "fault": "db-down | db-throttle | archive-down | queue-down | consumer-crash | consumer-paused",
         "seconds": "how long the fault lasts (it lifts itself); 0 lifts it now",
     }
 )

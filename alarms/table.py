@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from alarms.stopped_consumer import stopped_consumer_bound
 from cloudformation.config import Config
 from dashboards.catalog import Catalog
 
@@ -24,11 +25,18 @@ RUNBOOK = "docs/runbook.md"  # in this repository; links to it start at config.m
 GREATER = "GreaterThanThreshold"
 LESS = "LessThanThreshold"
 OUTSIDE_BAND = "LessThanLowerOrGreaterThanUpperThreshold"
+BELOW_BAND = "LessThanLowerThreshold"
 NOT_BREACHING = "notBreaching"
 MISSING = "missing"
 
 # The canary pages after this many periods in a row without a successful run.
 CANARY_FAILING_PERIODS = 3
+# enqueue-gap-window pages when more than this share of a window's accepted events never reached the queue: edge
+# noise (a request in flight at the window's start or end) stays below it in any window the alarm counts.
+ENQUEUE_GAP_WINDOW_PERCENT = 1.0
+# consumer-record-failures: the share of a period's records put back to the queue that means "the consumer's path is
+# failing for everyone", not a few transient failures (retries-low speaks for any)
+RECORD_FAILURE_PERCENT = 50.0
 # Width of the request-count anomaly band, in standard deviations of the recent history.
 REQUEST_BAND_WIDTH = 3.0
 
@@ -49,7 +57,7 @@ class AlarmSpec:
 
     @property
     def is_band(self) -> bool:
-        return self.comparison == OUTSIDE_BAND
+        return self.comparison in (OUTSIDE_BAND, BELOW_BAND)
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
     ]
+    rows += _recommended_rows(config)
     if config.canary.enabled:
         rows += _canary_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
@@ -252,6 +261,71 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
     if "dynamodb" not in config.sinks:  # no events table to watch (UserErrors is account-wide: it stays)
         rows = [row for row in rows if row.name not in EVENTS_TABLE_ROWS]
     return tuple(rows)
+
+
+def _recommended_rows(config: Config) -> list[AlarmSpec]:
+    """Incidents AWS's recommended alarms cover and the rows above missed (docs/recommended-alarms.md)."""
+    stopped = stopped_consumer_bound(config)
+    return [
+        # A consumer that stops without an error (mapping disabled or stuck) raises no error metric, and the queue's
+        # age pages only after the longest retries: page from "visible messages that nobody receives" instead,
+        # within a bound derived from the batching window and the consumer's timeout (alarms/stopped_consumer.py).
+        AlarmSpec(
+            "consumer-stopped",
+            "queue_unpolled",
+            {"high": 0.0},
+            "Events wait visible in the ingest queue and nobody receives them: the consumer's mapping is "
+            "disabled or stuck.",
+            breach="every",
+            periods=stopped.periods,
+        ),
+        # Loss in some periods only never makes enqueue-gap breach in every period: judge the sum over the
+        # evaluated window too, as a share of what was accepted in it (one window-long period, first breach pages).
+        AlarmSpec(
+            "enqueue-gap-window",
+            "enqueue_gap_window_percent",
+            {"high": ENQUEUE_GAP_WINDOW_PERCENT},
+            "Over the last window, a share of the accepted events never reached the queue.",
+            breach="any",
+            periods=1,
+        ),
+        # The consumer reports failed records in batchItemFailures, so Lambda's Errors (consumer-errors) never counts
+        # them, even when every record fails: alarm on the share of records put back.
+        AlarmSpec(
+            "consumer-record-failures",
+            "records_failed_percent",
+            {"low": RECORD_FAILURE_PERCENT},
+            "Most of the consumer's records fail and go back to the queue (batchItemFailures, which Lambda's "
+            "Errors never counts).",
+        ),
+        # Notifications SNS could not deliver to a person. Each alarm tells the *other* tier, so that it does not depend
+        # on the subscription that fails: undelivered pages go to the low tier (the notifier and its subscribers),
+        # undelivered low-tier messages page.
+        AlarmSpec(
+            "pages-undelivered",
+            "sns_high_failed",
+            {"low": 0.0},
+            "SNS could not deliver some pages (the high topic's subscriptions); told here, on the low tier.",
+            breach="any",
+        ),
+        AlarmSpec(
+            "notifications-undelivered",
+            "sns_notify_failed",
+            {"high": 0.0},
+            "SNS could not deliver some low-tier notifications (the notify topic's subscriptions); told by page.",
+            breach="any",
+        ),
+        # With no request API Gateway publishes nothing, and the request anomaly sees missing data, never a breach:
+        # judge the clients' requests with zero in idle periods against a band of their history. A stack that never
+        # had clients (a new deployment) has a band around zero and stays quiet; one whose clients stop is far below.
+        AlarmSpec(
+            "api-traffic-stopped",
+            "client_traffic",
+            {"low": REQUEST_BAND_WIDTH},
+            "Client requests fell far below their recent history: traffic stopped reaching the API.",
+            comparison=BELOW_BAND,
+        ),
+    ]
 
 
 def _canary_rows(config: Config) -> list[AlarmSpec]:
@@ -287,6 +361,7 @@ COMPOSITES = (
         (
             ("api-5xx-rate", "high"),
             ("enqueue-gap", "high"),
+            ("enqueue-gap-window", "high"),
             ("queue-age", "high"),
             ("retry-window", "high"),
             ("dlq-visible", "high"),

@@ -278,6 +278,9 @@ def _event_source_mappings(config: Config, functions: Mapping[str, awslambda.Fun
                 MaximumBatchingWindowInSeconds=settings.batching_window_seconds,
                 FunctionResponseTypes=["ReportBatchItemFailures"],
                 ScalingConfig=MappingScalingConfig(MaximumConcurrency=settings.maximum_concurrency),
+                # The mapping's own counts (AWS/Lambda, by EventSourceMappingUUID: polled, invoked, deleted,
+                # failed-invoke, dropped events); ErrorCount and KafkaMetrics are for Kafka sources only.
+                MetricsConfig=awslambda.MetricsConfig(Metrics=["EventCount"]),
                 Enabled=True,
             )
         )

@@ -30,11 +30,12 @@ class Synthesized:
     path: Path
     counts: Counter[str]
     retries: str = ""  # the retry window and its backoff schedule, one line
+    stopped_consumer: str = ""  # how soon a stopped consumer pages, one line
 
     def summary(self) -> str:
         kinds = ", ".join(f"{count} {kind.removeprefix('AWS::')}" for kind, count in sorted(self.counts.items()))
-        lines = [f"{self.path}: {sum(self.counts.values())} resources ({kinds})"]
-        return "\n".join([*lines, self.retries] if self.retries else lines)
+        lines = [f"{self.path}: {sum(self.counts.values())} resources ({kinds})", self.retries, self.stopped_consumer]
+        return "\n".join(line for line in lines if line)
 
 
 def retries_line(config: Config) -> str:
@@ -52,4 +53,11 @@ def synthesize(config: Config, build_dir: Path = BUILD_DIR) -> Synthesized:
     path = build_dir / config.env / "template.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(template), encoding="utf-8")
-    return Synthesized(path=path, counts=resource_counts(template), retries=retries_line(config))
+    from alarms.stopped_consumer import stopped_consumer_bound  # the monitoring side: import it late
+
+    return Synthesized(
+        path=path,
+        counts=resource_counts(template),
+        retries=retries_line(config),
+        stopped_consumer=stopped_consumer_bound(config).describe(),
+    )

@@ -25,6 +25,7 @@ API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
 SQS = "AWS/SQS"
 DYNAMODB = "AWS/DynamoDB"
+SNS = "AWS/SNS"
 # The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
 TABLE_WRITE_OPERATION = "BatchWriteItem"
 # The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
@@ -130,6 +131,7 @@ def build_catalog(config: Config) -> Catalog:
         *_function(config, "ingest", period),
         *_ingest_events(config, period),
         *_queue(config, period),
+        *_enqueue_gap_window(config, period),
         *_function(config, "consumer", period),
         *_consumer_events(config, period),
         *_table(config, period),
@@ -269,6 +271,7 @@ def _ingest_events(config: Config, period: int) -> list[Signal]:
 
 _SQS_LABELS = {
     "NumberOfMessagesSent": "messages sent",
+    "NumberOfMessagesReceived": "messages received",
     "NumberOfMessagesDeleted": "messages deleted",
     "ApproximateNumberOfMessagesVisible": "messages visible",
     "ApproximateNumberOfMessagesNotVisible": "messages in flight",
@@ -288,6 +291,7 @@ def _sqs(config: Config, signal_id: str, queue: str, name: str, period: int, **e
 
 def _queue(config: Config, period: int) -> list[Signal]:
     sent = _sqs(config, "queue_sent", "ingest", "NumberOfMessagesSent", period)
+    received = _sqs(config, "queue_received", "ingest", "NumberOfMessagesReceived", period)
     deleted = _sqs(config, "queue_deleted", "ingest", "NumberOfMessagesDeleted", period)
     visible = _sqs(config, "queue_visible", "ingest", "ApproximateNumberOfMessagesVisible", period)
     # A message older than the retention period is deleted, not dead-lettered.
@@ -296,9 +300,20 @@ def _queue(config: Config, period: int) -> list[Signal]:
     accepted = _accepted(config, period)
     return [
         sent,
+        received,
         deleted,
         visible,
         age,
+        # 1 in a period when messages were visible and nobody received any: the mapping does not poll (disabled
+        # or stuck). Retrying is not this: a message waiting on its backoff is invisible, and a visible one is
+        # received within a batching window and an invocation by a mapping that polls.
+        Expression(
+            "queue_unpolled",
+            "(FILL(queue_visible, 0) > 0) * (FILL(queue_received, 0) == 0)",
+            (visible, received),
+            "Count",
+            "Visible messages, none received",
+        ),
         # Seconds to empty the backlog at the current delete rate (no value while nothing is deleted).
         Expression(
             "queue_drain_seconds",
@@ -318,6 +333,29 @@ def _queue(config: Config, period: int) -> list[Signal]:
     ]
 
 
+def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
+    """The enqueue gap over a window of `monitoring.evaluation_periods` periods, as a share of the events accepted
+    in it: loss in some periods only, which the per-period enqueue_gap (every period must show it) misses.
+    Counted only in windows with at least min_requests_per_period events per period: one request's events in flight
+    across the window's edge would be a large share of a handful."""
+    window = period * config.monitoring.evaluation_periods
+    accepted = _ours(config, "accepted_gap_window", "EventsAccepted", "ingest", window)
+    sent = _sqs(config, "sent_gap_window", "ingest", "NumberOfMessagesSent", window)
+    minimum = config.monitoring.min_requests_per_period * config.monitoring.evaluation_periods
+    gap = "(FILL(accepted_gap_window, 0) - FILL(sent_gap_window, 0))"
+    return [
+        accepted,
+        sent,
+        Expression(
+            "enqueue_gap_window_percent",
+            f"IF(accepted_gap_window >= {minimum}, 100 * {gap} / accepted_gap_window, 0)",
+            (accepted, sent),
+            "Percent",
+            f"Accepted but not enqueued over {window} s (windows ≥ {minimum} events)",
+        ),
+    ]
+
+
 def _consumer_events(config: Config, period: int) -> list[Signal]:
     window = float(config.queue.retry_window_seconds)
     return [
@@ -328,6 +366,20 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
         # the age of the oldest of them (it is dead-lettered when the retry window ends), and the poison
         # it sent straight to the DLQ.
         _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+        _ours(config, "records_received", "RecordsReceived", "consumer", period),
+        # The share of the batches' records the consumer put back (Lambda's Errors never counts them), in periods
+        # with at least min_requests_per_period records: one record of two failing is not half of everything.
+        Expression(
+            "records_failed_percent",
+            f"IF(records_received >= {config.monitoring.min_requests_per_period}, "
+            "100 * FILL(events_waiting_on_retry, 0) / records_received, 0)",
+            (
+                _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+                _ours(config, "records_received", "RecordsReceived", "consumer", period),
+            ),
+            "Percent",
+            "Records put back to the queue (share of records received)",
+        ),
         dataclasses.replace(
             _ours(config, "oldest_retry_age", "OldestRetryAge", "consumer", period, unit="Seconds", stat="Maximum"),
             capacity=window,
@@ -445,7 +497,25 @@ def _reconciliation(config: Config, period: int) -> list[Signal]:
 
 
 def _failures(config: Config, period: int) -> list[Signal]:
-    return [_sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period)]
+    return [
+        _sqs(config, "failures_visible", "failures", "ApproximateNumberOfMessagesVisible", period),
+        # Deliveries SNS gave up on, on the topics people subscribe to: the high topic (pages) and the notify topic
+        # (the notifier's low-tier messages). The local stack delivers to no person and publishes none.
+        *(_sns_failed(config, topic, period) for topic in ("high", "notify")),
+    ]
+
+
+def _sns_failed(config: Config, topic: str, period: int) -> Metric:
+    return Metric(
+        f"sns_{topic}_failed",
+        SNS,
+        "NumberOfNotificationsFailed",
+        (("TopicName", config.resource_name(topic)),),
+        "Sum",
+        period,
+        "Count",
+        f"{topic} topic: notifications failed",
+    )
 
 
 def _canary(config: Config, period: int) -> list[Signal]:
@@ -477,6 +547,15 @@ def _canary(config: Config, period: int) -> list[Signal]:
             (_api_count(config, period), requests),
             "Count",
             "Client requests (canary excluded)",
+        ),
+        # The same with zero in a period without any: what the traffic-stopped band compares (no request at all
+        # is the point there, and no value would be missing data, never a breach).
+        Expression(
+            "client_traffic",
+            "FILL(api_count, 0) - FILL(canary_requests, 0)",
+            (_api_count(config, period), requests),
+            "Count",
+            "Client requests, zero when none",
         ),
         canary_accepted,
         canary_stored,

@@ -15,8 +15,12 @@ Semantics, as CloudWatch documents them where it does:
 - `ANOMALY_DETECTION_BAND(m, k)` is our stand-in for CloudWatch's trained model: at each period, the
   mean ± k·spread of m's values in the previous `BAND_HISTORY_PERIODS` periods, where spread is the
   standard deviation but never less than √|mean| (a count's Poisson noise) nor 1, so steady synthetic
-  traffic does not collapse the band to a line. With fewer than `BAND_MIN_HISTORY` earlier values there
-  is no band at that period (missing data, as while CloudWatch's model trains).
+  traffic does not collapse the band to a line. A value outside its own band does not train the bands
+  after it: CloudWatch's model learns from two weeks, so a few minutes of anomaly barely move it, while
+  20 periods that learned from the anomaly would call it normal within two or three periods (traffic that
+  stopped would look normal again at once). With fewer than `BAND_MIN_HISTORY` earlier values there is no
+  band at that period (missing data, as while CloudWatch's model trains); so an anomaly that lasts most of
+  the history leaves no band, and the band re-learns from what follows.
 """
 
 from __future__ import annotations
@@ -292,17 +296,24 @@ _COMPARE = {
 
 
 def anomaly_band(values: Series, timestamps: Sequence[int], period: int, width: float) -> Band:
-    """mean ± width·spread of the previous BAND_HISTORY_PERIODS values, at each timestamp (see the module doc)."""
+    """mean ± width·spread of the previous BAND_HISTORY_PERIODS values that were inside their own band, at each
+    timestamp (see the module doc)."""
     bounds: dict[int, tuple[float, float]] = {}
-    for timestamp in timestamps:
+    wanted = set(timestamps)
+    trained = dict(values)  # the values the band learns from: an anomaly does not teach it what is normal
+    for timestamp in sorted(wanted | values.keys()):
         history = [
-            values[earlier]
+            trained[earlier]
             for step in range(1, BAND_HISTORY_PERIODS + 1)
-            if (earlier := timestamp - step * period) in values
+            if (earlier := timestamp - step * period) in trained
         ]
         if len(history) < BAND_MIN_HISTORY:
             continue
         mean = statistics.fmean(history)
         spread = max(statistics.pstdev(history), math.sqrt(abs(mean)), 1.0)
-        bounds[timestamp] = (mean - width * spread, mean + width * spread)
+        low, high = mean - width * spread, mean + width * spread
+        if timestamp in wanted:
+            bounds[timestamp] = (low, high)
+        if timestamp in values and not low <= values[timestamp] <= high:
+            del trained[timestamp]
     return Band(bounds)

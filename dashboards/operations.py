@@ -37,7 +37,7 @@ _STAGES = (
     (
         "API: is the front door open?",
         (
-            ("Are requests arriving as usual?", ("api_count", "client_requests")),
+            ("Are requests arriving as usual?", ("api_count", "client_requests", "client_traffic")),
             ("Are clients getting errors?", ("api_4xx_rate", "api_5xx_rate")),
             ("How many requests fail?", ("api_4xx", "api_5xx")),
             ("How long do clients wait?", ("api_latency_p50", "api_latency_p90", "api_latency_p99")),
@@ -53,6 +53,10 @@ _STAGES = (
             ("Are events accepted or rejected?", ("events_accepted", "events_rejected")),
             ("Why are events rejected?", REJECTIONS),
             ("Is every accepted event enqueued?", ("events_accepted", "queue_sent", "enqueue_gap")),
+            (
+                "Is every accepted event enqueued, over a window?",
+                ("accepted_gap_window", "sent_gap_window", "enqueue_gap_window_percent"),
+            ),
             ("How much data arrives?", ("bytes_accepted",)),
             ("Is the ingest function failing?", ("ingest_invocations", "ingest_errors", "ingest_throttles")),
             ("Is ingest close to its timeout?", ("ingest_duration_p99",)),
@@ -66,6 +70,7 @@ _STAGES = (
             ("Is a backlog building?", ("queue_visible",)),
             ("How long has the oldest event waited?", ("queue_age",)),
             ("How long until the backlog is gone?", ("queue_drain_seconds",)),
+            ("Does anyone receive the visible messages?", ("queue_visible", "queue_received", "queue_unpolled")),
         ),
     ),
     (
@@ -77,6 +82,10 @@ _STAGES = (
             ("Are events stored, and do writes need retries?", ("events_stored", "write_retries")),
             ("How long from accepted to stored?", ("ingest_lag_p99",)),
             ("Do events wait on retries (the database in trouble)?", ("events_waiting_on_retry",)),
+            (
+                "What share of the records fails?",
+                ("records_received", "events_waiting_on_retry", "records_failed_percent"),
+            ),
             ("How close is the oldest retried event to the DLQ?", ("oldest_retry_age",)),
             ("Is poison sent straight to the DLQ?", ("events_dead_lettered",)),
             (
@@ -116,7 +125,7 @@ _STAGES = (
         (
             ("Is the notifier failing?", ("notifier_invocations", "notifier_errors", "notifier_throttles")),
             ("Is the notifier close to its limits?", ("notifier_duration_p99", "notifier_concurrency")),
-            ("Are notifications undeliverable?", ("failures_visible",)),
+            ("Are notifications undeliverable?", ("failures_visible", "sns_high_failed", "sns_notify_failed")),
         ),
     ),
     (

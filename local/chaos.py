@@ -7,6 +7,8 @@ While a fault is active, matching calls fail the way the real outage would make 
 - connection faults and throttling act on `before-send`, which botocore emits for every HTTP
   *attempt*: the fault goes through botocore's retry logic (retries, backoff, then the final error),
   exactly as a real outage would — and DynamoDbObserver counts each throttled attempt, as DynamoDB does;
+- `consumer-paused` touches no call: the consumer's event source mapping asks `paused()` before each poll and
+  receives nothing while it is active — a mapping disabled or stuck, with no error anywhere;
 - `consumer-crash` acts on `after-call`: the write has landed, then the function dies with a
   RuntimeError (a crash, not a ClientError) — once per invocation, so part of a batch is written and
   nothing is acknowledged; the redelivery must overwrite, not duplicate.
@@ -32,7 +34,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from local.lambdas import current_request_id
 
-FaultKind = Literal["connection", "throttle", "crash"]
+FaultKind = Literal["connection", "throttle", "crash", "pause"]
 MAX_FAULT_SECONDS = 3600.0
 
 
@@ -56,6 +58,9 @@ FAULTS: Mapping[str, Fault] = {
         frozenset({"BatchWriteItem"}),
         "crash",
         "the consumer dies right after its first BatchWriteItem of an invocation landed",
+    ),
+    "consumer-paused": Fault(
+        "lambda", None, "pause", "the consumer's event source mapping stops polling (disabled or stuck), no error"
     ),
 }
 
@@ -159,6 +164,9 @@ class Chaos:
             self._deadlines.pop(name, None)
             if name == "consumer-crash":
                 self._crashed_invocations.clear()
+
+    def is_active(self, name: str) -> bool:
+        return name in self.active()
 
     def active(self) -> dict[str, float]:
         """Active faults and their seconds left."""

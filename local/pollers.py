@@ -11,6 +11,7 @@ so the local stack polls the queues itself with Lambda's documented semantics:
   its visibility runs out — the one the function set with ChangeMessageVisibility (the consumer's backoff)
   if it did: the poller never resets it, as Lambda does not;
 - a throttled invocation is retried with backoff while the batch is still invisible;
+- a paused mapping (`paused()` true: the `consumer-paused` fault) receives nothing, like a disabled mapping;
 - redrive to the DLQ after maxReceiveCount is moto's: its ReceiveMessage moves a message whose
   receive count reached maxReceiveCount (tests/local/test_pollers.py proves it).
 """
@@ -169,10 +170,13 @@ def failed_message_ids(result: Any, batch_ids: set[str]) -> set[str] | None:
 class SqsPoller:
     """Runs one SqsMapping: `maximum_concurrency` workers each receive, invoke and delete."""
 
-    def __init__(self, mapping: SqsMapping, function: Invoker, sqs: BaseClient) -> None:
+    def __init__(
+        self, mapping: SqsMapping, function: Invoker, sqs: BaseClient, paused: Callable[[], bool] = lambda: False
+    ) -> None:
         self.mapping = mapping
         self._function = function
         self._sqs = sqs
+        self._paused = paused
         self._visibility_timeout: float | None = None
         self._workers = WorkerGroup(f"poller-{function.name}", mapping.maximum_concurrency, self.poll_once)
 
@@ -185,6 +189,9 @@ class SqsPoller:
     def poll_once(self, stop: threading.Event | None = None) -> int:
         """Receive one batch, invoke the function, delete what succeeded; returns the batch size."""
         stop = stop or threading.Event()
+        if self._paused():
+            stop.wait(self.mapping.poll_wait_seconds)  # as idle as a long poll that returned nothing
+            return 0
         messages = self._collect_batch(stop)
         if not messages:
             return 0

@@ -52,6 +52,8 @@ DEFAULT_STATE_DIR = Path(".local")
 METRICS_INTERVAL_SECONDS = 2.0
 # The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
 FAULT_TARGETS = ("ingest", "consumer", "archiver")
+# The faults that pause a function's event source mapping (local/chaos.py), by function.
+PAUSE_FAULTS = {"consumer": "consumer-paused"}
 EVALUATION_INTERVAL_SECONDS = 2.0
 
 
@@ -296,7 +298,8 @@ class LocalRuntime:
                 maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
                 region=self.config.region,
             )
-            poller = SqsPoller(mapping, self._functions[name], self._poller_sqs)
+            paused = partial(self.chaos.is_active, PAUSE_FAULTS[name]) if name in PAUSE_FAULTS else lambda: False
+            poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
             poller.start()
             self._stoppables.append(poller)
         bridge = SnsToFunctionBridge(outputs["LowTopicArn"], self._functions["notifier"], client("sqs"), client("sns"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alarms.stopped_consumer import stopped_consumer_bound
 from alarms.table import (
     CANARY_FAILING_PERIODS,
     COMPOSITES,
@@ -159,15 +160,23 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
     monitoring = config.monitoring
     for props in resources(config, "AWS::CloudWatch::Alarm").values():
         periods = [q["MetricStat"]["Period"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        # (the window-sum gap reads one period as long as the evaluated window, once)
+        if "enqueue-gap-window" in props["AlarmName"]:
+            assert set(periods) == {monitoring.period_seconds * monitoring.evaluation_periods}
+            assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
+            continue
         assert set(periods or [props["Period"]]) == {monitoring.period_seconds}
         # (the canary pages after a fixed streak of failing periods: a few runs on AWS, not five minutes)
         periods = CANARY_FAILING_PERIODS if "canary-failing" in props["AlarmName"] else monitoring.evaluation_periods
+        # (a stopped consumer pages within a bound derived from the batching window: alarms/stopped_consumer.py)
+        if "consumer-stopped" in props["AlarmName"]:
+            periods = stopped_consumer_bound(config).periods
         assert props["EvaluationPeriods"] == periods
         # the enqueue gap must show in every period (boundary noise); dead letters matter the first time
         # they show (a fast archiver may leave them visible for one period), and so does an archiver error
         # (a failed batch is retried only after the DLQ's visibility timeout); every other alarm is M of N
         name = props["AlarmName"]
-        if "enqueue-gap" in name or "canary-failing" in name:  # the canary: a few consecutive failures
+        if any(every in name for every in ("enqueue-gap", "canary-failing", "consumer-stopped")):
             expected = periods
         elif any(
             signal in name
@@ -179,6 +188,8 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
                 "retries",
                 "retry-window",
                 "analytics-sink-errors",  # its events wait on retries, like `retries`
+                "pages-undelivered",  # a failed delivery matters the first time
+                "notifications-undelivered",
             )
         ):
             expected = 1

@@ -90,7 +90,8 @@ def test_one_incident_pages_once_through_the_composite(env: str) -> None:
     children = {
         alarm["AlarmName"]: alarm for alarm in alarms if f'ALARM("{alarm["AlarmName"]}")' in composite["AlarmRule"]
     }
-    assert len(children) == 6  # api-5xx-rate, enqueue-gap, queue-age, retry-window, dlq-visible, archiver-errors
+    # api-5xx-rate, enqueue-gap, enqueue-gap-window, queue-age, retry-window, dlq-visible, archiver-errors
+    assert len(children) == 7
     # THEN the composite pages the high topic, and its children notify nobody on their own
     assert composite["AlarmActions"] == [{"Ref": "HighTopic"}]
     for name, child in children.items():

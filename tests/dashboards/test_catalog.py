@@ -66,7 +66,7 @@ def test_dimension_values_are_the_names_the_template_sets(env):
     # GIVEN the template's explicit names
     config = load_config(env)
     resources = full_template(config).to_dict()["Resources"]
-    kinds = {"AWS::Lambda::Function": "FunctionName", "AWS::SQS::Queue": "QueueName"}
+    kinds = {"AWS::Lambda::Function": "FunctionName", "AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName"}
     named = {
         (kinds[body["Type"]], body["Properties"][kinds[body["Type"]]])
         for body in resources.values()

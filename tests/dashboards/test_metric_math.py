@@ -57,3 +57,13 @@ def test_if_takes_the_branch_of_each_period_and_broadcasts_scalars():
     # AND a branch without a value at the timestamp gives none there
     assert evaluate("IF(c > 50, e, c)", {"c": {0: 100.0}, "e": {}}, [0], 10) == {}
     assert evaluate("IF(1, 2, 3)", {}, [0, 10], 10) == {0: 2.0, 10: 2.0}
+
+
+def test_an_anomaly_does_not_train_the_band_after_it():
+    # GIVEN 20 periods of 100 requests, then nothing for 5 periods
+    history = {t: 100.0 for t in range(0, 200, 10)} | {t: 0.0 for t in range(200, 250, 10)}
+    # WHEN the band is drawn at the fifth silent period
+    band = anomaly_band(history, [240], 10, 3.0)
+    # THEN it is still the band of the 100s: the silent periods, each outside its own band, did not teach it that
+    # silence is normal
+    assert band == Band({240: (70.0, 130.0)})

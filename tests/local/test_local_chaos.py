@@ -174,3 +174,15 @@ def test_fault_names_and_durations_are_checked(chaos: Chaos) -> None:
         chaos.inject("db-down", 0)
     with pytest.raises(UnknownFaultError):
         chaos.lift("disk-full")
+
+
+def test_consumer_paused_fails_no_call_until_lifted(chaos: Chaos, dynamodb: BaseClient, table: str) -> None:
+    # GIVEN chaos hooked on a client, and the consumer-paused fault
+    chaos.attach(dynamodb)
+    chaos.inject("consumer-paused", 30)
+    # THEN the fault is active (the consumer's mapping asks), and no call fails: a paused mapping raises nothing
+    assert chaos.is_active("consumer-paused")
+    dynamodb.put_item(TableName=table, Item=item("a"))
+    # WHEN lifted THEN it is no longer active
+    chaos.lift("consumer-paused")
+    assert not chaos.is_active("consumer-paused")

@@ -273,3 +273,20 @@ def test_sns_bridge_drops_a_notification_after_max_attempts(sqs: BaseClient, sns
     # THEN it was tried exactly twice, then dropped
     assert len(attempts) == 2
     assert queue_depth(sqs, subscription.queue_url) == (0, 0)
+
+
+def test_a_paused_mapping_receives_nothing_until_resumed(sqs: BaseClient, make_queue: QueueFactory) -> None:
+    # GIVEN a queue holding a message, and a mapping paused as by the consumer-paused fault
+    url, arn = make_queue()
+    send(sqs, url, "waiting")
+    paused = threading.Event()
+    paused.set()
+    events: list[dict[str, Any]] = []
+    poller = SqsPoller(SqsMapping(url, arn), stub_function(lambda e, c: events.append(e)), sqs, paused.is_set)
+    # WHEN it polls THEN it receives nothing: the message stays visible and the function is not called
+    assert poller.poll_once() == 0
+    assert events == [] and queue_depth(sqs, url) == (1, 0)
+    # WHEN the pause is lifted THEN the next poll delivers the message
+    paused.clear()
+    assert poller.poll_once() == 1
+    assert len(events) == 1 and queue_depth(sqs, url) == (0, 0)

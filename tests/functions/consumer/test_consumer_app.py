@@ -288,6 +288,8 @@ def test_retry_metrics_count_the_waiting_events_and_the_oldest_age(
     # THEN two events wait on retry, the oldest for about 100 s, and one was dead-lettered
     output = capsys.readouterr().out
     assert metric_values(output, "EventsWaitingOnRetry") == [2.0]
+    # AND the batch's three records are counted, so the share of records failed (2 of 3) is known
+    assert metric_values(output, "RecordsReceived") == [3.0]
     [oldest] = metric_values(output, "OldestRetryAge")
     assert 100 <= oldest < 160
     assert metric_values(output, "EventsDeadLettered") == [1.0]
