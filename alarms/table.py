@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cloudformation.config import Config
-from dashboards.catalog import Catalog
+from cloudformation.slo import burn_windows, span
+from dashboards.catalog import Catalog, burn_rate_id
 
 Tier = Literal["low", "high"]
 TIERS: tuple[Tier, ...] = ("high", "low")
@@ -58,6 +59,7 @@ class CompositeSpec:
     tier: Tier
     any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines
     summary: str
+    all_needed: bool = False  # ALARM when every child is (AND), not any (OR)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ class CompositeDefinition:
 
     @property
     def rule(self) -> str:
-        return " OR ".join(f'ALARM("{child}")' for child in self.children)
+        joiner = " AND " if self.spec.all_needed else " OR "
+        return joiner.join(f'ALARM("{child}")' for child in self.children)
 
 
 def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
@@ -236,6 +239,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
     ]
     if config.canary.enabled:
         rows += _canary_rows(config)
+    rows += _burn_rate_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
         rows.append(
             AlarmSpec(
@@ -272,6 +276,45 @@ def _canary_rows(config: Config) -> list[AlarmSpec]:
         ),
         AlarmSpec("canary-errors", "canary_errors", {"high": 0.0}, "The canary itself fails: nobody watches the path."),
     ]
+
+
+def _burn_rate_rows(config: Config) -> list[AlarmSpec]:
+    """The error budget's burn-rate alarms (cloudformation.slo): one alarm per window of each pair, judged on its
+    latest datapoint — a whole window's requests, summed over one period as long as the window."""
+    rows = []
+    for pair in burn_windows(config.monitoring):
+        for role, seconds in (("long", pair.long_seconds), ("short", pair.short_seconds)):
+            rows.append(
+                AlarmSpec(
+                    f"error-budget-{pair.policy.name}-{role}",
+                    burn_rate_id(seconds),
+                    {pair.policy.tier: pair.burn_rate},
+                    f"Server errors burn the error budget {pair.burn_rate:g}× faster than it lasts, over "
+                    f"{span(seconds)} (the {role} window of error-budget-{pair.policy.name}).",
+                    breach="any",
+                    periods=1,
+                )
+            )
+    return rows
+
+
+def burn_rate_composites(config: Config) -> tuple[CompositeSpec, ...]:
+    """Each pair of burn-rate windows as one alarm: both must burn, so a burn that has stopped (its short window
+    is clean again) neither pages nor keeps paging."""
+    return tuple(
+        CompositeSpec(
+            f"error-budget-{pair.policy.name}",
+            pair.policy.tier,
+            (
+                (f"error-budget-{pair.policy.name}-long", pair.policy.tier),
+                (f"error-budget-{pair.policy.name}-short", pair.policy.tier),
+            ),
+            f"{pair.policy.budget_share:.0%} of the error budget spent in {span(pair.long_seconds)} and still "
+            f"burning over the last {span(pair.short_seconds)} (burn rate above {pair.burn_rate:g}).",
+            all_needed=True,
+        )
+        for pair in burn_windows(config.monitoring)
+    )
 
 
 COMPOSITES = (
@@ -318,5 +361,5 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
             tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
             runbook_link(config, spec.name),
         )
-        for spec in COMPOSITES
+        for spec in (*COMPOSITES, *burn_rate_composites(config))
     )

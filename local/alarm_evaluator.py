@@ -13,6 +13,9 @@ synthesized template), and on each `evaluate_once()`:
   action topics (AlarmActions on ALARM, OKActions on OK, InsufficientDataActions), prints one line and
   appends it to the notifications log.
 
+A window longer than the shortest period slides as on AWS: it is read and judged at every step (moto sums
+the datapoints from the window's start, wherever it falls).
+
 Deviations from AWS, all local-only: moto computes no percentiles, so a pNN statistic is read as Average
 for NN ≤ 50 and as Maximum above (an upper bound: a latency alarm fires no later than on AWS); the window
 never reaches back past EvaluationPeriods to find more datapoints; metric alarms start in the state moto
@@ -144,6 +147,9 @@ class AlarmEvaluator:
         self._cloudwatch = cloudwatch
         self._sns = sns
         self._alarms = [MetricAlarm.from_definition(definition) for definition in alarms]
+        # CloudWatch slides an alarm's window (the default EvaluationWindow): a window longer than the shortest
+        # period (the burn-rate alarms') ends at every step, not only at multiples of its own length.
+        self._step = min((alarm.period for alarm in self._alarms), default=60)
         self._composites = [dict(definition) for definition in composites]
         self._log_path = notifications_log
         self._clock = clock
@@ -194,7 +200,7 @@ class AlarmEvaluator:
     def _verdicts(self, now: float) -> list[tuple[MetricAlarm, Verdict]]:
         groups: dict[tuple[int, int, int], list[MetricAlarm]] = {}
         for alarm in self._alarms:
-            end = int((now - self._settle) // alarm.period) * alarm.period
+            end = int((now - self._settle) // self._step) * self._step
             groups.setdefault((alarm.period, end, alarm.evaluation_periods + alarm.history_periods), []).append(alarm)
         verdicts = []
         for (period, end, reach), members in groups.items():

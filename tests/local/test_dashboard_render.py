@@ -22,7 +22,8 @@ from alarms.definitions import definitions_from_template
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
-from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
+from dashboards.catalog import build_catalog
+from dashboards.layout import RANGE_PERIODS
 from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import Window
 from local.dashboard_render import _draw_metric, render_dashboard
@@ -147,12 +148,14 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     assert {name: anchor for anchor, name in links} == {d.name: d.runbook.split("#")[1] for d in definitions}
     assert all(f'id="{d.runbook.split("#")[1]}"' in page for d in definitions)
     assert "file://" not in page
-    # AND the graphs start with the data (the reconciliation's 150-s bucket holding the first datapoint,
-    # less one period), not 30 minutes before now
+    # AND the graphs start with the data (the longest period's bucket holding the first datapoint — the error
+    # budget's SLO window, 2 hours locally — less one period), never before the dashboard's 30-minute range
     period = config.monitoring.period_seconds
     first_data = rendered.end - PERIODS * period
-    bucket = period * RECONCILIATION_PERIODS
-    start = datetime.fromtimestamp(first_data // bucket * bucket - period, UTC)
+    bucket = max(metric.period for metric in catalog.metrics())
+    assert bucket == config.monitoring.slo_window_seconds
+    earliest = rendered.end - RANGE_PERIODS * period
+    start = datetime.fromtimestamp(max(first_data // bucket * bucket - period, earliest), UTC)
     assert f"the graphs show {start:%H:%M:%S} to " in page
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page
