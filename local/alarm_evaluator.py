@@ -242,8 +242,9 @@ class AlarmEvaluator:
         old = state.value
         children = [child for child in rule_children(rule) if child in self._states]
         triggering = [child for child in children if self._states[child].value == new] or children
-        reason = f"{'At least one' if new == ALARM else 'No'} alarm of the rule is in ALARM: " + ", ".join(
-            f"{child} is {self._states[child].value}" for child in triggering
+        # the rule may be OR (any child) or AND (every child, the burn-rate pairs): say which states decided it
+        reason = f"The rule {'holds' if new == ALARM else 'does not hold'}: " + ", ".join(
+            f"{child} is {self._states[child].value}" for child in children
         )
         state.value, state.changed_at = new, now
         message = {
