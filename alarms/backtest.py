@@ -18,7 +18,7 @@ from typing import Any
 
 from alarms.definitions import Definitions
 from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
-from alarms.rules import composite_state
+from alarms.rules import composite_state, evaluation_order
 from dashboards.metric_math import Series
 
 # AlarmActions that reach people are these topic names after resolution (see ops.backtest).
@@ -128,6 +128,7 @@ def replay(definitions: Definitions, history: History) -> Replay:
     result.evaluated_from, result.evaluated_to = first, history.end
     inputs = {alarm.name: history.for_alarm(alarm, step) for alarm in alarms}
     sliding = {alarm.name: slides(alarm, step) for alarm in alarms}
+    ordered = evaluation_order(definitions.composites)
     for end in range(first, history.end + 1, step):
         for alarm in alarms:
             if end % alarm.period and not sliding[alarm.name]:
@@ -138,7 +139,7 @@ def replay(definitions: Definitions, history: History) -> Replay:
                     Transition(end, alarm.name, states[alarm.name], verdict.state, verdict.reason)
                 )
                 states[alarm.name] = verdict.state
-        for composite in definitions.composites:
+        for composite in ordered:
             name = composite["AlarmName"]
             new = composite_state(composite["AlarmRule"], states.__getitem__)
             if new != states[name]:

@@ -328,6 +328,10 @@ COMPOSITES = (
             ("retry-window", "high"),
             ("dlq-visible", "high"),
             ("archiver-errors", "high"),
+            # the error budget's paging pairs (composites themselves): server errors refuse events too, and one
+            # outage trips both pairs and the 5XX rate at once — one page
+            ("error-budget-fast-burn", "high"),
+            ("error-budget-steady-burn", "high"),
         ),
         "Events are being refused, lost, aged out or not archived.",
     ),
@@ -361,5 +365,5 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
             tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
             runbook_link(config, spec.name),
         )
-        for spec in (*COMPOSITES, *burn_rate_composites(config))
+        for spec in (*burn_rate_composites(config), *COMPOSITES)
     )

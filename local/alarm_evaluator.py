@@ -39,7 +39,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK, MetricAlarm, Verdict, evaluate_alarm
-from alarms.rules import RuleError, composite_state, rule_children
+from alarms.rules import RuleError, composite_state, evaluation_order, rule_children
 from dashboards.metric_math import Series
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class AlarmEvaluator:
         # CloudWatch slides an alarm's window (the default EvaluationWindow): a window longer than the shortest
         # period (the burn-rate alarms') ends at every step, not only at multiples of its own length.
         self._step = min((alarm.period for alarm in self._alarms), default=60)
-        self._composites = [dict(definition) for definition in composites]
+        self._composites = [dict(definition) for definition in evaluation_order(list(composites))]
         self._log_path = notifications_log
         self._clock = clock
         self._settle = settle_seconds

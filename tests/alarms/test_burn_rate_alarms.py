@@ -11,6 +11,7 @@ from alarms.history import metric_stats
 from alarms.table import composite_definitions
 from cloudformation.config import load_config
 from cloudformation.slo import burn_windows
+from cloudformation.synth import full_template
 from ops.backtest import table_definitions
 from tests.alarms.test_alarm_table import resources
 
@@ -51,18 +52,29 @@ def test_each_window_is_one_alarm_period_of_its_length_guarded_by_the_minimum_re
             assert period % 60 == 0 and period * props["EvaluationPeriods"] <= 604_800, name
 
 
-def test_each_pair_is_a_composite_of_both_windows_that_alone_notifies_its_tier():
+def test_each_pair_is_a_composite_of_both_windows_and_the_paging_pairs_page_through_ingestion_at_risk():
     # GIVEN prod's composites and alarms
     composites = by_name(PROD, "AWS::CloudWatch::CompositeAlarm")
     alarms = by_name(PROD, "AWS::CloudWatch::Alarm")
-    for pair, topic in (("fast-burn", "HighTopic"), ("steady-burn", "HighTopic"), ("slow-burn", "LowTopic")):
-        tier = "low" if pair == "slow-burn" else "high"
+    at_risk = composites[PROD.resource_name("ingestion-at-risk-high")]
+    for pair, tier in (("fast-burn", "high"), ("steady-burn", "high"), ("slow-burn", "low")):
         long, short = (PROD.resource_name(f"error-budget-{pair}-{role}-{tier}") for role in ("long", "short"))
-        composite = composites[PROD.resource_name(f"error-budget-{pair}-{tier}")]
-        # THEN it needs both windows, notifies its tier's topic, and its children notify nobody
+        name = PROD.resource_name(f"error-budget-{pair}-{tier}")
+        composite = composites[name]
+        # THEN it needs both windows, and its windows notify nobody themselves
         assert composite["AlarmRule"] == f'ALARM("{long}") AND ALARM("{short}")'
-        assert composite["AlarmActions"] == composite["OKActions"] == [{"Ref": topic}]
         assert alarms[long]["AlarmActions"] == alarms[short]["AlarmActions"] == []
+        # AND a paging pair pages through ingestion-at-risk (one outage: one page, not three), created first;
+        # the slow burn notifies the low tier itself
+        if tier == "high":
+            assert f'ALARM("{name}")' in at_risk["AlarmRule"] and composite["AlarmActions"] == []
+        else:
+            assert f'ALARM("{name}")' not in at_risk["AlarmRule"]
+            assert composite["AlarmActions"] == composite["OKActions"] == [{"Ref": "LowTopic"}]
+    template = full_template(PROD).to_dict()["Resources"]
+    assert {"ErrorBudgetFastBurnHighCompositeAlarm", "ErrorBudgetSteadyBurnHighCompositeAlarm"} <= set(
+        template["IngestionAtRiskHighCompositeAlarm"]["DependsOn"]
+    )
 
 
 def test_local_windows_scale_down_with_its_slo_window_to_whole_periods():

@@ -31,6 +31,8 @@ FAST, STEADY, SLOW = (
     CONFIG.resource_name(f"error-budget-{name}") for name in ("fast-burn-high", "steady-burn-high", "slow-burn-low")
 )
 COMPOSITES = (FAST, STEADY, SLOW)
+AT_RISK = CONFIG.resource_name("ingestion-at-risk-high")  # the paging pairs page through it: one page an outage
+PAGES = {FAST, STEADY, AT_RISK}
 # the long windows a test needs clean before it starts: what earlier requests left there must not count
 LONG = {name: CONFIG.resource_name(f"error-budget-{name}-long-{PAIRS[name].policy.tier}") for name in PAIRS}
 CLIENTS = 4  # threads sending the good requests
@@ -119,7 +121,7 @@ def test_a_steady_trickle_well_under_the_objective_stays_quiet(local_stack, clie
     time.sleep(max(0.0, judged - time.time()))
     # THEN the clients saw those 503s, and no pair went to ALARM meanwhile
     assert client.statuses[503] >= 1 and set(client.statuses) == {202, 503}, client.statuses
-    fired = local_stack.fired_since(start) & set(COMPOSITES)
+    fired = local_stack.fired_since(start) & (set(COMPOSITES) | PAGES)
     print(f"\ntrickle at {rate:.0f} requests/s, {dict(client.statuses)}: fired {sorted(fired) or 'nothing'}")
     assert fired == set(), states(local_stack, COMPOSITES)
     assert states(local_stack, COMPOSITES) == dict.fromkeys(COMPOSITES, "OK")
@@ -141,26 +143,26 @@ def test_a_trickle_that_spends_the_budget_in_days_reaches_the_low_tier_only(loca
         sender.join()
     # THEN it reached the low tier, and nothing paged: 4× is under both paging pairs' rates
     print(f"\nslow burn: {dict(client.statuses)}; low tier after {time.time() - start:.0f} s")
-    assert local_stack.fired_since(start) & {FAST, STEADY} == set()
+    assert local_stack.fired_since(start) & PAGES == set()
     # AND once the trickle stops, the short window clears and so does the pair, though the long one remembers
     wait_state(local_stack, [SLOW], "OK", CLEAR_TIMEOUT)
 
 
 def test_a_short_burst_of_a_few_percent_pages_within_minutes_and_clears_when_it_stops(local_stack, client):
-    # GIVEN the fast pair OK
-    wait_state(local_stack, [FAST, LONG["fast-burn"]], "OK", QUIET_TIMEOUT)
+    # GIVEN the fast pair and the composite it pages through OK
+    wait_state(local_stack, [FAST, AT_RISK, LONG["fast-burn"]], "OK", QUIET_TIMEOUT)
     began = time.monotonic()
     # WHEN 3 % of requests get a 503 until the fast pair pages
     done = threading.Event()
     sender = threading.Thread(target=client.mix, args=(32, 1, FIRE_TIMEOUT + 60, done))
     sender.start()
     try:
-        wait_state(local_stack, [FAST], "ALARM", FIRE_TIMEOUT)
+        wait_state(local_stack, [FAST, AT_RISK], "ALARM", FIRE_TIMEOUT)
         paged = time.monotonic() - began
     finally:
         done.set()
         sender.join()
-    # THEN it paged within minutes (the bound above) ...
+    # THEN it paged, through ingestion-at-risk, within minutes (the bound above) ...
     print(f"\nburst of 3 %: {dict(client.statuses)}; fast-burn page after {paged:.0f} s")
     assert client.statuses[503] >= 1
     # AND once the errors stop the page clears within a few short windows: a burst that is over pages no longer
