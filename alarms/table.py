@@ -57,7 +57,7 @@ class AlarmSpec:
 class CompositeSpec:
     name: str
     tier: Tier
-    any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines
+    any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines (all of them: all_needed)
     summary: str
     all_needed: bool = False  # ALARM when every child is (AND), not any (OR)
 
