@@ -18,16 +18,48 @@ from typing import Any
 
 from alarms.definitions import Definitions
 from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
-from alarms.rules import composite_state
+from alarms.rules import composite_state, evaluation_order
 from dashboards.metric_math import Series
 
 # AlarmActions that reach people are these topic names after resolution (see ops.backtest).
 HIGH, LOW = "high", "low"
 
 
+# A window longer than the history's step (the burn-rate alarms' hour or three days) is rolled up from the
+# step's datapoints: CloudWatch slides an alarm's window and evaluates it every minute (the default
+# SlidingWindow, PutMetricAlarm `EvaluationWindow`), so the window ending at any step is the statistic of the
+# step-long datapoints inside it. Averages and percentiles cannot be rolled up; their windows stay aligned.
+_ROLLUPS: dict[str, Callable[[list[float]], float]] = {"Sum": sum, "SampleCount": sum, "Maximum": max, "Minimum": min}
+
+
 def stat_key(metric_stat: Mapping[str, Any]) -> str:
     """One MetricStat's identity in a history: its canonical JSON."""
     return json.dumps(metric_stat, sort_keys=True)
+
+
+def recorded_stat(metric_stat: Mapping[str, Any], step: int) -> dict[str, Any]:
+    """The MetricStat a history keeps for `metric_stat`: its `step`-long form when a longer window rolls up."""
+    period = int(metric_stat["Period"])
+    if period > step and period % step == 0 and metric_stat["Stat"] in _ROLLUPS:
+        return {**metric_stat, "Period": step}
+    return dict(metric_stat)
+
+
+def slides(alarm: MetricAlarm, step: int) -> bool:
+    """Whether the alarm's window can end at any step (every input rolls up, or is step-long already)."""
+    return all(recorded_stat(stat, step)["Period"] == step for stat in alarm.metric_stats().values())
+
+
+def rolled_up(series: Series, stat: str, period: int, step: int) -> Series:
+    """The `period`-long windows starting at every step, from step-long datapoints (a window without any has none)."""
+    combine = _ROLLUPS[stat]
+    starts = sorted({t - offset for t in series for offset in range(0, period, step)})
+    windows = {}
+    for start in starts:
+        inside = [series[t] for t in range(start, start + period, step) if t in series]
+        if inside:
+            windows[start] = float(combine(inside))
+    return windows
 
 
 @dataclass(frozen=True)
@@ -45,8 +77,16 @@ class History:
     series: Mapping[str, Series]
     markers: tuple[Marker, ...] = ()
 
-    def for_alarm(self, alarm: MetricAlarm) -> dict[str, Series]:
-        return {query_id: self.series.get(stat_key(stat), {}) for query_id, stat in alarm.metric_stats().items()}
+    def for_alarm(self, alarm: MetricAlarm, step: int) -> dict[str, Series]:
+        """The alarm's inputs by query id; a window longer than `step` rolled up from step-long datapoints."""
+        inputs = {}
+        for query_id, stat in alarm.metric_stats().items():
+            kept = recorded_stat(stat, step)
+            series = self.series.get(stat_key(kept), {})
+            if kept["Period"] != stat["Period"]:
+                series = rolled_up(series, stat["Stat"], int(stat["Period"]), step)
+            inputs[query_id] = series
+        return inputs
 
 
 @dataclass(frozen=True)
@@ -65,6 +105,11 @@ class Replay:
     evaluated_to: int = 0
 
 
+def history_step(definitions: Definitions) -> int:
+    """The history's resolution: the shortest alarm period (the configuration's monitoring period)."""
+    return min((MetricAlarm.from_definition(definition).period for definition in definitions.alarms), default=60)
+
+
 def replay(definitions: Definitions, history: History) -> Replay:
     """Every transition of the table's alarms over the history; each alarm starts OK, as the local stack's do."""
     alarms = [MetricAlarm.from_definition(definition) for definition in definitions.alarms]
@@ -72,15 +117,21 @@ def replay(definitions: Definitions, history: History) -> Replay:
     result = Replay()
     if not alarms:
         return result
-    step = min(alarm.period for alarm in alarms)
-    # the first end at which every alarm's window lies inside the history
-    first = history.start + max(alarm.evaluation_periods * alarm.period for alarm in alarms)
+    step = history_step(definitions)
+    # the first end at which every alarm's window lies inside the history; a sliding window (rolled up from the
+    # step's datapoints) is judged from the first step on, on what the history holds of it
+    first = history.start + max(
+        step if slides(alarm, step) and alarm.period > step else alarm.evaluation_periods * alarm.period
+        for alarm in alarms
+    )
     first = -(-first // step) * step
     result.evaluated_from, result.evaluated_to = first, history.end
-    inputs = {alarm.name: history.for_alarm(alarm) for alarm in alarms}
+    inputs = {alarm.name: history.for_alarm(alarm, step) for alarm in alarms}
+    sliding = {alarm.name: slides(alarm, step) for alarm in alarms}
+    ordered = evaluation_order(definitions.composites)
     for end in range(first, history.end + 1, step):
         for alarm in alarms:
-            if end % alarm.period:
+            if end % alarm.period and not sliding[alarm.name]:
                 continue
             verdict = evaluate_alarm(alarm, inputs[alarm.name], end)
             if verdict.state is not None and verdict.state != states[alarm.name]:
@@ -88,7 +139,7 @@ def replay(definitions: Definitions, history: History) -> Replay:
                     Transition(end, alarm.name, states[alarm.name], verdict.state, verdict.reason)
                 )
                 states[alarm.name] = verdict.state
-        for composite in definitions.composites:
+        for composite in ordered:
             name = composite["AlarmName"]
             new = composite_state(composite["AlarmRule"], states.__getitem__)
             if new != states[name]:
@@ -153,12 +204,13 @@ def _seconds_in_alarm(transitions: Sequence[Transition], end: int) -> int:
     return total + (end - since if since is not None else 0)
 
 
-def signal_values(definition: Mapping[str, Any], history: History) -> Series:
-    """The value an alarm compares, at every period of the history (for the timeline)."""
+def signal_values(definition: Mapping[str, Any], history: History, step: int) -> Series:
+    """The value an alarm compares, at every period of the history (for the timeline); keyed by period start."""
     alarm = MetricAlarm.from_definition(definition)
-    first = -(-history.start // alarm.period) * alarm.period
-    timestamps = list(range(first, history.end, alarm.period))
-    values, _ = alarm.values(history.for_alarm(alarm), timestamps)
+    stride = step if slides(alarm, step) else alarm.period  # a sliding window has a value at every step
+    first = -(-history.start // stride) * stride
+    timestamps = list(range(first, history.end, stride))
+    values, _ = alarm.values(history.for_alarm(alarm, step), timestamps)
     return values
 
 
@@ -184,7 +236,7 @@ def suggest(definitions: Definitions, history: History) -> list[Suggestion]:
     for definition in definitions.alarms:
         if "ThresholdMetricId" in definition or not definition["ComparisonOperator"].startswith("GreaterThan"):
             continue
-        values = sorted(signal_values(definition, history).values())
+        values = sorted(signal_values(definition, history, history_step(definitions)).values())
         if len(values) < SUGGEST_MIN_PERIODS:
             continue
         percentile = values[min(len(values) - 1, int(len(values) * SUGGEST_PERCENTILE / 100))]

@@ -31,8 +31,11 @@ def build_alarms(stack: Stack) -> list[AWSObject]:
         definition.name: metric_alarm(config, catalog, definition, {} if definition.name in composed else topics)
         for definition in definitions
     }
-    composites = [composite_alarm(definition, alarms, topics) for definition in composite_rows]
-    return [*alarms.values(), *composites]
+    # a composite may name composites (the error budget's pairs in ingestion-at-risk): build those first
+    built: dict[str, AWSObject] = dict(alarms)
+    for definition in composite_rows:
+        built[definition.name] = composite_alarm(definition, built, {} if definition.name in composed else topics)
+    return list(built.values())
 
 
 def logical_id(name: str, tier: Tier, kind: str = "Alarm") -> str:
@@ -128,17 +131,18 @@ def _query(query: dict[str, Any]) -> cloudwatch.MetricDataQuery:
 
 
 def composite_alarm(
-    definition: CompositeDefinition, alarms: dict[str, cloudwatch.Alarm], topics: dict[Tier, sns.Topic]
+    definition: CompositeDefinition, alarms: dict[str, AWSObject], topics: dict[Tier, sns.Topic]
 ) -> cloudwatch.CompositeAlarm:
-    topic = Ref(topics[definition.tier])
+    """The composite; it notifies its tier's topic, or nobody when `topics` has none (a composite's child)."""
+    actions = [Ref(topics[definition.tier])] if definition.tier in topics else []
     return cloudwatch.CompositeAlarm(
         logical_id(definition.spec.name, definition.tier, kind="CompositeAlarm"),
         AlarmName=definition.name,
         AlarmDescription=_description(definition.spec.summary, definition.tier, definition.runbook),
         AlarmRule=definition.rule,
         ActionsEnabled=True,
-        AlarmActions=[topic],
-        OKActions=[topic],
+        AlarmActions=actions,
+        OKActions=actions,
         # The rule names its children literally: CloudFormation must create them first.
         DependsOn=[alarms[child].title for child in definition.children],
     )

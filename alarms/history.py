@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from alarms.backtest import History, Marker, stat_key
+from alarms.backtest import History, Marker, history_step, recorded_stat, stat_key
 from alarms.definitions import Definitions
 from alarms.evaluation import MetricAlarm
 
@@ -28,11 +28,14 @@ RETENTION = ((15 * DAY, 60), (63 * DAY, 300), (455 * DAY, 3600))
 
 
 def metric_stats(definitions: Definitions) -> dict[str, dict[str, Any]]:
-    """Every distinct MetricStat the alarms read, by stat_key."""
+    """Every distinct MetricStat the alarms read, by stat_key; a window longer than the monitoring period as its
+    period-long datapoints, which the backtest rolls up into sliding windows (alarms.backtest)."""
+    step = history_step(definitions)
     stats: dict[str, dict[str, Any]] = {}
     for definition in definitions.alarms:
         for stat in MetricAlarm.from_definition(definition).metric_stats().values():
-            stats[stat_key(stat)] = dict(stat)
+            kept = recorded_stat(stat, step)
+            stats[stat_key(kept)] = kept
     return stats
 
 

@@ -4,7 +4,8 @@ parentheses; names quoted or not, alarm ARNs allowed. A pure parser shared by ev
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK
 
@@ -95,3 +96,27 @@ class _RuleParser:
 def composite_state(rule: str, state_of: Callable[[str], str]) -> str:
     """A composite's state: ALARM while its rule holds, OK otherwise."""
     return ALARM if rule_holds(rule, state_of) else OK
+
+
+def evaluation_order(composites: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The composites with each after the composites its rule names: a composite of composites (CloudWatch allows
+    them) must see its children's new states in the same round. A cycle is refused, as CloudWatch refuses it."""
+    by_name = {composite["AlarmName"]: composite for composite in composites}
+    ordered: list[Mapping[str, Any]] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if any(done["AlarmName"] == name for done in ordered):
+            return
+        if name in visiting:
+            raise RuleError(f"composite alarms form a cycle through {name!r}")
+        visiting.add(name)
+        for child in rule_children(by_name[name]["AlarmRule"]):
+            if child in by_name:
+                visit(child)
+        visiting.discard(name)
+        ordered.append(by_name[name])
+
+    for name in by_name:
+        visit(name)
+    return ordered

@@ -16,7 +16,8 @@ from typing import Literal
 
 from alarms.stopped_consumer import stopped_consumer_bound
 from cloudformation.config import Config
-from dashboards.catalog import Catalog
+from cloudformation.slo import burn_windows, span
+from dashboards.catalog import Catalog, burn_rate_id
 
 Tier = Literal["low", "high"]
 TIERS: tuple[Tier, ...] = ("high", "low")
@@ -64,8 +65,9 @@ class AlarmSpec:
 class CompositeSpec:
     name: str
     tier: Tier
-    any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines
+    any_of: tuple[tuple[str, Tier], ...]  # (row name, tier) of the alarms it combines (all of them: all_needed)
     summary: str
+    all_needed: bool = False  # ALARM when every child is (AND), not any (OR)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class CompositeDefinition:
 
     @property
     def rule(self) -> str:
-        return " OR ".join(f'ALARM("{child}")' for child in self.children)
+        joiner = " AND " if self.spec.all_needed else " OR "
+        return joiner.join(f'ALARM("{child}")' for child in self.children)
 
 
 # Rows about the events table's own metrics: an environment whose only sink is S3 has no such table.
@@ -249,6 +252,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
     rows += _recommended_rows(config)
     if config.canary.enabled:
         rows += _canary_rows(config)
+    rows += _burn_rate_rows(config)
     if catalog["table_wcu_per_second"].capacity is not None:
         rows.append(
             AlarmSpec(
@@ -354,6 +358,45 @@ def _canary_rows(config: Config) -> list[AlarmSpec]:
     ]
 
 
+def _burn_rate_rows(config: Config) -> list[AlarmSpec]:
+    """The error budget's burn-rate alarms (cloudformation.slo): one alarm per window of each pair, judged on its
+    latest datapoint — a whole window's requests, summed over one period as long as the window."""
+    rows = []
+    for pair in burn_windows(config.monitoring):
+        for role, seconds in (("long", pair.long_seconds), ("short", pair.short_seconds)):
+            rows.append(
+                AlarmSpec(
+                    f"error-budget-{pair.policy.name}-{role}",
+                    burn_rate_id(seconds),
+                    {pair.policy.tier: pair.burn_rate},
+                    f"Server errors burn the error budget {pair.burn_rate:g}× faster than it lasts, over "
+                    f"{span(seconds)} (the {role} window of error-budget-{pair.policy.name}).",
+                    breach="any",
+                    periods=1,
+                )
+            )
+    return rows
+
+
+def burn_rate_composites(config: Config) -> tuple[CompositeSpec, ...]:
+    """Each pair of burn-rate windows as one alarm: both must burn, so a burn that has stopped (its short window
+    is clean again) neither pages nor keeps paging."""
+    return tuple(
+        CompositeSpec(
+            f"error-budget-{pair.policy.name}",
+            pair.policy.tier,
+            (
+                (f"error-budget-{pair.policy.name}-long", pair.policy.tier),
+                (f"error-budget-{pair.policy.name}-short", pair.policy.tier),
+            ),
+            f"{pair.policy.budget_share:.0%} of the error budget spent in {span(pair.long_seconds)} and still "
+            f"burning over the last {span(pair.short_seconds)} (burn rate above {pair.burn_rate:g}).",
+            all_needed=True,
+        )
+        for pair in burn_windows(config.monitoring)
+    )
+
+
 COMPOSITES = (
     CompositeSpec(
         "ingestion-at-risk",
@@ -366,6 +409,10 @@ COMPOSITES = (
             ("retry-window", "high"),
             ("dlq-visible", "high"),
             ("archiver-errors", "high"),
+            # the error budget's paging pairs (composites themselves): server errors refuse events too, and one
+            # outage trips both pairs and the 5XX rate at once — one page
+            ("error-budget-fast-burn", "high"),
+            ("error-budget-steady-burn", "high"),
         ),
         "Events are being refused, lost, aged out or not archived.",
     ),
@@ -399,5 +446,5 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
             tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
             runbook_link(config, spec.name),
         )
-        for spec in COMPOSITES
+        for spec in (*burn_rate_composites(config), *COMPOSITES)
     )

@@ -22,6 +22,7 @@ from cloudformation.retry import (
     max_delay_for,
     retry_schedule,
 )
+from cloudformation.slo import objective_problems
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
 ENVIRONMENTS = ("local", "dev", "prod")
@@ -133,6 +134,10 @@ class MonitoringConfig:
     # queue.retry_window_seconds
     retry_window_alarm_share: float
     runbook_url: str  # where alarm descriptions and dashboards link to; `#<alarm>` is appended
+    # the availability objective: this share of requests answered without a server error (5XX) over the SLO
+    # window; the burn-rate alarms (dashboards.slo) page when the error budget burns too fast
+    availability_slo_percent: float = 99.9
+    slo_window_seconds: int = 30 * 86_400
 
 
 @dataclass(frozen=True)
@@ -471,12 +476,24 @@ def _check_invariants(config: Config, where: str) -> None:
     )
     _check_canary(config, require)
     require(monitoring.min_requests_per_period >= 1, "monitoring.min_requests_per_period", "expected an integer ≥ 1")
+    _check_objective(config, require)
     url = monitoring.runbook_url
     require(
         bool(url) and not any(char.isspace() or char == "#" for char in url) and not url.startswith("http:"),
         "monitoring.runbook_url",
         "expected an https:// URL or a repository-relative path, without spaces or a #fragment",
     )
+
+
+def _check_objective(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    monitoring = config.monitoring
+    require(
+        50 <= monitoring.availability_slo_percent < 100,
+        "monitoring.availability_slo_percent",
+        "expected a percentage in [50, 100) (100 % leaves no error budget)",
+    )
+    for key, message in objective_problems(monitoring, local=config.is_local):
+        require(False, f"monitoring.{key}", message)
 
 
 def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> None:

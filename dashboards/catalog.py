@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cloudformation.config import Config
+from cloudformation.slo import budget_percent, span, windows_used
 
 API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
@@ -128,6 +129,7 @@ def build_catalog(config: Config) -> Catalog:
     period = config.monitoring.period_seconds
     signals: list[Signal] = [
         *_api(config, period),
+        *_availability(config),
         *_function(config, "ingest", period),
         *_ingest_events(config, period),
         *_queue(config, period),
@@ -190,6 +192,67 @@ def _api(config: Config, period: int) -> list[Signal]:
         *_percentiles(latency, (50, 90, 99)),
         *_percentiles(integration, (50, 90, 99)),
     ]
+
+
+BURN_RATE_PREFIX = "burn_rate_w"
+
+
+def burn_rate_id(window_seconds: int) -> str:
+    return f"{BURN_RATE_PREFIX}{window_seconds}"
+
+
+BUDGET_REMAINING = "error_budget_remaining"
+
+
+def _availability(config: Config) -> list[Signal]:
+    """The availability objective (cloudformation.slo): requests and server errors summed over each burn-rate
+    window (one period of the window's length: CloudWatch alarms slide it, evaluating every minute), the burn
+    rate over it, and the error budget left over the SLO window. A window with fewer than
+    monitoring.min_requests_per_period requests burns nothing, as the 5XX-rate alarm counts no such period."""
+    monitoring = config.monitoring
+    dimensions = (("ApiName", config.resource_name("api")), ("Stage", config.api.stage_name))
+    budget, minimum = budget_percent(monitoring), monitoring.min_requests_per_period
+
+    def window(seconds: int) -> tuple[Metric, Metric]:
+        if seconds == monitoring.period_seconds:  # one period: the API's own metrics (locally the fast burn's)
+            return (
+                Metric("api_5xx", API, "5XXError", dimensions, "Sum", seconds, "Count", "5XX responses"),
+                _api_count(config, seconds),
+            )
+        over = f"over {span(seconds)}"
+        return (
+            Metric(f"api_5xx_w{seconds}", API, "5XXError", dimensions, "Sum", seconds, "Count", f"5XX {over}"),
+            Metric(f"api_count_w{seconds}", API, "Count", dimensions, "Sum", seconds, "Count", f"Requests {over}"),
+        )
+
+    signals: list[Signal] = []
+    for seconds in windows_used(monitoring):
+        errors, count = window(seconds)
+        share = f"100 * {errors.id} / {count.id}"
+        if seconds != monitoring.period_seconds:  # else already in the API's signals
+            signals += [errors, count]
+        signals += [
+            Expression(
+                burn_rate_id(seconds),
+                f"IF({count.id} >= {minimum}, {share} / {budget:g}, 0)",
+                (errors, count),
+                "None",
+                f"Burn rate over {span(seconds)} (× the budget's pace)",
+            ),
+        ]
+    errors, count = window(monitoring.slo_window_seconds)
+    signals += [
+        errors,
+        count,
+        Expression(
+            BUDGET_REMAINING,
+            f"IF({count.id} >= {minimum}, 100 - 100 * (100 * {errors.id} / {count.id}) / {budget:g}, 100)",
+            (errors, count),
+            "Percent",
+            f"Error budget left ({monitoring.availability_slo_percent:g} % over {span(monitoring.slo_window_seconds)})",
+        ),
+    ]
+    return signals
 
 
 def _api_count(config: Config, period: int) -> Metric:

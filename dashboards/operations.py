@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dashboards.catalog import REJECTION_REASONS, Catalog
+from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, REJECTION_REASONS, Catalog
 from dashboards.layout import (
     ALARM_STATUS_HEIGHT,
     FULL_WIDTH,
@@ -143,6 +143,18 @@ _STAGES = (
 STAGES = tuple(Stage(header, graphs) for header, graphs in _STAGES)  # in pipeline order
 
 
+def _error_budget_stage(grid: Grid, catalog: Catalog, alarms: Sequence[AlarmView]) -> None:
+    """The availability objective: budget left, how fast each burn-rate window spends it (the alarms' thresholds
+    drawn), and the requests and server errors each window sums. Its windows come from the configuration."""
+    burn = [signal for signal in catalog if signal.id.startswith(BURN_RATE_PREFIX)]
+    sums = [metric for signal in burn for metric in signal.inputs if metric.period != catalog["api_count"].period]
+    grid.add(text("### Error budget: is the availability objective kept?"), FULL_WIDTH, HEADER_HEIGHT)
+    grid.add(graph("How much of the error budget is left?", [catalog[BUDGET_REMAINING]]), THIRD_WIDTH, GRAPH_HEIGHT)
+    grid.add(graph("How fast is the error budget burning?", burn, alarms), THIRD_WIDTH, GRAPH_HEIGHT)
+    by_id = {metric.id: metric for metric in [*sums, *catalog[BUDGET_REMAINING].inputs]}
+    grid.add(graph("How many requests and 5XX in each window?", list(by_id.values())), THIRD_WIDTH, GRAPH_HEIGHT)
+
+
 def operations_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) -> dict[str, Any]:
     grid = Grid()
     grid.add(alarm_status("Which alarms are firing?", alarms), FULL_WIDTH, ALARM_STATUS_HEIGHT)
@@ -152,6 +164,8 @@ def operations_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) 
         width = QUARTER_WIDTH if len(stage.graphs) >= 4 else THIRD_WIDTH
         for question, ids in stage.graphs:
             grid.add(graph(question, [catalog[signal_id] for signal_id in ids], alarms), width, GRAPH_HEIGHT)
+    grid.new_row()
+    _error_budget_stage(grid, catalog, alarms)
     grid.new_row()
     markdown = runbook_markdown(alarms)
     grid.add(text(markdown), FULL_WIDTH, text_height(markdown))

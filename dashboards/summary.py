@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dashboards.catalog import Catalog
+from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Catalog
 from dashboards.layout import (
     ALARM_STATUS_HEIGHT,
     FULL_WIDTH,
@@ -38,6 +38,15 @@ NUMBERS = (
 )
 
 
+def _error_budget_row(grid: Grid, catalog: Catalog, alarms: Sequence[AlarmView]) -> None:
+    """Budget left over the SLO window, and the burn rate of each window the alarms judge (a tile each)."""
+    grid.add(
+        graph("Error budget left", [catalog[BUDGET_REMAINING]], view="singleValue"), QUARTER_WIDTH, SINGLE_VALUE_HEIGHT
+    )
+    burn = [signal for signal in catalog if signal.id.startswith(BURN_RATE_PREFIX)]
+    grid.add(graph("Burn rate (× the budget's pace)", burn, view="singleValue"), 3 * QUARTER_WIDTH, SINGLE_VALUE_HEIGHT)
+
+
 def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, canary: bool = True) -> dict[str, Any]:
     """`canary`: whether the environment runs the canary (its row leads the dashboard)."""
     grid = Grid()
@@ -51,6 +60,8 @@ def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, can
     grid.new_row()
     for title, signal_id in NUMBERS:
         grid.add(graph(title, [catalog[signal_id]], view="singleValue"), QUARTER_WIDTH, SINGLE_VALUE_HEIGHT)
+    grid.new_row()
+    _error_budget_row(grid, catalog, alarms)
     grid.new_row()
     flow = [catalog[signal_id] for signal_id in ("events_accepted", "queue_sent", "events_stored")]
     grid.add(graph("Does what comes in go out?", flow, alarms), HALF_WIDTH, GRAPH_HEIGHT)

@@ -14,7 +14,7 @@ ALL_OTHERS = "*"  # in `must_stay_ok`: every alarm that no must-fire signal name
 # `<stack>-<row>-<tier>` after its row in alarms/table.py (also the runbook's anchor): match the row.
 SIGNAL_PATTERNS: dict[str, tuple[str, ...]] = {
     "4xx": ("-api-4xx-rate-",),
-    "5xx": ("-api-5xx-rate-",),
+    "5xx": ("-api-5xx-rate-", "-error-budget-"),  # server errors: their rate, and the budget they burn
     "api-latency": ("-api-latency-p99-",),
     "request-anomaly": ("-api-request-anomaly-",),
     "request-rate": ("-api-request-rate-",),

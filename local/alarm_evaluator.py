@@ -13,6 +13,9 @@ synthesized template), and on each `evaluate_once()`:
   action topics (AlarmActions on ALARM, OKActions on OK, InsufficientDataActions), prints one line and
   appends it to the notifications log.
 
+A window longer than the shortest period slides as on AWS: it is read and judged at every step (moto sums
+the datapoints from the window's start, wherever it falls).
+
 Deviations from AWS, all local-only: moto computes no percentiles, so a pNN statistic is read as Average
 for NN ≤ 50 and as Maximum above (an upper bound: a latency alarm fires no later than on AWS); the window
 never reaches back past EvaluationPeriods to find more datapoints; metric alarms start in the state moto
@@ -36,7 +39,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK, MetricAlarm, Verdict, evaluate_alarm
-from alarms.rules import RuleError, composite_state, rule_children
+from alarms.rules import RuleError, composite_state, evaluation_order, rule_children
 from dashboards.metric_math import Series
 
 log = logging.getLogger(__name__)
@@ -144,7 +147,10 @@ class AlarmEvaluator:
         self._cloudwatch = cloudwatch
         self._sns = sns
         self._alarms = [MetricAlarm.from_definition(definition) for definition in alarms]
-        self._composites = [dict(definition) for definition in composites]
+        # CloudWatch slides an alarm's window (the default EvaluationWindow): a window longer than the shortest
+        # period (the burn-rate alarms') ends at every step, not only at multiples of its own length.
+        self._step = min((alarm.period for alarm in self._alarms), default=60)
+        self._composites = [dict(definition) for definition in evaluation_order(list(composites))]
         self._log_path = notifications_log
         self._clock = clock
         self._settle = settle_seconds
@@ -194,7 +200,7 @@ class AlarmEvaluator:
     def _verdicts(self, now: float) -> list[tuple[MetricAlarm, Verdict]]:
         groups: dict[tuple[int, int, int], list[MetricAlarm]] = {}
         for alarm in self._alarms:
-            end = int((now - self._settle) // alarm.period) * alarm.period
+            end = int((now - self._settle) // self._step) * self._step
             groups.setdefault((alarm.period, end, alarm.evaluation_periods + alarm.history_periods), []).append(alarm)
         verdicts = []
         for (period, end, reach), members in groups.items():
@@ -236,8 +242,9 @@ class AlarmEvaluator:
         old = state.value
         children = [child for child in rule_children(rule) if child in self._states]
         triggering = [child for child in children if self._states[child].value == new] or children
-        reason = f"{'At least one' if new == ALARM else 'No'} alarm of the rule is in ALARM: " + ", ".join(
-            f"{child} is {self._states[child].value}" for child in triggering
+        # the rule may be OR (any child) or AND (every child, the burn-rate pairs): say which states decided it
+        reason = f"The rule {'holds' if new == ALARM else 'does not hold'}: " + ", ".join(
+            f"{child} is {self._states[child].value}" for child in children
         )
         state.value, state.changed_at = new, now
         message = {

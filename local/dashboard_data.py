@@ -64,17 +64,19 @@ def fit_window(
     period: int,
     since: float | None = None,
 ) -> Window:
-    """From the first datapoint (or `since`, the stack's start, if earlier) less one period, to `end`;
+    """From the first datapoint of a period at most a sixth of the window (or `since`, the stack's start, if
+    earlier) less one period, to `end`;
     at most `longest` seconds (the dashboard's range or a chosen window), at least MIN_WINDOW_PERIODS
     periods. A datapoint of a longer period that began before the stack is inside the window too."""
     earliest = end - longest
-    # measured datapoints only: metric math (FILL, an anomaly band) has a value for every period
+    # measured datapoints only: metric math (FILL, an anomaly band) has a value for every period; and only of
+    # periods short enough to say when the data began (an error-budget window of hours says nothing about that)
     stamps = [
         t
         for widget, values in zip(widgets, data, strict=True)
         if widget["type"] == "metric"
         for entry in entries(widget["properties"])
-        if "metric_stat" in entry
+        if "metric_stat" in entry and entry["metric_stat"]["Period"] * MIN_WINDOW_PERIODS <= longest
         for t in values.get(entry["id"], {})
         if t >= earliest
     ]

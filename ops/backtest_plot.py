@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display, safe in threads and CI
 import matplotlib.pyplot as plt
 
-from alarms.backtest import signal_values
+from alarms.backtest import history_step, signal_values
 from alarms.evaluation import ALARM
 from ops.backtest import Backtest
 
@@ -35,7 +35,7 @@ def plot_backtest(result: Backtest, path: Path) -> None:
         for axes, definition in zip((row[0] for row in axes_list), shown, strict=False):
             name = definition["AlarmName"]
             if "AlarmRule" not in definition:
-                values = signal_values(definition, result.history)
+                values = signal_values(definition, result.history, history_step(result.definitions))
                 axes.plot([(t - origin) / 60 for t in values], list(values.values()), linewidth=1)
                 if "Threshold" in definition:
                     axes.axhline(float(definition["Threshold"]), color="grey", linestyle="--", linewidth=0.8)

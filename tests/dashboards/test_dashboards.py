@@ -100,6 +100,7 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     assert all(widget["properties"]["title"].endswith("?") for widget in graphs)
     headers = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text" and w["height"] == 1]
     stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications", "Canary"]
+    stages.append("Error budget")  # the availability objective, after the pipeline
     assert [header.removeprefix("### ").split(":")[0] for header in headers] == stages
     # the queue-age graph carries both tiers' thresholds and the retention limit
     (age,) = [w for w in graphs if entry_ids(w) == {"queue_age"}]
@@ -135,7 +136,7 @@ def test_alarm_status_and_runbook_widgets_cover_every_alarm():
 def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     config = load_config("prod")
     summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
-    assert len(summary["widgets"]) <= 13
+    assert len(summary["widgets"]) <= 15
     # the first row answers "is the pipeline alive?" from the canary
     first = summary["widgets"][0]
     assert first["y"] == 0 and first["properties"]["title"].startswith("Is the pipeline alive?")

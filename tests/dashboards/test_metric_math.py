@@ -67,3 +67,13 @@ def test_an_anomaly_does_not_train_the_band_after_it():
     # THEN it is still the band of the 100s: the silent periods, each outside its own band, did not teach it that
     # silence is normal
     assert band == Band({240: (70.0, 130.0)})
+def test_the_error_budget_expressions_evaluate_as_cloudwatch_would():
+    # GIVEN one window's requests and 5XX: enough requests, too few, and none at all
+    series = {"c": {0: 1000.0, 60: 4.0}, "e": {0: 3.0, 60: 4.0}}
+    # WHEN the burn rate and the budget left (99.9 %: a budget of 0.1 %) are evaluated
+    burn = evaluate("IF(c >= 5, 100 * e / c / 0.1, 0)", series, [0, 60, 120], 60)
+    left = evaluate("IF(c >= 5, 100 - 100 * (100 * e / c) / 0.1, 100)", series, [0, 60], 60)
+    # THEN 0.3 % errors burn 3× the budget's pace (a whole SLO window at that share overspends: -200 % left);
+    # a window under the minimum burns and spends nothing; a window without data has no value
+    assert burn == pytest.approx({0: 3.0, 60: 0.0})
+    assert left == pytest.approx({0: -200.0, 60: 100.0})

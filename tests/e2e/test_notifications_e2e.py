@@ -29,7 +29,7 @@ CONFIG = load_config("local")
 BERLIN = ZoneInfo(CONFIG.notifications.business_timezone)
 SUNDAY_NIGHT = datetime(2026, 11, 29, 22, 0, tzinfo=BERLIN)
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, 5, tzinfo=BERLIN)
-(AT_RISK,) = composite_definitions(CONFIG)
+(AT_RISK,) = [d for d in composite_definitions(CONFIG) if d.spec.name == "ingestion-at-risk"]
 DLQ = CONFIG.resource_name("dlq-visible-high")
 ARCHIVER_ERRORS = CONFIG.resource_name("archiver-errors-high")
 CLIENT_ERRORS = CONFIG.resource_name("api-4xx-rate-low")

@@ -458,3 +458,42 @@ def test_a_period_is_evaluated_only_once_it_has_settled(aws):
     aws.clock.now += PERIOD
     watcher.evaluate_once()
     assert moto_state(aws, "settling") == ALARM
+
+
+def test_a_window_longer_than_the_step_slides_and_an_and_composite_needs_both(aws):
+    # GIVEN a burn-rate pair as the table builds it: errors over a 6-period window (one datapoint as long as the
+    # window) and over the 1-period step, a composite needing both, and the step's own alarm setting the pace
+    def window(periods: int) -> list[dict[str, Any]]:
+        long = {**stat("5XXError"), "Period": periods * PERIOD}
+        return [{"Id": "errors", "MetricStat": long, "ReturnData": True}]
+
+    long = metric_alarm(aws, "burn-long", aws.high, Metrics=window(6), EvaluationPeriods=1, DatapointsToAlarm=1)
+    short = metric_alarm(aws, "burn-short", aws.high, Metrics=window(1), EvaluationPeriods=1, DatapointsToAlarm=1)
+    for alarm in (long, short):
+        alarm.update(Threshold=2.0, AlarmActions=[], OKActions=[])
+        aws.cloudwatch.put_metric_alarm(**alarm)
+    pair = {
+        "AlarmName": "burn-pair",
+        "AlarmRule": 'ALARM("burn-long") AND ALARM("burn-short")',
+        "AlarmActions": [aws.high],
+        "OKActions": [aws.high],
+    }
+    watcher = evaluator(aws, [long, short], [pair])
+    # WHEN 3 errors land in period 3 — not at a multiple of the long window's length
+    aws.put("5XXError", {3: 3.0})
+    aws.after(3)
+    watcher.evaluate_once()
+    # THEN the long window ending right after it already holds them (it slides at every step), and with the short
+    # window both burn: the pair pages once
+    assert watcher.states()["burn-long"] == ALARM and watcher.states()["burn-short"] == ALARM
+    (message,) = aws.received(aws.high)
+    assert message["AlarmName"] == "burn-pair" and message["NewStateValue"] == ALARM
+    assert message["NewStateReason"] == "The rule holds: burn-long is ALARM, burn-short is ALARM"
+    # WHEN the next period is clean THEN the long window still remembers, the short one does not: the pair is OK
+    aws.after(4)
+    watcher.evaluate_once()
+    assert watcher.states() == {"burn-long": ALARM, "burn-short": OK, "burn-pair": OK}
+    # AND once the errors leave the long window it is OK too
+    aws.after(9)
+    watcher.evaluate_once()
+    assert watcher.states()["burn-long"] == OK

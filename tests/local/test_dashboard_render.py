@@ -23,8 +23,9 @@ from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
+from dashboards.layout import RANGE_PERIODS
 from local.alarm_evaluator import AlarmEvaluator
-from local.dashboard_data import Window
+from local.dashboard_data import MIN_WINDOW_PERIODS, Window
 from local.dashboard_render import _draw_metric, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link
 from tests.local.console.chromium import HEADLESS_FLAGS
@@ -147,12 +148,15 @@ def test_html_inlines_the_image_and_links_every_alarm_to_its_runbook_section(ren
     assert {name: anchor for anchor, name in links} == {d.name: d.runbook.split("#")[1] for d in definitions}
     assert all(f'id="{d.runbook.split("#")[1]}"' in page for d in definitions)
     assert "file://" not in page
-    # AND the graphs start with the data (the reconciliation's 150-s bucket holding the first datapoint,
-    # less one period), not 30 minutes before now
+    # AND the graphs start with the data (the earliest bucket holding the first datapoint among the periods that
+    # fit six times in the 30-minute range — the reconciliation's 150 s, the burn-rate minute — less one period),
+    # not 30 minutes before now
     period = config.monitoring.period_seconds
     first_data = rendered.end - PERIODS * period
-    bucket = period * RECONCILIATION_PERIODS
-    start = datetime.fromtimestamp(first_data // bucket * bucket - period, UTC)
+    shown = RANGE_PERIODS * period
+    periods = {metric.period for metric in catalog.metrics() if metric.period * MIN_WINDOW_PERIODS <= shown}
+    assert period * RECONCILIATION_PERIODS in periods
+    start = datetime.fromtimestamp(min(first_data // p * p for p in periods) - period, UTC)
     assert f"the graphs show {start:%H:%M:%S} to " in page
     # AND the alarm states the evaluator set are listed
     assert f"{config.resource_name('api-5xx-rate-high')}: ALARM" in page

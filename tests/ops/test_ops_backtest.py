@@ -69,22 +69,29 @@ def test_steady_history_pages_nobody_and_an_outage_pages_once_with_its_delay():
     # GIVEN the same with server errors from the fault on
     outage = run_backtest(CONFIG, local_history(FAULT_PERIOD))
     rows = rows_by_name(outage)
-    # THEN the 5XX alarm goes to ALARM without paging itself, and the incident composite pages once
-    assert rows[name("api-5xx-rate-high")]["episodes"] == 1 and rows[name("api-5xx-rate-high")]["pages"] == 0
+    # THEN the 5XX alarm and the error budget's paging pairs go to ALARM without paging themselves, and the incident
+    # composite pages once
+    for child in ("api-5xx-rate-high", "error-budget-fast-burn-high", "error-budget-steady-burn-high"):
+        assert rows[name(child)]["episodes"] == 1 and rows[name(child)]["pages"] == 0, child
     assert rows[name("ingestion-at-risk-high")]["pages"] == 1
-    # AND the first page came DatapointsToAlarm periods after the fault began
-    assert rows[name("ingestion-at-risk-high")]["first_page_after_fault_seconds"] == (
-        CONFIG.monitoring.datapoints_to_alarm * PERIOD
-    )
+    # AND the first page came one period after the fault began: 25 % errors burn the budget far faster than the
+    # fast pair allows, and its windows slide (the 5XX rate needs DatapointsToAlarm periods)
+    assert rows[name("ingestion-at-risk-high")]["first_page_after_fault_seconds"] == PERIOD
+    assert CONFIG.monitoring.datapoints_to_alarm * PERIOD > PERIOD
+    # AND the slow burn notifies the low tier
+    assert rows[name("error-budget-slow-burn-low")]["low_notifications"] == 1
     # AND the table says so, one line per alarm
     table = format_table(outage)
     assert "ingestion-at-risk-high" in table and "1 page(s)" in table
 
 
 def test_a_set_threshold_is_tried_without_deploying():
-    # GIVEN the outage (25 % errors) WHEN api-5xx-rate.high is set to 30 % THEN nothing pages any more
+    # GIVEN the outage (25 % errors) WHEN api-5xx-rate.high is set to 30 % THEN that alarm stays quiet, and the
+    # page comes from the error budget alone
     result = run_backtest(CONFIG, local_history(FAULT_PERIOD), ["api-5xx-rate.high=30"])
-    assert sum(row.pages for row in result.rows) == 0
+    rows = rows_by_name(result)
+    assert rows[name("api-5xx-rate-high")]["episodes"] == 0
+    assert {row.alarm for row in result.rows if row.pages} == {name("ingestion-at-risk-high")}
     assert result.thresholds == {name("api-5xx-rate-high"): 30.0}
     assert "* threshold from --set" in format_table(result)
 
@@ -132,7 +139,7 @@ def test_the_task_prints_the_table_and_writes_the_png_or_json(tmp_path):
     answer = run_invoke("alarms.backtest", "--run", str(tmp_path), "--json", "--set", "api-5xx-rate.high=30")
     document = json.loads(answer.stdout)
     assert document["thresholds"] == {name("api-5xx-rate-high"): 30.0}
-    assert sum(row["pages"] for row in document["alarms"]) == 0
+    assert {row["alarm"] for row in document["alarms"] if row["pages"]} == {name("ingestion-at-risk-high")}
 
 
 @pytest.mark.parametrize(
