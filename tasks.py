@@ -565,7 +565,7 @@ def reconcile(c, ids=None, since=None, until=None, sink="dynamodb", target="loca
                 resolved.client("cloudwatch"),
                 resolved.client("dynamodb"),
                 resolved.require("TableName"),
-                resolved.metrics_namespace,
+                resolved.config.metrics_namespace,
                 start,
                 end,
                 progress_stream=sys.stderr,

@@ -201,6 +201,11 @@ class Config:
     def is_local(self) -> bool:
         return self.env == "local"
 
+    @property
+    def metrics_namespace(self) -> str:
+        """The functions' POWERTOOLS_METRICS_NAMESPACE, which the dashboards, alarms and tools read."""
+        return f"{self.project.title()}/{self.env}"
+
     def resource_name(self, suffix: str) -> str:
         return f"{self.project}-{self.env}-{suffix}"
 

@@ -21,14 +21,13 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 
-from cloudformation.config import Config
-from cloudformation.functions import ARTIFACTS_BUCKET_PARAMETER, code_key_parameter
+from cloudformation.config import FUNCTION_NAMES, Config
+from cloudformation.functions import ARTIFACTS_BUCKET_PARAMETER, code_key_parameter, logical_id
 from cloudformation.synth import full_template
 from local.moto_compat import moto_compatible
 from local.resolver import StackValues
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 STACK_WAIT_SECONDS = 120
 
 
@@ -48,11 +47,8 @@ class LocalStack:
     composite_alarms: list[dict[str, Any]] = field(default_factory=list)  # PutCompositeAlarm arguments
     api_keys: dict[str, str] = field(default_factory=dict)  # key value → key id
 
-    def resources_of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {name: body for name, body in self.template["Resources"].items() if body["Type"] == kind}
-
     def function_environment(self, name: str) -> dict[str, str]:
-        function = self.template["Resources"][f"{name.title()}Function"]
+        function = self.template["Resources"][logical_id(name)]
         return self.values.resolve(function["Properties"]["Environment"]["Variables"])
 
 
@@ -143,11 +139,11 @@ Creator = Callable[[LocalStack, Callable[[str], BaseClient], str, dict[str, Any]
 
 def _create_skipped(local: LocalStack, client: Callable[[str], BaseClient]) -> None:
     ordered = moto_compatible(local.template)["Resources"]
-    for logical_id, body in ordered.items():
+    for resource_id, body in ordered.items():
         creator = SKIPPED_BY_MOTO.get(body["Type"])
-        if creator is None or logical_id in local.values.physical_ids:
+        if creator is None or resource_id in local.values.physical_ids:
             continue
-        physical_id = creator(local, client, logical_id, body.get("Properties", {}))
+        physical_id = creator(local, client, resource_id, body.get("Properties", {}))
         if physical_id is not None:
             local.values = StackValues(
                 region=local.values.region,

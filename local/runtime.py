@@ -28,13 +28,16 @@ from botocore.client import BaseClient
 from alarms.backtest import History
 from alarms.definitions import Definitions
 from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
+from alarms.table import notified_tiers
 from cloudformation.api import events_request_schema
-from cloudformation.config import Config, ConfigError, load_config
+from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_config
+from cloudformation.functions import logical_id
+from dashboards.catalog import build_catalog
 from local.alarm_evaluator import AlarmEvaluator, fetch_series
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
 from local.control import ControlServer
-from local.deploy import FUNCTION_NAMES, LocalStack, clients, deploy
+from local.deploy import LocalStack, clients, deploy
 from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
@@ -215,7 +218,7 @@ class LocalRuntime:
         observers = {"sqs": SqsObserver(self.sink), "dynamodb": DynamoDbObserver(self.sink)}
         self._sqs_observer = observers["sqs"]
         for name in FUNCTION_NAMES:
-            props = self.stack.template["Resources"][f"{name.title()}Function"]["Properties"]
+            props = self.stack.template["Resources"][logical_id(name)]["Properties"]
             settings = FunctionSettings(
                 name=props["FunctionName"],
                 timeout_seconds=float(props["Timeout"]),
@@ -324,13 +327,10 @@ class LocalRuntime:
             self.paths.notifications,
             settle_seconds=METRICS_INTERVAL_SECONDS + 1,
         )
-        self._tiers = {
-            definition["AlarmName"]: _tier_of(definition)
-            for definition in [*self.stack.alarms, *self.stack.composite_alarms]
-        }
+        notified = notified_tiers(self.config, build_catalog(self.config))
+        self._tiers = {name: tier or "none" for name, tier in notified.items()}
         thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
         thread.start()
-        self._evaluator_thread = thread
 
     def _evaluate_loop(self, tiers: dict[str, str]) -> None:
         assert self._evaluator is not None
@@ -478,14 +478,6 @@ class LocalRuntime:
         self._lock.close()
         self._lock = None
         self.say("local stack stopped")
-
-
-def _tier_of(definition: dict[str, Any]) -> str:
-    for topic in definition.get("AlarmActions", []):
-        for tier in ("high", "low"):
-            if topic.endswith(f"-{tier}"):
-                return tier
-    return "none"
 
 
 def _count_items(dynamodb: BaseClient, table: str) -> int:

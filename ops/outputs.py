@@ -48,10 +48,6 @@ class Target:
             raise OpsError(f"{key} is not in {where}")
         return value
 
-    @property
-    def metrics_namespace(self) -> str:
-        return f"{self.config.project.title()}/{self.config.env}"
-
     def api_key(self) -> str:
         """The API key VALUE: the local stack writes it out; AWS keeps it behind apigateway get_api_key."""
         if not self._api_key:

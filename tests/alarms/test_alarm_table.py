@@ -15,6 +15,7 @@ from alarms.table import (
     alarm_definitions,
     alarm_table,
     composite_definitions,
+    notified_tiers,
 )
 from cloudformation.config import ENVIRONMENTS, Config, load_config
 from cloudformation.synth import full_template, synthesize
@@ -71,6 +72,23 @@ def test_tiers_route_alarm_and_ok_actions_to_their_topic(env):
         assert props["OKActions"] == topics
         assert props["AlarmDescription"].startswith(f"[{tier}]")
         assert f"Runbook: {RUNBOOK}#" in props["AlarmDescription"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_notified_tiers_say_which_topic_each_alarm_of_the_template_notifies(env):
+    # GIVEN the template's alarms and composites
+    config = load_config(env)
+    alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
+    topic_tier = {"HighTopic": "high", "LowTopic": "low"}
+    # WHEN the alarms' notified tiers are read from the table (as the local runtime does)
+    notified = notified_tiers(config, build_catalog(config))
+    # THEN they name exactly the template's alarms, with the tier of the topic each one's actions go to
+    actual = {
+        props["AlarmName"]: [topic_tier[action["Ref"]] for action in props["AlarmActions"]] for props in alarms.values()
+    }
+    assert notified.keys() == actual.keys()
+    assert {name: [tier] if tier else [] for name, tier in notified.items()} == actual
+    assert None in notified.values()  # the composite's children page nobody
 
 
 def test_required_alarms_exist_with_their_tiers():

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from cloudformation.functions import logical_id
 from cloudformation.synth import full_template
 from cloudformation.template import render
 from functions.common.item import EXPIRES_AT
@@ -276,7 +277,7 @@ def test_the_canary_runs_on_a_schedule_with_an_explicit_input_and_its_items_expi
     assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
     assert schedule["State"] == "ENABLED"
     # AND ingest knows the canary's key id (to give its events canary ids), the consumer the items' TTL
-    variables = {name: resources[f"{name.title()}Function"]["Properties"]["Environment"]["Variables"]
+    variables = {name: resources[logical_id(name)]["Properties"]["Environment"]["Variables"]
                  for name in ("ingest", "consumer", "canary")}  # fmt: skip
     assert variables["ingest"]["CANARY_API_KEY_ID"] == {"Ref": "CanaryApiKey"}
     assert variables["consumer"]["CANARY_TTL_SECONDS"] == str(config.canary.ttl_hours * 3600)

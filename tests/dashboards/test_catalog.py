@@ -9,7 +9,7 @@ import pytest
 
 from cloudformation.config import ENVIRONMENTS, FUNCTION_NAMES, load_config
 from cloudformation.synth import full_template
-from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog, sluice_namespace
+from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog
 from dashboards.metric_math import evaluate, referenced_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def test_required_metrics_are_in_the_catalog():
     # GIVEN the prod catalog
     config = load_config("prod")
     keys = metric_keys("prod")
-    ours = sluice_namespace(config)
+    ours = config.metrics_namespace
     # THEN every signal the issue lists is there, with its statistic
     required = {
         ("AWS/ApiGateway", "Count", "Sum"),
@@ -96,7 +96,7 @@ def test_our_metrics_use_the_functions_namespace_and_service_dimension():
     config = load_config("prod")
     template = full_template(config).to_dict()["Resources"]
     namespace = template["IngestFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    assert sluice_namespace(config) == namespace == "Sluice/prod"
+    assert config.metrics_namespace == namespace == "Sluice/prod"
     ours = [m for m in build_catalog(config).metrics() if m.namespace == namespace]
     assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver", "canary"}
     rejected = [m for m in ours if m.name == "EventsRejected"]
