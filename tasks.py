@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection, Exit, task
 
-from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from cloudformation.config import ConfigError, load_config
 from ops.invoke_cli import install as install_cli_errors
 
 # Argument errors in our words (one line, the usage when something is missing); `| head` ends quietly.
@@ -18,7 +18,7 @@ def _config(env: str):
         raise Exit(f"error: {error}", code=2) from None
 
 
-@task(help={"env": f"environment: one of {', '.join(ENVIRONMENTS)} (default: local)"})
+@task(help={"env": "environment: a table of sluice.toml (default: local)"})
 def synth(c, env="local"):
     """Write build/<env>/template.json and print the resource count by type."""
     from cloudformation.synth import synthesize

@@ -24,7 +24,6 @@ from cloudformation.retry import (
 )
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
-ENVIRONMENTS = ("local", "dev", "prod")
 FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 SINKS = ("dynamodb", "s3")  # where the consumer stores events: the table, the S3 analytics store, or both
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -210,15 +209,15 @@ class Config:
         return f"{self.project}-{self.env}-{suffix}"
 
 
+def environment_names(path: Path | str = DEFAULT_CONFIG_PATH) -> tuple[str, ...]:
+    """The environments the TOML file defines: every table but `[defaults]`."""
+    return tuple(sorted(key for key in _read_toml(Path(path)) if key != "defaults"))
+
+
 def load_config(env: str, path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
     """Load and check the configuration of one environment."""
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    document = _read_toml(path)
     environments = sorted(key for key in document if key != "defaults")
     if env not in environments:
         raise ConfigError(f"{path.name}: no environment {env!r} (known: {', '.join(environments)})")
@@ -226,6 +225,15 @@ def load_config(env: str, path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
     config = _build(Config, {"env": env, **merged}, f"{path.name}: {env}")
     _check_invariants(config, f"{path.name}: {env}")
     return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudformation.config import ENVIRONMENTS, FUNCTION_NAMES, load_config
+from cloudformation.config import FUNCTION_NAMES, environment_names, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog
 from dashboards.metric_math import evaluate, referenced_ids
@@ -61,7 +61,7 @@ def test_required_metrics_are_in_the_catalog():
     assert queues == {config.resource_name(name) for name in ("ingest", "dead-letter", "failures")}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_dimension_values_are_the_names_the_template_sets(env):
     # GIVEN the template's explicit names
     config = load_config(env)
@@ -114,7 +114,7 @@ def test_rejection_reasons_match_the_ingest_handler():
     assert codes == set(REJECTION_REASONS)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_ids_are_unique_valid_metric_math_ids_and_expressions_read_their_inputs(env):
     catalog = build_catalog(load_config(env))
     for signal in catalog:
@@ -137,7 +137,7 @@ def test_capacities_come_from_the_configuration():
     assert catalog["table_wcu_per_second"].capacity is None  # on-demand
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_an_aws_metric_without_dimensions_is_labelled_account_wide_and_so_is_its_alarm(env):
     from alarms.table import alarm_definitions
 
