@@ -53,33 +53,27 @@ namespace = Collection(synth, validate)
 
 # --- the local stack (local/) ---
 
-STATE_DIR = ".local"
-
 
 def _local_outputs() -> dict:
     import json
-    from pathlib import Path
 
-    path = Path(STATE_DIR) / "outputs.json"
-    if not path.exists():
+    from local.state import DEFAULT_PATHS
+
+    if not DEFAULT_PATHS.outputs.exists():
         raise Exit("error: no local stack is running (start one with `invoke up`)", code=1)
-    return json.loads(path.read_text())
+    return json.loads(DEFAULT_PATHS.outputs.read_text())
 
 
 def _control(method: str, path: str, body: dict | None = None) -> dict | list:
-    import requests
+    from local.control_client import ControlClient, ControlError, Unreachable
+    from local.recovery import crash_hint
 
-    url = _local_outputs()["ControlUrl"] + path
     try:
-        response = requests.request(method, url, json=body, timeout=30)
-    except requests.ConnectionError:
-        from local.recovery import crash_hint
-
-        raise Exit(f"error: the local stack does not answer on {url}: {crash_hint(_state_dir())}", code=1) from None
-    payload = response.json()
-    if response.status_code >= 400:
-        raise Exit(f"error: {payload.get('message', payload)}", code=1)
-    return payload
+        return ControlClient(_local_outputs()["ControlUrl"]).call(method, path, body)
+    except Unreachable as error:
+        raise Exit(f"error: {error}: {crash_hint(_state_dir())}", code=1) from None
+    except ControlError as error:
+        raise Exit(f"error: {error}", code=1) from None
 
 
 @task(
@@ -106,17 +100,18 @@ def up(c, env="local", detach=False):
 
 
 def _state_dir():
-    from pathlib import Path
+    from local.state import DEFAULT_STATE_DIR
 
-    return Path(STATE_DIR)
+    return DEFAULT_STATE_DIR
 
 
 @task
 def down(c):
     """Stop the local stack started by `invoke up` in another shell."""
     from local.emulator import stop_from_pidfile
+    from local.state import DEFAULT_PATHS
 
-    runtime, moto = _state_dir() / "runtime.pid", _state_dir() / "moto.pid"
+    runtime, moto = DEFAULT_PATHS.pidfile, DEFAULT_PATHS.moto_pidfile
     if not runtime.exists() and not moto.exists():
         print("no local stack is running")
         return
@@ -124,8 +119,8 @@ def down(c):
     stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
     if not stopped:
         raise Exit("error: the local stack did not stop; see .local/logs/runtime.log", code=1)
-    for name in ("outputs.json", "stack.json"):  # stack.json: how a restart resumes on a surviving moto
-        (_state_dir() / name).unlink(missing_ok=True)
+    for path in (DEFAULT_PATHS.outputs, DEFAULT_PATHS.stack):  # stack.json: how a restart resumes on a surviving moto
+        path.unlink(missing_ok=True)
     print("local stack stopped")
 
 
@@ -832,7 +827,7 @@ namespace.add_collection(events)
         "duration": "seconds of load (default: the scenario's)",
         "workers": "Locust worker processes under one master; 0 runs a single process (default: 0)",
         "web": "show Locust's web UI on 127.0.0.1 while the run goes (it still starts and stops by itself)",
-        "outputs": "the local stack's outputs file (default: .local/outputs.json)",
+        "outputs": "the local stack's outputs file (default: .local/outputs.json at the project root)",
         "reports": "where the run's folder is written (default: reports)",
         "profile": "AWS profile, for a deployed target",
         "region": "AWS region, for a deployed target (default: the environment's)",
@@ -847,7 +842,7 @@ def load(
     duration=None,
     workers=None,
     web=False,
-    outputs=".local/outputs.json",
+    outputs=None,
     reports="reports",
     profile=None,
     region=None,

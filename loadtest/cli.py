@@ -7,6 +7,7 @@ from pathlib import Path
 from loadtest.errors import LoadTestError
 from loadtest.run import RunOptions, RunResult, open_target, run_scenario
 from loadtest.scenarios import SCENARIOS, get_scenario
+from local.state import DEFAULT_PATHS
 
 
 def scenario_table() -> str:
@@ -35,7 +36,7 @@ def run_load(
     duration: float | str | None = None,
     workers: int | str | None = 0,
     web: bool = False,
-    outputs: str = ".local/outputs.json",
+    outputs: str | Path | None = None,  # the local stack's outputs file (default: the project's .local/)
     reports: str = "reports",
     profile: str | None = None,
     region: str | None = None,
@@ -59,7 +60,7 @@ def run_load(
         web=web,
         reports_dir=Path(reports),
     )
-    stack_target, view = open_target(target, Path(outputs), profile, region)
+    stack_target, view = open_target(target, Path(outputs) if outputs else DEFAULT_PATHS.outputs, profile, region)
     return run_scenario(chosen, stack_target, view, options)
 
 

@@ -19,7 +19,8 @@ from dashboards.catalog import Catalog, Metric, build_catalog
 from local.alarm_evaluator import fetch_series
 from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
-from local.runtime import LocalRuntime, Ports, StatePaths
+from local.runtime import LocalRuntime, Ports
+from local.state import StatePaths
 from ops.reconcile import existing_ids
 
 DRAIN_TIMEOUT_SECONDS = 90

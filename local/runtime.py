@@ -47,11 +47,11 @@ from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
+from local.state import DEFAULT_STATE_DIR, StatePaths
 from local.validation import body_validator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STATE_DIR = Path(".local")
 METRICS_INTERVAL_SECONDS = 2.0
 # The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
 FAULT_TARGETS = ("ingest", "consumer", "archiver")
@@ -67,35 +67,6 @@ class Ports:
     @classmethod
     def from_config(cls, config: Config) -> Ports:
         return cls(aws=config.local.aws_port, api=config.local.api_port, control=config.local.api_port + 1)
-
-
-@dataclass(frozen=True)
-class StatePaths:
-    root: Path
-
-    @property
-    def outputs(self) -> Path:
-        return self.root / "outputs.json"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.root / "runtime.pid"
-
-    @property
-    def moto_pidfile(self) -> Path:
-        return self.root / "moto.pid"
-
-    @property
-    def stack(self) -> Path:
-        return self.root / "stack.json"  # the deployed stack, for resuming after a crash (local/recovery.py)
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def notifications(self) -> Path:
-        return self.logs / "notifications.log"
 
 
 @dataclass
