@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from loadtest.errors import LoadTestError
 from loadtest.run import RunOptions, RunResult, open_target, run_scenario
 from loadtest.scenarios import SCENARIOS, get_scenario
 from local.state import DEFAULT_PATHS
+
+Number = TypeVar("Number", int, float)
 
 
 def scenario_table() -> str:
@@ -15,7 +19,7 @@ def scenario_table() -> str:
     return "\n".join(f"  {name:<{width}}  {scenario.description}" for name, scenario in SCENARIOS.items())
 
 
-def _positive_or_none(value: float | int | str | None, name: str, kind: type) -> float | int | None:
+def _positive_or_none(value: float | int | str | None, name: str, kind: Callable[[Any], Number]) -> Number | None:
     """0 (the task's default) means "the scenario's own value"."""
     if value in (None, "", 0, "0"):
         return None

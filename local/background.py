@@ -41,7 +41,7 @@ class BackgroundStack:
     def api_url(self) -> str:
         return self.outputs["ApiUrl"]
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.outputs["AwsEndpoint"],
@@ -50,7 +50,9 @@ class BackgroundStack:
             aws_secret_access_key="testing",
         )
 
-    def post_events(self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"):
+    def post_events(
+        self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"
+    ) -> requests.Response:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if key is not None:
             sent["x-api-key"] = self.outputs["ApiKey"] if key == "default" else key

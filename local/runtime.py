@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -159,14 +160,20 @@ class LocalRuntime:
         write_pidfile(self.paths.moto_pidfile, self._moto.pid)
         self._set_process_environment()
         self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
-        self.stack = deploy(self.config, clients(self._moto.endpoint_url, self.config.region))
+        self.stack = deploy(self.config, clients(self._endpoint, self.config.region))
         save_stack(self.stack, self.paths.stack)
+
+    @property
+    def _endpoint(self) -> str:
+        """moto server's URL: every part of the stack talks to it."""
+        assert self._moto is not None, "moto server is not running"
+        return self._moto.endpoint_url
 
     def _set_process_environment(self) -> None:
         # The handlers' boto3 clients find moto through AWS_ENDPOINT_URL, as they would any endpoint.
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL": self._moto.endpoint_url,
+                "AWS_ENDPOINT_URL": self._endpoint,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": self.config.region,
@@ -175,7 +182,7 @@ class LocalRuntime:
             }
         )
 
-    def _start_handlers(self, client) -> None:
+    def _start_handlers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         for name in FUNCTION_NAMES:
             os.environ.update(self.stack.function_environment(name))
@@ -186,8 +193,11 @@ class LocalRuntime:
         self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
         self._capture = EmfCapture(self.sink, self._capture_log, metrics_log=self._metrics_log)
         sys.stdout = self._capture
-        observers = {"sqs": SqsObserver(self.sink), "dynamodb": DynamoDbObserver(self.sink)}
-        self._sqs_observer = observers["sqs"]
+        self._sqs_observer = SqsObserver(self.sink)
+        observers: dict[str, SqsObserver | DynamoDbObserver] = {
+            "sqs": self._sqs_observer,
+            "dynamodb": DynamoDbObserver(self.sink),
+        }
         for name in FUNCTION_NAMES:
             props = self.stack.template["Resources"][logical_id(name)]["Properties"]
             settings = FunctionSettings(
@@ -201,18 +211,20 @@ class LocalRuntime:
                 settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)
             )
 
-    def _hook_environment(self, name: str, observers: dict[str, Any], module: ModuleType) -> None:
+    def _hook_environment(
+        self, name: str, observers: Mapping[str, SqsObserver | DynamoDbObserver], module: ModuleType
+    ) -> None:
         """A new execution environment: its AWS clients get the metrics observers and fault injection."""
         if name in FAULT_TARGETS:
             self.chaos.attach(module)
         if name == "notifier":
-            module.now = self.clock.now  # business hours follow the local clock (local/clock.py)
+            vars(module)["now"] = self.clock.now  # business hours follow the local clock (local/clock.py)
         for aws_client in find_clients(module):
             observer = observers.get(aws_client.meta.service_model.service_name)
             if observer is not None:
                 observer.attach(aws_client)
 
-    def _start_metrics(self, client) -> None:
+    def _start_metrics(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         outputs = self.stack.outputs
         sqs = client("sqs")
@@ -254,7 +266,7 @@ class LocalRuntime:
         server = LocalGateway(gateway, port=self.ports.api).start()
         self._stoppables.append(server)
 
-    def _start_pollers(self, client) -> None:
+    def _start_pollers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         resources = self.stack.template["Resources"]
         outputs = self.stack.outputs
@@ -288,7 +300,7 @@ class LocalRuntime:
             self._stoppables.append(canary)
             self.canary = canary
 
-    def _start_alarm_evaluation(self, client) -> None:
+    def _start_alarm_evaluation(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         self._evaluator = AlarmEvaluator(
             client("cloudwatch"),
@@ -332,7 +344,7 @@ class LocalRuntime:
             "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
             "ApiKey": key_value,
             "ApiKeyId": key_id,
-            "AwsEndpoint": self._moto.endpoint_url,
+            "AwsEndpoint": self._endpoint,
             "Region": self.config.region,
             "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
             "ControlUrl": control_url,
@@ -344,6 +356,7 @@ class LocalRuntime:
         self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def banner(self) -> str:
+        assert self.stack is not None
         outputs = json.loads(self.paths.outputs.read_text())
         return (
             "\nSluice local stack is up\n"

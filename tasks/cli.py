@@ -91,7 +91,8 @@ def _silence_stdout() -> None:
 
 
 def install() -> None:
-    ParseMachine.complete_context = _complete_context_in_our_words
-    ParseMachine.handle = _help_before_required_options
+    # invoke's parser has no hooks for these two: the methods are wrapped (the originals are kept above)
+    ParseMachine.complete_context = _complete_context_in_our_words  # type: ignore[method-assign]
+    ParseMachine.handle = _help_before_required_options  # type: ignore[method-assign]
     sys.excepthook = _quiet_broken_pipe
     atexit.register(_flush_or_silence)

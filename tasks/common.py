@@ -32,7 +32,8 @@ class OneLineArgument(Argument):
             super().set_value(value, cast=cast)
         except ValueError:
             expected = "a whole number" if self.kind is int else f"a {getattr(self.kind, '__name__', 'value')}"
-            raise ParseError(f"error: --{self.name.replace('_', '-')}: expected {expected}, got {value!r}") from None
+            option = (self.name or "").replace("_", "-")
+            raise ParseError(f"error: --{option}: expected {expected}, got {value!r}") from None
 
 
 class SluiceTask(Task):
@@ -45,7 +46,7 @@ class SluiceTask(Task):
 
 def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     """invoke's `@task`, building our tasks (their options fail in one line)."""
-    return invoke_task(*args, klass=SluiceTask, **kwargs)  # type: ignore[no-any-return]
+    return invoke_task(*args, klass=SluiceTask, **kwargs)
 
 
 def config_of(env: str) -> Config:
