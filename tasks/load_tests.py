@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from invoke import Context, Exit
 
+from loadtest.scenarios import SCENARIOS
 from tasks.common import task
 
 
 @task(
     help={
-        "scenario": "smoke, steady, bad-input, db-outage, spike, step or soak; `list` describes them (default: smoke)",
+        "scenario": f"{', '.join(SCENARIOS)}; `list` describes them (default: smoke)",
         "target": "local (the stack of `invoke up`) or a deployed environment of sluice.toml (default: local)",
         "users": "users at full load (default: the scenario's)",
         "rate": "requests/s with every user running (default: the scenario's)",
