@@ -12,7 +12,14 @@ from typing import Any
 
 from troposphere import AWSObject, Ref, cloudwatch, sns
 
-from alarms.table import AlarmDefinition, CompositeDefinition, Tier, alarm_definitions, composite_definitions
+from alarms.table import (
+    AlarmDefinition,
+    CompositeDefinition,
+    Tier,
+    alarm_definitions,
+    composite_definitions,
+    notified_tiers,
+)
 from cloudformation.config import Config
 from cloudformation.template import Stack
 from dashboards.catalog import Catalog, Expression, Metric, Signal, build_catalog
@@ -22,19 +29,15 @@ def build_alarms(stack: Stack) -> list[AWSObject]:
     config = stack.config
     catalog = build_catalog(config)
     topics: dict[Tier, sns.Topic] = {"high": stack.notifications.high, "low": stack.notifications.low}
-    definitions = alarm_definitions(config, catalog)
-    composite_rows = composite_definitions(config)
-    # A composite's children notify nobody themselves: one incident trips several of them at once and
-    # must page once, through the composite (their states still show on the dashboards).
-    composed = {child for composite in composite_rows for child in composite.children}
+    notified = notified_tiers(config, catalog)  # a composite's children notify nobody (their states still show)
     alarms = {
-        definition.name: metric_alarm(config, catalog, definition, {} if definition.name in composed else topics)
-        for definition in definitions
+        definition.name: metric_alarm(config, catalog, definition, topics if notified[definition.name] else {})
+        for definition in alarm_definitions(config, catalog)
     }
     # a composite may name composites (the error budget's pairs in ingestion-at-risk): build those first
     built: dict[str, AWSObject] = dict(alarms)
-    for definition in composite_rows:
-        built[definition.name] = composite_alarm(definition, built, {} if definition.name in composed else topics)
+    for definition in composite_definitions(config):
+        built[definition.name] = composite_alarm(definition, built, topics if notified[definition.name] else {})
     return list(built.values())
 
 

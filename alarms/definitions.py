@@ -19,7 +19,8 @@ def definitions_from_template(template: Mapping[str, Any], resolve: Callable[[An
     `resolve` is called on every intrinsic ({"Ref": ...}, {"Fn::GetAtt": ...}, {"Fn::Sub": ...}, ...) and
     returns the concrete value; CloudFormation's alarm properties already have the API's names.
     """
-    alarms, composites = [], []
+    alarms: list[dict[str, Any]] = []
+    composites: list[dict[str, Any]] = []
     for resource in template.get("Resources", {}).values():
         kind = resource.get("Type")
         if kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):

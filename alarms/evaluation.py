@@ -101,7 +101,10 @@ class MetricAlarm:
         computed = dict(series)
         for query_id, expression in expressions.items():
             if query_id != self.threshold_id:
-                computed[query_id] = evaluate(expression, series, list(history), self.period)
+                value = evaluate(expression, series, list(history), self.period)
+                if isinstance(value, Band):
+                    raise ValueError(f"alarm {self.name}: {query_id} is a band but not the ThresholdMetricId")
+                computed[query_id] = value
 
         def resolve(query_id: str) -> Series | Band:
             if query_id in expressions:

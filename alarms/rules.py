@@ -20,7 +20,12 @@ class RuleError(ValueError):
 def rule_children(rule: str) -> list[str]:
     """Alarm names an AlarmRule refers to, in order."""
     names: list[str] = []
-    _RuleParser(rule, lambda name: names.append(name) or OK).parse()
+
+    def record(name: str) -> str:
+        names.append(name)
+        return OK
+
+    _RuleParser(rule, record).parse()
     return names
 
 

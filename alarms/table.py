@@ -448,3 +448,16 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
         )
         for spec in (*burn_rate_composites(config), *COMPOSITES)
     )
+
+
+def notified_tiers(config: Config, catalog: Catalog) -> dict[str, Tier | None]:
+    """Whose people each alarm notifies, by name: its tier's, or nobody's for a composite's children (one
+    incident trips several of them at once and must page once, through the composite)."""
+    composites = composite_definitions(config)
+    composed = {child for composite in composites for child in composite.children}
+    tiers: dict[str, Tier | None] = {
+        definition.name: None if definition.name in composed else definition.tier
+        for definition in alarm_definitions(config, catalog)
+    }
+    tiers.update({composite.name: None if composite.name in composed else composite.tier for composite in composites})
+    return tiers

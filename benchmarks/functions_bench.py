@@ -92,7 +92,8 @@ def warm_ingest() -> Result:
         def ingest() -> None:
             assert app.handler(event, context)["statusCode"] == 202
 
-        ours, theirs = [], []
+        ours: list[float] = []
+        theirs: list[float] = []
         with contextlib.redirect_stdout(io.StringIO()) as sink:  # EMF and logs: printed, not measured apart
             for iteration in range(WARM_ITERATIONS):
                 if iteration % 50 == 0:  # moto's SQS slows down with queue depth
@@ -139,7 +140,8 @@ def warm_keyed_ingest() -> Result:
             assert app.handler(event, context)["statusCode"] == 202
 
         keyed()  # the first keyed request imports the idempotency layer: a cold-start cost, not a warm one
-        ours, theirs = [], []
+        ours: list[float] = []
+        theirs: list[float] = []
         with contextlib.redirect_stdout(io.StringIO()) as sink:
             for iteration in range(WARM_ITERATIONS - 1):
                 if iteration % 50 == 0:

@@ -58,7 +58,7 @@ class SimulatedQueue:
         self.messages[message_id] = Message(body, self.now, self.now)
 
     def receive(self, limit: int) -> list[dict[str, Any]]:
-        records = []
+        records: list[dict[str, Any]] = []
         for message_id, message in list(self.messages.items()):
             if len(records) == limit:
                 break

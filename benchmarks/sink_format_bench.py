@@ -18,8 +18,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from benchmarks.item_size_bench import envelope_of
 from functions.common.analytics import write_lines
@@ -61,8 +63,9 @@ def write_parquet(lines: list[dict[str, object]]) -> bytes:
     return sink.getvalue()
 
 
-def timed(write, lines, runs: int) -> tuple[float, int]:
-    times, size = [], 0
+def timed(write: Callable[[Any], bytes], lines: Any, runs: int) -> tuple[float, int]:
+    times: list[float] = []
+    size = 0
     for _ in range(runs):
         started = time.perf_counter()
         size = len(write(lines))

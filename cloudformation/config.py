@@ -25,7 +25,6 @@ from cloudformation.retry import (
 from cloudformation.slo import objective_problems
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
-ENVIRONMENTS = ("local", "dev", "prod")
 FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 SINKS = ("dynamodb", "s3")  # where the consumer stores events: the table, the S3 analytics store, or both
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -229,19 +228,24 @@ class Config:
     def is_local(self) -> bool:
         return self.env == "local"
 
+    @property
+    def metrics_namespace(self) -> str:
+        """The functions' POWERTOOLS_METRICS_NAMESPACE, which the dashboards, alarms and tools read."""
+        return f"{self.project.title()}/{self.env}"
+
     def resource_name(self, suffix: str) -> str:
         return f"{self.project}-{self.env}-{suffix}"
+
+
+def environment_names(path: Path | str = DEFAULT_CONFIG_PATH) -> tuple[str, ...]:
+    """The environments the TOML file defines: every table but `[defaults]`."""
+    return tuple(sorted(key for key in _read_toml(Path(path)) if key != "defaults"))
 
 
 def load_config(env: str, path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
     """Load and check the configuration of one environment."""
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    document = _read_toml(path)
     environments = sorted(key for key in document if key != "defaults")
     if env not in environments:
         raise ConfigError(f"{path.name}: no environment {env!r} (known: {', '.join(environments)})")
@@ -249,6 +253,15 @@ def load_config(env: str, path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
     config = _build(Config, {"env": env, **merged}, f"{path.name}: {env}")
     _check_invariants(config, f"{path.name}: {env}")
     return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,7 +295,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     origin = get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     if origin is Literal:
         if value not in get_args(hint):

@@ -72,7 +72,6 @@ def build_functions(
     analytics: Analytics | None = None,
 ) -> Functions:
     key_arn = GetAtt(notifications.key, "Arn")
-    namespace = f"{config.project.title()}/{config.env}"
     specs = {
         "ingest": (
             {
@@ -195,7 +194,7 @@ def build_functions(
             Environment=awslambda.Environment(
                 Variables={
                     "POWERTOOLS_SERVICE_NAME": name,
-                    "POWERTOOLS_METRICS_NAMESPACE": namespace,
+                    "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
                     "LOG_LEVEL": "INFO",
                     **environment,
                 }

@@ -4,6 +4,7 @@ archive, and the table that remembers Idempotency-Keys."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from awacs import s3 as s3_actions
 from awacs.aws import PolicyDocument
@@ -133,7 +134,7 @@ def _write_autoscaling(config: Config, table: dynamodb.Table) -> tuple:
     return (target, policy)
 
 
-def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, **properties) -> s3.Bucket:
+def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, **properties: Any) -> s3.Bucket:
     """A KMS-encrypted, versioned bucket no ACL or policy can make public, named per account and region."""
     return s3.Bucket(
         logical_id,

@@ -6,19 +6,28 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from troposphere import Template
+from troposphere import AWSObject, Template
 
 from cloudformation.config import Config
-from cloudformation.template import MonitoringBuilder, build_template, render, resource_counts
+from cloudformation.template import MonitoringBuilder, Stack, build_template, render, resource_counts
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
 
 
 def monitoring_builders() -> tuple[MonitoringBuilder, ...]:
-    """The builders that add dashboards, alarms and the budget on top of the pipeline."""
-    from alarms.monitoring import builders  # the monitoring side imports the template: import it late
+    """What the full template adds on top of the pipeline: the alarms, the dashboards that show them, the budget."""
+    # Imported late: the monitoring side builds on the template's Stack.
+    from alarms.builders import build_alarms
+    from alarms.views import alarm_views
+    from cloudformation.budget import build_budget
+    from dashboards.catalog import build_catalog
+    from dashboards.resources import build_dashboards
 
-    return builders()
+    def dashboards(stack: Stack) -> list[AWSObject]:
+        catalog = build_catalog(stack.config)
+        return [*build_dashboards(stack.config, catalog, alarm_views(stack.config, catalog))]
+
+    return (build_alarms, dashboards, build_budget)
 
 
 def full_template(config: Config) -> Template:

@@ -14,7 +14,7 @@ from cloudformation.api import Api, build_api
 from cloudformation.canary import build_canary_key
 from cloudformation.common import tag_all
 from cloudformation.config import Config
-from cloudformation.functions import Functions, build_functions
+from cloudformation.functions import Functions, build_functions, logical_id
 from cloudformation.notifications import Notifications, build_notifications, people_subscriptions
 from cloudformation.queues import Queues, build_queues
 from cloudformation.storage import Storage, build_storage
@@ -101,7 +101,7 @@ def _outputs(stack: Stack) -> list[Output]:
         Output("LowTopicArn", Value=Ref(stack.notifications.low)),
         Output("NotifyTopicArn", Value=Ref(stack.notifications.notify)),
         *(
-            Output(f"{name.title()}FunctionName", Value=Ref(function))
+            Output(f"{logical_id(name)}Name", Value=Ref(function))
             for name, function in stack.functions.functions.items()
         ),
         *_analytics_outputs(stack),

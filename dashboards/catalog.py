@@ -153,11 +153,6 @@ def build_catalog(config: Config) -> Catalog:
     return Catalog(MappingProxyType(by_id))
 
 
-def sluice_namespace(config: Config) -> str:
-    """The functions' POWERTOOLS_METRICS_NAMESPACE."""
-    return f"{config.project.title()}/{config.env}"
-
-
 def _percentiles(base: Metric, percentiles: tuple[int, ...]) -> list[Metric]:
     return [
         dataclasses.replace(base, id=f"{base.id}_p{p}", stat=f"p{p}", label=f"{base.label} p{p}") for p in percentiles
@@ -297,7 +292,7 @@ def _ours(
 ) -> Metric:
     """One of our EMF metrics: Powertools adds the `service` dimension."""
     label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
-    return Metric(signal_id, sluice_namespace(config), name, (("service", service),), stat, period, unit, label)
+    return Metric(signal_id, config.metrics_namespace, name, (("service", service),), stat, period, unit, label)
 
 
 def _accepted(config: Config, period: int) -> Metric:
@@ -308,7 +303,7 @@ def _ingest_events(config: Config, period: int) -> list[Signal]:
     rejected = [
         Metric(
             f"rejected_{reason}",
-            sluice_namespace(config),
+            config.metrics_namespace,
             "EventsRejected",
             (("reason", reason), ("service", "ingest")),
             "Sum",

@@ -251,7 +251,8 @@ def _combine(op: str, left: float | Series, right: float | Series) -> float | Se
         if result is None:
             raise MathError("division by zero")
         return result
-    if isinstance(left, float) and isinstance(right, dict):
+    if isinstance(left, float):
+        assert isinstance(right, dict)  # both floats returned above
         pairs = {timestamp: (left, value) for timestamp, value in right.items()}
     elif isinstance(right, float):
         pairs = {timestamp: (value, right) for timestamp, value in left.items()}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from loadtest.errors import LoadTestError
 from loadtest.run import RunOptions, RunResult, open_target, run_scenario
 from loadtest.scenarios import SCENARIOS, get_scenario
+from local.state import DEFAULT_PATHS
+
+Number = TypeVar("Number", int, float)
 
 
 def scenario_table() -> str:
@@ -14,7 +19,7 @@ def scenario_table() -> str:
     return "\n".join(f"  {name:<{width}}  {scenario.description}" for name, scenario in SCENARIOS.items())
 
 
-def _positive_or_none(value: float | int | str | None, name: str, kind: type) -> float | int | None:
+def _positive_or_none(value: float | int | str | None, name: str, kind: Callable[[Any], Number]) -> Number | None:
     """0 (the task's default) means "the scenario's own value"."""
     if value in (None, "", 0, "0"):
         return None
@@ -35,7 +40,7 @@ def run_load(
     duration: float | str | None = None,
     workers: int | str | None = 0,
     web: bool = False,
-    outputs: str = ".local/outputs.json",
+    outputs: str | Path | None = None,  # the local stack's outputs file (default: the project's .local/)
     reports: str = "reports",
     profile: str | None = None,
     region: str | None = None,
@@ -59,7 +64,7 @@ def run_load(
         web=web,
         reports_dir=Path(reports),
     )
-    stack_target, view = open_target(target, Path(outputs), profile, region)
+    stack_target, view = open_target(target, Path(outputs) if outputs else DEFAULT_PATHS.outputs, profile, region)
     return run_scenario(chosen, stack_target, view, options)
 
 

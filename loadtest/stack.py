@@ -19,6 +19,7 @@ import requests
 from loadtest.errors import LoadTestError
 from loadtest.reconcile import LineCounts, dynamodb_lookup, s3_line_counts
 from loadtest.target import Target
+from local.control_client import ControlClient, ControlError, NotOffered
 
 CONTROL_TIMEOUT_SECONDS = 10.0
 REPLAY_TIMEOUT_SECONDS = 120.0
@@ -103,7 +104,7 @@ class LocalStackView:
         if target.control_url is None:
             raise LoadTestError(f"{target.name}: not a local stack (no control API)")
         self.target = target
-        self._http = http or requests.Session()
+        self._control = ControlClient(target.control_url, http or requests.Session())
         self._clients: dict[str, Any] = {}
         self._lookup: Callable[[Sequence[str]], set[str]] | None = None
 
@@ -117,19 +118,10 @@ class LocalStackView:
         return self._clients[service]
 
     def _call(self, method: str, path: str, body: Any = None, timeout: float = CONTROL_TIMEOUT_SECONDS) -> Any:
-        url = f"{self.target.control_url}{path}"
         try:
-            response = self._http.request(method, url, json=body, timeout=timeout)
-        except requests.RequestException as error:
-            raise LoadTestError(f"control API {method} {path}: {type(error).__name__}; is the stack up?") from None
-        if response.status_code == 404:
-            raise _NotOffered(path)
-        if response.status_code >= 400:
-            raise LoadTestError(f"control API {method} {path}: {response.status_code} {response.text[:200]}")
-        try:
-            return response.json()
-        except ValueError:
-            return None
+            return self._control.call(method, path, body, timeout=timeout)
+        except ControlError as error:
+            raise LoadTestError(f"control API: {error}; is the stack up?") from None
 
     def status(self) -> dict[str, Any]:
         status = self._call("GET", "/status")
@@ -160,9 +152,11 @@ class LocalStackView:
     def replay(self, since: float) -> Any:
         """The control API's replay if the stack offers one, else the operator's tool (`invoke replay`)."""
         try:
-            return self._call("POST", "/replay", {"since": iso(since)}, timeout=REPLAY_TIMEOUT_SECONDS)
-        except _NotOffered:
+            return self._control.call("POST", "/replay", {"since": iso(since)}, timeout=REPLAY_TIMEOUT_SECONDS)
+        except NotOffered:
             pass
+        except ControlError as error:
+            raise LoadTestError(f"control API: {error}") from None
         if not self.target.archive_bucket:
             raise LoadTestError("the stack's outputs name no ArchiveBucket: nothing to replay from")
         from ops.replay import replay
@@ -193,10 +187,6 @@ class LocalStackView:
         if not self.target.analytics_bucket:
             return None
         return s3_line_counts(self._client("s3"), self.target.analytics_bucket, since)
-
-
-class _NotOffered(LoadTestError):
-    """The control API has no such endpoint (404)."""
 
 
 def sqs_depth(sqs: Any, target: Target) -> QueueDepth:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loadtest.errors import LoadTestError
+from local.state import DEFAULT_PATHS
 
 if TYPE_CHECKING:
     from ops.outputs import Target as StackTarget
 
-DEFAULT_OUTPUTS = Path(".local/outputs.json")
 LOCAL_KEYS = ("ApiUrl", "ApiKey", "AwsEndpoint", "Region", "TableName", "QueueUrl", "DeadLetterQueueUrl", "ControlUrl")
 DEPLOYED_KEYS = ("ApiUrl", "ApiKeyId", "TableName", "QueueUrl", "DeadLetterQueueUrl")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -44,7 +44,7 @@ class Target:
 
 
 def resolve_load_target(
-    name: str, outputs_path: Path = DEFAULT_OUTPUTS, profile: str | None = None, region: str | None = None
+    name: str, outputs_path: Path = DEFAULT_PATHS.outputs, profile: str | None = None, region: str | None = None
 ) -> Target:
     """`local` (the outputs file of `invoke up`) or a deployed environment, through the operators' one
     resolver (ops/outputs.py): the same outputs, configuration and API key the ops tasks use."""

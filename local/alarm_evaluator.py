@@ -25,7 +25,6 @@ gives them (OK), composites in OK too.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import threading
@@ -41,8 +40,6 @@ from botocore.client import BaseClient
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK, MetricAlarm, Verdict, evaluate_alarm
 from alarms.rules import RuleError, composite_state, evaluation_order, rule_children
 from dashboards.metric_math import Series
-
-log = logging.getLogger(__name__)
 
 BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
 GET_METRIC_DATA_MAX_QUERIES = 500
@@ -179,15 +176,6 @@ class AlarmEvaluator:
         """Every alarm's current state, composites included."""
         with self._lock:
             return {name: state.value for name, state in self._states.items()}
-
-    def run(self, stop_event: threading.Event, interval: float) -> None:
-        """Evaluate every `interval` seconds until `stop_event` is set; a failed round is logged, not fatal."""
-        while not stop_event.is_set():
-            try:
-                self.evaluate_once()
-            except Exception:
-                log.exception("alarm evaluation failed")
-            stop_event.wait(interval)
 
     def evaluate_once(self) -> list[str]:
         """Evaluate every alarm once; returns the transition lines printed."""

@@ -12,13 +12,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 
+from local.control_client import ControlClient
 from local.emulator import free_port
+from local.state import StatePaths
 from ops.reconcile import existing_ids
 
 if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
@@ -38,7 +41,7 @@ class BackgroundStack:
     def api_url(self) -> str:
         return self.outputs["ApiUrl"]
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.outputs["AwsEndpoint"],
@@ -47,26 +50,30 @@ class BackgroundStack:
             aws_secret_access_key="testing",
         )
 
-    def post_events(self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"):
+    def post_events(
+        self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"
+    ) -> requests.Response:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if key is not None:
             sent["x-api-key"] = self.outputs["ApiKey"] if key == "default" else key
         data = body if isinstance(body, str | bytes) else json.dumps(body)
         return requests.post(f"{self.api_url}/events", data=data, headers=sent, timeout=30)
 
+    @cached_property
+    def control_api(self) -> ControlClient:
+        return ControlClient(self.outputs["ControlUrl"])
+
     def control(self, method: str, path: str, body: dict | None = None) -> Any:
-        response = requests.request(method, self.outputs["ControlUrl"] + path, json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
+        return self.control_api.call(method, path, body)
 
     def status(self) -> dict[str, Any]:
-        return self.control("GET", "/status")
+        return self.control_api.status()
 
     def inject(self, fault: str, seconds: float) -> None:
-        self.control("POST", "/chaos", {"fault": fault, "seconds": seconds})
+        self.control_api.inject(fault, seconds)
 
     def lift(self, fault: str) -> None:
-        self.control("POST", "/chaos", {"fault": fault, "seconds": 0})
+        self.control_api.lift(fault)
 
     def wait_until(self, condition: Callable[[dict], bool], timeout: float, what: str) -> dict:
         """Poll the status until `condition` holds; fail with the last status after `timeout`."""
@@ -177,7 +184,7 @@ def start_background_stack(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=detached,
     )
-    outputs_path = state_dir / "outputs.json"
+    outputs_path = StatePaths(state_dir).outputs
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not outputs_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -23,53 +23,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.exceptions import EndpointConnectionError
 
+from local.faults import FAULTS, MAX_FAULT_SECONDS, FaultKind, UnknownFaultError
 from local.lambdas import current_request_id
-
-FaultKind = Literal["connection", "throttle", "crash", "pause"]
-MAX_FAULT_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class Fault:
-    service: str  # botocore's hyphenized service id, as in event names
-    operations: frozenset[str] | None  # None: every operation
-    kind: FaultKind
-    description: str
-
-
-FAULTS: Mapping[str, Fault] = {
-    "db-down": Fault("dynamodb", None, "connection", "DynamoDB unreachable: every call fails to connect"),
-    "db-throttle": Fault("dynamodb", None, "throttle", "DynamoDB throttles: ProvisionedThroughputExceededException"),
-    "archive-down": Fault("s3", frozenset({"PutObject"}), "connection", "S3 PutObject fails to connect"),
-    "queue-down": Fault(
-        "sqs", frozenset({"SendMessage", "SendMessageBatch"}), "connection", "SQS sends fail to connect"
-    ),
-    "consumer-crash": Fault(
-        "dynamodb",
-        frozenset({"BatchWriteItem"}),
-        "crash",
-        "the consumer dies right after its first BatchWriteItem of an invocation landed",
-    ),
-    "consumer-paused": Fault(
-        "lambda", None, "pause", "the consumer's event source mapping stops polling (disabled or stuck), no error"
-    ),
-}
-
-
-class UnknownFaultError(ValueError):
-    """A fault name that is not in FAULTS; the message lists the known ones."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
 
 
 class InjectedCrash(RuntimeError):

@@ -24,9 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.chaos import UnknownFaultError
 from local.console.routes import serve_get, serve_post
 from local.console.views import ConsoleViews
+from local.faults import UnknownFaultError
 from local.json_reply import reply_json
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ class ControlServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> ControlServer:
         self._thread.start()
@@ -66,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _foreign(self) -> str | None:
         """Why this request does not come from a local tool, or None when it does."""
-        port = self.server.server_address[1]
+        port = self.connection.getsockname()[1]  # the server's own port
         local_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
         if self.headers.get("Host") not in local_hosts:
             return f"Host must be 127.0.0.1:{port} or localhost:{port}"
@@ -133,8 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if seconds == 0:
                 self.runtime.chaos.lift(str(fault))
-            else:
+            elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
                 self.runtime.chaos.inject(str(fault), float(seconds))
+            else:
+                raise ValueError(f"seconds must be a number, got {seconds!r}")
         except (UnknownFaultError, ValueError, TypeError) as error:
             self._reply(400, {"error": "bad_fault", "message": str(error)})
             return

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,12 @@ def smallest_period(widgets: Sequence[Mapping[str, Any]]) -> int:
     return min(periods, default=60)
 
 
+def _timestamps(values: Series | Band | None) -> Iterable[int]:
+    if values is None:
+        return ()
+    return values.bounds if isinstance(values, Band) else values
+
+
 def fit_window(
     widgets: Sequence[Mapping[str, Any]],
     data: Sequence[WidgetData],
@@ -77,7 +83,7 @@ def fit_window(
         if widget["type"] == "metric"
         for entry in entries(widget["properties"])
         if "metric_stat" in entry and entry["metric_stat"]["Period"] * MIN_WINDOW_PERIODS <= longest
-        for t in values.get(entry["id"], {})
+        for t in _timestamps(values.get(entry["id"]))
         if t >= earliest
     ]
     first = min([*stamps, *([since] if since is not None else [])], default=earliest)

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.client import BaseClient
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -101,7 +101,7 @@ def render_dashboard(
 # --- drawing ---------------------------------------------------------------------------------------------
 
 
-def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> list[float]:
+def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> tuple[float, float, float, float]:
     """The axes' rectangle in figure fractions: the widget's cell less room for title and tick labels."""
     total_width, total_height = GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES
     left = widget["x"] * UNIT_WIDTH_INCHES + (TICKS_LEFT_INCHES if ticks else GAP_INCHES)
@@ -110,7 +110,7 @@ def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> lis
     bottom = total_height - (widget["y"] + widget["height"]) * UNIT_HEIGHT_INCHES
     bottom += TICKS_BELOW_INCHES if ticks else GAP_INCHES / 2
     width, height = max(right - left, 0.01), max(top - bottom, 0.01)
-    return [left / total_width, bottom / total_height, width / total_width, height / total_height]
+    return (left / total_width, bottom / total_height, width / total_width, height / total_height)
 
 
 def _compact(value: float) -> str:
@@ -126,8 +126,13 @@ def _title(axes: Axes, title: str) -> None:
     axes.text(0.0, 1.02, title, transform=axes.transAxes, fontsize=9, va="bottom")
 
 
-def _times(series: Mapping[int, Any]) -> list[datetime]:
-    return [datetime.fromtimestamp(timestamp, UTC) for timestamp in sorted(series)]
+def _times(series: Mapping[int, Any]) -> list[float]:
+    """Matplotlib's date numbers of the period starts (the axis' date locator and formatter read them)."""
+    return [_date_number(timestamp) for timestamp in sorted(series)]
+
+
+def _date_number(timestamp: float) -> float:
+    return float(date2num(datetime.fromtimestamp(timestamp, UTC)))
 
 
 def _draw_metric(axes: Axes, properties: Mapping[str, Any], values: WidgetData, window: Window) -> None:
@@ -163,7 +168,7 @@ def _draw_metric(axes: Axes, properties: Mapping[str, Any], values: WidgetData, 
         else:
             off_scale.append(f"{line['label']}: {line['value']:g}")
     axes.set_ylim(bottom=0, top=top)
-    axes.set_xlim(datetime.fromtimestamp(window.start, UTC), datetime.fromtimestamp(window.end, UTC))
+    axes.set_xlim(_date_number(window.start), _date_number(window.end))
     # few ticks: laying out tick labels is most of the drawing time
     axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=5))
     # seconds when the window is short: "05:14 05:14 05:15" tells nothing apart

@@ -8,18 +8,22 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
+from botocore.client import BaseClient
 
 from cloudformation.config import Config
 from dashboards.catalog import Catalog, Metric, build_catalog
 from local.alarm_evaluator import fetch_series
 from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
-from local.runtime import LocalRuntime, Ports, StatePaths
+from local.runtime import LocalRuntime, Ports
+from local.state import StatePaths
 from ops.reconcile import existing_ids
 
 DRAIN_TIMEOUT_SECONDS = 90
@@ -125,18 +129,21 @@ def wait_for_drain(runtime: LocalRuntime, expected_items: int, timeout: float = 
         time.sleep(2)
 
 
-def metric_totals(cloudwatch, catalog: Catalog, signal_ids: list[str], since: float, until: float) -> dict[str, float]:
+def metric_totals(
+    cloudwatch: BaseClient, catalog: Catalog, signal_ids: list[str], since: float, until: float
+) -> dict[str, float]:
     """The sums of Sum-statistic catalog metrics from `since` to `until`, as the local CloudWatch holds them."""
     metrics = {signal_id: catalog[signal_id] for signal_id in signal_ids}
-    assert all(isinstance(m, Metric) and m.stat == "Sum" for m in metrics.values()), "sums of Sum metrics only"
-    period = max(metric.period for metric in metrics.values())
+    sums = {key: m for key, m in metrics.items() if isinstance(m, Metric) and m.stat == "Sum"}
+    assert sums.keys() == metrics.keys(), "sums of Sum metrics only"
+    period = max(metric.period for metric in sums.values())
     start, end = int(since // period) * period, (int(until // period) + 1) * period
-    series = fetch_series(cloudwatch, {key: m.metric_stat() for key, m in metrics.items()}, start, end)
+    series = fetch_series(cloudwatch, {key: m.metric_stat() for key, m in sums.items()}, start, end)
     return {key: sum(values.values()) for key, values in series.items()}
 
 
 def wait_for_metrics(
-    runtime: LocalRuntime, cloudwatch, expected: dict[str, int], timeout: float = METRICS_TIMEOUT_SECONDS
+    runtime: LocalRuntime, cloudwatch: BaseClient, expected: dict[str, int], timeout: float = METRICS_TIMEOUT_SECONDS
 ) -> bool:
     """Wait until CloudWatch counts at least `expected` (catalog id → count) since the stack started:
     the metrics publisher runs every few seconds, so a dashboard drawn at once would show part of the demo."""
@@ -191,7 +198,8 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
         runtime.stop()
 
 
-def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
+def _render_dashboard(runtime: LocalRuntime, client: Callable[[str], BaseClient], state_dir: Path) -> str:
+    assert runtime.stack is not None
     rendered = render_stack_dashboards(
         client("cloudwatch"),
         runtime.stack.template,
@@ -203,7 +211,17 @@ def _render_dashboard(runtime: LocalRuntime, client, state_dir: Path) -> str:
     return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 
 
-def _report(traffic, unique_ids, stored, lost, status, fired: list[str], runtime: LocalRuntime, dashboard: str) -> str:
+def _report(
+    traffic: TrafficResult,
+    unique_ids: list[str],
+    stored: set[str],
+    lost: list[str],
+    status: dict[str, Any],
+    fired: list[str],
+    runtime: LocalRuntime,
+    dashboard: str,
+) -> str:
+    assert runtime.stack is not None
     alarms = status["alarms"]
     rejected = "\n".join(f"    {count:>4}  {reason}" for reason, count in sorted(traffic.rejected.items()))
     return (

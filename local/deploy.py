@@ -21,14 +21,13 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 
-from cloudformation.config import Config
-from cloudformation.functions import ARTIFACTS_BUCKET_PARAMETER, code_key_parameter
+from cloudformation.config import FUNCTION_NAMES, Config
+from cloudformation.functions import ARTIFACTS_BUCKET_PARAMETER, code_key_parameter, logical_id
 from cloudformation.synth import full_template
 from local.moto_compat import moto_compatible
 from local.resolver import StackValues
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
 STACK_WAIT_SECONDS = 120
 
 
@@ -48,11 +47,8 @@ class LocalStack:
     composite_alarms: list[dict[str, Any]] = field(default_factory=list)  # PutCompositeAlarm arguments
     api_keys: dict[str, str] = field(default_factory=dict)  # key value → key id
 
-    def resources_of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {name: body for name, body in self.template["Resources"].items() if body["Type"] == kind}
-
     def function_environment(self, name: str) -> dict[str, str]:
-        function = self.template["Resources"][f"{name.title()}Function"]
+        function = self.template["Resources"][logical_id(name)]
         return self.values.resolve(function["Properties"]["Environment"]["Variables"])
 
 
@@ -143,28 +139,28 @@ Creator = Callable[[LocalStack, Callable[[str], BaseClient], str, dict[str, Any]
 
 def _create_skipped(local: LocalStack, client: Callable[[str], BaseClient]) -> None:
     ordered = moto_compatible(local.template)["Resources"]
-    for logical_id, body in ordered.items():
+    for resource_id, body in ordered.items():
         creator = SKIPPED_BY_MOTO.get(body["Type"])
-        if creator is None or logical_id in local.values.physical_ids:
+        if creator is None or resource_id in local.values.physical_ids:
             continue
-        physical_id = creator(local, client, logical_id, body.get("Properties", {}))
+        physical_id = creator(local, client, resource_id, body.get("Properties", {}))
         if physical_id is not None:
             local.values = StackValues(
                 region=local.values.region,
                 parameters=local.values.parameters,
                 physical_ids=local.values.physical_ids,
                 types=local.values.types,
-                extra={**local.values.extra, logical_id: physical_id},
+                extra={**local.values.extra, resource_id: physical_id},
             )
 
 
-def _api_key(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _api_key(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     created = client("apigateway").create_api_key(name=props["Name"], enabled=props.get("Enabled", True))
     local.api_keys[created["value"]] = created["id"]
     return created["id"]
 
 
-def _stage(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _stage(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     apigateway = client("apigateway")
     resolved = local.values.resolve({key: value for key, value in props.items() if key != "DeploymentId"})
     # moto creates the deployment but does not report its id among the stack's resources: take the newest.
@@ -179,7 +175,7 @@ def _stage(local: LocalStack, client: Callable[[str], BaseClient], logical_id: s
     return resolved["StageName"]
 
 
-def _usage_plan(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _usage_plan(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
     plan = client("apigateway").create_usage_plan(
         name=resolved["UsagePlanName"],
@@ -192,7 +188,7 @@ def _usage_plan(local: LocalStack, client: Callable[[str], BaseClient], logical_
     return plan["id"]
 
 
-def _usage_plan_key(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _usage_plan_key(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
     client("apigateway").create_usage_plan_key(
         usagePlanId=resolved["UsagePlanId"], keyId=resolved["KeyId"], keyType=resolved["KeyType"]
@@ -200,16 +196,16 @@ def _usage_plan_key(local: LocalStack, client: Callable[[str], BaseClient], logi
     return f"{resolved['UsagePlanId']}:{resolved['KeyId']}"
 
 
-def _queue_policy(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _queue_policy(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
     for queue_url in resolved["Queues"]:
         client("sqs").set_queue_attributes(
             QueueUrl=queue_url, Attributes={"Policy": json.dumps(resolved["PolicyDocument"])}
         )
-    return logical_id
+    return resource_id
 
 
-def _bucket_policy(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _bucket_policy(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     # moto enforces bucket policies, and the local endpoint is plain HTTP on 127.0.0.1: the TLS-only deny
     # would refuse every request, so locally the bucket gets the policy's other statements only.
     resolved = local.values.resolve(props)
@@ -218,33 +214,33 @@ def _bucket_policy(local: LocalStack, client: Callable[[str], BaseClient], logic
     if statements:
         policy = json.dumps({**document, "Statement": statements})
         client("s3").put_bucket_policy(Bucket=resolved["Bucket"], Policy=policy)
-    return logical_id
+    return resource_id
 
 
-def _topic_policy(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _topic_policy(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
     for topic_arn in resolved["Topics"]:
         client("sns").set_topic_attributes(
             TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(resolved["PolicyDocument"])
         )
-    return logical_id
+    return resource_id
 
 
-def _alarm(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _alarm(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     arguments = _without_tags(local.values.resolve(props))
     client("cloudwatch").put_metric_alarm(**arguments)
     local.alarms.append(arguments)
     return arguments["AlarmName"]
 
 
-def _composite_alarm(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _composite_alarm(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     # moto's PutCompositeAlarm raises NotImplementedError: the local alarm evaluator keeps these itself.
     arguments = _without_tags(local.values.resolve(props))
     local.composite_alarms.append(arguments)
     return arguments["AlarmName"]
 
 
-def _budget(local: LocalStack, client: Callable[[str], BaseClient], logical_id: str, props: dict) -> str:
+def _budget(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
     budget = resolved["Budget"]
     limit = budget.get("BudgetLimit")

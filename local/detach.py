@@ -15,6 +15,7 @@ from cloudformation.config import Config
 from local.background import start_background_stack
 from local.emulator import ensure_port_free
 from local.runtime import Ports
+from local.state import StatePaths
 
 START_HINT = "is another local stack running? stop it with `invoke down`"
 
@@ -24,7 +25,7 @@ def up_detached(config: Config, ports: Ports, state_dir: Path) -> str:
     for port in (ports.aws, ports.api, ports.control):
         ensure_port_free("127.0.0.1", port, START_HINT)
     # A stack that died hard leaves its outputs behind: they must not pass for the new stack's readiness.
-    (state_dir / "outputs.json").unlink(missing_ok=True)
+    StatePaths(state_dir).outputs.unlink(missing_ok=True)
     try:
         stack = start_background_stack(state_dir, config.env, ports, detached=True)
     except RuntimeError:
@@ -50,7 +51,7 @@ def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_d
     return "\n".join(
         [
             "Sluice local stack is up (in the background)",
-            f"  API        {outputs['ApiUrl']}/events   (x-api-key: ApiKey in {state_dir / 'outputs.json'})",
+            f"  API        {outputs['ApiUrl']}/events   (x-api-key: ApiKey in {StatePaths(state_dir).outputs})",
             f"  AWS        {outputs['AwsEndpoint']}   for the aws CLI, paste:",
             f"             {environment}",
             f"  table      {outputs['TableName']}   ({status.get('table_items', 0)} items)",

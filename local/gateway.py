@@ -171,7 +171,7 @@ class ApiGateway:
         if request.body_size > self.settings.max_body_bytes:
             raise _Rejected(413, "Request Entity Too Large")
         resource = self._resource_of(request)
-        if (request.method, resource) not in (("GET", "/health"), ("POST", "/events")):
+        if resource is None or (request.method, resource) not in (("GET", "/health"), ("POST", "/events")):
             raise _Rejected(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
         # Both methods require the API key, as the template's methods do (ApiKeyRequired).
         api_key, key_id = self._authorize(request)
@@ -393,7 +393,7 @@ def _proxy_response(result: Any) -> GatewayResponse | None:
         and (body is None or isinstance(body, str))
         and isinstance(encoded, bool)
     )
-    if not well_formed:
+    if not well_formed or not isinstance(status, int):  # (the second test only tells the type checker)
         return None
     try:
         payload = base64.b64decode(body or "", validate=True) if encoded else (body or "").encode()
@@ -440,10 +440,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        # StreamRequestHandler applies `timeout` to the socket: every read (headers, body, the idle wait
-        # for the next keep-alive request) then gives up instead of holding this thread forever.
-        self.timeout = self.server.api.settings.read_timeout_seconds
         super().setup()
+        # A timeout on the socket: every read (headers, body, the idle wait for the next keep-alive request)
+        # then gives up instead of holding this thread forever.
+        self.connection.settimeout(self.server.api.settings.read_timeout_seconds)
 
     def __getattr__(self, name: str) -> Any:
         # Every method is routed (HEAD, TRACE, ...): API Gateway answers 403 for a method the resource lacks.

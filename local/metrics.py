@@ -509,7 +509,7 @@ def parse_emf(line: str) -> list[Datapoint]:
         blob = json.loads(line)
         meta = blob["_aws"]
         timestamp = float(meta.get("Timestamp", time.time() * 1000)) / 1000
-        points = []
+        points: list[Datapoint] = []
         for directive in meta["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 raw = blob.get(metric["Name"])

@@ -26,7 +26,7 @@ class StackValues:
     types: Mapping[str, str]  # logical id → resource type
     extra: Mapping[str, str]  # physical ids of what the local stack created itself (stage, api key, ...)
 
-    def physical_id(self, logical_id: str) -> str:
+    def physical_id(self, logical_id: str) -> str | None:  # None: AWS::NoValue
         if logical_id in self.extra:
             return self.extra[logical_id]
         if logical_id in self.physical_ids:
@@ -47,6 +47,8 @@ class StackValues:
     def attribute(self, logical_id: str, name: str) -> str:
         kind = self.types.get(logical_id)
         physical = self.physical_id(logical_id)
+        if physical is None:
+            raise UnresolvableError(f"Fn::GetAtt {logical_id}.{name} of AWS::NoValue")
         arn = f"arn:aws:{{service}}:{self.region}:{ACCOUNT_ID}:{{resource}}"
         if kind == "AWS::SQS::Queue":
             queue_name = physical.rstrip("/").rsplit("/", 1)[-1]

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,13 +29,16 @@ from botocore.client import BaseClient
 from alarms.backtest import History
 from alarms.definitions import Definitions
 from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
+from alarms.table import notified_tiers
 from cloudformation.api import events_request_schema
-from cloudformation.config import Config, ConfigError, load_config
+from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_config
+from cloudformation.functions import logical_id
+from dashboards.catalog import build_catalog
 from local.alarm_evaluator import AlarmEvaluator, fetch_series
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
 from local.control import ControlServer
-from local.deploy import FUNCTION_NAMES, LocalStack, clients, deploy
+from local.deploy import LocalStack, clients, deploy
 from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
@@ -44,11 +48,11 @@ from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
+from local.state import DEFAULT_STATE_DIR, StatePaths
 from local.validation import body_validator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STATE_DIR = Path(".local")
 METRICS_INTERVAL_SECONDS = 2.0
 # The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
 FAULT_TARGETS = ("ingest", "consumer", "archiver")
@@ -66,35 +70,6 @@ class Ports:
     @classmethod
     def from_config(cls, config: Config) -> Ports:
         return cls(aws=config.local.aws_port, api=config.local.api_port, control=config.local.api_port + 1)
-
-
-@dataclass(frozen=True)
-class StatePaths:
-    root: Path
-
-    @property
-    def outputs(self) -> Path:
-        return self.root / "outputs.json"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.root / "runtime.pid"
-
-    @property
-    def moto_pidfile(self) -> Path:
-        return self.root / "moto.pid"
-
-    @property
-    def stack(self) -> Path:
-        return self.root / "stack.json"  # the deployed stack, for resuming after a crash (local/recovery.py)
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def notifications(self) -> Path:
-        return self.logs / "notifications.log"
 
 
 @dataclass
@@ -187,14 +162,20 @@ class LocalRuntime:
         write_pidfile(self.paths.moto_pidfile, self._moto.pid)
         self._set_process_environment()
         self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
-        self.stack = deploy(self.config, clients(self._moto.endpoint_url, self.config.region))
+        self.stack = deploy(self.config, clients(self._endpoint, self.config.region))
         save_stack(self.stack, self.paths.stack)
+
+    @property
+    def _endpoint(self) -> str:
+        """moto server's URL: every part of the stack talks to it."""
+        assert self._moto is not None, "moto server is not running"
+        return self._moto.endpoint_url
 
     def _set_process_environment(self) -> None:
         # The handlers' boto3 clients find moto through AWS_ENDPOINT_URL, as they would any endpoint.
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL": self._moto.endpoint_url,
+                "AWS_ENDPOINT_URL": self._endpoint,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": self.config.region,
@@ -203,7 +184,7 @@ class LocalRuntime:
             }
         )
 
-    def _start_handlers(self, client) -> None:
+    def _start_handlers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         for name in FUNCTION_NAMES:
             os.environ.update(self.stack.function_environment(name))
@@ -214,10 +195,13 @@ class LocalRuntime:
         self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
         self._capture = EmfCapture(self.sink, self._capture_log, metrics_log=self._metrics_log)
         sys.stdout = self._capture
-        observers = {"sqs": SqsObserver(self.sink), "dynamodb": DynamoDbObserver(self.sink)}
-        self._sqs_observer = observers["sqs"]
+        self._sqs_observer = SqsObserver(self.sink)
+        observers: dict[str, SqsObserver | DynamoDbObserver] = {
+            "sqs": self._sqs_observer,
+            "dynamodb": DynamoDbObserver(self.sink),
+        }
         for name in FUNCTION_NAMES:
-            props = self.stack.template["Resources"][f"{name.title()}Function"]["Properties"]
+            props = self.stack.template["Resources"][logical_id(name)]["Properties"]
             settings = FunctionSettings(
                 name=props["FunctionName"],
                 timeout_seconds=float(props["Timeout"]),
@@ -229,18 +213,20 @@ class LocalRuntime:
                 settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)
             )
 
-    def _hook_environment(self, name: str, observers: dict[str, Any], module: ModuleType) -> None:
+    def _hook_environment(
+        self, name: str, observers: Mapping[str, SqsObserver | DynamoDbObserver], module: ModuleType
+    ) -> None:
         """A new execution environment: its AWS clients get the metrics observers and fault injection."""
         if name in FAULT_TARGETS:
             self.chaos.attach(module)
         if name == "notifier":
-            module.now = self.clock.now  # business hours follow the local clock (local/clock.py)
+            vars(module)["now"] = self.clock.now  # business hours follow the local clock (local/clock.py)
         for aws_client in find_clients(module):
             observer = observers.get(aws_client.meta.service_model.service_name)
             if observer is not None:
                 observer.attach(aws_client)
 
-    def _start_metrics(self, client) -> None:
+    def _start_metrics(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         outputs = self.stack.outputs
         sqs = client("sqs")
@@ -282,7 +268,7 @@ class LocalRuntime:
         server = LocalGateway(gateway, port=self.ports.api).start()
         self._stoppables.append(server)
 
-    def _start_pollers(self, client) -> None:
+    def _start_pollers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         resources = self.stack.template["Resources"]
         outputs = self.stack.outputs
@@ -317,7 +303,7 @@ class LocalRuntime:
             self._stoppables.append(canary)
             self.canary = canary
 
-    def _start_alarm_evaluation(self, client) -> None:
+    def _start_alarm_evaluation(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         self._evaluator = AlarmEvaluator(
             client("cloudwatch"),
@@ -327,13 +313,10 @@ class LocalRuntime:
             self.paths.notifications,
             settle_seconds=METRICS_INTERVAL_SECONDS + 1,
         )
-        self._tiers = {
-            definition["AlarmName"]: _tier_of(definition)
-            for definition in [*self.stack.alarms, *self.stack.composite_alarms]
-        }
+        notified = notified_tiers(self.config, build_catalog(self.config))
+        self._tiers = {name: tier or "none" for name, tier in notified.items()}
         thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
         thread.start()
-        self._evaluator_thread = thread
 
     def _evaluate_loop(self, tiers: dict[str, str]) -> None:
         assert self._evaluator is not None
@@ -364,7 +347,7 @@ class LocalRuntime:
             "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
             "ApiKey": key_value,
             "ApiKeyId": key_id,
-            "AwsEndpoint": self._moto.endpoint_url,
+            "AwsEndpoint": self._endpoint,
             "Region": self.config.region,
             "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
             "ControlUrl": control_url,
@@ -376,6 +359,7 @@ class LocalRuntime:
         self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def banner(self) -> str:
+        assert self.stack is not None
         outputs = json.loads(self.paths.outputs.read_text())
         return (
             "\nSluice local stack is up\n"
@@ -481,14 +465,6 @@ class LocalRuntime:
         self._lock.close()
         self._lock = None
         self.say("local stack stopped")
-
-
-def _tier_of(definition: dict[str, Any]) -> str:
-    for topic in definition.get("AlarmActions", []):
-        for tier in ("high", "low"):
-            if topic.endswith(f"-{tier}"):
-                return tier
-    return "none"
 
 
 def _count_items(dynamodb: BaseClient, table: str) -> int:

@@ -87,7 +87,7 @@ class EventStream:
         token = None
         with aws_errors("reading stack events"):
             while True:
-                paging = {"NextToken": token} if token else {}
+                paging: dict[str, str] = {"NextToken": token} if token else {}
                 page = self._cfn.describe_stack_events(StackName=self._stack_id, **paging)
                 events = page["StackEvents"]  # newest first
                 new = [event for event in events if event["EventId"] not in self._seen]

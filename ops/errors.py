@@ -4,4 +4,4 @@ from __future__ import annotations
 
 
 class OpsError(Exception):
-    """A user-facing failure; `tasks.py` turns it into `Exit("error: <message>")`, never a traceback."""
+    """A user-facing failure; the tasks (tasks/) turn it into `Exit("error: <message>")`, never a traceback."""

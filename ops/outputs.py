@@ -16,12 +16,13 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from cloudformation.config import Config, ConfigError, load_config
+from local.state import DEFAULT_PATHS
 from ops.aws import aws_errors, make_session, region_of
 from ops.deploy import stack_outputs
 from ops.errors import OpsError
 
 LOCAL = "local"
-LOCAL_OUTPUTS = Path(__file__).resolve().parent.parent / ".local" / "outputs.json"
+LOCAL_OUTPUTS = DEFAULT_PATHS.outputs
 # moto accepts any credentials; explicit dummies keep a developer's real ones out of local calls.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -47,10 +48,6 @@ class Target:
             where = "the local stack's outputs" if self.name == LOCAL else f"stack {self.config.stack_name}'s outputs"
             raise OpsError(f"{key} is not in {where}")
         return value
-
-    @property
-    def metrics_namespace(self) -> str:
-        return f"{self.config.project.title()}/{self.config.env}"
 
     def api_key(self) -> str:
         """The API key VALUE: the local stack writes it out; AWS keeps it behind apigateway get_api_key."""

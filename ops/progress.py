@@ -28,7 +28,7 @@ class Progress:
     def update(self, advance: int = 1, note: str = "") -> None:
         self.done += advance
         now = time.monotonic()
-        if self._live and now - self._last_draw >= MIN_INTERVAL_SECONDS:
+        if self._live and self._stream is not None and now - self._last_draw >= MIN_INTERVAL_SECONDS:
             self._stream.write(f"\r{self._line(note)}\033[K")
             self._stream.flush()
             self._last_draw = now

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.common.analytics import read_lines
 from ops.aws import aws_errors
@@ -32,8 +32,11 @@ from ops.errors import OpsError
 from ops.events import received_between
 from ops.progress import Progress
 from ops.textfile import read_text
-from ops.timeparse import iso
-from ops.whereabouts import Whereabouts
+from ops.timeparse import iso, parse_window
+from ops.whereabouts import Whereabouts, locate
+
+if TYPE_CHECKING:
+    from ops.outputs import Target
 
 KEYS_PER_CALL = 100  # BatchGetItem's limit
 MAX_UNPROCESSED_ATTEMPTS = 8
@@ -312,4 +315,62 @@ def reconcile_ids_s3(
         missing=[event_id for event_id in counts if event_id not in lines_of],
         duplicated={event_id: count for event_id, count in lines_of.items() if count > 1 and event_id in counts},
         objects=objects,
+    )
+
+
+SINKS = ("dynamodb", "s3")
+
+
+def reconcile_target(
+    resolve: Callable[[], Target],
+    *,
+    ids: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    sink: str = "dynamodb",
+    progress_stream: Any = None,
+) -> IdsResult | WindowResult | S3IdsResult:
+    """`invoke reconcile`: a client log of ids against one sink, or the table against the EventsAccepted metric
+    over a window; missing events are looked for in the queue, the DLQ and the archive. The arguments are
+    checked and the log read before `resolve` looks the stack up, so a mistake there is said first."""
+    if sink not in SINKS:
+        raise OpsError(f"--sink: expected dynamodb or s3, got {sink!r}")
+    if sink == "s3" and not ids:
+        raise OpsError("reconcile --sink s3 needs --ids FILE (the store has no metric window)")
+    if ids:
+        listed = read_ids(ids)
+        target = resolve()
+        if sink == "s3":
+            bucket = target.require("AnalyticsBucket")
+            return reconcile_ids_s3(target.client("s3"), bucket, listed, progress_stream=progress_stream)
+        table = target.require("TableName")
+        result = reconcile_ids(target.client("dynamodb"), table, listed, progress_stream=progress_stream)
+        if result.missing:
+            result.whereabouts = _whereabouts(target, result.missing)
+        return result
+    if not since:
+        raise OpsError("reconcile needs --ids FILE, or --since ISO to compare metric and table")
+    start, end = parse_window(since, until)
+    target = resolve()
+    window = reconcile_window(
+        target.client("cloudwatch"),
+        target.client("dynamodb"),
+        target.require("TableName"),
+        target.config.metrics_namespace,
+        start,
+        end,
+        progress_stream=progress_stream,
+    )
+    window.whereabouts = _whereabouts(target, [])
+    return window
+
+
+def _whereabouts(target: Target, missing: list[str]) -> Whereabouts:
+    return locate(
+        missing,
+        target.client("sqs"),
+        target.client("s3"),
+        target.require("QueueUrl"),
+        target.require("DeadLetterQueueUrl"),
+        target.require("ArchiveBucket"),
     )

@@ -105,7 +105,8 @@ def read_object(s3: Any, bucket: str, key: str) -> tuple[list[Replayable], list[
         lines = read_archive_lines(data)
     except (OSError, EOFError, ValueError):
         return [], [NotReplayable("-", key, "object is not gzip JSON Lines")]
-    good, bad = [], []
+    good: list[Replayable] = []
+    bad: list[NotReplayable] = []
     for line in lines:
         message_id = str(line.get("message_id", "?")) if isinstance(line, dict) else "?"
         body = line.get("body") if isinstance(line, dict) else None
@@ -118,6 +119,7 @@ def read_object(s3: Any, bucket: str, key: str) -> tuple[list[Replayable], list[
         except EnvelopeError as error:
             bad.append(NotReplayable(message_id, key, str(error)))
             continue
+        assert isinstance(body, str)  # parse_envelope accepts strings only
         good.append(Replayable(envelope.event_id, body, message_id, key))
     return good, bad
 

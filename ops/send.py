@@ -187,7 +187,8 @@ class Sender:
         except ValueError:
             data = {}
         data = data if isinstance(data, dict) else {}
-        ids = data.get("ids") if isinstance(data.get("ids"), list) else []
+        listed = data.get("ids")
+        ids: list[Any] = listed if isinstance(listed, list) else []
         if response.status_code == 202 and len(ids) == len(batch):
             result.accepted_ids.extend(str(event_id) for event_id in ids)
             return

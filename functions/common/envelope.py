@@ -91,4 +91,5 @@ def parse_envelope(body: Any) -> Envelope:
         parse_iso(data["received_at"])
     except ValueError:
         raise EnvelopeError("received_at is not an ISO 8601 timestamp") from None
-    return Envelope(**{name: data.get(name) for name in (*_REQUIRED, *_OPTIONAL)})
+    optional = {name: data.get(name) for name in _OPTIONAL}
+    return Envelope(event_id=data["event_id"], raw=data["raw"], received_at=data["received_at"], **optional)

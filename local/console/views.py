@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.client import BaseClient
 
 from dashboards.metric_math import Band
-from local.chaos import FAULTS
 from local.console.feed import feed, pending_digest
 from local.dashboard_data import (
     Window,
@@ -28,6 +27,7 @@ from local.dashboard_data import (
     tile_value,
 )
 from local.deploy import clients
+from local.faults import FAULTS
 from local.markdown_page import markdown_to_html, runbook_anchor_link
 from ops.replay import replay
 

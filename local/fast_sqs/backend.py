@@ -39,7 +39,7 @@ class IndexedQueue(Queue):
     def __init__(self, name: str, region: str, account_id: str, **kwargs: Any) -> None:
         super().__init__(name, region, account_id, **kwargs)
         # moto's add_message appends under _messages_lock and notifies long pollers: the index keeps that.
-        self._messages: MessageIndex = MessageIndex()
+        self._messages: MessageIndex = MessageIndex()  # type: ignore[assignment]  # (the point of this class)
 
     @property
     def approximate_number_of_messages_delayed(self) -> int:
@@ -66,7 +66,7 @@ class IndexedQueue(Queue):
                 raise ReceiptHandleIsInvalid()
             self._messages.remove(message)
             self.pending_messages.discard(message)
-            self.deleted_messages.update(message.all_receipt_handles)
+            self.deleted_messages.update(handle for handle in message.all_receipt_handles if handle is not None)
 
     def wait_for_messages(self, timeout: int) -> None:
         with self._messages_lock:
@@ -115,10 +115,12 @@ class IndexedQueue(Queue):
         return received, to_dlq
 
     def _dead_letters(self, message: Message) -> bool:
+        policy = self.redrive_policy
         return (
             self.dead_letter_queue is not None
-            and bool(self.redrive_policy)
-            and message.approximate_receive_count >= self.redrive_policy["maxReceiveCount"]
+            and policy is not None
+            and bool(policy)
+            and message.approximate_receive_count >= policy["maxReceiveCount"]
         )
 
 
@@ -133,7 +135,8 @@ class IndexedSQSBackend(SQSBackend):
         if name in self.queues or _fifo_requested(kwargs):
             return super().create_queue(name, tags, **kwargs)
         kwargs.pop("region", None)
-        queue = IndexedQueue(name, region=self.region_name, account_id=self.account_id, **kwargs)
+        # (is_created, abstract in moto's base, is its CloudFormation hook: no indexed queue is made through it)
+        queue = IndexedQueue(name, region=self.region_name, account_id=self.account_id, **kwargs)  # type: ignore[abstract]
         self.queues[name] = queue
         if tags:
             queue.tags = tags
@@ -163,6 +166,7 @@ class IndexedSQSBackend(SQSBackend):
                 count, visibility_timeout, still_retained, message_attribute_names or []
             )
             for message in to_dlq:
+                assert queue.dead_letter_queue is not None  # only a queue with a DLQ dead-letters
                 queue.dead_letter_queue.add_message(message)
             if received or wait_seconds_timeout == 0:
                 return received
@@ -178,6 +182,7 @@ class IndexedSQSBackend(SQSBackend):
             message = queue._messages.holder(receipt_handle)
             if message is None:
                 raise ReceiptHandleIsInvalid
+            assert message.sent_timestamp is not None  # set when the message was sent
             given_visibility_timeout = unix_time_millis() + int(visibility_timeout) * 1000
             if given_visibility_timeout - message.sent_timestamp > MAXIMUM_TOTAL_VISIBILITY_MS:
                 raise InvalidParameterValue(

@@ -15,8 +15,9 @@ from alarms.table import (
     alarm_definitions,
     alarm_table,
     composite_definitions,
+    notified_tiers,
 )
-from cloudformation.config import ENVIRONMENTS, Config, load_config
+from cloudformation.config import Config, environment_names, load_config
 from cloudformation.synth import full_template, synthesize
 from cloudformation.validate import scan
 from dashboards.catalog import Expression, Metric, build_catalog
@@ -31,7 +32,7 @@ def provisioned(config: Config) -> Config:
 
 def variants() -> list[Config]:
     """Every environment, and prod with a provisioned table (which adds the capacity alarm)."""
-    return [*(load_config(env) for env in ENVIRONMENTS), provisioned(load_config("prod"))]
+    return [*(load_config(env) for env in environment_names()), provisioned(load_config("prod"))]
 
 
 def resources(config: Config, kind: str) -> dict[str, dict]:
@@ -55,7 +56,7 @@ def test_every_alarm_has_a_runbook_section_and_every_section_an_alarm():
     assert set(sections) == rows
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_tiers_route_alarm_and_ok_actions_to_their_topic(env):
     # GIVEN the template's alarms WHEN their actions are read
     config = load_config(env)
@@ -71,6 +72,23 @@ def test_tiers_route_alarm_and_ok_actions_to_their_topic(env):
         assert props["OKActions"] == topics
         assert props["AlarmDescription"].startswith(f"[{tier}]")
         assert f"Runbook: {RUNBOOK}#" in props["AlarmDescription"]
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_notified_tiers_say_which_topic_each_alarm_of_the_template_notifies(env):
+    # GIVEN the template's alarms and composites
+    config = load_config(env)
+    alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
+    topic_tier = {"HighTopic": "high", "LowTopic": "low"}
+    # WHEN the alarms' notified tiers are read from the table (as the local runtime does)
+    notified = notified_tiers(config, build_catalog(config))
+    # THEN they name exactly the template's alarms, with the tier of the topic each one's actions go to
+    actual = {
+        props["AlarmName"]: [topic_tier[action["Ref"]] for action in props["AlarmActions"]] for props in alarms.values()
+    }
+    assert notified.keys() == actual.keys()
+    assert {name: [tier] if tier else [] for name, tier in notified.items()} == actual
+    assert None in notified.values()  # the composite's children page nobody
 
 
 def test_required_alarms_exist_with_their_tiers():
@@ -127,7 +145,7 @@ def test_every_alarm_reads_catalog_metrics(config):
 
 def test_the_dlq_alarm_watches_visible_and_in_flight_messages_never_messages_sent():
     # GIVEN the DLQ alarm of every environment
-    for env in ENVIRONMENTS:
+    for env in environment_names():
         config = load_config(env)
         (props,) = [
             p
@@ -153,7 +171,7 @@ def test_the_dlq_alarm_watches_visible_and_in_flight_messages_never_messages_sen
         assert "dead-letter" not in str(props) or "NumberOfMessagesSent" not in str(props)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_periods_and_datapoints_come_from_the_configuration(env):
     config = load_config(env)
     monitoring = config.monitoring

@@ -3,11 +3,11 @@
 import pytest
 
 from cloudformation.common import PROJECT_TAG
-from cloudformation.config import ENVIRONMENTS, load_config
+from cloudformation.config import environment_names, load_config
 from cloudformation.synth import full_template
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_budget_shape(env):
     # GIVEN the template of an environment
     config = load_config(env)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from cloudformation.config import ConfigError, environment_names, load_config
 
 REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
 
@@ -15,7 +15,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_every_environment_loads(env):
     # GIVEN the committed configuration WHEN an environment is loaded
     config = load_config(env)
@@ -90,6 +90,14 @@ def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
     assert "\n" not in message
 
 
+def test_a_new_environment_table_is_discovered_and_loads(tmp_path):
+    # GIVEN sluice.toml with one more environment table
+    path = write_config(tmp_path, '[staging]\n[staging.notifications]\nhigh_emails = ["oncall@corp.example"]\n')
+    # WHEN the environments are listed THEN it is among them (so the template tests and golden files cover it)
+    assert environment_names(path) == ("dev", "local", "prod", "staging")
+    assert load_config("staging", path).stack_name == "sluice-staging"
+
+
 def test_unknown_environment_and_missing_file_are_clear(tmp_path):
     # GIVEN no such environment / no such file WHEN loading THEN one clear line each
     with pytest.raises(ConfigError, match="no environment 'staging' \\(known: dev, local, prod\\)"):
@@ -138,7 +146,7 @@ def test_an_https_subscriber_must_be_https(tmp_path):
 def test_only_the_local_stack_runs_the_canary_faster_than_a_minute(tmp_path):
     # GIVEN the committed configuration THEN local runs the canary every few seconds, AWS environments every minute
     assert load_config("local").canary.interval_seconds < 60
-    assert all(load_config(env).canary.interval_seconds % 60 == 0 for env in ENVIRONMENTS if env != "local")
+    assert all(load_config(env).canary.interval_seconds % 60 == 0 for env in environment_names() if env != "local")
     # AND a sub-minute interval anywhere but local is one clear line
     with pytest.raises(ConfigError, match=r"dev\.canary\.interval_seconds: expected a multiple of 60"):
         load_config("dev", write_config(tmp_path, "[dev.canary]\ninterval_seconds = 5\ndeadline_seconds = 4\n"))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloudformation.config import ENVIRONMENTS, load_config
+from cloudformation.config import environment_names, load_config
 from cloudformation.synth import full_template
 from functions.notifier.schedule import schedule_moment
 
@@ -18,7 +18,7 @@ def synthesized(env: str) -> dict:
     return full_template(load_config(env)).to_dict()
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_data_and_its_key_are_kept_except_when_their_first_create_rolls_back(env: str) -> None:
     # GIVEN the template of an environment
     resources = synthesized(env)["Resources"]
@@ -35,7 +35,7 @@ def test_data_and_its_key_are_kept_except_when_their_first_create_rolls_back(env
     assert not [name for name, body in resources.items() if body.get("DeletionPolicy") == "Retain"]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_only_this_account_can_make_the_scheduler_invoke_the_notifier(env: str) -> None:
     # GIVEN the role EventBridge Scheduler assumes to invoke the notifier
     role = synthesized(env)["Resources"]["NotifierScheduleRole"]["Properties"]
@@ -45,7 +45,7 @@ def test_only_this_account_can_make_the_scheduler_invoke_the_notifier(env: str) 
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_the_schedule_sends_an_explicit_input_the_notifier_recognises(env: str) -> None:
     # GIVEN the notifier's schedule, and what Scheduler delivers from its input (it replaces the context
     # attribute <aws.scheduler.scheduled-time> with the time the schedule was due)
@@ -57,7 +57,7 @@ def test_the_schedule_sends_an_explicit_input_the_notifier_recognises(env: str) 
     assert schedule_moment(delivered, received) == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_failed_notifier_invocations_have_one_way_out_and_no_function_has_an_idle_dlq(env: str) -> None:
     # GIVEN the functions: ingest is invoked synchronously, consumer and archiver by event source mappings,
     # the notifier asynchronously (by SNS and the schedule)
@@ -81,7 +81,7 @@ def test_failed_notifier_invocations_have_one_way_out_and_no_function_has_an_idl
     assert senders == {"NotifierRole"}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_one_incident_pages_once_through_the_composite(env: str) -> None:
     # GIVEN the high-tier composite and the alarms it combines
     resources = synthesized(env)["Resources"]

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudformation.config import ENVIRONMENTS, ConfigError, load_config
+from cloudformation.config import ConfigError, environment_names, load_config
+from cloudformation.functions import logical_id
 from cloudformation.synth import full_template
 from cloudformation.template import render
 from functions.common.item import EXPIRES_AT
@@ -37,7 +38,7 @@ def statements(template: dict):
                 yield name, body["Type"], statement
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_template_matches_its_golden_file(env):
     # GIVEN the committed configuration WHEN the template is rendered twice
     first = render(full_template(load_config(env)))
@@ -48,10 +49,18 @@ def test_template_matches_its_golden_file(env):
     if UPDATE:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(first)
+    assert golden.exists(), f"no golden file for {env}: review it and run SLUICE_UPDATE_GOLDEN=1 pytest {__file__}"
     assert first == golden.read_text(), f"template changed: review and run SLUICE_UPDATE_GOLDEN=1 pytest {__file__}"
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_of_sluice_toml_has_a_golden_file_and_no_golden_file_is_left_over():
+    # GIVEN the environments sluice.toml defines WHEN the golden folder is listed
+    golden = sorted(path.stem for path in GOLDEN.glob("*.json"))
+    # THEN each environment has its golden file (the test above runs for every one), and nothing else is there
+    assert golden == sorted(environment_names())
+
+
+@pytest.mark.parametrize("env", environment_names())
 def test_queue_timing_invariants(env):
     # GIVEN the template of an environment
     config = load_config(env)
@@ -74,7 +83,7 @@ def test_queue_timing_invariants(env):
     )
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_no_allow_statement_has_a_wildcard_action_and_scoped_ones_name_arns(env):
     template = synthesized(env)
     for name, kind, statement in statements(template):
@@ -87,7 +96,7 @@ def test_no_allow_statement_has_a_wildcard_action_and_scoped_ones_name_arns(env)
                 assert all(action.startswith("xray:") for action in actions), (name, actions)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_every_taggable_resource_carries_the_project_tag(env):
     from troposphere import Template
 
@@ -99,7 +108,7 @@ def test_every_taggable_resource_carries_the_project_tag(env):
         assert {"Key": "Project", "Value": f"sluice-{env}"} in tags, name
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_encryption_at_rest_and_tls_everywhere(env):
     template = synthesized(env)
     for name, body in resources_of(template, "AWS::SQS::Queue").items():
@@ -128,7 +137,7 @@ def test_encryption_at_rest_and_tls_everywhere(env):
     assert denied >= {"IngestQueue", "DeadLetterQueue", "FailuresQueue", "ArchiveBucket"}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_functions_and_mappings(env):
     config = load_config(env)
     template = synthesized(env)
@@ -154,7 +163,7 @@ def test_functions_and_mappings(env):
         assert mapping["ScalingConfig"] == {"MaximumConcurrency": settings.maximum_concurrency}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_data_is_retained_outside_local(env):
     template = synthesized(env)
     for name in ("EventsTable", "ArchiveBucket"):
@@ -262,7 +271,7 @@ def test_rendered_json_is_sorted():
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_the_canary_runs_on_a_schedule_with_an_explicit_input_and_its_items_expire(env):
     config = load_config(env)
     template = synthesized(env)
@@ -276,7 +285,7 @@ def test_the_canary_runs_on_a_schedule_with_an_explicit_input_and_its_items_expi
     assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
     assert schedule["State"] == "ENABLED"
     # AND ingest knows the canary's key id (to give its events canary ids), the consumer the items' TTL
-    variables = {name: resources[f"{name.title()}Function"]["Properties"]["Environment"]["Variables"]
+    variables = {name: resources[logical_id(name)]["Properties"]["Environment"]["Variables"]
                  for name in ("ingest", "consumer", "canary")}  # fmt: skip
     assert variables["ingest"]["CANARY_API_KEY_ID"] == {"Ref": "CanaryApiKey"}
     assert variables["consumer"]["CANARY_TTL_SECONDS"] == str(config.canary.ttl_hours * 3600)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cloudformation.config import ENVIRONMENTS, FUNCTION_NAMES, load_config
+from cloudformation.config import FUNCTION_NAMES, environment_names, load_config
 from cloudformation.synth import full_template
-from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog, sluice_namespace
+from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog
 from dashboards.metric_math import evaluate, referenced_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def test_required_metrics_are_in_the_catalog():
     # GIVEN the prod catalog
     config = load_config("prod")
     keys = metric_keys("prod")
-    ours = sluice_namespace(config)
+    ours = config.metrics_namespace
     # THEN every signal the issue lists is there, with its statistic
     required = {
         ("AWS/ApiGateway", "Count", "Sum"),
@@ -61,7 +61,7 @@ def test_required_metrics_are_in_the_catalog():
     assert queues == {config.resource_name(name) for name in ("ingest", "dead-letter", "failures")}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_dimension_values_are_the_names_the_template_sets(env):
     # GIVEN the template's explicit names
     config = load_config(env)
@@ -96,7 +96,7 @@ def test_our_metrics_use_the_functions_namespace_and_service_dimension():
     config = load_config("prod")
     template = full_template(config).to_dict()["Resources"]
     namespace = template["IngestFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    assert sluice_namespace(config) == namespace == "Sluice/prod"
+    assert config.metrics_namespace == namespace == "Sluice/prod"
     ours = [m for m in build_catalog(config).metrics() if m.namespace == namespace]
     assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver", "canary"}
     rejected = [m for m in ours if m.name == "EventsRejected"]
@@ -114,7 +114,7 @@ def test_rejection_reasons_match_the_ingest_handler():
     assert codes == set(REJECTION_REASONS)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_ids_are_unique_valid_metric_math_ids_and_expressions_read_their_inputs(env):
     catalog = build_catalog(load_config(env))
     for signal in catalog:
@@ -137,7 +137,7 @@ def test_capacities_come_from_the_configuration():
     assert catalog["table_wcu_per_second"].capacity is None  # on-demand
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_an_aws_metric_without_dimensions_is_labelled_account_wide_and_so_is_its_alarm(env):
     from alarms.table import alarm_definitions
 

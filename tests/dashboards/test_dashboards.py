@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from alarms.table import alarm_definitions, composite_definitions
-from cloudformation.config import ENVIRONMENTS, load_config
+from cloudformation.config import environment_names, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import Expression, build_catalog
 from dashboards.layout import FULL_WIDTH
@@ -48,7 +48,7 @@ def entry_ids(widget: dict[str, Any]) -> set[str]:
     return {entry[-1]["id"] for entry in widget["properties"]["metrics"]}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_every_catalog_signal_is_on_the_operations_dashboard(env):
     # GIVEN the catalog and the operations dashboard
     catalog = build_catalog(load_config(env))
@@ -59,7 +59,7 @@ def test_every_catalog_signal_is_on_the_operations_dashboard(env):
     assert set(catalog.signals) <= shown
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_widgets_reference_only_catalog_metrics(env):
     catalog = build_catalog(load_config(env))
     known = {(m.namespace, m.name, m.dimensions, m.stat, m.period): m.id for m in catalog.metrics()}
@@ -81,7 +81,7 @@ def test_widgets_reference_only_catalog_metrics(env):
                     assert known.get(key) == options["id"], (name, widget["properties"]["title"], key)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_layout_fits_the_grid_without_overlaps(env):
     for text in dashboard_bodies(env).values():
         cells: set[tuple[int, int]] = set()
@@ -167,7 +167,7 @@ def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
     assert any("(ms)" in entry[-1]["label"] for tile in tiles for entry in tile["metrics"])
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", environment_names())
 def test_bodies_are_deterministic_and_put_dashboard_accepts_them(env):
     # GIVEN the dashboards synthesized twice
     first, second = dashboard_bodies(env), dashboard_bodies(env)

@@ -67,6 +67,8 @@ def test_an_anomaly_does_not_train_the_band_after_it():
     # THEN it is still the band of the 100s: the silent periods, each outside its own band, did not teach it that
     # silence is normal
     assert band == Band({240: (70.0, 130.0)})
+
+
 def test_the_error_budget_expressions_evaluate_as_cloudwatch_would():
     # GIVEN one window's requests and 5XX: enough requests, too few, and none at all
     series = {"c": {0: 1000.0, 60: 4.0}, "e": {0: 3.0, 60: 4.0}}

@@ -1,5 +1,5 @@
 """Every `invoke ...` command the docs show exists, with options it has — checked with invoke's own parser
-against tasks.py's collection — and the ones that run locally without a stack run, and print what the docs
+against the tasks package's collection — and the ones that run locally without a stack run, and print what the docs
 say they print (ops/README's cost table, the prod template's size)."""
 
 from __future__ import annotations

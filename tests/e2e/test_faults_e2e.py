@@ -28,7 +28,7 @@ from cloudformation.config import load_config
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, new_event_id
 from functions.common.item import decode
-from local.chaos import FAULTS
+from local.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 

@@ -95,7 +95,7 @@ def test_the_local_stack_tells_the_operators_tools_which_configuration_it_runs(l
     target = resolve_target("local", local_outputs=local_stack.state_dir / "outputs.json")
     # THEN they read the configuration it runs, and so the metrics namespace its functions publish to
     assert local_stack.outputs["Env"] == CONFIG.env
-    assert target.config == CONFIG and target.metrics_namespace == f"Sluice/{CONFIG.env}"
+    assert target.config == CONFIG and target.config.metrics_namespace == f"Sluice/{CONFIG.env}"
 
 
 def test_one_incident_that_trips_several_children_of_the_composite_pages_once(local_stack):

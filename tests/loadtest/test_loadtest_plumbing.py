@@ -96,7 +96,7 @@ def test_load_tests_and_operators_tools_resolve_the_same_stack(tmp_path) -> None
     ops = resolve_target("local", local_outputs=path)
     # THEN both see the dev configuration the stack runs, the same table and key
     assert load.env == ops.config.env == "dev"
-    assert ops.metrics_namespace == "Sluice/dev"
+    assert ops.config.metrics_namespace == "Sluice/dev"
     assert (load.table_name, load.api_key) == (ops.require("TableName"), ops.api_key())
 
 

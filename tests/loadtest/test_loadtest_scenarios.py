@@ -11,9 +11,9 @@ from loadtest.errors import LoadTestError
 from loadtest.scenarios import SCENARIOS, USER_CLASSES, get_scenario
 from loadtest.shapes import SHAPES
 from loadtest.signals import ALL_OTHERS, SIGNAL_PATTERNS
+from local.faults import FAULTS  # the local stack's faults: the names a scenario may inject
 
 SHAPES_DIR = Path(__file__).resolve().parents[2] / "loadtest" / "shapes"
-FAULTS = {"db-down", "db-throttle", "archive-down", "queue-down", "consumer-crash"}
 
 
 def test_the_issue_s_scenarios_exist() -> None:

@@ -12,8 +12,9 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from local.chaos import Chaos, InjectedCrash, UnknownFaultError, find_clients
+from local.chaos import Chaos, InjectedCrash, find_clients
 from local.emulator import DUMMY_CREDENTIALS, MotoServer
+from local.faults import UnknownFaultError
 from local.metrics import DynamoDbObserver, MetricSink
 from tests.local.helpers import named, stub_function, unique
 

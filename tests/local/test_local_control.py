@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from local.control import ControlServer
+from local.control_client import ControlClient, ControlError, NotOffered, Unreachable
 from local.emulator import free_port
 
 
@@ -126,3 +127,29 @@ def test_a_deeply_nested_body_is_a_400(control: tuple[ControlServer, FakeRuntime
     status, body = raw(server, "POST", "/chaos", b"[" * 2000 + b"]" * 2000, {"Content-Type": "application/json"})
     assert (status, body["error"]) == (400, "bad_request")
     assert runtime.chaos.injected == []
+
+
+def test_the_control_client_drives_faults_and_reads_the_status(control):
+    # GIVEN a running control API and its one client
+    server, runtime = control
+    client = ControlClient(server.url)
+    # WHEN a fault is injected and lifted, and the status read
+    client.inject("db-throttle", 5)
+    client.lift("db-throttle")
+    # THEN the runtime saw both, and the status is the runtime's
+    assert runtime.chaos.injected == [("db-throttle", 5.0), ("db-throttle", 0)]
+    assert client.status() == {"ok": True}
+
+
+def test_the_control_client_says_in_one_line_what_went_wrong(control):
+    # GIVEN a running control API and a port where nothing listens
+    server, _ = control
+    client = ControlClient(server.url)
+    # WHEN a refused call, an unknown endpoint and a dead stack are asked
+    # THEN each is its own error, with the server's message where it gave one
+    with pytest.raises(ControlError, match="POST /chaos: seconds must be a number"):
+        client.call("POST", "/chaos", {"fault": "db-throttle", "seconds": "soon"})
+    with pytest.raises(NotOffered, match="no GET /nothing-here"):
+        client.call("GET", "/nothing-here")
+    with pytest.raises(Unreachable, match="does not answer"):
+        ControlClient(f"http://127.0.0.1:{free_port()}").status()

@@ -18,7 +18,8 @@ import pytest
 from cloudformation.config import load_config
 from local.emulator import MotoServer, free_port, start_moto, write_pidfile
 from local.recovery import StateFolderInUse, crash_hint, lock_state_folder, surviving_moto
-from local.runtime import LocalRuntime, Ports, StatePaths
+from local.runtime import LocalRuntime, Ports
+from local.state import StatePaths
 
 HOLD_LOCK = """
 import sys

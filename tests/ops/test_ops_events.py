@@ -86,7 +86,7 @@ def test_an_environment_target_reads_its_stack_outputs_and_the_api_key_value(fre
     assert target.require("ApiUrl").endswith("/v1")
     assert target.require("QueueUrl").startswith("http")
     assert target.api_key() == "k" * 30
-    assert target.metrics_namespace == "Sluice/dev"
+    assert target.config.metrics_namespace == "Sluice/dev"
 
 
 def test_unknown_environments_and_missing_stacks_are_one_line(fresh_moto: boto3.Session) -> None:

@@ -16,6 +16,7 @@ from invoke import Context, Exit
 import ops.deploy
 import ops.stack
 import tasks
+import tasks.deployment
 from cloudformation.config import Config, load_config
 from ops.preflight import Check, Clients, run_preflight
 
@@ -243,7 +244,7 @@ def test_the_shipped_placeholder_address_fails(account: Account) -> None:
 
 
 class StubbedSession:
-    """What tasks.py gets instead of a boto3 session: the account's stubbed clients, and CloudFormation
+    """What the deploy tasks get instead of a boto3 session: the account's stubbed clients, and CloudFormation
     answering that the stack is deployed."""
 
     region_name = REGION
@@ -277,7 +278,7 @@ def test_invoke_preflight_prints_every_check_and_fails_on_the_placeholder(
     # GIVEN a ready, deployed account and the committed prod configuration (its on-call address a placeholder)
     account.ready(subscribed=False)
     session = StubbedSession(account)
-    monkeypatch.setattr(tasks, "_session", lambda config, profile, region: session)
+    monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     # WHEN `invoke preflight --env prod` runs
     with pytest.raises(Exit) as raised:
         tasks.preflight(Context(), env="prod")
@@ -297,7 +298,7 @@ def test_deploy_runs_preflight_before_any_change_set(
     account.api_gateway(None)
     account.cost_tags("Active")
     session = StubbedSession(account)
-    monkeypatch.setattr(tasks, "_session", lambda config, profile, region: session)
+    monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     # WHEN `invoke deploy --env prod --yes` runs
     with pytest.raises(Exit) as raised:
         tasks.deploy(Context(), env="prod", yes=True)
@@ -315,8 +316,8 @@ def test_deploy_names_the_subscriptions_still_pending_once_the_stack_is_up(
     account.ready(subscribed=False)
     account.subscriptions("PendingConfirmation")  # what the high topic has right after the deploy
     session = StubbedSession(account)
-    monkeypatch.setattr(tasks, "_aws_config", lambda env: prod)
-    monkeypatch.setattr(tasks, "_session", lambda config, profile, region: session)
+    monkeypatch.setattr(tasks.deployment, "aws_config", lambda env: prod)
+    monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     monkeypatch.setattr(ops.stack, "environment_stack", lambda config, session: None)
     deployed = ops.deploy.DeployOutcome("deployed", "UPDATE_COMPLETE", {"HighTopicArn": HIGH_TOPIC})
     monkeypatch.setattr(ops.deploy, "deploy_stack", lambda *args, **kwargs: deployed)

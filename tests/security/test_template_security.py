@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cloudformation.config import ENVIRONMENTS, load_config
+from cloudformation.config import environment_names, load_config
 from cloudformation.synth import full_template
 
 RESOURCE_POLICIES = {
@@ -23,7 +23,7 @@ PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::St
 CONFUSED_DEPUTY_KEYS = {"aws:SourceAccount", "aws:SourceArn", "kms:EncryptionContext:aws:logs:arn"}
 
 
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
+@pytest.fixture(scope="module", params=environment_names())
 def template(request: pytest.FixtureRequest) -> dict[str, Any]:
     return full_template(load_config(request.param)).to_dict()
 

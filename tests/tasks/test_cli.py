@@ -1,4 +1,4 @@
-"""How `invoke` talks to the operator (ops/invoke_cli.py), run as a user runs it: `invoke` in a subprocess,
+"""How `invoke` talks to the operator (tasks/cli.py), run as a user runs it: `invoke` in a subprocess,
 from a folder with no local stack, so nothing here reaches a running stack or AWS."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""How `invoke` talks to the operator: every argument error is one `error: ...` line in our words (with the
-task's usage when something is missing), `invoke TASK --help` works for tasks with required options, and a
-closed pipe (`invoke status | head`) ends quietly.
+"""How `invoke` talks to the operator: a missing option is one `error: ...` line in our words with the
+task's usage, `invoke TASK --help` works for tasks with required options, and a closed pipe
+(`invoke status | head`) ends quietly. (A wrong option value is tasks/common.py's OneLineArgument.)
 
-invoke has no hooks for these, so `install()` wraps the parser methods involved and the interpreter's last
-word on a BrokenPipeError; tasks.py calls it once at import.
+invoke's parser has no hooks for these, so `install()` wraps the two parser methods involved and the
+interpreter's last word on a BrokenPipeError; the tasks package calls it once at import.
 """
 
 from __future__ import annotations
@@ -12,28 +12,15 @@ import atexit
 import os
 import sys
 from types import TracebackType
-from typing import Any
 
 from invoke.exceptions import ParseError
-from invoke.parser.argument import Argument
 from invoke.parser.context import ParserContext, to_flag
 from invoke.parser.parser import ParseMachine
 
-_cast_option = Argument.set_value
 _complete_context = ParseMachine.complete_context
 _handle = ParseMachine.handle
 HELP_FLAGS = ("--help", "-h")
 _previous_excepthook = sys.excepthook
-
-
-def _set_value_or_one_line(self: Argument, value: Any, cast: bool = True) -> None:
-    # invoke casts an option with an int default by int(value) and lets the ValueError out as a traceback
-    # (`invoke cost --rate 1 --batch abc`).
-    try:
-        _cast_option(self, value, cast=cast)
-    except ValueError:
-        expected = "a whole number" if self.kind is int else f"a {getattr(self.kind, '__name__', 'value')}"
-        raise ParseError(f"error: --{self.name.replace('_', '-')}: expected {expected}, got {value!r}") from None
 
 
 def usage(context: ParserContext) -> str:
@@ -104,8 +91,8 @@ def _silence_stdout() -> None:
 
 
 def install() -> None:
-    Argument.set_value = _set_value_or_one_line
-    ParseMachine.complete_context = _complete_context_in_our_words
-    ParseMachine.handle = _help_before_required_options
+    # invoke's parser has no hooks for these two: the methods are wrapped (the originals are kept above)
+    ParseMachine.complete_context = _complete_context_in_our_words  # type: ignore[method-assign]
+    ParseMachine.handle = _help_before_required_options  # type: ignore[method-assign]
     sys.excepthook = _quiet_broken_pipe
     atexit.register(_flush_or_silence)

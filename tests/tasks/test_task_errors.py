@@ -1,5 +1,5 @@
 """The ops tasks check their input before anything runs: one clear `Exit` line, never a traceback.
-(The same tasks run as a user runs them, in a subprocess: tests/cloudformation/test_cli_errors.py.)"""
+(The same tasks run as a user runs them, in a subprocess: tests/tasks/test_cli_errors.py.)"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from invoke import Context, Exit
 
 import tasks
+from tasks.stored_events import events_list
 
 
 def exit_message(task, *args, **kwargs) -> str:
@@ -19,13 +20,13 @@ def exit_message(task, *args, **kwargs) -> str:
 
 def test_unknown_environments_are_named_with_the_known_ones() -> None:
     expected = "error: sluice.toml: no environment 'staging' (known: dev, local, prod)"
-    assert exit_message(tasks.events_list, since="2026-11-25", target="staging") == expected
+    assert exit_message(events_list, since="2026-11-25", target="staging") == expected
     assert exit_message(tasks.deploy, env="staging", yes=True) == expected
     assert exit_message(tasks.cost, rate="10", env="staging") == expected
 
 
 def test_times_and_numbers_are_checked_before_anything_runs() -> None:
-    assert exit_message(tasks.events_list, since="2026-11-25", until="2026-11-24").startswith(
+    assert exit_message(events_list, since="2026-11-25", until="2026-11-24").startswith(
         "error: --until (2026-11-24T00:00:00.000Z) must be after --since"
     )
     assert exit_message(tasks.reconcile) == (

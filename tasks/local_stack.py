@@ -1,0 +1,163 @@
+"""The local stack (local/): start and stop it, look at it, break it on purpose, run the demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Context, Exit
+
+from local.faults import FAULTS
+from local.state import DEFAULT_PATHS
+from tasks.common import config_of, task
+
+
+def local_outputs() -> dict[str, Any]:
+    import json
+
+    if not DEFAULT_PATHS.outputs.exists():
+        raise Exit("error: no local stack is running (start one with `invoke up`)", code=1)
+    outputs: dict[str, Any] = json.loads(DEFAULT_PATHS.outputs.read_text())
+    return outputs
+
+
+def control(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One call of the running stack's control API; a dead stack or a refused call is one line."""
+    from local.control_client import ControlClient, ControlError, Unreachable
+    from local.recovery import crash_hint
+
+    try:
+        return ControlClient(local_outputs()["ControlUrl"]).call(method, path, body)
+    except Unreachable as error:
+        raise Exit(f"error: {error}: {crash_hint(DEFAULT_PATHS.root)}", code=1) from None
+    except ControlError as error:
+        raise Exit(f"error: {error}", code=1) from None
+
+
+@task(
+    help={
+        "env": "configuration environment to run locally (default: local)",
+        "detach": "run in the background: return once the stack is healthy; `invoke down` stops it",
+    }
+)
+def up(c: Context, env: str = "local", detach: bool = False) -> None:
+    """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
+    from local.runtime import Ports, run_foreground
+
+    config = config_of(env)
+    try:
+        if detach:
+            from local.detach import up_detached
+
+            print("starting the local stack in the background (about 15 s) …", flush=True)
+            print(up_detached(config, Ports.from_config(config), DEFAULT_PATHS.root))
+            return
+        run_foreground(config, Ports.from_config(config), DEFAULT_PATHS.root)
+    except Exception as error:  # one line for the operator; details are in .local/logs
+        raise Exit(f"error: {error}", code=1) from None
+
+
+@task
+def down(c: Context) -> None:
+    """Stop the local stack started by `invoke up` in another shell."""
+    from local.emulator import stop_from_pidfile
+
+    runtime, moto = DEFAULT_PATHS.pidfile, DEFAULT_PATHS.moto_pidfile
+    if not runtime.exists() and not moto.exists():
+        print("no local stack is running")
+        return
+    # The runtime stops moto itself; moto's own pidfile catches a runtime that died without cleaning up.
+    stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
+    if not stopped:
+        raise Exit("error: the local stack did not stop; see .local/logs/runtime.log", code=1)
+    for path in (DEFAULT_PATHS.outputs, DEFAULT_PATHS.stack):  # stack.json: how a restart resumes on a surviving moto
+        path.unlink(missing_ok=True)
+    print("local stack stopped")
+
+
+@task
+def status(c: Context) -> None:
+    """Endpoints, queue depths, table items, archive objects, every alarm's state and active faults."""
+    state = control("GET", "/status")
+    endpoints = state["endpoints"]
+    print(f"API        {endpoints['ApiUrl']}/events")
+    print(f"AWS        {endpoints['AwsEndpoint']}")
+    for name, depth in state["queues"].items():
+        print(f"queue      {name:<12} {depth['visible']:>6} waiting {depth['in_flight']:>6} in flight")
+    print(f"table      {state['table_items']} items")
+    print(f"archive    {state['archive_objects']} objects")
+    faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
+    print(f"faults     {faults or 'none'}")
+    print(f"canary     {state.get('canary', 'off')}")
+    for name, alarm_state in sorted(state["alarms"].items()):
+        print(f"alarm      {alarm_state:<17} {name}")
+
+
+@task(
+    help={
+        "fault": " | ".join(FAULTS),
+        "seconds": "how long the fault lasts (it lifts itself); 0 lifts it now",
+    }
+)
+def chaos(c: Context, fault: str, seconds: float = 60) -> None:
+    """Inject a fault into the running stack (at its handlers' AWS calls, or its consumer's mapping), lifted on time."""
+    active = control("POST", "/chaos", {"fault": fault, "seconds": float(seconds)})["active"]
+    print(f"{fault}: {'lifted' if float(seconds) == 0 else f'active for {float(seconds):.0f} s'}")
+    print("active faults: " + (", ".join(sorted(active)) or "none"))
+
+
+@task(help={"env": "configuration environment to run locally (default: local)"})
+def demo(c: Context, env: str = "local") -> None:
+    """Bring the local stack up, send real traffic, wait for the queue to drain, report, stop."""
+    from local.demo import run_demo
+    from local.runtime import Ports
+
+    config = config_of(env)
+    try:
+        code = run_demo(config, Ports.from_config(config), DEFAULT_PATHS.root)
+    except Exception as error:
+        raise Exit(f"error: {error}", code=1) from None
+    if code:
+        raise Exit("demo: some accepted events were not stored", code=code)
+
+
+@task(help={"out": "folder for the PNG and HTML files (default: .local/dashboards)"})
+def dashboard(c: Context, out: str = ".local/dashboards") -> None:
+    """Render the running local stack's dashboards (data from its CloudWatch) to PNG and HTML."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from cloudformation.synth import full_template
+    from local.dashboard_render import render_stack_dashboards
+    from local.deploy import clients
+
+    outputs = local_outputs()
+    template = full_template(config_of("local")).to_dict()
+    cloudwatch = clients(outputs["AwsEndpoint"], outputs["Region"])("cloudwatch")
+    since = outputs.get("StartedAt")  # the graphs start with the stack, not 30 minutes before it
+    evaluated = control("GET", "/status")["alarms"]  # composites' states live in the local evaluator
+    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC), since, evaluated):
+        print(f"{png}\n{html}")
+
+
+@task(
+    help={
+        "errors": "only errors (with their tracebacks) and alarms going off: why did it fail?",
+        "follow": "then keep printing new lines as they are written (Ctrl-C stops)",
+        "lines": "last lines per log (default 40)",
+    }
+)
+def logs(c: Context, errors: bool = False, follow: bool = False, lines: int = 40) -> None:
+    """Show the local stack's logs: the runtime, the handlers (metric lines apart) and alarm notifications."""
+    import sys
+
+    from local.logs import show
+
+    folder = DEFAULT_PATHS.logs
+    if not folder.is_dir():
+        raise Exit(f"error: no logs in {folder} yet (start the stack with `invoke up`)", code=1)
+    try:
+        shown = show(folder, sys.stdout, errors_only=errors, lines=lines, follow=follow)
+    except KeyboardInterrupt:
+        return
+    if not shown:
+        print(f"no errors in {folder}" if errors else f"the logs in {folder} are empty")
