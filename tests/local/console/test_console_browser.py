@@ -25,6 +25,7 @@ from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from local.background import BackgroundStack
 from local.demo import demo_requests, send_traffic
+from local.faults import FAULTS
 from tests.local.console.chromium import Browser, find_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -92,7 +93,7 @@ def test_the_page_loads_without_errors_and_never_shows_the_api_key(console, loca
     assert console.evaluate("document.querySelectorAll('.dashboard .widget.metric').length") == metric_widget_count(
         local_stack
     )
-    assert console.evaluate("document.querySelectorAll('#faults button[data-action=\"inject\"]').length") == 5
+    assert console.evaluate("document.querySelectorAll('#faults button[data-action=\"inject\"]').length") == len(FAULTS)
     assert console.errors == []
     # AND neither the page nor anything it fetched holds the API key
     page = console.evaluate("document.documentElement.outerHTML")
