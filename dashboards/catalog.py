@@ -30,6 +30,11 @@ SNS = "AWS/SNS"
 # The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
 TABLE_WRITE_OPERATION = "BatchWriteItem"
 # The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
+# The S3 analytics sink's metrics (published only when `sinks` holds "s3"), by signal id.
+ANALYTICS_SINK_METRICS = {
+    "analytics_objects_written": "AnalyticsObjectsWritten",
+    "analytics_sink_errors": "AnalyticsSinkErrors",
+}
 REJECTION_REASONS = (
     "unsupported_media_type",
     "malformed_json",
@@ -142,6 +147,7 @@ def build_catalog(config: Config) -> Catalog:
         *_reconciliation(config, period),
         *_function(config, "notifier", period),
         *_failures(config, period),
+        *_notifications(config, period),
         *_function(config, "canary", period),
         *_canary(config, period),
     ]
@@ -445,8 +451,7 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
         _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
         # The S3 analytics sink (sinks holds "s3"): objects written, and events it failed to write (they come
         # back to the queue like a database failure). Zero, not missing, is only published when the sink is on.
-        _ours(config, "analytics_objects_written", "AnalyticsObjectsWritten", "consumer", period),
-        _ours(config, "analytics_sink_errors", "AnalyticsSinkErrors", "consumer", period),
+        *(_ours(config, signal_id, name, "consumer", period) for signal_id, name in ANALYTICS_SINK_METRICS.items()),
     ]
 
 
@@ -560,6 +565,14 @@ def _failures(config: Config, period: int) -> list[Signal]:
         # Deliveries SNS gave up on, on the topics people subscribe to: the high topic (pages) and the notify topic
         # (the notifier's low-tier messages). The local stack delivers to no person and publishes none.
         *(_sns_failed(config, topic, period) for topic in ("high", "notify")),
+    ]
+
+
+def _notifications(config: Config, period: int) -> list[Signal]:
+    """The notifier's low-tier messages: forwarded at once, held outside business hours, sent in a digest."""
+    return [
+        _ours(config, f"notifications_{verb}", f"Notifications{verb.title()}", "notifier", period)
+        for verb in ("forwarded", "held", "digested")
     ]
 
 

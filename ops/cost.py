@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudformation.config import Config
+from dashboards.catalog import ANALYTICS_SINK_METRICS, build_catalog
 from ops.errors import OpsError
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.toml"
@@ -174,14 +175,12 @@ class Assumptions:
     lambda_log_bytes_per_invocation: int = 1_000  # START/END/REPORT lines and the EMF metrics document
     api_access_log_bytes_per_request: int = 400
     log_compression: float = 0.15  # stored log bytes per ingested byte
-    custom_metrics: int = 22  # 12 metric names + EventsRejected for 10 rejection reasons
     xray_reservoir_per_second: float = 1.0  # the default sampling rule: 1 request/s, then 5%
     xray_rate: float = 0.05
     idle_pollers_per_mapping: int = 5  # Lambda's SQS pollers long-poll (20 s) even when a queue is empty
     kms_requests_per_month: float = 100_000  # data keys are cached (SQS reuses one for 5 minutes)
     canary_ms: float = 1_500.0  # a canary run waits for its event to be readable (measured locally: ~1.5 s)
     canary_reads: int = 4  # consistent GetItems per run until the item is there (1 read unit each)
-    canary_metrics: int = 5  # CanaryRequests, CanaryAccepted, CanarySuccess, CanaryApiLatency, CanaryEndToEnd
 
     def lines(self) -> list[str]:
         return [
@@ -196,7 +195,7 @@ class Assumptions:
             f" B access log per API request, stored at {self.log_compression:.0%} of ingested size",
             f"X-Ray: default sampling ({self.xray_reservoir_per_second:g}/s + {self.xray_rate:.0%}) of API "
             "requests; function segments join those traces",
-            f"{self.custom_metrics} custom metrics; {self.idle_pollers_per_mapping} idle long-pollers per queue "
+            f"custom metrics: the catalog's; {self.idle_pollers_per_mapping} idle long-pollers per queue "
             "mapping; the consumer is invoked with full batches",
         ]
 
@@ -318,8 +317,7 @@ def estimate(
     # S3: the archive holds only dead-lettered messages
     result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
 
-    # CloudWatch: the S3 sink publishes AnalyticsObjectsWritten and AnalyticsSinkErrors too
-    custom_metrics = assume.custom_metrics + (2 if "s3" in shape.sinks else 0)
+    custom_metrics, _ = custom_metric_series(config, shape.sinks)
     result.add(
         "CloudWatch",
         "custom metrics (EMF)",
@@ -385,6 +383,19 @@ def estimate(
     return result
 
 
+def custom_metric_series(config: Config, sinks: tuple[str, ...]) -> tuple[int, int]:
+    """(pipeline, canary): the custom metric series the functions publish, each billed as a metric, counted from
+    the metric catalog (one series per name and dimensions); the S3 sink's only with the S3 sink."""
+    skipped = set() if "s3" in sinks else set(ANALYTICS_SINK_METRICS.values())
+    series = {
+        (metric.name, metric.dimensions)
+        for metric in build_catalog(config).metrics()
+        if metric.namespace == config.metrics_namespace and metric.name not in skipped
+    }
+    canary = {(name, dimensions) for name, dimensions in series if ("service", "canary") in dimensions}
+    return len(series - canary), len(canary)
+
+
 def _add_canary(
     result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float, sinks: tuple[str, ...]
 ) -> None:
@@ -398,6 +409,7 @@ def _add_canary(
     lambda_usd += lambda_gb_s * prices("lambda", "arm64_gb_second")
     sqs = 3 * runs  # send, receive, delete
     reads = assume.canary_reads * runs
+    _, canary_metrics = custom_metric_series(config, sinks)
     items = [
         ("Scheduler", f"canary schedule: a run every {config.canary.interval_seconds} s", runs, "invocations",
          runs / MILLION * prices("scheduler", "invocations_per_million")),
@@ -413,8 +425,8 @@ def _add_canary(
         ("Canary", "canary: S3 PUT and HeadObject reads", runs + reads, "requests",
          runs / 1000 * prices("s3", "put_requests_per_thousand")
          + reads / 1000 * prices("s3", "get_requests_per_thousand")),
-        ("Canary", "canary: custom metrics (EMF)", assume.canary_metrics if runs else 0, "metrics",
-         (assume.canary_metrics if runs else 0) * prices("cloudwatch", "custom_metric_month")),
+        ("Canary", "canary: custom metrics (EMF)", canary_metrics if runs else 0, "metrics",
+         (canary_metrics if runs else 0) * prices("cloudwatch", "custom_metric_month")),
     ]  # fmt: skip
     for service, item, quantity, unit, usd in items:
         result.add(service, item, quantity, unit, usd)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
 from cloudformation.config import load_config
+from dashboards.catalog import REJECTION_REASONS, build_catalog
 from ops.cost import (
     Assumptions,
     Inventory,
@@ -15,6 +17,7 @@ from ops.cost import (
     Shape,
     Workload,
     check_batch,
+    custom_metric_series,
     estimate,
     failed_receives_by_wait,
     format_sinks,
@@ -24,6 +27,8 @@ from ops.cost import (
     suggested_budget,
 )
 from ops.errors import OpsError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY_PRICES = """
 [meta]
@@ -70,7 +75,7 @@ WORKLOAD = Workload(rate=1000, event_bytes=1000, hours_per_month=1)
 # Functions run exactly 1 s per invocation whatever they do; no idle polling, no logs: only what is checked.
 FLAT = Assumptions(
     ingest_base_ms=1000, ingest_per_event_ms=0, sqs_call_ms=0, consumer_base_ms=1000, consumer_per_record_ms=0,
-    dynamodb_call_ms=0, idle_pollers_per_mapping=0, custom_metrics=2,
+    dynamodb_call_ms=0, idle_pollers_per_mapping=0,
 )  # fmt: skip
 NAIVE, SINGLE, BATCHED = Shape("naive", 1, naive=True), Shape("single", 1), Shape("batched", 50)
 
@@ -197,10 +202,25 @@ def test_alarms_dashboards_and_metrics_come_from_the_template(prices: Prices) ->
     assert inventory == Inventory(
         alarm_metrics=4, high_resolution_alarm_metrics=2, composite_alarms=1, dashboards=1, kms_keys=1
     )
-    # 4 × $0.1 + 2 × $0.3 + 1 × $0.5; one dashboard at $3; two custom metrics at $1
+    # 4 × $0.1 + 2 × $0.3 + 1 × $0.5; one dashboard at $3
     assert usd(NAIVE, prices, "alarms", inventory) == 1.5
     assert usd(NAIVE, prices, "dashboards", inventory) == 3.0
-    assert usd(NAIVE, prices, "custom metrics", inventory) == 2.0
+
+
+def test_custom_metrics_are_the_series_the_functions_publish(prices: Prices) -> None:
+    # GIVEN the metric names the handlers publish (their add_metric calls)
+    sources = "\n".join(path.read_text() for path in (ROOT / "functions").rglob("*.py"))
+    published = set(re.findall(r'add_metric\(\s*name="(\w+)"', sources)) | {"EventsRejected"}
+    # WHEN the catalog's metrics of our namespace are counted, one series per name and dimensions
+    config = load_config("dev")
+    ours = {metric.name for metric in build_catalog(config).metrics() if metric.namespace == config.metrics_namespace}
+    pipeline, canary = custom_metric_series(config, ("dynamodb",))
+    # THEN the catalog knows every published metric, and the estimate bills each series: 13 names, EventsRejected
+    # once per reason, the S3 sink's two only with the S3 sink, the canary's five on the canary's lines
+    assert ours == published
+    assert (pipeline, canary) == (13 + len(REJECTION_REASONS), 5)
+    assert custom_metric_series(config, ("dynamodb", "s3")) == (pipeline + 2, 5)
+    assert usd(NAIVE, prices, "custom metrics") == pipeline * 1.0
 
 
 def test_batching_lowers_the_total_and_per_million_is_total_over_millions(prices: Prices) -> None:
