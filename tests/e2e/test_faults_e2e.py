@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,12 +182,26 @@ def alarm(row: str) -> str:
     return f"sluice-local-{row}"
 
 
-def traffic_through_outage(stack: Any, fault: str, seconds: float = OUTAGE_SECONDS, **options: Any) -> Traffic:
-    """A client posting for 2 s, through `fault` for `seconds`, and for 3 s after it is lifted."""
+def traffic_through_outage(
+    stack: Any, fault: str, seconds: float = OUTAGE_SECONDS, *, until_fired: Iterable[str] = (), **options: Any
+) -> Traffic:
+    """A client posting for 2 s, through `fault`, and for 3 s after it is lifted. The fault lasts `seconds`, or
+    with `until_fired` until those alarms fired: a cause that stays until its effect is seen, whatever the
+    machine's speed (bounded: the wait gives up, with a message, before the fault would end by itself)."""
     with Traffic(stack, fault, **options) as traffic:
         time.sleep(2)
-        stack.inject(fault, seconds)
-        time.sleep(seconds + 3)
+        alarms = set(until_fired)
+        if alarms:
+            since = time.time()
+            stack.inject(fault, ALARM_TIMEOUT_SECONDS + 5)
+            try:
+                stack.wait_for_alarms(alarms, since, ALARM_TIMEOUT_SECONDS)
+            finally:
+                stack.lift(fault)
+        else:
+            stack.inject(fault, seconds)
+            time.sleep(seconds)
+        time.sleep(3)
     return traffic
 
 
@@ -264,9 +279,8 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
     # GIVEN a quiet stack and a client whose every request carries an Idempotency-Key (its ids are known)
     expected = {alarm("api-5xx-rate-high"), alarm("ingestion-at-risk-high")}
     before = quiet(local_stack, expected)
-    since = time.time()
-    # WHEN ingest cannot reach the queue for a while
-    traffic = traffic_through_outage(local_stack, "queue-down", keyed=True)
+    # WHEN ingest cannot reach the queue, until the 5XX rate paged (through the ingestion-at-risk composite too)
+    traffic = traffic_through_outage(local_stack, "queue-down", until_fired=expected, keyed=True)
     refusals = [exchange for exchange in traffic.exchanges if exchange.status == 503]
     # THEN the clients got 503 with Retry-After and a documented error, and 202 before and after
     assert refusals and traffic.statuses()[202] > 0, traffic.statuses()
@@ -288,8 +302,6 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
     assert local_stack.stored_ids(refused) == set()
     # AND every event of a 202 (and the accepted part of a partial 503) is stored, once
     expect_stored_once(local_stack, traffic, before["table_items"])
-    # AND the 5XX rate paged, through the ingestion-at-risk composite too
-    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
     FIGURES["faults survived"] += 1
 
 
@@ -297,14 +309,12 @@ def test_db_throttling_is_retried_until_every_event_is_stored(local_stack):
     # GIVEN a quiet stack and a client posting batches
     expected = {alarm("table-throttles-low")}
     before = quiet(local_stack, expected)
-    since = time.time()
-    # WHEN DynamoDB throttles every write for a while
-    traffic = traffic_through_outage(local_stack, "db-throttle")
-    # THEN every accepted event is stored once, and the throttling was reported
+    # WHEN DynamoDB throttles every write, until the throttling is reported (well inside the retry window)
+    traffic = traffic_through_outage(local_stack, "db-throttle", until_fired=expected)
+    # THEN every accepted event is stored once
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
     assert local_stack.status()["archive_objects"] == before["archive_objects"]
-    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
     FIGURES["faults survived"] += 1
 
 
@@ -411,10 +421,10 @@ def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(l
     # GIVEN a quiet stack and a client posting batches of 30 (so a consumer batch takes several writes of 25)
     expected = {alarm("consumer-errors-low")}
     before = quiet(local_stack, expected)
-    since = time.time()
     crashes_before = before["functions"]["consumer"]["errors"]
     with Traffic(local_stack, "consumer-crash", batch=30, pause=0.75) as traffic:
-        # WHEN the consumer dies right after its first write of each invocation landed
+        # WHEN the consumer dies right after its first write of each invocation landed (for a while shorter than
+        # the retries: a batch's later records are written only once it is lifted)
         time.sleep(2)
         local_stack.inject("consumer-crash", OUTAGE_SECONDS)
         time.sleep(OUTAGE_SECONDS - 2)
@@ -423,10 +433,10 @@ def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(l
     # THEN it did crash with part of its batches written (the table grew while every invocation died)
     assert during["functions"]["consumer"]["errors"] > crashes_before
     assert during["table_items"] > before["table_items"]
-    # AND the redeliveries overwrote what had landed: every event is stored once, identical
+    # AND the redeliveries overwrote what had landed: every event is stored once, identical (that a crash fires
+    # consumer-errors is test_alarms_e2e's, which keeps the crash on until the alarm fired)
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
-    local_stack.wait_for_alarms(expected, since, ALARM_TIMEOUT_SECONDS)
     FIGURES["faults survived"] += 1
 
 
