@@ -6,26 +6,26 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
+from functions.archiver.config import load_settings
 from functions.common import aws, env
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
-from functions.common.sqs import attribute, sqs_records
+from functions.common.sqs import attribute, partial_batch_response, sqs_records
 
 SERVICE = "archiver"
 # The message attribute the consumer sets on poison it sends to the DLQ (functions/consumer/app.py).
 REASON_ATTRIBUTE = "dead_letter_reason"
 
-ARCHIVE_BUCKET = env.require("ARCHIVE_BUCKET")
-ARCHIVE_PREFIX = env.optional("ARCHIVE_PREFIX", "dlq")
+SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -78,11 +78,11 @@ def archive_records(records: list[dict[str, Any]], now: datetime) -> bool:
     """Put the batch as one object; True when it is stored (or there was nothing to store)."""
     if not records:
         return True
-    key = archive_key(ARCHIVE_PREFIX, now, str(ULID.from_datetime(now)))
+    key = archive_key(SETTINGS.prefix, now, str(ULID.from_datetime(now)))
     body = write_archive_lines([archive_line(record, iso_millis(now)) for record in records])
     try:
         # Encryption comes from the bucket's default; no KMS arguments here.
-        s3.put_object(Bucket=ARCHIVE_BUCKET, Key=key, Body=body, ContentType="application/gzip")
+        s3.put_object(Bucket=SETTINGS.bucket, Key=key, Body=body, ContentType="application/gzip")
     except (BotoCoreError, ClientError):
         logger.exception("PutObject failed: the batch stays in the DLQ", extra={"records": len(records)})
         return False
@@ -103,8 +103,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     records = sqs_records(event)
     archived = archive_records(records, utc_now())
     metrics.add_metric(name="EventsArchived", unit=MetricUnit.Count, value=len(records) if archived else 0)
-    if not records:  # Lambda never sends an empty batch; Powertools would refuse one
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=partial(_confirm_archived, archived=archived), processor=processor, context=context
-    )
+    return partial_batch_response(event, records, partial(_confirm_archived, archived=archived), processor, context)

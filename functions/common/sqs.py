@@ -1,6 +1,12 @@
 """The SQS batch event Lambda receives, checked before Powertools' batch processor reads it."""
 
+from collections.abc import Callable
 from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.errors import InvalidEventError
 
@@ -26,3 +32,17 @@ def attribute(record: dict[str, Any], name: str) -> str | None:
     attributes = record.get("attributes")
     value = attributes.get(name) if isinstance(attributes, dict) else None
     return value if isinstance(value, str) else None
+
+
+def partial_batch_response(
+    event: dict[str, Any],
+    records: list[dict[str, Any]],
+    record_handler: Callable[[SQSRecord], None],
+    processor: BatchProcessor,
+    context: LambdaContext,
+) -> PartialItemFailureResponse:
+    """Powertools' partial batch response: `record_handler` raises for each record that goes back to the queue.
+    Lambda never sends an empty batch, and Powertools would refuse one: an empty one fails nothing."""
+    if not records:
+        return {"batchItemFailures": []}
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

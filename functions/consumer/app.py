@@ -27,7 +27,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -39,10 +39,10 @@ from functions.common.analytics import analytics_objects, canary_key, canary_mar
 from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
 from functions.common.envelope import Envelope, parse_envelope
-from functions.common.errors import ConfigError, EnvelopeError, SluiceError
+from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.item import KEY, Item, encode
-from functions.common.sqs import attribute, sqs_records
-from functions.consumer.backoff import backoff_from_environment
+from functions.common.sqs import attribute, partial_batch_response, sqs_records
+from functions.consumer.config import load_settings
 from functions.consumer.first_write import already_stored
 from functions.consumer.writer import BatchWriter
 
@@ -59,18 +59,7 @@ MAX_REASON_CHARS = 256
 REASON_ATTRIBUTE = "dead_letter_reason"
 SOURCE_ATTRIBUTE = "source_message_id"
 
-SINKS = frozenset(env.optional("SINKS", "dynamodb").split(","))
-if SINKS - {"dynamodb", "s3"}:  # an empty value splits to {""}, refused too
-    raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(SINKS))!r}")
-TABLE_NAME = env.require("TABLE_NAME") if "dynamodb" in SINKS else ""
-CANARY_TTL_SECONDS = env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400)
-ANALYTICS_BUCKET = env.require("ANALYTICS_BUCKET") if "s3" in SINKS else ""
-ANALYTICS_PREFIX = env.optional("ANALYTICS_PREFIX", "events")
-QUEUE_URL = env.require("QUEUE_URL")
-DEAD_LETTER_QUEUE_URL = env.require("DEAD_LETTER_QUEUE_URL")
-BACKOFF = backoff_from_environment()
-# table.ttl_days: items expire that long after they were received; 0 keeps them
-TTL_DAYS = env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None
+SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -81,7 +70,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 sqs = aws.client("sqs")
 s3 = aws.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
-writer = BatchWriter(dynamodb, TABLE_NAME, KEY) if TABLE_NAME else None
+writer = BatchWriter(dynamodb, SETTINGS.table_name, KEY) if SETTINGS.table_name else None
 
 
 class RecordNotStored(SluiceError):
@@ -102,11 +91,11 @@ class Outcome:
 
 def to_item(envelope: Envelope) -> Item:
     """The table item (functions/common/item.py): a pure function of the envelope, so a redelivery or a replay
-    writes an identical item. A canary's is marked and expires CANARY_TTL_SECONDS after it was received."""
-    item = encode(envelope, TTL_DAYS)
+    writes an identical item. A canary's is marked and expires SETTINGS.canary_ttl_seconds after it was received."""
+    item = encode(envelope, SETTINGS.ttl_days)
     if is_canary(envelope.event_id):
         item[CANARY_ATTRIBUTE] = {"BOOL": True}
-        item[EXPIRES_AT_ATTRIBUTE] = {"N": str(expires_at(envelope.received_at, CANARY_TTL_SECONDS))}
+        item[EXPIRES_AT_ATTRIBUTE] = {"N": str(expires_at(envelope.received_at, SETTINGS.canary_ttl_seconds))}
     return item
 
 
@@ -133,7 +122,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
     outcome.stored = list(envelopes.values())
     if writer is not None:
         # First write wins: an event already in the table (a retried Idempotency-Key) keeps its first metadata.
-        stored_before = set(already_stored(dynamodb, TABLE_NAME, KEY, list(envelopes)))
+        stored_before = set(already_stored(dynamodb, SETTINGS.table_name, KEY, list(envelopes)))
         items = {
             event_id: to_item(envelope) for event_id, envelope in envelopes.items() if event_id not in stored_before
         }
@@ -151,7 +140,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         ]
         outcome.write_retries = result.retried
     # Events stored before go to the analytics store again: their first delivery may have failed there.
-    if "s3" in SINKS and outcome.stored:
+    if "s3" in SETTINGS.sinks and outcome.stored:
         unwritten = write_analytics(outcome)
         for event_id in unwritten:
             for message_id in records_of[event_id]:
@@ -168,14 +157,14 @@ def write_analytics(outcome: Outcome) -> set[str]:
     clients = [envelope for envelope in outcome.stored if not is_canary(envelope.event_id)]
     objects = {
         key: (body, ids, "application/x-ndjson")
-        for key, (body, ids) in analytics_objects(ANALYTICS_PREFIX, clients).items()
+        for key, (body, ids) in analytics_objects(SETTINGS.analytics_prefix, clients).items()
     }
     if writer is None:  # no table: the canary reads its event back from its own object
         canaries = (envelope for envelope in outcome.stored if is_canary(envelope.event_id))
         objects |= {canary_key(e.event_id): (canary_marker(e), [e.event_id], "application/json") for e in canaries}
     for key, (body, event_ids, content_type) in objects.items():
         try:
-            s3.put_object(Bucket=ANALYTICS_BUCKET, Key=key, Body=body, ContentType=content_type)
+            s3.put_object(Bucket=SETTINGS.analytics_bucket, Key=key, Body=body, ContentType=content_type)
         except (BotoCoreError, ClientError):
             logger.exception("analytics object not written", extra={"key": key, "events": len(event_ids)})
             unwritten.update(event_ids)
@@ -226,7 +215,9 @@ def dead_letter(records: dict[str, dict[str, Any]], reasons: Mapping[str, str]) 
         for message_id, reason in reasons.items()
     ]
     by_entry = {_safe_id(message_id): message_id for message_id in reasons}
-    return {by_entry[entry_id] for entry_id in _batch_call(sqs.send_message_batch, DEAD_LETTER_QUEUE_URL, entries)}
+    return {
+        by_entry[entry_id] for entry_id in _batch_call(sqs.send_message_batch, SETTINGS.dead_letter_queue_url, entries)
+    }
 
 
 @tracer.capture_method
@@ -234,11 +225,11 @@ def back_off(records: dict[str, dict[str, Any]], message_ids: set[str]) -> None:
     """Keep each failed record invisible for its backoff; on its last receive redrive takes over."""
     entries = []
     for message_id in message_ids:
-        visibility = BACKOFF.visibility(_receive_count(records[message_id]))
+        visibility = SETTINGS.backoff.visibility(_receive_count(records[message_id]))
         receipt = records[message_id].get("receiptHandle")
         if visibility is not None and isinstance(receipt, str) and receipt:
             entries.append({"Id": _safe_id(message_id), "ReceiptHandle": receipt, "VisibilityTimeout": visibility})
-    failed = _batch_call(sqs.change_message_visibility_batch, QUEUE_URL, entries)
+    failed = _batch_call(sqs.change_message_visibility_batch, SETTINGS.queue_url, entries)
     if failed:  # harmless: those come back after the queue's visibility timeout instead
         logger.warning("backoff not set", extra={"messages": len(failed)})
 
@@ -266,7 +257,7 @@ def _record_metrics(outcome: Outcome, received: int, waiting: list[dict[str, Any
     # it flushes at the end of the invocation non-empty.
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
     metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=outcome.write_retries)
-    if "s3" in SINKS:
+    if "s3" in SETTINGS.sinks:
         metrics.add_metric(name="AnalyticsObjectsWritten", unit=MetricUnit.Count, value=outcome.objects_written)
         metrics.add_metric(name="AnalyticsSinkErrors", unit=MetricUnit.Count, value=outcome.sink_errors)
     # The batch's records, and those put back (EventsWaitingOnRetry): Lambda's Errors never counts a record reported
@@ -306,8 +297,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)
     failures = settle(records, store_records(records, deadline))
-    if not records:  # Lambda never sends an empty batch; Powertools would refuse one
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=partial(_confirm_stored, failures=failures), processor=processor, context=context
-    )
+    return partial_batch_response(event, records, partial(_confirm_stored, failures=failures), processor, context)

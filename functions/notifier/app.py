@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
 from functions.common.clock import iso_millis, utc_now
-from functions.notifier.hours import parse_business_hours
+from functions.notifier.config import load_settings
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
 from functions.notifier.schedule import schedule_moment
 
@@ -27,11 +27,7 @@ SERVICE = "notifier"
 # Keeps one digest well under SNS's 256 KB message limit; more held items make more digests.
 MAX_DIGEST_ITEMS = 100
 
-HELD_TABLE_NAME = env.require("HELD_TABLE_NAME")
-DESTINATION_TOPIC_ARN = env.require("DESTINATION_TOPIC_ARN")
-BUSINESS_HOURS = parse_business_hours(
-    env.require("BUSINESS_DAYS"), env.require("BUSINESS_HOURS"), env.require("BUSINESS_TIMEZONE")
-)
+SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
@@ -45,12 +41,12 @@ def now() -> datetime:
 
 
 def hold(notification: Notification) -> None:
-    dynamodb.put_item(TableName=HELD_TABLE_NAME, Item=notification.to_item())
+    dynamodb.put_item(TableName=SETTINGS.held_table_name, Item=notification.to_item())
 
 
 def held_notifications() -> list[Notification]:
     """Everything held, oldest first."""
-    pages = dynamodb.get_paginator("scan").paginate(TableName=HELD_TABLE_NAME, ConsistentRead=True)
+    pages = dynamodb.get_paginator("scan").paginate(TableName=SETTINGS.held_table_name, ConsistentRead=True)
     held = [Notification.from_item(item) for page in pages for item in page.get("Items", [])]
     return sorted(held, key=lambda notification: (notification.timestamp, notification.notification_id))
 
@@ -60,7 +56,7 @@ def forward(notification: Notification) -> bool:
     subject = clean_subject(notification.subject)
     try:
         sns.publish(
-            TopicArn=DESTINATION_TOPIC_ARN,
+            TopicArn=SETTINGS.destination_topic_arn,
             Message=notification.message or "(empty notification)",
             **({"Subject": subject} if subject else {}),
         )
@@ -79,11 +75,11 @@ def flush_held() -> int:
     held = held_notifications()
     for start in range(0, len(held), MAX_DIGEST_ITEMS):
         included = held[start : start + MAX_DIGEST_ITEMS]
-        subject, message = digest(included, BUSINESS_HOURS.text)
-        sns.publish(TopicArn=DESTINATION_TOPIC_ARN, Subject=subject, Message=message)
+        subject, message = digest(included, SETTINGS.business_hours.text)
+        sns.publish(TopicArn=SETTINGS.destination_topic_arn, Subject=subject, Message=message)
         for notification in included:
             dynamodb.delete_item(
-                TableName=HELD_TABLE_NAME, Key={"notification_id": {"S": notification.notification_id}}
+                TableName=SETTINGS.held_table_name, Key={"notification_id": {"S": notification.notification_id}}
             )
     if held:
         logger.info("digest published", extra={"notifications": len(held)})
@@ -110,9 +106,9 @@ def process(event: dict[str, Any], moment: datetime) -> dict[str, int]:
     """Handle one event at `moment`; return how many notifications were digested, forwarded, held."""
     due = schedule_moment(event, moment)
     if due is not None:
-        return {"digested": flush_held() if BUSINESS_HOURS.contains(due) else 0, "forwarded": 0, "held": 0}
+        return {"digested": flush_held() if SETTINGS.business_hours.contains(due) else 0, "forwarded": 0, "held": 0}
     notifications = sns_notifications(event)
-    if BUSINESS_HOURS.contains(moment):
+    if SETTINGS.business_hours.contains(moment):
         return _deliver(notifications)
     for notification in notifications:
         hold(notification)

@@ -161,7 +161,7 @@ def test_mutated_notifier_events_are_delivered_held_or_refused(
     due = schedule_moment(event, stack.clock[0])
     if due is not None:
         assert outcome["forwarded"] == outcome["held"] == 0
-        in_hours = stack.notifier.BUSINESS_HOURS.contains(due)
+        in_hours = stack.notifier.SETTINGS.business_hours.contains(due)
     else:
         assert outcome["forwarded"] + outcome["held"] == len(event["Records"])
     assert outcome["digested"] == (int(already_held) if in_hours else 0)

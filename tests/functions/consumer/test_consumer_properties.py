@@ -59,7 +59,7 @@ def test_mutated_sqs_events(app: Any, event: dict[str, Any]) -> None:
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     assert failed <= {record["messageId"] for record in event["Records"]}
     stored = {item["event_id"]["S"]: decode(item)["raw"] for item in scan(TABLE)}
-    dead = dead_lettered(app.DEAD_LETTER_QUEUE_URL)
+    dead = dead_lettered(app.SETTINGS.dead_letter_queue_url)
     for record in event["Records"]:
         if record["messageId"] not in failed:
             try:

@@ -1,0 +1,15 @@
+"""The archiver's settings, read once from the environment."""
+
+from dataclasses import dataclass
+
+from functions.common import env
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiverSettings:
+    bucket: str  # the archive bucket: one gzip JSON Lines object per dead-letter batch
+    prefix: str
+
+
+def load_settings() -> ArchiverSettings:
+    return ArchiverSettings(bucket=env.require("ARCHIVE_BUCKET"), prefix=env.optional("ARCHIVE_PREFIX", "dlq"))

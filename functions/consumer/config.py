@@ -1,0 +1,39 @@
+"""The consumer's settings, read once from the environment."""
+
+from dataclasses import dataclass
+
+from functions.common import env
+from functions.common.errors import ConfigError
+from functions.consumer.backoff import Backoff, backoff_from_environment
+
+SINKS = frozenset({"dynamodb", "s3"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    sinks: frozenset[str]  # where events are stored: the table, the S3 analytics store, or both
+    table_name: str  # "" without the table
+    analytics_bucket: str  # "" without the S3 analytics store
+    analytics_prefix: str
+    queue_url: str
+    dead_letter_queue_url: str
+    backoff: Backoff  # the retry schedule: a failed record's visibility after each receive
+    ttl_days: int | None  # table.ttl_days: items expire that long after they were received; None keeps them
+    canary_ttl_seconds: int  # a canary event's lifetime in the store
+
+
+def load_settings() -> ConsumerSettings:
+    sinks = frozenset(env.optional("SINKS", "dynamodb").split(","))
+    if sinks - SINKS:  # "," splits to {""}: refused too
+        raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(sinks))!r}")
+    return ConsumerSettings(
+        sinks=sinks,
+        table_name=env.require("TABLE_NAME") if "dynamodb" in sinks else "",
+        analytics_bucket=env.require("ANALYTICS_BUCKET") if "s3" in sinks else "",
+        analytics_prefix=env.optional("ANALYTICS_PREFIX", "events"),
+        queue_url=env.require("QUEUE_URL"),
+        dead_letter_queue_url=env.require("DEAD_LETTER_QUEUE_URL"),
+        backoff=backoff_from_environment(),
+        ttl_days=env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None,
+        canary_ttl_seconds=env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400),
+    )
