@@ -158,12 +158,26 @@ def _expression(
         return {}  # an expression outside the local subset is drawn as "no data"
 
 
-def clip(series: Series | Band, window: Window) -> Series | Band:
-    """The part of a series inside the window (the fetch reaches back further for anomaly bands)."""
+def clip(series: Series | Band, window: Window, period: int = 0) -> Series | Band:
+    """The part of a series inside the window (the fetch reaches back further for anomaly bands). A datapoint of
+    a `period` that began before the window but reaches into it (an error-budget window of hours) is shown at
+    the window's start: what it sums is partly inside."""
     inside = window.start
     if isinstance(series, Band):
         return Band({t: bounds for t, bounds in series.bounds.items() if t >= inside})
-    return {t: value for t, value in series.items() if t >= inside}
+    reaching_in = [value for t, value in series.items() if t < inside < t + period]  # at most one such bucket
+    return ({inside: reaching_in[-1]} if reaching_in else {}) | {t: v for t, v in series.items() if t >= inside}
+
+
+def entry_periods(properties: Mapping[str, Any]) -> dict[str, int]:
+    """Each entry's period: a metric's own, an expression's the longest of the metrics it reads."""
+    found = entries(properties)
+    periods = {entry["id"]: int(entry["metric_stat"]["Period"]) for entry in found if "metric_stat" in entry}
+    for entry in found:
+        if "expression" in entry:
+            used = [periods[i] for i in referenced_ids(entry["expression"]) if i in periods]
+            periods[entry["id"]] = max(used, default=0)
+    return periods
 
 
 def tile_value(properties: Mapping[str, Any], entry: Mapping[str, Any], series: Series | Band) -> float | None:

@@ -35,6 +35,7 @@ from local.dashboard_data import (
     alarm_states,
     clip,
     entries,
+    entry_periods,
     fetch,
     fit_window,
     range_seconds,
@@ -75,7 +76,13 @@ def render_dashboard(
     longest = range_seconds(dashboard_body.get("start", ""))
     fetched = fetch(widgets, cloudwatch, end - longest, end)
     window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
-    data = [{key: clip(series, window) for key, series in values.items()} for values in fetched]
+    data = [
+        {key: clip(series, window, periods.get(key, 0)) for key, series in values.items()}
+        for values, periods in (
+            (values, entry_periods(widget["properties"]) if widget["type"] == "metric" else {})
+            for values, widget in zip(fetched, widgets, strict=True)
+        )
+    ]
     states = {**alarm_states(widgets, cloudwatch), **(evaluated or {})}
     rows = max((w["y"] + w["height"] for w in widgets), default=1)
     figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)

@@ -20,6 +20,7 @@ from local.dashboard_data import (
     alarm_states,
     clip,
     entries,
+    entry_periods,
     fetch,
     fit_window,
     range_seconds,
@@ -174,8 +175,9 @@ def _widget(widget: dict[str, Any], values: dict[str, Any], window: Window, stat
         shown["view"] = properties.get("view", "timeSeries")
         shown["unit"] = properties.get("yAxis", {}).get("left", {}).get("label", "")
         shown["annotations"] = properties.get("annotations", {}).get("horizontal", [])
+        periods = entry_periods(properties)
         shown["series"] = [
-            _series(properties, entry, clip(values.get(entry["id"], {}), window))
+            _series(properties, entry, clip(values.get(entry["id"], {}), window, periods.get(entry["id"], 0)))
             for entry in entries(properties)
             if entry["options"].get("visible", True)
         ]

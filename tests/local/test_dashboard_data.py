@@ -4,7 +4,7 @@ number tiles show what CloudWatch would show."""
 from __future__ import annotations
 
 from dashboards.metric_math import Band
-from local.dashboard_data import MIN_WINDOW_PERIODS, Window, fit_window, tile_value
+from local.dashboard_data import MIN_WINDOW_PERIODS, Window, clip, entry_periods, fit_window, tile_value
 
 PERIOD = 10
 WIDGET = {"type": "metric", "properties": {"metrics": [["N", "M", {"id": "m", "period": PERIOD}]]}}
@@ -58,3 +58,22 @@ def test_a_tile_shows_the_latest_value_or_the_statistic_over_the_window():
     maximum = {**entry, "metric_stat": {"Stat": "Maximum"}}
     assert tile_value({"setPeriodToTimeRange": True}, maximum, series) == 5.0
     assert tile_value({}, entry, {}) is None
+
+
+def test_a_datapoint_of_a_longer_period_reaching_into_the_window_is_shown_at_its_start():
+    # GIVEN a window from 1000 s, and an error-budget series of 7200-s datapoints, the latest begun before it
+    window = Window(start=1000.0, end=1600.0)
+    series = {-7200: 1.0, 0: 99.5}
+    # WHEN it is clipped to the window THEN the datapoint that reaches in is shown at the window's start, the
+    # one that ended before is not; without a period nothing before the window is shown
+    assert clip(series, window, 7200) == {1000.0: 99.5}
+    assert clip(series, window) == {}
+    # AND an expression's period is the longest of the metrics it reads
+    properties = {
+        "metrics": [
+            ["AWS/ApiGateway", "Count", {"id": "c", "period": 7200, "stat": "Sum"}],
+            ["AWS/ApiGateway", "5XXError", {"id": "e", "period": 60, "stat": "Sum"}],
+            [{"id": "left", "expression": "100 - e / c"}],
+        ]
+    }
+    assert entry_periods(properties) == {"c": 7200, "e": 60, "left": 7200}
