@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from loadtest.alarm_rows import ALL_OTHERS, resolve
 from loadtest.locust_stats import Row
 from loadtest.profiles import Slo
 from loadtest.reconcile import Reconciliation, S3Copy
 from loadtest.scenarios import Expectations
-from loadtest.signals import ALL_OTHERS, resolve
 from loadtest.stack import Transition
 
 ALARM = "ALARM"
@@ -90,16 +90,16 @@ def _alarm_checks(expectations: Expectations, observed: Observed) -> list[Check]
     known = ", ".join(sorted(observed.alarm_names)) or "none"
     checks = []
     must_fire = resolve(sorted(expectations.must_fire), observed.alarm_names)
-    for signal, names in must_fire.items():
+    for row, names in must_fire.items():
         if not names:
-            detail = f"no alarm matches signal {signal!r} (alarms: {known})"
-            checks.append(Check(f"{signal} alarm fires", False, detail))
+            detail = f"no alarm of row {row!r} (alarms: {known})"
+            checks.append(Check(f"{row} alarm fires", False, detail))
             continue
         hit = sorted(fired & set(names))
-        checks.append(Check(f"{signal} alarm fires", bool(hit), f"fired: {', '.join(hit) or 'none'} of {names}"))
+        checks.append(Check(f"{row} alarm fires", bool(hit), f"fired: {', '.join(hit) or 'none'} of {names}"))
     expected = {name for names in must_fire.values() for name in names}
-    for signal, names in resolve(sorted(expectations.must_stay_ok), observed.alarm_names, exclude=expected).items():
-        label = "every other alarm stays OK" if signal == ALL_OTHERS else f"{signal} alarms stay OK"
+    for row, names in resolve(sorted(expectations.must_stay_ok), observed.alarm_names, exclude=expected).items():
+        label = "every other alarm stays OK" if row == ALL_OTHERS else f"{row} alarms stay OK"
         if not names:
             checks.append(Check(label, True, "no alarm matches: nothing to watch"))
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alarms.history import RECORDING_FILE, save_recording
+from loadtest.alarm_rows import resolve
 from loadtest.errors import LoadTestError
 from loadtest.expectations import Observed, check_expectations, fired_alarms
 from loadtest.idlog import merge_id_logs
@@ -26,7 +27,6 @@ from loadtest.reconcile import reconcile
 from loadtest.report import LOCUST_PREFIX, RunRecord, write_report
 from loadtest.sampler import DepthSampler
 from loadtest.scenarios import Scenario
-from loadtest.signals import resolve
 from loadtest.stack import AwsStackView, LocalStackView, StackView
 from loadtest.stages import STAGES_FILE, read_stages
 from loadtest.start_state import CLEAR_TIMEOUT_SECONDS, wait_for_known_start
@@ -253,14 +253,14 @@ def _wait_for_alarms(
     scenario: Scenario, view: StackView, progress: ProgressLine, notes: list[str], started: float, poll: float
 ) -> None:
     """Alarms evaluate periods after the fact: give the must-fire ones a bounded time to fire."""
-    signals = sorted(scenario.expectations.must_fire)
-    if not signals or scenario.alarm_wait_seconds <= 0:
+    rows = sorted(scenario.expectations.must_fire)
+    if not rows or scenario.alarm_wait_seconds <= 0:
         return
 
     def all_fired() -> tuple[bool, str]:
         names = list(view.alarm_states())
         fired = set(fired_alarms(view.transitions(started)))
-        missing = [signal for signal, mapped in resolve(signals, names).items() if not fired & set(mapped)]
+        missing = [row for row, mapped in resolve(rows, names).items() if not fired & set(mapped)]
         return not missing, f"waiting for {', '.join(missing)}" if missing else "all fired"
 
     result = wait_until(all_fired, "waiting for alarms", scenario.alarm_wait_seconds, progress, poll=2 * poll)

@@ -1,7 +1,7 @@
 """Scenarios as data: a shape, a user mix, an optional fault, and what must be true afterwards.
 
 `users`, `rate` (requests/s with every user running) and `duration` are defaults that `invoke load`
-can override. Alarm expectations use signal keys (loadtest/signals.py), never alarm names.
+can override. Alarm expectations name rows of the alarm table (loadtest/alarm_rows.py), never alarm names.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from loadtest.alarm_rows import ALL_OTHERS
 from loadtest.errors import LoadTestError
-from loadtest.signals import ALL_OTHERS
 
 INGEST = "IngestUser"
 BAD_INPUT = "BadInputUser"
 USER_CLASSES = (INGEST, BAD_INPUT)
+# Rows of the alarm table (alarms/table.py) the scenarios name more than once
+DLQ = "dlq-visible"
+# Server errors: their rate, and the error budget they burn (the composites that notify)
+SERVER_ERRORS = ("api-5xx-rate", "error-budget-fast-burn", "error-budget-steady-burn", "error-budget-slow-burn")
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class Expectations:
     check_latency: bool = True  # p99 within the target's SLO (loadtest/profiles.toml)
     check_errors: bool = True  # error ratio within the target's SLO
     zero_loss: bool = True  # every accepted id is in the table afterwards
-    must_fire: frozenset[str] = frozenset()  # signals whose alarm must go to ALARM during the run
-    must_stay_ok: frozenset[str] = frozenset()  # signals whose alarms must not; ALL_OTHERS: every other
+    must_fire: frozenset[str] = frozenset()  # rows whose alarm must go to ALARM during the run
+    must_stay_ok: frozenset[str] = frozenset()  # rows whose alarms must not; ALL_OTHERS: every other
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 rate=8.0,
                 duration=15.0,
                 mix=_mix(IngestUser=3, BadInputUser=1),
-                expectations=Expectations(must_stay_ok=frozenset({"dlq", "5xx"})),
+                expectations=Expectations(must_stay_ok=frozenset({DLQ, *SERVER_ERRORS})),
                 drain_seconds=30.0,
             ),
             Scenario(
@@ -88,7 +92,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 rate=20.0,
                 duration=60.0,
                 mix=_mix(IngestUser=1, BadInputUser=1),
-                expectations=Expectations(must_fire=frozenset({"4xx"}), must_stay_ok=frozenset({ALL_OTHERS})),
+                expectations=Expectations(must_fire=frozenset({"api-4xx-rate"}), must_stay_ok=frozenset({ALL_OTHERS})),
                 alarm_wait_seconds=60.0,
             ),
             Scenario(
@@ -107,7 +111,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 expectations=Expectations(
                     check_latency=False,
                     must_fire=frozenset({"retries", "queue-age"}),
-                    must_stay_ok=frozenset({"dlq", "archived", "4xx", "5xx"}),
+                    must_stay_ok=frozenset({DLQ, "events-archived", "api-4xx-rate", *SERVER_ERRORS}),
                 ),
                 drain_seconds=300.0,
                 alarm_wait_seconds=60.0,
@@ -120,7 +124,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 rate=60.0,
                 duration=90.0,
                 mix=_mix(IngestUser=1),
-                expectations=Expectations(must_stay_ok=frozenset({"dlq", "5xx", "consumer-errors"})),
+                expectations=Expectations(must_stay_ok=frozenset({DLQ, "consumer-errors", *SERVER_ERRORS})),
             ),
             Scenario(
                 name="step",
@@ -130,7 +134,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 rate=90.0,  # 15 req/s a step; locally the usage plan throttles at 100 req/s (--rate to go higher)
                 duration=180.0,
                 mix=_mix(IngestUser=1),
-                expectations=Expectations(check_latency=False, check_errors=False, must_stay_ok=frozenset({"dlq"})),
+                expectations=Expectations(check_latency=False, check_errors=False, must_stay_ok=frozenset({DLQ})),
                 drain_seconds=300.0,
                 report_knee=True,
             ),

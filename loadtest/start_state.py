@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from loadtest.alarm_rows import resolve
 from loadtest.errors import LoadTestError
 from loadtest.progress import ProgressLine
 from loadtest.scenarios import Scenario
-from loadtest.signals import resolve
 from loadtest.waits import wait_until
 
 ALARM = "ALARM"
@@ -23,8 +23,8 @@ CLEAR_TIMEOUT_SECONDS = 120.0  # local alarms clear within a few 10-second perio
 
 def judged_alarms(scenario: Scenario, alarm_names: list[str]) -> set[str]:
     """Every alarm the scenario's expectations name: must fire, must stay OK (or every other)."""
-    signals = sorted(scenario.expectations.must_fire | scenario.expectations.must_stay_ok)
-    return {name for names in resolve(signals, alarm_names).values() for name in names}
+    rows = sorted(scenario.expectations.must_fire | scenario.expectations.must_stay_ok)
+    return {name for names in resolve(rows, alarm_names).values() for name in names}
 
 
 def wait_for_known_start(

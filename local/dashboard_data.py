@@ -166,7 +166,7 @@ def clip(series: Series | Band, window: Window, period: int = 0) -> Series | Ban
     if isinstance(series, Band):
         return Band({t: bounds for t, bounds in series.bounds.items() if t >= inside})
     reaching_in = [value for t, value in series.items() if t < inside < t + period]  # at most one such bucket
-    return ({inside: reaching_in[-1]} if reaching_in else {}) | {t: v for t, v in series.items() if t >= inside}
+    return ({int(inside): reaching_in[-1]} if reaching_in else {}) | {t: v for t, v in series.items() if t >= inside}
 
 
 def entry_periods(properties: Mapping[str, Any]) -> dict[str, int]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import load_config
 from dashboards.catalog import build_catalog
+from loadtest.alarm_rows import ALL_OTHERS, alarms_of_row, resolve
 from loadtest.expectations import Observed, check_expectations, fired_alarms
 from loadtest.locust_stats import Row
 from loadtest.profiles import Slo
 from loadtest.reconcile import Reconciliation
 from loadtest.scenarios import SCENARIOS, Expectations
-from loadtest.signals import ALL_OTHERS, SIGNAL_PATTERNS, alarms_for_signal, resolve
 from loadtest.stack import Transition
 
 SLO = Slo(p99_ms=500, error_ratio=0.01)
@@ -40,23 +40,24 @@ def failed(checks) -> list[str]:
     return [check.name for check in checks if not check.ok]
 
 
-def test_every_signal_names_an_alarm_of_the_catalog() -> None:
-    # GIVEN the catalog's alarm names  THEN each signal key finds at least one, and only its own row
-    for signal in SIGNAL_PATTERNS:
-        assert alarms_for_signal(signal, ALARMS), signal
-    assert alarms_for_signal("4xx", ALARMS) == ["sluice-local-api-4xx-rate-low"]
-    assert alarms_for_signal("queue-age", ALARMS) == ["sluice-local-queue-age-high", "sluice-local-queue-age-low"]
-    assert alarms_for_signal("dlq", ALARMS) == ["sluice-local-dlq-visible-high"]
+def test_a_row_finds_its_own_alarms_not_the_rows_it_prefixes() -> None:
+    # GIVEN the catalog's alarm names WHEN rows look for their alarms THEN each finds its tiers only
+    assert alarms_of_row("api-4xx-rate", ALARMS) == ["sluice-local-api-4xx-rate-low"]
+    assert alarms_of_row("queue-age", ALARMS) == ["sluice-local-queue-age-high", "sluice-local-queue-age-low"]
+    assert alarms_of_row("dlq-visible", ALARMS) == ["sluice-local-dlq-visible-high"]
+    # (the composite is a row of its own: its children, rows it prefixes, are not its alarms)
+    assert alarms_of_row("error-budget-fast-burn", ALARMS) == ["sluice-local-error-budget-fast-burn-high"]
+    assert alarms_of_row("enqueue-gap", ALARMS) == ["sluice-local-enqueue-gap-high"]
 
 
-def test_signals_ignore_case_and_separators() -> None:
-    assert alarms_for_signal("4xx", ["Sluice_Dev_API_4XX_Rate_Low", "sluice-dev-api-5xx-rate-high"]) == [
+def test_rows_ignore_case_and_separators() -> None:
+    assert alarms_of_row("api-4xx-rate", ["Sluice_Dev_API_4XX_Rate_Low", "sluice-dev-api-5xx-rate-high"]) == [
         "Sluice_Dev_API_4XX_Rate_Low"
     ]
 
 
 def test_all_others_expands_to_every_alarm_not_excluded() -> None:
-    resolved = resolve([ALL_OTHERS], ALARMS, exclude=alarms_for_signal("queue-age", ALARMS))
+    resolved = resolve([ALL_OTHERS], ALARMS, exclude=alarms_of_row("queue-age", ALARMS))
     assert len(resolved[ALL_OTHERS]) == len(ALARMS) - 2
 
 
@@ -82,7 +83,7 @@ def test_bad_input_needs_the_4xx_alarm_and_nothing_else() -> None:
     # GIVEN the 4XX alarm fired: the scenario passes
     assert failed(check_expectations(expectations, SLO, observed([went("sluice-local-api-4xx-rate-low")]))) == []
     # GIVEN it did not fire: the must-fire check fails
-    assert failed(check_expectations(expectations, SLO, observed())) == ["4xx alarm fires"]
+    assert failed(check_expectations(expectations, SLO, observed())) == ["api-4xx-rate alarm fires"]
     # GIVEN the 5XX alarm fired as well: the stay-OK check fails
     both = [went("sluice-local-api-4xx-rate-low"), went("sluice-local-api-5xx-rate-high")]
     assert failed(check_expectations(expectations, SLO, observed(both))) == ["every other alarm stays OK"]
@@ -98,14 +99,14 @@ def test_db_outage_needs_retries_and_queue_age_alarms_no_dead_letter_and_zero_lo
     assert failed(check_expectations(expectations, SLO, observed(transitions, result=lossy))) == ["zero loss"]
     # GIVEN events were dead-lettered: the DLQ must stay quiet through an outage inside the retry window
     dead = [*transitions, went("sluice-local-dlq-visible-high")]
-    assert failed(check_expectations(expectations, SLO, observed(dead))) == ["dlq alarms stay OK"]
+    assert failed(check_expectations(expectations, SLO, observed(dead))) == ["dlq-visible alarms stay OK"]
 
 
-def test_a_must_fire_signal_without_any_matching_alarm_fails_and_says_so() -> None:
-    expectations = Expectations(must_fire=frozenset({"dlq"}))
+def test_a_must_fire_row_without_any_alarm_fails_and_says_so() -> None:
+    expectations = Expectations(must_fire=frozenset({"dlq-visible"}))
     checks = check_expectations(expectations, SLO, Observed(GOOD_TOTALS, CLEAN, [], [], True))
-    assert failed(checks) == ["dlq alarm fires"]
-    assert "no alarm matches signal 'dlq'" in checks[-1].detail
+    assert failed(checks) == ["dlq-visible alarm fires"]
+    assert "no alarm of row 'dlq-visible'" in checks[-1].detail
 
 
 def test_slo_checks_fail_on_latency_and_errors() -> None:

@@ -1,4 +1,5 @@
-"""The scenario table is consistent: shapes exist, user classes exist, signals are known."""
+"""The scenario table is consistent: shapes exist, user classes exist, the alarm rows it names are rows of the
+alarm table (every environment's)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from alarms.table import alarm_table, composite_definitions
 from cloudformation.config import load_config
+from dashboards.catalog import build_catalog
+from loadtest.alarm_rows import ALL_OTHERS
 from loadtest.errors import LoadTestError
 from loadtest.scenarios import SCENARIOS, USER_CLASSES, get_scenario
 from loadtest.shapes import SHAPES
-from loadtest.signals import ALL_OTHERS, SIGNAL_PATTERNS
 from local.faults import FAULTS  # the local stack's faults: the names a scenario may inject
 
 SHAPES_DIR = Path(__file__).resolve().parents[2] / "loadtest" / "shapes"
+LOCAL = load_config("local")
+TABLE_ROWS = {spec.name for spec in alarm_table(LOCAL, build_catalog(LOCAL))} | {
+    composite.spec.name for composite in composite_definitions(LOCAL)
+}
 
 
 def test_the_issue_s_scenarios_exist() -> None:
@@ -25,8 +32,8 @@ def test_each_scenario_is_runnable(scenario) -> None:
     assert scenario.shape in SHAPES and (SHAPES_DIR / f"{scenario.shape}.py").is_file()
     assert scenario.mix and set(scenario.mix) <= set(USER_CLASSES)
     assert all(weight > 0 for weight in scenario.mix.values())
-    signals = scenario.expectations.must_fire | scenario.expectations.must_stay_ok
-    assert signals <= set(SIGNAL_PATTERNS) | {ALL_OTHERS}
+    rows = scenario.expectations.must_fire | scenario.expectations.must_stay_ok
+    assert rows <= TABLE_ROWS | {ALL_OTHERS}, rows - TABLE_ROWS
     assert not scenario.expectations.must_fire & scenario.expectations.must_stay_ok
     assert scenario.users >= 1 and scenario.rate > 0 and scenario.duration >= 5
     if scenario.fault:
@@ -40,7 +47,7 @@ def test_db_outage_outlasts_five_receives_but_not_the_retry_window_and_needs_no_
     assert 5 * config.visibility_timeout_seconds < scenario.fault.seconds < config.queue.retry_window_seconds
     assert not scenario.replay
     assert {"retries", "queue-age"} <= scenario.expectations.must_fire
-    assert {"dlq", "archived"} <= scenario.expectations.must_stay_ok
+    assert {"dlq-visible", "events-archived"} <= scenario.expectations.must_stay_ok
 
 
 def test_smoke_fits_in_a_ci_minute() -> None:
