@@ -30,6 +30,9 @@ SNS = "AWS/SNS"
 # The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
 TABLE_WRITE_OPERATION = "BatchWriteItem"
 # The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
+# What the notifier publishes about low-tier messages (forwarded at once, held outside business hours, sent in a
+# digest): no dashboard draws them and no alarm reads them (the notifier's Lambda errors page), but they are billed.
+NOTIFIER_METRICS = ("NotificationsForwarded", "NotificationsHeld", "NotificationsDigested")
 # The S3 analytics sink's metrics (published only when `sinks` holds "s3"), by signal id.
 ANALYTICS_SINK_METRICS = {
     "analytics_objects_written": "AnalyticsObjectsWritten",
@@ -147,7 +150,6 @@ def build_catalog(config: Config) -> Catalog:
         *_reconciliation(config, period),
         *_function(config, "notifier", period),
         *_failures(config, period),
-        *_notifications(config, period),
         *_function(config, "canary", period),
         *_canary(config, period),
     ]
@@ -565,14 +567,6 @@ def _failures(config: Config, period: int) -> list[Signal]:
         # Deliveries SNS gave up on, on the topics people subscribe to: the high topic (pages) and the notify topic
         # (the notifier's low-tier messages). The local stack delivers to no person and publishes none.
         *(_sns_failed(config, topic, period) for topic in ("high", "notify")),
-    ]
-
-
-def _notifications(config: Config, period: int) -> list[Signal]:
-    """The notifier's low-tier messages: forwarded at once, held outside business hours, sent in a digest."""
-    return [
-        _ours(config, f"notifications_{verb}", f"Notifications{verb.title()}", "notifier", period)
-        for verb in ("forwarded", "held", "digested")
     ]
 
 

@@ -71,7 +71,9 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 rate=8.0,
                 duration=15.0,
                 mix=_mix(IngestUser=3, BadInputUser=1),
-                expectations=Expectations(must_stay_ok=frozenset({DLQ, *SERVER_ERRORS})),
+                # the 5XX rate, not the error budget: its slow window (12 minutes locally) outlasts the smoke
+                # and remembers any earlier run's errors
+                expectations=Expectations(must_stay_ok=frozenset({DLQ, "api-5xx-rate"})),
                 drain_seconds=30.0,
             ),
             Scenario(

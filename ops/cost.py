@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudformation.config import Config
-from dashboards.catalog import ANALYTICS_SINK_METRICS, build_catalog
+from dashboards.catalog import ANALYTICS_SINK_METRICS, NOTIFIER_METRICS, build_catalog
 from ops.errors import OpsError
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.toml"
@@ -384,8 +384,8 @@ def estimate(
 
 
 def custom_metric_series(config: Config, sinks: tuple[str, ...]) -> tuple[int, int]:
-    """(pipeline, canary): the custom metric series the functions publish, each billed as a metric, counted from
-    the metric catalog (one series per name and dimensions); the S3 sink's only with the S3 sink."""
+    """(pipeline, canary): the custom metric series the functions publish, each billed as a metric: the metric
+    catalog's (one series per name and dimensions; the S3 sink's only with the S3 sink) and the notifier's."""
     skipped = set() if "s3" in sinks else set(ANALYTICS_SINK_METRICS.values())
     series = {
         (metric.name, metric.dimensions)
@@ -393,7 +393,7 @@ def custom_metric_series(config: Config, sinks: tuple[str, ...]) -> tuple[int, i
         if metric.namespace == config.metrics_namespace and metric.name not in skipped
     }
     canary = {(name, dimensions) for name, dimensions in series if ("service", "canary") in dimensions}
-    return len(series - canary), len(canary)
+    return len(series - canary) + len(NOTIFIER_METRICS), len(canary)
 
 
 def _add_canary(

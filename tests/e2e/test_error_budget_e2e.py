@@ -74,12 +74,15 @@ class Client:
             self.stack.lift("queue-down")
 
     def mix(self, good: int, failing: int, seconds: float, stop: threading.Event | None = None) -> float:
-        """Rounds of `good` then `failing` requests for `seconds` (or until `stop`); returns requests a second."""
+        """Rounds of `good` requests with `failing` ones in their middle, for `seconds` (or until `stop`); returns
+        requests a second. Good traffic on both sides of each failure: a window that slides past the last request
+        would otherwise judge a failure against the few requests before it."""
         began = time.monotonic()
         before = sum(self.statuses.values())
         while time.monotonic() - began < seconds and not (stop and stop.is_set()):
-            self.good(good)
+            self.good(good // 2)
             self.failing(failing)
+            self.good(good - good // 2)
         return (sum(self.statuses.values()) - before) / (time.monotonic() - began)
 
     def close(self) -> None:
