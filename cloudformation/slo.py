@@ -98,6 +98,8 @@ def valid_alarm_period(seconds: int) -> bool:
 def objective_problems(objective: Objective, local: bool) -> list[tuple[str, str]]:
     """(config key, one-line message) for an SLO window CloudWatch cannot alarm on; empty when it can."""
     window, period = objective.slo_window_seconds, objective.period_seconds
+    if period <= 0:
+        return [("period_seconds", "expected a positive number of seconds")]
     if window < SHORT_WINDOW_DIVISOR * 10 * period:
         return [("slo_window_seconds", f"expected at least {SHORT_WINDOW_DIVISOR * 10 * period} s (120 periods)")]
     longest = max(windows_used(objective))

@@ -56,6 +56,7 @@ def test_every_environment_loads(env):
         ("[test.monitoring]\nrunbook_url = 'docs/runbook.md#top'\n", "test.monitoring.runbook_url: expected an"),
         ("[test.monitoring]\navailability_slo_percent = 100\n", "test.monitoring.availability_slo_percent: expected"),
         ("[test.monitoring]\navailability_slo_percent = '3 nines'\n", "availability_slo_percent: expected a number"),
+        ("[test.monitoring]\nperiod_seconds = 0\n", "test.monitoring.period_seconds: expected a positive number"),
         ("[test.monitoring]\nslo_window_seconds = 3600\n", "test.monitoring.slo_window_seconds: expected at least"),
         ("[test.monitoring]\nslo_window_seconds = 8640000\n", "slo_window_seconds: its slow-burn window (864000 s"),
         (
