@@ -107,6 +107,16 @@ class BackgroundStack:
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 
+    def wait_stored(self, ids: list[str], timeout: float) -> None:
+        """Until every id is in the table; AssertionError with the count missing after `timeout`."""
+        deadline = time.monotonic() + timeout
+        missing = set(ids) - self.stored_ids(ids)
+        while missing:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
+            time.sleep(1)
+            missing -= self.stored_ids(sorted(missing))
+
     @contextlib.contextmanager
     def canary_paused(self) -> Iterator[None]:
         """No canary run (and so no canary request through ingest) while the block runs: for tests that check

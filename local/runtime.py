@@ -39,15 +39,18 @@ from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
 from local.control import ControlServer
 from local.deploy import LocalStack, clients, deploy
+from local.dynamodb_metrics import DynamoDbObserver
+from local.emf import EmfCapture
 from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
 from local.logs import start_run_logs
-from local.metrics import DynamoDbObserver, EmfCapture, MetricSink, Publisher, QueueSampler, SqsObserver
+from local.metrics import MetricSink, Publisher
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
+from local.sqs_metrics import QueueSampler, SqsObserver
 from local.state import DEFAULT_STATE_DIR, StatePaths
 from local.validation import body_validator
 

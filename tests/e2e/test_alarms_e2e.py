@@ -29,7 +29,6 @@ nominal load, 130 s for the kinds), not a minute or more per kind.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -47,6 +46,7 @@ from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anoma
 from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from tests.e2e.clients import Background, Trickle, stop_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -184,16 +184,6 @@ def quiet_stack(stack: BackgroundStack, alarms: Iterable[str], timeout: float = 
     stack.wait_until(quiet, timeout, "a quiet stack (no fault, empty queues, the alarms needed OK)")
 
 
-def wait_stored(stack: BackgroundStack, ids: list[str], timeout: float = STORE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    missing = set(ids) - stack.stored_ids(ids)
-    while missing:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
-        time.sleep(1)
-        missing -= stack.stored_ids(sorted(missing))
-
-
 def request_counts(stack: BackgroundStack, periods: int) -> dict[int, float]:
     """Client requests per period (the anomaly alarm's signal: the canary's own are left out, and a period without
     any has no value) over the last `periods` complete periods."""
@@ -210,68 +200,6 @@ def sleep_until(moment: float) -> None:
 
 
 # --- load and causes ------------------------------------------------------------------------------------
-
-
-class Background(threading.Thread):
-    """Calls `step` every `interval` seconds until stopped or `limit` seconds have passed; `stop` re-raises
-    what a step raised."""
-
-    def __init__(self, step: Callable[[], None], interval: float, limit: float) -> None:
-        super().__init__(daemon=True)
-        self._step = step
-        self._interval = interval
-        self._deadline = time.monotonic() + limit
-        self._stop_event = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        next_at = time.monotonic()
-        try:
-            while not self._stop_event.is_set() and time.monotonic() < self._deadline:
-                self._step()
-                # a steady pace; a late step delays the next one rather than crowding them
-                next_at = max(next_at + self._interval, time.monotonic())
-                self._stop_event.wait(next_at - time.monotonic())
-        except BaseException as error:  # reported by stop()
-            self.error = error
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        if self.ident is not None:  # started
-            self.join(timeout=30)
-        if self.error is not None:
-            raise AssertionError(f"background step failed: {self.error!r}") from self.error
-
-
-def stop_all(*threads: Background) -> None:
-    """Stop every thread, then re-raise the first failure of a step."""
-    failures = []
-    for thread in threads:
-        try:
-            thread.stop()
-        except AssertionError as failure:
-            failures.append(failure)
-    if failures:
-        raise failures[0]
-
-
-class Trickle:
-    """Posts one small valid event per step and keeps what the API answered."""
-
-    def __init__(self, stack: BackgroundStack) -> None:
-        self._stack = stack
-        self.accepted: list[tuple[float, str]] = []  # (time posted, id)
-        self.statuses: Counter[int] = Counter()
-
-    def step(self) -> None:
-        posted = time.time()
-        response = self._stack.post_events({"kind": "alarms-e2e", "n": len(self.statuses)})
-        self.statuses[response.status_code] += 1
-        if response.status_code == 202:
-            self.accepted += [(posted, event_id) for event_id in response.json()["ids"]]
-
-    def ids(self, before: float = math.inf) -> list[str]:
-        return [event_id for posted, event_id in self.accepted if posted < before]
 
 
 def lost_events_publisher(stack: BackgroundStack) -> Callable[[], None]:
@@ -394,7 +322,7 @@ def test_a_steady_nominal_load_keeps_every_alarm_ok(local_stack):
     load.stop()
     ended = time.time()
     # AND the pipeline has stored them, and the evaluator has read every period of the load and the one after
-    wait_stored(stack, trickle.ids())
+    stack.wait_stored(trickle.ids(), STORE_TIMEOUT)
     sleep_until((math.ceil(ended / PERIOD) + 1) * PERIOD + EVALUATED_AFTER_SECONDS)
     # THEN every request was accepted, and no alarm went to ALARM
     latencies.sort()
@@ -446,7 +374,7 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         send_poison(stack, POISON_MESSAGES)
         # WHEN the outage's events are stored (the next fault must not use up their receives), DynamoDB
         # throttles the writes
-        wait_stored(stack, trickle.ids(before=db_back))
+        stack.wait_stored(trickle.ids(before=db_back), STORE_TIMEOUT)
         throttle_began = time.time()
         stack.inject("db-throttle", UNTIL_FIRED_SECONDS)
         # THEN throttled writes show in the table's FILLed throttle count; the throttling ends there
@@ -478,5 +406,5 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     wait_back_to_ok(stack, {ARCHIVED}, start, CLEAR_TIMEOUT)
     # AND nothing accepted was lost: every event is stored, the poison archived
     assert set(trickle.statuses) == {202}
-    wait_stored(stack, trickle.ids())
+    stack.wait_stored(trickle.ids(), STORE_TIMEOUT)
     assert stack.status()["archive_objects"] > archived_before

@@ -16,7 +16,7 @@ from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
 from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
-from tests.e2e.test_alarms_e2e import Background, Trickle
+from tests.e2e.clients import Background, Trickle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -49,16 +49,6 @@ def first_alarm_since(stack: BackgroundStack, name: str, since: float) -> float:
         if item["alarm"] == name and item["new"] == "ALARM"
     ]
     return min(times)
-
-
-def wait_stored(stack: BackgroundStack, ids: list[str], timeout: float = STORE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    missing = set(ids) - stack.stored_ids(ids)
-    while missing:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
-        time.sleep(1)
-        missing -= stack.stored_ids(sorted(missing))
 
 
 def test_a_paused_consumer_pages_within_the_derived_bound_and_clears_when_it_polls_again(local_stack):
@@ -101,7 +91,7 @@ def test_a_paused_consumer_pages_within_the_derived_bound_and_clears_when_it_pol
         # WHEN the mapping polls again
         stack.lift("consumer-paused")
     # THEN the events are stored and the alarm returns to OK
-    wait_stored(stack, ids)
+    stack.wait_stored(ids, STORE_TIMEOUT)
     stack.wait_until(lambda status: status["alarms"][CONSUMER_STOPPED] == "OK", CLEAR_TIMEOUT, "consumer-stopped OK")
 
 
@@ -196,4 +186,4 @@ def test_records_failing_under_a_database_outage_reach_the_low_tier_and_clear(lo
         sender.stop()
     # AND every accepted event is stored
     assert set(clients.statuses) == {202}
-    wait_stored(stack, clients.ids(), STORE_TIMEOUT + CLEAR_TIMEOUT)
+    stack.wait_stored(clients.ids(), STORE_TIMEOUT + CLEAR_TIMEOUT)

@@ -13,9 +13,10 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from local.chaos import Chaos, InjectedCrash, find_clients
+from local.dynamodb_metrics import DynamoDbObserver
 from local.emulator import DUMMY_CREDENTIALS, MotoServer
 from local.faults import UnknownFaultError
-from local.metrics import DynamoDbObserver, MetricSink
+from local.metrics import MetricSink
 from tests.local.helpers import named, stub_function, unique
 
 # One retry: faults go through botocore's retries, and the tests should not sit in backoff.

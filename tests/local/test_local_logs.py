@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools import Metrics
 
+from local.emf import EmfCapture
 from local.logs import show, start_run_logs
-from local.metrics import EmfCapture, MetricSink
+from local.metrics import MetricSink
 
 
 @pytest.fixture

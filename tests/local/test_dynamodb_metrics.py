@@ -1,0 +1,36 @@
+"""What DynamoDB would count (capacity, latency, throttles, errors), seen on the clients' calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.dynamodb_metrics import DynamoDbObserver
+from local.emulator import MotoServer
+from local.metrics import MetricSink
+from tests.local.helpers import named, unique
+
+
+def test_dynamodb_observer_counts_capacity_latency_and_errors(moto: MotoServer) -> None:
+    # GIVEN an observed client and a table
+    sink = MetricSink()
+    dynamodb = moto.client("dynamodb")
+    DynamoDbObserver(sink).attach(dynamodb)
+    table = unique("events")
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sink.drain()
+    # WHEN it writes two small items and one of ~1.5 KB, then writes to a missing table
+    items = [{"pk": {"S": "a"}}, {"pk": {"S": "b"}}, {"pk": {"S": "c"}, "raw": {"S": "x" * 1500}}]
+    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in items]})
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.put_item(TableName=unique("missing"), Item={"pk": {"S": "a"}})
+    # THEN capacity is 1 + 1 + 2 units, latency is per table and operation, the 400 is a UserError
+    points = sink.drain()
+    assert named(points, "ConsumedWriteCapacityUnits") == [4]
+    (latency,) = [p for p in points if p.name == "SuccessfulRequestLatency"]
+    assert latency.dimensions == (("Operation", "BatchWriteItem"), ("TableName", table))
+    assert named(points, "UserErrors") == [1]
