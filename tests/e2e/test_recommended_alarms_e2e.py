@@ -18,7 +18,7 @@ from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
 # The local stand-in for CloudWatch's metric delay: a period is evaluated once the publisher has sent it (settle),
