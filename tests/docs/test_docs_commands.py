@@ -20,6 +20,7 @@ from invoke.parser import Parser, ParserContext
 import tasks
 from cloudformation.config import load_config
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES
+from tests.tasks.helpers import run_invoke
 
 PROJECT = Path(__file__).resolve().parents[2]
 DOCS = [
@@ -28,7 +29,6 @@ DOCS = [
     PROJECT / "ops/README.md",
     PROJECT / "loadtest/README.md",
 ]
-INVOKE = Path(sys.executable).parent / "invoke"
 # Commands that need neither a stack nor AWS and finish in seconds: run them as the docs show them.
 RUNS_LOCALLY = {"synth", "cost", "load -s list", "load --scenario list", "--list"}
 
@@ -135,20 +135,6 @@ def test_every_documented_task_and_option_exists(command: DocCommand) -> None:
             pytest.fail(f"{command}: {error}")
 
 
-def run_invoke(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return subprocess.run(
-        [str(INVOKE), "--search-root", str(PROJECT), *arguments],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
-
-
 def runnable(command: DocCommand) -> bool:
     joined = " ".join(command.tokens)
     return command.concrete and any(joined == name or joined.startswith(f"{name} ") for name in RUNS_LOCALLY)
@@ -164,7 +150,7 @@ def test_some_documented_commands_run_locally() -> None:
 @pytest.mark.parametrize("command", LOCAL_COMMANDS, ids=str)
 def test_documented_commands_that_need_no_stack_run_as_shown(command: DocCommand, tmp_path: Path) -> None:
     # GIVEN a documented command that needs neither a stack nor AWS WHEN run as shown
-    result = run_invoke(command.tokens, tmp_path)
+    result = run_invoke(tmp_path, *command.tokens)
     # THEN it succeeds
     assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
 
@@ -181,7 +167,7 @@ def test_ops_readme_cost_table_is_what_invoke_cost_prints(tmp_path: Path) -> Non
     table = readme[heading.end() :].split("\n\n## ")[0]
     rows = [line for line in table.splitlines() if line.startswith("| naive") or line.startswith("| ours")]
     # WHEN the command runs
-    result = run_invoke(heading.group(1).split(), tmp_path)
+    result = run_invoke(tmp_path, *heading.group(1).split())
     assert result.returncode == 0, result.stderr
     printed = [line for line in result.stdout.splitlines() if re.match(r"^(naive|ours)\b.*\$.*\$.*\$", line)]
     # THEN each row's per month, per million and budget figures are the printed ones
@@ -196,7 +182,7 @@ def test_ops_readme_states_the_prod_template_size(tmp_path: Path) -> None:
     stated = re.search(r"prod's is ~(\d+) KB: `invoke synth --env prod`", readme)
     assert stated is not None
     # WHEN the template is synthesized
-    result = run_invoke(["synth", "--env", "prod"], tmp_path)
+    result = run_invoke(tmp_path, "synth", "--env", "prod")
     assert result.returncode == 0, result.stderr
     written = re.match(r"^(\S+template\.json):", result.stdout)
     assert written is not None, result.stdout
@@ -257,7 +243,7 @@ def test_ops_readme_sink_table_is_what_invoke_cost_prints(tmp_path: Path) -> Non
         if (match := re.match(r"^\| (dynamodb|dynamodb \+ s3|s3) \(consumer batches of \d+\) \|", line))
     }
     # WHEN the command runs
-    result = run_invoke(heading.group(1).split(), tmp_path)
+    result = run_invoke(tmp_path, *heading.group(1).split())
     assert result.returncode == 0, result.stderr
     printed = {
         match.group(1): _dollars(line)

@@ -5,27 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-INVOKE = Path(sys.executable).parent / "invoke"
-
-
-def invoke(cwd: Path, *arguments: str, env: dict[str, str] | None = None, **options) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return subprocess.run(
-        [str(INVOKE), "--search-root", str(PROJECT), *arguments],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**environment, **(env or {})},
-        timeout=120,
-        check=False,
-        **({"capture_output": True} | options),
-    )
+from tests.tasks.helpers import run_invoke
 
 
 @pytest.mark.parametrize(
@@ -42,7 +26,7 @@ def test_a_missing_required_option_names_it_and_shows_the_usage(
     tmp_path: Path, arguments: tuple[str, ...], needs: str, usage: str
 ) -> None:
     # GIVEN a task run without its required option
-    result = invoke(tmp_path, *arguments)
+    result = run_invoke(tmp_path, *arguments)
     # THEN it fails with our words, what the option is, and the task's usage line; not invoke's wording
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1
@@ -55,7 +39,7 @@ def test_a_missing_required_option_names_it_and_shows_the_usage(
 @pytest.mark.parametrize("arguments", [("replay", "--help"), ("events.get", "-h"), ("--help", "replay")])
 def test_help_works_for_a_task_with_required_options(tmp_path: Path, arguments: tuple[str, ...]) -> None:
     # GIVEN a task with a required option, asked for its help the way people ask (`invoke replay --help`)
-    result = invoke(tmp_path, *arguments)
+    result = run_invoke(tmp_path, *arguments)
     # THEN its help is shown, not an error about the missing option (or "--help" taken as its value)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: inv[oke] [--core-opts]") and "Options:" in result.stdout
@@ -73,7 +57,7 @@ def test_output_into_a_closed_pipe_ends_without_a_traceback(
     os.close(read_end)
     try:
         # WHEN a task (or invoke itself) prints into it
-        result = invoke(
+        result = run_invoke(
             tmp_path,
             *arguments,
             env={"PYTHONUNBUFFERED": unbuffered},
@@ -102,7 +86,7 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(
     config.write_text("[default]\nregion = us-east-1\n")
     files = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config)}
     # WHEN a task that talks to AWS is run with it
-    result = invoke(tmp_path, *arguments, env={**files, **environment})
+    result = run_invoke(tmp_path, *arguments, env={**files, **environment})
     # THEN the one error line names the profile and where it was asked for
     assert result.returncode == 1
     assert result.stderr.strip() == (

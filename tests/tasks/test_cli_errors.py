@@ -5,7 +5,6 @@ stack (so nothing here can reach a running stack or AWS)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -18,24 +17,10 @@ from hypothesis import strategies as st
 
 from cloudformation.config import ConfigError, load_config
 from cloudformation.synth import full_template
+from tests.tasks.helpers import run_invoke
 
 PROJECT = Path(__file__).resolve().parents[2]
 REAL_CONFIG = PROJECT / "sluice.toml"
-INVOKE = Path(sys.executable).parent / "invoke"
-
-
-def run_invoke(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return subprocess.run(
-        [str(INVOKE), "--search-root", str(PROJECT), *arguments],
-        cwd=cwd,  # an empty folder: `.local/outputs.json` (a running stack) is not there
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
