@@ -317,7 +317,7 @@ def estimate(
     # S3: the archive holds only dead-lettered messages
     result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
 
-    custom_metrics, _ = custom_metric_series(config, shape.sinks)
+    custom_metrics, canary_metrics = custom_metric_series(config, shape.sinks)
     result.add(
         "CloudWatch",
         "custom metrics (EMF)",
@@ -367,7 +367,7 @@ def estimate(
         "X-Ray", "traces recorded", traces, "traces", traces / MILLION * prices("xray", "traces_recorded_per_million")
     )
 
-    _add_canary(result, config, prices, assume, seconds, shape.sinks)
+    _add_canary(result, config, prices, assume, seconds, shape.sinks, canary_metrics)
 
     # KMS: the stack's customer-managed key
     keys_usd = inventory.kms_keys * prices("kms", "key_month")
@@ -397,7 +397,13 @@ def custom_metric_series(config: Config, sinks: tuple[str, ...]) -> tuple[int, i
 
 
 def _add_canary(
-    result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float, sinks: tuple[str, ...]
+    result: Estimate,
+    config: Config,
+    prices: Prices,
+    assume: Assumptions,
+    seconds: float,
+    sinks: tuple[str, ...],
+    canary_metrics: int,  # the canary's custom metric series (custom_metric_series)
 ) -> None:
     """The end-to-end canary: one event through the whole path every interval, whatever the clients send. It
     reads its event back from the table, or without one from its own S3 object (a PUT, then HeadObjects)."""
@@ -409,7 +415,6 @@ def _add_canary(
     lambda_usd += lambda_gb_s * prices("lambda", "arm64_gb_second")
     sqs = 3 * runs  # send, receive, delete
     reads = assume.canary_reads * runs
-    _, canary_metrics = custom_metric_series(config, sinks)
     items = [
         ("Scheduler", f"canary schedule: a run every {config.canary.interval_seconds} s", runs, "invocations",
          runs / MILLION * prices("scheduler", "invocations_per_million")),
