@@ -21,7 +21,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from dashboards.metric_math import BAND_HISTORY_PERIODS, Band, MathError, Series, evaluate, referenced_ids
-from local.alarm_evaluator import fetch_series
+from local.cloudwatch_reader import fetch_series
 
 DEFAULT_RANGE_SECONDS = 3 * 3600
 # The narrowest time axis: a few periods, so one datapoint is not a full-width smear.

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 
 from cloudformation.config import Config
 from dashboards.catalog import Catalog, Metric, build_catalog
-from local.alarm_evaluator import fetch_series
+from local.cloudwatch_reader import fetch_series
 from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
 from local.runtime import LocalRuntime, Ports

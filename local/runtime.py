@@ -34,9 +34,10 @@ from cloudformation.api import events_request_schema
 from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from cloudformation.functions import logical_id
 from dashboards.catalog import build_catalog
-from local.alarm_evaluator import AlarmEvaluator, fetch_series
+from local.alarm_evaluator import AlarmEvaluator
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
+from local.cloudwatch_reader import fetch_series
 from local.control import ControlServer
 from local.deploy import LocalStack, clients, deploy
 from local.dynamodb_metrics import DynamoDbObserver

@@ -43,8 +43,8 @@ from cloudformation.config import load_config
 from cloudformation.slo import windows_used
 from dashboards.catalog import build_catalog
 from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band, evaluate
-from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
+from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle, stop_all
 

@@ -13,8 +13,8 @@ from alarms.stopped_consumer import stopped_consumer_bound
 from cloudformation.config import load_config
 from cloudformation.synth import full_template
 from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
-from local.alarm_evaluator import fetch_series
 from local.background import BackgroundStack
+from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle
 
