@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from hypothesis import strategies as st
 
 from functions.common.envelope import Envelope
+from tests.aws_helpers import create_hash_table
 
 EVENTS = Path(__file__).resolve().parents[1] / "data" / "aws-events"
 # The notifier's business hours in the function tests: Monday to Friday, 09:00–17:00 in Berlin.
@@ -298,12 +299,7 @@ def envelope_body(event_id: str, raw: str = '{"n": 1}', received_at: str = "2026
 
 
 def create_table(name: str, key: str) -> None:
-    plain_client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_hash_table(plain_client("dynamodb"), name, key)
 
 
 def forget_keys(table: str) -> None:

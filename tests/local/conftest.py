@@ -9,7 +9,7 @@ import pytest
 from botocore.client import BaseClient
 
 from local.emulator import MotoServer, PortInUseError, free_port, start_moto
-from tests.local.helpers import unique
+from tests.aws_helpers import unique
 
 
 @pytest.fixture(scope="session")

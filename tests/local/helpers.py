@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,6 @@ from local.lambdas import FunctionSettings, LocalFunction
 from local.metrics import MetricSink
 
 AWS_EVENTS = Path(__file__).resolve().parent.parent / "data" / "aws-events"
-
-
-def unique(prefix: str) -> str:
-    """A resource name no other test uses (tests share the session's moto server)."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def queue_depth(sqs: BaseClient, url: str) -> tuple[int, int]:

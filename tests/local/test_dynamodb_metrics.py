@@ -7,7 +7,8 @@ import pytest
 from local.dynamodb_metrics import DynamoDbObserver
 from local.emulator import MotoServer
 from local.metrics import MetricSink
-from tests.local.helpers import named, unique
+from tests.aws_helpers import create_hash_table, unique
+from tests.local.helpers import named
 
 
 def test_dynamodb_observer_counts_capacity_latency_and_errors(moto: MotoServer) -> None:
@@ -15,13 +16,7 @@ def test_dynamodb_observer_counts_capacity_latency_and_errors(moto: MotoServer) 
     sink = MetricSink()
     dynamodb = moto.client("dynamodb")
     DynamoDbObserver(sink).attach(dynamodb)
-    table = unique("events")
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_hash_table(dynamodb, unique("events"), "pk")
     sink.drain()
     # WHEN it writes two small items and one of ~1.5 KB, then writes to a missing table
     items = [{"pk": {"S": "a"}}, {"pk": {"S": "b"}}, {"pk": {"S": "c"}, "raw": {"S": "x" * 1500}}]

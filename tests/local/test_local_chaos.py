@@ -17,7 +17,8 @@ from local.dynamodb_metrics import DynamoDbObserver
 from local.emulator import DUMMY_CREDENTIALS, MotoServer
 from local.faults import UnknownFaultError
 from local.metrics import MetricSink
-from tests.local.helpers import named, stub_function, unique
+from tests.aws_helpers import create_hash_table, unique
+from tests.local.helpers import named, stub_function
 
 # One retry: faults go through botocore's retries, and the tests should not sit in backoff.
 FAST = {"retries": {"mode": "standard", "total_max_attempts": 2}}
@@ -30,14 +31,7 @@ def dynamodb(moto: MotoServer) -> BaseClient:
 
 @pytest.fixture
 def table(dynamodb: BaseClient) -> str:
-    name = unique("events")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_hash_table(dynamodb, unique("events"), "pk")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.client import BaseClient
 
 from local.metrics import MetricSink, Publisher, aggregate
-from tests.local.helpers import unique
+from tests.aws_helpers import unique
 
 
 def test_aggregate_folds_datapoints_into_statistic_sets() -> None:

@@ -11,8 +11,9 @@ from botocore.client import BaseClient
 
 from local.notifications import BridgeSettings, SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller, failed_message_ids
+from tests.aws_helpers import unique
 from tests.local.conftest import QueueFactory
-from tests.local.helpers import aws_event, queue_depth, stub_function, unique
+from tests.local.helpers import aws_event, queue_depth, stub_function
 
 BOUNDED_WAIT_SECONDS = 30
 

@@ -10,10 +10,7 @@ from typing import Any
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.envelope import Envelope, new_event_id, parse_envelope
 from functions.common.item import encode
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+from tests.aws_helpers import create_hash_table, unique
 
 
 def envelope(event_id: str | None = None, received_at: str = "2026-11-25T10:15:00.000Z", **raw: Any) -> str:
@@ -52,14 +49,7 @@ def put_archive(s3: Any, bucket: str, moment: datetime, lines: list[dict[str, An
 
 
 def create_table(dynamodb: Any) -> str:
-    name = unique("events")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_hash_table(dynamodb, unique("events"), "event_id")
 
 
 def item_of(body: str) -> dict[str, dict[str, Any]]:

@@ -20,7 +20,7 @@ from ops.deploy import StackSpec, deploy_stack, destroy_stack, preview_stack
 from ops.errors import OpsError
 from ops.package import upload_template
 from ops.stack import environment_stack
-from tests.ops.helpers import unique
+from tests.aws_helpers import unique
 from tests.ops.test_ops_package import FakeInstaller
 
 PROJECT = Path(__file__).resolve().parents[2]

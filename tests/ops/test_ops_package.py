@@ -30,7 +30,7 @@ from ops.package import (
     tls_only_policy,
     zip_bytes,
 )
-from tests.ops.helpers import unique
+from tests.aws_helpers import unique
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from functions.common.analytics import analytics_objects
 from functions.common.envelope import Envelope
 from ops.errors import OpsError
 from ops.query import format_result, query_athena, query_local
-from tests.ops.helpers import unique
+from tests.aws_helpers import unique
 
 
 def stored(s3: Any, bucket: str, events: list[Envelope]) -> None:

@@ -13,7 +13,8 @@ from functions.common.analytics import analytics_objects
 from functions.common.envelope import Envelope
 from ops.errors import OpsError
 from ops.reconcile import read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
-from tests.ops.helpers import create_table, envelope, item_of, unique
+from tests.aws_helpers import unique
+from tests.ops.helpers import create_table, envelope, item_of
 
 
 def test_a_missing_id_is_found_and_ids_repeated_in_the_log_are_reported_apart(aws: boto3.Session) -> None:

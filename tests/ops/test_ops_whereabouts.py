@@ -8,7 +8,8 @@ import boto3
 
 from ops.reconcile import WindowResult, reconcile_ids
 from ops.whereabouts import locate
-from tests.ops.helpers import archive_line, create_table, envelope, put_archive, unique
+from tests.aws_helpers import unique
+from tests.ops.helpers import archive_line, create_table, envelope, put_archive
 
 
 def make_places(aws: boto3.Session) -> tuple[str, str, str]:

@@ -11,6 +11,7 @@ from moto import mock_aws
 from cloudformation.config import NotificationsConfig
 from functions.notifier.notification import Notification
 from local.console.feed import delivery, feed, pending_digest
+from tests.aws_helpers import create_hash_table
 
 HOURS = NotificationsConfig(("Mon", "Tue", "Wed", "Thu", "Fri"), "09:00-17:00", "UTC")
 WEDNESDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -46,12 +47,7 @@ def test_the_feed_lists_notifying_transitions_newest_first():
 def test_the_pending_digest_is_the_notifiers_digest_of_what_it_holds():
     # GIVEN the notifier's held-notifications table with one held alarm notification
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName="held",
-        KeySchema=[{"AttributeName": "notification_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "notification_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_hash_table(dynamodb, "held", "notification_id")
     message = '{"AlarmName": "sluice-local-queue-age-low", "NewStateValue": "ALARM", "NewStateReason": "old"}'
     held = Notification("n-1", message, "ALARM: queue age", "2026-11-28T12:00:00Z")
     dynamodb.put_item(TableName="held", Item=held.to_item())

@@ -15,7 +15,7 @@ import local.fast_sqs.backend as backend_module
 from local import moto_server
 from local.emulator import MotoServer
 from local.fast_sqs import MOTO_VERSION, MotoVersionError, install
-from tests.local.helpers import unique
+from tests.aws_helpers import unique
 
 PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
