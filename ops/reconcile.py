@@ -106,12 +106,11 @@ class IdsResult:
         else:
             lines.append("missing: none")
         if self.repeated_in_log:
-            extra = sum(self.repeated_in_log.values()) - len(self.repeated_in_log)
             lines.append(
-                f"listed more than once in the client log: {len(self.repeated_in_log)} ids ({extra} extra lines) — "
+                f"listed more than once in the client log: {_repeats(self.repeated_in_log)} — "
                 "one event each, stored once (same Idempotency-Key resent, or a repeated log line)"
             )
-            lines += [f"  {event_id} ×{count}" for event_id, count in sorted(self.repeated_in_log.items())[:20]]
+            lines += _repeat_lines(self.repeated_in_log)
         lines.append("duplicates in the table: impossible by construction (event_id is the table's key)")
         return lines
 
@@ -267,12 +266,19 @@ class S3IdsResult:
         else:
             lines.append("missing: none")
         if self.duplicated:
-            extra = sum(self.duplicated.values()) - len(self.duplicated)
-            lines.append(f"DUPLICATED in the S3 store: {len(self.duplicated)} events ({extra} extra lines)")
-            lines += [f"  {event_id} ×{count}" for event_id, count in sorted(self.duplicated.items())[:20]]
+            lines.append(f"DUPLICATED in the S3 store: {_repeats(self.duplicated)}")
+            lines += _repeat_lines(self.duplicated)
         else:
             lines.append("duplicates in the S3 store: none")
         return lines
+
+
+def _repeats(counts: dict[str, int]) -> str:
+    return f"{len(counts)} ids ({sum(counts.values()) - len(counts)} extra lines)"
+
+
+def _repeat_lines(counts: dict[str, int], most: int = 20) -> list[str]:
+    return [f"  {event_id} ×{count}" for event_id, count in sorted(counts.items())[:most]]
 
 
 def hour_prefixes(prefix: str, since: datetime, until: datetime) -> list[str]:

@@ -144,4 +144,4 @@ def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3
     result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3"])
     # THEN e3 is missing and e1 is reported duplicated
     assert (result.found, result.missing, result.duplicated, result.objects) == (2, ["e3"], {"e1": 2}, 2)
-    assert "DUPLICATED in the S3 store: 1 events (1 extra lines)" in result.summary()
+    assert "DUPLICATED in the S3 store: 1 ids (1 extra lines)" in result.summary()
