@@ -16,9 +16,7 @@ Each sink configuration (`sinks`: DynamoDB, the S3 analytics sink, or both) is p
 side by side (`sink_shapes`): the DynamoDB item as the consumer's codec writes it (compact metadata, raw
 compressed when that saves a write unit), and one compressed S3 object per consumer batch.
 
-`outage_estimate` prices what a database outage adds: every event accepted during it fails once per receive
-its backoff schedule allows before the database is back (cloudformation/retry.py), and those still failing
-when the retry window ends are dead-lettered, archived and replayed.
+An outage's retries are priced by ops/outage_cost.py; ops/cost_report.py writes the whole report.
 """
 
 from __future__ import annotations
@@ -548,158 +546,6 @@ def sink_label(sinks: tuple[str, ...]) -> str:
     return " + ".join(sinks)
 
 
-@dataclass
-class OutageEstimate:
-    hours: float
-    events: float  # accepted during the outage
-    failed_receives: float
-    dead_lettered: float
-    lines: list[Line] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return sum(line.usd for line in self.lines)
-
-
-def failed_receives_by_wait(delays: tuple[int, ...], outage_seconds: float, rate: float) -> tuple[float, float]:
-    """(failed receives, dead-lettered events) of events arriving at `rate` per second during an outage: an
-    event that still has R seconds of outage ahead fails its first receive and every retry the schedule brings
-    before R; when the last one fails too (R beyond every delay) it is dead-lettered."""
-    failed = dead = 0.0
-    waited = 0.0
-    for receives, delay in enumerate(delays, start=1):
-        # events whose remaining outage R lies in (waited, waited + delay] fail exactly `receives` times
-        share = max(min(waited + delay, outage_seconds) - min(waited, outage_seconds), 0.0)
-        failed += receives * rate * share
-        waited += delay
-    dead = rate * max(outage_seconds - waited, 0.0)
-    failed += (len(delays) + 1) * dead
-    return failed, dead
-
-
-def outage_estimate(
-    config: Config, prices: Prices, workload: Workload, hours: float, assume: Assumptions | None = None
-) -> OutageEstimate:
-    """What a database outage of `hours` adds to the month: the retries, and the dead letters' archive and replay.
-    DynamoDB does not bill the failed writes; the consumer is assumed to receive full batches."""
-    assume = assume or Assumptions()
-    seconds = hours * SECONDS_PER_HOUR
-    schedule = config.retry_schedule
-    failed, dead = failed_receives_by_wait(schedule.delays, seconds, workload.rate)
-    result = OutageEstimate(hours, workload.rate * seconds, failed, dead)
-    sqs_price = prices("sqs", "standard_requests_per_million") / MILLION
-    batch = config.mapping("consumer").batch_size
-    invocations = failed / batch
-    consumer_ms = (
-        assume.consumer_base_ms
-        + assume.consumer_per_record_ms * batch
-        + assume.dynamodb_call_ms
-        + assume.sqs_call_ms * math.ceil(batch / SQS_SEND_BATCH)
-    )
-    gb_seconds = invocations * consumer_ms / 1000 * config.functions["consumer"].memory_mb / 1024
-    result.lines += [
-        Line(
-            "Lambda",
-            "consumer invocations that fail (full batches)",
-            invocations,
-            "requests",
-            invocations / MILLION * prices("lambda", "requests_per_million"),
-        ),
-        Line("Lambda", "their duration", gb_seconds, "GB-s", gb_seconds * prices("lambda", "arm64_gb_second")),
-    ]
-    receives, visibility = failed / SQS_RECEIVE_MAX, failed / SQS_SEND_BATCH
-    result.lines += [
-        Line("SQS", "ReceiveMessage of the retries", receives, "requests", receives * sqs_price),
-        Line("SQS", "ChangeMessageVisibilityBatch (the backoff)", visibility, "requests", visibility * sqs_price),
-    ]
-    # dead letters: the archiver's receive, delete and one S3 object per batch; the replay sends them again
-    # and the consumer stores them as usual (priced in the monthly estimate's per-event cost)
-    archive_batch = config.mappings["archiver"].batch_size
-    objects = dead / archive_batch
-    result.lines += [
-        Line("SQS", "archiver receive + delete, replay send", 3 * objects, "requests", 3 * objects * sqs_price),
-        Line(
-            "S3",
-            "archive objects (PUT)",
-            objects,
-            "requests",
-            objects / 1000 * prices("s3", "put_requests_per_thousand"),
-        ),
-    ]
-    return result
-
-
-def format_outage(outage: OutageEstimate, config: Config) -> list[str]:
-    window_hours = config.queue.retry_window_seconds / SECONDS_PER_HOUR
-    per_event = outage.failed_receives / outage.events if outage.events else 0.0
-    lines = [
-        f"a database outage of {outage.hours:g} h (retry window {window_hours:g} h, "
-        f"backoff {config.retry_schedule.describe()}):",
-        f"  {human(outage.events)} events accepted during it fail {human(outage.failed_receives)} receives "
-        f"({per_event:.1f} per event); {human(outage.dead_lettered)} outlast the window and are dead-lettered",
-    ]
-    for line in outage.lines:
-        quantity = f"{human(line.quantity)} {line.unit}"
-        lines.append(f"  {line.service:<11} {line.item:<58} {quantity:>22}  ${line.usd:>10,.2f}")
-    lines.append(f"  {'added to the month':<70} {'':>22}  ${outage.total:>10,.2f}")
-    return lines
-
-
-def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:
-    """cost × factor, rounded UP to two significant figures, in whole dollars (at least 1)."""
-    target = monthly_usd * factor
-    if target <= 1:
-        return 1
-    step = 10 ** max(0, math.floor(math.log10(target)) - 1)
-    return int(math.ceil(round(target / step, 9)) * step)
-
-
-def human(quantity: float) -> str:
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(quantity) >= limit:
-            return f"{quantity / limit:.2f}{suffix}"
-    return f"{quantity:.3g}" if quantity else "0"
-
-
-def format_estimate(estimate: Estimate) -> list[str]:
-    lines = [f"{estimate.shape.label}:"]
-    for line in estimate.lines:
-        quantity = f"{human(line.quantity)} {line.unit}"
-        lines.append(f"  {line.service:<11} {line.item:<58} {quantity:>22}  ${line.usd:>10,.2f}")
-    lines.append(f"  {'total per month':<70} {'':>22}  ${estimate.total:>10,.2f}")
-    return lines
-
-
-def format_comparison(estimates: list[Estimate], config: Config, factor: float = 1.5) -> list[str]:
-    width = max(len(estimate.shape.label) for estimate in estimates)
-    lines = [f"{'shape':<{width}}  {'per month':>12}  {'per million events':>18}  {'suggested budget':>16}"]
-    for estimate in estimates:
-        lines.append(
-            f"{estimate.shape.label:<{width}}  ${estimate.total:>11,.2f}  ${estimate.per_million_events:>17,.3f}"
-            f"  ${suggested_budget(estimate.total, factor):>15,}"
-        )
-    ours = estimates[-1]
-    budget = suggested_budget(ours.total, factor)
-    verdict = "covers" if config.budget.monthly_usd >= budget else "is BELOW"
-    lines.append(
-        f"budget.monthly_usd for {config.env} is ${config.budget.monthly_usd:,.0f}: it {verdict} the suggested "
-        f"${budget:,} (cost × {factor:g}, rounded up) for {ours.shape.label}"
-    )
-    return lines
-
-
-def check_batch(config: Config, batch: int, event_bytes: int) -> None:
-    """A batch the API would refuse cannot be priced."""
-    if not 1 <= batch <= config.api.max_batch_events:
-        raise OpsError(f"--batch: expected 1–{config.api.max_batch_events} (api.max_batch_events), got {batch}")
-    if event_bytes < 1 or event_bytes > config.api.max_event_bytes:
-        raise OpsError(f"--event-bytes: expected 1–{config.api.max_event_bytes} (api.max_event_bytes)")
-    if batch * (event_bytes + 1) + 1 > config.api.max_body_bytes:
-        raise OpsError(
-            f"--batch {batch} × --event-bytes {event_bytes} exceeds api.max_body_bytes ({config.api.max_body_bytes})"
-        )
-
-
 def shapes(batch: int, sinks: tuple[str, ...] = ("dynamodb",)) -> list[Shape]:
     result = [
         Shape("naive (1 event, 1 message, 1 PutItem per request)", 1, naive=True),
@@ -724,19 +570,3 @@ def sink_shapes(config: Config, batch: int) -> list[Shape]:
         )
         for sinks in SINK_CONFIGURATIONS
     ]
-
-
-def format_sinks(estimates: list[Estimate], configured: tuple[str, ...]) -> list[str]:
-    """Each sink configuration side by side: the per-event lines that differ, and the totals."""
-    batch = estimates[0].shape.events_per_request
-    width = max(len(estimate.shape.label) for estimate in estimates)
-    lines = [
-        f"sink configurations, {batch} events per request:",
-        f"  {'':<{width}}  {'per month':>12}  {'per million events':>18}",
-    ]
-    for estimate in estimates:
-        this = estimate.shape.sinks == configured
-        mark = "  ← this environment" if this else ""
-        total, per_million = estimate.total, estimate.per_million_events
-        lines.append(f"  {estimate.shape.label:<{width}}  ${total:>11,.2f}  ${per_million:>17,.3f}{mark}")
-    return lines

@@ -1,31 +1,31 @@
 """`invoke cost`: the whole report — each request shape, keyed requests, each sink configuration and an
-outage's retries — priced from the environment's template and configuration (the model is ops/cost.py)."""
+outage's retries — priced from the environment's template and configuration, and written as text (the model
+is ops/cost.py, an outage's ops/outage_cost.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 from cloudformation.config import Config
 from cloudformation.synth import full_template
 from cloudformation.template import render
 from ops.cost import (
+    SECONDS_PER_HOUR,
     Assumptions,
+    Estimate,
     Inventory,
+    Line,
     Prices,
     Workload,
-    check_batch,
     estimate,
-    format_comparison,
-    format_estimate,
-    format_outage,
-    format_sinks,
     keyed_request_cost,
-    outage_estimate,
     shapes,
     sink_shapes,
 )
 from ops.errors import OpsError
+from ops.outage_cost import OutageEstimate, outage_estimate
 
 
 def positive_number(option: str, value: str | float, what: str, *, zero_allowed: bool = False) -> float:
@@ -73,3 +73,91 @@ def cost_report(config: Config, rate: float, event_bytes: int, batch: int, outag
 
 def _inventory(config: Config) -> Inventory:
     return Inventory.from_template(json.loads(render(full_template(config))))
+
+
+def check_batch(config: Config, batch: int, event_bytes: int) -> None:
+    """A batch the API would refuse cannot be priced."""
+    if not 1 <= batch <= config.api.max_batch_events:
+        raise OpsError(f"--batch: expected 1–{config.api.max_batch_events} (api.max_batch_events), got {batch}")
+    if event_bytes < 1 or event_bytes > config.api.max_event_bytes:
+        raise OpsError(f"--event-bytes: expected 1–{config.api.max_event_bytes} (api.max_event_bytes)")
+    if batch * (event_bytes + 1) + 1 > config.api.max_body_bytes:
+        raise OpsError(
+            f"--batch {batch} × --event-bytes {event_bytes} exceeds api.max_body_bytes ({config.api.max_body_bytes})"
+        )
+
+
+def suggested_budget(monthly_usd: float, factor: float = 1.5) -> int:
+    """cost × factor, rounded UP to two significant figures, in whole dollars (at least 1)."""
+    target = monthly_usd * factor
+    if target <= 1:
+        return 1
+    step = 10 ** max(0, math.floor(math.log10(target)) - 1)
+    return int(math.ceil(round(target / step, 9)) * step)
+
+
+def human(quantity: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(quantity) >= limit:
+            return f"{quantity / limit:.2f}{suffix}"
+    return f"{quantity:.3g}" if quantity else "0"
+
+
+def format_estimate(priced: Estimate) -> list[str]:
+    lines = [f"{priced.shape.label}:"]
+    lines += [_row(line) for line in priced.lines]
+    lines.append(f"  {'total per month':<70} {'':>22}  ${priced.total:>10,.2f}")
+    return lines
+
+
+def format_comparison(estimates: list[Estimate], config: Config, factor: float = 1.5) -> list[str]:
+    width = max(len(priced.shape.label) for priced in estimates)
+    lines = [f"{'shape':<{width}}  {'per month':>12}  {'per million events':>18}  {'suggested budget':>16}"]
+    for priced in estimates:
+        lines.append(
+            f"{priced.shape.label:<{width}}  ${priced.total:>11,.2f}  ${priced.per_million_events:>17,.3f}"
+            f"  ${suggested_budget(priced.total, factor):>15,}"
+        )
+    ours = estimates[-1]
+    budget = suggested_budget(ours.total, factor)
+    verdict = "covers" if config.budget.monthly_usd >= budget else "is BELOW"
+    lines.append(
+        f"budget.monthly_usd for {config.env} is ${config.budget.monthly_usd:,.0f}: it {verdict} the suggested "
+        f"${budget:,} (cost × {factor:g}, rounded up) for {ours.shape.label}"
+    )
+    return lines
+
+
+def format_outage(outage: OutageEstimate, config: Config) -> list[str]:
+    window_hours = config.queue.retry_window_seconds / SECONDS_PER_HOUR
+    per_event = outage.failed_receives / outage.events if outage.events else 0.0
+    lines = [
+        f"a database outage of {outage.hours:g} h (retry window {window_hours:g} h, "
+        f"backoff {config.retry_schedule.describe()}):",
+        f"  {human(outage.events)} events accepted during it fail {human(outage.failed_receives)} receives "
+        f"({per_event:.1f} per event); {human(outage.dead_lettered)} outlast the window and are dead-lettered",
+    ]
+    lines += [_row(line) for line in outage.lines]
+    lines.append(f"  {'added to the month':<70} {'':>22}  ${outage.total:>10,.2f}")
+    return lines
+
+
+def format_sinks(estimates: list[Estimate], configured: tuple[str, ...]) -> list[str]:
+    """Each sink configuration side by side: the per-event lines that differ, and the totals."""
+    batch = estimates[0].shape.events_per_request
+    width = max(len(priced.shape.label) for priced in estimates)
+    lines = [
+        f"sink configurations, {batch} events per request:",
+        f"  {'':<{width}}  {'per month':>12}  {'per million events':>18}",
+    ]
+    for priced in estimates:
+        this = priced.shape.sinks == configured
+        mark = "  ← this environment" if this else ""
+        total, per_million = priced.total, priced.per_million_events
+        lines.append(f"  {priced.shape.label:<{width}}  ${total:>11,.2f}  ${per_million:>17,.3f}{mark}")
+    return lines
+
+
+def _row(line: Line) -> str:
+    quantity = f"{human(line.quantity)} {line.unit}"
+    return f"  {line.service:<11} {line.item:<58} {quantity:>22}  ${line.usd:>10,.2f}"

@@ -16,75 +16,19 @@ from ops.cost import (
     Prices,
     Shape,
     Workload,
-    check_batch,
     custom_metric_series,
     estimate,
-    failed_receives_by_wait,
-    format_sinks,
     keyed_request_cost,
-    outage_estimate,
-    sink_shapes,
-    suggested_budget,
 )
 from ops.errors import OpsError
+from tests.ops.cost_helpers import BATCHED, FLAT, NAIVE, SINGLE, TINY_PRICES, WORKLOAD, tiny_prices
 
 ROOT = Path(__file__).resolve().parents[2]
-
-TINY_PRICES = """
-[meta]
-region = "test-1"
-as_of = "2026-01-01"
-hours_per_month = 1
-[api_gateway]
-rest_requests_per_million = [{ up_to_millions = 1, usd = 10.0 }, { usd = 1.0 }]
-[lambda]
-requests_per_million = 2.0
-arm64_gb_second = 1.0
-[sqs]
-standard_requests_per_million = 1.0
-billing_chunk_bytes = 65536
-[dynamodb]
-write_request_units_per_million = 1.0
-read_request_units_per_million = 1.0
-write_unit_bytes = 1024
-storage_gb_month = 0.0
-point_in_time_recovery_gb_month = 0.0
-[s3]
-standard_gb_month = 0.0
-put_requests_per_thousand = 0.0
-get_requests_per_thousand = 0.0
-[cloudwatch]
-custom_metric_month = 1.0
-standard_alarm_metric_month = 0.1
-high_resolution_alarm_metric_month = 0.3
-composite_alarm_month = 0.5
-dashboard_month = 3.0
-logs_ingestion_gb = 0.0
-logs_storage_gb_month = 0.0
-[xray]
-traces_recorded_per_million = 0.0
-[kms]
-key_month = 0.0
-requests_per_10k = 0.0
-[scheduler]
-invocations_per_million = 1.0
-"""
-
-# 1,000 events/s for a 1-hour "month": 3.6 million events; 1,000-byte events.
-WORKLOAD = Workload(rate=1000, event_bytes=1000, hours_per_month=1)
-# Functions run exactly 1 s per invocation whatever they do; no idle polling, no logs: only what is checked.
-FLAT = Assumptions(
-    ingest_base_ms=1000, ingest_per_event_ms=0, sqs_call_ms=0, consumer_base_ms=1000, consumer_per_record_ms=0,
-    dynamodb_call_ms=0, idle_pollers_per_mapping=0,
-)  # fmt: skip
-NAIVE, SINGLE, BATCHED = Shape("naive", 1, naive=True), Shape("single", 1), Shape("batched", 50)
 
 
 @pytest.fixture
 def prices(tmp_path: Path) -> Prices:
-    path = tmp_path / "prices.toml"
-    path.write_text(TINY_PRICES)
-    return Prices.load(path)
+    return tiny_prices(tmp_path)
 
 
 def usd(shape: Shape, prices: Prices, item_prefix: str, inventory: Inventory | None = None, **workload) -> float:
@@ -234,22 +178,11 @@ def test_batching_lowers_the_total_and_per_million_is_total_over_millions(prices
     assert totals["naive"] > totals["single"] > totals["batched"]
 
 
-@pytest.mark.parametrize(
-    ("monthly", "budget"), [(564.96, 850), (3.2, 5), (99.5, 150), (1017.2, 1600), (0.5, 1), (0.0, 1)]
-)
-def test_the_suggested_budget_is_one_and_a_half_times_rounded_up_to_two_figures(monthly: float, budget: int) -> None:
-    assert suggested_budget(monthly) == budget
-
-
-def test_a_missing_price_or_an_impossible_batch_is_one_line(tmp_path: Path) -> None:
+def test_a_missing_price_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "prices.toml"
     path.write_text(TINY_PRICES.replace("arm64_gb_second = 1.0\n", ""))
     with pytest.raises(OpsError, match=r"prices.toml: \[lambda\].arm64_gb_second is missing"):
         estimate(load_config("dev"), Prices.load(path), WORKLOAD, NAIVE, Inventory(), FLAT)
-    with pytest.raises(OpsError, match=r"--batch: expected 1–500"):
-        check_batch(load_config("dev"), 501, 100)
-    with pytest.raises(OpsError, match=r"exceeds api\.max_body_bytes"):
-        check_batch(load_config("dev"), 500, 200_000)
 
 
 def test_the_real_price_table_is_complete_and_dated() -> None:
@@ -295,51 +228,6 @@ def test_an_idempotency_key_costs_two_writes_a_lookup_per_event_and_two_calls_of
     assert single.ingest_gb_seconds == pytest.approx(0.012)
     assert single.usd(prices) == pytest.approx(2.5 / 1_000_000 + 0.012)
     assert "per million keyed requests" in single.line(prices)
-
-
-@pytest.mark.parametrize(
-    ("outage_seconds", "failed", "dead"),
-    [(0, 0.0, 0.0), (25, 10 * 1 + 15 * 2, 0.0), (30, 10 * 1 + 20 * 2, 0.0), (40, 10 * 1 + 20 * 2 + 10 * 3, 10.0)],
-)
-def test_an_outage_fails_each_event_once_per_retry_it_reaches(outage_seconds: int, failed: float, dead: float) -> None:
-    # GIVEN delays of 10 s then 20 s (3 receives) and one event a second through an outage
-    # WHEN the outage's retries are counted
-    # THEN an event with up to 10 s of outage left fails once, up to 30 s twice, and beyond that fails all three
-    # receives and is dead-lettered
-    assert failed_receives_by_wait((10, 20), outage_seconds, 1.0) == (failed, dead)
-
-
-def test_an_outage_inside_the_window_costs_retries_and_one_beyond_it_dead_letters(prices: Prices) -> None:
-    # GIVEN prod's 24-hour retry window
-    config = load_config("prod")
-    # WHEN outages of 1 hour and 30 hours are priced
-    short = outage_estimate(config, prices, WORKLOAD, 1.0, FLAT)
-    long = outage_estimate(config, prices, WORKLOAD, 30.0, FLAT)
-    # THEN the hour dead-letters nothing and costs retries (a few receives per event, one backoff call per 10)
-    assert short.dead_lettered == 0 and short.events == 3_600_000
-    assert 1 < short.failed_receives / short.events < config.max_receive_count
-    [backoff] = [line for line in short.lines if line.item.startswith("ChangeMessageVisibilityBatch")]
-    assert backoff.quantity == short.failed_receives / 10 and backoff.usd > 0
-    # AND 30 hours dead-letter what arrived more than the window's delays before the end, at every receive
-    assert long.dead_lettered == WORKLOAD.rate * (30 * 3600 - sum(config.retry_schedule.delays))
-    assert long.total > short.total
-
-
-def test_each_sink_configuration_is_priced_with_the_consumer_batches_it_deploys_with(prices: Prices) -> None:
-    # GIVEN dev (the table only, consumer batches of 100; analytics.s3_only_batch_size 1000)
-    config = load_config("dev")
-    # WHEN the sink configurations are priced side by side
-    estimates = [estimate(config, prices, WORKLOAD, shape, Inventory(), FLAT) for shape in sink_shapes(config, 50)]
-    table = format_sinks(estimates, config.sinks)
-    # THEN S3 alone runs a tenth of the consumer invocations (1 s each here), and says which batches it priced
-    invocations = {
-        each.shape.sinks: next(line.quantity for line in each.lines if line.item == "consumer invocations")
-        for each in estimates
-    }
-    assert invocations == {("dynamodb",): 36_000, ("dynamodb", "s3"): 36_000, ("s3",): 3_600}
-    assert "sinks s3 (consumer batches of 1000)" in table[-1]
-    # AND the configuration dev runs is marked
-    assert [line.endswith("← this environment") for line in table[2:]] == [True, False, False]
 
 
 def test_without_the_table_the_canary_writes_and_reads_an_s3_object(tmp_path: Path) -> None:
