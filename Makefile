@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/invoke demo
 
+# Three pytest workers on two cores: the e2e groups mostly wait on the local stacks' clocks (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=10
+	$(BIN)/pytest -n 3 --dist loadgroup --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -48,7 +48,7 @@ from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle, stop_all
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
 CONFIG = load_config("local")
 CATALOG = build_catalog(CONFIG)

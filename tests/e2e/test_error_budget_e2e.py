@@ -22,7 +22,7 @@ from cloudformation.slo import burn_windows
 from local.background import BackgroundStack
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
 CONFIG = load_config("local")
 PERIOD = CONFIG.monitoring.period_seconds
