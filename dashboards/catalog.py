@@ -29,7 +29,6 @@ DYNAMODB = "AWS/DynamoDB"
 SNS = "AWS/SNS"
 # The consumer writes with BatchWriteItem only; DynamoDB's per-request metrics carry the Operation.
 TABLE_WRITE_OPERATION = "BatchWriteItem"
-# The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
 # What the notifier publishes about low-tier messages (forwarded at once, held outside business hours, sent in a
 # digest): no dashboard draws them and no alarm reads them (the notifier's Lambda errors page), but they are billed.
 NOTIFIER_METRICS = ("NotificationsForwarded", "NotificationsHeld", "NotificationsDigested")
@@ -38,6 +37,7 @@ ANALYTICS_SINK_METRICS = {
     "analytics_objects_written": "AnalyticsObjectsWritten",
     "analytics_sink_errors": "AnalyticsSinkErrors",
 }
+# The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
 REJECTION_REASONS = (
     "unsupported_media_type",
     "malformed_json",
