@@ -1,5 +1,6 @@
 """One real moto server per test session (per xdist worker) on a free port, and the AWS environment that
-points boto3 at it: AWS_ENDPOINT_URL, dummy credentials, us-east-1 — the same calls AWS would get."""
+points boto3 at it: AWS_ENDPOINT_URL, dummy credentials, us-east-1 — the same calls AWS would get. And the cost
+tests' tiny price table (`prices`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+
+from ops.cost import Prices
+from tests.ops.cost_helpers import tiny_prices
 
 REGION = "us-east-1"
 START_TIMEOUT_SECONDS = 30
@@ -85,3 +89,9 @@ def fresh_moto(moto_url: str, aws: boto3.Session) -> boto3.Session:
     with urllib.request.urlopen(request, timeout=10):
         pass
     return aws
+
+
+@pytest.fixture
+def prices(tmp_path: Path) -> Prices:
+    """The tiny price table of tests/ops/cost_helpers.py, where every figure can be checked by hand."""
+    return tiny_prices(tmp_path)

@@ -21,14 +21,9 @@ from ops.cost import (
     keyed_request_cost,
 )
 from ops.errors import OpsError
-from tests.ops.cost_helpers import BATCHED, FLAT, NAIVE, SINGLE, TINY_PRICES, WORKLOAD, tiny_prices
+from tests.ops.cost_helpers import BATCHED, FLAT, NAIVE, SINGLE, TINY_PRICES, WORKLOAD
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def prices(tmp_path: Path) -> Prices:
-    return tiny_prices(tmp_path)
 
 
 def usd(shape: Shape, prices: Prices, item_prefix: str, inventory: Inventory | None = None, **workload) -> float:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cloudformation.config import load_config
 from ops.cost import Inventory, Prices, estimate, sink_shapes
 from ops.cost_report import check_batch, format_sinks, suggested_budget
 from ops.errors import OpsError
-from tests.ops.cost_helpers import FLAT, WORKLOAD, tiny_prices
-
-
-@pytest.fixture
-def prices(tmp_path: Path) -> Prices:
-    return tiny_prices(tmp_path)
+from tests.ops.cost_helpers import FLAT, WORKLOAD
 
 
 @pytest.mark.parametrize(

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cloudformation.config import load_config
 from ops.cost import Prices
 from ops.outage_cost import failed_receives_by_wait, outage_estimate
-from tests.ops.cost_helpers import FLAT, WORKLOAD, tiny_prices
-
-
-@pytest.fixture
-def prices(tmp_path: Path) -> Prices:
-    return tiny_prices(tmp_path)
+from tests.ops.cost_helpers import FLAT, WORKLOAD
 
 
 @pytest.mark.parametrize(
