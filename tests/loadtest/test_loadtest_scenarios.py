@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alarms.table import alarm_table, composite_definitions
-from cloudformation.config import load_config
+from cloudformation.config import environment_names, load_config
 from dashboards.catalog import build_catalog
 from loadtest.alarm_rows import ALL_OTHERS
 from loadtest.errors import LoadTestError
@@ -17,10 +17,17 @@ from loadtest.shapes import SHAPES
 from local.faults import FAULTS  # the local stack's faults: the names a scenario may inject
 
 SHAPES_DIR = Path(__file__).resolve().parents[2] / "loadtest" / "shapes"
-LOCAL = load_config("local")
-TABLE_ROWS = {spec.name for spec in alarm_table(LOCAL, build_catalog(LOCAL))} | {
-    composite.spec.name for composite in composite_definitions(LOCAL)
-}
+
+
+def table_rows(env: str) -> set[str]:
+    config = load_config(env)
+    return {spec.name for spec in alarm_table(config, build_catalog(config))} | {
+        composite.spec.name for composite in composite_definitions(config)
+    }
+
+
+# a scenario runs against any environment: the rows it names must exist in every one
+TABLE_ROWS = set.intersection(*(table_rows(env) for env in environment_names()))
 
 
 def test_the_issue_s_scenarios_exist() -> None:
