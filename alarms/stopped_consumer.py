@@ -3,14 +3,13 @@
 A mapping that polls receives a visible message within one batching window plus, when every worker is busy,
 one invocation (the consumer's timeout). So a period in which messages were visible and none was received is
 a period nobody polled — unless the message became visible just before the period ended. Retries do not look
-like this: a message waiting on its backoff is invisible (the consumer set its visibility), and it is received
-as soon as its delay ends.
+like this: while the store fails the consumer keeps receiving (it parks what it cannot store in S3), and the
+retrier unparks into a queue that is polled.
 
 The alarm needs `periods` such periods in a row: enough to cover one batching window and one invocation, plus
 one for a message that became visible at a period's end. It pages at most one period more after a message
-became visible to nobody (the stop may begin anywhere in a period). A new event is visible at once; an event
-waiting on its backoff when the consumer stopped shows once its delay ends (at most the schedule's longest
-delay) — with the canary on, a new event arrives every canary interval anyway.
+became visible to nobody (the stop may begin anywhere in a period). A new event is visible at once — with the
+canary on, a new event arrives every canary interval anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ class StoppedConsumerBound:
     periods: int  # consecutive periods with visible messages and no receive
     period_seconds: int
     reaction_seconds: int  # batching window + consumer timeout: the longest a polling mapping takes
-    longest_backoff_seconds: int
 
     @property
     def page_within_seconds(self) -> int:
@@ -39,8 +37,7 @@ class StoppedConsumerBound:
             f"consumer-stopped: pages within {self.page_within_seconds} s of a message visible to nobody "
             f"({self.periods} periods of {self.period_seconds} s without a receive cover a batching window and one "
             f"invocation ({self.reaction_seconds} s) and a message turning visible at a period's end, plus the period "
-            f"the stop began in); an event waiting on its backoff shows when its delay ends "
-            f"(≤ {self.longest_backoff_seconds} s)"
+            f"the stop began in)"
         )
 
 
@@ -51,5 +48,4 @@ def stopped_consumer_bound(config: Config) -> StoppedConsumerBound:
         periods=math.ceil(reaction / period) + 1,
         period_seconds=period,
         reaction_seconds=reaction,
-        longest_backoff_seconds=max(config.retry_schedule.delays),
     )

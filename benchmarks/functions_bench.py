@@ -193,7 +193,7 @@ def consumer_writes() -> Result:
     queues = {
         "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-ingest",
         "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dead-letter",
-        "RETRY_SCHEDULE": "12,24,48,47",
+        "PARKING_BUCKET": "sluice-archive",
     }
     with (
         environment(AWS_ENV | queues | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events"}),

@@ -36,8 +36,11 @@ def kept_outside_local(config: Config) -> dict[str, str]:
     return {"DeletionPolicy": RetainExceptOnCreate, "UpdateReplacePolicy": Retain}
 
 
-def allow(actions: list[iam.Action], resources: list) -> iam.Statement:
-    return iam.Statement(Effect=iam.Allow, Action=actions, Resource=resources)
+def allow(actions: list[iam.Action], resources: list, condition: iam.Condition | None = None) -> iam.Statement:
+    statement = iam.Statement(Effect=iam.Allow, Action=actions, Resource=resources)
+    if condition is not None:
+        statement.Condition = condition
+    return statement
 
 
 def deny_insecure_transport(actions: list[iam.Action], resources: list, sid: str) -> iam.Statement:

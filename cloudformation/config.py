@@ -15,23 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from cloudformation.retry import (
-    MIN_RECEIVES,
-    SQS_MAX_RECEIVE_COUNT,
-    RetrySchedule,
-    max_delay_for,
-    retry_schedule,
-)
 from cloudformation.slo import objective_problems
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "sluice.toml"
-FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary")
+FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary", "retrier")
 SINKS = ("dynamodb", "s3")  # where the consumer stores events: the table, the S3 analytics store, or both
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # A queue's visibility timeout must cover at least six consumer timeouts (AWS's own guidance for
 # event source mappings), and the whole retry budget must end well before the queue drops messages.
 VISIBILITY_TIMEOUT_FACTOR = 6
 RETRY_BUDGET_MAX_SHARE_OF_RETENTION = 0.5
+# The redrive policy's maxReceiveCount. Retries do not count receives (the consumer parks what it cannot store,
+# functions/consumer/app.py): redrive only catches a record that crashes or times out its invocation again and
+# again, or that could be neither parked nor dead-lettered. 5 is AWS's least advice for a Lambda event source
+# mapping (throttled invocations also spend receives).
+REDRIVE_MAX_RECEIVES = 5
 
 
 class ConfigError(ValueError):
@@ -54,10 +52,14 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
-    retry_window_seconds: int  # how long a transiently failing event is retried before the DLQ
+    retry_window_seconds: int  # from acceptance: how long an event the store does not take is retried before the DLQ
     retention_seconds: int
     dlq_retention_seconds: int
     kms: Literal["sqs-managed", "kms"] = "sqs-managed"
+    # While the store fails, each consumer execution environment tries it once per this interval (its breaker)
+    probe_interval_seconds: int = 30
+    # How often the retrier runs over the parked events (AWS: whole minutes, EventBridge Scheduler's rate)
+    retrier_interval_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -202,27 +204,33 @@ class Config:
         return VISIBILITY_TIMEOUT_FACTOR * self.functions["archiver"].timeout_seconds
 
     @property
-    def retry_schedule(self) -> RetrySchedule:
-        """The consumer's backoff after each failed receive: from one visibility timeout, doubling, until
-        the retry window is covered (cloudformation/retry.py)."""
-        return retry_schedule(
-            self.queue.retry_window_seconds,
-            first_delay=self.visibility_timeout_seconds,
-            max_delay=max_delay_for(
-                self.functions["consumer"].timeout_seconds, self.mapping("consumer").batching_window_seconds
-            ),
-        )
-
-    @property
     def max_receive_count(self) -> int:
-        """The redrive policy's maxReceiveCount, derived from the retry schedule."""
-        return self.retry_schedule.max_receive_count
+        """The redrive policy's maxReceiveCount (REDRIVE_MAX_RECEIVES)."""
+        return REDRIVE_MAX_RECEIVES
 
     @property
     def retry_budget_seconds(self) -> int:
-        """The longest a message can keep failing before redrive moves it to the DLQ: every delay at its
-        longest, plus one visibility timeout per receive (an invocation that times out sets no delay)."""
-        return self.retry_schedule.latest_last_receive + self.max_receive_count * self.visibility_timeout_seconds
+        """The longest an event can wait before it is stored or in the DLQ: the retry window, the retrier's interval
+        (the run that dead-letters it), and redrive's receives for a record that cannot even be parked."""
+        return (
+            self.queue.retry_window_seconds
+            + self.queue.retrier_interval_seconds
+            + self.max_receive_count * self.visibility_timeout_seconds
+        )
+
+    @property
+    def unpark_queue_depth(self) -> int:
+        """The retrier unparks while the ingest queue holds fewer visible messages than this: two full rounds of the
+        consumer's batches, so the consumer drains at full throughput without the queue filling up."""
+        mapping = self.mapping("consumer")
+        return 2 * mapping.maximum_concurrency * mapping.batch_size
+
+    @property
+    def retrier_run_seconds(self) -> int:
+        """The most one retrier run works: within its timeout, and less than its interval on AWS so runs do not
+        overlap (the local schedule waits for a run to end)."""
+        timeout = self.functions["retrier"].timeout_seconds
+        return max(1, min(timeout - 5, 3 * self.queue.retrier_interval_seconds // 4))
 
     @property
     def is_local(self) -> bool:
@@ -382,23 +390,24 @@ def _check_invariants(config: Config, where: str) -> None:
         "functions.consumer.timeout_seconds",
         f"{VISIBILITY_TIMEOUT_FACTOR}× it is the visibility timeout, which SQS caps at 43200 s",
     )
+    require(1 <= queue.probe_interval_seconds <= 3600, "queue.probe_interval_seconds", "expected 1–3600 seconds")
+    require(1 <= queue.retrier_interval_seconds <= 3600, "queue.retrier_interval_seconds", "expected 1–3600 seconds")
     require(
-        queue.retry_window_seconds >= config.visibility_timeout_seconds,
-        "queue.retry_window_seconds",
-        f"expected at least one visibility timeout ({config.visibility_timeout_seconds} s)",
+        config.is_local or queue.retrier_interval_seconds % 60 == 0,
+        "queue.retrier_interval_seconds",
+        "expected whole minutes outside local (EventBridge Scheduler's rate)",
     )
-    receives = config.max_receive_count
     require(
-        MIN_RECEIVES <= receives <= SQS_MAX_RECEIVE_COUNT,
+        queue.retry_window_seconds >= 2 * queue.retrier_interval_seconds,
         "queue.retry_window_seconds",
-        f"{queue.retry_window_seconds} s gives {receives} receives; expected {MIN_RECEIVES}–{SQS_MAX_RECEIVE_COUNT} "
-        f"(a longer window, or a shorter functions.consumer.timeout_seconds)",
+        f"expected at least two retrier runs ({2 * queue.retrier_interval_seconds} s)",
     )
     require(
         config.retry_budget_seconds <= RETRY_BUDGET_MAX_SHARE_OF_RETENTION * queue.retention_seconds,
         "queue.retry_window_seconds",
-        f"retries may last {config.retry_budget_seconds} s (the backoff schedule plus a visibility timeout per "
-        f"receive), which must end within half of queue.retention_seconds ({queue.retention_seconds} s)",
+        f"an event may wait {config.retry_budget_seconds} s (the window, a retrier run and redrive's receives), which "
+        f"must end within half of queue.retention_seconds ({queue.retention_seconds} s): the rest is the margin "
+        "before SQS deletes an event a stopped consumer never received",
     )
     api = config.api
     require(api.burst_limit >= api.rate_limit, "api.burst_limit", "must be ≥ api.rate_limit")

@@ -1,4 +1,4 @@
-"""The five Lambda functions, each with its own log group, least-privilege role and triggers."""
+"""The six Lambda functions, each with its own log group, least-privilege role and triggers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from awacs import sns as sns_actions
 from awacs import sqs as sqs_actions
 from awacs import sts as sts_actions
 from awacs import xray as xray_actions
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import AccountId, GetAtt, Join, Parameter, Ref, apigateway, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
@@ -33,6 +33,9 @@ RUNTIME = "python3.12"
 # What the notifier's schedule sends (functions/notifier/app.py recognises it; a test keeps both in step).
 SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the time the run was due
 NOTIFIER_SCHEDULE_INPUT = {"sluice": "flush-held-notifications", "scheduled_time": SCHEDULED_TIME_ATTRIBUTE}
+RETRIER_SCHEDULE_INPUT = {"sluice": "retry-parked-events"}
+# Where the consumer parks what the store does not take, inside the archive bucket (functions/common/parked.py)
+PARKED_PREFIX = "parked/"
 ARCHITECTURE = "arm64"
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
 
@@ -98,10 +101,10 @@ def build_functions(
                 "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600),
                 "QUEUE_URL": Ref(queues.ingest),
                 "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
-                # the backoff after each failed receive (cloudformation/retry.py); its length + 1 is the
-                # queue's maxReceiveCount
-                "RETRY_SCHEDULE": config.retry_schedule.env_value(),
-                "RETRY_JITTER_PERCENT": str(config.retry_schedule.jitter_percent),
+                # what the store does not take is parked in S3 behind a circuit breaker (functions/consumer/app.py)
+                "PARKING_BUCKET": Ref(storage.archive),
+                "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
+                "BREAKER_PROBE_SECONDS": str(config.queue.probe_interval_seconds),
                 "TABLE_TTL_DAYS": str(config.table.ttl_days),
                 "SINKS": ",".join(config.sinks),
                 **(
@@ -112,17 +115,13 @@ def build_functions(
             },
             [
                 allow(
-                    [
-                        sqs_actions.ReceiveMessage,
-                        sqs_actions.DeleteMessage,
-                        sqs_actions.GetQueueAttributes,
-                        # ChangeMessageVisibility(Batch): the backoff of a record that failed transiently
-                        sqs_actions.ChangeMessageVisibility,
-                    ],
+                    [sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes],
                     [GetAtt(queues.ingest, "Arn")],
                 ),
-                # poison goes straight to the DLQ, with its reason
+                # poison, and events whose retry window is spent, go straight to the DLQ with their reason
                 allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
+                # parked events and the breaker's state
+                allow([s3_actions.PutObject], [_parked_objects(storage)]),
                 *_consumer_store_statements(storage, analytics),
             ],
         ),
@@ -163,6 +162,28 @@ def build_functions(
         "canary": (
             canary_environment(config, canary_key, storage, analytics),
             canary_statements(canary_key, storage, analytics),
+        ),
+        "retrier": (
+            {
+                "PARKING_BUCKET": Ref(storage.archive),
+                "QUEUE_URL": Ref(queues.ingest),
+                "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
+                "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
+                "UNPARK_QUEUE_DEPTH": str(config.unpark_queue_depth),
+                "RUN_SECONDS": str(config.retrier_run_seconds),
+            },
+            [
+                allow(
+                    [s3_actions.ListBucket],
+                    [GetAtt(storage.archive, "Arn")],
+                    condition=Condition(StringLike("s3:prefix", [f"{PARKED_PREFIX}*"])),
+                ),
+                allow(
+                    [s3_actions.GetObject, s3_actions.PutObject, s3_actions.DeleteObject], [_parked_objects(storage)]
+                ),
+                allow([sqs_actions.SendMessage, sqs_actions.GetQueueAttributes], [GetAtt(queues.ingest, "Arn")]),
+                allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
+            ],
         ),
     }
     functions: dict[str, awslambda.Function] = {}
@@ -205,6 +226,7 @@ def build_functions(
     supporting += _event_source_mappings(config, functions, queues)
     supporting += _notifier_triggers(config, functions["notifier"], notifications, queues, key_arn)
     supporting += _canary_triggers(config, functions["canary"], queues, key_arn)
+    supporting += _retrier_triggers(config, functions["retrier"], queues, key_arn)
     parameters = (
         Parameter(ARTIFACTS_BUCKET_PARAMETER, Type="String", Description="Bucket holding the function zips"),
         *(
@@ -213,6 +235,10 @@ def build_functions(
         ),
     )
     return Functions(functions=functions, parameters=parameters, supporting=tuple(supporting))
+
+
+def _parked_objects(storage: Storage) -> Join:
+    return Join("", [GetAtt(storage.archive, "Arn"), f"/{PARKED_PREFIX}*"])
 
 
 def _consumer_store_statements(storage: Storage, analytics: Analytics | None) -> list[Statement]:
@@ -390,6 +416,46 @@ def _canary_triggers(config: Config, canary: awslambda.Function, queues: Queues,
     no_retries = awslambda.EventInvokeConfig(
         "CanaryAsyncInvokeConfig",
         FunctionName=Ref(canary),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=0,
+        MaximumEventAgeInSeconds=60,
+    )
+    return [role, schedule, no_retries]
+
+
+def _retrier_triggers(config: Config, retrier: awslambda.Function, queues: Queues, key_arn: GetAtt) -> list:
+    """The retrier's schedule: every retrier interval (whole minutes), one run at a time. A run that could not
+    start is not worth retrying: the next one does the same work."""
+    failures_arn = GetAtt(queues.failures, "Arn")
+    role = service_role(
+        "RetrierScheduleRole",
+        "scheduler.amazonaws.com",
+        "invoke-retrier",
+        [
+            allow([lambda_actions.InvokeFunction], [GetAtt(retrier, "Arn")]),
+            allow([sqs_actions.SendMessage], [failures_arn]),
+            allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
+        ],
+        condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+    )
+    minutes = max(1, config.queue.retrier_interval_seconds // 60)
+    schedule = scheduler.Schedule(
+        "RetrierSchedule",
+        Description="Sends parked events back to the ingest queue, or to the DLQ once their retry window is spent",
+        ScheduleExpression=f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED",
+        Target=scheduler.Target(
+            Arn=GetAtt(retrier, "Arn"),
+            RoleArn=GetAtt(role, "Arn"),
+            Input=json.dumps(RETRIER_SCHEDULE_INPUT, sort_keys=True),
+            DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
+            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=0, MaximumEventAgeInSeconds=60),
+        ),
+    )
+    no_retries = awslambda.EventInvokeConfig(
+        "RetrierAsyncInvokeConfig",
+        FunctionName=Ref(retrier),
         Qualifier="$LATEST",
         MaximumRetryAttempts=0,
         MaximumEventAgeInSeconds=60,

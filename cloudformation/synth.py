@@ -38,7 +38,7 @@ def full_template(config: Config) -> Template:
 class Synthesized:
     path: Path
     counts: Counter[str]
-    retries: str = ""  # the retry window and its backoff schedule, one line
+    retries: str = ""  # how an event the store does not take is retried, one line
     stopped_consumer: str = ""  # how soon a stopped consumer pages, one line
 
     def summary(self) -> str:
@@ -48,12 +48,15 @@ class Synthesized:
 
 
 def retries_line(config: Config) -> str:
-    """e.g. "retries: 120 s window; backoff 12 s, 24 s, 48 s, 47 s → 5 receives (maxReceiveCount)"."""
-    schedule = config.retry_schedule
+    """e.g. "retries: parked in S3 while the store fails, probed every 30 s per consumer environment; ..."."""
+    queue = config.queue
+    mapping = config.mapping("consumer")
     return (
-        f"retries: {config.queue.retry_window_seconds} s window; backoff {schedule.describe()} (maxReceiveCount), "
-        f"each delay jittered down by at most {schedule.jitter_percent} %; dead-lettered "
-        f"{schedule.earliest_last_receive}–{config.retry_budget_seconds} s after the first receive"
+        f"retries: parked in S3 while the store fails (at most {mapping.maximum_concurrency * mapping.batch_size} "
+        f"records in flight), the store probed every {queue.probe_interval_seconds} s per consumer environment; "
+        f"the retrier runs every {queue.retrier_interval_seconds} s, unparks once the store answers and dead-letters "
+        f"events {queue.retry_window_seconds} s after acceptance; redrive after {config.max_receive_count} receives "
+        "catches only what crashes the consumer"
     )
 
 

@@ -19,14 +19,13 @@ from botocore.exceptions import ClientError
 from functions.common.archive import read_archive_lines
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError
+from functions.common.sqs_send import batches as sqs_batches
 from ops.aws import aws_errors, error_message
 from ops.errors import OpsError
 from ops.progress import Progress
 
 ARCHIVE_PREFIX = "dlq"
 MAX_WINDOW = timedelta(days=400)  # the archive's lifecycle expires objects after ~400 days anyway
-SQS_BATCH = 10
-SQS_BATCH_BYTES = 1_048_576  # SendMessageBatch: 10 entries and 1 MiB in total
 MAX_SEND_ATTEMPTS = 5
 
 
@@ -125,17 +124,10 @@ def read_object(s3: Any, bucket: str, key: str) -> tuple[list[Replayable], list[
 
 
 def _chunks(items: list[Replayable]) -> Iterator[list[Replayable]]:
-    chunk: list[Replayable] = []
-    size = 0
-    for item in items:
-        length = len(item.body.encode())
-        if chunk and (len(chunk) == SQS_BATCH or size + length > SQS_BATCH_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += length
-    if chunk:
-        yield chunk
+    """Groups that each fit one SendMessageBatch call (functions/common/sqs.py)."""
+    entries = ({"Id": str(index), "MessageBody": item.body} for index, item in enumerate(items))
+    for batch in sqs_batches(entries):
+        yield [items[int(entry["Id"])] for entry in batch]
 
 
 def send_bodies(

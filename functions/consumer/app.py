@@ -7,15 +7,20 @@ rewritten identically). S3 objects are keyed by their events (functions/common/a
 batch overwrites its object. With S3 alone there is no table (no TABLE_NAME): a canary event, kept out of the
 analytics objects, is written as its own small object under `canary/`, where the canary reads it back.
 
-Each record ends one of three ways:
-- stored: its event is in the table (Lambda deletes the message);
-- retried: not stored for a reason that may pass (DynamoDB errors, throttling, unprocessed items, out of
-  time): the message's visibility is set to the retry schedule's delay for its receive count
-  (ChangeMessageVisibilityBatch), then it is reported in `batchItemFailures`; redrive dead-letters it
-  after the retry window;
-- poison: it can never be stored (not an envelope, an item DynamoDB rejects as invalid): it is sent to the
-  dead-letter queue at once with its reason as a message attribute, and counts as done (Lambda deletes it
-  from the ingest queue). When that send fails it is retried like any transient failure: nothing is lost.
+Each record ends one of three ways, and none waits in flight (SQS holds ~120,000 in-flight messages per
+queue; a retry parked there stalls the queue at any real rate):
+- stored: its event is in the store (Lambda deletes the message);
+- parked: not stored for a reason that may pass (the store fails, throttles or ran out of time): the batch's
+  unstored events are written to S3 as one object (functions/common/parked.py) and the records are done. The
+  circuit breaker (breaker.py) then spares the failing store: until its probe interval passes, batches are
+  parked without a store call. The retrier (functions/retrier/) sends parked events back once the store
+  answers, or to the DLQ once their retry window is spent;
+- dead-lettered at once, with its reason as a message attribute: poison (not an envelope, an item DynamoDB
+  rejects as invalid) and events whose retry window — counted from acceptance, not from a first receive —
+  is spent and that still could not be stored.
+A record that could be neither parked nor dead-lettered (S3 or SQS failing too) returns to the queue
+(batchItemFailures) and comes back after the queue's visibility timeout; redrive dead-letters it after
+maxReceiveCount receives.
 """
 
 import time
@@ -38,12 +43,17 @@ from functions.common import aws, env
 from functions.common.analytics import analytics_objects, canary_key, canary_marker
 from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
+from functions.common.dead_letter import RETRY_WINDOW_SPENT, dead_letter_entry, safe_entry_id
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.item import KEY, Item, encode
+from functions.common.parked import RETRY_SINCE_ATTRIBUTE, ParkedEvent
 from functions.common.sqs import attribute, partial_batch_response, sqs_records
+from functions.common.sqs_send import send_entries
+from functions.consumer.breaker import Breaker, Transition
 from functions.consumer.config import load_settings
 from functions.consumer.first_write import already_stored
+from functions.consumer.parking import park, publish_breaker
 from functions.consumer.writer import BatchWriter
 
 SERVICE = "consumer"
@@ -53,40 +63,36 @@ SERVICE = "consumer"
 SAFETY_MARGIN_SECONDS = 2.0
 SAFETY_MARGIN_SHARE = 0.25
 
-SQS_MAX_ENTRIES_PER_BATCH = 10
-# A message attribute value counts towards the message's size: keep the reason short.
-MAX_REASON_CHARS = 256
-REASON_ATTRIBUTE = "dead_letter_reason"
-SOURCE_ATTRIBUTE = "source_message_id"
 
 SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# No botocore retry: the queue's backoff is the retry. A retry inside the invocation would double the requests
-# to a failing database and spend the invocation's time in its sleep: a timeout sets no backoff and burns a
-# receive. (UnprocessedItems are still retried within the deadline by the writer.)
+# No botocore retry: parking and the breaker's probe are the retry. A retry inside the invocation would multiply
+# the requests to a failing database and spend the invocation's time in its sleep. (UnprocessedItems are still
+# retried within the deadline by the writer.)
 dynamodb = aws.client("dynamodb", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 sqs = aws.client("sqs")
 s3 = aws.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}))
 writer = BatchWriter(dynamodb, SETTINGS.table_name, KEY) if SETTINGS.table_name else None
+breaker = Breaker(SETTINGS.probe_interval_seconds)
 
 
 class RecordNotStored(SluiceError):
-    """The record's event is not in the table; the record returns to the queue after its backoff."""
+    """The record's event is neither stored, parked nor dead-lettered; it returns to the queue."""
 
 
 @dataclass(slots=True)
 class Outcome:
     """What became of a batch's records, by message id."""
 
-    retry: dict[str, str] = field(default_factory=dict)  # transient reason
+    unstored: dict[str, str] = field(default_factory=dict)  # not stored, for a reason that may pass
     poison: dict[str, str] = field(default_factory=dict)  # why it can never be stored
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
     objects_written: int = 0
-    sink_errors: int = 0  # events the S3 sink failed to write (they come back)
+    sink_errors: int = 0  # events the S3 sink failed to write (they are parked)
 
 
 def to_item(envelope: Envelope) -> Item:
@@ -119,6 +125,24 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         envelopes.setdefault(envelope.event_id, envelope)  # the first delivery's metadata wins
         records_of[envelope.event_id].append(message_id)
 
+    if not envelopes:  # all poison: nothing to tell the breaker about the store
+        return outcome
+    if not breaker.allows_store():
+        for message_ids in records_of.values():
+            outcome.unstored |= dict.fromkeys(message_ids, "the store is failing (breaker open): parked without a call")
+        return outcome
+    _write(outcome, envelopes, records_of, deadline)
+    transition = breaker.record(stored_all=not outcome.unstored)
+    if transition is not Transition.NONE:
+        logger.warning("breaker " + transition.value, extra={"unstored": len(outcome.unstored)})
+        publish_breaker(s3, SETTINGS.parking_bucket, is_open=transition is Transition.OPENED)
+    return outcome
+
+
+def _write(
+    outcome: Outcome, envelopes: dict[str, Envelope], records_of: Mapping[str, list[str]], deadline: float
+) -> None:
+    """Write to the sinks; fills `outcome`'s stored, unstored and poison."""
     outcome.stored = list(envelopes.values())
     if writer is not None:
         # First write wins: an event already in the table (a retried Idempotency-Key) keeps its first metadata.
@@ -132,7 +156,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
                 if event_id in result.invalid:
                     outcome.poison[message_id] = f"DynamoDB rejects the item: {result.invalid[event_id]}"
                 elif event_id in result.unwritten:
-                    outcome.retry[message_id] = "event not written to DynamoDB"
+                    outcome.unstored[message_id] = "event not written to DynamoDB"
         outcome.stored = [
             envelope
             for event_id, envelope in envelopes.items()
@@ -144,9 +168,8 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         unwritten = write_analytics(outcome)
         for event_id in unwritten:
             for message_id in records_of[event_id]:
-                outcome.retry[message_id] = "event not written to the S3 analytics store"
+                outcome.unstored[message_id] = "event not written to the S3 analytics store"
         outcome.stored = [envelope for envelope in outcome.stored if envelope.event_id not in unwritten]
-    return outcome
 
 
 @tracer.capture_method
@@ -174,85 +197,38 @@ def write_analytics(outcome: Outcome) -> set[str]:
     return unwritten
 
 
-def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [
-        entries[start : start + SQS_MAX_ENTRIES_PER_BATCH]
-        for start in range(0, len(entries), SQS_MAX_ENTRIES_PER_BATCH)
-    ]
-
-
-def _batch_call(call: Any, queue_url: str, entries: list[dict[str, Any]]) -> set[str]:
-    """Send `entries` (whose Id is the message id) in batches of 10; returns the ids that failed."""
-    failed: set[str] = set()
-    for chunk in _chunks(entries):
-        try:
-            response = call(QueueUrl=queue_url, Entries=chunk)
-        except (BotoCoreError, ClientError):
-            logger.exception("SQS batch call failed", extra={"entries": len(chunk)})
-            failed |= {entry["Id"] for entry in chunk}
-            continue
-        failed |= {entry["Id"] for entry in response.get("Failed", [])}
-    return failed
-
-
-def _safe_id(message_id: str) -> str:
-    """A batch entry Id (alphanumerics, hyphens, underscores, ≤ 80): SQS message ids are UUIDs already."""
-    return "".join(char if char.isalnum() or char in "-_" else "_" for char in message_id)[:80]
-
-
 @tracer.capture_method
 def dead_letter(records: dict[str, dict[str, Any]], reasons: Mapping[str, str]) -> set[str]:
-    """Send poison records to the DLQ with their reason; returns the message ids that were not sent."""
+    """Send records to the DLQ with their reason; returns the message ids that were not sent."""
     entries = [
-        {
-            "Id": _safe_id(message_id),
-            "MessageBody": str(records[message_id].get("body") or ""),
-            "MessageAttributes": {
-                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
-                SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": message_id},
-            },
-        }
-        for message_id, reason in reasons.items()
+        dead_letter_entry(safe_entry_id(mid), mid, str(records[mid].get("body") or ""), reason)
+        for mid, reason in reasons.items()
     ]
-    by_entry = {_safe_id(message_id): message_id for message_id in reasons}
-    return {
-        by_entry[entry_id] for entry_id in _batch_call(sqs.send_message_batch, SETTINGS.dead_letter_queue_url, entries)
-    }
+    by_entry = {safe_entry_id(message_id): message_id for message_id in reasons}
+    failed = send_entries(sqs, SETTINGS.dead_letter_queue_url, entries, _log_send_error)
+    return {by_entry[failed_id] for failed_id in failed}
 
 
-@tracer.capture_method
-def back_off(records: dict[str, dict[str, Any]], message_ids: set[str]) -> None:
-    """Keep each failed record invisible for its backoff; on its last receive redrive takes over."""
-    entries = []
-    for message_id in message_ids:
-        visibility = SETTINGS.backoff.visibility(_receive_count(records[message_id]))
-        receipt = records[message_id].get("receiptHandle")
-        if visibility is not None and isinstance(receipt, str) and receipt:
-            entries.append({"Id": _safe_id(message_id), "ReceiptHandle": receipt, "VisibilityTimeout": visibility})
-    failed = _batch_call(sqs.change_message_visibility_batch, SETTINGS.queue_url, entries)
-    if failed:  # harmless: those come back after the queue's visibility timeout instead
-        logger.warning("backoff not set", extra={"messages": len(failed)})
+def _log_send_error(error: Exception) -> None:
+    logger.exception("SendMessageBatch to the DLQ failed", extra={"error": str(error)})
 
 
-def _receive_count(record: dict[str, Any]) -> int:
-    text = attribute(record, "ApproximateReceiveCount")
-    return int(text) if text is not None and text.isascii() and text.isdigit() else 1
+def retry_since_ms(record: dict[str, Any], now_ms: int) -> int:
+    """When the record's retry window started: the clock an unparked message carries, else when ingest sent it
+    (a replay starts a new window), else now."""
+    attributes = record.get("messageAttributes")
+    carried = attributes.get(RETRY_SINCE_ATTRIBUTE) if isinstance(attributes, dict) else None
+    for text in (carried.get("stringValue") if isinstance(carried, dict) else None, attribute(record, "SentTimestamp")):
+        if isinstance(text, str) and text.isascii() and text.isdigit():
+            return int(text)
+    return now_ms
 
 
-def _sent_at_seconds(record: dict[str, Any]) -> float | None:
-    text = attribute(record, "SentTimestamp")
-    return int(text) / 1000 if text is not None and text.isascii() and text.isdigit() else None
-
-
-def _record_metrics(outcome: Outcome, received: int, waiting: list[dict[str, Any]], dead_lettered: int) -> None:
+def _record_metrics(outcome: Outcome, received: int, parked: list[ParkedEvent], dead_lettered: int) -> None:
     now = utc_now()
     for envelope in outcome.stored:
         lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
         metrics.add_metric(name="IngestLag", unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
-    sent = [at for at in map(_sent_at_seconds, waiting) if at is not None]
-    if sent:
-        # how long the oldest event put back to wait has been in the queue: the retry window's clock
-        metrics.add_metric(name="OldestRetryAge", unit=MetricUnit.Seconds, value=max(now.timestamp() - min(sent), 0.0))
     # Powertools flushes by itself at 100 values of a metric: adding the counts last keeps the set
     # it flushes at the end of the invocation non-empty.
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
@@ -260,24 +236,34 @@ def _record_metrics(outcome: Outcome, received: int, waiting: list[dict[str, Any
     if "s3" in SETTINGS.sinks:
         metrics.add_metric(name="AnalyticsObjectsWritten", unit=MetricUnit.Count, value=outcome.objects_written)
         metrics.add_metric(name="AnalyticsSinkErrors", unit=MetricUnit.Count, value=outcome.sink_errors)
-    # The batch's records, and those put back (EventsWaitingOnRetry): Lambda's Errors never counts a record reported
-    # in batchItemFailures, so the share of records failed is ours to publish.
+    # The batch's records, and those parked to retry (EventsWaitingOnRetry): Lambda's Errors never counts them, so
+    # the share of records not stored is ours to publish.
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)
-    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(waiting))
+    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(parked))
+    metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=1 if breaker.is_open else 0)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
 
 
 def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
-    """Dead-letter the poison, back off the rest of the failures; returns {messageId: reason} of the records
-    that return to the queue."""
+    """Dead-letter the poison and the events whose window is spent, park the rest of the unstored; returns
+    {messageId: reason} of the records that return to the queue (neither moved nor parked)."""
     by_id = {record["messageId"]: record for record in records}
-    failures = dict(outcome.retry)
-    not_moved = dead_letter(by_id, outcome.poison) if outcome.poison else set()
-    failures |= {message_id: "poison not moved to the DLQ yet" for message_id in not_moved}
-    back_off(by_id, set(failures))
-    _record_metrics(
-        outcome, len(records), [by_id[message_id] for message_id in failures], len(outcome.poison) - len(not_moved)
-    )
+    now_ms = int(utc_now().timestamp() * 1000)
+    window_end = now_ms - SETTINGS.retry_window_seconds * 1000
+    clocks = {message_id: retry_since_ms(by_id[message_id], now_ms) for message_id in outcome.unstored}
+    spent = {message_id: RETRY_WINDOW_SPENT for message_id, since in clocks.items() if since <= window_end}
+    to_dead_letter = outcome.poison | spent
+    not_moved = dead_letter(by_id, to_dead_letter) if to_dead_letter else set()
+    failures = {message_id: "not moved to the DLQ yet" for message_id in not_moved}
+    parked = [
+        ParkedEvent(str(by_id[message_id].get("body") or ""), clocks[message_id], message_id)
+        for message_id in outcome.unstored
+        if message_id not in spent
+    ]
+    if not park(s3, SETTINGS.parking_bucket, parked):
+        failures |= {event.message_id: "not parked" for event in parked}
+        parked = []
+    _record_metrics(outcome, len(records), parked, len(to_dead_letter) - len(not_moved))
     return failures
 
 
@@ -291,8 +277,8 @@ def _confirm_stored(record: SQSRecord, failures: Mapping[str, str]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    """Store a batch of envelopes; `batchItemFailures` lists exactly the records not stored and not
-    dead-lettered, each kept invisible for its backoff."""
+    """Store a batch of envelopes; `batchItemFailures` lists exactly the records neither stored, parked nor
+    dead-lettered."""
     records = sqs_records(event)
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)

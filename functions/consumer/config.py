@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from functions.common import env
 from functions.common.errors import ConfigError
-from functions.consumer.backoff import Backoff, backoff_from_environment
 
 SINKS = frozenset({"dynamodb", "s3"})
 
@@ -17,7 +16,9 @@ class ConsumerSettings:
     analytics_prefix: str
     queue_url: str
     dead_letter_queue_url: str
-    backoff: Backoff  # the retry schedule: a failed record's visibility after each receive
+    parking_bucket: str  # where events the store did not take wait (functions/common/parked.py)
+    retry_window_seconds: int  # from acceptance: an event not stored by then goes to the DLQ
+    probe_interval_seconds: int  # while the store fails, one real attempt per interval per execution environment
     ttl_days: int | None  # table.ttl_days: items expire that long after they were received; None keeps them
     canary_ttl_seconds: int  # a canary event's lifetime in the store
 
@@ -33,7 +34,9 @@ def load_settings() -> ConsumerSettings:
         analytics_prefix=env.optional("ANALYTICS_PREFIX", "events"),
         queue_url=env.require("QUEUE_URL"),
         dead_letter_queue_url=env.require("DEAD_LETTER_QUEUE_URL"),
-        backoff=backoff_from_environment(),
+        parking_bucket=env.require("PARKING_BUCKET"),
+        retry_window_seconds=env.integer("RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=14 * 86_400),
+        probe_interval_seconds=env.integer("BREAKER_PROBE_SECONDS", 30, minimum=1, maximum=3600),
         ttl_days=env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None,
         canary_ttl_seconds=env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400),
     )

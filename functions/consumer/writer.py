@@ -37,7 +37,7 @@ class BatchWriter:
     Unprocessed items are retried with exponential backoff and full jitter until `deadline` (a
     `clock()` value). A call DynamoDB rejects as invalid is split in halves until the invalid item is
     alone, so one bad item never fails its neighbours. Any other failed call means the database is in
-    trouble: the rest of the batch is not attempted (the queue's backoff retries it later).
+    trouble: the rest of the batch is not attempted (the consumer parks it and retries it later).
     """
 
     def __init__(

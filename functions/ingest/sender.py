@@ -8,26 +8,16 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-logger = Logger(service="ingest", child=True)
+from functions.common import sqs_send
 
-# SendMessageBatch limits: 10 entries, and 1 MiB for the sum of the message bodies.
-BATCH_ENTRIES = 10
-BATCH_BYTES = 1024 * 1024
+logger = Logger(service="ingest", child=True)
 
 
 def _chunks(bodies: list[str]) -> Iterator[dict[int, str]]:
     """Consecutive {index: body} groups that each fit one SendMessageBatch call."""
-    chunk: dict[int, str] = {}
-    size = 0
-    for index, body in enumerate(bodies):
-        length = len(body.encode())
-        if chunk and (len(chunk) == BATCH_ENTRIES or size + length > BATCH_BYTES):
-            yield chunk
-            chunk, size = {}, 0
-        chunk[index] = body
-        size += length
-    if chunk:
-        yield chunk
+    entries = ({"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies))
+    for batch in sqs_send.batches(entries):
+        yield {int(entry["Id"]): entry["MessageBody"] for entry in batch}
 
 
 class QueueSender:

@@ -60,8 +60,9 @@ class FakeContext:
         return self.remaining_ms
 
 
-def sqs_event(bodies: list[str], message_ids: list[str] | None = None) -> dict[str, Any]:
-    """An SQS batch built from the real sample's first record, one record per body."""
+def sqs_event(bodies: list[str], message_ids: list[str] | None = None, *, sent_ms: int | None = None) -> dict[str, Any]:
+    """An SQS batch built from the real sample's first record, one record per body; `sent_ms` replaces the
+    sample's SentTimestamp (from 2018: a retry window counted from it is long spent)."""
     template = load_event("sqs-receive.json")["Records"][0]
     ids = message_ids or [f"msg-{index:04d}" for index in range(len(bodies))]
     records = []
@@ -69,6 +70,8 @@ def sqs_event(bodies: list[str], message_ids: list[str] | None = None) -> dict[s
         record = copy.deepcopy(template)
         record["messageId"] = message_id
         record["body"] = body
+        if sent_ms is not None:
+            record["attributes"]["SentTimestamp"] = str(sent_ms)
         records.append(record)
     return {"Records": records}
 

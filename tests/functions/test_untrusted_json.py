@@ -59,7 +59,7 @@ def apps() -> Iterator[dict[str, Any]]:
         for name, value in {
             "QUEUE_URL": queue,
             "DEAD_LETTER_QUEUE_URL": dead_letters,
-            "RETRY_SCHEDULE": "30,60",
+            "PARKING_BUCKET": "sluice-archive",
             "IDEMPOTENCY_TABLE_NAME": "sluice-idempotency-untrusted",
             "MAX_EVENT_BYTES": str(64 * 1024),
             "MAX_BODY_BYTES": str(64 * 1024),

@@ -16,7 +16,7 @@ HANDLER_ENVIRONMENT = {
     "IDEMPOTENCY_TABLE_NAME": "sluice-idempotency",
     "TABLE_NAME": "sluice-events",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sluice-dead-letter",
-    "RETRY_SCHEDULE": "12,24,48,47",
+    "PARKING_BUCKET": "sluice-archive",
     "ARCHIVE_BUCKET": "sluice-archive",
     "HELD_TABLE_NAME": "sluice-held",
     "DESTINATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sluice-people-low",

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from functions.common.parked import BREAKER_KEY, PARKED_PREFIX, ParkedEvent, read_parked
 from tests.functions.support import create_table, load_module, plain_client, scan
 
 TABLE = "sluice-events"
 ANALYTICS_BUCKET = "sluice-analytics"
-RETRY_SCHEDULE = "12,24,48,47"  # the local environment's
+PARKING_BUCKET = "sluice-archive"
 
 
 @dataclass
@@ -28,6 +29,22 @@ class Consumer:
         s3 = plain_client("s3")
         listing = s3.list_objects_v2(Bucket=ANALYTICS_BUCKET).get("Contents", [])
         return {item["Key"]: s3.get_object(Bucket=ANALYTICS_BUCKET, Key=item["Key"])["Body"].read() for item in listing}
+
+    def parked(self) -> list[ParkedEvent]:
+        """Every parked event, in key order."""
+        s3 = plain_client("s3")
+        listing = s3.list_objects_v2(Bucket=PARKING_BUCKET, Prefix=PARKED_PREFIX).get("Contents", [])
+        return [
+            event
+            for item in listing
+            for event in read_parked(s3.get_object(Bucket=PARKING_BUCKET, Key=item["Key"])["Body"].read())
+        ]
+
+    def breaker_state(self) -> bytes | None:
+        try:
+            return plain_client("s3").get_object(Bucket=PARKING_BUCKET, Key=BREAKER_KEY)["Body"].read()
+        except plain_client("s3").exceptions.NoSuchKey:
+            return None
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The DLQ's messages, with their attributes (received once, then left invisible)."""
@@ -46,8 +63,10 @@ def consumer(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Consumer]:
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
-    monkeypatch.setenv("RETRY_SCHEDULE", RETRY_SCHEDULE)
-    monkeypatch.setenv("RETRY_JITTER_PERCENT", "10")
+    plain_client("s3").create_bucket(Bucket=PARKING_BUCKET)
+    monkeypatch.setenv("PARKING_BUCKET", PARKING_BUCKET)
+    monkeypatch.setenv("RETRY_WINDOW_SECONDS", "120")  # the local environment's
+    monkeypatch.setenv("BREAKER_PROBE_SECONDS", "30")
     yield Consumer(load_module("functions.consumer.app"), queue_url, dead_letter_url)
 
 

@@ -1,6 +1,7 @@
 """The consumer's S3 analytics sink: one object per batch and hour, idempotent, never ahead of the table."""
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -45,14 +46,19 @@ def test_a_redelivered_batch_overwrites_its_object_instead_of_adding_one(both_si
     assert both_sinks.analytics_objects() == first and len(first) == 1
 
 
-def test_an_event_not_in_the_table_is_not_in_the_store_and_comes_back(both_sinks: Any) -> None:
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_an_event_not_in_the_table_is_not_in_the_store_and_is_parked(both_sinks: Any) -> None:
     # GIVEN DynamoDB leaves one item unprocessed every time
     leave_unprocessed(both_sinks.app.dynamodb, TABLE, lambda _call, key: key == "evt-1")
-    # WHEN a batch of three is handled (a short invocation: the writer stops retrying at its deadline)
+    # WHEN a batch of three, sent just now, is handled (a short invocation: the writer stops retrying at its deadline)
     bodies = [envelope_body(f"evt-{n}") for n in range(3)]
-    response = both_sinks.app.handler(sqs_event(bodies), FakeContext(remaining_ms=1000))
-    # THEN the unwritten one returns to the queue and is not in the analytics store yet (no copy ahead of time)
-    assert [failure["itemIdentifier"] for failure in response["batchItemFailures"]] == ["msg-0001"]
+    response = both_sinks.app.handler(sqs_event(bodies, sent_ms=now_ms()), FakeContext(remaining_ms=1000))
+    # THEN the unwritten one is parked and is not in the analytics store yet (no copy ahead of time)
+    assert response == {"batchItemFailures": []}
+    assert [event.message_id for event in both_sinks.parked()] == ["msg-0001"]
     [data] = both_sinks.analytics_objects().values()
     assert [line["event_id"] for line in read_lines(data)] == ["evt-0", "evt-2"]
 
@@ -61,8 +67,11 @@ def test_an_s3_failure_sends_the_records_back(both_sinks: Any, capsys: pytest.Ca
     # GIVEN S3 refuses every PutObject
     fail_calls(both_sinks.app.s3, "PutObject", "InternalError")
     # WHEN a batch is handled
-    response = both_sinks.app.handler(sqs_event([envelope_body(f"evt-{n}") for n in range(3)]), FakeContext())
-    # THEN every record comes back (its item is rewritten identically next time) and the sink error is counted
+    response = both_sinks.app.handler(
+        sqs_event([envelope_body(f"evt-{n}") for n in range(3)], sent_ms=now_ms()), FakeContext()
+    )
+    # THEN every record comes back, as they cannot be parked in S3 either (each item is rewritten identically next
+    # time), and the sink error is counted
     assert len(response["batchItemFailures"]) == 3
     assert set(both_sinks.items()) == {"evt-0", "evt-1", "evt-2"}
     assert both_sinks.analytics_objects() == {}

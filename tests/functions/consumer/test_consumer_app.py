@@ -30,6 +30,11 @@ def failed_ids(response: dict[str, Any]) -> list[str]:
     return sorted(failure["itemIdentifier"] for failure in response["batchItemFailures"])
 
 
+def fresh(bodies: list[str]) -> dict[str, Any]:
+    """A batch sent just now: its retry window (120 s, the local environment's) has just begun."""
+    return sqs_event(bodies, sent_ms=int(time.time() * 1000))
+
+
 def test_envelopes_become_identical_items(consumer: Any, context: FakeContext) -> None:
     # GIVEN a batch of three envelopes, one of them without optional fields
     bodies = [envelope_body(f"evt-{index}", raw=f'{{"n": {index}}}') for index in range(2)]
@@ -72,18 +77,35 @@ def test_poison_goes_to_the_dlq_at_once_with_its_reason(consumer: Any, context: 
     assert {attributes["source_message_id"]["StringValue"] for attributes in dead.values()} == {"msg-0001", "msg-0002"}
 
 
-def test_poison_stays_in_the_queue_when_the_move_to_the_dlq_fails(consumer: Any, context: FakeContext) -> None:
+def test_poison_returns_to_the_queue_when_the_move_to_the_dlq_fails(consumer: Any, context: FakeContext) -> None:
     # GIVEN the DLQ cannot be reached
     fail_calls(consumer.app.sqs, "SendMessageBatch", "ServiceUnavailable")
     visibility = count_calls(consumer.app.sqs, "ChangeMessageVisibilityBatch")
 
     # WHEN a batch with one non-envelope is consumed
-    response = consumer.app.handler(sqs_event([envelope_body("evt-a"), "not an envelope"]), context)
+    response = consumer.app.handler(fresh([envelope_body("evt-a"), "not an envelope"]), context)
 
-    # THEN the poison returns to the queue with a backoff (tried again later), and its neighbour is stored
+    # THEN the poison returns to the queue as it is (tried again after the queue's visibility timeout, redrive
+    # after maxReceiveCount), nothing is parked in flight, and its neighbour is stored
     assert failed_ids(response) == ["msg-0001"]
-    assert [entry["Id"] for call in visibility for entry in call["Entries"]] == ["msg-0001"]
+    assert visibility == []
     assert set(consumer.items()) == {"evt-a"}
+
+
+def test_poison_goes_to_the_dlq_in_calls_within_one_mebibyte(consumer: Any, context: FakeContext) -> None:
+    # GIVEN three poison records of 400 KB each: one SendMessageBatch of all three (1.2 MB) would be refused
+    calls = count_calls(consumer.app.sqs, "SendMessageBatch")
+    bodies = ["x" * 400_000 + str(index) for index in range(3)]
+
+    # WHEN the batch is consumed
+    response = consumer.app.handler(fresh(bodies), context)
+
+    # THEN every one reached the DLQ with its reason, in calls that each stay within 1 MiB
+    assert response == {"batchItemFailures": []}
+    assert len(calls) == 2
+    assert all(sum(len(entry["MessageBody"]) for entry in call["Entries"]) <= 1024 * 1024 for call in calls)
+    reasons = {dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] for dead in consumer.dead_letters()}
+    assert reasons == {"not a Sluice envelope: body is not JSON"}
 
 
 def test_an_item_dynamodb_rejects_is_dead_lettered_alone(consumer: Any, context: FakeContext) -> None:
@@ -107,23 +129,97 @@ def test_an_item_dynamodb_rejects_is_dead_lettered_alone(consumer: Any, context:
     assert len(calls) <= 2 + 2 * 5
 
 
-def test_failed_records_wait_for_the_backoff_of_their_receive_count(consumer: Any, context: FakeContext) -> None:
-    # GIVEN DynamoDB is unreachable and four records on their 1st, 2nd, 4th and 5th (last) receive
+def test_events_the_store_does_not_take_are_parked_not_left_in_flight(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB is unreachable, and four records sent 30 s ago
     fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
     visibility = count_calls(consumer.app.sqs, "ChangeMessageVisibilityBatch")
-    event = sqs_event([envelope_body(f"evt-{n}") for n in range(4)])
-    for record, receives in zip(event["Records"], ("1", "2", "4", "5"), strict=True):
-        record["attributes"]["ApproximateReceiveCount"] = receives
+    sent_ms = int(time.time() * 1000) - 30_000
+    bodies = [envelope_body(f"evt-{n}") for n in range(4)]
 
     # WHEN the batch is consumed
-    response = consumer.app.handler(event, context)
+    response = consumer.app.handler(sqs_event(bodies, sent_ms=sent_ms), context)
 
-    # THEN every record returns to the queue, each kept invisible for its schedule's delay (jittered down by
-    # at most 10 %); the last receive is left to the queue's visibility timeout and then to redrive
-    assert failed_ids(response) == ["msg-0000", "msg-0001", "msg-0002", "msg-0003"]
-    entries = {entry["Id"]: entry["VisibilityTimeout"] for call in visibility for entry in call["Entries"]}
-    assert set(entries) == {"msg-0000", "msg-0001", "msg-0002"}
-    assert 11 <= entries["msg-0000"] <= 12 and 22 <= entries["msg-0001"] <= 24 and 43 <= entries["msg-0002"] <= 47
+    # THEN no record returns to the queue and none is kept in flight: the four events are parked in S3 with
+    # their retry clock (when ingest sent them) and the message ids they came as
+    assert response == {"batchItemFailures": []}
+    assert visibility == []
+    parked = consumer.parked()
+    assert sorted(event.message_id for event in parked) == [f"msg-000{n}" for n in range(4)]
+    assert {event.retry_since_ms for event in parked} == {sent_ms}
+    assert sorted(event.body for event in parked) == sorted(bodies)
+    # AND the breaker tells the retrier that the store fails
+    assert json.loads(consumer.breaker_state() or b"{}")["open"] is True
+
+
+def test_an_open_breaker_spares_the_store_until_its_probe(consumer: Any, context: FakeContext) -> None:
+    # GIVEN a store that failed once (the breaker opened), on a clock the test moves
+    now = [1000.0]
+    consumer.app.breaker = consumer.app.Breaker(30, clock=lambda: now[0])
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError", when=lambda n: n == 1)
+    calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
+    consumer.app.handler(fresh([envelope_body("a")]), context)
+
+    # WHEN more batches arrive within the probe interval
+    for name in ("b", "c", "d"):
+        now[0] += 5
+        assert consumer.app.handler(fresh([envelope_body(name)]), context) == {"batchItemFailures": []}
+
+    # THEN the store was not called again: those are parked too
+    assert len(calls) == 1
+    assert sorted(json.loads(event.body)["event_id"] for event in consumer.parked()) == ["a", "b", "c", "d"]
+
+    # WHEN the probe interval has passed and the store answers again
+    now[0] += 30
+    consumer.app.handler(fresh([envelope_body("e")]), context)
+
+    # THEN one batch probed it, was stored, and the breaker closed (and says so to the retrier)
+    assert len(calls) == 2
+    assert set(consumer.items()) == {"e"}
+    assert json.loads(consumer.breaker_state() or b"{}")["open"] is False
+
+
+def test_an_event_whose_window_is_spent_goes_to_the_dlq_with_the_reason(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB is down, one event accepted 121 s ago (past the 120 s window) and one just now
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    event = fresh([envelope_body("old"), envelope_body("new")])
+    event["Records"][0]["attributes"]["SentTimestamp"] = str(int(time.time() * 1000) - 121_000)
+
+    # WHEN the batch is consumed
+    assert consumer.app.handler(event, context) == {"batchItemFailures": []}
+
+    # THEN the old one is in the DLQ with "retry window spent", the new one is parked
+    [dead] = consumer.dead_letters()
+    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] == "retry window spent"
+    assert json.loads(dead["Body"])["event_id"] == "old"
+    assert [json.loads(parked.body)["event_id"] for parked in consumer.parked()] == ["new"]
+
+
+def test_an_unparked_event_keeps_its_retry_clock(consumer: Any, context: FakeContext) -> None:
+    # GIVEN DynamoDB is down, and a record sent just now that carries the clock of an event accepted 200 s ago
+    # (the retrier sends parked events back with it)
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    event = fresh([envelope_body("unparked")])
+    since = int(time.time() * 1000) - 200_000
+    event["Records"][0]["messageAttributes"] = {"retry_since": {"stringValue": str(since), "dataType": "Number"}}
+
+    # WHEN it is consumed THEN its window counts from acceptance: spent, dead-lettered
+    assert consumer.app.handler(event, context) == {"batchItemFailures": []}
+    [dead] = consumer.dead_letters()
+    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] == "retry window spent"
+
+
+def test_records_return_to_the_queue_when_they_can_be_neither_stored_nor_parked(
+    consumer: Any, context: FakeContext
+) -> None:
+    # GIVEN DynamoDB and S3 both fail
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    fail_calls(consumer.app.s3, "PutObject", "ServiceUnavailable")
+
+    # WHEN a batch is consumed
+    response = consumer.app.handler(fresh([envelope_body("a"), envelope_body("b")]), context)
+
+    # THEN both records return to the queue: nothing is acknowledged that is not kept somewhere
+    assert failed_ids(response) == ["msg-0000", "msg-0001"]
 
 
 def test_redeliveries_in_one_batch_collapse_into_one_write(consumer: Any, context: FakeContext) -> None:
@@ -185,16 +281,17 @@ def test_unprocessed_items_are_retried(consumer: Any, context: FakeContext, caps
     assert metric_values(capsys.readouterr().out, "WriteRetries") == [3.0]
 
 
-def test_items_still_unprocessed_at_the_deadline_fail_exactly(consumer: Any) -> None:
+def test_items_still_unprocessed_at_the_deadline_are_parked_exactly(consumer: Any) -> None:
     # GIVEN two events DynamoDB never takes, one of them delivered twice, and 0.4 s left
     leave_unprocessed(consumer.app.dynamodb, TABLE, lambda _, key: key in {"e2", "e4"})
     bodies = [envelope_body(f"e{index}") for index in range(6)] + [envelope_body("e4")]
 
     # WHEN the batch is consumed
-    response = consumer.app.handler(sqs_event(bodies), FakeContext(remaining_ms=400))
+    response = consumer.app.handler(fresh(bodies), FakeContext(remaining_ms=400))
 
-    # THEN exactly the records of those two events are reported, the rest is stored
-    assert failed_ids(response) == ["msg-0002", "msg-0004", "msg-0006"]
+    # THEN exactly the records of those two events are parked, the rest is stored
+    assert response == {"batchItemFailures": []}
+    assert sorted(event.message_id for event in consumer.parked()) == ["msg-0002", "msg-0004", "msg-0006"]
     assert set(consumer.items()) == {"e0", "e1", "e3", "e5"}
 
 
@@ -214,11 +311,12 @@ def test_a_failing_database_is_not_called_again_for_the_rest_of_the_batch(consum
     calls = count_calls(consumer.app.dynamodb, "BatchWriteItem")
 
     # WHEN 60 events are consumed
-    response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+    response = consumer.app.handler(fresh([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
 
-    # THEN the first chunk is stored, and the throttled chunk and the one after it wait on their backoff:
+    # THEN the first chunk is stored, and the throttled chunk and the one after it are parked:
     # the third chunk was not sent to a database that just failed
-    assert failed_ids(response) == [f"msg-{index:04d}" for index in range(25, 60)]
+    assert response == {"batchItemFailures": []}
+    assert sorted(event.message_id for event in consumer.parked()) == [f"msg-{index:04d}" for index in range(25, 60)]
     assert len(consumer.items()) == 25
     assert len(calls) == 2
 
@@ -234,25 +332,27 @@ def test_an_unreachable_database_gets_one_request_per_batch(consumer: Any, conte
     consumer.app.dynamodb.meta.events.register("before-send.dynamodb.BatchWriteItem", unreachable)
 
     # WHEN a batch of 60 events (three BatchWriteItem calls' worth) is consumed
-    response = consumer.app.handler(sqs_event([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
+    response = consumer.app.handler(fresh([envelope_body(f"evt-{index:02d}") for index in range(60)]), context)
 
-    # THEN one request reached for the database, no retry and no further chunk; every record waits on its backoff
+    # THEN one request reached for the database, no retry and no further chunk; every event is parked
     assert len(attempts) == 1
-    assert len(response["batchItemFailures"]) == 60
+    assert response == {"batchItemFailures": []}
+    assert len(consumer.parked()) == 60
 
 
-def test_missing_table_fails_every_record_without_raising(
+def test_missing_table_parks_every_event_without_raising(
     consumer: Any, context: FakeContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the table does not exist
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
-    app = load_module("functions.consumer.app")
+    consumer.app = load_module("functions.consumer.app")
 
     # WHEN a batch is consumed
-    response = app.handler(sqs_event([envelope_body("a"), envelope_body("b")]), context)
+    response = consumer.app.handler(fresh([envelope_body("a"), envelope_body("b")]), context)
 
-    # THEN every record is reported, so all come back to the queue
-    assert failed_ids(response) == ["msg-0000", "msg-0001"]
+    # THEN every event is parked until the table answers
+    assert response == {"batchItemFailures": []}
+    assert len(consumer.parked()) == 2
 
 
 def test_metrics(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixture[str]) -> None:
@@ -264,7 +364,7 @@ def test_metrics(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixt
     output = capsys.readouterr().out
     assert metric_values(output, "EventsStored") == [3.0]
     assert metric_values(output, "EventsWaitingOnRetry") == [0.0]
-    assert metric_values(output, "OldestRetryAge") == []
+    assert metric_values(output, "BreakerOpen") == [0.0]
     lags = metric_values(output, "IngestLag")
     assert len(lags) == 3 and all(lag > 0 for lag in lags)
     [blob] = emf_blobs(output)
@@ -272,7 +372,7 @@ def test_metrics(consumer: Any, context: FakeContext, capsys: pytest.CaptureFixt
     assert {"Name": "IngestLag", "Unit": "Milliseconds"} in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]
 
 
-def test_retry_metrics_count_the_waiting_events_and_the_oldest_age(
+def test_retry_metrics_count_the_parked_events_and_the_breaker(
     consumer: Any, context: FakeContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN DynamoDB is down, and two records first sent 100 s and 40 s ago, plus one poison
@@ -285,13 +385,12 @@ def test_retry_metrics_count_the_waiting_events_and_the_oldest_age(
     # WHEN the batch is consumed
     consumer.app.handler(event, context)
 
-    # THEN two events wait on retry, the oldest for about 100 s, and one was dead-lettered
+    # THEN two events wait on retry (parked), the breaker is open, and one was dead-lettered
     output = capsys.readouterr().out
     assert metric_values(output, "EventsWaitingOnRetry") == [2.0]
-    # AND the batch's three records are counted, so the share of records failed (2 of 3) is known
+    assert metric_values(output, "BreakerOpen") == [1.0]
+    # AND the batch's three records are counted, so the share of records not stored (2 of 3) is known
     assert metric_values(output, "RecordsReceived") == [3.0]
-    [oldest] = metric_values(output, "OldestRetryAge")
-    assert 100 <= oldest < 160
     assert metric_values(output, "EventsDeadLettered") == [1.0]
 
 

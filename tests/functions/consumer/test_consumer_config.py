@@ -10,7 +10,7 @@ from functions.consumer.config import load_settings
 BASE = {
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ingest",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
-    "RETRY_SCHEDULE": "12,24,48",
+    "PARKING_BUCKET": "sluice-archive",
 }
 
 

@@ -37,7 +37,8 @@ def app() -> Iterator[Any]:
         patch.setenv("TABLE_NAME", TABLE)
         patch.setenv("QUEUE_URL", sqs.create_queue(QueueName="properties-ingest")["QueueUrl"])
         patch.setenv("DEAD_LETTER_QUEUE_URL", sqs.create_queue(QueueName="properties-dead-letter")["QueueUrl"])
-        patch.setenv("RETRY_SCHEDULE", "12,24,48,47")
+        plain_client("s3").create_bucket(Bucket="properties-archive")
+        patch.setenv("PARKING_BUCKET", "properties-archive")
         yield load_module("functions.consumer.app")
 
 

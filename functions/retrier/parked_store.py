@@ -1,0 +1,77 @@
+"""The parked objects in S3, as the retrier uses them: listed in window order, read, settled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.common.parked import (
+    BREAKER_KEY,
+    PARKED_PREFIX,
+    ParkedEvent,
+    breaker_is_open,
+    key_retry_since_ms,
+    read_parked,
+    write_parked,
+)
+
+# A run lists at most this many keys (1,000 per ListObjectsV2 page): the oldest, which are the ones due first.
+MAX_KEYS_PER_RUN = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedObject:
+    key: str
+    newest_retry_since_ms: int
+
+
+class ParkedStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def oldest(self, limit: int = MAX_KEYS_PER_RUN) -> tuple[list[ParkedObject], bool]:
+        """Parked objects in the order their windows end, and whether there are more than `limit`."""
+        objects: list[ParkedObject] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=PARKED_PREFIX):
+            for item in page.get("Contents", []):
+                since = key_retry_since_ms(item["Key"])
+                if since is not None:
+                    objects.append(ParkedObject(item["Key"], since))
+                if len(objects) >= limit:
+                    return objects, True
+        return objects, False
+
+    def read(self, key: str) -> list[ParkedEvent] | None:
+        """The object's events; None when it is gone (another run settled it) or unreadable (left for a person:
+        the retrier never deletes what it cannot read)."""
+        try:
+            data = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        try:
+            return read_parked(data)
+        except (ValueError, OSError, EOFError):
+            return None
+
+    def settle(self, key: str, remaining: list[ParkedEvent]) -> None:
+        """After sending an object's events on: delete it, or keep just the events that were not sent."""
+        if remaining:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=write_parked(remaining))
+        else:
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def breaker_open(self, on_error: Callable[[Exception], None]) -> bool:
+        """The consumers' last word on the store; none yet (or unreadable) counts as answering."""
+        try:
+            document = self._s3.get_object(Bucket=self._bucket, Key=BREAKER_KEY)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return False
+        except (BotoCoreError, ClientError) as error:
+            on_error(error)
+            return True  # cannot tell: hold (a trickle still probes)
+        return breaker_is_open(document)
