@@ -166,27 +166,46 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
         ),
         # The low tier reaches people through the notifier: its failures must page on the high tier.
         AlarmSpec("notifier-errors", "notifier_errors", {"high": 0.0}, "The notifier fails; low-tier alarms stall."),
-        # age and backlog. Retries may keep an event for the retry window (and its last delays); an event older
-        # than the longest retries can last is held by something else (nothing consumes) and retention will
-        # delete it.
+        # Parked events wait for the retrier: while it fails nothing is lost, but nothing drains or is dead-lettered
+        # at the window's end either (retry-window pages before the window ends).
+        AlarmSpec(
+            "retrier-errors",
+            "retrier_errors",
+            {"low": 0.0},
+            "The retrier fails; parked events neither drain nor reach the DLQ.",
+            breach="any",
+        ),
+        # age and backlog. Events wait in the queue for seconds: what the store does not take is parked in S3, not
+        # kept in the queue. An event older than a visibility timeout is held by something (nothing consumes, or the
+        # queue is at its in-flight cap); older than the longest an event may wait, and retention is next.
         AlarmSpec(
             "queue-age",
             "queue_age",
             {"low": float(config.visibility_timeout_seconds), "high": float(config.retry_budget_seconds)},
             "Events wait in the ingest queue (low: longer than a visibility timeout; high: longer than the "
-            "longest retries can last).",
+            "longest an event may wait before it is stored or dead-lettered).",
         ),
-        # retries: the database is in trouble and events wait on their backoff, safe in the queue (low); they
-        # near the end of the retry window, after which they are dead-lettered (high). Retries are sparse by
-        # design (backoff), so the first breaching period counts.
+        # SQS holds ~120,000 in-flight messages per queue; at the cap a long poll receives nothing and the queue
+        # stalls. The consumer keeps at most a round of batches in flight: anything near the cap is a bug or a
+        # foreign consumer, and it pages before the stall.
+        AlarmSpec(
+            "queue-in-flight",
+            "queue_in_flight",
+            {"high": objectives.capacity_share * config.queue.in_flight_limit},
+            f"Messages in flight near SQS's cap ({config.queue.in_flight_limit}): at the cap nothing is received.",
+            breach="any",
+        ),
+        # retries: the store is in trouble and events are parked in S3 (low); they near the end of the retry window,
+        # after which they are dead-lettered (high). Parking is sparse once the breaker is open, so the first
+        # breaching period counts.
         AlarmSpec(
             "retries",
             "events_waiting_on_retry",
             {"low": 0.0},
-            "Events wait on retries: the database fails or throttles; the events are safe in the queue.",
+            "Events are parked to retry: the store fails or throttles; the events are safe in S3.",
             breach="any",
         ),
-        # the S3 analytics sink: its failed events come back and wait on retries like a database failure (low);
+        # the S3 analytics sink: its failed events are parked like a database failure's (low);
         # retry-window pages if they near the DLQ
         *(
             [
@@ -194,7 +213,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
                     "analytics-sink-errors",
                     "analytics_sink_errors",
                     {"low": 0.0},
-                    "The S3 analytics store refuses objects; their events wait on retries in the queue.",
+                    "The S3 analytics store refuses objects; their events are parked to retry.",
                     breach="any",
                 )
             ]
@@ -205,7 +224,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "retry-window",
             "oldest_retry_age",
             {"high": objectives.retry_window_alarm_share * config.queue.retry_window_seconds},
-            f"Events have waited on retries for {objectives.retry_window_alarm_share:.0%} of the retry window; "
+            f"Parked events have waited for {objectives.retry_window_alarm_share:.0%} of the retry window; "
             "when it ends they are dead-lettered.",
             breach="any",
         ),
@@ -406,6 +425,7 @@ COMPOSITES = (
             ("enqueue-gap", "high"),
             ("enqueue-gap-window", "high"),
             ("queue-age", "high"),
+            ("queue-in-flight", "high"),
             ("retry-window", "high"),
             ("dlq-visible", "high"),
             ("archiver-errors", "high"),

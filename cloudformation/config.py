@@ -60,6 +60,8 @@ class QueueConfig:
     probe_interval_seconds: int = 30
     # How often the retrier runs over the parked events (AWS: whole minutes, EventBridge Scheduler's rate)
     retrier_interval_seconds: int = 60
+    # SQS's quota of in-flight messages per standard queue (~120,000); the local stack enforces the value given
+    in_flight_limit: int = 120_000
 
 
 @dataclass(frozen=True)

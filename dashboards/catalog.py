@@ -152,6 +152,8 @@ def build_catalog(config: Config) -> Catalog:
         *_failures(config, period),
         *_function(config, "canary", period),
         *_canary(config, period),
+        *_function(config, "retrier", period),
+        *_retrier_events(config, period),
     ]
     by_id: dict[str, Signal] = {}
     for signal in signals:
@@ -360,6 +362,16 @@ def _queue(config: Config, period: int) -> list[Signal]:
     received = _sqs(config, "queue_received", "ingest", "NumberOfMessagesReceived", period)
     deleted = _sqs(config, "queue_deleted", "ingest", "NumberOfMessagesDeleted", period)
     visible = _sqs(config, "queue_visible", "ingest", "ApproximateNumberOfMessagesVisible", period)
+    # Received and not yet deleted. At SQS's cap a long poll returns nothing: the queue stalls. The consumer keeps it
+    # at most a round of batches (it parks what it cannot store instead of holding it in flight).
+    in_flight = _sqs(
+        config,
+        "queue_in_flight",
+        "ingest",
+        "ApproximateNumberOfMessagesNotVisible",
+        period,
+        capacity=float(config.queue.in_flight_limit),
+    )
     # A message older than the retention period is deleted, not dead-lettered.
     retention = float(config.queue.retention_seconds)
     age = _sqs(config, "queue_age", "ingest", "ApproximateAgeOfOldestMessage", period, capacity=retention)
@@ -369,10 +381,12 @@ def _queue(config: Config, period: int) -> list[Signal]:
         received,
         deleted,
         visible,
+        in_flight,
         age,
         # 1 in a period when messages were visible and nobody received any: the mapping does not poll (disabled
-        # or stuck). Retrying is not this: a message waiting on its backoff is invisible, and a visible one is
-        # received within a batching window and an invocation by a mapping that polls.
+        # or stuck) — or the queue is at its in-flight cap. Retrying is not this: the consumer keeps receiving while
+        # the store fails (it parks what it cannot store), and a visible message is received within a batching
+        # window and an invocation by a mapping that polls.
         Expression(
             "queue_unpolled",
             "(FILL(queue_visible, 0) > 0) * (FILL(queue_received, 0) == 0)",
@@ -423,17 +437,17 @@ def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
 
 
 def _consumer_events(config: Config, period: int) -> list[Signal]:
-    window = float(config.queue.retry_window_seconds)
     return [
         _ours(config, "events_stored", "EventsStored", "consumer", period),
         _ours(config, "write_retries", "WriteRetries", "consumer", period),
         _ours(config, "ingest_lag_p99", "IngestLag", "consumer", period, unit="Milliseconds", stat="p99"),
-        # Records the consumer put back to wait on their backoff (a record counts at each failed receive),
-        # the age of the oldest of them (it is dead-lettered when the retry window ends), and the poison
-        # it sent straight to the DLQ.
+        # Events the consumer parked in S3 because the store did not take them (a record counts each time it is
+        # parked), whether its circuit breaker is open (1: the store is spared until the next probe), and the poison
+        # and spent events it sent straight to the DLQ.
         _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
+        _ours(config, "breaker_open", "BreakerOpen", "consumer", period, stat="Maximum"),
         _ours(config, "records_received", "RecordsReceived", "consumer", period),
-        # The share of the batches' records the consumer put back (Lambda's Errors never counts them), in periods
+        # The share of the batches' records the consumer parked (Lambda's Errors never counts them), in periods
         # with at least min_requests_per_period records: one record of two failing is not half of everything.
         Expression(
             "records_failed_percent",
@@ -444,16 +458,30 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
                 _ours(config, "records_received", "RecordsReceived", "consumer", period),
             ),
             "Percent",
-            "Records put back to the queue (share of records received)",
-        ),
-        dataclasses.replace(
-            _ours(config, "oldest_retry_age", "OldestRetryAge", "consumer", period, unit="Seconds", stat="Maximum"),
-            capacity=window,
+            "Records parked to retry (share of records received)",
         ),
         _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
         # The S3 analytics sink (sinks holds "s3"): objects written, and events it failed to write (they come
         # back to the queue like a database failure). Zero, not missing, is only published when the sink is on.
         *(_ours(config, signal_id, name, "consumer", period) for signal_id, name in ANALYTICS_SINK_METRICS.items()),
+    ]
+
+
+def _retrier_events(config: Config, period: int) -> list[Signal]:
+    """What waits parked, and where it goes: the retrier's own counts each run (functions/retrier/app.py)."""
+    window = float(config.queue.retry_window_seconds)
+    return [
+        _ours(config, "parked_objects", "ParkedObjects", "retrier", period, stat="Maximum"),
+        # The oldest parked event's wait: the retry window's clock (at the window's end it is dead-lettered).
+        dataclasses.replace(
+            _ours(config, "oldest_retry_age", "OldestRetryAge", "retrier", period, unit="Seconds", stat="Maximum"),
+            capacity=window,
+        ),
+        _ours(config, "events_unparked", "EventsUnparked", "retrier", period),
+        dataclasses.replace(
+            _ours(config, "events_window_spent", "EventsDeadLettered", "retrier", period),
+            label="Events dead-lettered: retry window spent",
+        ),
     ]
 
 

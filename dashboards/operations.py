@@ -68,6 +68,7 @@ _STAGES = (
         (
             ("Is the consumer keeping up with arrivals?", ("queue_sent", "queue_deleted")),
             ("Is a backlog building?", ("queue_visible",)),
+            ("How close is the queue to its in-flight cap?", ("queue_in_flight",)),
             ("How long has the oldest event waited?", ("queue_age",)),
             ("How long until the backlog is gone?", ("queue_drain_seconds",)),
             ("Does anyone receive the visible messages?", ("queue_visible", "queue_received", "queue_unpolled")),
@@ -81,17 +82,27 @@ _STAGES = (
             ("Is the consumer close to its concurrency?", ("consumer_concurrency",)),
             ("Are events stored, and do writes need retries?", ("events_stored", "write_retries")),
             ("How long from accepted to stored?", ("ingest_lag_p99",)),
-            ("Do events wait on retries (the database in trouble)?", ("events_waiting_on_retry",)),
+            ("Are events parked to retry (the store in trouble)?", ("events_waiting_on_retry",)),
+            ("Is the circuit breaker open (the store spared)?", ("breaker_open",)),
             (
                 "What share of the records fails?",
                 ("records_received", "events_waiting_on_retry", "records_failed_percent"),
             ),
-            ("How close is the oldest retried event to the DLQ?", ("oldest_retry_age",)),
             ("Is poison sent straight to the DLQ?", ("events_dead_lettered",)),
             (
                 "Does the S3 analytics store take the batches (when sinks holds s3)?",
                 ("analytics_objects_written", "analytics_sink_errors"),
             ),
+        ),
+    ),
+    (
+        "Retries: what waits parked, and where does it go?",
+        (
+            ("How much waits parked?", ("parked_objects",)),
+            ("How close is the oldest parked event to the DLQ?", ("oldest_retry_age",)),
+            ("Do parked events go back once the store answers?", ("events_unparked",)),
+            ("Are events dead-lettered because their retry window was spent?", ("events_window_spent",)),
+            ("Is the retrier failing?", ("retrier_invocations", "retrier_errors", "retrier_throttles")),
         ),
     ),
     (

@@ -298,6 +298,17 @@ class LocalRuntime:
         schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"], self.clock.now)
         schedule.start()
         self._stoppables.append(schedule)
+        # The retrier's schedule: the template's rate is whole minutes; locally it runs every
+        # queue.retrier_interval_seconds, like the canary's faster rate.
+        retrier_target = resources["RetrierSchedule"]["Properties"]["Target"]
+        retrier = RateSchedule(
+            "retrier",
+            self.config.queue.retrier_interval_seconds,
+            self._functions["retrier"],
+            json.loads(retrier_target["Input"]),
+        )
+        retrier.start()
+        self._stoppables.append(retrier)
         if self.config.canary.enabled:
             target = resources["CanarySchedule"]["Properties"]["Target"]
             canary = RateSchedule(

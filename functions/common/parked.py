@@ -3,7 +3,8 @@
 The consumer writes one object per batch under `parked/events/` (functions/consumer/parking.py); the retrier
 (functions/retrier/) sends each object back to the ingest queue once the store answers, or to the dead-letter
 queue once its events' retry window is spent. An object's key starts with the newest retry clock among its
-events, so a listing (S3 lists keys in UTF-8 binary order) yields objects in the order their windows end.
+events, so a listing (ListObjectsV2 returns general purpose buckets' keys in lexicographical order) yields
+objects in the order their windows end.
 
 Each line of an object (gzip JSON Lines, the archive's format): the message body (the envelope as the queue
 carried it), the event's retry clock (epoch milliseconds: when its retry window started) and the SQS message id
