@@ -30,6 +30,12 @@ RETRY_BUDGET_MAX_SHARE_OF_RETENTION = 0.5
 # again, or that could be neither parked nor dead-lettered. 5 is AWS's least advice for a Lambda event source
 # mapping (throttled invocations also spend receives).
 REDRIVE_MAX_RECEIVES = 5
+# "a maximum of approximately 120,000 in flight messages" per standard queue (AWS's "Amazon SQS standard queue
+# quotas"); at it a long-poll receive, as the event source mapping's, returns no messages and no error
+SQS_IN_FLIGHT_QUOTA = 120_000
+# Beyond what the consumer's mapping holds in flight, room for one more receive of 10 (ReceiveMessage's
+# maximum): an operator's look at the queue must not stall it
+IN_FLIGHT_HEADROOM = 10
 
 
 class ConfigError(ValueError):
@@ -60,8 +66,9 @@ class QueueConfig:
     probe_interval_seconds: int = 30
     # How often the retrier runs over the parked events (AWS: whole minutes, EventBridge Scheduler's rate)
     retrier_interval_seconds: int = 60
-    # SQS's quota of in-flight messages per standard queue (~120,000); the local stack enforces the value given
-    in_flight_limit: int = 120_000
+    # the ingest queue's in-flight messages at most: SQS's quota on AWS (the monitoring reads it), the limit
+    # the local stack's SQS enforces
+    in_flight_limit: int = SQS_IN_FLIGHT_QUOTA
 
 
 @dataclass(frozen=True)
@@ -387,6 +394,7 @@ def _check_invariants(config: Config, where: str) -> None:
         "must exceed queue.retention_seconds (a message keeps its original enqueue time in the DLQ)",
     )
     require(queue.dlq_retention_seconds <= 1_209_600, "queue.dlq_retention_seconds", "expected ≤ 1209600")
+    _check_in_flight_limit(config, require)
     require(
         config.visibility_timeout_seconds <= 43_200,
         "functions.consumer.timeout_seconds",
@@ -518,6 +526,23 @@ def _check_objective(config: Config, require: Callable[[bool, str, str], None]) 
     )
     for key, message in objective_problems(monitoring, local=config.is_local):
         require(False, f"monitoring.{key}", message)
+
+
+def _check_in_flight_limit(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    limit = config.queue.in_flight_limit
+    require(
+        1 <= limit <= SQS_IN_FLIGHT_QUOTA,
+        "queue.in_flight_limit",
+        f"expected 1–{SQS_IN_FLIGHT_QUOTA} (SQS's in-flight quota for a standard queue)",
+    )
+    mapping = config.mapping("consumer")
+    needed = mapping.maximum_concurrency * mapping.batch_size + IN_FLIGHT_HEADROOM
+    require(
+        limit >= needed,
+        "queue.in_flight_limit",
+        f"expected at least {needed} (the consumer's maximum_concurrency {mapping.maximum_concurrency} × batch "
+        f"size {mapping.batch_size} + {IN_FLIGHT_HEADROOM}): below it the consumer alone could stall the queue",
+    )
 
 
 def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> None:

@@ -28,6 +28,8 @@ DEFAULT_REGION = "us-east-1"
 # moto accepts any credentials; explicit dummies keep a developer's real ones out of every local call.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LOG_TAIL_CHARS = 2000
+# local.moto_server reads its standard queues' in-flight limit from this variable (unset: SQS's 120,000)
+IN_FLIGHT_LIMIT_ENV = "SLUICE_SQS_IN_FLIGHT_LIMIT"
 
 
 class PortInUseError(RuntimeError):
@@ -121,21 +123,28 @@ def start_moto(
     log_path: Path | str = Path(".local/moto.log"),
     startup_timeout: float = 30.0,
     server_module: str = "local.moto_server",
+    in_flight_limit: int | None = None,
 ) -> MotoServer:
     """Start moto server on host:port and return once it answers HTTP.
 
     `server_module` is what `python -m` runs: by default moto server with the local stack's indexed SQS
     queues (local/fast_sqs); "moto.server" is plain moto, which the conformance tests compare against.
+    `in_flight_limit` caps the messages each standard queue of the indexed server holds in flight (None:
+    SQS's quota, 120,000, whatever this process's environment says); plain moto has no such limit.
     """
     ensure_port_free(host, port)
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    environment = {name: value for name, value in os.environ.items() if name != IN_FLIGHT_LIMIT_ENV}
+    if in_flight_limit is not None:
+        environment[IN_FLIGHT_LIMIT_ENV] = str(in_flight_limit)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", server_module, "-H", host, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=environment,
             # Its own session: a Ctrl-C in the terminal reaches the runtime, which stops moto in order.
             start_new_session=True,
         )

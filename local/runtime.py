@@ -161,7 +161,11 @@ class LocalRuntime:
 
     def _start_and_deploy(self) -> None:
         self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
-        self._moto = start_moto(port=self.ports.aws, log_path=self.paths.logs / "moto.log")
+        self._moto = start_moto(
+            port=self.ports.aws,
+            log_path=self.paths.logs / "moto.log",
+            in_flight_limit=self.config.queue.in_flight_limit,  # SQS's quota, or the smaller one local sets
+        )
         # moto runs in its own session: if this process dies hard, a restart or `invoke down` still finds it
         write_pidfile(self.paths.moto_pidfile, self._moto.pid)
         self._set_process_environment()

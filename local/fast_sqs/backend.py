@@ -6,6 +6,12 @@ observable behaviour step by step (the order messages come out in, receive count
 when a message reaches maxReceiveCount, old receipt handles that still delete, the retention check).
 Everything else (validation, send, attributes, tags, CloudFormation) is moto's code unchanged.
 
+One behaviour is added, which moto lacks: SQS's in-flight quota per standard queue (AWS's "Amazon SQS
+standard queue quotas": approximately 120,000 in flight; "If you reach this quota while using short
+polling, Amazon SQS returns the OverLimit error message. If you use long polling, Amazon SQS returns no
+error messages."). A receive returns at most the room left under the limit; at the limit a short poll
+raises OverLimit and a long poll waits out its wait time, returning what becomes receivable within it.
+
 Written against one moto version: `install` refuses any other, because the overrides follow that
 version's private structure (`Queue._messages`, `_messages_lock`, `deleted_messages`).
 """
@@ -20,26 +26,48 @@ from typing import Any
 
 import moto.sqs.urls
 from moto.core.utils import unix_time, unix_time_millis
-from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
+from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid, SQSException
 from moto.sqs.models import Message, Queue, SQSBackend, _filter_message_attributes, sqs_backends
 
 from local.fast_sqs.index import MessageIndex, State
 
 MOTO_VERSION = "5.2.5"  # the pin in pyproject.toml; the overrides below follow this version's models.py
 MAXIMUM_TOTAL_VISIBILITY_MS = 43200 * 1000  # moto's (and SQS's) 12-hour ceiling since the message was sent
+# "a maximum of approximately 120,000 in flight messages" per standard queue (AWS's SQS quotas; botocore's
+# ChangeMessageVisibility documentation says the same): the server's default unless `install` is given another
+SQS_IN_FLIGHT_LIMIT = 120_000
 
 
 class MotoVersionError(RuntimeError):
     """The installed moto is not the version the indexed queues were written for."""
 
 
+class InFlightLimitReached(SQSException):
+    """A short-poll receive on a queue whose in-flight messages have reached its limit.
+
+    Its code is the `OverLimit` error shape of botocore's SQS model ("ReceiveMessage returns this error if
+    the maximum number of in flight messages is reached"). moto's server finds the shape by the code and
+    answers as that shape says (with moto's extras merged in: HTTP 403, a sender fault, the
+    `x-amzn-query-error: OverLimit;Sender` header), so botocore raises `SQS.Client.exceptions.OverLimit`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "OverLimit",
+            f"{limit} messages are in flight, the queue's limit: delete messages or let their visibility "
+            "timeout run out before receiving more.",
+        )
+
+
 class IndexedQueue(Queue):
     """A standard queue whose `_messages` is a MessageIndex instead of a list."""
 
-    def __init__(self, name: str, region: str, account_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self, name: str, region: str, account_id: str, in_flight_limit: int = SQS_IN_FLIGHT_LIMIT, **kwargs: Any
+    ) -> None:
         super().__init__(name, region, account_id, **kwargs)
         # moto's add_message appends under _messages_lock and notifies long pollers: the index keeps that.
         self._messages: MessageIndex = MessageIndex()  # type: ignore[assignment]  # (the point of this class)
+        self.in_flight_limit = in_flight_limit
 
     @property
     def approximate_number_of_messages_delayed(self) -> int:
@@ -69,8 +97,16 @@ class IndexedQueue(Queue):
             self.deleted_messages.update(handle for handle in message.all_receipt_handles if handle is not None)
 
     def wait_for_messages(self, timeout: int) -> None:
+        """Until a message is available and the limit leaves room for it, or `timeout` s (a send wakes it;
+        a delete or a visibility running out is seen when the timeout ends it)."""
         with self._messages_lock:
-            self._messages_lock.wait_for(lambda: self.approximate_number_of_messages > 0, timeout=timeout)
+            self._messages_lock.wait_for(
+                lambda: self.approximate_number_of_messages > 0 and self._room() > 0, timeout=timeout
+            )
+
+    def _room(self) -> int:
+        """How many more messages may be in flight now."""
+        return self.in_flight_limit - self.approximate_number_of_messages_not_visible
 
     def take_received(
         self,
@@ -83,12 +119,17 @@ class IndexedQueue(Queue):
 
         Oldest available first; a message that has reached maxReceiveCount leaves this queue for the
         caller to hand to the DLQ; the first message past its retention period is received but not
-        returned and ends the pass — all as moto's scan does.
+        returned and ends the pass — all as moto's scan does. At most the room the in-flight limit
+        leaves is received; with none left it raises InFlightLimitReached and touches nothing.
         """
         received: list[Message] = []
         to_dlq: list[Message] = []
         taken: list[Message] = []
         with self._messages_lock:
+            room = self._room()
+            if room <= 0:
+                raise InFlightLimitReached(self.in_flight_limit)
+            count = min(count, room)
             now = unix_time_millis()
             try:
                 while len(received) < count and (message := self._messages.take_ready(now)) is not None:
@@ -127,6 +168,8 @@ class IndexedQueue(Queue):
 class IndexedSQSBackend(SQSBackend):
     """moto's SQS backend; new standard queues are IndexedQueues, and its hot paths use their index."""
 
+    in_flight_limit = SQS_IN_FLIGHT_LIMIT  # each new standard queue's; `install` sets it
+
     @property
     def _url_module(self) -> ModuleType:
         return moto.sqs.urls  # moto finds a backend's routes by the name of the module defining its class
@@ -136,7 +179,9 @@ class IndexedSQSBackend(SQSBackend):
             return super().create_queue(name, tags, **kwargs)
         kwargs.pop("region", None)
         # (is_created, abstract in moto's base, is its CloudFormation hook: no indexed queue is made through it)
-        queue = IndexedQueue(name, region=self.region_name, account_id=self.account_id, **kwargs)  # type: ignore[abstract]
+        queue = IndexedQueue(  # type: ignore[abstract]
+            name, region=self.region_name, account_id=self.account_id, in_flight_limit=self.in_flight_limit, **kwargs
+        )
         self.queues[name] = queue
         if tags:
             queue.tags = tags
@@ -162,9 +207,14 @@ class IndexedSQSBackend(SQSBackend):
         # moto's loop: one pass, then (long polling only) wait up to 1 s for a send and pass again.
         polling_end = unix_time() + wait_seconds_timeout
         while True:
-            received, to_dlq = queue.take_received(
-                count, visibility_timeout, still_retained, message_attribute_names or []
-            )
+            try:
+                received, to_dlq = queue.take_received(
+                    count, visibility_timeout, still_retained, message_attribute_names or []
+                )
+            except InFlightLimitReached:
+                if wait_seconds_timeout == 0:
+                    raise  # short polling: OverLimit; long polling: no error, no messages
+                received, to_dlq = [], []
             for message in to_dlq:
                 assert queue.dead_letter_queue is not None  # only a queue with a DLQ dead-letters
                 queue.dead_letter_queue.add_message(message)
@@ -208,8 +258,11 @@ def _fifo_requested(attributes: dict[str, Any]) -> bool:
     return str(attributes.get("FifoQueue", "false")).lower() == "true"
 
 
-def install() -> None:
-    """Make every SQS backend moto creates from now on an IndexedSQSBackend; refuse another moto version."""
+def install(in_flight_limit: int = SQS_IN_FLIGHT_LIMIT) -> None:
+    """Make every SQS backend moto creates from now on an IndexedSQSBackend, whose standard queues hold at
+    most `in_flight_limit` messages in flight; refuse another moto version."""
+    if in_flight_limit < 1:
+        raise ValueError(f"the in-flight limit must be at least 1, got {in_flight_limit}")
     installed = importlib.metadata.version("moto")
     if installed != MOTO_VERSION:
         raise MotoVersionError(
@@ -218,4 +271,5 @@ def install() -> None:
         )
     if len(sqs_backends):
         raise RuntimeError("install the indexed SQS queues before moto creates any SQS backend")
+    IndexedSQSBackend.in_flight_limit = in_flight_limit
     sqs_backends.backend = IndexedSQSBackend

@@ -38,6 +38,14 @@ def test_every_environment_loads(env):
         ("[test.queue]\nmax_receive_count = 5\n", "test.queue.max_receive_count: unknown key"),
         ("[test.queue]\ndlq_retention_seconds = 60\n", "test.queue.dlq_retention_seconds: must exceed"),
         ("[test.queue]\nretention_seconds = 86400\n", "test.queue.retry_window_seconds: retries may last"),
+        ("[test.queue]\nin_flight_limit = 0\n", "test.queue.in_flight_limit: expected 1–120000 (SQS's in-flight"),
+        ("[test.queue]\nin_flight_limit = 120001\n", "test.queue.in_flight_limit: expected 1–120000"),
+        ("[test.queue]\nin_flight_limit = '120k'\n", "test.queue.in_flight_limit: expected an integer, got '120k'"),
+        (
+            "[test.queue]\nin_flight_limit = 1009\n",
+            "test.queue.in_flight_limit: expected at least 1010 (the consumer's maximum_concurrency 10 × batch size "
+            "100 + 10): below it the consumer alone could stall the queue",
+        ),
         ("[test.monitoring]\nretry_window_alarm_share = 1\n", "test.monitoring.retry_window_alarm_share: expected"),
         ("[test.api]\nrate_limt = 5\n", "test.api.rate_limt: unknown key"),
         ("[test.table]\nbilling = 'free'\n", "test.table.billing: expected one of 'on-demand', 'provisioned'"),
@@ -166,3 +174,25 @@ def test_an_s3_only_consumer_takes_the_analytics_stores_bigger_batches(tmp_path)
     assert consumer.maximum_concurrency == both.mapping("consumer").maximum_concurrency
     # AND the archiver's mapping never changes
     assert s3_only.mapping("archiver") == s3_only.mappings["archiver"]
+
+
+def test_the_in_flight_limit_is_sqss_quota_except_locally_where_a_test_can_reach_it():
+    # GIVEN the committed configuration WHEN each environment is loaded
+    limits = {env: load_config(env).queue.in_flight_limit for env in environment_names()}
+    # THEN AWS environments state SQS's quota for a standard queue, and local a limit a few hundred events reach
+    assert limits == {"dev": 120_000, "local": 500, "prod": 120_000}
+    # AND each leaves room for everything its consumer's mapping can hold in flight, plus one receive of 10
+    for env in environment_names():
+        mapping = load_config(env).mapping("consumer")
+        assert limits[env] >= mapping.maximum_concurrency * mapping.batch_size + 10
+
+
+def test_the_in_flight_limit_must_hold_what_an_s3_only_consumer_holds_in_flight(tmp_path):
+    # GIVEN an S3-only environment, whose consumer takes batches of 1000 with concurrency 10, and a limit of 5000
+    path = write_config(tmp_path, '[s3only]\nsinks = ["s3"]\n[s3only.queue]\nin_flight_limit = 5000\n')
+    # WHEN it is loaded THEN it is refused in one line naming the key and the bound from the batches it deploys with
+    with pytest.raises(ConfigError) as raised:
+        load_config("s3only", path)
+    message = str(raised.value)
+    assert "s3only.queue.in_flight_limit: expected at least 10010 (" in message
+    assert "\n" not in message

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from local.emulator import (
+    IN_FLIGHT_LIMIT_ENV,
     MotoServer,
     PortInUseError,
     ensure_port_free,
@@ -63,6 +64,21 @@ def test_stop_ends_the_process_by_its_pid(tmp_path: Path) -> None:
         assert server.process.poll() is None
     # WHEN the block ends THEN the process is gone
     assert server.process.poll() is not None
+
+
+def test_without_a_limit_moto_gets_sqss_quota_whatever_the_callers_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a caller whose environment holds an in-flight limit of 1
+    monkeypatch.setenv(IN_FLIGHT_LIMIT_ENV, "1")
+    # WHEN it starts moto without giving a limit
+    with start_moto(port=free_port(), log_path=tmp_path / "moto.log") as server:
+        sqs = server.client("sqs")
+        url = sqs.create_queue(QueueName="queue")["QueueUrl"]
+        for body in ("first", "second"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        # THEN a queue holds more than one message in flight: the variable did not reach the server
+        assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 2
 
 
 def test_pidfile_lets_another_shell_stop_the_stack(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ from botocore.client import BaseClient
 from moto.sqs.models import SQSBackend, sqs_backends
 
 import local.fast_sqs.backend as backend_module
+from cloudformation.config import SQS_IN_FLIGHT_QUOTA
 from local import moto_server
-from local.emulator import MotoServer
-from local.fast_sqs import MOTO_VERSION, MotoVersionError, install
+from local.emulator import IN_FLIGHT_LIMIT_ENV, MotoServer
+from local.fast_sqs import MOTO_VERSION, SQS_IN_FLIGHT_LIMIT, MotoVersionError, install
 from tests.aws_helpers import unique
 
 PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
@@ -36,6 +37,13 @@ def test_install_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -
     assert sqs_backends.backend is SQSBackend
 
 
+def test_install_refuses_an_in_flight_limit_below_one() -> None:
+    # GIVEN / WHEN installing with a limit no queue could receive under THEN it refuses and leaves moto alone
+    with pytest.raises(ValueError, match="the in-flight limit must be at least 1, got 0"):
+        install(in_flight_limit=0)
+    assert sqs_backends.backend is SQSBackend
+
+
 def test_the_server_exits_with_one_line_on_another_moto_version(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -47,6 +55,28 @@ def test_the_server_exits_with_one_line_on_another_moto_version(
     stderr = capsys.readouterr().err
     assert code == 2
     assert stderr.startswith("error: ") and stderr.count("\n") == 1
+
+
+def test_the_server_takes_its_in_flight_limit_from_the_environment_and_sqss_quota_without_one() -> None:
+    # GIVEN environments with and without the variable WHEN the server reads its limit
+    # THEN it is the one given, or SQS's quota: the value the configuration states for AWS
+    assert moto_server.in_flight_limit({IN_FLIGHT_LIMIT_ENV: "500"}) == 500
+    assert moto_server.in_flight_limit({}) == SQS_IN_FLIGHT_LIMIT == SQS_IN_FLIGHT_QUOTA == 120_000
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many", "1.5"])
+def test_the_server_exits_with_one_line_on_an_in_flight_limit_that_is_not_a_positive_integer(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a limit in the environment that is not a positive integer
+    monkeypatch.setenv(IN_FLIGHT_LIMIT_ENV, value)
+    # WHEN the local stack's moto server starts
+    code = moto_server.main(["-p", "1"])
+    # THEN it stops before serving, with one line naming the variable and the value, and moto's backend untouched
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert stderr == f"error: {IN_FLIGHT_LIMIT_ENV}: expected a positive integer, got {value!r}\n"
+    assert sqs_backends.backend is SQSBackend
 
 
 def test_the_local_stacks_moto_server_indexes_standard_queues_and_leaves_fifo_to_moto(
