@@ -103,6 +103,7 @@ _STAGES = (
             ("Do parked events go back once the store answers?", ("events_unparked",)),
             ("Are events dead-lettered because their retry window was spent?", ("events_window_spent",)),
             ("Is the retrier failing?", ("retrier_invocations", "retrier_errors", "retrier_throttles")),
+            ("Is the retrier close to its limits?", ("retrier_duration_p99", "retrier_concurrency")),
         ),
     ),
     (

@@ -206,6 +206,8 @@ def test_periods_and_datapoints_come_from_the_configuration(env):
                 "archiver-errors",
                 "retries",
                 "retry-window",
+                "retrier-errors",  # parked events wait for it: the first failed run matters
+                "queue-in-flight",  # the queue stalls at the cap: the first period near it matters
                 "analytics-sink-errors",  # its events wait on retries, like `retries`
                 "pages-undelivered",  # a failed delivery matters the first time
                 "notifications-undelivered",

@@ -29,15 +29,16 @@ def test_every_environment_loads(env):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("[test.queue]\nretry_window_seconds = 600\n", "test.queue.retry_window_seconds: 600 s gives 4 receives;"),
-        ("[test.queue]\nretry_window_seconds = 60\n", "test.queue.retry_window_seconds: expected at least one"),
+        ("[test.queue]\nretry_window_seconds = 60\n", "test.queue.retry_window_seconds: expected at least two"),
+        ("[test.queue]\nretrier_interval_seconds = 90\n", "test.queue.retrier_interval_seconds: expected whole"),
+        ("[test.queue]\nprobe_interval_seconds = 0\n", "test.queue.probe_interval_seconds: expected 1–3600"),
         (
             "[test.queue]\nretry_window_seconds = '1d'\n",
             "test.queue.retry_window_seconds: expected an integer, got '1d'",
         ),
         ("[test.queue]\nmax_receive_count = 5\n", "test.queue.max_receive_count: unknown key"),
         ("[test.queue]\ndlq_retention_seconds = 60\n", "test.queue.dlq_retention_seconds: must exceed"),
-        ("[test.queue]\nretention_seconds = 86400\n", "test.queue.retry_window_seconds: retries may last"),
+        ("[test.queue]\nretention_seconds = 86400\n", "test.queue.retry_window_seconds: an event may wait"),
         ("[test.queue]\nin_flight_limit = 0\n", "test.queue.in_flight_limit: expected 1–120000 (SQS's in-flight"),
         ("[test.queue]\nin_flight_limit = 120001\n", "test.queue.in_flight_limit: expected 1–120000"),
         ("[test.queue]\nin_flight_limit = '120k'\n", "test.queue.in_flight_limit: expected an integer, got '120k'"),

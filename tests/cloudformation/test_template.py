@@ -70,17 +70,23 @@ def test_queue_timing_invariants(env):
     consumer_timeout = template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"]
     # THEN the visibility timeout covers six consumer timeouts
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
-    # AND redrive happens after at least 5 receives, derived from the retry window, and the longest the
-    # retries can last (the backoff schedule, a visibility timeout per receive) ends well before retention
+    # AND redrive happens after AWS's least advised 5 receives, and the longest an event may wait (the window, a
+    # retrier run, redrive's receives) ends well before retention
     max_receives = ingest["RedrivePolicy"]["maxReceiveCount"]
-    assert max_receives == config.retry_schedule.max_receive_count >= 5
-    assert config.retry_schedule.earliest_last_receive >= config.queue.retry_window_seconds
+    assert max_receives == config.max_receive_count == 5
     assert config.retry_budget_seconds <= ingest["MessageRetentionPeriod"] / 2
+    assert config.retry_budget_seconds == (
+        config.queue.retry_window_seconds
+        + config.queue.retrier_interval_seconds
+        + max_receives * ingest["VisibilityTimeout"]
+    )
     # AND the DLQ keeps messages 14 days, longer than the source queue
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600 > ingest["MessageRetentionPeriod"]
-    assert config.retry_budget_seconds == (
-        sum(config.retry_schedule.delays) + max_receives * ingest["VisibilityTimeout"]
-    )
+    # AND the consumer and the retrier count the window the template configures
+    functions = template["Resources"]
+    window = str(config.queue.retry_window_seconds)
+    for name in ("ConsumerFunction", "RetrierFunction"):
+        assert functions[name]["Properties"]["Environment"]["Variables"]["RETRY_WINDOW_SECONDS"] == window
 
 
 @pytest.mark.parametrize("env", environment_names())
@@ -148,6 +154,7 @@ def test_functions_and_mappings(env):
         "ArchiverFunction",
         "NotifierFunction",
         "CanaryFunction",
+        "RetrierFunction",
     }
     for body in functions.values():
         props = body["Properties"]
@@ -211,15 +218,20 @@ def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when
     assert template_location[-1] == "dt=${dt}/hour=${hour}/"
     workgroup = local["Resources"]["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert workgroup["EnforceWorkGroupConfiguration"] is True and workgroup["BytesScannedCutoffPerQuery"] > 0
-    # AND the consumer writes both sinks, and may put objects under the events prefix only
+    # AND the consumer writes both sinks, and may put objects under the analytics store's events prefix (and park
+    # under the archive's parked/ prefix) only
     variables = local["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["SINKS"] == "dynamodb,s3" and variables["ANALYTICS_PREFIX"] == "events"
     puts = [
-        statement
+        resource
         for name, _, statement in statements(local)
         if name == "ConsumerRole" and "s3:PutObject" in statement["Action"]
+        for resource in statement["Resource"]
     ]
-    assert puts[0]["Resource"] == [{"Fn::Join": ["", [{"Fn::GetAtt": ["AnalyticsBucket", "Arn"]}, "/events/*"]]}]
+    assert puts == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": ["ArchiveBucket", "Arn"]}, "/parked/*"]]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": ["AnalyticsBucket", "Arn"]}, "/events/*"]]},
+    ]
     # AND prod has none of it
     assert not [name for name in prod["Resources"] if name.startswith("Analytics")]
     assert prod["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["SINKS"] == "dynamodb"
@@ -261,8 +273,9 @@ def test_any_accepted_configuration_keeps_the_queue_invariants(
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
     receives = ingest["RedrivePolicy"]["maxReceiveCount"]
     assert 5 <= receives <= 1000
-    assert sum(config.retry_schedule.delays) + receives * ingest["VisibilityTimeout"] <= retention / 2
-    assert config.retry_schedule.earliest_last_receive >= retry_window
+    waits = retry_window + config.queue.retrier_interval_seconds + receives * ingest["VisibilityTimeout"]
+    assert waits <= retention / 2
+    assert retry_window >= 2 * config.queue.retrier_interval_seconds
     assert ingest["MessageRetentionPeriod"] < 1_209_600
 
 
@@ -350,8 +363,8 @@ def test_an_s3_only_environment_has_no_events_table_and_its_canary_reads_the_buc
         action for name, _, st in statements(template) if name == "ConsumerRole" for action in st["Action"]
     ]
     assert not [action for action in consumer_actions if action.startswith("dynamodb:")]
-    [puts] = [st for name, _, st in statements(template) if name == "ConsumerRole" and "s3:PutObject" in st["Action"]]
-    assert [arn["Fn::Join"][1][1] for arn in puts["Resource"]] == ["/events/*", "/canary/*"]
+    puts = [st for name, _, st in statements(template) if name == "ConsumerRole" and "s3:PutObject" in st["Action"]]
+    assert [arn["Fn::Join"][1][1] for st in puts for arn in st["Resource"]] == ["/parked/*", "/events/*", "/canary/*"]
     # AND the canary reads its own objects from the bucket (ListBucket: a missing object is a 404, not a 403)
     canary = resources["CanaryFunction"]["Properties"]["Environment"]["Variables"]
     assert canary["ANALYTICS_BUCKET"] == {"Ref": "AnalyticsBucket"} and "TABLE_NAME" not in canary

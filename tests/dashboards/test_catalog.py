@@ -98,7 +98,7 @@ def test_our_metrics_use_the_functions_namespace_and_service_dimension():
     namespace = template["IngestFunction"]["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert config.metrics_namespace == namespace == "Sluice/prod"
     ours = [m for m in build_catalog(config).metrics() if m.namespace == namespace]
-    assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver", "canary"}
+    assert {dict(m.dimensions)["service"] for m in ours} == {"ingest", "consumer", "archiver", "canary", "retrier"}
     rejected = [m for m in ours if m.name == "EventsRejected"]
     assert {dict(m.dimensions)["reason"] for m in rejected} == set(REJECTION_REASONS)
 

@@ -99,7 +99,8 @@ def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     graphs = metric_widgets(body)
     assert all(widget["properties"]["title"].endswith("?") for widget in graphs)
     headers = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text" and w["height"] == 1]
-    stages = ["API", "Ingest", "Queue", "Consumer", "Table", "Dead letters and archive", "Notifications", "Canary"]
+    stages = ["API", "Ingest", "Queue", "Consumer", "Retries", "Table", "Dead letters and archive", "Notifications"]
+    stages.append("Canary")
     stages.append("Error budget")  # the availability objective, after the pipeline
     assert [header.removeprefix("### ").split(":")[0] for header in headers] == stages
     # the queue-age graph carries both tiers' thresholds and the retention limit
