@@ -228,11 +228,17 @@ class Config:
         )
 
     @property
+    def consumer_in_flight_bound(self) -> int:
+        """The most the consumer holds in flight: its mapping's maximum concurrency × batch size (nothing waits in
+        flight beyond the batches being processed: functions/consumer/app.py)."""
+        mapping = self.mapping("consumer")
+        return mapping.maximum_concurrency * mapping.batch_size
+
+    @property
     def unpark_queue_depth(self) -> int:
         """The retrier unparks while the ingest queue holds fewer visible messages than this: two full rounds of the
         consumer's batches, so the consumer drains at full throughput without the queue filling up."""
-        mapping = self.mapping("consumer")
-        return 2 * mapping.maximum_concurrency * mapping.batch_size
+        return 2 * self.consumer_in_flight_bound
 
     @property
     def retrier_run_seconds(self) -> int:
@@ -536,7 +542,7 @@ def _check_in_flight_limit(config: Config, require: Callable[[bool, str, str], N
         f"expected 1–{SQS_IN_FLIGHT_QUOTA} (SQS's in-flight quota for a standard queue)",
     )
     mapping = config.mapping("consumer")
-    needed = mapping.maximum_concurrency * mapping.batch_size + IN_FLIGHT_HEADROOM
+    needed = config.consumer_in_flight_bound + IN_FLIGHT_HEADROOM
     require(
         limit >= needed,
         "queue.in_flight_limit",

@@ -28,14 +28,14 @@ from cloudformation.config import Config
 from cloudformation.notifications import Notifications
 from cloudformation.queues import Queues
 from cloudformation.storage import Storage
+from functions.common.archive import ARCHIVE_PREFIX
+from functions.common.parked import PARKING_ROOT
 
 RUNTIME = "python3.12"
 # What the notifier's schedule sends (functions/notifier/app.py recognises it; a test keeps both in step).
 SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the time the run was due
 NOTIFIER_SCHEDULE_INPUT = {"sluice": "flush-held-notifications", "scheduled_time": SCHEDULED_TIME_ATTRIBUTE}
 RETRIER_SCHEDULE_INPUT = {"sluice": "retry-parked-events"}
-# Where the consumer parks what the store does not take, inside the archive bucket (functions/common/parked.py)
-PARKED_PREFIX = "parked/"
 ARCHITECTURE = "arm64"
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
 
@@ -126,7 +126,7 @@ def build_functions(
             ],
         ),
         "archiver": (
-            {"ARCHIVE_BUCKET": Ref(storage.archive), "ARCHIVE_PREFIX": "dlq"},
+            {"ARCHIVE_BUCKET": Ref(storage.archive), "ARCHIVE_PREFIX": ARCHIVE_PREFIX},
             [
                 allow(
                     [sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes],
@@ -176,7 +176,7 @@ def build_functions(
                 allow(
                     [s3_actions.ListBucket],
                     [GetAtt(storage.archive, "Arn")],
-                    condition=Condition(StringLike("s3:prefix", [f"{PARKED_PREFIX}*"])),
+                    condition=Condition(StringLike("s3:prefix", [f"{PARKING_ROOT}*"])),
                 ),
                 allow(
                     [s3_actions.GetObject, s3_actions.PutObject, s3_actions.DeleteObject], [_parked_objects(storage)]
@@ -238,7 +238,7 @@ def build_functions(
 
 
 def _parked_objects(storage: Storage) -> Join:
-    return Join("", [GetAtt(storage.archive, "Arn"), f"/{PARKED_PREFIX}*"])
+    return Join("", [GetAtt(storage.archive, "Arn"), f"/{PARKING_ROOT}*"])
 
 
 def _consumer_store_statements(storage: Storage, analytics: Analytics | None) -> list[Statement]:

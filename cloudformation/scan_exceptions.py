@@ -11,7 +11,8 @@ SCAN_EXCEPTIONS: dict[str, str] = {
     # A function's DeadLetterConfig applies to asynchronous invocations only: ingest is invoked synchronously,
     # consumer and archiver by event source mappings (the queues' redrive is their failure path), and the
     # notifier's failures take its OnFailure destination; a DLQ as well would deliver each failure twice.
-    "CKV_AWS_116": "sync and mapping-driven functions never use a DLQ; the notifier's failures take OnFailure",
+    # The canary and the retrier run on schedules whose next run does the same work: a failed run is not retried.
+    "CKV_AWS_116": "sync, mapping-driven and scheduled functions never use a DLQ; the notifier's take OnFailure",
     # The functions only call AWS APIs; a VPC would add NAT gateways (cost, a failure point) and no
     # isolation that IAM does not already give.
     "CKV_AWS_117": "functions reach only AWS APIs; a VPC adds NAT cost and no isolation beyond IAM",

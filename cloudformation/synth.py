@@ -50,10 +50,10 @@ class Synthesized:
 def retries_line(config: Config) -> str:
     """e.g. "retries: parked in S3 while the store fails, probed every 30 s per consumer environment; ..."."""
     queue = config.queue
-    mapping = config.mapping("consumer")
     return (
-        f"retries: parked in S3 while the store fails (at most {mapping.maximum_concurrency * mapping.batch_size} "
-        f"records in flight), the store probed every {queue.probe_interval_seconds} s per consumer environment; "
+        f"retries: parked in S3 while the store fails (at most {config.consumer_in_flight_bound} records in flight, "
+        f"the queue's in-flight cap {queue.in_flight_limit}), the store probed every {queue.probe_interval_seconds} s "
+        "per consumer environment; "
         f"the retrier runs every {queue.retrier_interval_seconds} s, unparks once the store answers and dead-letters "
         f"events {queue.retry_window_seconds} s after acceptance; redrive after {config.max_receive_count} receives "
         "catches only what crashes the consumer"

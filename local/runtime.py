@@ -34,6 +34,8 @@ from cloudformation.api import events_request_schema
 from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from cloudformation.functions import logical_id
 from dashboards.catalog import build_catalog
+from functions.common.archive import ARCHIVE_PREFIX
+from functions.common.parked import BREAKER_KEY, PARKED_PREFIX, breaker_is_open
 from local.alarm_evaluator import AlarmEvaluator
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
@@ -433,8 +435,12 @@ class LocalRuntime:
         return {
             "endpoints": json.loads(self.paths.outputs.read_text()) if self.paths.outputs.exists() else {},
             "queues": queues,
+            "in_flight_limit": self.config.queue.in_flight_limit,
             "table_items": _count_items(client("dynamodb"), outputs["TableName"]),
-            "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"]),
+            "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], ARCHIVE_PREFIX),
+            # what the consumer parked while the store fails, and its breaker's last word (functions/common/parked.py)
+            "parked_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], PARKED_PREFIX),
+            "breaker": _breaker_state(client("s3"), outputs["ArchiveBucket"]),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
             "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
@@ -491,9 +497,18 @@ def _count_items(dynamodb: BaseClient, table: str) -> int:
     return int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
 
 
-def _count_objects(s3: BaseClient, bucket: str) -> int:
+def _count_objects(s3: BaseClient, bucket: str, prefix: str) -> int:
     paginator = s3.get_paginator("list_objects_v2")
-    return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket))
+    return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
+
+
+def _breaker_state(s3: BaseClient, bucket: str) -> str:
+    """ "open" or "closed" as the consumers last wrote it; "closed" before any failure."""
+    try:
+        document = s3.get_object(Bucket=bucket, Key=BREAKER_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return "closed"
+    return "open" if breaker_is_open(document) else "closed"
 
 
 def run_foreground(config: Config, ports: Ports, state_dir: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.common.archive import read_archive_lines
+from functions.common.archive import ARCHIVE_PREFIX, read_archive_lines
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError
 from functions.common.sqs_send import batches as sqs_batches
@@ -24,7 +24,6 @@ from ops.aws import aws_errors, error_message
 from ops.errors import OpsError
 from ops.progress import Progress
 
-ARCHIVE_PREFIX = "dlq"
 MAX_WINDOW = timedelta(days=400)  # the archive's lifecycle expires objects after ~400 days anyway
 MAX_SEND_ATTEMPTS = 5
 

@@ -76,15 +76,17 @@ def down(c: Context) -> None:
 
 @task
 def status(c: Context) -> None:
-    """Endpoints, queue depths, table items, archive objects, every alarm's state and active faults."""
+    """Endpoints, queue depths, table items, archive and parked objects, every alarm's state and active faults."""
     state = control("GET", "/status")
     endpoints = state["endpoints"]
     print(f"API        {endpoints['ApiUrl']}/events")
     print(f"AWS        {endpoints['AwsEndpoint']}")
     for name, depth in state["queues"].items():
         print(f"queue      {name:<12} {depth['visible']:>6} waiting {depth['in_flight']:>6} in flight")
+    print(f"in flight  at most {state['in_flight_limit']} per queue (SQS's cap; at it a long poll receives nothing)")
     print(f"table      {state['table_items']} items")
     print(f"archive    {state['archive_objects']} objects")
+    print(f"parked     {state['parked_objects']} objects (the store did not take them); breaker {state['breaker']}")
     faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
     print(f"faults     {faults or 'none'}")
     print(f"canary     {state.get('canary', 'off')}")

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from functions.common import env
+from functions.common.archive import ARCHIVE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,4 +13,4 @@ class ArchiverSettings:
 
 
 def load_settings() -> ArchiverSettings:
-    return ArchiverSettings(bucket=env.require("ARCHIVE_BUCKET"), prefix=env.optional("ARCHIVE_PREFIX", "dlq"))
+    return ArchiverSettings(bucket=env.require("ARCHIVE_BUCKET"), prefix=env.optional("ARCHIVE_PREFIX", ARCHIVE_PREFIX))

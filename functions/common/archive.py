@@ -14,6 +14,8 @@ from typing import Any
 
 from functions.common.jsontext import loads
 
+ARCHIVE_PREFIX = "dlq"  # where the archiver writes in the archive bucket (parked events live beside it: parked.py)
+
 
 def archive_key(prefix: str, moment: datetime, object_id: str) -> str:
     """`{prefix}/year=YYYY/month=MM/day=DD/hour=HH/{object_id}.jsonl.gz`, partitioned by UTC time."""

@@ -23,8 +23,9 @@ from typing import Any
 
 from functions.common.archive import read_archive_lines, write_archive_lines
 
-PARKED_PREFIX = "parked/events/"
-BREAKER_KEY = "parked/breaker.json"
+PARKING_ROOT = "parked/"  # everything of parking lives under it (the template scopes the functions' access to it)
+PARKED_PREFIX = f"{PARKING_ROOT}events/"
+BREAKER_KEY = f"{PARKING_ROOT}breaker.json"
 # The message attribute an unparked message carries its retry clock in (epoch ms, a Number): its window keeps
 # counting from acceptance, not from the new send.
 RETRY_SINCE_ATTRIBUTE = "retry_since"

@@ -8,12 +8,10 @@ Each run, within its time budget:
 2. when the consumers' breaker says the store answers, the other objects go back to the ingest queue, oldest
    first, each event with its retry clock (so its window keeps counting from acceptance), while the queue holds
    fewer than UNPARK_QUEUE_DEPTH visible messages: the consumer drains at its full throughput and nothing waits
-   in flight. While the breaker is open, one object per run goes back all the same: a consumer then probes the
-   store even when no client sends anything.
+   in flight. While the breaker is open, one object goes back when the queue is empty: a consumer then probes the
+   store even when no client sends anything (with anything in the queue, its batches are the probes).
 An object is deleted only after all its events were sent; what could not be sent stays parked for the next run.
 """
-
-from __future__ import annotations
 
 import time
 from collections.abc import Callable
@@ -85,7 +83,10 @@ class Retrier:
                 return report
             self._dead_letter(parked, report)
         report.breaker_open = self._store.breaker_open(_log_error)
-        self._unpark(waiting[:1] if report.breaker_open else waiting, deadline, report)
+        if report.breaker_open:
+            self._unpark(waiting[:1], deadline, report, below_depth=1)
+        else:
+            self._unpark(waiting, deadline, report, below_depth=self._settings.unpark_queue_depth)
         return report
 
     def _dead_letter(self, parked: ParkedObject, report: RunReport) -> None:
@@ -97,9 +98,10 @@ class Retrier:
         self._settle(parked.key, events, failed, report)
         report.dead_lettered += len(events) - len(failed)
 
-    def _unpark(self, objects: list[ParkedObject], deadline: float, report: RunReport) -> None:
+    def _unpark(self, objects: list[ParkedObject], deadline: float, report: RunReport, *, below_depth: int) -> None:
+        """Send `objects` back while the ingest queue holds fewer than `below_depth` visible messages."""
         for parked in objects:
-            if not self._wait_for_room(deadline):
+            if not self._wait_for_room(deadline, below_depth):
                 return
             events = self._store.read(parked.key)
             if not events:
@@ -123,13 +125,13 @@ class Retrier:
         report.not_sent += len(remaining)
         self._store.settle(key, remaining)
 
-    def _wait_for_room(self, deadline: float) -> bool:
+    def _wait_for_room(self, deadline: float, below_depth: int) -> bool:
         """Whether the ingest queue has room for more before the deadline (its visible messages below the depth)."""
         while self._clock() < deadline:
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=self._settings.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
-            if int(attributes["ApproximateNumberOfMessages"]) < self._settings.unpark_queue_depth:
+            if int(attributes["ApproximateNumberOfMessages"]) < below_depth:
                 return True
             self._sleep(min(DEPTH_POLL_SECONDS, max(deadline - self._clock(), 0.0)))
         return False

@@ -113,8 +113,11 @@ class ConsoleViews:
                 "queue": status["queues"]["ingest"],
                 "dead_letter": status["queues"]["dead_letter"],
                 "failures": status["queues"]["failures"],
+                "in_flight_limit": status["in_flight_limit"],
                 "table_items": status["table_items"],
                 "archive_objects": status["archive_objects"],
+                "parked_objects": status["parked_objects"],
+                "breaker": status["breaker"],
             },
             "faults": [
                 {"name": name, "description": fault.description, "seconds_left": status["chaos"].get(name)}

@@ -15,8 +15,8 @@ row says otherwise. The kinds, and the alarms that stand for them here:
 | metric math over one window-long period       | enqueue-gap-window-high      | the same                           |
 | FILL() over DynamoDB metrics                  | table-throttles-low          | db-throttle                        |
 | anomaly band                                  | api-request-anomaly-low      | a burst far above the history      |
-| queue age                                     | queue-age-low                | db-down, inside the retry window   |
-| our EMF metric, first breaching period alarms | retries-low                  | db-down (events wait on backoff)   |
+| queue age                                     | queue-age-low                | consumer-crash (batches come back) |
+| our EMF metric, first breaching period alarms | retries-low                  | db-down (events parked in S3)      |
 | queue depth, first breaching period alarms    | dlq-visible-high             | poison messages, archive down      |
 | (DatapointsToAlarm 1)                         | events-archived-low          | the poison archived afterwards     |
 | composite                                     | ingestion-at-risk-high       | enqueue-gap(-window), dlq-visible  |
@@ -55,7 +55,7 @@ CATALOG = build_catalog(CONFIG)
 PERIOD = CONFIG.monitoring.period_seconds
 # A period is evaluated once the metrics publisher has sent it (local/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
-RETRY_BUDGET = CONFIG.retry_budget_seconds  # the retry schedule and a visibility timeout per receive
+RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and redrive's receives
 
 DRAINED_QUEUES = ("ingest", "dead_letter")
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
@@ -105,7 +105,7 @@ NOMINAL_RATE = 5.0  # requests per second
 NOMINAL_SECONDS = 40.0
 
 # Causes of the kinds test.
-DB_DOWN_SECONDS = 35.0  # the oldest event's 3rd receive (~36 s, backoff) comes after it: well inside the window
+DB_DOWN_SECONDS = 35.0  # well inside the retry window: everything parked meanwhile goes back, nothing dead-lettered
 # A fault that causes an alarm lasts until the alarm fired (then it is lifted), at most this long: the wait
 # for the alarm gives up first, so a slow machine gets a failure that says so, never a fault gone too soon.
 UNTIL_FIRED_SECONDS = FIRE_TIMEOUT + 5.0
@@ -359,8 +359,9 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         sender.start()
         # AND the API reports accepted events that never reached the queue
         lost.start()
-        # THEN events wait on retries and age past the visibility timeout, and the gap pages with the composite
-        stack.wait_for_alarms({RETRIES, QUEUE_AGE}, start, DB_DOWN_SECONDS + FIRE_TIMEOUT)
+        # THEN events are parked to retry (they do not age in the queue: nothing waits there), and the gap pages
+        # with the composite
+        stack.wait_for_alarms({RETRIES}, start, DB_DOWN_SECONDS + FIRE_TIMEOUT)
         stack.wait_for_alarms({ENQUEUE_GAP, ENQUEUE_GAP_WINDOW, AT_RISK}, start, FIRE_TIMEOUT)
         lost.stop()
         # (the window sum may see the gap first: it judges one window-long period, the first breach pages)
@@ -387,11 +388,12 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         # errors page, and the archive comes back
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
         stack.lift("archive-down")
-        # WHEN the consumer crashes mid-batch (throttled batches no longer time out: they back off), THEN the
-        # failed invocations show as errors; the crashes end there
+        # WHEN the consumer crashes mid-batch (throttled batches no longer time out: they are parked), THEN the
+        # failed invocations show as errors, and their batches age in the queue past a visibility timeout (a crash
+        # parks nothing: the whole batch comes back); the crashes end there
         crash_began = time.time()
         stack.inject("consumer-crash", UNTIL_FIRED_SECONDS)
-        stack.wait_for_alarms({CONSUMER_ERRORS}, crash_began, FIRE_TIMEOUT)
+        stack.wait_for_alarms({CONSUMER_ERRORS, QUEUE_AGE}, crash_began, FIRE_TIMEOUT)
         stack.lift("consumer-crash")
         # AND the burst is outside the band, and refused requests are more than 5 % of all
         stack.wait_for_alarms({REQUEST_ANOMALY, CLIENT_ERRORS}, burst_began, FIRE_TIMEOUT)

@@ -7,7 +7,6 @@ import json
 import random
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +17,6 @@ from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
-from ops.replay import replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -104,62 +102,3 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     assert reasons[huge.to_json()].startswith("DynamoDB rejects the item: ")
     assert local_stack.stored_ids([huge.event_id]) == set()
     print(f"\npoison: archived with its reason {time.monotonic() - began:.1f} s after the good events were sent")
-
-
-def test_db_outage_longer_than_the_retry_window_is_dead_lettered_archived_and_replayed(local_stack):
-    # GIVEN the table is unreachable for longer than the retry window (and its last delays)
-    started = datetime.now(UTC) - timedelta(minutes=1)
-    config = load_config("local")
-    schedule = config.retry_schedule
-    outage = schedule.latest_last_receive + 2 * config.visibility_timeout_seconds + 20
-    archived_before = local_stack.status()["archive_objects"]
-    local_stack.inject("db-down", outage)
-    began = time.monotonic()
-    accepted: list[str] = []
-    try:
-        # WHEN clients send at the start of the outage (the API still answers 202: the queue is up)
-        for n in range(20):
-            response = local_stack.post_events([{"kind": "during-outage", "n": n, "i": i} for i in range(5)])
-            assert response.status_code == 202
-            accepted += response.json()["ids"]
-            time.sleep(0.2)
-
-        # THEN the events are retried through the window, then go to the DLQ and are archived
-        def all_archived(status: dict) -> bool:
-            dead_letter = status["queues"]["dead_letter"]
-            idle = dead_letter["visible"] == 0 and dead_letter["in_flight"] == 0
-            return drained(status) and idle and status["archive_objects"] > archived_before
-
-        local_stack.wait_until(
-            all_archived, config.retry_budget_seconds + 90, "the dead-lettered events to be archived"
-        )
-        archived_after = time.monotonic() - began
-        # AND the alarms that watch the path fired: retries, the backlog's age, events dead-lettered
-        expected = {"sluice-local-retries-low", "sluice-local-queue-age-low", "sluice-local-events-archived-low"}
-        fired = local_stack.wait_for_alarms(expected, started.timestamp(), timeout=45)
-        assert not any("notifier" in name for name in fired), fired
-    finally:
-        local_stack.lift("db-down")
-    # AND the archive says they ran out of retries (no consumer reason: redrive moved them)
-    lines = [line for line in archived_lines(local_stack) if line["event_id"] in set(accepted)]
-    assert lines and all(line["reason"] is None for line in lines)
-    assert all(line["receive_count"] >= 1 for line in lines)
-    # AND after recovery, replaying the archive stores every accepted event exactly once
-    outputs = local_stack.outputs
-    result = replay(
-        local_stack.client("s3"),
-        local_stack.client("sqs"),
-        outputs["ArchiveBucket"],
-        outputs["QueueUrl"],
-        started,
-        datetime.now(UTC) + timedelta(minutes=1),
-    )
-    # (the archive's hour partitions may also hold other tests' dead letters: they are replayed too)
-    assert not result.failed and result.sent >= len({line["event_id"] for line in lines})
-    local_stack.wait_until(drained, 60, "the replayed events to be stored")
-    assert local_stack.stored_ids(accepted) == set(accepted)
-    print(
-        f"\noutage beyond the {config.queue.retry_window_seconds} s window: {len(accepted)} events dead-lettered and "
-        f"archived {archived_after:.0f} s after the outage began; replayed and stored "
-        f"{time.monotonic() - began:.0f} s after it began"
-    )

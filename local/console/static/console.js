@@ -201,10 +201,12 @@ async function refreshDashboards() {
 
 function showCounts(counts) {
   const rows = [
-    ["ingest queue: waiting", counts.queue.visible], ["ingest queue: in flight", counts.queue.in_flight],
+    ["ingest queue: waiting", counts.queue.visible],
+    ["ingest queue: in flight (cap)", `${counts.queue.in_flight} (of ${counts.in_flight_limit})`],
     ["dead-letter queue: waiting", counts.dead_letter.visible], ["dead-letter queue: in flight", counts.dead_letter.in_flight],
     ["undeliverable notifications", counts.failures.visible],
     ["events stored (table items)", counts.table_items], ["archive objects", counts.archive_objects],
+    ["parked objects (store failing)", counts.parked_objects], ["circuit breaker", counts.breaker],
   ];
   document.getElementById("counts").replaceChildren(...rows.flatMap(([label, value]) => [el("dt", {}, label), el("dd", {}, String(value))]));
 }

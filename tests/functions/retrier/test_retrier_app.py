@@ -136,14 +136,19 @@ def test_once_the_store_answers_parked_events_return_with_their_retry_clock(retr
     assert result["unparked"] == 6 and retrier.parked_keys() == []
 
 
-def test_while_the_breaker_is_open_one_object_per_run_goes_back(retrier: Retrier) -> None:
-    # GIVEN three parked objects and the breaker open
+def test_while_the_breaker_is_open_one_object_goes_back_to_an_empty_queue(retrier: Retrier) -> None:
+    # GIVEN three parked objects, the breaker open and an empty queue
     for name in ("p", "q", "r"):
         retrier.park(name, events([name], now_ms() - 10_000))
     retrier.set_breaker(is_open=True)
 
     # WHEN the retrier runs THEN only the oldest object goes back (so that a consumer probes the store)
     assert retrier.app.handler(scheduled(), FakeContext())["unparked"] == 1
+    assert len(retrier.parked_keys()) == 2
+
+    # WHEN it runs again while that one still waits in the queue (nobody received it: the consumer may be stopped)
+    # THEN nothing more goes back: a queue with something in it gives the consumers their probe
+    assert retrier.app.handler(scheduled(), FakeContext(remaining_ms=4000))["unparked"] == 0
     assert len(retrier.parked_keys()) == 2
 
 

@@ -1,0 +1,189 @@
+"""Outages of any length on the local stack (issue 26): a backlog several times SQS's in-flight cap never
+stalls the queue, and an outage longer than the retry window ends in the archive with its reason, never in
+the retention's bin.
+
+The local stack's SQS enforces the in-flight cap (`queue.in_flight_limit`, 500 locally) as SQS does: at the cap
+a long poll receives nothing. The retry design keeps at most the consumer's maximum concurrency × batch size in
+flight, whatever the backlog: what the store does not take is parked in S3, not held in the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloudformation.config import load_config
+from functions.common.archive import read_archive_lines
+from functions.common.clock import parse_iso
+from functions.common.dead_letter import RETRY_WINDOW_SPENT
+from ops.reconcile import reconcile_ids_s3
+from ops.replay import replay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
+
+CONFIG = load_config("local")
+EVENTS_PER_REQUEST = 50
+STORE_TIMEOUT_SECONDS = 240  # a bound on the wait, not a figure: the drain takes seconds (printed)
+
+
+class InFlightSampler:
+    """Samples the ingest queue's in-flight count (ApproximateNumberOfMessagesNotVisible) until stopped. The cap
+    and the bound are properties of the queue, whoever sends: the canary's messages count as well."""
+
+    def __init__(self, stack: Any) -> None:
+        self._sqs = stack.client("sqs")
+        self._url = stack.outputs["QueueUrl"]
+        self._stop = threading.Event()
+        self.samples: list[int] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self._url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            self.samples.append(int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> InFlightSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@contextmanager
+def fault(stack: Any, name: str) -> Iterator[None]:
+    """`name` active until the block ends (bounded: it lifts itself after the longest wait of this module)."""
+    stack.inject(name, STORE_TIMEOUT_SECONDS + CONFIG.queue.retry_window_seconds)
+    try:
+        yield
+    finally:
+        stack.lift(name)
+
+
+def post(stack: Any, run: str, requests: int) -> list[str]:
+    """`requests` batches of EVENTS_PER_REQUEST events marked with `run`; returns the accepted ids."""
+    accepted: list[str] = []
+    for n in range(requests):
+        events = [{"run": run, "n": n * EVENTS_PER_REQUEST + i} for i in range(EVENTS_PER_REQUEST)]
+        response = stack.post_events(events)
+        assert response.status_code == 202, response.text
+        accepted += response.json()["ids"]
+    return accepted
+
+
+def parked_events(stack: Any) -> int:
+    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    return s3.list_objects_v2(Bucket=bucket, Prefix="parked/events/").get("KeyCount", 0)
+
+
+def archived_lines(stack: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The archive's lines of the events `ids`, by event id."""
+    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    found: dict[str, dict[str, Any]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="dlq/"):
+        for item in page.get("Contents", []):
+            for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()):
+                if line["event_id"] in ids:
+                    found[line["event_id"]] = line
+    return found
+
+
+def test_a_backlog_several_times_the_in_flight_cap_never_stalls_and_is_stored_once(local_stack):
+    bound = CONFIG.consumer_in_flight_bound
+    cap = CONFIG.queue.in_flight_limit
+    run = uuid.uuid4().hex
+    with InFlightSampler(local_stack) as sampler:
+        # GIVEN the table is unreachable
+        with fault(local_stack, "db-down"):
+            # WHEN clients send a backlog four times the queue's in-flight cap
+            accepted = post(local_stack, run, 4 * cap // EVENTS_PER_REQUEST)
+            # AND the consumer has received all of it (the queue holds none of ours visible: parked, not stuck)
+            local_stack.wait_until(
+                lambda status: status["queues"]["ingest"]["visible"] == 0,
+                STORE_TIMEOUT_SECONDS,
+                "the backlog to be received and parked",
+            )
+            assert parked_events(local_stack) > 0
+            assert local_stack.stored_ids(accepted) == set()
+        # WHEN the table is back
+        recovered = time.monotonic()
+        local_stack.wait_stored(accepted, STORE_TIMEOUT_SECONDS)
+        drain_seconds = time.monotonic() - recovered
+    # THEN the queue never held more in flight than the consumer's batches, far below the cap it would stall at
+    assert sampler.samples and max(sampler.samples) <= bound < cap, (max(sampler.samples), bound, cap)
+    # AND every accepted event is stored, and in the S3 analytics copy exactly once
+    assert local_stack.stored_ids(accepted) == set(accepted)
+    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"], accepted)
+    assert not copy.missing and not copy.duplicated, (copy.missing[:5], copy.duplicated)
+    print(
+        f"\n{len(accepted)} events ({len(accepted) / cap:.0f}× the in-flight cap of {cap}) accepted during db-down: "
+        f"in flight at most {max(sampler.samples)} (bound {bound}, {len(sampler.samples)} samples); all stored "
+        f"{drain_seconds:.1f} s after the table came back"
+    )
+
+
+def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_and_replays(local_stack):
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    run = uuid.uuid4().hex
+    window = CONFIG.queue.retry_window_seconds
+    with fault(local_stack, "db-down"):
+        # GIVEN the table is unreachable, and events the consumer receives (and parks) at once
+        received = post(local_stack, run, 4)
+        local_stack.wait_until(lambda status: status["queues"]["ingest"]["visible"] == 0, 60, "the events parked")
+        # AND events it does not receive within their window at all: its mapping stops polling until the window of
+        # the first events has ended (the retrier has archived them)
+        with fault(local_stack, "consumer-paused"):
+            never_received = post(local_stack, run, 2)
+            local_stack.wait_until(
+                lambda _: len(archived_lines(local_stack, set(received))) == len(received),
+                window + STORE_TIMEOUT_SECONDS,
+                "the parked events' window to end",
+            )
+        accepted = received + never_received
+        # WHEN the outage outlasts the retry window: every one of them is dead-lettered and archived
+        local_stack.wait_until(
+            lambda _: len(archived_lines(local_stack, set(accepted))) == len(accepted),
+            window + STORE_TIMEOUT_SECONDS,
+            "every accepted event to be archived",
+        )
+    # THEN each is in the archive with the reason "retry window spent", archived after its window and long before
+    # the queue's retention would have deleted it
+    lines = archived_lines(local_stack, set(accepted))
+    assert {line["reason"] for line in lines.values()} == {RETRY_WINDOW_SPENT}
+    for line in lines.values():
+        waited = (parse_iso(line["archived_at"]) - parse_iso(json.loads(line["body"])["received_at"])).total_seconds()
+        assert window <= waited < CONFIG.queue.retention_seconds, (line["event_id"], waited)
+    # AND nothing of ours waits parked any more
+    assert local_stack.stored_ids(accepted) == set()
+    # WHEN the archive is replayed after recovery
+    result = replay(
+        local_stack.client("s3"),
+        local_stack.client("sqs"),
+        local_stack.outputs["ArchiveBucket"],
+        local_stack.outputs["QueueUrl"],
+        started,
+        datetime.now(UTC) + timedelta(minutes=1),
+    )
+    # THEN every accepted event is stored (the archive's hour partitions may hold other tests' dead letters too)
+    assert not result.failed and result.sent >= len(accepted)
+    local_stack.wait_stored(accepted, STORE_TIMEOUT_SECONDS)
+    longest = max(
+        (parse_iso(line["archived_at"]) - parse_iso(json.loads(line["body"])["received_at"])).total_seconds()
+        for line in lines.values()
+    )
+    print(
+        f"\noutage beyond the {window} s window: {len(received)} parked and {len(never_received)} never received, "
+        f"all archived as '{RETRY_WINDOW_SPENT}' at most {longest:.0f} s after acceptance; replayed and stored"
+    )
