@@ -15,6 +15,7 @@ An object is deleted only after all its events were sent; what could not be sent
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,16 @@ from functions.common.sqs_send import send_entries
 from functions.retrier.config import RetrierSettings, load_settings
 from functions.retrier.parked_store import ParkedObject, ParkedStore
 
+# Where and how an object's events go: (queue URL, SendMessageBatch entries whose Id is the event's position)
+EntriesOf = Callable[[list[ParkedEvent]], tuple[str, list[dict[str, Any]]]]
+
 SERVICE = "retrier"
 # Kept back from the invocation's remaining time, so a run ends on its own rather than by Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 1.0
+# Objects sent on side by side: each costs a GET, its SendMessageBatch calls (10 events each) and a DELETE, mostly
+# waiting on the network, so threads keep up with a consumer draining at full throughput.
+WORKERS = 8
 
 SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
@@ -78,52 +85,59 @@ class Retrier:
         window_end = now_ms - self._settings.retry_window_seconds * 1000
         spent = [parked for parked in objects if parked.newest_retry_since_ms <= window_end]
         waiting = [parked for parked in objects if parked.newest_retry_since_ms > window_end]
-        for parked in spent:
-            if self._clock() >= deadline:
-                return report
-            self._dead_letter(parked, report)
-        report.breaker_open = self._store.breaker_open(_log_error)
-        if report.breaker_open:
-            self._unpark(waiting[:1], deadline, report, below_depth=1)
-        else:
-            self._unpark(waiting, deadline, report, below_depth=self._settings.unpark_queue_depth)
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for start in range(0, len(spent), WORKERS):
+                if self._clock() >= deadline:
+                    return report
+                sent, not_sent = self._send_round(pool, spent[start : start + WORKERS], self._dead_letter_entries)
+                report.dead_lettered += sent
+                report.not_sent += not_sent
+            report.breaker_open = self._store.breaker_open(_log_error)
+            # Open: one object, and only into an empty queue (anything queued already makes the consumers probe).
+            backlog, depth = (waiting[:1], 1) if report.breaker_open else (waiting, self._settings.unpark_queue_depth)
+            for start in range(0, len(backlog), WORKERS):
+                if not self._wait_for_room(deadline, depth):
+                    return report
+                sent, not_sent = self._send_round(pool, backlog[start : start + WORKERS], self._unpark_entries)
+                report.unparked += sent
+                report.not_sent += not_sent
         return report
 
-    def _dead_letter(self, parked: ParkedObject, report: RunReport) -> None:
-        events = self._store.read(parked.key)
+    def _send_round(
+        self, pool: ThreadPoolExecutor, objects: list[ParkedObject], entries_of: EntriesOf
+    ) -> tuple[int, int]:
+        """Send each object's events on, side by side; (events sent, events left parked)."""
+        results = list(pool.map(lambda parked: self._send_object(parked.key, entries_of), objects))
+        return sum(sent for sent, _ in results), sum(left for _, left in results)
+
+    def _send_object(self, key: str, entries_of: EntriesOf) -> tuple[int, int]:
+        """Send one parked object's events where `entries_of` addresses them; delete the object, or keep in it
+        exactly the events that were not sent. Returns (sent, left)."""
+        events = self._store.read(key)
         if not events:
-            return
-        entries = [dead_letter_entry(str(i), e.message_id, e.body, RETRY_WINDOW_SPENT) for i, e in enumerate(events)]
-        failed = send_entries(self._sqs, self._settings.dead_letter_queue_url, entries, _log_error)
-        self._settle(parked.key, events, failed, report)
-        report.dead_lettered += len(events) - len(failed)
-
-    def _unpark(self, objects: list[ParkedObject], deadline: float, report: RunReport, *, below_depth: int) -> None:
-        """Send `objects` back while the ingest queue holds fewer than `below_depth` visible messages."""
-        for parked in objects:
-            if not self._wait_for_room(deadline, below_depth):
-                return
-            events = self._store.read(parked.key)
-            if not events:
-                continue
-            entries = [
-                {
-                    "Id": str(position),
-                    "MessageBody": event.body,
-                    "MessageAttributes": {
-                        RETRY_SINCE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(event.retry_since_ms)}
-                    },
-                }
-                for position, event in enumerate(events)
-            ]
-            failed = send_entries(self._sqs, self._settings.queue_url, entries, _log_error)
-            self._settle(parked.key, events, failed, report)
-            report.unparked += len(events) - len(failed)
-
-    def _settle(self, key: str, events: list[ParkedEvent], failed: set[str], report: RunReport) -> None:
+            return 0, 0
+        queue_url, entries = entries_of(events)
+        failed = send_entries(self._sqs, queue_url, entries, _log_error)
         remaining = [event for position, event in enumerate(events) if str(position) in failed]
-        report.not_sent += len(remaining)
         self._store.settle(key, remaining)
+        return len(events) - len(remaining), len(remaining)
+
+    def _dead_letter_entries(self, events: list[ParkedEvent]) -> tuple[str, list[dict[str, Any]]]:
+        entries = [dead_letter_entry(str(i), e.message_id, e.body, RETRY_WINDOW_SPENT) for i, e in enumerate(events)]
+        return self._settings.dead_letter_queue_url, entries
+
+    def _unpark_entries(self, events: list[ParkedEvent]) -> tuple[str, list[dict[str, Any]]]:
+        entries = [
+            {
+                "Id": str(position),
+                "MessageBody": event.body,
+                "MessageAttributes": {
+                    RETRY_SINCE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(event.retry_since_ms)}
+                },
+            }
+            for position, event in enumerate(events)
+        ]
+        return self._settings.queue_url, entries
 
     def _wait_for_room(self, deadline: float, below_depth: int) -> bool:
         """Whether the ingest queue has room for more before the deadline (its visible messages below the depth)."""
