@@ -16,7 +16,7 @@ Each sink configuration (`sinks`: DynamoDB, the S3 analytics sink, or both) is p
 side by side (`sink_shapes`): the DynamoDB item as the consumer's codec writes it (compact metadata, raw
 compressed when that saves a write unit), and one compressed S3 object per consumer batch.
 
-An outage's retries are priced by ops/outage_cost.py; ops/cost_report.py writes the whole report.
+What a database outage adds is priced by ops/outage_cost.py; ops/cost_report.py writes the whole report.
 """
 
 from __future__ import annotations
@@ -180,6 +180,10 @@ class Assumptions:
     canary_ms: float = 1_500.0  # a canary run waits for its event to be readable (measured locally: ~1.5 s)
     canary_reads: int = 4  # consistent GetItems per run until the item is there (1 read unit each)
 
+    def envelope_bytes(self, event_bytes: float) -> float:
+        """The size of one queue message carrying an event of `event_bytes`."""
+        return event_bytes * self.envelope_escape_factor + self.envelope_overhead_bytes
+
     def lines(self) -> list[str]:
         return [
             f"envelope = event × {self.envelope_escape_factor} + {self.envelope_overhead_bytes} B; "
@@ -293,7 +297,7 @@ def estimate(
 
     # SQS
     chunk = prices("sqs", "billing_chunk_bytes")
-    envelope = workload.event_bytes * assume.envelope_escape_factor + assume.envelope_overhead_bytes
+    envelope = assume.envelope_bytes(workload.event_bytes)
     per_call = 1 if shape.naive else SQS_RECEIVE_MAX
     send_size = per_request / send_calls_per_request
     sends = sqs_requests(requests * send_calls_per_request, send_size, envelope, chunk)

@@ -1,5 +1,5 @@
-"""`invoke cost`: the whole report — each request shape, keyed requests, each sink configuration and an
-outage's retries — priced from the environment's template and configuration, and written as text (the model
+"""`invoke cost`: the whole report — each request shape, keyed requests, each sink configuration and what a
+database outage adds — priced from the environment's template and configuration, and written as text (the model
 is ops/cost.py, an outage's ops/outage_cost.py)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ops.cost import (
 )
 from ops.errors import OpsError
 from ops.outage_cost import OutageEstimate, outage_estimate
+from ops.outage_model import parking_design
 
 
 def positive_number(option: str, value: str | float, what: str, *, zero_allowed: bool = False) -> float:
@@ -129,13 +130,17 @@ def format_comparison(estimates: list[Estimate], config: Config, factor: float =
 
 
 def format_outage(outage: OutageEstimate, config: Config) -> list[str]:
+    design = parking_design(config)
     window_hours = config.queue.retry_window_seconds / SECONDS_PER_HOUR
-    per_event = outage.failed_receives / outage.events if outage.events else 0.0
+    counts = outage.counts
+    environments = config.mapping("consumer").maximum_concurrency
+    per_minute = 60 / design.probe_interval_seconds
     lines = [
-        f"a database outage of {outage.hours:g} h (retry window {window_hours:g} h, "
-        f"backoff {config.retry_schedule.describe()}):",
-        f"  {human(outage.events)} events accepted during it fail {human(outage.failed_receives)} receives "
-        f"({per_event:.1f} per event); {human(outage.dead_lettered)} outlast the window and are dead-lettered",
+        f"a database outage of {outage.hours:g} h (retry window {window_hours:g} h; batches parked in S3 behind a "
+        f"circuit breaker, one probe per {design.probe_interval_seconds} s per consumer environment):",
+        f"  {human(counts.accepted)} events accepted during it are parked in {human(counts.parked_objects)} objects; "
+        f"the store gets {human(counts.store_requests)} requests (at most {environments} environments × "
+        f"{per_minute:g} a minute); {human(outage.dead_lettered)} outlast the window and are dead-lettered",
     ]
     lines += [_row(line) for line in outage.lines]
     lines.append(f"  {'added to the month':<70} {'':>22}  ${outage.total:>10,.2f}")

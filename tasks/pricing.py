@@ -13,7 +13,7 @@ from tasks.common import config_of, ops_errors, task
         "event_bytes": "bytes per event (default 1024)",
         "batch": "events per API request for the batched shape (default 50)",
         "env": "environment whose configuration to price (default: prod)",
-        "outage_hours": "also price the retries of a database outage this long (default 1)",
+        "outage_hours": "also price a database outage this long: parking, probes, dead letters (default 1)",
     }
 )
 def cost(

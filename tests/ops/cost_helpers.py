@@ -29,6 +29,7 @@ point_in_time_recovery_gb_month = 0.0
 standard_gb_month = 0.0
 put_requests_per_thousand = 0.0
 get_requests_per_thousand = 0.0
+delete_requests_per_thousand = 0.0
 [cloudwatch]
 custom_metric_month = 1.0
 standard_alarm_metric_month = 0.1

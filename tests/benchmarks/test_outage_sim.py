@@ -1,0 +1,176 @@
+"""The side-by-side outage model: today's retries against issue 26's parking, on prod's configuration. Every
+assertion is on the model's outputs (counts and virtual time), never on how long the simulation took."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from benchmarks.outage_queue import Cohorts
+from benchmarks.outage_sim import Cell, full_throughput_minutes, in_flight_bound, main, simulate
+from benchmarks.outage_today import JITTER_PERCENT, SQS_MAX_VISIBILITY_SECONDS, doubling_delays, todays_schedule
+from cloudformation.config import load_config
+from ops.cost import Assumptions, Prices, Workload
+from ops.outage_cost import outage_estimate
+from ops.outage_model import full_throughput
+
+PROD = load_config("prod")
+IN_FLIGHT_LIMIT = 120_000
+# a retrier as fast as the consumer (issue 26's target): enough workers, and a depth that bridges its gaps
+FAST_RETRIER = {"retrier_workers": 40, "unpark_queue_depth": 250_000}
+
+
+def run(rate: int, hours: int, **options: int) -> Cell:
+    [cell] = simulate(PROD, [rate], [hours], **options)
+    return cell
+
+
+def test_the_copy_of_todays_schedule_is_cloudformation_retry_py() -> None:
+    # GIVEN the original algorithm, while the repository still has it
+    retry = pytest.importorskip("cloudformation.retry")
+    for env in ("prod", "local"):
+        config = load_config(env)
+        window, first = config.queue.retry_window_seconds, config.visibility_timeout_seconds
+        timeout = config.functions["consumer"].timeout_seconds
+        longest = SQS_MAX_VISIBILITY_SECONDS - timeout - config.mapping("consumer").batching_window_seconds
+        # WHEN the simulation's copy builds the same schedule
+        copied = doubling_delays(window, first, longest, JITTER_PERCENT)
+        # THEN it is the original's, delay for delay
+        assert copied == retry.retry_schedule(window, first_delay=first, max_delay=longest).delays
+    assert todays_schedule(PROD).delays == (180, 360, 720, 1440, 2880, 5760, 11520, 23040, 43169, 6929)
+
+
+def test_without_cloudformation_retry_py_todays_schedule_comes_from_the_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a repository where issue 26 has deleted cloudformation/retry.py
+    monkeypatch.setitem(sys.modules, "cloudformation.retry", None)  # importing it raises ImportError
+    # WHEN today's schedule is built THEN it is prod's all the same
+    assert todays_schedule(PROD).delays == (180, 360, 720, 1440, 2880, 5760, 11520, 23040, 43169, 6929)
+    assert todays_schedule(PROD).max_receive_count == 11
+
+
+def test_the_in_flight_limit_is_the_one_given() -> None:
+    # GIVEN a queue whose in-flight quota is 50,000 WHEN an hour at 100 events/s is simulated
+    cell = run(100, 1, in_flight_limit=50_000)
+    # THEN today's receives stop at it
+    assert cell.today.in_flight_peak == 50_000
+
+
+def test_one_hour_at_100_per_second_fills_todays_in_flight_limit_and_loses_nothing() -> None:
+    # GIVEN a 1 h outage at 100 events/s WHEN simulated
+    cell = run(100, 1)
+    # THEN today's design reaches the in-flight limit (its receives stop there) but loses nothing within retention
+    assert cell.today.accepted == 360_000
+    assert cell.today.in_flight_peak == IN_FLIGHT_LIMIT
+    assert cell.today.lost == 0 and cell.today.dead_lettered == 0
+    assert cell.today.drain_seconds is not None
+    # AND the new design holds only what the consumer works on, and drains too
+    assert 0 < cell.new.in_flight_peak <= in_flight_bound(PROD)
+    assert cell.new.lost == 0 and cell.new.drain_seconds is not None
+
+
+def test_five_days_at_100_per_second_lose_events_today_and_none_with_parking() -> None:
+    # GIVEN a 5-day outage at 100 events/s (retention 4 days, retry window 24 h) WHEN simulated
+    cell = run(100, 120)
+    # THEN today's design loses events the queue deleted unread: at most those accepted more than the retention
+    # before recovery
+    assert 0 < cell.today.lost <= 100 * (120 - 96) * 3600
+    # AND the new design loses none: what outlasted the window is dead-lettered (replayable), the rest stored
+    assert cell.new.lost == 0
+    assert cell.new.drain_seconds is not None
+    spent = 100 * (120 - 24) * 3600
+    assert spent <= cell.new.dead_lettered <= spent + 100 * 2 * 60  # the window's edge: within two retrier runs
+
+
+@pytest.mark.parametrize("rate", [10, 1000])
+def test_the_new_designs_in_flight_peak_stays_within_its_bound(rate: int) -> None:
+    # GIVEN an outage at a low and a high rate, drained at the consumer's full throughput WHEN simulated
+    cell = run(rate, 1, **FAST_RETRIER)
+    # THEN the new design never holds more in flight than the consumer's batches (plus one retrier batch)
+    assert 0 < cell.new.in_flight_peak <= in_flight_bound(PROD)
+    # AND a backlog that keeps every environment busy does fill them: the bound is reached, not just assumed
+    mapping = PROD.mapping("consumer")
+    if rate == 1000:
+        assert cell.new.in_flight_peak == mapping.maximum_concurrency * mapping.batch_size
+
+
+def test_store_requests_during_the_outage_do_not_depend_on_the_rate() -> None:
+    # GIVEN 1 h outages at 10 and at 1,000 events/s WHEN simulated
+    slow, fast = run(10, 1), run(1000, 1)
+    # THEN the store gets the same requests from the new design: each environment's first failure, then a probe
+    # every 30 s
+    environments = PROD.mapping("consumer").maximum_concurrency
+    assert slow.new.store_requests == fast.new.store_requests == environments * 3600 // 30
+    # AND today's grow with the rate until its in-flight limit stops the receives
+    assert slow.today.store_requests < fast.today.store_requests
+
+
+def test_the_drain_runs_at_full_throughput_only_when_the_retrier_keeps_up() -> None:
+    storing = full_throughput(PROD, Assumptions())
+    # GIVEN a 24 h outage at 100 events/s and a retrier as fast as the consumer WHEN simulated
+    fast = run(100, 24, **FAST_RETRIER)
+    # THEN every whole minute of the drain stores at the consumer's full throughput, from the first retrier run
+    # after the store answers
+    assert full_throughput_minutes(fast, storing)[0]
+    assert fast.new.unpark_start_seconds is not None and fast.new.unpark_start_seconds <= 30 + 60
+    # AND with one worker the drain is bound by the retrier: a few hundred events per second
+    slow = run(100, 24)
+    full, slowest = full_throughput_minutes(slow, storing)
+    assert not full and slowest < 0.05 * storing
+    assert slow.new.drain_seconds is not None and fast.new.drain_seconds is not None
+    assert slow.new.drain_seconds > 10 * fast.new.drain_seconds
+
+
+def test_the_simulation_prices_the_new_design_as_invoke_cost_does() -> None:
+    # GIVEN a 1 h outage at 100 events/s, simulated and in invoke cost's closed form
+    cell = run(100, 1, **FAST_RETRIER)
+    prices = Prices.load()
+    estimate = outage_estimate(PROD, prices, Workload(100, 1024, prices("meta", "hours_per_month")), 1.0)
+    # THEN both price the same lines, to within what the drain's timing adds
+    assert [line.item for line in cell.new.lines] == [line.item for line in estimate.lines]
+    assert cell.new.cost == pytest.approx(estimate.total, rel=0.05)
+    assert cell.new.store_requests == estimate.counts.store_requests
+
+
+def test_cohorts_are_taken_oldest_first() -> None:
+    # GIVEN messages added out of order
+    cohorts: Cohorts[int] = Cohorts()
+    cohorts.add(20, 5)
+    cohorts.add(10, 3)
+    cohorts.add(20, 1)
+    # WHEN some are taken, then those up to a clock
+    first = cohorts.take(4)
+    expired = cohorts.take_while(lambda clock: clock <= 20)
+    # THEN the oldest come first, a cohort may be split, and the count follows
+    assert first == [(10, 3), (20, 1)]
+    assert expired == [(20, 5)] and cohorts.total == 0 and cohorts.oldest() is None
+
+
+def test_markdown_prints_one_row_per_cell_and_the_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN one small cell WHEN printed as markdown
+    status = main(["--rates", "10", "--hours", "1", "--markdown"])
+    lines = capsys.readouterr().out.splitlines()
+    # THEN a markdown table with the cell's row, and the targets it could check
+    assert lines[0].startswith("| events/s | outage | accepted | in-flight peak")
+    assert lines[2].startswith("| 10 | 1 h | 36.00k | ")
+    assert lines[-1].startswith("targets met: ") and "not in this run" in lines[-1]
+    assert status == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--rates", "ten"], "error: --rates: expected positive whole numbers separated by commas, got 'ten'"),
+        (["--hours", "0"], "error: --hours: expected positive whole numbers separated by commas, got '0'"),
+        (["--retrier-workers", "1,2"], "error: --retrier-workers: expected one positive whole number, got '1,2'"),
+        (
+            ["--step", "7"],
+            "error: --step: expected a divisor of 30 s (the probe interval 30 s and the retrier's 60 s), got 7",
+        ),
+        (["--env", "nosuch"], "error: sluice.toml: no environment 'nosuch' (known: dev, local, prod)"),
+    ],
+)
+def test_bad_input_is_one_line(arguments: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(arguments)
+    assert str(stopped.value) == message
