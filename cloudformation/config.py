@@ -236,16 +236,17 @@ class Config:
 
     @property
     def unpark_queue_depth(self) -> int:
-        """The retrier unparks while the ingest queue holds fewer visible messages than this: two full rounds of the
-        consumer's batches, so the consumer drains at full throughput without the queue filling up."""
+        """The retrier sends pointers while the ingest queue holds fewer visible messages than this: two full rounds
+        of the consumer's batches, each pointer a parked batch of events, so the consumer drains at full throughput
+        between the retrier's runs without the queue filling up."""
         return 2 * self.consumer_in_flight_bound
 
     @property
     def retrier_run_seconds(self) -> int:
-        """The most one retrier run works: within its timeout, and less than its interval on AWS so runs do not
+        """The most one retrier run works: within its timeout, and 10 s less than its interval so runs do not
         overlap (the local schedule waits for a run to end)."""
         timeout = self.functions["retrier"].timeout_seconds
-        return max(1, min(timeout - 5, 3 * self.queue.retrier_interval_seconds // 4))
+        return max(1, min(timeout - 5, self.queue.retrier_interval_seconds - 10))
 
     @property
     def is_local(self) -> bool:

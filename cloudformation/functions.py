@@ -120,8 +120,10 @@ def build_functions(
                 ),
                 # poison, and events whose retry window is spent, go straight to the DLQ with their reason
                 allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
-                # parked events and the breaker's state
-                allow([s3_actions.PutObject], [_parked_objects(storage)]),
+                # parked events (written, and read and deleted when a pointer brings them back) and the breaker's state
+                allow(
+                    [s3_actions.PutObject, s3_actions.GetObject, s3_actions.DeleteObject], [_parked_objects(storage)]
+                ),
                 *_consumer_store_statements(storage, analytics),
             ],
         ),
@@ -167,7 +169,6 @@ def build_functions(
             {
                 "PARKING_BUCKET": Ref(storage.archive),
                 "QUEUE_URL": Ref(queues.ingest),
-                "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
                 "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
                 "UNPARK_QUEUE_DEPTH": str(config.unpark_queue_depth),
                 "RUN_SECONDS": str(config.retrier_run_seconds),
@@ -178,11 +179,9 @@ def build_functions(
                     [GetAtt(storage.archive, "Arn")],
                     condition=Condition(StringLike("s3:prefix", [f"{PARKING_ROOT}*"])),
                 ),
-                allow(
-                    [s3_actions.GetObject, s3_actions.PutObject, s3_actions.DeleteObject], [_parked_objects(storage)]
-                ),
+                # the breaker's state; the objects themselves only by key, in the pointers it sends
+                allow([s3_actions.GetObject], [_parked_objects(storage)]),
                 allow([sqs_actions.SendMessage, sqs_actions.GetQueueAttributes], [GetAtt(queues.ingest, "Arn")]),
-                allow([sqs_actions.SendMessage], [GetAtt(queues.dead_letter, "Arn")]),
             ],
         ),
     }

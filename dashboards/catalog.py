@@ -468,7 +468,8 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
 
 
 def _retrier_events(config: Config, period: int) -> list[Signal]:
-    """What waits parked, and where it goes: the retrier's own counts each run (functions/retrier/app.py)."""
+    """What waits parked, and where it goes: the retrier's counts each run (functions/retrier/app.py), and the
+    consumer's as it handles the pointers."""
     window = float(config.queue.retry_window_seconds)
     return [
         _ours(config, "parked_objects", "ParkedObjects", "retrier", period, stat="Maximum"),
@@ -477,11 +478,11 @@ def _retrier_events(config: Config, period: int) -> list[Signal]:
             _ours(config, "oldest_retry_age", "OldestRetryAge", "retrier", period, unit="Seconds", stat="Maximum"),
             capacity=window,
         ),
-        _ours(config, "events_unparked", "EventsUnparked", "retrier", period),
-        dataclasses.replace(
-            _ours(config, "events_window_spent", "EventsDeadLettered", "retrier", period),
-            label="Events dead-lettered: retry window spent",
-        ),
+        _ours(config, "parked_objects_sent", "ParkedObjectsSent", "retrier", period),
+        # the consumer's side: events it read back from parked objects, and those it dead-lettered because their
+        # retry window was spent while the store still failed
+        _ours(config, "events_unparked", "EventsUnparked", "consumer", period),
+        _ours(config, "events_window_spent", "EventsWindowSpent", "consumer", period),
     ]
 
 

@@ -100,7 +100,7 @@ _STAGES = (
         (
             ("How much waits parked?", ("parked_objects",)),
             ("How close is the oldest parked event to the DLQ?", ("oldest_retry_age",)),
-            ("Do parked events go back once the store answers?", ("events_unparked",)),
+            ("Do parked events go back once the store answers?", ("parked_objects_sent", "events_unparked")),
             ("Are events dead-lettered because their retry window was spent?", ("events_window_spent",)),
             ("Is the retrier failing?", ("retrier_invocations", "retrier_errors", "retrier_throttles")),
             ("Is the retrier close to its limits?", ("retrier_duration_p99", "retrier_concurrency")),

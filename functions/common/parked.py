@@ -26,9 +26,12 @@ from functions.common.archive import read_archive_lines, write_archive_lines
 PARKING_ROOT = "parked/"  # everything of parking lives under it (the template scopes the functions' access to it)
 PARKED_PREFIX = f"{PARKING_ROOT}events/"
 BREAKER_KEY = f"{PARKING_ROOT}breaker.json"
-# The message attribute an unparked message carries its retry clock in (epoch ms, a Number): its window keeps
+# The message attribute an unparked event carries its retry clock in (epoch ms, a Number): its window keeps
 # counting from acceptance, not from the new send.
 RETRY_SINCE_ATTRIBUTE = "retry_since"
+# The message attribute of a pointer: the key of a parked object the consumer is to handle (the message's body
+# is the key too, for a person reading the queue)
+POINTER_ATTRIBUTE = "parked_key"
 _KEY_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
 

@@ -54,6 +54,7 @@ from functions.consumer.breaker import Breaker, Transition
 from functions.consumer.config import load_settings
 from functions.consumer.first_write import already_stored
 from functions.consumer.parking import park, publish_breaker
+from functions.consumer.unparking import delete_parked_object, read_parked_object, source_message_id, unpark
 from functions.consumer.writer import BatchWriter
 
 SERVICE = "consumer"
@@ -93,6 +94,7 @@ class Outcome:
     write_retries: int = 0
     objects_written: int = 0
     sink_errors: int = 0  # events the S3 sink failed to write (they are parked)
+    store_failed: bool = False  # a store call failed (running out of time is not a failure: the breaker stays)
 
 
 def to_item(envelope: Envelope) -> Item:
@@ -132,7 +134,7 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
             outcome.unstored |= dict.fromkeys(message_ids, "the store is failing (breaker open): parked without a call")
         return outcome
     _write(outcome, envelopes, records_of, deadline)
-    transition = breaker.record(stored_all=not outcome.unstored)
+    transition = breaker.record(stored_all=not outcome.store_failed)
     if transition is not Transition.NONE:
         logger.warning("breaker " + transition.value, extra={"unstored": len(outcome.unstored)})
         publish_breaker(s3, SETTINGS.parking_bucket, is_open=transition is Transition.OPENED)
@@ -163,6 +165,7 @@ def _write(
             if event_id not in result.unwritten and event_id not in result.invalid
         ]
         outcome.write_retries = result.retried
+        outcome.store_failed = result.failed
     # Events stored before go to the analytics store again: their first delivery may have failed there.
     if "s3" in SETTINGS.sinks and outcome.stored:
         unwritten = write_analytics(outcome)
@@ -170,6 +173,7 @@ def _write(
             for message_id in records_of[event_id]:
                 outcome.unstored[message_id] = "event not written to the S3 analytics store"
         outcome.stored = [envelope for envelope in outcome.stored if envelope.event_id not in unwritten]
+        outcome.store_failed = outcome.store_failed or bool(unwritten)
 
 
 @tracer.capture_method
@@ -201,8 +205,8 @@ def write_analytics(outcome: Outcome) -> set[str]:
 def dead_letter(records: dict[str, dict[str, Any]], reasons: Mapping[str, str]) -> set[str]:
     """Send records to the DLQ with their reason; returns the message ids that were not sent."""
     entries = [
-        dead_letter_entry(safe_entry_id(mid), mid, str(records[mid].get("body") or ""), reason)
-        for mid, reason in reasons.items()
+        dead_letter_entry(safe_entry_id(mid), source_message_id(records[mid]), str(records[mid].get("body") or ""), why)
+        for mid, why in reasons.items()
     ]
     by_entry = {safe_entry_id(message_id): message_id for message_id in reasons}
     failed = send_entries(sqs, SETTINGS.dead_letter_queue_url, entries, _log_send_error)
@@ -224,7 +228,9 @@ def retry_since_ms(record: dict[str, Any], now_ms: int) -> int:
     return now_ms
 
 
-def _record_metrics(outcome: Outcome, received: int, parked: list[ParkedEvent], dead_lettered: int) -> None:
+def _record_metrics(
+    outcome: Outcome, received: int, parked: list[ParkedEvent], dead_lettered: int, window_spent: int
+) -> None:
     now = utc_now()
     for envelope in outcome.stored:
         lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
@@ -242,6 +248,7 @@ def _record_metrics(outcome: Outcome, received: int, parked: list[ParkedEvent], 
     metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(parked))
     metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=1 if breaker.is_open else 0)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
+    metrics.add_metric(name="EventsWindowSpent", unit=MetricUnit.Count, value=window_spent)
 
 
 def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
@@ -255,15 +262,20 @@ def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
     to_dead_letter = outcome.poison | spent
     not_moved = dead_letter(by_id, to_dead_letter) if to_dead_letter else set()
     failures = {message_id: "not moved to the DLQ yet" for message_id in not_moved}
-    parked = [
-        ParkedEvent(str(by_id[message_id].get("body") or ""), clocks[message_id], message_id)
+    to_park = {
+        message_id: ParkedEvent(
+            str(by_id[message_id].get("body") or ""), clocks[message_id], source_message_id(by_id[message_id])
+        )
         for message_id in outcome.unstored
         if message_id not in spent
-    ]
+    }
+    parked = list(to_park.values())
     if not park(s3, SETTINGS.parking_bucket, parked):
-        failures |= {event.message_id: "not parked" for event in parked}
+        failures |= dict.fromkeys(to_park, "not parked")
         parked = []
-    _record_metrics(outcome, len(records), parked, len(to_dead_letter) - len(not_moved))
+    _record_metrics(
+        outcome, len(records), parked, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved)
+    )
     return failures
 
 
@@ -277,10 +289,19 @@ def _confirm_stored(record: SQSRecord, failures: Mapping[str, str]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    """Store a batch of envelopes; `batchItemFailures` lists exactly the records neither stored, parked nor
-    dead-lettered."""
+    """Store a batch of envelopes (a pointer's parked object counts as its events); `batchItemFailures` lists
+    exactly the records neither stored, parked nor dead-lettered."""
     records = sqs_records(event)
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)
-    failures = settle(records, store_records(records, deadline))
+    unparked = unpark(records, partial(read_parked_object, s3, SETTINGS.parking_bucket))
+    failures = settle(unparked.records, store_records(unparked.records, deadline))
+    failures |= dict.fromkeys(unparked.unreadable, "parked object not readable now")
+    for pointer, members in unparked.events_of.items():
+        if any(member in failures for member in members):
+            failures[pointer] = "some of its parked events were neither stored, parked nor dead-lettered"
+        else:
+            delete_parked_object(s3, SETTINGS.parking_bucket, unparked.keys[pointer])
+    if unparked.events_of or unparked.unreadable or unparked.corrupt:
+        metrics.add_metric(name="EventsUnparked", unit=MetricUnit.Count, value=unparked.events)
     return partial_batch_response(event, records, partial(_confirm_stored, failures=failures), processor, context)

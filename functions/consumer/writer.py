@@ -29,6 +29,8 @@ class WriteResult:
     """Items sent again after DynamoDB returned them as UnprocessedItems."""
     calls: int = 0
     """BatchWriteItem requests made."""
+    failed: bool = False
+    """A call failed (not merely ran out of time): the database is in trouble."""
 
 
 class BatchWriter:
@@ -70,6 +72,7 @@ class BatchWriter:
                 result.unwritten.update(ordered[start:])
                 break
             if not self._write_requests([{"PutRequest": {"Item": items[key]}} for key in keys], deadline, result):
+                result.failed = True
                 rest = ordered[start + MAX_ITEMS_PER_CALL :]
                 if rest:
                     logger.warning("database failing: items not attempted", extra={"items": len(rest)})

@@ -1,21 +1,23 @@
-"""retrier: parked events back to the ingest queue once the store answers, or to the dead-letter queue once
-their retry window is spent. Runs on a schedule (every minute on AWS; the local stack runs it faster).
+"""retrier: sends parked objects back to the consumer once the store answers, and those whose retry window is spent
+so that the consumer dead-letters them. Runs on a schedule (every minute on AWS; the local stack runs it faster).
 
-Each run, within its time budget:
-1. every parked object whose newest event was accepted more than the retry window ago goes to the DLQ, each
-   event with the reason "retry window spent" (the archiver then archives it, and `invoke replay` can bring it
-   back), oldest first. Nothing waits in the queue meanwhile, so the queue's retention never deletes an event;
-2. when the consumers' breaker says the store answers, the other objects go back to the ingest queue, oldest
-   first, each event with its retry clock (so its window keeps counting from acceptance), while the queue holds
-   fewer than UNPARK_QUEUE_DEPTH visible messages: the consumer drains at its full throughput and nothing waits
-   in flight. While the breaker is open, one object goes back when the queue is empty: a consumer then probes the
-   store even when no client sends anything (with anything in the queue, its batches are the probes).
-An object is deleted only after all its events were sent; what could not be sent stays parked for the next run.
+It sends a *pointer* per object — one small message whose `parked_key` attribute (and body) is the object's key;
+the consumer reads the object and handles its events (functions/consumer/unparking.py), then deletes it. So the
+events never travel through the queue again, and a drain runs at the consumer's throughput: the retrier sends ten
+objects per SendMessageBatch call, not ten events. Each run, within its time budget, oldest object first, while the
+ingest queue holds fewer than UNPARK_QUEUE_DEPTH visible messages (the consumer has work queued, and nothing waits
+in flight):
+1. every object whose newest event was accepted more than the retry window ago: the consumer stores its events if
+   the store answers, and otherwise dead-letters them with "retry window spent" (the archiver then archives them);
+   they never wait in the queue, so its retention never deletes one;
+2. when the consumers' breaker says the store answers, every other object. While the breaker is open, one object
+   goes back when the queue is empty: a consumer then probes the store even when no client sends anything (with
+   anything in the queue, its batches are the probes).
+A pointer is at least once: the same object pointed at twice is handled once and found gone the second time.
 """
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,22 +27,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common import aws, env
 from functions.common.clock import utc_now
-from functions.common.dead_letter import RETRY_WINDOW_SPENT, dead_letter_entry
-from functions.common.parked import RETRY_SINCE_ATTRIBUTE, ParkedEvent
+from functions.common.parked import POINTER_ATTRIBUTE
 from functions.common.sqs_send import send_entries
 from functions.retrier.config import RetrierSettings, load_settings
 from functions.retrier.parked_store import ParkedObject, ParkedStore
-
-# Where and how an object's events go: (queue URL, SendMessageBatch entries whose Id is the event's position)
-EntriesOf = Callable[[list[ParkedEvent]], tuple[str, list[dict[str, Any]]]]
 
 SERVICE = "retrier"
 # Kept back from the invocation's remaining time, so a run ends on its own rather than by Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 1.0
-# Objects sent on side by side: each costs a GET, its SendMessageBatch calls (10 events each) and a DELETE, mostly
-# waiting on the network, so threads keep up with a consumer draining at full throughput.
-WORKERS = 8
+# Pointers sent between two looks at the queue's depth: a few SendMessageBatch calls of ten.
+POINTERS_PER_ROUND = 50
 
 SETTINGS = load_settings()
 logger = Logger(service=SERVICE)
@@ -53,10 +50,9 @@ sqs = aws.client("sqs")
 @dataclass(slots=True)
 class RunReport:
     parked_objects: int = 0  # listed at the start of the run (up to the listing's limit)
-    oldest_retry_age_seconds: float = 0.0
-    dead_lettered: int = 0
-    unparked: int = 0
-    not_sent: int = 0
+    oldest_retry_age_seconds: float = 0.0  # the oldest object's newest event: the retry window's clock
+    spent_sent: int = 0  # pointers to objects whose window is spent
+    waiting_sent: int = 0  # pointers to the others
     breaker_open: bool = False
 
 
@@ -85,59 +81,34 @@ class Retrier:
         window_end = now_ms - self._settings.retry_window_seconds * 1000
         spent = [parked for parked in objects if parked.newest_retry_since_ms <= window_end]
         waiting = [parked for parked in objects if parked.newest_retry_since_ms > window_end]
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for start in range(0, len(spent), WORKERS):
-                if self._clock() >= deadline:
-                    return report
-                sent, not_sent = self._send_round(pool, spent[start : start + WORKERS], self._dead_letter_entries)
-                report.dead_lettered += sent
-                report.not_sent += not_sent
-            report.breaker_open = self._store.breaker_open(_log_error)
-            # Open: one object, and only into an empty queue (anything queued already makes the consumers probe).
-            backlog, depth = (waiting[:1], 1) if report.breaker_open else (waiting, self._settings.unpark_queue_depth)
-            for start in range(0, len(backlog), WORKERS):
-                if not self._wait_for_room(deadline, depth):
-                    return report
-                sent, not_sent = self._send_round(pool, backlog[start : start + WORKERS], self._unpark_entries)
-                report.unparked += sent
-                report.not_sent += not_sent
+        report.breaker_open = self._store.breaker_open(_log_error)
+        depth = self._settings.unpark_queue_depth
+        report.spent_sent = self._point(spent, deadline, depth)
+        if not report.breaker_open:
+            report.waiting_sent = self._point(waiting, deadline, depth)
+        elif waiting:  # one object into an empty queue: a consumer probes the store with it
+            report.waiting_sent = self._point(waiting[:1], deadline, 1)
         return report
 
-    def _send_round(
-        self, pool: ThreadPoolExecutor, objects: list[ParkedObject], entries_of: EntriesOf
-    ) -> tuple[int, int]:
-        """Send each object's events on, side by side; (events sent, events left parked)."""
-        results = list(pool.map(lambda parked: self._send_object(parked.key, entries_of), objects))
-        return sum(sent for sent, _ in results), sum(left for _, left in results)
-
-    def _send_object(self, key: str, entries_of: EntriesOf) -> tuple[int, int]:
-        """Send one parked object's events where `entries_of` addresses them; delete the object, or keep in it
-        exactly the events that were not sent. Returns (sent, left)."""
-        events = self._store.read(key)
-        if not events:
-            return 0, 0
-        queue_url, entries = entries_of(events)
-        failed = send_entries(self._sqs, queue_url, entries, _log_error)
-        remaining = [event for position, event in enumerate(events) if str(position) in failed]
-        self._store.settle(key, remaining)
-        return len(events) - len(remaining), len(remaining)
-
-    def _dead_letter_entries(self, events: list[ParkedEvent]) -> tuple[str, list[dict[str, Any]]]:
-        entries = [dead_letter_entry(str(i), e.message_id, e.body, RETRY_WINDOW_SPENT) for i, e in enumerate(events)]
-        return self._settings.dead_letter_queue_url, entries
-
-    def _unpark_entries(self, events: list[ParkedEvent]) -> tuple[str, list[dict[str, Any]]]:
-        entries = [
-            {
-                "Id": str(position),
-                "MessageBody": event.body,
-                "MessageAttributes": {
-                    RETRY_SINCE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(event.retry_since_ms)}
-                },
-            }
-            for position, event in enumerate(events)
-        ]
-        return self._settings.queue_url, entries
+    def _point(self, objects: list[ParkedObject], deadline: float, below_depth: int) -> int:
+        """Send pointers to `objects`, oldest first, while the ingest queue holds fewer than `below_depth` visible
+        messages; returns how many were sent."""
+        sent = 0
+        for start in range(0, len(objects), POINTERS_PER_ROUND):
+            if not self._wait_for_room(deadline, below_depth):
+                break
+            round_ = objects[start : start + POINTERS_PER_ROUND]
+            entries = [
+                {
+                    "Id": str(position),
+                    "MessageBody": parked.key,
+                    "MessageAttributes": {POINTER_ATTRIBUTE: {"DataType": "String", "StringValue": parked.key}},
+                }
+                for position, parked in enumerate(round_)
+            ]
+            failed = send_entries(self._sqs, self._settings.queue_url, entries, _log_error)
+            sent += len(round_) - len(failed)
+        return sent
 
     def _wait_for_room(self, deadline: float, below_depth: int) -> bool:
         """Whether the ingest queue has room for more before the deadline (its visible messages below the depth)."""
@@ -152,7 +123,7 @@ class Retrier:
 
 
 def _log_error(error: Exception) -> None:
-    logger.warning("parked events not sent on; they stay parked", extra={"error": str(error)})
+    logger.warning("pointers not sent: their objects stay parked for the next run", extra={"error": str(error)})
 
 
 retrier = Retrier(SETTINGS, s3, sqs)
@@ -166,15 +137,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = min(float(SETTINGS.run_seconds), context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
     now_ms = int(utc_now().timestamp() * 1000)
     report = retrier.run(now_ms, time.monotonic() + max(budget, 0.0))
-    if report.not_sent:
-        logger.warning("parked events not sent on this run", extra={"events": report.not_sent})
     metrics.add_metric(name="ParkedObjects", unit=MetricUnit.Count, value=report.parked_objects)
     metrics.add_metric(name="OldestRetryAge", unit=MetricUnit.Seconds, value=report.oldest_retry_age_seconds)
-    metrics.add_metric(name="EventsUnparked", unit=MetricUnit.Count, value=report.unparked)
-    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=report.dead_lettered)
+    metrics.add_metric(name="ParkedObjectsSent", unit=MetricUnit.Count, value=report.spent_sent + report.waiting_sent)
     return {
         "parked_objects": report.parked_objects,
-        "unparked": report.unparked,
-        "dead_lettered": report.dead_lettered,
+        "spent_sent": report.spent_sent,
+        "waiting_sent": report.waiting_sent,
         "breaker_open": report.breaker_open,
     }

@@ -8,11 +8,10 @@ from functions.common import env
 @dataclass(frozen=True, slots=True)
 class RetrierSettings:
     parking_bucket: str  # where the consumer parks events (functions/common/parked.py)
-    queue_url: str  # the ingest queue: parked events go back to it
-    dead_letter_queue_url: str  # events whose retry window is spent go here, with their reason
+    queue_url: str  # the ingest queue: pointers to parked objects go to it
     retry_window_seconds: int  # from acceptance
-    # Unpark while the ingest queue holds fewer visible messages than this: the consumer keeps its full
-    # throughput and the queue never fills with what was parked.
+    # Send pointers while the ingest queue holds fewer visible messages than this: the consumer keeps its full
+    # throughput, and the queue never fills with pointers it cannot get to.
     unpark_queue_depth: int
     run_seconds: int  # the most a run works: less than the schedule's interval, so runs do not overlap
 
@@ -21,7 +20,6 @@ def load_settings() -> RetrierSettings:
     return RetrierSettings(
         parking_bucket=env.require("PARKING_BUCKET"),
         queue_url=env.require("QUEUE_URL"),
-        dead_letter_queue_url=env.require("DEAD_LETTER_QUEUE_URL"),
         retry_window_seconds=env.integer("RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=14 * 86_400),
         unpark_queue_depth=env.integer("UNPARK_QUEUE_DEPTH", 2000, minimum=10, maximum=1_000_000),
         run_seconds=env.integer("RUN_SECONDS", 45, minimum=1, maximum=900),

@@ -1,4 +1,4 @@
-"""The parked objects in S3, as the retrier uses them: listed in window order, read, settled."""
+"""The parked objects in S3, as the retrier uses them: listed in window order, and the breaker's state."""
 
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.common.parked import (
     BREAKER_KEY,
     PARKED_PREFIX,
-    ParkedEvent,
     breaker_is_open,
     key_retry_since_ms,
-    read_parked,
-    write_parked,
 )
 
 # A run lists at most this many keys (1,000 per ListObjectsV2 page): the oldest, which are the ones due first.
@@ -45,25 +42,6 @@ class ParkedStore:
                 if len(objects) >= limit:
                     return objects, True
         return objects, False
-
-    def read(self, key: str) -> list[ParkedEvent] | None:
-        """The object's events; None when it is gone (another run settled it) or unreadable (left for a person:
-        the retrier never deletes what it cannot read)."""
-        try:
-            data = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except self._s3.exceptions.NoSuchKey:
-            return None
-        try:
-            return read_parked(data)
-        except (ValueError, OSError, EOFError):
-            return None
-
-    def settle(self, key: str, remaining: list[ParkedEvent]) -> None:
-        """After sending an object's events on: delete it, or keep just the events that were not sent."""
-        if remaining:
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=write_parked(remaining))
-        else:
-            self._s3.delete_object(Bucket=self._bucket, Key=key)
 
     def breaker_open(self, on_error: Callable[[Exception], None]) -> bool:
         """The consumers' last word on the store; none yet (or unreadable) counts as answering."""

@@ -33,12 +33,15 @@ class Consumer:
     def parked(self) -> list[ParkedEvent]:
         """Every parked event, in key order."""
         s3 = plain_client("s3")
-        listing = s3.list_objects_v2(Bucket=PARKING_BUCKET, Prefix=PARKED_PREFIX).get("Contents", [])
         return [
             event
-            for item in listing
-            for event in read_parked(s3.get_object(Bucket=PARKING_BUCKET, Key=item["Key"])["Body"].read())
+            for key in self.parked_keys()
+            for event in read_parked(s3.get_object(Bucket=PARKING_BUCKET, Key=key)["Body"].read())
         ]
+
+    def parked_keys(self) -> list[str]:
+        listing = plain_client("s3").list_objects_v2(Bucket=PARKING_BUCKET, Prefix=PARKED_PREFIX).get("Contents", [])
+        return [item["Key"] for item in listing]
 
     def breaker_state(self) -> bytes | None:
         try:

@@ -10,6 +10,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from functions.common.errors import ConfigError, InvalidEventError
+from functions.common.parked import ParkedEvent, parked_key, write_parked
+from tests.functions.consumer.conftest import PARKING_BUCKET
 from tests.functions.support import (
     FakeContext,
     count_calls,
@@ -20,6 +22,7 @@ from tests.functions.support import (
     load_event,
     load_module,
     metric_values,
+    plain_client,
     sqs_event,
 )
 
@@ -443,3 +446,93 @@ def test_a_wrong_ttl_fails_fast(consumer: Any, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TABLE_TTL_DAYS", "ninety")
     with pytest.raises(ConfigError, match="TABLE_TTL_DAYS"):
         load_module("functions.consumer.app")
+
+
+def park_object(name: str, bodies: list[str], since_ms: int) -> str:
+    """A parked object as the consumer writes it (functions/common/parked.py); returns its key."""
+    parked = [ParkedEvent(body, since_ms, f"orig-{index}") for index, body in enumerate(bodies)]
+    key = parked_key(since_ms, name)
+    plain_client("s3").put_object(Bucket=PARKING_BUCKET, Key=key, Body=write_parked(parked))
+    return key
+
+
+def pointer(key: str) -> dict[str, Any]:
+    """What the retrier sends for a parked object: its key as body and `parked_key` attribute."""
+    event = fresh([key])
+    event["Records"][0]["messageAttributes"] = {"parked_key": {"stringValue": key, "dataType": "String"}}
+    return event
+
+
+def test_a_pointer_brings_its_parked_events_back_and_deletes_the_object(consumer: Any, context: FakeContext) -> None:
+    # GIVEN an object of three events parked 30 s ago, and the retrier's pointer to it
+    key = park_object("p1", [envelope_body(f"u{n}") for n in range(3)], int(time.time() * 1000) - 30_000)
+
+    # WHEN the consumer receives the pointer
+    response = consumer.app.handler(pointer(key), context)
+
+    # THEN the three events are stored, the pointer is done and the object is gone
+    assert response == {"batchItemFailures": []}
+    assert set(consumer.items()) == {"u0", "u1", "u2"}
+    assert consumer.parked() == []
+
+
+def test_a_pointer_while_the_store_fails_parks_anew_or_dead_letters_the_spent(
+    consumer: Any, context: FakeContext
+) -> None:
+    # GIVEN DynamoDB down, an object of events accepted 200 s ago (past the window) and one of events 20 s old
+    fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
+    now_ms = int(time.time() * 1000)
+    spent = park_object("spent", [envelope_body("s0"), envelope_body("s1")], now_ms - 200_000)
+    young = park_object("young", [envelope_body("y0")], now_ms - 20_000)
+
+    # WHEN the consumer receives a pointer to each
+    for key in (spent, young):
+        assert consumer.app.handler(pointer(key), context) == {"batchItemFailures": []}
+
+    # THEN the spent events are in the DLQ with the reason and the message ids they first came as
+    dead = consumer.dead_letters()
+    assert {json.loads(m["Body"])["event_id"] for m in dead} == {"s0", "s1"}
+    assert {m["MessageAttributes"]["dead_letter_reason"]["StringValue"] for m in dead} == {"retry window spent"}
+    assert {m["MessageAttributes"]["source_message_id"]["StringValue"] for m in dead} == {"orig-0", "orig-1"}
+    # AND the young one is parked anew with its clock, in a new object, and both pointed objects are gone
+    [again] = consumer.parked()
+    assert (json.loads(again.body)["event_id"], again.retry_since_ms, again.message_id) == (
+        "y0",
+        now_ms - 20_000,
+        "orig-0",
+    )
+    assert spent not in consumer.parked_keys() and young not in consumer.parked_keys()
+
+
+def test_a_pointer_to_an_object_already_handled_is_done(consumer: Any, context: FakeContext) -> None:
+    # GIVEN a pointer whose object an earlier delivery handled and deleted
+    # WHEN the consumer receives it THEN it is done, and nothing is stored or parked
+    assert consumer.app.handler(pointer("parked/events/20261206T000000.000Z-gone.jsonl.gz"), context) == {
+        "batchItemFailures": []
+    }
+    assert consumer.items() == {} and consumer.parked() == []
+
+
+def test_a_pointer_whose_object_cannot_be_read_now_returns_to_the_queue(consumer: Any, context: FakeContext) -> None:
+    # GIVEN S3 refusing reads, and a pointer beside an ordinary event
+    key = park_object("p2", [envelope_body("kept")], int(time.time() * 1000))
+    fail_calls(consumer.app.s3, "GetObject", "ServiceUnavailable")
+    event = pointer(key)
+    event["Records"].append(fresh([envelope_body("plain")])["Records"][0] | {"messageId": "msg-plain"})
+
+    # WHEN the batch is consumed THEN the pointer comes back later, the object stays, the ordinary event is stored
+    assert failed_ids(consumer.app.handler(event, context)) == ["msg-0000"]
+    assert [p.message_id for p in consumer.parked()] == ["orig-0"]
+    assert set(consumer.items()) == {"plain"}
+
+
+def test_a_pointer_to_an_object_that_is_not_parked_events_leaves_it_for_a_person(
+    consumer: Any, context: FakeContext
+) -> None:
+    # GIVEN an object under the parked prefix that is not gzip JSON lines
+    key = parked_key(int(time.time() * 1000), "garbage")
+    plain_client("s3").put_object(Bucket=PARKING_BUCKET, Key=key, Body=b"not gzip")
+
+    # WHEN a pointer to it is consumed THEN the pointer is done (it would only fail again) and the object stays
+    assert consumer.app.handler(pointer(key), context) == {"batchItemFailures": []}
+    assert key in consumer.parked_keys()
