@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.common.archive import ARCHIVE_PREFIX, read_archive_lines
+from functions.common.dead_letter import RETRY_WINDOW_SPENT
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError
 from functions.common.sqs_send import batches as sqs_batches
@@ -109,7 +110,9 @@ def read_object(s3: Any, bucket: str, key: str) -> tuple[list[Replayable], list[
         message_id = str(line.get("message_id", "?")) if isinstance(line, dict) else "?"
         body = line.get("body") if isinstance(line, dict) else None
         reason = line.get("reason") if isinstance(line, dict) else None
-        if isinstance(reason, str) and reason:  # poison the consumer dead-lettered: it would fail the same way
+        # Poison the consumer dead-lettered would fail the same way; an event whose retry window was spent is what
+        # replay is for.
+        if isinstance(reason, str) and reason and reason != RETRY_WINDOW_SPENT:
             bad.append(NotReplayable(message_id, key, reason))
             continue
         try:

@@ -13,8 +13,9 @@ queue; a retry parked there stalls the queue at any real rate):
 - parked: not stored for a reason that may pass (the store fails, throttles or ran out of time): the batch's
   unstored events are written to S3 as one object (functions/common/parked.py) and the records are done. The
   circuit breaker (breaker.py) then spares the failing store: until its probe interval passes, batches are
-  parked without a store call. The retrier (functions/retrier/) sends parked events back once the store
-  answers, or to the DLQ once their retry window is spent;
+  parked without a store call. The retrier (functions/retrier/) sends a pointer to each parked object once the
+  store answers (or once its window is spent); the consumer reads the object and handles its events as records
+  of the batch (unparking.py), then deletes it;
 - dead-lettered at once, with its reason as a message attribute: poison (not an envelope, an item DynamoDB
   rejects as invalid) and events whose retry window — counted from acceptance, not from a first receive —
   is spent and that still could not be stored.

@@ -138,24 +138,26 @@ def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_an
     started = datetime.now(UTC) - timedelta(minutes=1)
     run = uuid.uuid4().hex
     window = CONFIG.queue.retry_window_seconds
+    stopped = CONFIG.resource_name("consumer-stopped-high")
     with fault(local_stack, "db-down"):
         # GIVEN the table is unreachable, and events the consumer receives (and parks) at once
         received = post(local_stack, run, 4)
-        local_stack.wait_until(lambda status: status["queues"]["ingest"]["visible"] == 0, 60, "the events parked")
-        # AND events it does not receive within their window at all: its mapping stops polling until the window of
-        # the first events has ended (the retrier has archived them)
+        local_stack.wait_until(lambda status: status["parked_objects"] > 0, 60, "the events to be parked")
+        # AND events the consumer does not receive within their window at all: its mapping stops polling (once
+        # consumer-stopped pages, no poll is under way any more) until their window has ended
         with fault(local_stack, "consumer-paused"):
+            paused = time.time()
+            local_stack.wait_for_alarms({stopped}, paused, STORE_TIMEOUT_SECONDS)
             never_received = post(local_stack, run, 2)
-            local_stack.wait_until(
-                lambda _: len(archived_lines(local_stack, set(received))) == len(received),
-                window + STORE_TIMEOUT_SECONDS,
-                "the parked events' window to end",
-            )
+            window_ends = time.time() + window + CONFIG.queue.retrier_interval_seconds
+            # (the cause is the clock itself: the window is counted from acceptance)
+            local_stack.wait_until(lambda _: time.time() > window_ends, window + 60, "their window to end")
         accepted = received + never_received
-        # WHEN the outage outlasts the retry window: every one of them is dead-lettered and archived
+        # WHEN the outage still lasts: the consumer receives the unreceived events and the retrier's pointers to the
+        # parked ones, and dead-letters them all, and the archiver archives them
         local_stack.wait_until(
             lambda _: len(archived_lines(local_stack, set(accepted))) == len(accepted),
-            window + STORE_TIMEOUT_SECONDS,
+            STORE_TIMEOUT_SECONDS,
             "every accepted event to be archived",
         )
     # THEN each is in the archive with the reason "retry window spent", archived after its window and long before
@@ -184,6 +186,7 @@ def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_an
         for line in lines.values()
     )
     print(
-        f"\noutage beyond the {window} s window: {len(received)} parked and {len(never_received)} never received, "
+        f"\noutage beyond the {window} s window: {len(received)} parked and {len(never_received)} not received within "
+        "their window, "
         f"all archived as '{RETRY_WINDOW_SPENT}' at most {longest:.0f} s after acceptance; replayed and stored"
     )

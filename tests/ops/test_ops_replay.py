@@ -87,6 +87,16 @@ def test_an_item_the_consumer_dead_lettered_as_invalid_is_not_replayed(pipeline:
     ]
 
 
+def test_an_event_whose_retry_window_was_spent_is_replayed(pipeline: dict) -> None:
+    s3, sqs = pipeline["s3"], pipeline["sqs"]
+    # GIVEN an event the consumer dead-lettered because its retry window was spent (the store was down too long)
+    late = {**archive_line(envelope(n=3), message_id="late"), "reason": "retry window spent"}
+    put_archive(s3, pipeline["bucket"], T, [late])
+    # WHEN the hour is replayed THEN it is sent: the store may take it now, which is what replay is for
+    result = replay(s3, sqs, pipeline["bucket"], pipeline["queue"], T.replace(minute=0), T.replace(minute=59))
+    assert (result.replayable, result.sent, result.not_replayable) == (1, 1, [])
+
+
 def test_a_dry_run_sends_nothing(pipeline: dict) -> None:
     put_archive(pipeline["s3"], pipeline["bucket"], T, [archive_line(envelope()) for _ in range(3)])
     result = replay(pipeline["s3"], pipeline["sqs"], pipeline["bucket"], pipeline["queue"], T, T, dry_run=True)
