@@ -1,9 +1,10 @@
 """Where accepted events that are not in the table are, and the command that brings them back.
 
-An event the API accepted and the table lacks is in one of three places: still in the ingest queue (the
-consumer is behind or retrying), in the dead-letter queue (the archiver has not taken it yet), or in the
-archive (S3). The archive is searched by event id. The queues are only counted: receiving from the ingest
-queue to look would raise each message's receive count towards maxReceiveCount and could dead-letter it.
+An event the API accepted and the table lacks is in one of four places: still in the ingest queue (the
+consumer is behind), parked in S3 (the store did not take it; the retrier sends it back once it answers), in
+the dead-letter queue (the archiver has not taken it yet), or in the archive (S3). The parked objects and the
+archive are searched by event id. The queues are only counted: receiving from the ingest queue to look would
+raise each message's receive count towards maxReceiveCount and could dead-letter it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.common.envelope import parse_envelope
+from functions.common.errors import EnvelopeError
+from functions.common.parked import PARKED_PREFIX, ParkedEvent, read_parked
 from ops.aws import aws_errors
 from ops.replay import ARCHIVE_PREFIX, archive_keys, read_object
 from ops.timeparse import iso
@@ -35,6 +39,7 @@ class QueueDepth:
 @dataclass
 class Whereabouts:
     archived: dict[str, str] = field(default_factory=dict)  # event id → archive key
+    parked: dict[str, str] = field(default_factory=dict)  # event id → parked object key
     queue: QueueDepth = QueueDepth(0, 0)
     dead_letters: QueueDepth = QueueDepth(0, 0)
     archive_objects_read: int = 0
@@ -42,8 +47,13 @@ class Whereabouts:
 
     def summary(self, missing: list[str]) -> list[str]:
         """Per place: how many, and the next command. `missing` is what the table lacks."""
-        unaccounted = [event_id for event_id in missing if event_id not in self.archived]
+        unaccounted = [event_id for event_id in missing if event_id not in self.archived | self.parked]
         lines = ["where the missing events are:"]
+        if self.parked:
+            lines += [
+                f"  parked in S3: {len(self.parked)} (the store did not take them; safe)",
+                "    next: fix the store; the retrier sends them back within a minute of it answering",
+            ]
         if self.archived:
             start, end = self.archive_window()
             lines += [
@@ -54,7 +64,7 @@ class Whereabouts:
         lines += self._queue_lines()
         if unaccounted and not (self.queue.total or self.dead_letters.total):
             lines += [
-                f"  nowhere: {len(unaccounted)} not in the archive and both queues are empty",
+                f"  nowhere: {len(unaccounted)} not parked, not in the archive, and both queues are empty",
                 "    next: the client must resend them (with the same Idempotency-Key, so nothing doubles)",
             ]
         elif unaccounted:
@@ -108,6 +118,14 @@ def locate(missing: Iterable[str], sqs: Any, s3: Any, queue_url: str, dead_lette
     found = Whereabouts(queue=depth(sqs, queue_url), dead_letters=depth(sqs, dead_letter_url))
     if not wanted:
         return found
+    with aws_errors(f"reading s3://{bucket}/{PARKED_PREFIX}"):
+        for key in archive_keys(s3, bucket, [PARKED_PREFIX]):
+            if not wanted - found.parked.keys():
+                break
+            for event in _parked_events(s3, bucket, key):
+                event_id = _event_id(event.body)
+                if event_id in wanted:
+                    found.parked.setdefault(event_id, key)
     keys = list(archive_keys(s3, bucket, [f"{ARCHIVE_PREFIX}/"]))
     newest = keys[-MAX_ARCHIVE_OBJECTS:]  # the partitions sort by time
     found.archive_objects_skipped = len(keys) - len(newest)
@@ -120,6 +138,22 @@ def locate(missing: Iterable[str], sqs: Any, s3: Any, queue_url: str, dead_lette
             if item.event_id in wanted:
                 found.archived.setdefault(item.event_id, key)
     return found
+
+
+def _parked_events(s3: Any, bucket: str, key: str) -> list[ParkedEvent]:
+    try:
+        return read_parked(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return []  # handled and deleted meanwhile
+    except (ValueError, OSError, EOFError):
+        return []  # not a parked-events object: nothing of ours to find in it
+
+
+def _event_id(body: str) -> str | None:
+    try:
+        return parse_envelope(body).event_id
+    except EnvelopeError:
+        return None
 
 
 def depth(sqs: Any, queue_url: str) -> QueueDepth:

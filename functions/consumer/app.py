@@ -274,9 +274,7 @@ def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
     if not park(s3, SETTINGS.parking_bucket, parked):
         failures |= dict.fromkeys(to_park, "not parked")
         parked = []
-    _record_metrics(
-        outcome, len(records), parked, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved)
-    )
+    _record_metrics(outcome, len(records), parked, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved))
     return failures
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import boto3
 
+from functions.common.parked import ParkedEvent, parked_key, write_parked
 from ops.reconcile import WindowResult, reconcile_ids
 from ops.whereabouts import locate
 from tests.aws_helpers import unique
@@ -36,8 +37,22 @@ def test_archived_events_are_found_with_the_replay_command_for_their_hours(aws: 
     assert "in the archive: 2" in summary
     assert "`invoke replay --since 2026-11-30T10:00 --until 2026-11-30T13:00 --dry-run`" in summary
     # AND the one that is nowhere, with both queues empty, is for the client to resend
-    assert "nowhere: 1 not in the archive and both queues are empty" in summary
+    assert "nowhere: 1 not parked, not in the archive, and both queues are empty" in summary
     assert "resend" in summary
+
+
+def test_parked_events_are_found_with_what_brings_them_back(aws: boto3.Session) -> None:
+    sqs, s3 = aws.client("sqs"), aws.client("s3")
+    queue, dead_letters, bucket = make_places(aws)
+    # GIVEN an event the consumer parked while the store failed (one object of two events)
+    parked = [ParkedEvent(envelope(event_id), 1, f"m-{event_id}") for event_id in ("evt-p", "evt-q")]
+    s3.put_object(Bucket=bucket, Key=parked_key(1_796_000_000_000, "o1"), Body=write_parked(parked))
+    # WHEN it is located THEN it is named as parked, with what brings it back
+    found = locate(["evt-p"], sqs, s3, queue, dead_letters, bucket)
+    assert set(found.parked) == {"evt-p"} and not found.archived
+    summary = "\n".join(found.summary(["evt-p"]))
+    assert "parked in S3: 1" in summary and "retrier sends them back" in summary
+    assert "nowhere" not in summary
 
 
 def test_messages_still_queued_or_dead_lettered_are_counted_with_what_to_do(aws: boto3.Session) -> None:
