@@ -75,7 +75,8 @@ def read_events(source: str, stdin: TextIO = sys.stdin) -> list[Event]:
     name = "stdin" if source == "-" else source
     text = read_text(name, "a JSON Lines file", stdin.read if source == "-" else None)
     events = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # A line ends at "\n" only: str.splitlines() also splits at NEL, U+2028 and U+2029, legal inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if not stripped:
             continue
