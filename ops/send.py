@@ -2,7 +2,8 @@
 
 Each request carries an `Idempotency-Key` derived from its content (the batch's first line number and its
 body), so neither a retry after a timeout or a 503 nor a second run of the same file with the same `--batch`
-can store an event twice: the API derives event ids from (API key, Idempotency-Key, index in the batch).
+can store an event twice: the API derives event ids from (API key, Idempotency-Key, the batch's events, index in
+the batch).
 """
 
 from __future__ import annotations
