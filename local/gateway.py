@@ -14,11 +14,14 @@ Status codes, as a REST API answers:
 - the integration ran past 29 s: 504 Endpoint request timed out.
 
 HTTP framing, as a strict HTTP/1.1 server answers it (each closes the connection, nothing is processed):
+- a request line or header line off RFC 9112's grammar (a bare CR, a line ending in a bare LF, a header line
+  without a colon or with whitespace before it, obsolete line folding, NUL in a value: local/http_head.py):
+  400 Bad Request, and nothing that follows on the connection is read;
 - conflicting or invalid Content-Length, Content-Length beside Transfer-Encoding, a transfer coding other
   than chunked: 400 Bad Request;
 - request line and headers over API Gateway's 10,240 bytes ("Total combined size of request line and
   header values", REST API quotas): 431 Request Header Fields Too Large;
-- a body shorter than its Content-Length (the client went away) is never passed on: no answer;
+- a head or body cut short by the end of the stream (the client went away) is never passed on: no answer;
 - a client that sends nothing for `read_timeout_seconds` (mid-headers or idle) is disconnected.
 
 A body that is not UTF-8 reaches the function base64-encoded with isBase64Encoded true, as the REST proxy
@@ -30,6 +33,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import io
 import json
 import logging
 import re
@@ -46,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.emulator import PortInUseError
+from local.http_head import HeadCutShort, HeadTooLarge, MalformedHead, read_field_lines
 from local.lambdas import FunctionTimeoutError, Invoker, TooManyRequestsException
 from local.metrics import MetricSink
 
@@ -444,6 +449,32 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # A timeout on the socket: every read (headers, body, the idle wait for the next keep-alive request)
         # then gives up instead of holding this thread forever.
         self.connection.settimeout(self.server.api.settings.read_timeout_seconds)
+
+    def parse_request(self) -> bool:
+        """Check the head against RFC 9112 (local/http_head.py) before the standard library parses it: a head
+        two parsers could frame differently is refused whole, and nothing after it on the connection is read."""
+        self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")  # for the access log
+        try:
+            field_lines = read_field_lines(self.raw_requestline, self.rfile)
+        except MalformedHead as malformed:
+            return self._refuse(400, f"Bad Request: {malformed}")
+        except HeadTooLarge:
+            return self._refuse(431, "Request Header Fields Too Large")
+        except HeadCutShort:
+            self.close_connection = True
+            return False
+        # The standard library then parses exactly the bytes checked (the stream is positioned at the body).
+        stream, self.rfile = self.rfile, io.BytesIO(field_lines)
+        try:
+            return super().parse_request()
+        finally:
+            self.rfile = stream
+
+    def _refuse(self, status: int, message: str) -> bool:
+        """Answer a head that was not parsed, and close the connection; False, as parse_request's failure."""
+        self.command, self.request_version, self.close_connection = "", "HTTP/1.1", True
+        self._send(_gateway_response(status, message))
+        return False
 
     def __getattr__(self, name: str) -> Any:
         # Every method is routed (HEAD, TRACE, ...): API Gateway answers 403 for a method the resource lacks.

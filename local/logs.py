@@ -102,7 +102,8 @@ class LogReader:
                 data = handle.read()
             complete = data[: data.rfind(b"\n") + 1]
             self.offsets[name] = self.offsets.get(name, 0) + len(complete)
-            for raw in complete.decode("utf-8", errors="replace").splitlines():
+            # "\n" only: str.splitlines() also splits a JSON record at the NEL or U+2028 inside one of its strings.
+            for raw in complete.decode("utf-8", errors="replace").split("\n"):
                 if raw and (not self.errors_only or self._wanted(name, raw)):
                     yield name, readable(name, raw)
 

@@ -62,6 +62,18 @@ log = logging.getLogger(__name__)
 METRICS_INTERVAL_SECONDS = 2.0
 # The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
 FAULT_TARGETS = ("ingest", "consumer", "archiver")
+
+
+def environment_clients(name: str, module: ModuleType) -> list[BaseClient]:
+    """The AWS clients of a function's new execution environment: those its module holds, and those it makes on
+    first use, made now so that faults (db-down) and metrics reach them too: ingest's idempotency-table client,
+    made on the first keyed request."""
+    found = find_clients(module)
+    if name == "ingest":
+        found.append(module.keyed_requests().client)
+    return found
+
+
 # The faults that pause a function's event source mapping (local/chaos.py), by function.
 PAUSE_FAULTS = {"consumer": "consumer-paused"}
 EVALUATION_INTERVAL_SECONDS = 2.0
@@ -227,11 +239,12 @@ class LocalRuntime:
         self, name: str, observers: Mapping[str, SqsObserver | DynamoDbObserver], module: ModuleType
     ) -> None:
         """A new execution environment: its AWS clients get the metrics observers and fault injection."""
+        aws_clients = environment_clients(name, module)
         if name in FAULT_TARGETS:
-            self.chaos.attach(module)
+            self.chaos.attach(*aws_clients)
         if name == "notifier":
             vars(module)["now"] = self.clock.now  # business hours follow the local clock (local/clock.py)
-        for aws_client in find_clients(module):
+        for aws_client in aws_clients:
             observer = observers.get(aws_client.meta.service_model.service_name)
             if observer is not None:
                 observer.attach(aws_client)

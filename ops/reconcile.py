@@ -53,7 +53,8 @@ def read_ids(path: str) -> list[str]:
     (the API's 202 body) or `event_id`."""
     text = read_text(path, "a file of ids")
     ids: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # A line ends at "\n" only: str.splitlines() also splits at NEL, U+2028 and U+2029, legal inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -302,10 +303,19 @@ def analytics_line_counts(
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                    lines_of.update(line["event_id"] for line in read_lines(data))
+                    lines_of.update(_event_ids(data, f"s3://{bucket}/{item['Key']}"))
                     progress.update()
     progress.finish()
     return lines_of, progress.done
+
+
+def _event_ids(data: bytes, name: str) -> list[str]:
+    """The event ids of one store object, one per line; OpsError naming the object when it is not one."""
+    try:
+        return [str(line["event_id"]) for line in read_lines(data)]
+    except (OSError, EOFError, ValueError, TypeError, KeyError) as error:
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise OpsError(f"{name}: not an analytics store object (gzip JSON Lines with event_id): {reason}") from None
 
 
 def reconcile_ids_s3(

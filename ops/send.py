@@ -2,7 +2,8 @@
 
 Each request carries an `Idempotency-Key` derived from its content (the batch's first line number and its
 body), so neither a retry after a timeout or a 503 nor a second run of the same file with the same `--batch`
-can store an event twice: the API derives event ids from (API key, Idempotency-Key, index in the batch).
+can store an event twice: the API derives event ids from (API key, Idempotency-Key, the batch's events, index in
+the batch).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def read_events(source: str, stdin: TextIO = sys.stdin) -> list[Event]:
     name = "stdin" if source == "-" else source
     text = read_text(name, "a JSON Lines file", stdin.read if source == "-" else None)
     events = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # A line ends at "\n" only: str.splitlines() also splits at NEL, U+2028 and U+2029, legal inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if not stripped:
             continue

@@ -4,7 +4,8 @@ archive and the replay tools.
 Schema (a JSON object, ASCII only so that any event text is a valid SQS message):
 
     v            1, the schema version
-    event_id     str, the table key: a ULID, or a UUID derived from the client's Idempotency-Key
+    event_id     str, the table key: a ULID, or a UUID derived from the client's Idempotency-Key and the
+                 request's events (derived_event_id)
     raw          str, the event's JSON text exactly as the client sent it
     received_at  str, UTC millisecond ISO 8601, e.g. "2026-11-25T19:20:03.123Z"
     source_ip    str | null
@@ -14,8 +15,10 @@ Schema (a JSON object, ASCII only so that any event text is a valid SQS message)
     trace_id     str | null, the X-Ray trace header at ingest
 """
 
+import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -54,9 +57,19 @@ def new_event_id() -> str:
     return str(ULID())
 
 
-def derived_event_id(api_key_id: str | None, idempotency_key: str, index: int) -> str:
-    """The same (API key, Idempotency-Key, position in the batch) always gives the same id."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{api_key_id or ''}:{idempotency_key}:{index}"))
+def events_fingerprint(raws: Sequence[str]) -> str:
+    """SHA-256 of a request's events (their texts, in order): what the ids derived from its key are bound to."""
+    return hashlib.sha256(json.dumps(list(raws)).encode("ascii")).hexdigest()
+
+
+def derived_event_id(api_key_id: str | None, idempotency_key: str, fingerprint: str, index: int) -> str:
+    """The same (API key, Idempotency-Key, events' fingerprint, position in the batch) always gives the same id.
+
+    The fingerprint is part of it so that an id only ever names one event text: the consumer keeps the first
+    write of a derived id, and other events sent under a key already used (a resend of only the failed part of
+    a partial 503, a key reused once forgotten or while the idempotency table is down) must not share an id
+    with a stored event, or they would be dropped as copies of it. The key goes last: it may hold colons."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{api_key_id or ''}:{fingerprint}:{index}:{idempotency_key}"))
 
 
 def is_derived_event_id(event_id: str) -> bool:

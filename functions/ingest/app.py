@@ -13,7 +13,7 @@ from botocore.config import Config
 from functions.common import aws, env
 from functions.common.canary import CANARY_ID_PREFIX
 from functions.common.clock import iso_millis, utc_now
-from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.ingest.config import load_settings
 from functions.ingest.request import RequestInfo, RequestRejected, lower_headers, parse_events, request_info
 from functions.ingest.sender import QueueSender
@@ -33,6 +33,11 @@ sqs = aws.client(
     "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 )
 sender = QueueSender(sqs, settings.queue_url)
+# The idempotency table's client: an unreachable table must cost a keyed request seconds, not botocore's
+# default 60-second timeouts (the request is then accepted without the reuse check, functions/ingest/keyed.py).
+IDEMPOTENCY_CLIENT_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -57,12 +62,13 @@ def _count(accepted: list[str], rejected: int = 0, reason: str = "") -> None:
             metric.add_dimension(name="reason", value=reason)
 
 
-def _event_ids(count: int, info: RequestInfo) -> list[str]:
+def _event_ids(raws: list[str], info: RequestInfo) -> list[str]:
     if settings.canary_api_key_id and info.api_key_id == settings.canary_api_key_id:
-        return [CANARY_ID_PREFIX + new_event_id() for _ in range(count)]
+        return [CANARY_ID_PREFIX + new_event_id() for _ in raws]
     if info.idempotency_key is None:
-        return [new_event_id() for _ in range(count)]
-    return [derived_event_id(info.api_key_id, info.idempotency_key, index) for index in range(count)]
+        return [new_event_id() for _ in raws]
+    fingerprint = events_fingerprint(raws)
+    return [derived_event_id(info.api_key_id, info.idempotency_key, fingerprint, index) for index in range(len(raws))]
 
 
 def _retry_later(body: dict[str, Any]) -> dict[str, Any]:
@@ -70,11 +76,13 @@ def _retry_later(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _keyed() -> "KeyedRequests":
+def keyed_requests() -> "KeyedRequests":
+    """The keyed-request handling, made on first use (the local stack makes it at once, to hook its client)."""
     # Imported on the first keyed request: Powertools' DynamoDB layer imports boto3 (~30 ms of a cold start).
     from functions.ingest.keyed import KeyedRequests
 
-    return KeyedRequests(settings.idempotency_table, aws.client("dynamodb"), settings.idempotency_seconds, _accept)
+    client = aws.client("dynamodb", config=IDEMPOTENCY_CLIENT_CONFIG)
+    return KeyedRequests(settings.idempotency_table, client, settings.idempotency_seconds, _accept)
 
 
 def _replayed(body: str) -> dict[str, Any]:
@@ -89,7 +97,7 @@ def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         info = request_info(event, headers)
         if info.idempotency_key is None:
             return _accept(raws, info)
-        return _keyed().handle(raws, info, context, _replayed)
+        return keyed_requests().handle(raws, info, context, _replayed)
     except RequestRejected as rejected:
         logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
         _count([], rejected=1, reason=rejected.code)
@@ -98,7 +106,7 @@ def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _accept(raws: list[str], info: RequestInfo) -> dict[str, Any]:
     """Queue the events; 202 when every one is in the queue, else a 503 that says which are."""
-    ids = _event_ids(len(raws), info)
+    ids = _event_ids(raws, info)
     received_at = iso_millis(utc_now())
     bodies = [
         Envelope(
@@ -140,9 +148,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Accept one JSON object, or a JSON array of 1..MAX_BATCH_EVENTS objects, onto the queue.
 
     Request: `Content-Type: application/json` (charset utf-8 allowed); optional `Idempotency-Key`:
-    event ids are then derived from (API key id, key, index in the batch), and the key is remembered
-    with the request's events for IDEMPOTENCY_SECONDS (functions/ingest/keyed.py): resending the same
-    events with the same key answers the first 202 again and queues nothing.
+    event ids are then derived from (API key id, key, the events' fingerprint, index in the batch), and
+    the key is remembered with the request's fingerprint for IDEMPOTENCY_SECONDS once it got a 202
+    (functions/ingest/keyed.py): resending the same events with the same key answers the first 202 again
+    and queues nothing; other events under a key never get the ids of stored ones.
 
     Responses (JSON):
       202 {"accepted": n, "ids": [...]}: every event is in the queue; ids in body order.
@@ -157,7 +166,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
       503 {"error": "partially_accepted", "message": ..., "accepted": k, "ids": [ids of the events
           that ARE in the queue], "failed": [{"index": i, "error": "queue_unavailable"}, ...]}
           + Retry-After: resend only the failed events (by index in the original body). With an
-          Idempotency-Key, resending the whole body with the same key is also safe.
+          Idempotency-Key, either is safe with the same key: only the failed events (they get new ids,
+          bound to the resent body) or the whole body (the same ids: the accepted part is stored once).
       500 {"error": "internal_error"}: an unexpected fault; details are only in the logs.
     """
     try:

@@ -2,13 +2,20 @@
 request's fingerprint — Powertools' idempotency utility with its DynamoDB persistence and payload validation.
 
 - a true retry (same key, same events) gets the remembered 202 body and queues nothing again;
-- the same key with other events is refused (422): its events would otherwise get the first request's ids;
+- the same key with other events is refused (422), as the IETF draft "The Idempotency-Key HTTP Header Field"
+  asks for a key reused with another payload: the client is told, and nothing is queued;
 - the same key while its first request is still running is refused (409): the client retries and then gets
   the first request's answer, so concurrent identical requests yield one set of ids;
-- only a 202 is remembered: a failed or partial send forgets the key, so resending the whole body is safe
-  (the ids are derived from the key, and the consumer never overwrites a stored event);
-- when the idempotency table cannot be reached the request is still accepted, unprotected and logged:
-  ingest keeps accepting events while DynamoDB is down, as the design promises.
+- only a 202 is remembered: a failed or partial send forgets the key, so the client may resend the whole body
+  or only the failed events, with the same key;
+- when the idempotency table cannot be reached the request is still accepted without the reuse check, and
+  logged: ingest keeps accepting events while DynamoDB is down, as the design promises.
+
+None of this can lose an accepted event. The ids are derived from the key AND the events' fingerprint
+(functions/common/envelope.py, derived_event_id), so an id only ever names one event text: a true retry gets
+the same ids and the consumer stores each once (its first write wins), and other events under a key the table
+does not hold (forgotten after a failure, expired, or the table unreachable) get ids of their own, never the
+id of a stored event that would make the consumer drop them.
 
 This module imports boto3 (Powertools' DynamoDB layer does): the handler imports it on the first keyed
 request, so an unkeyed cold start stays as fast as before.

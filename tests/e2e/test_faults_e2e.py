@@ -28,7 +28,7 @@ import requests
 
 from cloudformation.config import load_config
 from functions.common.clock import iso_millis, utc_now
-from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
 from local.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
@@ -45,7 +45,7 @@ ALARM_TIMEOUT_SECONDS = 60
 STORE_TIMEOUT_SECONDS = 90
 RUN = uuid.uuid4().hex[:8]  # marks this run's events
 FIGURES: Counter = Counter()
-FAULT_TESTS = 6
+FAULT_TESTS = 7
 
 
 # --- the client ----------------------------------------------------------------------------------------
@@ -183,6 +183,11 @@ def alarm(row: str) -> str:
     return f"sluice-local-{row}"
 
 
+def posted_texts(exchange: Exchange) -> list[str]:
+    """The text of each event as ingest sliced it out of the posted body (json.dumps of the list)."""
+    return [json.dumps(event) for event in exchange.events]
+
+
 def traffic_through_outage(
     stack: Any, fault: str, seconds: float = OUTAGE_SECONDS, *, until_fired: Iterable[str] = (), **options: Any
 ) -> Traffic:
@@ -287,9 +292,12 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
     for exchange in refusals:
         assert exchange.retry_after and int(exchange.retry_after) > 0, exchange
         assert exchange.body["error"] in ("queue_unavailable", "partially_accepted"), exchange
-    # AND no event a 503 refused is in the table (its id is known from the Idempotency-Key)
+    # AND no event a 503 refused is in the table (its id is known from the Idempotency-Key and the events, which
+    # were posted as json.dumps(events): each one's text is json.dumps of it)
     refused = [
-        derived_event_id(local_stack.outputs["ApiKeyId"], exchange.key, index)
+        derived_event_id(
+            local_stack.outputs["ApiKeyId"], exchange.key, events_fingerprint(posted_texts(exchange)), index
+        )
         for exchange in refusals
         for index in (
             [failure["index"] for failure in exchange.body["failed"]]
@@ -436,6 +444,37 @@ def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(l
     # consumer-errors is test_alarms_e2e's, which keeps the crash on until the alarm fired)
     assert set(traffic.statuses()) == {202}, traffic.statuses()
     expect_stored_once(local_stack, traffic, before["table_items"])
+    FIGURES["faults survived"] += 1
+
+
+def test_with_dynamodb_down_a_key_reused_with_other_events_loses_none(local_stack):
+    """Issue 32: with the idempotency table unreachable, one Idempotency-Key with other events got 202 twice and
+    the second request's events were never stored (they had the first's ids, and the consumer keeps the first
+    write of an id)."""
+    # GIVEN a quiet stack, and DynamoDB unreachable: the events table and the idempotency table alike
+    quiet(local_stack, set())
+    key = f"{RUN}-db-down-key-reuse"
+    first = [{"run": RUN, "key reuse": "first", "i": i} for i in range(3)]
+    other = [{"run": RUN, "key reuse": "other", "i": i} for i in range(2)]
+    local_stack.inject("db-down", ALARM_TIMEOUT_SECONDS)
+    try:
+        # WHEN one key brings two batches of different events, then the first again (a retry)
+        responses = [
+            local_stack.post_events(events, headers={"Idempotency-Key": key}) for events in (first, other, first)
+        ]
+    finally:
+        local_stack.lift("db-down")
+    answers = [(response.status_code, response.json()) for response in responses]
+    # THEN all three are accepted, the retry with the first's ids (with the idempotency table reachable the second
+    # is a 422: its 202 shows that the fault reached the table)
+    assert [status for status, _ in answers] == [202, 202, 202], answers
+    assert answers[2][1]["ids"] == answers[0][1]["ids"]
+    # AND once DynamoDB is back, each of the five events is stored as sent, under an id of its own
+    sent = dict(zip(answers[0][1]["ids"], first, strict=True)) | dict(zip(answers[1][1]["ids"], other, strict=True))
+    assert len(sent) == len(first) + len(other), answers
+    local_stack.wait_stored(list(sent), STORE_TIMEOUT_SECONDS)
+    items = stored_items(local_stack, list(sent))
+    assert {event_id: json.loads(decode(item)["raw"]) for event_id, item in items.items()} == sent
     FIGURES["faults survived"] += 1
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from functions.common.envelope import derived_event_id
+from functions.common.envelope import derived_event_id, events_fingerprint
 from functions.common.errors import InvalidEventError
 from functions.notifier.schedule import FLUSH_ACTION, SCHEDULE_KEY, SCHEDULED_TIME_KEY, schedule_moment
 from tests.functions.support import (
@@ -185,7 +185,8 @@ def test_an_idempotency_key_is_1_to_255_characters_or_the_request_is_refused(sta
     queued = [json.loads(envelope)["event_id"] for envelope in drain(stack.queue_url)]
     if 1 <= len(key) <= 255:
         # THEN a key of 1-255 characters gives the ids derived from it, and they are queued
-        expected = [derived_event_id(API_KEY_ID, key, index) for index in range(2)]
+        fingerprint = events_fingerprint(['{"a": 1}', '{"b": 2}'])
+        expected = [derived_event_id(API_KEY_ID, key, fingerprint, index) for index in range(2)]
         assert (response["statusCode"], body["ids"]) == (202, expected)
         assert sorted(queued) == sorted(expected)
     else:

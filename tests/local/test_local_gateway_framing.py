@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -59,7 +60,8 @@ def head(*lines: str) -> bytes:
 
 
 def statuses(received: bytes) -> list[int]:
-    return [int(line.split()[1]) for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    """Every status line received, the ones that follow a body on the same line too."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", received)]
 
 
 SMUGGLED = head("Content-Length: 2") + b"{}"
@@ -93,6 +95,49 @@ def test_content_length_beside_transfer_encoding_is_a_400(gateway: Gateway) -> N
     assert gateway.events == []
 
 
+# Each head below is framed differently by a strict parser and by Python's lenient one (which reads a bare LF
+# as a line end, splits header values at a bare CR, ends the headers at a line without a colon and joins an
+# obs-fold line to the header before it); behind each, a second request a lenient server would answer too.
+MALFORMED_HEADS = {
+    "bare LF ending a header line": b"POST /v1/events HTTP/1.1\r\nHost: local\nx-api-key: " + API_KEY.encode(),
+    "bare LF ending the request line": b"POST /v1/events HTTP/1.1\nHost: local\r\nx-api-key: " + API_KEY.encode(),
+    "bare CR inside a header value": b"POST /v1/events HTTP/1.1\r\nHost: local\rX-Note: 1\r\nx-api-key: "
+    + API_KEY.encode(),
+    "bare CR inside the request line": b"POST\r/v1/events HTTP/1.1\r\nHost: local\r\nx-api-key: " + API_KEY.encode(),
+    "a header line without a colon": b"POST /v1/events HTTP/1.1\r\nHost: local\r\nX-Note just text\r\nx-api-key: "
+    + API_KEY.encode(),
+    "whitespace between a field name and its colon": b"POST /v1/events HTTP/1.1\r\nHost : local\r\nx-api-key: "
+    + API_KEY.encode(),
+    "an obs-fold line": b"POST /v1/events HTTP/1.1\r\nHost: local\r\nX-Note: a\r\n Content-Length: 40\r\nx-api-key: "
+    + API_KEY.encode(),
+    "an obs-fold right after the request line": b"POST /v1/events HTTP/1.1\r\n Host: local\r\nx-api-key: "
+    + API_KEY.encode(),
+    "a NUL inside a header value": b"POST /v1/events HTTP/1.1\r\nHost: local\x00\r\nx-api-key: " + API_KEY.encode(),
+}
+
+
+@pytest.mark.parametrize("malformed", MALFORMED_HEADS.values(), ids=MALFORMED_HEADS.keys())
+def test_a_malformed_head_is_rejected_whole_and_nothing_behind_it_is_read(gateway: Gateway, malformed: bytes) -> None:
+    # GIVEN a request head with one malformed line (RFC 9112 sections 2.2, 5.1, 5.2), a body, and a well-formed
+    # request behind it on the same connection
+    request = malformed + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" + SMUGGLED
+    # WHEN it is sent
+    received = gateway.raw(request)
+    # THEN one 400 answers the whole connection, which is closed: neither request reaches the function
+    assert statuses(received) == [400]
+    assert b"Connection: close" in received
+    assert gateway.events == []
+
+
+def test_well_formed_requests_on_one_connection_are_each_answered(gateway: Gateway) -> None:
+    # GIVEN two well-formed requests back to back on one keep-alive connection (the strict parser's control)
+    # WHEN they are sent
+    received = gateway.raw(SMUGGLED + SMUGGLED)
+    # THEN both are answered and both reach the function
+    assert statuses(received) == [202, 202]
+    assert len(gateway.events) == 2
+
+
 def test_a_body_cut_short_by_a_client_that_went_away_is_never_processed(gateway: Gateway) -> None:
     # GIVEN a client that declares 40 bytes, sends 10 and closes
     request = head("Content-Length: 40") + b'{"a": 1, '
@@ -115,6 +160,20 @@ def test_headers_over_api_gateways_10240_bytes_are_a_431(gateway: Gateway) -> No
     # WHEN it is sent
     received = gateway.raw(request)
     # THEN 431, closed, and the function saw nothing
+    assert statuses(received) == [431]
+    assert gateway.events == []
+
+
+def test_a_head_cut_short_by_a_client_that_went_away_is_never_processed(gateway: Gateway) -> None:
+    # GIVEN a client that sends a request line and headers but closes before the empty line ending them
+    received = gateway.raw(head("Content-Length: 0")[:-2])
+    # THEN there is no answer to give, and the function never saw it
+    assert received == b""
+    assert gateway.events == []
+
+
+def test_more_header_lines_than_the_parser_keeps_are_a_431(gateway: Gateway) -> None:
+    received = gateway.raw(head(*[f"X-N{number}: 1" for number in range(100)], "Content-Length: 2") + b"{}")
     assert statuses(received) == [431]
     assert gateway.events == []
 

@@ -125,6 +125,17 @@ def test_errors_show_why_it_failed_and_nothing_else(tmp_path: Path) -> None:
     assert "request accepted" not in text and "still here" not in text and "started" not in text
 
 
+def test_a_record_holding_unicode_line_breaks_is_shown_as_one_record(tmp_path: Path) -> None:
+    # GIVEN a handler's record whose message holds U+2028 and NEL unescaped (a JSON logger with ensure_ascii off)
+    record = {"level": "INFO", "message": "client sent a\u2028b\x85c", "service": "ingest", "timestamp": "t3"}
+    (tmp_path / "functions.log").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    # WHEN `invoke logs`
+    show(tmp_path, out)
+    # THEN it is read as the one JSON record it is (a log line ends at "\n" only)
+    assert "t3 ingest INFO client sent a\u2028b\x85c" in out.getvalue()
+
+
 def test_follow_prints_lines_as_they_are_written(tmp_path: Path) -> None:
     # GIVEN a run's logs shown with --follow
     write_run(tmp_path)

@@ -145,3 +145,40 @@ def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3
     # THEN e3 is missing and e1 is reported duplicated
     assert (result.found, result.missing, result.duplicated, result.objects) == (2, ["e3"], {"e1": 2}, 2)
     assert "DUPLICATED in the S3 store: 1 ids (1 extra lines)" in result.summary()
+
+
+def test_an_event_holding_unicode_line_breaks_is_reconciled_like_any_other(aws: boto3.Session) -> None:
+    # GIVEN a store whose one object holds an event with NEL, U+2028 and U+2029 in its text (the store is written
+    # with ensure_ascii off: they are not escaped), beside an ordinary event
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    odd = Envelope("odd", json.dumps({"text": "a\x85b\u2028c\u2029d"}, ensure_ascii=False), "2026-11-25T10:00:00.000Z")
+    plain = Envelope("plain", "{}", "2026-11-25T10:00:00.000Z")
+    for key, (body, _) in analytics_objects("events", [odd, plain]).items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    # WHEN a log of both is reconciled against the store
+    result = reconcile_ids_s3(s3, bucket, ["odd", "plain"])
+    # THEN both are found, once each
+    assert (result.found, result.missing, result.duplicated, result.objects) == (2, [], {}, 1)
+
+
+def test_an_object_that_is_not_the_stores_format_is_named_in_one_line(aws: boto3.Session) -> None:
+    # GIVEN a store holding an object that is not gzip JSON Lines
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="events/dt=2026-11-25/hour=10/stray.jsonl.gz", Body=b"not gzip")
+    # WHEN the store is reconciled
+    # THEN one line names the object
+    with pytest.raises(OpsError, match=rf"^s3://{bucket}/events/dt=2026-11-25/hour=10/stray.jsonl.gz: not an "):
+        reconcile_ids_s3(s3, bucket, ["e1"])
+
+
+def test_a_log_line_holding_unicode_line_breaks_is_one_line(tmp_path: Path) -> None:
+    # GIVEN a client log of the API's answers, one of them kept with a note holding U+2028 unescaped
+    log = tmp_path / "ids.log"
+    log.write_text(json.dumps({"ids": ["evt-1"], "note": "a\u2028b"}, ensure_ascii=False) + "\nevt-2\n", "utf-8")
+    # WHEN it is read
+    # THEN each line is one entry
+    assert read_ids(str(log)) == ["evt-1", "evt-2"]

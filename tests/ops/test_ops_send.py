@@ -149,6 +149,15 @@ def test_events_can_come_from_stdin() -> None:
     assert [(event.line, event.text) for event in events] == [(1, '{"a": 1}'), (3, '{"b": 2}')]
 
 
+def test_an_event_holding_unicode_line_breaks_is_one_event() -> None:
+    # GIVEN a JSON Lines file whose first event holds NEL, U+2028 and U+2029 unescaped in a string
+    odd = json.dumps({"text": "a\x85b\u2028c\u2029d"}, ensure_ascii=False)
+    # WHEN it is read
+    events = read_events("-", stdin=io.StringIO(odd + '\n{"b": 2}\n'))
+    # THEN one event per "\n"-ended line, its text as written
+    assert [(event.line, event.text) for event in events] == [(1, odd), (2, '{"b": 2}')]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

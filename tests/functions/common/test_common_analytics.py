@@ -44,3 +44,20 @@ def test_a_line_holds_every_envelope_field() -> None:
             "trace_id": None,
         }
     ]
+
+
+# Characters JSON leaves unescaped (with ensure_ascii off, as the store is written) that str.splitlines() takes
+# for line ends: NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR.
+UNICODE_LINE_BREAKS = "a\x85b\u2028c\u2029d"
+
+
+def test_an_event_holding_unicode_line_breaks_reads_back_as_one_line() -> None:
+    # GIVEN an event whose text holds NEL, U+2028 and U+2029, beside an ordinary one
+    odd = Envelope("odd", json.dumps({"text": UNICODE_LINE_BREAKS}, ensure_ascii=False), "2026-11-25T10:00:00.000Z")
+    plain = Envelope("plain", "{}", "2026-11-25T10:00:00.000Z")
+    [(data, ids)] = analytics_objects("events", [odd, plain]).values()
+    # WHEN its object is read back
+    lines = read_lines(data)
+    # THEN one line per event (NDJSON ends a line at "\n" only), the text unchanged
+    assert [line["event_id"] for line in lines] == ids == ["odd", "plain"]
+    assert json.loads(lines[0]["raw"]) == {"text": UNICODE_LINE_BREAKS}

@@ -1,6 +1,7 @@
 """The archive object format shared by the archiver and the replay tool."""
 
 import gzip
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -33,3 +34,12 @@ def test_lines_round_trip_through_gzip_json_lines() -> None:
     assert gzip.decompress(data).decode().count("\n") == 2
     assert read_archive_lines(data) == lines
     assert write_archive_lines(lines) == data  # deterministic bytes
+
+
+def test_a_line_holding_unicode_line_breaks_is_read_as_one_line() -> None:
+    # GIVEN an archive object whose writer left NEL, U+2028 and U+2029 unescaped (JSON allows it; ours escapes)
+    lines = [{"message_id": "m1", "body": "a\x85b\u2028c\u2029d"}, {"message_id": "m2", "body": None}]
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    # WHEN it is read
+    # THEN one line per "\n", the text unchanged
+    assert read_archive_lines(gzip.compress(text.encode("utf-8"))) == lines

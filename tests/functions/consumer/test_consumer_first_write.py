@@ -5,11 +5,11 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from functions.common.envelope import Envelope, derived_event_id, new_event_id
+from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
 from tests.functions.support import API_KEY_ID, FakeContext, count_calls, fail_calls, sqs_event
 
-DERIVED = derived_event_id(API_KEY_ID, "order-7f3a", 0)
+DERIVED = derived_event_id(API_KEY_ID, "order-7f3a", events_fingerprint(['{"n": 1}']), 0)
 
 
 def envelope(event_id: str, received_at: str, request_id: str) -> str:
