@@ -8,6 +8,7 @@ import boto3
 
 from cloudformation.common import project_tags
 from cloudformation.config import Config
+from cloudformation.storage import DELETION_PROTECTION_PARAMETER, protects_events_table
 from cloudformation.synth import full_template
 from cloudformation.template import render
 from ops.aws import account_id, region_of
@@ -63,10 +64,16 @@ def environment_stack(
         template = Template(url=url)
     else:
         template = Template(body=body)
+    command = f"invoke deploy --env {config.env}"
+    protected = protects_events_table(config)
     return StackSpec(
         name=config.stack_name,
         template=template,
-        parameters=published.parameters(),
+        parameters={**published.parameters(), **({DELETION_PROTECTION_PARAMETER: "true"} if protected else {})},
         tags=project_tags(config),
-        description=f"invoke deploy --env {config.env}",
+        description=command,
+        # created without the events table's deletion protection, so that a failed first create can roll back;
+        # protected by the update deploy makes right after CREATE_COMPLETE (cloudformation/storage.py)
+        first_create_parameters={DELETION_PROTECTION_PARAMETER: "false"} if protected else {},
+        command=command,
     )

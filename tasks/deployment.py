@@ -76,6 +76,7 @@ def deploy(
 ) -> None:
     """Preflight, package, create a change set, confirm, execute it and stream the events; print the outputs."""
     from ops.deploy import deploy_stack
+    from ops.recovery import DataClients
     from ops.stack import environment_stack
 
     config = aws_config(env)
@@ -88,6 +89,10 @@ def deploy(
             environment_stack(config, session),
             confirm=lambda change_set: (
                 yes or typed(f"type 'yes' to deploy these changes to {config.stack_name}: ", "yes")
+            ),
+            data=DataClients.of(session),
+            confirm_recovery=lambda leftovers: (
+                yes or typed(f"type 'yes' to delete them and stack {config.stack_name}, then create it: ", "yes")
             ),
             timeout_seconds=timeout_minutes * 60,
         )

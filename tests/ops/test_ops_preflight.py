@@ -269,6 +269,10 @@ class StubbedSession:
     def client(self, service: str, **options: Any) -> Any:
         if service == "cloudformation":
             return self.cloudformation
+        if service in ("dynamodb", "s3"):  # what deploy's recovery of a failed rollback would use: unused here
+            return boto3.client(
+                service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+            )
         return getattr(self._account.clients, {"lambda": "awslambda"}.get(service, service))
 
 
