@@ -26,6 +26,7 @@ from ops.changeset import (
     stack_status,
 )
 from ops.errors import OpsError
+from ops.kept import KeptName, blocked_additions, refusal
 from ops.recovery import (
     FAILED_ROLLBACKS,
     DataClients,
@@ -76,6 +77,8 @@ class StackSpec:
     # the rollback of a failed first create can delete it); deploy applies `parameters` right after CREATE_COMPLETE.
     first_create_parameters: Mapping[str, str] = field(default_factory=dict)
     command: str = "the deploy"  # what the operator runs to deploy again, named in messages
+    # The retained tables and buckets with fixed names: a change set that adds one whose name is taken is refused.
+    kept: Mapping[str, KeptName] = field(default_factory=dict)
 
     def parameters_for(self, change_set_type: str) -> dict[str, str]:
         overrides = self.first_create_parameters if change_set_type == "CREATE" else {}
@@ -135,7 +138,8 @@ def deploy_stack(
 
     A stack left by a failed rollback is recovered first (ops/recovery.py): ROLLBACK_FAILED by deleting what the
     failed create left once `confirm_recovery(leftovers)` says yes (needs `data`), UPDATE_ROLLBACK_FAILED by
-    continuing the rollback. A first create takes `spec.first_create_parameters`, then `spec.parameters` at once."""
+    continuing the rollback. A change set that would add a kept table or bucket whose name is taken is refused
+    (ops/kept.py; needs `data`). A first create takes `spec.first_create_parameters`, then `spec.parameters`."""
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock}
     with aws_errors(f"reading stack {spec.name}"):
         stack = describe_stack(cfn, spec.name)
@@ -158,6 +162,10 @@ def deploy_stack(
         out(f"no changes: stack {spec.name} already matches this template and these parameters")
         return DeployOutcome("no-changes", status, stack_outputs(cfn, spec.name))
     out(format_changes(change_set.changes))
+    blocked = blocked_additions(change_set.changes, spec.kept, data) if data is not None else []
+    if blocked:
+        discard(cfn, change_set, spec.name)
+        raise OpsError(refusal(spec.name, blocked))
     if not confirm(change_set):
         discard(cfn, change_set, spec.name)
         out("cancelled: nothing was changed (the change set is deleted)")

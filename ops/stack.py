@@ -14,6 +14,7 @@ from cloudformation.template import render
 from ops.aws import account_id, region_of
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES, Template
 from ops.deploy import Output, StackSpec
+from ops.kept import kept_names
 from ops.package import (
     BUILD_DIR,
     PROJECT_ROOT,
@@ -58,7 +59,8 @@ def environment_stack(
     published = package_environment(config, session, installer=installer, source_root=source_root, build_dir=build_dir)
     for line in published.summary():
         out(line)
-    body = render(full_template(config))
+    template_object = full_template(config)
+    body = render(template_object)
     if len(body.encode()) > MAX_TEMPLATE_BODY_BYTES:
         url = upload_template(session.client("s3"), published.bucket, region_of(session), config.stack_name, body)
         template = Template(url=url)
@@ -76,4 +78,5 @@ def environment_stack(
         # protected by the update deploy makes right after CREATE_COMPLETE (cloudformation/storage.py)
         first_create_parameters={DELETION_PROTECTION_PARAMETER: "false"} if protected else {},
         command=command,
+        kept=kept_names(template_object.to_dict(), account_id(session), region_of(session)),
     )
