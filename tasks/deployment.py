@@ -100,10 +100,10 @@ def deploy(
         raise Exit(f"error: deploy of {config.stack_name} failed (see the reasons above)", code=1)
     if outcome.outputs.get("ApiKeyId"):
         print(f"API key value: aws apigateway get-api-key --api-key {outcome.outputs['ApiKeyId']} --include-value")
-    if outcome.outputs.get("HighTopicArn"):
-        from ops.preflight import subscription_check
+    from ops.preflight import PERSON_TOPICS, tier_subscribers
 
-        print(subscription_check(session.client("sns"), outcome.outputs["HighTopicArn"]).line())
+    for tier in PERSON_TOPICS:  # every person-facing topic: confirmed subscriptions, pending ones named
+        print(tier_subscribers(session.client("sns"), config, outcome.outputs, tier).line())
 
 
 @task(help={"env": "environment to destroy", "yes": "delete without asking for the stack name", **AWS_HELP})
