@@ -179,6 +179,7 @@ def run_version(functions_root: Path, hours: float, rate: int) -> dict[str, Any]
     env |= AWS_ENV | {
         "PYTHONPATH": os.pathsep.join([str(functions_root), str(ROOT)]),
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "consumer",  # as the template sets it
         "TABLE_NAME": "sluice-prod-events",
         "QUEUE_URL": QUEUE_URL,
         "DEAD_LETTER_QUEUE_URL": DLQ_URL,

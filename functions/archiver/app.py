@@ -21,7 +21,7 @@ from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import attribute, partial_batch_response, sqs_records
 
-SERVICE = "archiver"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # The message attribute the consumer sets on poison it sends to the DLQ (functions/consumer/app.py).
 REASON_ATTRIBUTE = "dead_letter_reason"
 

@@ -60,9 +60,9 @@ REASON_ATTRIBUTE = "dead_letter_reason"
 SOURCE_ATTRIBUTE = "source_message_id"
 
 SETTINGS = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name(), patch_modules=("botocore",))
+metrics = EphemeralMetrics(service=env.service_name(), namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # No botocore retry: the queue's backoff is the retry. A retry inside the invocation would double the requests
 # to a failing database and spend the invocation's time in its sleep: a timeout sets no backoff and burns a

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-logger = Logger(service="ingest", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 # SendMessageBatch limits: 10 entries, and 1 MiB for the sum of the message bodies.
 BATCH_ENTRIES = 10
