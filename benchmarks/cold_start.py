@@ -21,6 +21,9 @@ INGEST_ENV = (
     | {
         "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
         "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
+        # what the template sets (cloudformation/functions.py)
+        "POWERTOOLS_SERVICE_NAME": "ingest",
+        "RETRY_AFTER_SECONDS": "5",
     }
 )
 BOTO3_CLIENT = 'import boto3; boto3.client("sqs")'

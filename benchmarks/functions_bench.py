@@ -37,6 +37,8 @@ INGEST_BENCH_ENV = AWS_ENV | {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "QUEUE_URL": "pending",
     "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
+    "POWERTOOLS_SERVICE_NAME": "ingest",
+    "RETRY_AFTER_SECONDS": "5",
 }
 BENCH_FUNCTION = FunctionSettings(name="sluice-bench", timeout_seconds=900, memory_mb=256)
 
@@ -196,7 +198,11 @@ def consumer_writes() -> Result:
         "PARKING_BUCKET": "sluice-archive",
     }
     with (
-        environment(AWS_ENV | queues | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events"}),
+        environment(
+            AWS_ENV
+            | queues
+            | {"POWERTOOLS_TRACE_DISABLED": "true", "TABLE_NAME": "bench-events", "POWERTOOLS_SERVICE_NAME": "consumer"}
+        ),
         mock_aws(),
     ):
         import boto3

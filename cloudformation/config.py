@@ -54,6 +54,7 @@ class ApiConfig:
     max_batch_events: int
     waf_web_acl_arn: str = ""
     idempotency_key_hours: int = 24
+    retry_after_seconds: int = 5  # the Retry-After of a 503 when the queue cannot take events
 
 
 @dataclass(frozen=True)
@@ -440,6 +441,7 @@ def _check_invariants(config: Config, where: str) -> None:
     )
     require(1 <= api.max_batch_events <= 500, "api.max_batch_events", "expected 1–500")
     require(1 <= api.idempotency_key_hours <= 168, "api.idempotency_key_hours", "expected 1–168")
+    require(1 <= api.retry_after_seconds <= 3600, "api.retry_after_seconds", "expected 1–3600")
     require(
         not api.waf_web_acl_arn or api.waf_web_acl_arn.startswith("arn:aws:wafv2:"),
         "api.waf_web_acl_arn",

@@ -82,6 +82,7 @@ def build_functions(
                 "MAX_EVENT_BYTES": str(config.api.max_event_bytes),
                 "MAX_BODY_BYTES": str(config.api.max_body_bytes),
                 "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
+                "RETRY_AFTER_SECONDS": str(config.api.retry_after_seconds),
                 "CANARY_API_KEY_ID": Ref(canary_key),
                 "IDEMPOTENCY_TABLE_NAME": Ref(storage.idempotency),
                 "IDEMPOTENCY_SECONDS": str(config.api.idempotency_key_hours * 3600),

@@ -1,5 +1,8 @@
 """The stack's customer-managed KMS key and the alarm topics: high (page now), low (business hours) and
-notify (the people behind the low tier, fed by the notifier function)."""
+notify (the people behind the low tier, fed by the notifier function), and who each tier reaches.
+
+Outside `local` every tier reaches a person: the configuration requires a high-tier subscriber, and the low tier
+falls back to the high-tier people when it has none of its own (`tier_recipients`; `invoke synth` prints both)."""
 
 from __future__ import annotations
 
@@ -118,18 +121,48 @@ def _topic_policy(title: str, topic: sns.Topic) -> sns.TopicPolicy:
     )
 
 
+@dataclass(frozen=True)
+class Recipients:
+    """Who a tier reaches: e-mail addresses and HTTPS endpoints; `fallback` when they are the high tier's."""
+
+    emails: tuple[str, ...]
+    https_endpoints: tuple[str, ...]
+    fallback: bool = False
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (*self.emails, *self.https_endpoints)
+
+    def describe(self) -> str:
+        if not self.endpoints:
+            return "nobody"
+        people = ", ".join(self.endpoints)
+        return f"no low-tier subscriber, so the high-tier people as fallback: {people}" if self.fallback else people
+
+
+def tier_recipients(config: Config) -> dict[str, Recipients]:
+    """The people each tier reaches: high on the high topic; low on the notify topic (the notifier forwards to it),
+    its own subscribers or, when none is configured, the high-tier people, so that no tier reaches nobody."""
+    settings = config.notifications
+    high = Recipients(settings.high_emails, settings.high_https_endpoints)
+    low = Recipients(settings.low_emails, settings.low_https_endpoints)
+    if not low.endpoints:
+        low = Recipients(high.emails, high.https_endpoints, fallback=bool(high.endpoints))
+    return {"high": high, "low": low}
+
+
 def people_subscriptions(
     config: Config, notifications: Notifications, failures: sqs.Queue
 ) -> tuple[sns.SubscriptionResource, ...]:
-    """The configured e-mail and HTTPS subscribers: high tier on the high topic, low tier on the notify topic.
-    What SNS cannot deliver to them lands in the failures queue (alarmed) instead of vanishing."""
-    settings = config.notifications
-    high, notify = notifications.high, notifications.notify
+    """The people's e-mail and HTTPS subscriptions: high tier on the high topic, low tier on the notify topic
+    (`tier_recipients`). What SNS cannot deliver to them lands in the failures queue (alarmed) instead of vanishing."""
+    recipients = tier_recipients(config)
+    topics = {"high": notifications.high, "low": notifications.notify}
     wanted = [
-        *(("High", high, "email", address) for address in settings.high_emails),
-        *(("High", high, "https", url) for url in settings.high_https_endpoints),
-        *(("Low", notify, "email", address) for address in settings.low_emails),
-        *(("Low", notify, "https", url) for url in settings.low_https_endpoints),
+        (tier.title(), topics[tier], protocol, endpoint)
+        for tier in ("high", "low")
+        for protocol, endpoints in (("email", recipients[tier].emails), ("https", recipients[tier].https_endpoints))
+        for endpoint in endpoints
     ]
     return tuple(
         sns.SubscriptionResource(

@@ -3,12 +3,12 @@ archive, and the table that remembers Idempotency-Keys."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from awacs import s3 as s3_actions
 from awacs.aws import PolicyDocument
-from troposphere import GetAtt, Join, Ref, Sub, dynamodb, kms, s3
+from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Sub, dynamodb, kms, s3
 from troposphere import applicationautoscaling as autoscaling
 
 from cloudformation.common import deny_insecure_transport, kept_outside_local
@@ -19,6 +19,16 @@ from cloudformation.config import Config
 # carry it always (functions/common/canary.py), client events only when `table.ttl_days` is set.
 TTL_ATTRIBUTE = "expires_at"
 
+# The events table's deletion protection is a parameter: a first create that fails rolls back by deleting the
+# table (DeletionPolicy RetainExceptOnCreate), which protection would refuse ("When enabled, the table cannot be
+# deleted by any user or process", CloudFormation's AWS::DynamoDB::Table DeletionProtectionEnabled) and leave the
+# stack ROLLBACK_FAILED with the table's fixed name blocking the retry. `invoke deploy` creates the stack with
+# "false" and updates it to "true" right after CREATE_COMPLETE (ops/deploy.py); the default protects a deploy
+# made by other means. A parameter keeps the template the one truth (no drift from an UpdateTable call), and a
+# property change of DeletionProtectionEnabled needs no interruption.
+DELETION_PROTECTION_PARAMETER = "EventsTableDeletionProtection"
+PROTECTED_CONDITION = "EventsTableProtected"
+
 
 @dataclass(frozen=True)
 class Storage:
@@ -28,6 +38,8 @@ class Storage:
     archive_policy: s3.BucketPolicy
     autoscaling: tuple
     idempotency: dynamodb.Table
+    parameters: tuple[Parameter, ...] = ()
+    conditions: dict[str, object] = field(default_factory=dict)
 
     def resources(self) -> list:
         return [
@@ -40,9 +52,15 @@ class Storage:
         ]
 
 
+def protects_events_table(config: Config) -> bool:
+    """Outside local, the events table (when it is a sink) is protected from deletion once it exists."""
+    return "dynamodb" in config.sinks and not config.is_local
+
+
 def build_storage(config: Config, key: kms.Key) -> Storage:
     table = _events_table(config, key) if "dynamodb" in config.sinks else None
     archive = _archive_bucket(config, key)
+    protected = protects_events_table(config)
     return Storage(
         table=table,
         held_notifications=_held_notifications_table(config, key),
@@ -50,6 +68,18 @@ def build_storage(config: Config, key: kms.Key) -> Storage:
         archive_policy=_archive_policy(archive),
         autoscaling=_write_autoscaling(config, table) if table and config.table.billing == "provisioned" else (),
         idempotency=_idempotency_table(config, key),
+        parameters=(_deletion_protection_parameter(),) if protected else (),
+        conditions={PROTECTED_CONDITION: Equals(Ref(DELETION_PROTECTION_PARAMETER), "true")} if protected else {},
+    )
+
+
+def _deletion_protection_parameter() -> Parameter:
+    return Parameter(
+        DELETION_PROTECTION_PARAMETER,
+        Type="String",
+        AllowedValues=["true", "false"],
+        Default="true",
+        Description="Deletion protection of the events table (invoke deploy: false to create the stack, then true)",
     )
 
 
@@ -73,7 +103,7 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
-        DeletionProtectionEnabled=not config.is_local,
+        DeletionProtectionEnabled=If(PROTECTED_CONDITION, True, False) if protects_events_table(config) else False,
         **capacity,
         **kept_outside_local(config),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from troposphere import AWSObject, Template
 
 from cloudformation.config import Config
+from cloudformation.notifications import tier_recipients
 from cloudformation.template import MonitoringBuilder, Stack, build_template, render, resource_counts
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
@@ -40,11 +41,28 @@ class Synthesized:
     counts: Counter[str]
     retries: str = ""  # how an event the store does not take is retried, one line
     stopped_consumer: str = ""  # how soon a stopped consumer pages, one line
+    recipients: tuple[str, ...] = ()  # who receives each tier, one line each
 
     def summary(self) -> str:
         kinds = ", ".join(f"{count} {kind.removeprefix('AWS::')}" for kind, count in sorted(self.counts.items()))
-        lines = [f"{self.path}: {sum(self.counts.values())} resources ({kinds})", self.retries, self.stopped_consumer]
+        header = f"{self.path}: {sum(self.counts.values())} resources ({kinds})"
+        lines = [header, self.retries, self.stopped_consumer, *self.recipients]
         return "\n".join(line for line in lines if line)
+
+
+def recipients_lines(config: Config) -> tuple[str, ...]:
+    """Who receives each tier, and where a failed delivery of each is told."""
+    recipients = tier_recipients(config)
+    where = " (the local stack logs every notification to .local/notifications.log)" if config.is_local else ""
+    settings = config.notifications
+    hours = f"{','.join(settings.business_days)} {settings.business_hours} {settings.business_timezone}"
+    return (
+        f"high tier (pages, at once): {recipients['high'].describe()}{where}",
+        f"low tier (in business hours, {hours}; a digest of the rest when they start): "
+        f"{recipients['low'].describe()}{where}",
+        "undelivered pages (pages-undelivered) are told on the low tier, undelivered low-tier notifications "
+        "(notifications-undelivered) by page: neither through the subscriptions that failed",
+    )
 
 
 def retries_line(config: Config) -> str:
@@ -72,4 +90,5 @@ def synthesize(config: Config, build_dir: Path = BUILD_DIR) -> Synthesized:
         counts=resource_counts(template),
         retries=retries_line(config),
         stopped_consumer=stopped_consumer_bound(config).describe(),
+        recipients=recipients_lines(config),
     )

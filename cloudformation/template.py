@@ -65,8 +65,10 @@ def build_template(config: Config, monitoring: Iterable[MonitoringBuilder] = ())
     for builder in monitoring:
         resources.extend(builder(stack))
     tag_all(resources, config)
-    for parameter in stack.functions.parameters:
+    for parameter in (*stack.functions.parameters, *stack.storage.parameters):
         template.add_parameter(parameter)
+    for name, condition in stack.storage.conditions.items():
+        template.add_condition(name, condition)
     for resource in resources:
         template.add_resource(resource)
     for output in _outputs(stack):

@@ -1,7 +1,9 @@
 """A Lambda function run in-process: the handler, a Lambda-like context, reserved concurrency, metrics.
 
 The caller sets the function's environment variables before resolving its handler (modules read
-their configuration at import, as on Lambda). `invoke` runs the handler in the calling thread — the
+their configuration at import, as on Lambda). The functions share one process, so a variable whose value differs
+between them (POWERTOOLS_SERVICE_NAME) goes in `FunctionSettings.environment`: it is set while that function's
+module is imported, one import at a time. `invoke` runs the handler in the calling thread — the
 gateway's request thread or a poller's worker — so concurrency is the number of callers at once.
 """
 
@@ -11,10 +13,12 @@ import contextvars
 import importlib
 import importlib.util
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -61,6 +65,8 @@ class FunctionSettings:
     reserved_concurrency: int | None = None  # None: only the account's unreserved pool (not limited here)
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    # the function's own variables, set while its module is imported (see the module docstring)
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -132,6 +138,26 @@ def load_environment(path: str) -> tuple[ModuleType, Handler]:
     return module, _handler_of(module, path, attribute)
 
 
+# One import at a time: the process environment holds one function's own variables while its module reads them.
+_IMPORT_LOCK = threading.Lock()
+
+
+@contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """The process environment with `variables` set, as they were before once the block ends."""
+    with _IMPORT_LOCK:
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def _split_handler_path(path: str) -> tuple[str, str]:
     module_name, _, attribute = path.rpartition(".")
     if not module_name:
@@ -189,7 +215,8 @@ class LocalFunction:
 
     def _new_environment(self) -> Handler:
         assert self.handler_path is not None
-        module, handler = load_environment(self.handler_path)
+        with function_environment(self.settings.environment):
+            module, handler = load_environment(self.handler_path)
         if self.on_environment is not None:
             self.on_environment(module)
         return handler

@@ -230,6 +230,7 @@ class LocalRuntime:
                 memory_mb=int(props["MemorySize"]),
                 reserved_concurrency=int(props["ReservedConcurrentExecutions"]),
                 region=self.config.region,
+                environment=self.stack.function_environment(name),
             )
             self._functions[name] = LocalFunction.from_handler_path(
                 settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)

@@ -71,15 +71,21 @@ class ChangeSet:
     no_changes: bool = False
 
 
-def stack_status(cfn: Any, stack_name: str) -> str | None:
-    """The stack's status, or None when there is no such (live) stack."""
+def describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
+    """The stack as DescribeStacks has it, or None when there is no such (live) stack."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         if error_code(error) == "ValidationError" and "does not exist" in error_message(error):
             return None
         raise
-    return stacks[0]["StackStatus"] if stacks else None
+    return dict(stacks[0]) if stacks else None
+
+
+def stack_status(cfn: Any, stack_name: str) -> str | None:
+    """The stack's status, or None when there is no such (live) stack."""
+    stack = describe_stack(cfn, stack_name)
+    return stack["StackStatus"] if stack else None
 
 
 def change_set_type_for(status: str | None) -> str:
@@ -88,7 +94,9 @@ def change_set_type_for(status: str | None) -> str:
         return "CREATE"
     if status.endswith("_IN_PROGRESS"):
         raise OpsError(f"the stack is busy ({status}); wait for it to finish and try again")
-    if status in ("ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"):
+    if status in ("ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED"):
+        raise OpsError(f"the stack is in {status}: `invoke deploy` recovers it first (ops/README.md: Failed rollbacks)")
+    if status == "DELETE_FAILED":
         raise OpsError(f"the stack is in {status}: fix it in the CloudFormation console (or destroy it) first")
     if status == "ROLLBACK_COMPLETE":
         raise OpsError(

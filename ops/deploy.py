@@ -7,11 +7,9 @@ leaves the previous template in place, which the tests check).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -23,19 +21,49 @@ from ops.changeset import (
     change_set_type_for,
     create_change_set,
     delete_change_set,
+    describe_stack,
     format_changes,
     stack_status,
 )
 from ops.errors import OpsError
+from ops.kept import KeptName, blocked_additions, refusal
+from ops.recovery import (
+    FAILED_ROLLBACKS,
+    DataClients,
+    Leftover,
+    continue_update_rollback,
+    explain,
+    recover_failed_create,
+)
+from ops.stack_events import (
+    STACK_WAIT_SECONDS,
+    EventStream,
+    Output,
+    dashboard_urls,
+    deployed_template,
+    is_settled,
+    stack_outputs,
+    stack_resources,
+    wait_for_stack,
+)
 
-Output = Callable[[str], None]
-
-STACK_WAIT_SECONDS = 60 * 60  # the slowest resources here (API stage, KMS key) take minutes, not an hour
-POLL_SECONDS = 5.0
 SUCCEEDED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"})
 # Left behind by a first deploy that never completed; they hold no resources, so deploy clears them.
 EMPTY_LEFTOVERS = frozenset({"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"})
 OUTPUTS_FIRST = ("ApiUrl", "DashboardUrl", "ApiKeyId")
+
+
+# What the operator does after a deploy that ended in a failed rollback: run the same command again.
+NEXT_STEP = {
+    "ROLLBACK_FAILED": (
+        "run `{command}` again: it lists what the failed create left, deletes it once you agree (only what holds no "
+        "data) and creates the stack afresh"
+    ),
+    "UPDATE_ROLLBACK_FAILED": (
+        "run `{command}` again: it continues the rollback (ContinueUpdateRollback), then updates; fix by hand first "
+        "what a failed resource above names, if anything"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,16 @@ class StackSpec:
     parameters: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    # Values a first create takes instead of `parameters` (the events table without deletion protection, so that
+    # the rollback of a failed first create can delete it); deploy applies `parameters` right after CREATE_COMPLETE.
+    first_create_parameters: Mapping[str, str] = field(default_factory=dict)
+    command: str = "the deploy"  # what the operator runs to deploy again, named in messages
+    # The retained tables and buckets with fixed names: a change set that adds one whose name is taken is refused.
+    kept: Mapping[str, KeptName] = field(default_factory=dict)
+
+    def parameters_for(self, change_set_type: str) -> dict[str, str]:
+        overrides = self.first_create_parameters if change_set_type == "CREATE" else {}
+        return {**self.parameters, **overrides}
 
 
 @dataclass(frozen=True)
@@ -57,118 +95,6 @@ class DeployOutcome:
     @property
     def ok(self) -> bool:
         return self.result != "failed"
-
-
-def is_settled(status: str | None) -> bool:
-    return status is None or not status.endswith("_IN_PROGRESS")
-
-
-class EventStream:
-    """Prints a stack's new events oldest first; `prime()` marks what happened before this run as seen."""
-
-    def __init__(self, cfn: Any, stack_id: str, out: Output) -> None:
-        self._cfn = cfn
-        self._stack_id = stack_id
-        self._out = out
-        self._seen: set[str] = set()
-        self.failures: list[str] = []
-        self.completed: set[str] = set()
-
-    def prime(self) -> None:
-        with aws_errors("reading stack events"):
-            try:
-                events = self._cfn.describe_stack_events(StackName=self._stack_id)["StackEvents"]
-            except ClientError:
-                events = []  # the stack does not exist yet: nothing to skip
-        self._seen.update(event["EventId"] for event in events)
-
-    def poll(self, total: int | None = None) -> None:
-        fresh: list[dict[str, Any]] = []
-        token = None
-        with aws_errors("reading stack events"):
-            while True:
-                paging: dict[str, str] = {"NextToken": token} if token else {}
-                page = self._cfn.describe_stack_events(StackName=self._stack_id, **paging)
-                events = page["StackEvents"]  # newest first
-                new = [event for event in events if event["EventId"] not in self._seen]
-                fresh.extend(new)
-                token = page.get("NextToken")
-                if len(new) < len(events) or not token:
-                    break
-        for event in reversed(fresh):
-            self._seen.add(event["EventId"])
-            self._show(event, total)
-
-    def _show(self, event: Mapping[str, Any], total: int | None) -> None:
-        status = event.get("ResourceStatus", "")
-        logical = event.get("LogicalResourceId", "")
-        kind = event.get("ResourceType", "")
-        reason = " ".join(str(event.get("ResourceStatusReason") or "").split())
-        is_stack = kind == "AWS::CloudFormation::Stack"
-        if not is_stack and status.endswith("_COMPLETE"):
-            self.completed.add(logical)
-        if status.endswith("_FAILED") and reason:
-            self.failures.append(f"{logical} ({kind}): {reason}")
-        stamp = event["Timestamp"].strftime("%H:%M:%S") if isinstance(event.get("Timestamp"), datetime) else ""
-        count = f"[{len(self.completed)}/{total}] " if total else ""
-        self._out(f"  {stamp} {count}{status:<28} {logical} ({kind}){f'  {reason}' if reason else ''}")
-
-
-def wait_for_stack(
-    cfn: Any,
-    stack_id: str,
-    stream: EventStream,
-    *,
-    total: int | None = None,
-    timeout_seconds: float = STACK_WAIT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Stream events until the stack settles; return its final status. Raises OpsError on timeout."""
-    deadline = clock() + timeout_seconds
-    while True:
-        stream.poll(total)
-        with aws_errors("reading the stack status"):
-            status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if is_settled(status):
-            stream.poll(total)  # the events that landed with the final status
-            return status
-        if clock() >= deadline:
-            raise OpsError(
-                f"gave up waiting after {timeout_seconds / 60:.0f} min: the stack is still {status}; "
-                "CloudFormation carries on — follow it in the console, then run the command again"
-            )
-        sleep(POLL_SECONDS)
-
-
-def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
-    with aws_errors(f"reading the outputs of {stack_name}"):
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or []}
-
-
-def dashboard_urls(cfn: Any, stack_id: str) -> list[str]:
-    """Console links to the stack's dashboards (the template names them; it has no URL output)."""
-    region = cfn.meta.region_name
-    base = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/"
-    return [
-        base + physical_id
-        for logical_id, (kind, physical_id) in sorted(stack_resources(cfn, stack_id).items())
-        if kind == "AWS::CloudWatch::Dashboard" and physical_id
-    ]
-
-
-def stack_resources(cfn: Any, stack_id: str) -> dict[str, tuple[str, str]]:
-    """{logical id: (type, physical id)} of the stack's resources."""
-    resources: dict[str, tuple[str, str]] = {}
-    with aws_errors("listing the stack's resources"):
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
-            for summary in page["StackResourceSummaries"]:
-                resources[summary["LogicalResourceId"]] = (
-                    summary.get("ResourceType", ""),
-                    summary.get("PhysicalResourceId", ""),
-                )
-    return resources
 
 
 def format_outputs(outputs: Mapping[str, str]) -> list[str]:
@@ -192,44 +118,88 @@ def clear_leftover(cfn: Any, stack_name: str, status: str, out: Output, sleep: C
         raise OpsError(f"could not delete the leftover stack {stack_name}: {final}; delete it in the console")
 
 
+def _refuse(_: list[Leftover]) -> bool:
+    return False
+
+
 def deploy_stack(
     cfn: Any,
     spec: StackSpec,
     confirm: Callable[[ChangeSet], bool],
     out: Output = print,
     *,
+    data: DataClients | None = None,
+    confirm_recovery: Callable[[list[Leftover]], bool] = _refuse,
     timeout_seconds: float = STACK_WAIT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployOutcome:
-    """Create a change set, show it, and execute it once `confirm(change_set)` says yes."""
+    """Create a change set, show it, and execute it once `confirm(change_set)` says yes.
+
+    A stack left by a failed rollback is recovered first (ops/recovery.py): ROLLBACK_FAILED by deleting what the
+    failed create left once `confirm_recovery(leftovers)` says yes (needs `data`), UPDATE_ROLLBACK_FAILED by
+    continuing the rollback. A change set that would add a kept table or bucket whose name is taken is refused
+    (ops/kept.py; needs `data`). A first create takes `spec.first_create_parameters`, then `spec.parameters`."""
+    waits: dict[str, Any] = {"sleep": sleep, "clock": clock}
     with aws_errors(f"reading stack {spec.name}"):
-        status = stack_status(cfn, spec.name)
-    if status in EMPTY_LEFTOVERS:
-        clear_leftover(cfn, spec.name, status, out, sleep)
+        stack = describe_stack(cfn, spec.name)
+    status = stack["StackStatus"] if stack else None
+    if stack and status in EMPTY_LEFTOVERS:
+        clear_leftover(cfn, spec.name, stack["StackStatus"], out, sleep)
         status = None
+    elif stack and status == "ROLLBACK_FAILED":
+        if data is None:
+            raise OpsError(f"{explain(spec.name, status)}; deleting what it left needs the DynamoDB and S3 clients")
+        recover_failed_create(cfn, stack, data, confirm_recovery, out, **waits)
+        status = None
+    elif stack and status == "UPDATE_ROLLBACK_FAILED":
+        continue_update_rollback(cfn, stack, out, timeout_seconds=timeout_seconds, **waits)
+        status = "UPDATE_ROLLBACK_COMPLETE"
     kind = change_set_type_for(status)
     out(f"{'creating' if kind == 'CREATE' else 'updating'} stack {spec.name}: preparing a change set")
-    change_set = create_change_set(
-        cfn,
-        spec.name,
-        spec.template,
-        spec.parameters,
-        kind,
-        tags=spec.tags,
-        description=spec.description,
-        sleep=sleep,
-        clock=clock,
-    )
+    change_set = _change_set(cfn, spec, kind, **waits)
     if change_set.no_changes:
         out(f"no changes: stack {spec.name} already matches this template and these parameters")
         return DeployOutcome("no-changes", status, stack_outputs(cfn, spec.name))
     out(format_changes(change_set.changes))
+    blocked = blocked_additions(change_set.changes, spec.kept, data) if data is not None else []
+    if blocked:
+        discard(cfn, change_set, spec.name)
+        raise OpsError(refusal(spec.name, blocked))
     if not confirm(change_set):
         discard(cfn, change_set, spec.name)
         out("cancelled: nothing was changed (the change set is deleted)")
         return DeployOutcome("cancelled", status)
+    outcome = _execute(cfn, spec, change_set, out, timeout_seconds=timeout_seconds, **waits)
+    if outcome.ok and kind == "CREATE" and spec.first_create_parameters:
+        outcome = _finish_first_create(cfn, spec, out, timeout_seconds=timeout_seconds, **waits)
+    if not outcome.ok:
+        return outcome
+    outputs = stack_outputs(cfn, spec.name)
+    out(f"deployed: stack {spec.name} is {outcome.stack_status}")
+    out("outputs:")
+    for line in format_outputs(outputs):
+        out(line)
+    for url in dashboard_urls(cfn, change_set.stack_id):
+        out(f"  dashboard  {url}")
+    return DeployOutcome("deployed", outcome.stack_status, outputs)
 
+
+def _change_set(cfn: Any, spec: StackSpec, kind: str, **waits: Any) -> ChangeSet:
+    return create_change_set(
+        cfn,
+        spec.name,
+        spec.template,
+        spec.parameters_for(kind),
+        kind,
+        tags=spec.tags,
+        description=spec.description,
+        **waits,
+    )
+
+
+def _execute(cfn: Any, spec: StackSpec, change_set: ChangeSet, out: Output, **waits: Any) -> DeployOutcome:
+    """Execute the change set and follow the stack until it settles: "deployed" (no outputs yet) or "failed"."""
     stream = EventStream(cfn, change_set.stack_id, out)
     stream.prime()
     out(f"executing change set {change_set.id}")
@@ -238,26 +208,25 @@ def deploy_stack(
     except ClientError as error:
         # AWS answers at once and rolls back later; moto applies the change set inside this call and, when a
         # resource fails, answers with the error and leaves the previous template in place.
-        return _failed(cfn, spec.name, change_set, stream, f"execute refused: {error_message(error)}", out)
-    final = wait_for_stack(
-        cfn,
-        change_set.stack_id,
-        stream,
-        total=len(change_set.changes) or None,
-        timeout_seconds=timeout_seconds,
-        sleep=sleep,
-        clock=clock,
-    )
+        return _failed(cfn, spec, change_set, stream, f"execute refused: {error_message(error)}", out)
+    final = wait_for_stack(cfn, change_set.stack_id, stream, total=len(change_set.changes) or None, **waits)
     if final not in SUCCEEDED:
-        return _failed(cfn, spec.name, change_set, stream, f"stack ended in {final}", out)
-    outputs = stack_outputs(cfn, change_set.stack_id)
-    out(f"deployed: stack {spec.name} is {final}")
-    out("outputs:")
-    for line in format_outputs(outputs):
-        out(line)
-    for url in dashboard_urls(cfn, change_set.stack_id):
-        out(f"  dashboard  {url}")
-    return DeployOutcome("deployed", final, outputs)
+        return _failed(cfn, spec, change_set, stream, f"stack ended in {final}", out)
+    return DeployOutcome("deployed", final)
+
+
+def _finish_first_create(cfn: Any, spec: StackSpec, out: Output, **waits: Any) -> DeployOutcome:
+    """Right after CREATE_COMPLETE: the update that sets what the first create left off (deletion protection)."""
+    settings = ", ".join(f"{key}={spec.parameters[key]}" for key in sorted(spec.first_create_parameters))
+    out(f"created; now updating stack {spec.name} to what a first create leaves off: {settings}")
+    change_set = _change_set(cfn, spec, "UPDATE", sleep=waits["sleep"], clock=waits["clock"])
+    if change_set.no_changes:
+        return DeployOutcome("deployed", "CREATE_COMPLETE")
+    out(format_changes(change_set.changes))
+    outcome = _execute(cfn, spec, change_set, out, **waits)
+    if not outcome.ok:
+        out(f"stack {spec.name} is created, but without {settings}: run `{spec.command}` again to set it")
+    return outcome
 
 
 def preview_stack(cfn: Any, spec: StackSpec, out: Output = print, **waits: Any) -> ChangeSet:
@@ -268,9 +237,7 @@ def preview_stack(cfn: Any, spec: StackSpec, out: Output = print, **waits: Any) 
         clear_leftover(cfn, spec.name, status, out, waits.get("sleep", time.sleep))
         status = None
     kind = change_set_type_for(status)
-    change_set = create_change_set(
-        cfn, spec.name, spec.template, spec.parameters, kind, tags=spec.tags, description=spec.description, **waits
-    )
+    change_set = _change_set(cfn, spec, kind, **waits)
     if change_set.no_changes:
         out(f"no changes: stack {spec.name} already matches this template and these parameters")
         return change_set
@@ -291,10 +258,10 @@ def discard(cfn: Any, change_set: ChangeSet, stack_name: str) -> None:
 
 
 def _failed(
-    cfn: Any, stack_name: str, change_set: ChangeSet, stream: EventStream, headline: str, out: Output
+    cfn: Any, spec: StackSpec, change_set: ChangeSet, stream: EventStream, headline: str, out: Output
 ) -> DeployOutcome:
     stream.poll()
-    with aws_errors(f"reading stack {stack_name}"):
+    with aws_errors(f"reading stack {spec.name}"):
         status = stack_status(cfn, change_set.stack_id)
     failures = tuple(stream.failures) or (headline,)
     out(f"FAILED: {headline}")
@@ -303,9 +270,14 @@ def _failed(
         for failure in failures:
             out(f"  {failure}")
     if status == "REVIEW_IN_PROGRESS":
-        out(f"stack {stack_name} was never created (REVIEW_IN_PROGRESS); the next deploy starts it afresh")
+        out(f"stack {spec.name} was never created (REVIEW_IN_PROGRESS); the next deploy starts it afresh")
+    elif status == "ROLLBACK_COMPLETE":
+        out(f"stack {spec.name} was not created (ROLLBACK_COMPLETE); the next deploy deletes it and starts afresh")
+    elif status is not None and status in FAILED_ROLLBACKS:
+        out(explain(spec.name, status))
+        out(NEXT_STEP[status].format(command=spec.command))
     elif status:
-        out(f"stack {stack_name} is {status}: the previous version stays in service")
+        out(f"stack {spec.name} is {status}: the previous version stays in service")
     return DeployOutcome("failed", status, failures=failures)
 
 
@@ -336,13 +308,6 @@ def retained_resources(template: Mapping[str, Any], physical_ids: Mapping[str, s
         if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"):
             kept.append(Retained(logical_id, resource.get("Type", "?"), physical_ids.get(logical_id, "")))
     return kept
-
-
-def deployed_template(cfn: Any, stack_name: str) -> dict[str, Any]:
-    with aws_errors(f"reading the template of {stack_name}"):
-        body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
-    # botocore hands back JSON templates already parsed; YAML ones stay text (ours is JSON).
-    return dict(body) if isinstance(body, Mapping) else json.loads(body)
 
 
 def destroy_stack(

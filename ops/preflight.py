@@ -12,8 +12,9 @@ would fail or page nobody), with what to do. Nothing here changes the account.
 - the `Project` cost-allocation tag the budget filters on is active (ce ListCostAllocationTags). Activation
   is a billing setting of the payer account, possible only once billing has seen the tag (up to 24 hours
   after the first tagged resource), so deploy cannot do it on a first run: preflight says how, and warns;
-- the high tier pages someone: no placeholder address, and after a deploy at least one confirmed
-  subscription (sns ListSubscriptionsByTopic).
+- every tier reaches someone: no placeholder address, and after a deploy at least one confirmed subscription
+  (sns ListSubscriptionsByTopic) on each person-facing topic — the high topic (pages) and the notify topic (the
+  low tier, which the notifier forwards to: its own subscribers, or the high-tier people as its fallback).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloudformation.common import PROJECT_TAG
 from cloudformation.config import Config
+from cloudformation.notifications import tier_recipients
 from ops.aws import aws_errors, error_code, error_message
 from ops.changeset import stack_status
 from ops.deploy import EMPTY_LEFTOVERS, stack_outputs
@@ -85,7 +87,7 @@ def run_preflight(
         concurrency(clients.awslambda, config, first_deploy=outputs is None),
         api_gateway_logging_role(clients.apigateway, config),
         cost_allocation_tag(clients.ce, config),
-        high_tier_subscribers(clients.sns, config, outputs if subscriptions else None),
+        *(tier_subscribers(clients.sns, config, outputs if subscriptions else None, tier) for tier in PERSON_TOPICS),
     ]
 
 
@@ -199,25 +201,39 @@ def cost_allocation_tag(ce: Any, config: Config) -> Check:
     )
 
 
+# Each person-facing topic: the stack output that names it, and what reaches nobody when nobody confirmed.
+PERSON_TOPICS = {"high": ("HighTopicArn", "a page"), "low": ("NotifyTopicArn", "a low-tier notification")}
+
+
 def high_tier_subscribers(sns: Any, config: Config, outputs: Mapping[str, str] | None) -> Check:
-    """No placeholder address; with a deployed stack's `outputs`, at least one confirmed subscription."""
-    settings = config.notifications
-    placeholders = [address for address in settings.high_emails if _is_placeholder(address)]
+    return tier_subscribers(sns, config, outputs, "high")
+
+
+def tier_subscribers(sns: Any, config: Config, outputs: Mapping[str, str] | None, tier: str) -> Check:
+    """The tier's people (the low tier's own, or the high tier's as its fallback): no placeholder address; with a
+    deployed stack's `outputs`, at least one confirmed subscription on the tier's person-facing topic."""
+    name = f"{tier}-tier subscribers"
+    recipients = tier_recipients(config)[tier]
+    source = "high_emails" if tier == "high" or recipients.fallback else "low_emails"
+    placeholders = [address for address in recipients.emails if _is_placeholder(address)]
     if placeholders:
         return Check(
-            "high-tier subscribers",
+            name,
             "FAIL",
-            f"{', '.join(placeholders)} is a placeholder that reaches nobody: set notifications.high_emails "
-            f"(or high_https_endpoints) of [{config.env}] in sluice.toml",
+            f"{', '.join(placeholders)} is a placeholder that reaches nobody: set notifications.{source} "
+            f"(or {source.replace('emails', 'https_endpoints')}) of [{config.env}] in sluice.toml",
         )
-    if outputs is None or not outputs.get("HighTopicArn"):
-        count = len(settings.high_emails) + len(settings.high_https_endpoints)
-        return Check("high-tier subscribers", "ok", f"{count} configured; each must confirm after the deploy")
-    return subscription_check(sns, outputs["HighTopicArn"])
+    output, what = PERSON_TOPICS[tier]
+    fallback = "no low-tier subscriber, so the high-tier people (fallback): " if recipients.fallback else ""
+    if outputs is None or not outputs.get(output):
+        count = len(recipients.endpoints)
+        return Check(name, "ok", f"{fallback}{count} configured; each must confirm after the deploy")
+    check = subscription_check(sns, outputs[output], name, what)
+    return Check(check.name, check.status, f"{fallback}{check.message}")
 
 
-def subscription_check(sns: Any, topic_arn: str) -> Check:
-    """At least one confirmed subscriber on the high topic; the pending ones named."""
+def subscription_check(sns: Any, topic_arn: str, name: str = "high-tier subscribers", what: str = "a page") -> Check:
+    """At least one confirmed subscriber on a person-facing topic; the pending ones named."""
     try:
         subscriptions = [
             subscription
@@ -225,13 +241,13 @@ def subscription_check(sns: Any, topic_arn: str) -> Check:
             for subscription in page["Subscriptions"]
         ]
     except (ClientError, BotoCoreError) as error:
-        return Check("high-tier subscribers", "FAIL", f"cannot list the high topic's subscriptions: {_reason(error)}")
+        return Check(name, "FAIL", f"cannot list the subscriptions of {topic_arn}: {_reason(error)}")
     pending = [f"{item['Protocol']}:{item['Endpoint']}" for item in subscriptions if item["SubscriptionArn"] == PENDING]
     confirmed = [item for item in subscriptions if item["SubscriptionArn"] != PENDING]
     waiting = f"; pending confirmation: {', '.join(pending)} (open the confirmation message)" if pending else ""
     if not confirmed:
-        return Check("high-tier subscribers", "FAIL", f"nobody confirmed, so a page reaches nobody{waiting}")
-    return Check("high-tier subscribers", "warn" if pending else "ok", f"{len(confirmed)} confirmed{waiting}")
+        return Check(name, "FAIL", f"nobody confirmed, so {what} reaches nobody{waiting}")
+    return Check(name, "warn" if pending else "ok", f"{len(confirmed)} confirmed{waiting}")
 
 
 def _is_placeholder(address: str) -> bool:

@@ -8,11 +8,13 @@ import boto3
 
 from cloudformation.common import project_tags
 from cloudformation.config import Config
+from cloudformation.storage import DELETION_PROTECTION_PARAMETER, protects_events_table
 from cloudformation.synth import full_template
 from cloudformation.template import render
 from ops.aws import account_id, region_of
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES, Template
 from ops.deploy import Output, StackSpec
+from ops.kept import kept_names
 from ops.package import (
     BUILD_DIR,
     PROJECT_ROOT,
@@ -57,16 +59,24 @@ def environment_stack(
     published = package_environment(config, session, installer=installer, source_root=source_root, build_dir=build_dir)
     for line in published.summary():
         out(line)
-    body = render(full_template(config))
+    template_object = full_template(config)
+    body = render(template_object)
     if len(body.encode()) > MAX_TEMPLATE_BODY_BYTES:
         url = upload_template(session.client("s3"), published.bucket, region_of(session), config.stack_name, body)
         template = Template(url=url)
     else:
         template = Template(body=body)
+    command = f"invoke deploy --env {config.env}"
+    protected = protects_events_table(config)
     return StackSpec(
         name=config.stack_name,
         template=template,
-        parameters=published.parameters(),
+        parameters={**published.parameters(), **({DELETION_PROTECTION_PARAMETER: "true"} if protected else {})},
         tags=project_tags(config),
-        description=f"invoke deploy --env {config.env}",
+        description=command,
+        # created without the events table's deletion protection, so that a failed first create can roll back;
+        # protected by the update deploy makes right after CREATE_COMPLETE (cloudformation/storage.py)
+        first_create_parameters={DELETION_PROTECTION_PARAMETER: "false"} if protected else {},
+        command=command,
+        kept=kept_names(template_object.to_dict(), account_id(session), region_of(session)),
     )

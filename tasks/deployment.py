@@ -76,6 +76,7 @@ def deploy(
 ) -> None:
     """Preflight, package, create a change set, confirm, execute it and stream the events; print the outputs."""
     from ops.deploy import deploy_stack
+    from ops.recovery import DataClients
     from ops.stack import environment_stack
 
     config = aws_config(env)
@@ -89,16 +90,20 @@ def deploy(
             confirm=lambda change_set: (
                 yes or typed(f"type 'yes' to deploy these changes to {config.stack_name}: ", "yes")
             ),
+            data=DataClients.of(session),
+            confirm_recovery=lambda leftovers: (
+                yes or typed(f"type 'yes' to delete them and stack {config.stack_name}, then create it: ", "yes")
+            ),
             timeout_seconds=timeout_minutes * 60,
         )
     if not outcome.ok:
         raise Exit(f"error: deploy of {config.stack_name} failed (see the reasons above)", code=1)
     if outcome.outputs.get("ApiKeyId"):
         print(f"API key value: aws apigateway get-api-key --api-key {outcome.outputs['ApiKeyId']} --include-value")
-    if outcome.outputs.get("HighTopicArn"):
-        from ops.preflight import subscription_check
+    from ops.preflight import PERSON_TOPICS, tier_subscribers
 
-        print(subscription_check(session.client("sns"), outcome.outputs["HighTopicArn"]).line())
+    for tier in PERSON_TOPICS:  # every person-facing topic: confirmed subscriptions, pending ones named
+        print(tier_subscribers(session.client("sns"), config, outcome.outputs, tier).line())
 
 
 @task(help={"env": "environment to destroy", "yes": "delete without asking for the stack name", **AWS_HELP})

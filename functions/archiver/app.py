@@ -22,7 +22,7 @@ from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import attribute, partial_batch_response, sqs_records
 
-SERVICE = "archiver"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 
 SETTINGS = load_settings()
 logger = Logger(service=SERVICE)

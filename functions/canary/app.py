@@ -32,7 +32,7 @@ from functions.common.canary import is_canary
 from functions.common.clock import iso_millis, utc_now
 from functions.common.errors import ConfigError, SluiceError
 
-SERVICE = "canary"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # The POST's own bound: API Gateway ends a request at 29 s, the canary's deadline is for the table.
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Reads back off from 100 ms to 1 s: a healthy pipeline stores within a second or two.

@@ -20,9 +20,9 @@ def optional(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
-def integer(name: str, default: int, *, minimum: int, maximum: int) -> int:
-    """An integer variable within [minimum, maximum], or `default` when unset."""
-    text = optional(name, str(default))
+def integer(name: str, default: int | None, *, minimum: int, maximum: int) -> int:
+    """An integer variable within [minimum, maximum], or `default` when unset (None: it must be set)."""
+    text = require(name) if default is None else optional(name, str(default))
     try:
         value = int(text)
     except ValueError:
@@ -30,6 +30,12 @@ def integer(name: str, default: int, *, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ConfigError(f"environment variable {name} must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def service_name() -> str:
+    """The function's name for Powertools (log field, trace and metric dimension `service`): POWERTOOLS_SERVICE_NAME,
+    which the template sets (cloudformation/functions.py), so the name has one source."""
+    return require("POWERTOOLS_SERVICE_NAME")
 
 
 def metrics_namespace() -> str:

@@ -58,7 +58,6 @@ from functions.consumer.parking import park, publish_breaker
 from functions.consumer.unparking import delete_parked_object, read_parked_object, source_message_id, unpark
 from functions.consumer.writer import BatchWriter
 
-SERVICE = "consumer"
 # Time kept back from the invocation's remaining time to answer before Lambda's timeout: a timeout
 # returns no partial response and the whole batch comes back. A share of the time left, capped, so a
 # short timeout (the local stack's 2 s) still leaves most of the invocation for writing.
@@ -67,9 +66,9 @@ SAFETY_MARGIN_SHARE = 0.25
 
 
 SETTINGS = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger = Logger(service=env.service_name())
+tracer = Tracer(service=env.service_name(), patch_modules=("botocore",))
+metrics = EphemeralMetrics(service=env.service_name(), namespace=env.metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # No botocore retry: parking and the breaker's probe are the retry. A retry inside the invocation would multiply
 # the requests to a failing database and spend the invocation's time in its sleep. (UnprocessedItems are still

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.envelope import is_derived_event_id
 
-logger = Logger(service="consumer", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 MAX_KEYS_PER_CALL = 100  # BatchGetItem's limit
 

@@ -9,7 +9,7 @@ from ulid import ULID
 from functions.common.clock import iso_millis, utc_now
 from functions.common.parked import BREAKER_KEY, ParkedEvent, breaker_document, parked_key, write_parked
 
-logger = Logger(service="consumer", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 
 def park(s3: Any, bucket: str, events: list[ParkedEvent]) -> bool:

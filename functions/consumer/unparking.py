@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.parked import POINTER_ATTRIBUTE, RETRY_SINCE_ATTRIBUTE, ParkedEvent, read_parked
 
-logger = Logger(service="consumer", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 SOURCE_MESSAGE_ID = "sourceMessageId"  # on an unparked event's record: the message id it first came as
 

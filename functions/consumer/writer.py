@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-logger = Logger(service="consumer", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 MAX_ITEMS_PER_CALL = 25
 

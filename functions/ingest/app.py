@@ -21,7 +21,7 @@ from functions.ingest.sender import QueueSender
 if TYPE_CHECKING:
     from functions.ingest.keyed import KeyedRequests
 
-SERVICE = "ingest"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 settings = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))

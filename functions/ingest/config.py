@@ -29,7 +29,8 @@ def load_settings() -> IngestSettings:
         max_event_bytes=env.integer("MAX_EVENT_BYTES", 262_144, minimum=2, maximum=MAX_EVENT_BYTES_LIMIT),
         max_body_bytes=env.integer("MAX_BODY_BYTES", 1_048_576, minimum=2, maximum=MAX_BODY_BYTES_LIMIT),
         max_batch_events=env.integer("MAX_BATCH_EVENTS", 500, minimum=1, maximum=10_000),
-        retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", 5, minimum=1, maximum=3600),
+        # The Retry-After of a 503 (api.retry_after_seconds): the template always sets it, so no default here.
+        retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", None, minimum=1, maximum=3600),
         idempotency_table=env.require("IDEMPOTENCY_TABLE_NAME"),
         # How long an Idempotency-Key is remembered with its request's fingerprint (api.idempotency_key_hours).
         idempotency_seconds=env.integer("IDEMPOTENCY_SECONDS", 86_400, minimum=60, maximum=7 * 86_400),

@@ -40,7 +40,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.ingest.request import RequestInfo, RequestRejected
 
-logger = Logger(service="ingest", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 Response = dict[str, Any]
 Accept = Callable[[list[str], RequestInfo], Response]

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import sqs_send
 
-logger = Logger(service="ingest", child=True)
+logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 
 def _chunks(bodies: list[str]) -> Iterator[dict[int, str]]:

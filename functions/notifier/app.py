@@ -23,7 +23,7 @@ from functions.notifier.config import load_settings
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
 from functions.notifier.schedule import schedule_moment
 
-SERVICE = "notifier"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # Keeps one digest well under SNS's 256 KB message limit; more held items make more digests.
 MAX_DIGEST_ITEMS = 100
 

@@ -32,7 +32,7 @@ from functions.common.sqs_send import send_entries
 from functions.retrier.config import RetrierSettings, load_settings
 from functions.retrier.parked_store import ParkedObject, ParkedStore
 
-SERVICE = "retrier"
+SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # Kept back from the invocation's remaining time, so a run ends on its own rather than by Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 1.0

@@ -231,3 +231,106 @@ def test_undelivered_notifications_are_told_on_the_other_tier_and_clear(local_al
     assert timeline[: 5 - alarm.evaluation_periods + 1] == [OK] * (5 - alarm.evaluation_periods + 1)
     assert timeline[5 - alarm.evaluation_periods + 1] == ALARM
     assert timeline[-1] == OK
+
+
+# --- every alert reaches a person: the default prod configuration ------------------------------------------
+
+PROD = load_config("prod")
+PROD_PERIOD = PROD.monitoring.period_seconds
+
+
+@pytest.fixture(scope="module")
+def prod_template() -> dict:
+    return full_template(PROD).to_dict()
+
+
+@pytest.fixture(scope="module")
+def prod_alarms(prod_template: dict) -> dict[str, MetricAlarm]:
+    definitions = definitions_from_template(prod_template, lambda node: str(node))
+    return {d["AlarmName"]: MetricAlarm.from_definition(d) for d in definitions.alarms}
+
+
+def people_on(template: dict, topic: str) -> list[tuple[str, str]]:
+    """(logical id, endpoint) of the e-mail and HTTPS subscriptions of a topic."""
+    return [
+        (logical_id, body["Properties"]["Endpoint"])
+        for logical_id, body in template["Resources"].items()
+        if body["Type"] == "AWS::SNS::Subscription"
+        and body["Properties"]["TopicArn"] == {"Ref": topic}
+        and body["Properties"]["Protocol"] in ("email", "https")
+    ]
+
+
+def actions_of(template: dict, alarm_name: str) -> list:
+    resources = template["Resources"].values()
+    (props,) = [body["Properties"] for body in resources if body["Properties"].get("AlarmName") == alarm_name]
+    return props["AlarmActions"]
+
+
+def fires_on_one_failed_delivery(alarm: MetricAlarm) -> bool:
+    """One failed delivery in period 5 of 12: the alarm is in ALARM at the end of that period."""
+    (query_id,) = alarm.metric_stats()
+    data = {query_id: {step * PROD_PERIOD: (1.0 if step == 5 else 0.0) for step in range(12)}}
+    return evaluate_alarm(alarm, data, 6 * PROD_PERIOD).state == ALARM
+
+
+def test_in_default_prod_the_low_tier_reaches_the_high_tier_people_as_its_fallback(prod_template: dict) -> None:
+    # GIVEN the default prod configuration: one on-call address, no low-tier subscriber
+    assert PROD.notifications.high_emails and not PROD.notifications.low_emails
+    # THEN pages reach the on-call address on the high topic
+    assert [endpoint for _, endpoint in people_on(prod_template, "HighTopic")] == list(PROD.notifications.high_emails)
+    # AND low-tier notifications, which the notifier (the low topic's one subscriber) forwards to the notify topic,
+    # reach the same people there, by subscriptions of their own
+    low_subscribers = [
+        body["Properties"]
+        for body in prod_template["Resources"].values()
+        if body["Type"] == "AWS::SNS::Subscription" and body["Properties"]["TopicArn"] == {"Ref": "LowTopic"}
+    ]
+    assert [(sub["Protocol"], sub["Endpoint"]) for sub in low_subscribers] == [
+        ("lambda", {"Fn::GetAtt": ["NotifierFunction", "Arn"]})
+    ]
+    variables = prod_template["Resources"]["NotifierFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["DESTINATION_TOPIC_ARN"] == {"Ref": "NotifyTopic"}
+    assert [endpoint for _, endpoint in people_on(prod_template, "NotifyTopic")] == list(PROD.notifications.high_emails)
+
+
+def test_undelivered_pages_reach_someone_by_subscriptions_other_than_the_failing_ones(
+    prod_template: dict, prod_alarms: dict[str, MetricAlarm]
+) -> None:
+    # GIVEN pages-undelivered in default prod: it watches the high topic's failed deliveries
+    alarm = prod_alarms[PROD.resource_name("pages-undelivered-low")]
+    (stat,) = alarm.metric_stats().values()
+    assert stat["Metric"]["Dimensions"] == [{"Name": "TopicName", "Value": PROD.resource_name("high")}]
+    # THEN it is told on the low tier, whose people are reached by the notify topic's subscriptions: there are
+    # some, and none of them is a subscription of the high topic (the ones whose deliveries fail)
+    assert actions_of(prod_template, alarm.name) == [{"Ref": "LowTopic"}]
+    told = {logical_id for logical_id, _ in people_on(prod_template, "NotifyTopic")}
+    assert told and not told & {logical_id for logical_id, _ in people_on(prod_template, "HighTopic")}
+    # AND one page SNS could not deliver fires it
+    assert fires_on_one_failed_delivery(alarm)
+
+
+def test_notifications_undelivered_can_fire_in_default_prod(
+    prod_template: dict, prod_alarms: dict[str, MetricAlarm]
+) -> None:
+    # GIVEN notifications-undelivered in default prod: it watches the notify topic's failed deliveries
+    alarm = prod_alarms[PROD.resource_name("notifications-undelivered-high")]
+    (stat,) = alarm.metric_stats().values()
+    assert stat["Metric"]["Dimensions"] == [{"Name": "TopicName", "Value": PROD.resource_name("notify")}]
+    # THEN the notify topic has people to fail delivering to (without any, SNS never counts a failure there and
+    # the alarm could never fire), and the alarm pages through the high topic
+    assert people_on(prod_template, "NotifyTopic")
+    assert actions_of(prod_template, alarm.name) == [{"Ref": "HighTopic"}]
+    # AND one notification SNS could not deliver fires it
+    assert fires_on_one_failed_delivery(alarm)
+
+
+def test_synth_prints_who_receives_each_tier_in_prod(tmp_path) -> None:
+    # GIVEN the default prod configuration WHEN synthesized
+    summary = synthesize(PROD, build_dir=tmp_path).summary().splitlines()
+    # THEN the summary names who receives each tier, the fallback said as such
+    assert "high tier (pages, at once): oncall@example.com" in summary
+    assert (
+        "low tier (in business hours, Mon,Tue,Wed,Thu,Fri 09:00-17:00 Europe/Berlin; a digest of the rest when they "
+        "start): no low-tier subscriber, so the high-tier people as fallback: oncall@example.com"
+    ) in summary

@@ -36,6 +36,26 @@ def test_data_and_its_key_are_kept_except_when_their_first_create_rolls_back(env
 
 
 @pytest.mark.parametrize("env", environment_names())
+def test_the_events_table_is_protected_by_a_parameter_a_first_create_sets_off(env: str) -> None:
+    # GIVEN the template of an environment
+    template = synthesized(env)
+    table = template["Resources"]["EventsTable"]["Properties"]
+    if env == "local":
+        # THEN on a laptop the table is never protected and there is nothing to set
+        assert table["DeletionProtectionEnabled"] is False
+        assert "EventsTableDeletionProtection" not in template.get("Parameters", {})
+        return
+    # THEN elsewhere its protection follows a parameter (invoke deploy: "false" for the create, so that a failed
+    # first create can roll back by deleting the table, then "true" at once), which protects by default
+    assert table["DeletionProtectionEnabled"] == {"Fn::If": ["EventsTableProtected", True, False]}
+    assert template["Conditions"]["EventsTableProtected"] == {
+        "Fn::Equals": [{"Ref": "EventsTableDeletionProtection"}, "true"]
+    }
+    parameter = template["Parameters"]["EventsTableDeletionProtection"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("true", ["true", "false"])
+
+
+@pytest.mark.parametrize("env", environment_names())
 def test_only_this_account_can_make_the_scheduler_invoke_the_notifier(env: str) -> None:
     # GIVEN the role EventBridge Scheduler assumes to invoke the notifier
     role = synthesized(env)["Resources"]["NotifierScheduleRole"]["Properties"]

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import pytest
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
@@ -38,10 +39,13 @@ def plain_client(service: str) -> Any:
 
 
 def load_module(name: str) -> ModuleType:
-    """(Re)import a handler module: they read the environment and create clients at import."""
-    if name in sys.modules:
-        return importlib.reload(sys.modules[name])
-    return importlib.import_module(name)
+    """(Re)import a handler module: they read the environment and create clients at import. Its function's
+    POWERTOOLS_SERVICE_NAME is set meanwhile, as the template sets it (the function's name: `functions.<name>.app`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POWERTOOLS_SERVICE_NAME", name.split(".")[1])
+        if name in sys.modules:
+            return importlib.reload(sys.modules[name])
+        return importlib.import_module(name)
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -101,6 +101,7 @@ def stack() -> Iterator[Stack]:
             **BUSINESS_HOURS_ENVIRONMENT,
             "QUEUE_URL": queue,
             "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+            "RETRY_AFTER_SECONDS": "5",
         }.items():
             patch.setenv(name, value)
         notifier = load_module("functions.notifier.app")

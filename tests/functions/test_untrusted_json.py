@@ -65,6 +65,7 @@ def apps() -> Iterator[dict[str, Any]]:
             "MAX_BODY_BYTES": str(64 * 1024),
             "TABLE_NAME": TABLE,
             "ARCHIVE_BUCKET": BUCKET,
+            "RETRY_AFTER_SECONDS": "5",
         }.items():
             patch.setenv(name, value)
         yield {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -119,3 +120,32 @@ def test_successful_invocation_reports_zero_errors() -> None:
     sink = MetricSink()
     stub_function(lambda event, context: None, sink=sink).invoke({})
     assert named(sink.drain(), "Errors") == [0]
+
+
+def test_each_function_reads_its_own_service_name_at_import_though_they_share_one_process(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a handler module that reads POWERTOOLS_SERVICE_NAME at import (as ours do), and a process environment
+    # holding another function's value (the runtime sets every function's variables in one process)
+    package = tmp_path / "reads_service"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = ["import os", "SERVICE = os.environ['POWERTOOLS_SERVICE_NAME']", "def handler(event, context):"]
+    (package / "app.py").write_text("\n".join([*module, "    return SERVICE", ""]))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "canary")
+    from local.lambdas import FunctionSettings, LocalFunction
+
+    functions = {
+        name: LocalFunction.from_handler_path(
+            FunctionSettings(name=name, environment={"POWERTOOLS_SERVICE_NAME": name}), "reads_service.app.handler"
+        )
+        for name in ("ingest", "consumer")
+    }
+    # WHEN each is invoked THEN each module copy read its own function's name, and the process keeps its value
+    assert {name: function.invoke({}) for name, function in functions.items()} == {
+        "ingest": "ingest",
+        "consumer": "consumer",
+    }
+
+    assert os.environ["POWERTOOLS_SERVICE_NAME"] == "canary"

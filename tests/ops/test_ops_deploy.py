@@ -292,8 +292,17 @@ def test_the_real_template_made_moto_compatible_deploys_updates_and_is_destroyed
     # THEN the whole stack is created and its dashboards are linked
     assert created.result == "deployed", out.text
     assert "#dashboards/dashboard/sluice-dev-" in out.text
-    # WHEN deployed again unchanged, THEN nothing happens
-    assert deploy_stack(cfn, stack, yes, Console(), sleep=no_sleep).result == "no-changes"
+    # AND it was created without the events table's deletion protection and updated at once to switch it on
+    assert "now updating stack sluice-dev to what a first create leaves off: EventsTableDeletionProtection=true" in (
+        out.text
+    )
+    parameters = cfn.describe_stacks(StackName=config.stack_name)["Stacks"][0]["Parameters"]
+    assert {"ParameterKey": "EventsTableDeletionProtection", "ParameterValue": "true"} in parameters
+    # WHEN deployed again unchanged, THEN no resource changes (moto executes the change set all the same: after
+    # the parameter change above its no-change check no longer holds, as for the one below)
+    again = Console()
+    deploy_stack(cfn, stack, yes, again, sleep=no_sleep)
+    assert "no resource changes" in again.text
     # WHEN the ingest code changes (a new content-hashed key), THEN that deploys (a no-op check after a
     # parameter change cannot run on moto: its ExecuteChangeSet keeps the stack's old parameters)
     changed = dataclasses.replace(stack, parameters={**stack.parameters, "IngestCodeKey": "ingest/0000.zip"})

@@ -23,7 +23,8 @@ from ops.preflight import Check, Clients, run_preflight
 REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
 REGION = "us-east-1"
 HIGH_TOPIC = "arn:aws:sns:us-east-1:123456789012:sluice-prod-high"
-OUTPUTS = {"HighTopicArn": HIGH_TOPIC}
+NOTIFY_TOPIC = "arn:aws:sns:us-east-1:123456789012:sluice-prod-notify"
+OUTPUTS = {"HighTopicArn": HIGH_TOPIC, "NotifyTopicArn": NOTIFY_TOPIC}
 ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs"
 
 
@@ -64,7 +65,7 @@ class Account:
             expected_params={"TagKeys": ["Project"], "Type": "UserDefined"},
         )
 
-    def subscriptions(self, *arns: str) -> None:
+    def subscriptions(self, *arns: str, topic: str = HIGH_TOPIC) -> None:
         self.stubs["sns"].add_response(
             "list_subscriptions_by_topic",
             {
@@ -74,12 +75,12 @@ class Account:
                         "Owner": "123456789012",
                         "Protocol": "email",
                         "Endpoint": f"person{index}@corp.test",
-                        "TopicArn": HIGH_TOPIC,
+                        "TopicArn": topic,
                     }
                     for index, arn in enumerate(arns)
                 ]
             },
-            expected_params={"TopicArn": HIGH_TOPIC},
+            expected_params={"TopicArn": topic},
         )
 
     def ready(self, subscribed: bool = True, quota: int = 1000, unreserved: int = 1000) -> None:
@@ -90,6 +91,7 @@ class Account:
         self.cost_tags("Active")
         if subscribed:
             self.subscriptions(f"{HIGH_TOPIC}:0b4d3a7c-1111-4c6e-9f00-3c2f1d0e9a01")
+            self.subscriptions(f"{NOTIFY_TOPIC}:5e6f7a8b-2222-4c6e-9f00-3c2f1d0e9a02", topic=NOTIFY_TOPIC)
 
 
 @pytest.fixture
@@ -135,6 +137,7 @@ def test_a_ready_account_passes_every_check_one_line_each(account: Account, prod
         "api gateway logging role",
         "budget cost tag",
         "high-tier subscribers",
+        "low-tier subscribers",
     ]
     assert {check.status for check in checks} == {"ok"}, [check.line() for check in checks]
     assert all("\n" not in check.line() for check in checks)
@@ -228,6 +231,7 @@ def test_pending_subscriptions_are_named(
     # GIVEN a deployed stack whose high topic has these subscriptions
     account.ready(subscribed=False)
     account.subscriptions(*arns)
+    account.subscriptions(f"{NOTIFY_TOPIC}:5e6f7a8b-2222-4c6e-9f00-3c2f1d0e9a02", topic=NOTIFY_TOPIC)
     # WHEN preflight runs THEN a page reaching nobody fails, and every pending subscription is named
     check = by_name(run_preflight(prod, account.clients, OUTPUTS))["high-tier subscribers"]
     assert check.status == status and says in check.message
@@ -238,9 +242,44 @@ def test_the_shipped_placeholder_address_fails(account: Account) -> None:
     # GIVEN the committed prod configuration, whose on-call address is the example.com placeholder
     account.ready(subscribed=False)
     # WHEN preflight runs THEN it names the placeholder and the key to set
-    check = by_name(run_preflight(load_config("prod"), account.clients, OUTPUTS))["high-tier subscribers"]
+    checks = by_name(run_preflight(load_config("prod"), account.clients, OUTPUTS))
+    for tier in ("high", "low"):  # the low tier has no subscriber of its own: the high tier's people are its fallback
+        check = checks[f"{tier}-tier subscribers"]
+        assert check.status == "FAIL"
+        assert "oncall@example.com is a placeholder" in check.message and "notifications.high_emails" in check.message
+
+
+def test_the_low_tier_falls_back_to_the_high_tier_people_and_needs_a_confirmed_subscription_too(
+    account: Account, prod: Config
+) -> None:
+    # GIVEN prod with an on-call address and no low-tier subscriber, deployed: the on-call address confirmed its
+    # page subscription, not yet the one on the notify topic (where the notifier forwards the low tier)
+    account.ready(subscribed=False)
+    account.subscriptions(f"{HIGH_TOPIC}:0b4d3a7c-1111-4c6e-9f00-3c2f1d0e9a01")
+    account.subscriptions("PendingConfirmation", topic=NOTIFY_TOPIC)
+    # WHEN preflight runs
+    check = by_name(run_preflight(prod, account.clients, OUTPUTS))["low-tier subscribers"]
+    # THEN the low tier fails: its notifications would reach nobody; it says whose fallback it is, and who must confirm
     assert check.status == "FAIL"
-    assert "oncall@example.com is a placeholder" in check.message and "notifications.high_emails" in check.message
+    assert check.message == (
+        "no low-tier subscriber, so the high-tier people (fallback): nobody confirmed, so a low-tier notification "
+        "reaches nobody; pending confirmation: email:person0@corp.test (open the confirmation message)"
+    )
+
+
+def test_low_tier_subscribers_of_their_own_are_checked_for_placeholders(account: Account, tmp_path: Path) -> None:
+    # GIVEN prod with a low-tier subscriber of its own, a placeholder
+    path = tmp_path / "sluice.toml"
+    path.write_text(
+        REAL_CONFIG.read_text()
+        + "\n[prod.notifications]\nhigh_emails = ['oncall@corp.test']\nlow_emails = ['team@example.org']\n"
+    )
+    account.ready(subscribed=False)
+    account.subscriptions(f"{HIGH_TOPIC}:0b4d3a7c-1111-4c6e-9f00-3c2f1d0e9a01")
+    # WHEN preflight runs THEN the low tier names the placeholder and its own key
+    check = by_name(run_preflight(load_config("prod", path), account.clients, OUTPUTS))["low-tier subscribers"]
+    assert check.status == "FAIL"
+    assert "team@example.org is a placeholder" in check.message and "notifications.low_emails" in check.message
 
 
 class StubbedSession:
@@ -269,6 +308,10 @@ class StubbedSession:
     def client(self, service: str, **options: Any) -> Any:
         if service == "cloudformation":
             return self.cloudformation
+        if service in ("dynamodb", "s3"):  # what deploy's recovery of a failed rollback would use: unused here
+            return boto3.client(
+                service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+            )
         return getattr(self._account.clients, {"lambda": "awslambda"}.get(service, service))
 
 
@@ -285,7 +328,7 @@ def test_invoke_preflight_prints_every_check_and_fails_on_the_placeholder(
     # THEN each check printed one line, and the placeholder fails it in one line
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "preflight of sluice-prod:"
-    assert [line.split()[0] for line in lines[1:]] == ["ok", "ok", "ok", "ok", "FAIL"]
+    assert [line.split()[0] for line in lines[1:]] == ["ok", "ok", "ok", "ok", "FAIL", "FAIL"]
     assert raised.value.code == 1 and "\n" not in str(raised.value.message)
 
 
@@ -315,16 +358,19 @@ def test_deploy_names_the_subscriptions_still_pending_once_the_stack_is_up(
     # is tested in test_ops_deploy.py)
     account.ready(subscribed=False)
     account.subscriptions("PendingConfirmation")  # what the high topic has right after the deploy
+    account.subscriptions("PendingConfirmation", topic=NOTIFY_TOPIC)  # and the notify topic (the low tier's fallback)
     session = StubbedSession(account)
     monkeypatch.setattr(tasks.deployment, "aws_config", lambda env: prod)
     monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     monkeypatch.setattr(ops.stack, "environment_stack", lambda config, session: None)
-    deployed = ops.deploy.DeployOutcome("deployed", "UPDATE_COMPLETE", {"HighTopicArn": HIGH_TOPIC})
+    deployed = ops.deploy.DeployOutcome("deployed", "UPDATE_COMPLETE", OUTPUTS)
     monkeypatch.setattr(ops.deploy, "deploy_stack", lambda *args, **kwargs: deployed)
     # WHEN `invoke deploy --env prod --yes` runs
     tasks.deploy(Context(), env="prod", yes=True)
     # THEN after the preflight lines it says that nobody is paged yet, and who must confirm
     out = capsys.readouterr().out
     assert "ok    lambda concurrency" in out
-    assert "FAIL  high-tier subscribers: nobody confirmed" in out
+    assert "FAIL  high-tier subscribers: nobody confirmed, so a page reaches nobody" in out
+    fallback = "FAIL  low-tier subscribers: no low-tier subscriber, so the high-tier people (fallback): nobody"
+    assert fallback in out
     assert "pending confirmation: email:person0@corp.test" in out

@@ -20,6 +20,7 @@ HANDLER_ENVIRONMENT = {
     "ARCHIVE_BUCKET": "sluice-archive",
     "HELD_TABLE_NAME": "sluice-held",
     "DESTINATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sluice-people-low",
+    "RETRY_AFTER_SECONDS": "5",
     **BUSINESS_HOURS_ENVIRONMENT,
 }
 # Modules that only slow a cold start: boto3's resource layer and s3transfer, and asyncio (wrapt 2 imported it).
@@ -51,6 +52,7 @@ def test_handler_imports_nothing_that_only_slows_its_cold_start(handler: str, un
     code = f"import json, sys, {handler}; print(json.dumps(sorted(m for m in {unwanted!r} if m in sys.modules)))"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")}
     environment |= HANDLER_ENVIRONMENT | {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "sluice"}
+    environment["POWERTOOLS_SERVICE_NAME"] = handler.split(".")[1]  # as the template sets it
 
     # WHEN the handler's module is imported
     result = subprocess.run(

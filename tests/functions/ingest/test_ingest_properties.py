@@ -95,6 +95,7 @@ def stack() -> Iterator[tuple[Any, str, QueueFaults]]:
         patch.setenv("MAX_EVENT_BYTES", "300")
         patch.setenv("MAX_BODY_BYTES", "2000")
         patch.setenv("MAX_BATCH_EVENTS", "5")
+        patch.setenv("RETRY_AFTER_SECONDS", "5")
         app = load_module("functions.ingest.app")
         faults = QueueFaults()
         faults.install(app.sqs)

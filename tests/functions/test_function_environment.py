@@ -1,0 +1,76 @@
+"""One source for what a handler reads from its environment: the template sets it (cloudformation/functions.py),
+the handler reads it. Each handler is imported with exactly the variables the template gives its function."""
+
+import importlib.util
+from types import ModuleType
+
+import pytest
+from moto import mock_aws
+
+from cloudformation.config import FUNCTION_NAMES, load_config
+from cloudformation.functions import logical_id
+from cloudformation.synth import full_template
+from functions.common.errors import ConfigError
+
+CONFIG = load_config("dev")
+
+
+def template_environment(name: str) -> dict[str, str]:
+    """The function's variables in the dev template; a reference (Ref, GetAtt) stands in as a placeholder string."""
+    template = full_template(CONFIG).to_dict()
+    variables = template["Resources"][logical_id(name)]["Properties"]["Environment"]["Variables"]
+    return {
+        key: value if isinstance(value, str) else f"https://example.test/{key.lower()}"
+        for key, value in variables.items()
+    }
+
+
+def fresh_import(name: str) -> ModuleType:
+    """A new copy of the handler's module, as a cold start imports it (nothing else sees this copy)."""
+    spec = importlib.util.find_spec(f"functions.{name}.app")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_each_handler_takes_its_service_name_from_the_variable_the_template_sets(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the function's environment as the template sets it, its service name changed to tell it apart
+    environment = template_environment(name)
+    assert environment["POWERTOOLS_SERVICE_NAME"] == name
+    for key, value in {**environment, "POWERTOOLS_SERVICE_NAME": f"{name}-from-template"}.items():
+        monkeypatch.setenv(key, value)
+    # WHEN the handler is imported
+    with mock_aws():
+        module = fresh_import(name)
+    # THEN its logs and its metrics carry the template's name, not one of its own
+    assert module.logger.service == f"{name}-from-template"
+    assert module.metrics.service == f"{name}-from-template"
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_a_handler_without_its_service_name_stops_with_one_line(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the function's environment without POWERTOOLS_SERVICE_NAME
+    for key, value in template_environment(name).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("POWERTOOLS_SERVICE_NAME")
+    # WHEN imported THEN it stops at once, naming the variable
+    with mock_aws(), pytest.raises(ConfigError, match=r"^environment variable POWERTOOLS_SERVICE_NAME is not set$"):
+        fresh_import(name)
+
+
+def test_the_retry_after_of_a_503_is_the_configured_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN ingest's environment as the template sets it, from api.retry_after_seconds
+    environment = template_environment("ingest")
+    assert environment["RETRY_AFTER_SECONDS"] == str(CONFIG.api.retry_after_seconds)
+    for key, value in {**environment, "RETRY_AFTER_SECONDS": "42"}.items():
+        monkeypatch.setenv(key, value)
+    # WHEN ingest is imported THEN it answers a 503 with that Retry-After (no default of its own)
+    with mock_aws():
+        assert fresh_import("ingest").settings.retry_after_seconds == 42
+    monkeypatch.delenv("RETRY_AFTER_SECONDS")
+    with mock_aws(), pytest.raises(ConfigError, match="RETRY_AFTER_SECONDS is not set"):
+        fresh_import("ingest")
