@@ -155,10 +155,10 @@ def test_custom_metrics_are_the_series_the_functions_publish(prices: Prices) -> 
     ours = {metric.name for metric in build_catalog(config).metrics() if metric.namespace == config.metrics_namespace}
     pipeline, canary = custom_metric_series(config, ("dynamodb",))
     # THEN the catalog (and its list of the notifier's) knows every published metric, and the estimate bills each
-    # series: 13 names, EventsRejected
+    # series: 18 names (the retrier's three with them), EventsRejected
     # once per reason, the S3 sink's two only with the S3 sink, the canary's five on the canary's lines
     assert ours | set(NOTIFIER_METRICS) == published
-    assert (pipeline, canary) == (13 + len(REJECTION_REASONS), 5)
+    assert (pipeline, canary) == (18 + len(REJECTION_REASONS), 5)
     assert custom_metric_series(config, ("dynamodb", "s3")) == (pipeline + 2, 5)
     assert usd(NAIVE, prices, "custom metrics") == pipeline * 1.0
 

@@ -153,7 +153,7 @@ def test_without_credentials_only_that_is_reported(account: Account, prod: Confi
 @pytest.mark.parametrize(
     ("quota", "unreserved", "outputs", "status", "says"),
     [
-        pytest.param(50, 50, None, "FAIL", "quota 50 < 164", id="a new account's small quota"),
+        pytest.param(50, 50, None, "FAIL", "quota 50 < 165", id="a new account's small quota"),
         pytest.param(1000, 150, None, "FAIL", "only 150 of 1000 unreserved", id="others reserve, first deploy"),
         pytest.param(1000, 150, OUTPUTS, "ok", "quota 1000", id="ours already reserved, an update"),
     ],
@@ -161,8 +161,9 @@ def test_without_credentials_only_that_is_reported(account: Account, prod: Confi
 def test_concurrency_quota_must_leave_100_unreserved(
     account: Account, prod: Config, quota: int, unreserved: int, outputs: Any, status: str, says: str
 ) -> None:
-    # GIVEN prod reserving 64 (50 + 10 + 2 + 1, and 1 for the canary) and an account with `quota`, `unreserved` left
-    assert sum(function.reserved_concurrency for function in prod.functions.values()) == 64
+    # GIVEN prod reserving 65 (50 + 10 + 2 + 1, 1 for the canary and 1 for the retrier) and an account with `quota`,
+    # `unreserved` left
+    assert sum(function.reserved_concurrency for function in prod.functions.values()) == 65
     account.ready(subscribed=outputs is not None, quota=quota, unreserved=unreserved)
     # WHEN preflight runs THEN the concurrency line says whether Lambda would refuse the reservations
     check = by_name(run_preflight(prod, account.clients, outputs))["lambda concurrency"]

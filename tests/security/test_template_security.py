@@ -232,7 +232,7 @@ def test_the_canary_reads_its_own_key_and_its_own_items_only(template):
     assert {action for action in by_action if action.startswith("dynamodb:")} == {"dynamodb:GetItem"}
 
 
-def test_the_consumer_may_change_visibility_on_its_queue_and_send_only_to_the_dlq(template):
+def test_the_consumer_changes_no_visibility_sends_only_to_the_dlq_and_parks_only_under_parked(template):
     # GIVEN the consumer role's statements
     consumer = [statement for name, statement in role_statements(template) if name == "ConsumerRole"]
 
@@ -244,6 +244,8 @@ def test_the_consumer_may_change_visibility_on_its_queue_and_send_only_to_the_dl
             for ref in references(statement["Resource"])
         }
 
-    # THEN its backoff acts on the ingest queue only, and the poison it moves goes to the DLQ: nowhere else
-    assert resources_allowed("sqs:ChangeMessageVisibility") == {"IngestQueue"}
+    # THEN it keeps nothing in flight (no visibility changes: it parks instead), what it moves goes to the DLQ and
+    # nowhere else, and it reads and deletes only the archive bucket's parked objects
+    assert resources_allowed("sqs:ChangeMessageVisibility") == set()
     assert resources_allowed("sqs:SendMessage") == {"DeadLetterQueue"}
+    assert resources_allowed("s3:GetObject") == resources_allowed("s3:DeleteObject") == {"ArchiveBucket"}
