@@ -179,6 +179,9 @@ class Assumptions:
     kms_requests_per_month: float = 100_000  # data keys are cached (SQS reuses one for 5 minutes)
     canary_ms: float = 1_500.0  # a canary run waits for its event to be readable (measured locally: ~1.5 s)
     canary_reads: int = 4  # consistent GetItems per run until the item is there (1 read unit each)
+    # a retrier run with nothing parked: one LIST and a GET of the breaker's state (assumed: two S3 calls of
+    # s3_put_ms each, plus the function's base time)
+    retrier_idle_ms: float = 200.0
 
     def envelope_bytes(self, event_bytes: float) -> float:
         """The size of one queue message carrying an event of `event_bytes`."""
@@ -370,6 +373,7 @@ def estimate(
     )
 
     _add_canary(result, config, prices, assume, seconds, shape.sinks, canary_metrics)
+    _add_retrier(result, config, prices, assume, seconds)
 
     # KMS: the stack's customer-managed key
     keys_usd = inventory.kms_keys * prices("kms", "key_month")
@@ -434,6 +438,23 @@ def _add_canary(
          + reads / 1000 * prices("s3", "get_requests_per_thousand")),
         ("Canary", "canary: custom metrics (EMF)", canary_metrics if runs else 0, "metrics",
          (canary_metrics if runs else 0) * prices("cloudwatch", "custom_metric_month")),
+    ]  # fmt: skip
+    for service, item, quantity, unit, usd in items:
+        result.add(service, item, quantity, unit, usd)
+
+
+def _add_retrier(result: Estimate, config: Config, prices: Prices, assume: Assumptions, seconds: float) -> None:
+    """The retrier's schedule when nothing is parked: a run every interval, each a LIST of the parked prefix and a GET
+    of the breaker's state. What an outage adds is `invoke cost --outage-hours` (ops/outage_cost.py)."""
+    runs = seconds / config.queue.retrier_interval_seconds
+    gb_s = runs * assume.retrier_idle_ms / 1000 * config.functions["retrier"].memory_mb / 1024
+    items = [
+        ("Scheduler", f"retrier schedule: a run every {config.queue.retrier_interval_seconds} s", runs, "invocations",
+         runs / MILLION * prices("scheduler", "invocations_per_million")),
+        ("Retrier", "retrier: Lambda (idle runs)", gb_s, "GB-s",
+         runs / MILLION * prices("lambda", "requests_per_million") + gb_s * prices("lambda", "arm64_gb_second")),
+        ("Retrier", "retrier: S3 LIST of parked/ and GET of the breaker's state", 2 * runs, "requests",
+         runs / 1000 * (prices("s3", "put_requests_per_thousand") + prices("s3", "get_requests_per_thousand"))),
     ]  # fmt: skip
     for service, item, quantity, unit, usd in items:
         result.add(service, item, quantity, unit, usd)
