@@ -55,7 +55,13 @@ from functions.consumer.breaker import Breaker, Transition
 from functions.consumer.config import load_settings
 from functions.consumer.first_write import already_stored
 from functions.consumer.parking import park, publish_breaker
-from functions.consumer.unparking import delete_parked_object, read_parked_object, source_message_id, unpark
+from functions.consumer.unparking import (
+    read_parked_object,
+    settle_objects,
+    source_message_id,
+    unpark,
+    unparked_record_ids,
+)
 from functions.consumer.writer import BatchWriter
 
 # Time kept back from the invocation's remaining time to answer before Lambda's timeout: a timeout
@@ -228,9 +234,7 @@ def retry_since_ms(record: dict[str, Any], now_ms: int) -> int:
     return now_ms
 
 
-def _record_metrics(
-    outcome: Outcome, received: int, parked: list[ParkedEvent], dead_lettered: int, window_spent: int
-) -> None:
+def _record_metrics(outcome: Outcome, received: int, waiting: int, dead_lettered: int, window_spent: int) -> None:
     now = utc_now()
     for envelope in outcome.stored:
         lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
@@ -245,15 +249,16 @@ def _record_metrics(
     # The batch's records, and those parked to retry (EventsWaitingOnRetry): Lambda's Errors never counts them, so
     # the share of records not stored is ours to publish.
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)
-    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=len(parked))
+    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=waiting)
     metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=1 if breaker.is_open else 0)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
     metrics.add_metric(name="EventsWindowSpent", unit=MetricUnit.Count, value=window_spent)
 
 
-def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
-    """Dead-letter the poison and the events whose window is spent, park the rest of the unstored; returns
-    {messageId: reason} of the records that return to the queue (neither moved nor parked)."""
+def settle(records: list[dict[str, Any]], outcome: Outcome, in_place: set[str]) -> dict[str, str]:
+    """Dead-letter the poison and the events whose window is spent, park the rest of the unstored — except the
+    records in `in_place` (events of pointed objects: they stay in their object); returns {messageId: reason} of the
+    records neither stored, moved nor parked (for `in_place` ones: still in their object)."""
     by_id = {record["messageId"]: record for record in records}
     now_ms = int(utc_now().timestamp() * 1000)
     window_end = now_ms - SETTINGS.retry_window_seconds * 1000
@@ -262,18 +267,23 @@ def settle(records: list[dict[str, Any]], outcome: Outcome) -> dict[str, str]:
     to_dead_letter = outcome.poison | spent
     not_moved = dead_letter(by_id, to_dead_letter) if to_dead_letter else set()
     failures = {message_id: "not moved to the DLQ yet" for message_id in not_moved}
+    waiting = [message_id for message_id in outcome.unstored if message_id not in spent]
+    failures |= {message_id: "still in its parked object" for message_id in waiting if message_id in in_place}
     to_park = {
         message_id: ParkedEvent(
             str(by_id[message_id].get("body") or ""), clocks[message_id], source_message_id(by_id[message_id])
         )
-        for message_id in outcome.unstored
-        if message_id not in spent
+        for message_id in waiting
+        if message_id not in in_place
     }
     parked = list(to_park.values())
     if not park(s3, SETTINGS.parking_bucket, parked):
         failures |= dict.fromkeys(to_park, "not parked")
         parked = []
-    _record_metrics(outcome, len(records), parked, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved))
+    waiting_count = len(parked) + len([message_id for message_id in waiting if message_id in in_place])
+    _record_metrics(
+        outcome, len(records), waiting_count, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved)
+    )
     return failures
 
 
@@ -288,18 +298,14 @@ def _confirm_stored(record: SQSRecord, failures: Mapping[str, str]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Store a batch of envelopes (a pointer's parked object counts as its events); `batchItemFailures` lists
-    exactly the records neither stored, parked nor dead-lettered."""
+    exactly the records neither stored, parked nor dead-lettered (never a pointer: its object stays parked)."""
     records = sqs_records(event)
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN_SECONDS, SAFETY_MARGIN_SHARE * remaining)
     unparked = unpark(records, partial(read_parked_object, s3, SETTINGS.parking_bucket))
-    failures = settle(unparked.records, store_records(unparked.records, deadline))
-    failures |= dict.fromkeys(unparked.unreadable, "parked object not readable now")
-    for pointer, members in unparked.events_of.items():
-        if any(member in failures for member in members):
-            failures[pointer] = "some of its parked events were neither stored, parked nor dead-lettered"
-        else:
-            delete_parked_object(s3, SETTINGS.parking_bucket, unparked.keys[pointer])
-    if unparked.events_of or unparked.unreadable or unparked.corrupt:
+    in_place = unparked_record_ids(unparked)
+    failures = settle(unparked.records, store_records(unparked.records, deadline), in_place)
+    settle_objects(s3, SETTINGS.parking_bucket, unparked, in_place & set(failures))
+    if unparked.pointers:
         metrics.add_metric(name="EventsUnparked", unit=MetricUnit.Count, value=unparked.events)
     return partial_batch_response(event, records, partial(_confirm_stored, failures=failures), processor, context)

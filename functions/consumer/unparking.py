@@ -3,40 +3,57 @@
 
 So a drain after an outage runs at the consumer's own throughput: the retrier sends one message per object of up to
 a batch of events, and the events never travel through the queue again. Each event becomes a record of its own
-(`<pointer message id>/<position>`), carrying its retry clock and the message id it first came as; the pointer is
-done when every one of its events is stored, parked anew or dead-lettered, and then its object is deleted.
+(`<pointer message id>/<position>`), carrying its retry clock and the message id it first came as.
+
+An object is the home of its events until they are stored or dead-lettered: what the consumer does not store now
+(the store fails, the breaker is open, the invocation runs out of time) stays in the same object under the same
+key — rewritten without what left it, or untouched — never merged into another. So objects never grow, and an
+object's key keeps naming its newest event, which the retrier's window test reads. A pointer itself is always done:
+the object is the truth, and the retrier points at whatever is still parked on its next run.
 """
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.parked import POINTER_ATTRIBUTE, RETRY_SINCE_ATTRIBUTE, ParkedEvent, read_parked
+from functions.common.parked import POINTER_ATTRIBUTE, RETRY_SINCE_ATTRIBUTE, ParkedEvent, read_parked, write_parked
 
 logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 SOURCE_MESSAGE_ID = "sourceMessageId"  # on an unparked event's record: the message id it first came as
+# The most events one invocation takes from parked objects: a batch of pointers to full objects could otherwise
+# hold more than an invocation can write (100 pointers × 100 events in prod). Pointers beyond it are done without
+# reading: their objects stay parked for the retrier's next run.
+MAX_UNPARKED_EVENTS = 5_000
+READERS = 8  # objects read side by side: each read mostly waits on S3
+
+
+@dataclass(slots=True)
+class PointedObject:
+    key: str
+    events: list[ParkedEvent]
+    record_ids: list[str]  # the records its events became, in the same order
 
 
 @dataclass(slots=True)
 class Unparked:
     records: list[dict[str, Any]]
     """The batch's own records, without the pointers, plus one record per event of each pointed object."""
-    events_of: dict[str, list[str]] = field(default_factory=dict)
-    """Pointer message id → the message ids of its events' records."""
-    keys: dict[str, str] = field(default_factory=dict)
-    """Pointer message id → its object's key."""
-    unreadable: set[str] = field(default_factory=set)
-    """Pointers whose object could not be read now: they return to the queue."""
-    corrupt: set[str] = field(default_factory=set)
-    """Pointers whose object is not a parked-events object: done, and the object left for a person."""
+    objects: list[PointedObject] = field(default_factory=list)
+    skipped: int = 0
+    """Pointers not read (past MAX_UNPARKED_EVENTS, unreadable now, or not parked events): their objects stay."""
 
     @property
     def events(self) -> int:
-        return sum(len(ids) for ids in self.events_of.values())
+        return sum(len(pointed.events) for pointed in self.objects)
+
+    @property
+    def pointers(self) -> int:
+        return len(self.objects) + self.skipped
 
 
 def pointer_key(record: Mapping[str, Any]) -> str | None:
@@ -47,42 +64,37 @@ def pointer_key(record: Mapping[str, Any]) -> str | None:
 
 
 def unpark(records: list[dict[str, Any]], read: Callable[[str], list[ParkedEvent] | None]) -> Unparked:
-    """Replace each pointer with its object's events. `read` returns the events, [] when the object is gone
-    (an earlier delivery of the pointer handled it), None when it cannot be read now, and raises ValueError
-    when the object is not a parked-events object."""
-    unparked = Unparked(records=[])
-    for record in records:
-        key = pointer_key(record)
-        if key is None:
-            unparked.records.append(record)
+    """Replace each pointer with its object's events (up to MAX_UNPARKED_EVENTS in all). `read` returns the events,
+    [] when the object is gone (an earlier delivery of the pointer handled it), and None when it cannot be read now
+    or is not a parked-events object."""
+    unparked = Unparked(records=[record for record in records if pointer_key(record) is None])
+    pointers = [(record["messageId"], key) for record in records if (key := pointer_key(record)) is not None]
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        contents = list(pool.map(lambda pointer: read(pointer[1]), pointers))
+    taken = 0
+    for (pointer, key), events in zip(pointers, contents, strict=True):
+        if events is None or taken + len(events) > MAX_UNPARKED_EVENTS:
+            unparked.skipped += 1
             continue
-        pointer = record["messageId"]
-        try:
-            events = read(key)
-        except ValueError:
-            logger.error("parked object is not a parked-events object: left in place", extra={"key": key})
-            unparked.corrupt.add(pointer)
-            continue
-        if events is None:
-            unparked.unreadable.add(pointer)
-            continue
-        unparked.keys[pointer] = key
-        unparked.events_of[pointer] = []
-        for position, event in enumerate(events):
-            message_id = f"{pointer}/{position}"
-            unparked.events_of[pointer].append(message_id)
-            unparked.records.append(
-                {
-                    "messageId": message_id,
-                    "body": event.body,
-                    "attributes": {},
-                    "messageAttributes": {
-                        RETRY_SINCE_ATTRIBUTE: {"stringValue": str(event.retry_since_ms), "dataType": "Number"}
-                    },
-                    SOURCE_MESSAGE_ID: event.message_id,
-                }
-            )
+        taken += len(events)
+        record_ids = [f"{pointer}/{position}" for position in range(len(events))]
+        unparked.objects.append(PointedObject(key, events, record_ids))
+        unparked.records += [_record(record_id, event) for record_id, event in zip(record_ids, events, strict=True)]
     return unparked
+
+
+def _record(record_id: str, event: ParkedEvent) -> dict[str, Any]:
+    return {
+        "messageId": record_id,
+        "body": event.body,
+        "attributes": {},
+        "messageAttributes": {RETRY_SINCE_ATTRIBUTE: {"stringValue": str(event.retry_since_ms), "dataType": "Number"}},
+        SOURCE_MESSAGE_ID: event.message_id,
+    }
+
+
+def unparked_record_ids(unparked: Unparked) -> set[str]:
+    return {record_id for pointed in unparked.objects for record_id in pointed.record_ids}
 
 
 def source_message_id(record: Mapping[str, Any]) -> str:
@@ -97,18 +109,29 @@ def read_parked_object(s3: Any, bucket: str, key: str) -> list[ParkedEvent] | No
     except s3.exceptions.NoSuchKey:
         return []
     except (BotoCoreError, ClientError):
-        logger.exception("parked object not readable now: its pointer returns to the queue", extra={"key": key})
+        logger.exception("parked object not readable now: left for the retrier's next run", extra={"key": key})
         return None
     try:
         return read_parked(data)
-    except (OSError, EOFError) as error:  # not gzip: not ours to drop (the retrier lists it; a person looks)
-        raise ValueError(str(error)) from error
+    except (ValueError, OSError, EOFError):
+        # Not ours to drop: left in place for a person (the retrier keeps listing it; the runbook says what to do).
+        logger.error("parked object is not a parked-events object: left in place", extra={"key": key})
+        return None
 
 
-def delete_parked_object(s3: Any, bucket: str, key: str) -> None:
-    """Best effort: an object left behind is pointed at again and its events, already stored, are rewritten
-    identically."""
-    try:
-        s3.delete_object(Bucket=bucket, Key=key)
-    except (BotoCoreError, ClientError):
-        logger.exception("handled parked object not deleted", extra={"key": key})
+def settle_objects(s3: Any, bucket: str, unparked: Unparked, still_parked: set[str]) -> None:
+    """Each pointed object keeps exactly its events whose records are in `still_parked`: deleted when none is,
+    rewritten under its own key when some left it, untouched when all stay. Best effort: an object left as it was
+    is pointed at again, and its events already stored are rewritten identically."""
+    for pointed in unparked.objects:
+        pairs = zip(pointed.events, pointed.record_ids, strict=True)
+        remaining = [event for event, record_id in pairs if record_id in still_parked]
+        if len(remaining) == len(pointed.events):
+            continue
+        try:
+            if remaining:
+                s3.put_object(Bucket=bucket, Key=pointed.key, Body=write_parked(remaining))
+            else:
+                s3.delete_object(Bucket=bucket, Key=pointed.key)
+        except (BotoCoreError, ClientError):
+            logger.exception("handled parked object not updated", extra={"key": pointed.key})

@@ -448,10 +448,12 @@ def test_a_wrong_ttl_fails_fast(consumer: Any, monkeypatch: pytest.MonkeyPatch) 
         load_module("functions.consumer.app")
 
 
-def park_object(name: str, bodies: list[str], since_ms: int) -> str:
-    """A parked object as the consumer writes it (functions/common/parked.py); returns its key."""
+def park_object(name: str, bodies: list[str], since_ms: int, more: list[tuple[str, int]] = ()) -> str:
+    """A parked object as the consumer writes it (functions/common/parked.py), its events accepted at `since_ms` (and
+    `more` with their own clocks); returns its key (named after the newest clock)."""
     parked = [ParkedEvent(body, since_ms, f"orig-{index}") for index, body in enumerate(bodies)]
-    key = parked_key(since_ms, name)
+    parked += [ParkedEvent(body, clock, f"orig-more-{index}") for index, (body, clock) in enumerate(more)]
+    key = parked_key(max(event.retry_since_ms for event in parked), name)
     plain_client("s3").put_object(Bucket=PARKING_BUCKET, Key=key, Body=write_parked(parked))
     return key
 
@@ -476,32 +478,30 @@ def test_a_pointer_brings_its_parked_events_back_and_deletes_the_object(consumer
     assert consumer.parked() == []
 
 
-def test_a_pointer_while_the_store_fails_parks_anew_or_dead_letters_the_spent(
+def test_a_pointer_while_the_store_fails_leaves_its_events_in_their_object_or_dead_letters_the_spent(
     consumer: Any, context: FakeContext
 ) -> None:
-    # GIVEN DynamoDB down, an object of events accepted 200 s ago (past the window) and one of events 20 s old
+    # GIVEN DynamoDB down, an object of events accepted 200 s ago (past the window), one of an event 20 s old, and an
+    # object mixing both
     fail_calls(consumer.app.dynamodb, "BatchWriteItem", "InternalServerError")
     now_ms = int(time.time() * 1000)
     spent = park_object("spent", [envelope_body("s0"), envelope_body("s1")], now_ms - 200_000)
     young = park_object("young", [envelope_body("y0")], now_ms - 20_000)
+    mixed = park_object("mixed", [envelope_body("m0")], now_ms - 200_000, more=[(envelope_body("m1"), now_ms)])
 
     # WHEN the consumer receives a pointer to each
-    for key in (spent, young):
+    for key in (spent, young, mixed):
         assert consumer.app.handler(pointer(key), context) == {"batchItemFailures": []}
 
     # THEN the spent events are in the DLQ with the reason and the message ids they first came as
-    dead = consumer.dead_letters()
-    assert {json.loads(m["Body"])["event_id"] for m in dead} == {"s0", "s1"}
+    dead = consumer.dead_letters() + consumer.dead_letters()
+    assert {json.loads(m["Body"])["event_id"] for m in dead} == {"s0", "s1", "m0"}
     assert {m["MessageAttributes"]["dead_letter_reason"]["StringValue"] for m in dead} == {"retry window spent"}
     assert {m["MessageAttributes"]["source_message_id"]["StringValue"] for m in dead} == {"orig-0", "orig-1"}
-    # AND the young one is parked anew with its clock, in a new object, and both pointed objects are gone
-    [again] = consumer.parked()
-    assert (json.loads(again.body)["event_id"], again.retry_since_ms, again.message_id) == (
-        "y0",
-        now_ms - 20_000,
-        "orig-0",
-    )
-    assert spent not in consumer.parked_keys() and young not in consumer.parked_keys()
+    # AND the young events stay in their own objects, under the same keys (never merged into another): the spent
+    # object is gone, the young one untouched, the mixed one holds just its young event
+    assert sorted(consumer.parked_keys()) == sorted([young, mixed])
+    assert sorted(json.loads(event.body)["event_id"] for event in consumer.parked()) == ["m1", "y0"]
 
 
 def test_a_pointer_to_an_object_already_handled_is_done(consumer: Any, context: FakeContext) -> None:
@@ -513,17 +513,39 @@ def test_a_pointer_to_an_object_already_handled_is_done(consumer: Any, context: 
     assert consumer.items() == {} and consumer.parked() == []
 
 
-def test_a_pointer_whose_object_cannot_be_read_now_returns_to_the_queue(consumer: Any, context: FakeContext) -> None:
+def test_a_pointer_whose_object_cannot_be_read_now_is_done_and_the_object_stays(
+    consumer: Any, context: FakeContext
+) -> None:
     # GIVEN S3 refusing reads, and a pointer beside an ordinary event
     key = park_object("p2", [envelope_body("kept")], int(time.time() * 1000))
     fail_calls(consumer.app.s3, "GetObject", "ServiceUnavailable")
     event = pointer(key)
     event["Records"].append(fresh([envelope_body("plain")])["Records"][0] | {"messageId": "msg-plain"})
 
-    # WHEN the batch is consumed THEN the pointer comes back later, the object stays, the ordinary event is stored
-    assert failed_ids(consumer.app.handler(event, context)) == ["msg-0000"]
+    # WHEN the batch is consumed THEN the pointer is done (the retrier points at the object again on its next run),
+    # the object stays as it was, and the ordinary event is stored
+    assert consumer.app.handler(event, context) == {"batchItemFailures": []}
     assert [p.message_id for p in consumer.parked()] == ["orig-0"]
     assert set(consumer.items()) == {"plain"}
+
+
+def test_a_batch_takes_at_most_its_share_of_parked_events_and_leaves_the_rest_parked(
+    consumer: Any, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN three parked objects of two events and a limit of four events an invocation takes from parked objects
+    monkeypatch.setattr("functions.consumer.unparking.MAX_UNPARKED_EVENTS", 4)
+    now_ms = int(time.time() * 1000)
+    keys = [park_object(f"o{n}", [envelope_body(f"e{n}a"), envelope_body(f"e{n}b")], now_ms - n) for n in range(3)]
+    event = pointer(keys[0])
+    for key in keys[1:]:
+        event["Records"].append(pointer(key)["Records"][0] | {"messageId": f"msg-{key[-20:]}"})
+
+    # WHEN one batch of the three pointers is consumed
+    assert consumer.app.handler(event, context) == {"batchItemFailures": []}
+
+    # THEN two objects' events are stored and gone from S3; the third object stays parked, whole, for the next run
+    assert len(consumer.items()) == 4
+    assert len(consumer.parked_keys()) == 1 and len(consumer.parked()) == 2
 
 
 def test_a_pointer_to_an_object_that_is_not_parked_events_leaves_it_for_a_person(
