@@ -1,37 +1,50 @@
 """The NEW retry design (issue 26) through a database outage, in cohorts: a circuit breaker per consumer execution
 environment, batches parked in S3 while it is open (nothing waits in flight), one probe per interval per
-environment, and the retrier: every interval, within its run time, it dead-letters parked objects whose newest
-event is older than the retry window, then unparks the rest oldest first while the ingest queue holds fewer
-visible messages than its depth (or one object a run while the breaker is open, so a consumer probes).
+environment, and the retrier: every interval, for up to its run time, it sends one pointer per parked object
+(oldest first) while the ingest queue holds fewer visible messages than its depth — the objects whose retry window
+is spent always, the others while the breaker document says closed, one into an empty queue while it says open.
+The consumer handles a pointer's events as records of its batch: stored, parked anew with the batch, or (window
+spent, not stored) dead-lettered; the drain therefore runs at the consumer's throughput on batches of pointers.
 
-Modelling choices: the mapping deals its batches round-robin over `maximum_concurrency` environments; the
-retrier handles one object at a time per worker (functions/retrier/app.py sends an object's events, then deletes
-it), each S3 and SQS call taking ops/cost.py's assumed time; the breaker state it reads is the last transition
-any consumer published.
+Modelling choices: the mapping deals its batches round-robin over `maximum_concurrency` environments, each working
+at most the step's seconds (ops/outage_model.py's batch times: a pointer adds a record, a GET and a DELETE); an
+environment takes the new events first, then pointers, oldest object first; the events an environment parks in a
+step share its objects, keyed (as the consumer keys them) by the newest event among them, so a trickled object's
+events move behind the batch they were parked with; the retrier's calls take ops/cost.py's assumed times, it tops
+the queue up to its depth as the consumer takes pointers during its run (it looks every second), and it waits for
+room, billed, until its run ends; the breaker state it reads is the last transition any consumer published.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from benchmarks.outage_queue import Backlog, Cohorts, DesignResult, Scenario, consumer_in_flight, overlap
+from benchmarks.outage_queue import Backlog, Cohorts, DesignResult, Scenario, consumer_in_flight
 from cloudformation.config import Config
 from ops.cost import Assumptions, Prices, Workload
 from ops.outage_cost import parking_lines
 from ops.outage_model import (
+    DEPTH_POLL_SECONDS,
+    POINTERS_PER_ROUND,
     RETRIER_KEYS_PER_RUN,
     Batch,
     ParkingCounts,
     ParkingDesign,
     batch_milliseconds,
     events_per_batch,
-    full_throughput,
     list_pages,
     parking_design,
-    retrier_object_seconds,
+    pointer_batch_seconds,
+    pointer_milliseconds,
+    pointer_round_seconds,
 )
+
+# A parked object's events: (the object's clock, i.e. its newest event's; events per object; the events' own clock).
+# The first two say where the object is listed and what a pointer to it carries; the last when their window ends.
+ObjectKey = tuple[int, float, int]
 
 
 @dataclass
@@ -47,9 +60,20 @@ class RetrierRun:
     start: int
     window_end: int  # objects whose newest event was accepted at or before this are spent
     breaker_open: bool
-    events_left: int  # it handles only the objects it listed: their events
-    seconds_used: float  # of its run time, summed over its workers
+    objects_left: float  # it points only at the objects it listed
+    seconds_used: float  # of its run time: listing, the breaker document, rounds of pointers, waits for room
     trickled: bool = False
+    done: bool = False  # nothing left to point at: the run returned
+
+
+@dataclass
+class Share:
+    """What one environment handles in one step."""
+
+    arrivals: list[tuple[int, int]]  # new events: (clock, count)
+    batches: int  # the batches the new events make
+    pointed: list[tuple[ObjectKey, int]] = field(default_factory=list)  # events of the objects its pointers name
+    pointers: float = 0.0
 
 
 class ParkingModel:
@@ -59,32 +83,33 @@ class ParkingModel:
         scenario: Scenario,
         assume: Assumptions,
         workload: Workload,
-        workers: int,
         unpark_queue_depth: int | None = None,
     ) -> None:
-        self.config, self.scenario, self.assume, self.workers = config, scenario, assume, workers
+        self.config, self.scenario, self.assume = config, scenario, assume
         self.design: ParkingDesign = parking_design(config)
         if unpark_queue_depth is not None:
             self.design = dataclasses.replace(self.design, unpark_queue_depth=unpark_queue_depth)
+        self.mapping = config.mapping("consumer")
         self.envelope = assume.envelope_bytes(workload.event_bytes)
-        self.visible: Cohorts[int] = Cohorts()  # clock → messages
-        self.parked: Cohorts[tuple[int, float]] = Cohorts()  # (newest clock, events per object) → events
+        self.arrivals: Cohorts[int] = Cohorts()  # visible events, by clock
+        self.pointers: Cohorts[ObjectKey] = Cohorts()  # visible pointers, counted in the events of their objects
+        self.pointer_messages = 0.0
+        self.parked: Cohorts[ObjectKey] = Cohorts()  # events in parked objects no pointer names
         self.parked_objects = 0.0
-        self.environments = [Environment() for _ in range(config.mapping("consumer").maximum_concurrency)]
+        self.environments = [Environment() for _ in range(self.mapping.maximum_concurrency)]
         self.breaker_published_open = False
         self.next_environment = 0
         self.run: RetrierRun | None = None
         self.counts = ParkingCounts()
         self.result = DesignResult("new")
         self.backlog = Backlog(scenario.outage_seconds)
-        self.storing = full_throughput(config, assume)
 
     def simulate(self) -> DesignResult:
         step = self.scenario.step_seconds
         for now in range(0, self.scenario.end_seconds, step):
             self.retrier(now, step)
             arriving = self.scenario.rate * step
-            self.visible.add(now, arriving)
+            self.arrivals.add(now, arriving)
             self.backlog.accepted(now, arriving)
             if now < self.scenario.outage_seconds:
                 self.result.accepted += arriving
@@ -97,123 +122,202 @@ class ParkingModel:
         self.result.store_requests = round(self.counts.store_requests)
         return self.result
 
+    @property
+    def visible_messages(self) -> float:
+        return self.arrivals.total + self.pointer_messages
+
     # the retrier
 
     def retrier(self, now: int, step: int) -> None:
         design = self.design
         if now % design.retrier_interval_seconds == 0:
-            pages = list_pages(self.parked_objects)
-            self.counts.list_pages += pages - 1
-            listed = self.parked.total
-            if self.parked_objects > RETRIER_KEYS_PER_RUN:
-                listed = int(listed * RETRIER_KEYS_PER_RUN / self.parked_objects)
-            self.run = RetrierRun(
-                start=now,
-                window_end=now - self.config.queue.retry_window_seconds,
-                breaker_open=self.breaker_published_open,
-                events_left=listed,
-                seconds_used=pages * self.assume.s3_put_ms / 1000,
-            )
+            self._start_run(now)
         run = self.run
-        if run is None:
+        if run is None or run.done:
             return
-        # the run's time, all workers together, up to the end of this step
-        available = overlap(run.start, now + step, run.start, run.start + design.retrier_run_seconds) * self.workers
-        budget = available - run.seconds_used
-        budget = self._dead_letter_spent(run, now, budget)
-        if run.breaker_open:
-            if not run.trickled and self.parked.total:
-                run.trickled = True
-                key = self.parked.oldest()
-                assert key is not None
-                budget = self._unpark(run, now, budget, math.ceil(key[1]))
-        else:
-            room = max(0, self.design.unpark_queue_depth - self.visible.total)
-            room += int(self.storing * overlap(now, now + step, run.start, run.start + design.retrier_run_seconds))
-            budget = self._unpark(run, now, budget, room)
-        run.seconds_used = available - budget
-
-    def _dead_letter_spent(self, run: RetrierRun, now: int, budget: float) -> float:
-        while budget > 0 and run.events_left > 0:
-            key = self.parked.oldest()
-            if key is None or key[0] > run.window_end:
-                break
-            per_object = key[1]
-            seconds = retrier_object_seconds(per_object, self.envelope, self.assume, unpark=False)
-            events = min(self.parked.count(key), int(budget / seconds * per_object), run.events_left)
-            if events <= 0:
-                break
-            [(_, taken)] = self.parked.take(events)
-            objects = taken / per_object
-            self.parked_objects -= objects
-            run.events_left -= taken
-            budget -= objects * seconds
-            self.counts.dead_lettered_events += taken
-            self.counts.dead_lettered_objects += objects
-            self.result.dead_lettered += taken
-            self.backlog.settled(key[0], taken, now)
-        return budget
-
-    def _unpark(self, run: RetrierRun, now: int, budget: float, most: int) -> float:
-        while budget > 0 and most > 0 and run.events_left > 0:
-            key = self.parked.oldest()
-            if key is None:
-                break
-            per_object = key[1]
-            seconds = retrier_object_seconds(per_object, self.envelope, self.assume, unpark=True)
-            events = min(self.parked.count(key), int(budget / seconds * per_object), most, run.events_left)
-            if events <= 0:
-                break
-            [(_, taken)] = self.parked.take(events)
-            objects = taken / per_object
-            self.parked_objects -= objects
-            run.events_left -= taken
-            budget -= objects * seconds
-            most -= taken
-            self.visible.add(key[0], taken)
-            self.counts.unparked_events += taken
-            self.counts.unparked_objects += objects
-            self.counts.depth_checks += objects
-            if now >= self.scenario.outage_seconds and self.result.unpark_start_seconds is None and not run.trickled:
+        end = min(now + step, run.start + design.retrier_run_seconds)
+        if end <= now:
+            return
+        round_seconds = pointer_round_seconds(self.assume)
+        by_time = max(0.0, end - run.start - run.seconds_used) / round_seconds * POINTERS_PER_ROUND
+        room = max(0.0, design.unpark_queue_depth - self.visible_messages + self._intake(end - now))
+        most = min(room, by_time)
+        sent = self._point(run, most, lambda key: key[0] <= run.window_end)
+        if not run.breaker_open:
+            waiting = self._point(run, most - sent, lambda key: True)
+            if waiting and now >= self.scenario.outage_seconds and self.result.unpark_start_seconds is None:
                 self.result.unpark_start_seconds = now - self.scenario.outage_seconds
-        return budget
+            sent += waiting
+        elif not run.trickled and self.parked.total and run.objects_left > 0 and self.visible_messages < 1:
+            run.trickled = True  # one object into an empty queue: a consumer probes the store with it
+            sent += self._point(run, 1, lambda key: True)
+        rounds = math.ceil(sent / POINTERS_PER_ROUND)
+        run.seconds_used += rounds * round_seconds
+        self.counts.depth_checks += rounds
+        if not self._has_work(run):
+            run.done = True
+        elif sent >= by_time:
+            return  # out of time this step: the run goes on in the next
+        else:  # the queue is at its depth (or not empty, for the trickle): the run polls until there is room
+            wait = max(0.0, end - run.start - run.seconds_used)
+            run.seconds_used += wait
+            self.counts.retrier_wait_seconds += wait
+            self.counts.depth_checks += wait / DEPTH_POLL_SECONDS
+
+    def _start_run(self, now: int) -> None:
+        pages = list_pages(self.parked_objects)
+        self.counts.list_pages += pages - 1
+        self.run = RetrierRun(
+            start=now,
+            window_end=now - self.config.queue.retry_window_seconds,
+            breaker_open=self.breaker_published_open,
+            objects_left=min(self.parked_objects, RETRIER_KEYS_PER_RUN),
+            seconds_used=(pages + 1) * self.assume.s3_put_ms / 1000,  # the listing, then the breaker document
+        )
+
+    def _intake(self, seconds: float) -> float:
+        """Pointers the consumer can take in `seconds` (the retrier refills the queue as it does)."""
+        oldest = self.parked.oldest()
+        if oldest is None:
+            return 0.0
+        batch = pointer_batch_seconds(self.config, self.assume, oldest[1])
+        return self.mapping.maximum_concurrency * self.mapping.batch_size * seconds / batch
+
+    def _has_work(self, run: RetrierRun) -> bool:
+        """Whether the run has objects left to point at."""
+        oldest = self.parked.oldest()
+        if oldest is None or run.objects_left <= 0:
+            return False
+        return not run.breaker_open or oldest[0] <= run.window_end or not run.trickled
+
+    def _point(self, run: RetrierRun, most: float, pointable: Callable[[ObjectKey], bool]) -> float:
+        """Send up to `most` pointers, oldest object first, while `pointable(key)`; returns how many."""
+        sent = 0.0
+        while sent < most and run.objects_left > 0:
+            key = self.parked.oldest()
+            if key is None or not pointable(key):
+                break
+            per_object = key[1]
+            objects = min(most - sent, run.objects_left)
+            events = min(self.parked.count(key), math.ceil(objects * per_object))
+            self.parked.take(events)
+            self.pointers.add(key, events)
+            pointed = events / per_object
+            self.pointer_messages += pointed
+            self.parked_objects = self.parked_objects - pointed if self.parked.total else 0.0
+            run.objects_left -= pointed
+            sent += pointed
+            self.counts.pointers += pointed
+        return sent
 
     # the consumer
 
     def consumer(self, now: int, step: int) -> None:
         up = now >= self.scenario.outage_seconds
-        mapping = self.config.mapping("consumer")
-        capacity = sum(step / self._full_batch_seconds(environment, now, up) for environment in self.environments)
-        taken = self.visible.take(min(self.visible.total, int(capacity * mapping.batch_size)))
-        total = sum(count for _, count in taken)
-        if not total:
+        if not self.arrivals.total and self.pointer_messages <= 0:
             return
-        per_batch = events_per_batch(self.config, total / step)
-        batches = max(1, math.ceil(total / per_batch))
+        batch_size = self.mapping.batch_size
         size = len(self.environments)
+        # the new events, dealt round-robin in batches as full as the rate makes them
+        slowest = batch_milliseconds(self.config, self.assume, batch_size, Batch.STORED) / 1000
+        most = int(size * step / slowest * batch_size)
+        taken = self.arrivals.take(min(self.arrivals.total, most))
+        total = sum(count for _, count in taken)
+        per_batch = events_per_batch(self.config, total / step) if total else float(batch_size)
+        batches = math.ceil(total / per_batch)
         start = self.next_environment
         self.next_environment = (start + batches) % size
-        dealt = 0
-        for position in range(min(batches, size)):
-            environment = self.environments[(start + position) % size]
-            its_batches = batches // size + (1 if position < batches % size else 0)
-            events = total * (dealt + its_batches) // batches - total * dealt // batches
-            dealt += its_batches
-            pieces, taken = _split(taken, events)
-            if self._stores(environment, now, up):
-                for clock, count in pieces:
-                    self.result.count_stored(count, now, self.scenario.outage_seconds, self.backlog)
-                    self.backlog.settled(clock, count, now)
-            else:
-                for clock, count in pieces:
-                    self.parked.add((clock, per_batch), count)
-                self.parked_objects += events / per_batch
-                self.counts.parked_events += events
-                self.counts.parked_objects += events / per_batch
         kind = Batch.STORED if up else Batch.PARKED
         seconds = batch_milliseconds(self.config, self.assume, per_batch, kind) / 1000
-        held = consumer_in_flight(total / step, per_batch, seconds, mapping.maximum_concurrency * mapping.batch_size)
-        self.result.in_flight_peak = max(self.result.in_flight_peak, held)
+        held = consumer_in_flight(total / step, per_batch, seconds, size * batch_size)
+        dealt = 0
+        for position in range(size):
+            environment = self.environments[(start + position) % size]
+            its_batches = batches // size + (1 if position < batches % size else 0)
+            events = total * (dealt + its_batches) // batches - total * dealt // batches if batches else 0
+            dealt += its_batches
+            pieces, taken = _split(taken, events)
+            if not events and self.pointer_messages <= 0:
+                continue
+            stores = self._stores(environment, now, up)
+            kind = Batch.STORED if stores else Batch.PARKED
+            used = (
+                its_batches * batch_milliseconds(self.config, self.assume, events / its_batches, kind) / 1000
+                if its_batches
+                else 0.0
+            )
+            share = Share(pieces, its_batches)
+            held += self._take_pointers(share, step - used, kind) / step
+            self._settle(share, stores, now)
+        self.result.in_flight_peak = max(self.result.in_flight_peak, min(held, size * batch_size))
+
+    def _take_pointers(self, share: Share, seconds: float, kind: Batch) -> float:
+        """Fill `share` with pointers for up to `seconds` of the environment's time; returns the message-seconds
+        they are held in flight (Little's law: each pointer is held for its batch's invocation)."""
+        held = 0.0
+        batch_size = self.mapping.batch_size
+        while seconds > 0 and self.pointer_messages > 0 and self.pointers.total:
+            key = self.pointers.oldest()
+            assert key is not None
+            per_object = key[1]
+            batch = self._pointer_batch_seconds(per_object, kind)
+            messages = seconds / batch * batch_size
+            events = min(self.pointers.count(key), math.ceil(messages * per_object))
+            [(_, got)] = self.pointers.take(events)
+            pointers = got / per_object
+            self.pointer_messages = self.pointer_messages - pointers if self.pointers.total else 0.0
+            seconds -= pointers / batch_size * batch
+            held += pointers * batch
+            share.pointed.append((key, got))
+            share.pointers += pointers
+        self.counts.pointer_batches += share.pointers / batch_size
+        return held
+
+    def _pointer_batch_seconds(self, per_object: float, kind: Batch) -> float:
+        if kind is Batch.STORED:
+            return pointer_batch_seconds(self.config, self.assume, per_object)
+        pointers = self.mapping.batch_size
+        events = pointers * per_object
+        return (
+            batch_milliseconds(self.config, self.assume, events, kind) + pointer_milliseconds(self.assume, pointers)
+        ) / 1000
+
+    def _settle(self, share: Share, stores: bool, now: int) -> None:
+        """Store the share's events, or dead-letter those whose window is spent and park the rest with the batch."""
+        recovery = self.scenario.outage_seconds
+        if stores:
+            for clock, count in share.arrivals:
+                self.result.count_stored(count, now, recovery, self.backlog)
+                self.backlog.settled(clock, count, now)
+            for key, count in share.pointed:
+                self.result.count_stored(count, now, recovery, self.backlog)
+                self.backlog.settled(key[2], count, now)
+            return
+        window_end = now - self.config.queue.retry_window_seconds
+        to_park = list(share.arrivals)
+        for key, count in share.pointed:
+            clock = key[2]
+            if clock > window_end:
+                to_park.append((clock, count))
+                continue
+            self.counts.dead_lettered_events += count
+            self.result.dead_lettered += count
+            self.result.dead_lettered_late_seconds = max(self.result.dead_lettered_late_seconds, window_end - clock)
+            self.backlog.settled(clock, count, now)
+        events = sum(count for _, count in to_park)
+        if not events:
+            return
+        # the pointers join the new events' batches, a batch holding up to `batch_size` messages
+        arrivals = sum(count for _, count in share.arrivals)
+        objects = max(share.batches, math.ceil((arrivals + share.pointers) / self.mapping.batch_size))
+        per_object = events / objects
+        newest = max(clock for clock, _ in to_park)
+        for clock, count in to_park:
+            self.parked.add((newest, per_object, clock), count)
+        self.parked_objects += objects
+        self.counts.parked_events += events
+        self.counts.parked_objects += objects
+        self.result.largest_parked_object = max(self.result.largest_parked_object, per_object)
 
     def _stores(self, environment: Environment, now: int, up: bool) -> bool:
         """Whether the environment's batches this step are stored (else parked); its breaker's transitions."""
@@ -233,11 +337,6 @@ class ParkingModel:
         self.counts.probes += 1
         environment.next_probe = now + self.design.probe_interval_seconds
         return False
-
-    def _full_batch_seconds(self, environment: Environment, now: int, up: bool) -> float:
-        stores = up and (not environment.open or environment.next_probe <= now)
-        kind = Batch.STORED if stores else Batch.PARKED
-        return batch_milliseconds(self.config, self.assume, self.config.mapping("consumer").batch_size, kind) / 1000
 
 
 def _split(pieces: list[tuple[int, int]], count: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -260,10 +359,9 @@ def simulate_parking(
     assume: Assumptions,
     prices: Prices,
     workload: Workload,
-    workers: int = 1,
     unpark_queue_depth: int | None = None,
 ) -> DesignResult:
-    model = ParkingModel(config, scenario, assume, workload, workers, unpark_queue_depth)
+    model = ParkingModel(config, scenario, assume, workload, unpark_queue_depth)
     result = model.simulate()
     result.lines = parking_lines(model.counts, config, prices, workload, assume)
     return result

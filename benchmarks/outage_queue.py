@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cloudformation.config import Config
+from cloudformation.config import SQS_IN_FLIGHT_QUOTA, Config
 from ops.cost import Line
 
-K = TypeVar("K", int, tuple[int, int], tuple[int, float])
+K = TypeVar("K", int, tuple[int, int], tuple[int, float, int])
 
 
 class Cohorts(Generic[K]):
@@ -66,12 +66,9 @@ class Cohorts(Generic[K]):
         return taken
 
 
-SQS_IN_FLIGHT_QUOTA = 120_000  # "approximately 120,000 in flight messages" per standard queue (SQS quotas)
-
-
 def configured_in_flight_limit(config: Config) -> int:
-    """queue.in_flight_limit where the configuration has it (issue 26 adds it), else SQS's quota."""
-    return int(getattr(config.queue, "in_flight_limit", SQS_IN_FLIGHT_QUOTA))
+    """The ingest queue's in-flight limit: SQS's quota on AWS (queue.in_flight_limit)."""
+    return config.queue.in_flight_limit
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,9 @@ class DesignResult:
     stored: int = 0
     store_requests: int = 0  # during the outage
     drain_seconds: int | None = None  # from recovery until every event accepted before it is settled
-    unpark_start_seconds: int | None = None  # parking only: from recovery to the first events sent back
+    unpark_start_seconds: int | None = None  # parking only: from recovery to the first pointers to waiting objects
+    dead_lettered_late_seconds: int = 0  # parking only: the most an event was dead-lettered after its window ended
+    largest_parked_object: float = 0.0  # parking only: events per object, at most (objects parked anew grow)
     stored_per_minute: list[int] = field(default_factory=list)  # from recovery on, while the backlog drains
     lines: list[Line] = field(default_factory=list)
 

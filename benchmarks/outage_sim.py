@@ -2,7 +2,7 @@
 S3 behind a circuit breaker), on the configuration of `--env` (prod), for each rate × outage length.
 
 Run: python -m benchmarks.outage_sim [--rates 10,100,1000] [--hours 1,24,120] [--markdown] [--env prod]
-     [--in-flight-limit N] [--retrier-workers N] [--unpark-queue-depth N] [--step 10] [--event-bytes 1024]
+     [--in-flight-limit N] [--unpark-queue-depth N] [--step 10] [--event-bytes 1024]
 
 A deterministic model in cohorts (benchmarks/outage_today.py, benchmarks/outage_parking.py), not a measurement:
 the store fails for the outage, events keep arriving at the rate, and each design runs until every event
@@ -26,7 +26,15 @@ from cloudformation.config import Config, ConfigError, load_config
 from ops.cost import SQS_SEND_BATCH, Assumptions, Prices, Workload
 from ops.cost_report import human
 from ops.errors import OpsError
-from ops.outage_model import entries_per_send, full_throughput, parking_design, retrier_object_seconds
+from ops.outage_model import (
+    POINTERS_PER_ROUND,
+    drain_throughput,
+    events_per_batch,
+    full_throughput,
+    parking_design,
+    pointer_batch_seconds,
+    pointer_round_seconds,
+)
 
 FULL_THROUGHPUT_SHARE = 0.95  # a drain minute counts as full throughput from this share of the consumer's
 THROUGHPUT_CHECK = (100, 24)  # the cell whose drain must run at full throughput: 100 events/s, 24 h
@@ -47,7 +55,6 @@ def simulate(
     *,
     step: int = 10,
     in_flight_limit: int | None = None,
-    retrier_workers: int = 1,
     unpark_queue_depth: int | None = None,
     event_bytes: int = 1024,
 ) -> list[Cell]:
@@ -59,7 +66,7 @@ def simulate(
         for length in hours:
             scenario = Scenario(rate, length * 3600, step_seconds=step, in_flight_limit=limit)
             today = simulate_today(config, scenario, assume, prices, workload)
-            new = simulate_parking(config, scenario, assume, prices, workload, retrier_workers, unpark_queue_depth)
+            new = simulate_parking(config, scenario, assume, prices, workload, unpark_queue_depth)
             cells.append(Cell(rate, length, today, new))
     return cells
 
@@ -71,21 +78,31 @@ def in_flight_bound(config: Config) -> int:
     return mapping.maximum_concurrency * mapping.batch_size + SQS_SEND_BATCH
 
 
-def full_throughput_minutes(cell: Cell, storing: float) -> tuple[bool, float]:
-    """Whether the new design's drain stores at full throughput in every whole minute from the one unparking
-    starts in until the backlog is gone, and its slowest such minute in events/s."""
+def cell_drain_throughput(config: Config, rate: int) -> float:
+    """The consumer's full throughput on the cell's pointers: objects as full as the rate made its batches."""
+    return drain_throughput(config, Assumptions(), events_per_batch(config, rate))
+
+
+def full_throughput_minutes(cell: Cell, config: Config) -> tuple[bool, float]:
+    """Whether the new design's pointing starts within a probe interval and a retrier interval of recovery (the run
+    at recovery may still see the breaker open: a probe closes it, the next run points) and then stores at the
+    consumer's full throughput in every whole minute until the backlog is gone; and its slowest such minute in
+    events/s."""
     result = cell.new
+    design = parking_design(config)
     if result.drain_seconds is None or result.unpark_start_seconds is None:
         return False, 0.0
-    first, last = result.unpark_start_seconds // 60, result.drain_seconds // 60  # minutes ending before the end
+    in_time = result.unpark_start_seconds <= design.probe_interval_seconds + design.retrier_interval_seconds
+    first, last = math.ceil(result.unpark_start_seconds / 60), result.drain_seconds // 60
     minutes = result.stored_per_minute[first:last]
+    target = cell_drain_throughput(config, cell.rate)
     if not minutes:
-        return True, storing
+        return in_time, target
     slowest = min(minutes) / 60
-    return slowest >= FULL_THROUGHPUT_SHARE * storing, slowest
+    return in_time and slowest >= FULL_THROUGHPUT_SHARE * target, slowest
 
 
-def check_targets(cells: list[Cell], config: Config, storing: float) -> tuple[bool, str]:
+def check_targets(cells: list[Cell], config: Config) -> tuple[bool, str]:
     bound = in_flight_bound(config)
     in_flight_ok = all(cell.new.in_flight_peak <= bound for cell in cells)
     lost_ok = all(cell.new.lost == 0 for cell in cells)
@@ -99,12 +116,16 @@ def check_targets(cells: list[Cell], config: Config, storing: float) -> tuple[bo
     if cell is None:
         parts.append(f"drain at full throughput after {hours} h at {rate} events/s: not in this run")
     else:
-        full, slowest = full_throughput_minutes(cell, storing)
+        design = parking_design(config)
+        full, slowest = full_throughput_minutes(cell, config)
         start = cell.new.unpark_start_seconds
         began = "never" if start is None else f"{start} s after recovery"
         parts.append(
-            f"after {hours} h at {rate} events/s the drain runs at full throughput from the first minute "
-            f"(unparking began {began}; slowest minute {slowest:,.0f} of {storing:,.0f} events/s): "
+            f"after {hours} h at {rate} events/s the drain runs at the consumer's full throughput from the first "
+            f"minute after recovery (the run at recovery reads the breaker open, a probe closes it, the next run "
+            f"points: pointing began {began}, at most {design.probe_interval_seconds + design.retrier_interval_seconds}"
+            f" s; every whole minute from then on stores ≥ {FULL_THROUGHPUT_SHARE:.0%} of the consumer's "
+            f"{cell_drain_throughput(config, rate):,.0f} events/s on pointers, the slowest {slowest:,.0f}): "
             f"{'yes' if full else 'NO'}"
         )
         ok = ok and full
@@ -176,12 +197,13 @@ def markdown_table(cells: list[Cell], limit: int, most_drain: int) -> list[str]:
     return lines
 
 
-def assumptions(config: Config, limit: int, workers: int, depth: int | None, event_bytes: int) -> list[str]:
-    """What the figures rest on, one line each."""
+def assumptions(config: Config, limit: int, depth: int | None, event_bytes: int, cells: list[Cell]) -> list[str]:
+    """What the figures rest on, one line each, and what the new design did beyond the table."""
     return [
         consumer_note(config, limit, event_bytes),
         today_note(config),
-        parking_note(config, workers, depth, event_bytes),
+        parking_note(config, depth),
+        objects_note(cells),
         price_note(Prices.load()),
     ]
 
@@ -209,26 +231,41 @@ def today_note(config: Config) -> str:
     )
 
 
-def parking_note(config: Config, workers: int, depth: int | None, event_bytes: int) -> str:
-    """The new design's settings, and what the retrier needs to keep the consumer at full throughput."""
+def parking_note(config: Config, depth: int | None) -> str:
+    """The new design's settings, and the drain they make: the consumer's throughput on batches of pointers."""
     assume = Assumptions()
     mapping = config.mapping("consumer")
     design = parking_design(config)
     depth = depth or design.unpark_queue_depth
-    storing = full_throughput(config, assume)
-    envelope = assume.envelope_bytes(event_bytes)
-    per_object = retrier_object_seconds(mapping.batch_size, envelope, assume, unpark=True)
-    per_worker = mapping.batch_size / per_object * design.retrier_run_seconds / design.retrier_interval_seconds
+    per_object = float(mapping.batch_size)
+    batch = pointer_batch_seconds(config, assume, per_object)
+    reads = 2 * assume.s3_put_ms * mapping.batch_size / 1000
+    draining = drain_throughput(config, assume, per_object)
+    round_seconds = pointer_round_seconds(assume)
     gap = design.retrier_interval_seconds - design.retrier_run_seconds
-    sends = math.ceil(mapping.batch_size / entries_per_send(envelope))
+    bridged = depth * per_object / draining
     return (
         f"new: a probe per {design.probe_interval_seconds} s per environment; the retrier runs every "
-        f"{design.retrier_interval_seconds} s for up to {design.retrier_run_seconds} s with {workers} "
-        f"worker{'' if workers == 1 else 's'}, {per_object * 1000:.0f} ms per object of {mapping.batch_size} "
-        f"(GET, SendMessageBatch × {sends}, DELETE, GetQueueAttributes), unparking while fewer than {depth:,} "
-        f"messages are visible: it unparks at most {workers * per_worker:,.0f} events/s; the consumer's full "
-        f"throughput needs {math.ceil(storing / per_worker)} workers and a depth of {storing * gap:,.0f} (the {gap} s "
-        "between runs)"
+        f"{design.retrier_interval_seconds} s for up to {design.retrier_run_seconds} s and sends a pointer per parked "
+        f"object ({SQS_SEND_BATCH} per SendMessageBatch, {POINTERS_PER_ROUND} per GetQueueAttributes: "
+        f"{round_seconds * 1000:.0f} ms a round, up to {POINTERS_PER_ROUND / round_seconds:,.0f} pointers/s) while "
+        f"fewer than {depth:,} messages are visible; a batch of {mapping.batch_size} pointers to objects of "
+        f"{per_object:g} events takes the consumer {batch:.1f} s of its "
+        f"{config.functions['consumer'].timeout_seconds} s timeout ({reads:.1f} s of it a GET and a DELETE per "
+        f"object, one after the other), so it drains {draining:,.0f} events/s with every environment busy, and "
+        f"{depth:,} pointers last it {bridged:.0f} s (the runs leave {gap} s between them)"
+    )
+
+
+def objects_note(cells: list[Cell]) -> str:
+    """What the table does not show: parked objects grow when parked anew, and events wait in them past their
+    window."""
+    largest = max((cell.new.largest_parked_object for cell in cells), default=0.0)
+    late = max((cell.new.dead_lettered_late_seconds for cell in cells), default=0)
+    return (
+        f"new, in these cells: the largest parked object held {largest:,.0f} events (a pointer's events parked "
+        f"anew share their batch's objects); the latest dead letter left {duration(late, late)} after its retry "
+        "window ended (an object is listed, and spent, by its newest event)"
     )
 
 
@@ -289,13 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown (for the docs)")
     parser.add_argument("--env", default="prod", help="the configuration to simulate (default prod)")
     parser.add_argument("--in-flight-limit", default="", help="SQS's in-flight quota (default: the configuration's)")
-    parser.add_argument("--retrier-workers", default="1", help="objects the retrier moves at once (default 1)")
-    parser.add_argument("--unpark-queue-depth", default="", help="the retrier's depth (default: the configuration's)")
+    parser.add_argument(
+        "--unpark-queue-depth", default="", help="the retrier points while fewer messages are visible (default: config)"
+    )
     parser.add_argument("--step", default="10", help="seconds per simulated step (default 10)")
     parser.add_argument("--event-bytes", default="1024", help="bytes per event, as `invoke cost` (default 1024)")
     arguments = parser.parse_args(argv)
     rates, hours = _numbers("rates", arguments.rates), _numbers("hours", arguments.hours)
-    workers, step = _number("retrier-workers", arguments.retrier_workers), _number("step", arguments.step)
+    step = _number("step", arguments.step)
     event_bytes = _number("event-bytes", arguments.event_bytes)
     limit_given = _number("in-flight-limit", arguments.in_flight_limit) if arguments.in_flight_limit else None
     depth = _number("unpark-queue-depth", arguments.unpark_queue_depth) if arguments.unpark_queue_depth else None
@@ -308,7 +346,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             hours,
             step=step,
             in_flight_limit=limit_given,
-            retrier_workers=workers,
             unpark_queue_depth=depth,
             event_bytes=event_bytes,
         )
@@ -316,9 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"error: {error}") from None
     limit = limit_given or configured_in_flight_limit(config)
     most_drain = Scenario(1, 0).max_drain_seconds
-    storing = full_throughput(config, Assumptions())
-    ok, verdict = check_targets(cells, config, storing)
-    notes = assumptions(config, limit, workers, depth, event_bytes)
+    ok, verdict = check_targets(cells, config)
+    notes = assumptions(config, limit, depth, event_bytes, cells)
     if arguments.markdown:
         print("\n".join([*markdown_table(cells, limit, most_drain), "", *(f"- {note}" for note in notes), "", verdict]))
     else:

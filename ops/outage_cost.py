@@ -1,9 +1,11 @@
 """What a database outage adds to the month with the retry design of issue 26 (counted by ops/outage_model.py):
-the consumer's parking invocations and a second receive + delete of each parked event, one S3 PUT per parked
-batch, an S3 GET + DELETE per object unparked or dead-lettered, the SendMessageBatch calls that send them back
-to the ingest queue (10 per call) or to the DLQ, and the dead letters' archive and replay as before. The probes
-fail, and DynamoDB bills request units only for what it writes. Priced with the monthly model's prices
-(ops/cost.py); the side-by-side simulation (benchmarks/outage_sim.py) prices its own counts with the same lines.
+the consumer's parking (one S3 PUT per parked batch) and probes, the retrier's pointers (SendMessageBatch of ten,
+a GetQueueAttributes per round and while it waits on the queue's depth, its ListObjectsV2 pages), the pointers'
+receive + delete and the consumer invocations they add, a GET + DELETE of each object pointed at, the consumer's
+sends to the DLQ for events whose window is spent, and the dead letters' archive and replay as before. Storing the
+events (in the pointers' batches instead of their own) is what the month prices anyway. The probes fail, and
+DynamoDB bills request units only for what it writes. Priced with the monthly model's prices (ops/cost.py); the
+side-by-side simulation (benchmarks/outage_sim.py) prices its own counts with the same lines.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloudformation.config import Config
-from ops.cost import MILLION, SQS_DELETE_BATCH, SQS_RECEIVE_MAX, Assumptions, Line, Prices, Workload, sqs_requests
+from ops.cost import MILLION, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions, Line, Prices, Workload, sqs_requests
 from ops.outage_model import (
+    POINTERS_PER_ROUND,
     Batch,
     ParkingCounts,
     batch_milliseconds,
+    dead_letter_milliseconds,
     entries_per_send,
     expected_parking_counts,
     parking_design,
-    retrier_object_seconds,
+    pointer_milliseconds,
+    pointer_round_seconds,
 )
 
 
@@ -51,7 +56,7 @@ def outage_estimate(
 ) -> OutageEstimate:
     """What a database outage of `hours` at the workload's rate adds to the month."""
     assume = assume or Assumptions()
-    counts = expected_parking_counts(config, workload.rate, hours)
+    counts = expected_parking_counts(config, workload.rate, hours, assume)
     return OutageEstimate(hours, counts, parking_lines(counts, config, prices, workload, assume))
 
 
@@ -62,39 +67,47 @@ def parking_lines(
     sqs_price = prices("sqs", "standard_requests_per_million") / MILLION
     chunk = prices("sqs", "billing_chunk_bytes")
     envelope = assume.envelope_bytes(workload.event_bytes)
-    entries = entries_per_send(envelope)
-    per_batch = counts.parked_events / counts.parked_objects if counts.parked_objects else 1.0
-    parking_ms = batch_milliseconds(config, assume, per_batch, Batch.PARKED)
-    probe_ms = batch_milliseconds(config, assume, per_batch, Batch.PROBED) - parking_ms
-    consumer_seconds = (counts.parked_objects * parking_ms + counts.store_requests * probe_ms) / 1000
-    unpark_sends = sqs_requests(counts.unparked_events / entries, entries, envelope, chunk)
-    dead_sends = sqs_requests(counts.dead_lettered_events / entries, entries, envelope, chunk)
-    retrier_seconds = (
-        counts.unparked_objects * retrier_object_seconds(per_batch, envelope, assume, unpark=True)
-        + counts.dead_lettered_objects * retrier_object_seconds(per_batch, envelope, assume, unpark=False)
-        + counts.list_pages * assume.s3_put_ms / 1000
+    per_object = counts.parked_events / counts.parked_objects if counts.parked_objects else 1.0
+    parking_ms = batch_milliseconds(config, assume, per_object, Batch.PARKED)
+    probe_ms = batch_milliseconds(config, assume, per_object, Batch.PROBED) - parking_ms
+    consumer_ms = (
+        counts.parked_objects * parking_ms
+        + counts.store_requests * probe_ms
+        + counts.pointer_batches * assume.consumer_base_ms
+        + pointer_milliseconds(assume, counts.pointers)
+        + dead_letter_milliseconds(assume, counts.dead_lettered_events, envelope)
     )
-    second_pass = sqs_requests(counts.parked_events / SQS_RECEIVE_MAX, SQS_RECEIVE_MAX, envelope, chunk)
-    second_pass += counts.parked_events / SQS_DELETE_BATCH
+    retrier_seconds = (
+        counts.list_pages * assume.s3_put_ms / 1000
+        + counts.pointers / POINTERS_PER_ROUND * pointer_round_seconds(assume)
+        + counts.retrier_wait_seconds
+    )
+    pointer_sends = counts.pointers / SQS_SEND_BATCH
+    pointer_receipts = 2 * counts.pointers / SQS_RECEIVE_MAX  # ReceiveMessage and DeleteMessageBatch of ten
+    entries = entries_per_send(envelope)
+    dead_sends = sqs_requests(counts.dead_lettered_events / entries, entries, envelope, chunk)
     consumer_gb = config.functions["consumer"].memory_mb / 1024
     retrier_gb = parking_design(config).retrier_memory_mb / 1024
     put_price = prices("s3", "put_requests_per_thousand") / 1000
     read_price = (prices("s3", "get_requests_per_thousand") + prices("s3", "delete_requests_per_thousand")) / 1000
+    batch_size = config.mapping("consumer").batch_size
     return [
-        invocations_line("consumer invocations that park (one per batch)", counts.parked_objects, prices),
-        lambda_duration_line("their duration, probes included", consumer_seconds, consumer_gb, prices),
-        lambda_duration_line("retrier: its S3 and SQS calls", retrier_seconds, retrier_gb, prices),
-        Line("SQS", "ReceiveMessage + DeleteMessageBatch of parked events", second_pass, "requests",
-             second_pass * sqs_price),
-        Line("SQS", f"SendMessageBatch to unpark ({entries} per call)", unpark_sends, "requests",
-             unpark_sends * sqs_price),
+        invocations_line(f"consumer invocations for pointers (one per {batch_size})", counts.pointer_batches, prices),
+        lambda_duration_line("consumer time: parking, probes, pointers, DLQ sends", consumer_ms / 1000,
+                             consumer_gb, prices),
+        lambda_duration_line("retrier: its calls and its waits on the queue's depth", retrier_seconds, retrier_gb,
+                             prices),
+        Line("SQS", f"SendMessageBatch of pointers ({SQS_SEND_BATCH} per call)", pointer_sends, "requests",
+             pointer_sends * sqs_price),
+        Line("SQS", "ReceiveMessage + DeleteMessageBatch of pointers", pointer_receipts, "requests",
+             pointer_receipts * sqs_price),
+        Line("SQS", f"GetQueueAttributes: per {POINTERS_PER_ROUND} pointers, each second at depth",
+             counts.depth_checks, "requests", counts.depth_checks * sqs_price),
         Line("SQS", "SendMessageBatch to the DLQ (retry window spent)", dead_sends, "requests", dead_sends * sqs_price),
-        Line("SQS", "GetQueueAttributes before each object unparked", counts.depth_checks, "requests",
-             counts.depth_checks * sqs_price),
-        Line("S3", f"parked objects (PUT, one per batch of {per_batch:.3g})", counts.parked_objects, "requests",
+        Line("S3", f"parked objects (PUT, one per batch of {per_object:.3g})", counts.parked_objects, "requests",
              counts.parked_objects * put_price),
-        Line("S3", "GET + DELETE of each object unparked or dead-lettered", 2 * counts.objects_read, "requests",
-             counts.objects_read * read_price),
+        Line("S3", "GET + DELETE of each object pointed at", 2 * counts.pointers, "requests",
+             counts.pointers * read_price),
         Line("S3", "ListObjectsV2 pages of the parked objects", counts.list_pages, "requests",
              counts.list_pages * put_price),
         Line("DynamoDB", "store calls while the breakers are open (they fail)", counts.store_requests, "requests",

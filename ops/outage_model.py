@@ -1,14 +1,20 @@
 """The outage model under `invoke cost --outage-hours` (ops/outage_cost.py) and the side-by-side simulation
-(benchmarks/outage_sim.py): how long a consumer batch takes, how full batches are, and what a database outage
-makes the retry design of issue 26 do, counted (pricing is ops/outage_cost.py's).
+(benchmarks/outage_sim.py): how long a consumer batch takes, how full batches are, how fast the consumer drains
+parked objects, and what a database outage makes the retry design of issue 26 do, counted (pricing is
+ops/outage_cost.py's).
 
-The design: each consumer execution environment has a circuit breaker. Closed, it writes the batch; when the
-store fails the breaker opens and the batch is PARKED as one S3 object, its records acknowledged, so nothing
-waits in flight. While open the consumer parks every batch without calling the store, except one probe per
-probe interval. The retrier runs on a schedule: it dead-letters parked objects whose newest event is older than
-the retry window (counted from acceptance), and once the store answers unparks the rest, oldest first, back into
-the ingest queue while it holds fewer visible messages than a depth; while the store fails it unparks one object
-a run (a trickle), so a consumer probes even without new traffic.
+The design: each consumer execution environment has a circuit breaker. Closed, it writes the batch; when a store
+call fails the breaker opens and the batch is PARKED as one S3 object, its records acknowledged, so nothing waits
+in flight. While open the consumer parks every batch without calling the store, except one probe per probe
+interval. The retrier runs on a schedule for up to its run time: it sends a POINTER per parked object (one small
+message naming the object's key, ten per SendMessageBatch, in rounds of 50 with one GetQueueAttributes each) while
+the ingest queue holds fewer visible messages than a depth: oldest first, the objects whose retry window is spent
+always, the others only while the breaker document says the store answers; while it is open, one pointer into an
+empty queue (the trickle, so a consumer probes without traffic). The consumer receiving a pointer GETs the object,
+handles its events as records of its batch (stored; parked anew with the batch when the breaker is open; or
+dead-lettered with "retry window spent" when their window is spent and they cannot be stored), then DELETEs it:
+a drain runs at the consumer's throughput, a pointer costing it a receive + delete of one message, a GET and a
+DELETE, besides the store writes of its events.
 """
 
 from __future__ import annotations
@@ -18,11 +24,17 @@ from dataclasses import dataclass
 from enum import Enum
 
 from cloudformation.config import Config
+from functions.retrier.parked_store import MAX_KEYS_PER_RUN
 from ops.cost import DYNAMODB_BATCH_WRITE_MAX, SECONDS_PER_HOUR, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions
 
 SQS_MAX_BATCH_PAYLOAD_BYTES = 1_048_576  # SendMessageBatch: 10 entries and 1 MiB in all (botocore sqs model)
 S3_LIST_PAGE_KEYS = 1000  # ListObjectsV2 returns at most 1,000 keys per request (botocore s3 model)
-RETRIER_KEYS_PER_RUN = 100_000  # a retrier run lists the oldest parked keys only (functions/retrier/parked_store.py)
+RETRIER_KEYS_PER_RUN = MAX_KEYS_PER_RUN  # a retrier run lists the oldest parked keys only
+# The retrier's pace (functions/retrier/app.py, copied: its module reads the function's environment on import;
+# tests/ops/test_ops_outage_cost.py checks the copies): pointers between two looks at the queue's depth, and the
+# pause between looks while the queue is at the depth.
+POINTERS_PER_ROUND = 50
+DEPTH_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,24 +42,17 @@ class ParkingDesign:
     probe_interval_seconds: int  # while the store fails, one real attempt per interval per execution environment
     retrier_interval_seconds: int  # the retrier's schedule
     retrier_run_seconds: int  # the most one run works
-    unpark_queue_depth: int  # the retrier unparks while the ingest queue holds fewer visible messages
+    unpark_queue_depth: int  # the retrier sends pointers while the ingest queue holds fewer visible messages
     retrier_memory_mb: int
 
 
 def parking_design(config: Config) -> ParkingDesign:
-    """The design's settings from the configuration. Where it does not carry them yet (before issue 26's
-    configuration is merged: queue.probe_interval_seconds, queue.retrier_interval_seconds, functions.retrier,
-    Config.unpark_queue_depth, Config.retrier_run_seconds) the values issue 26 gives prod."""
-    queue = config.queue
-    interval = getattr(queue, "retrier_interval_seconds", 60)
-    mapping = config.mapping("consumer")
-    retrier = config.functions.get("retrier")
     return ParkingDesign(
-        probe_interval_seconds=getattr(queue, "probe_interval_seconds", 30),
-        retrier_interval_seconds=interval,
-        retrier_run_seconds=getattr(config, "retrier_run_seconds", 3 * interval // 4),
-        unpark_queue_depth=getattr(config, "unpark_queue_depth", 2 * mapping.maximum_concurrency * mapping.batch_size),
-        retrier_memory_mb=retrier.memory_mb if retrier else 256,
+        probe_interval_seconds=config.queue.probe_interval_seconds,
+        retrier_interval_seconds=config.queue.retrier_interval_seconds,
+        retrier_run_seconds=config.retrier_run_seconds,
+        unpark_queue_depth=config.unpark_queue_depth,
+        retrier_memory_mb=config.functions["retrier"].memory_mb,
     )
 
 
@@ -58,7 +63,7 @@ class Batch(Enum):
 
 
 def batch_milliseconds(config: Config, assume: Assumptions, events: float, kind: Batch) -> float:
-    """One consumer invocation of `events` records (ops/cost.py's per-call assumptions)."""
+    """One consumer invocation handling `events` records (ops/cost.py's per-call assumptions)."""
     milliseconds = assume.consumer_base_ms + assume.consumer_per_record_ms * events
     store_call_ms = assume.dynamodb_call_ms if "dynamodb" in config.sinks else assume.s3_put_ms
     if kind is Batch.STORED:
@@ -72,11 +77,40 @@ def batch_milliseconds(config: Config, assume: Assumptions, events: float, kind:
     return milliseconds + assume.s3_put_ms
 
 
+def pointer_milliseconds(assume: Assumptions, pointers: float) -> float:
+    """What pointers add to a consumer invocation beyond their events: each is a record of its own, and its
+    object's GET and DELETE (one after the other: functions/consumer/unparking.py; an S3 request is taken to last
+    as long as a PUT)."""
+    return pointers * (assume.consumer_per_record_ms + 2 * assume.s3_put_ms)
+
+
+def dead_letter_milliseconds(assume: Assumptions, events: float, envelope_bytes: float) -> float:
+    """The consumer's SendMessageBatch calls for `events` whose retry window is spent."""
+    return math.ceil(events / entries_per_send(envelope_bytes)) * assume.sqs_call_ms
+
+
 def full_throughput(config: Config, assume: Assumptions) -> float:
-    """Events per second the consumer stores with a backlog: every allowed environment busy with full batches."""
+    """Events per second the consumer stores with a backlog of events in the queue: every allowed environment busy
+    with full batches."""
     mapping = config.mapping("consumer")
     seconds = batch_milliseconds(config, assume, mapping.batch_size, Batch.STORED) / 1000
     return mapping.maximum_concurrency * mapping.batch_size / seconds
+
+
+def pointer_batch_seconds(config: Config, assume: Assumptions, events_per_object: float) -> float:
+    """A full batch of pointers, stored: `batch_size` objects of `events_per_object` events each."""
+    pointers = config.mapping("consumer").batch_size
+    events = pointers * events_per_object
+    return (batch_milliseconds(config, assume, events, Batch.STORED) + pointer_milliseconds(assume, pointers)) / 1000
+
+
+def drain_throughput(config: Config, assume: Assumptions, events_per_object: float) -> float:
+    """Events per second the consumer stores while it drains parked objects of `events_per_object` events: its full
+    throughput on batches of pointers (every allowed environment busy with full batches, each pointer's GET and
+    DELETE in the batch's time)."""
+    mapping = config.mapping("consumer")
+    events = mapping.maximum_concurrency * mapping.batch_size * events_per_object
+    return events / pointer_batch_seconds(config, assume, events_per_object)
 
 
 def events_per_batch(config: Config, events_per_second: float) -> float:
@@ -93,12 +127,10 @@ def entries_per_send(envelope_bytes: float) -> int:
     return max(1, min(SQS_SEND_BATCH, int(SQS_MAX_BATCH_PAYLOAD_BYTES // envelope_bytes)))
 
 
-def retrier_object_seconds(events: float, envelope_bytes: float, assume: Assumptions, *, unpark: bool) -> float:
-    """The retrier's time for one parked object of `events`: GET, SendMessageBatch calls, DELETE, and before an
-    unpark the ingest queue's depth (GetQueueAttributes)."""
-    sends = math.ceil(events / entries_per_send(envelope_bytes))
-    calls_ms = 2 * assume.s3_put_ms + sends * assume.sqs_call_ms + (assume.sqs_call_ms if unpark else 0.0)
-    return calls_ms / 1000
+def pointer_round_seconds(assume: Assumptions) -> float:
+    """The retrier's time for one round: a GetQueueAttributes, then SendMessageBatch calls of ten pointers."""
+    calls = 1 + math.ceil(POINTERS_PER_ROUND / SQS_SEND_BATCH)
+    return calls * assume.sqs_call_ms / 1000
 
 
 @dataclass
@@ -106,32 +138,32 @@ class ParkingCounts:
     """What an outage makes the design do, beyond what storing the events costs anyway."""
 
     accepted: float = 0.0  # events accepted while the store failed
-    parked_events: float = 0.0  # each one more receive + delete, and its share of a parking invocation
-    parked_objects: float = 0.0  # S3 PUTs: one per parked batch (each also a consumer invocation)
+    parked_events: float = 0.0  # written to parked objects (a trickled object's events again, with their batch)
+    parked_objects: float = 0.0  # S3 PUTs: one per parking batch (an invocation the month prices as storing)
     probes: float = 0.0  # store calls while the breakers were open: each fails (DynamoDB bills no units for it)
     store_failures: float = 0.0  # of which the first failure of each breaker, which opened it
-    unparked_events: float = 0.0  # sent back to the ingest queue (SendMessageBatch)
-    unparked_objects: float = 0.0  # each an S3 GET + DELETE
-    dead_lettered_events: float = 0.0  # retry window spent: sent to the DLQ, archived, replayable
-    dead_lettered_objects: float = 0.0  # each an S3 GET + DELETE
-    depth_checks: float = 0.0  # GetQueueAttributes: one before each object unparked
+    pointers: float = 0.0  # sent by the retrier: each one message, and the consumer's GET + DELETE of its object
+    pointer_batches: float = 0.0  # consumer invocations the pointers add: a batch of `batch_size` pointers each
+    dead_lettered_events: float = 0.0  # retry window spent: sent to the DLQ by the consumer, archived, replayable
+    depth_checks: float = 0.0  # GetQueueAttributes: one per round of pointers, one a second while at the depth
+    retrier_wait_seconds: float = 0.0  # retrier runs waiting for room below the depth (billed time)
     list_pages: float = 0.0  # ListObjectsV2 pages beyond the one every retrier run lists anyway
 
     @property
     def store_requests(self) -> float:
         return self.probes + self.store_failures
 
-    @property
-    def objects_read(self) -> float:
-        return self.unparked_objects + self.dead_lettered_objects
 
-
-def expected_parking_counts(config: Config, rate: float, hours: float) -> ParkingCounts:
+def expected_parking_counts(
+    config: Config, rate: float, hours: float, assume: Assumptions | None = None
+) -> ParkingCounts:
     """The counts of an outage of `hours` at `rate` events/s in closed form: every environment the mapping may
-    run opens its breaker at once and probes once per interval (the most store requests the design allows);
-    each retrier run trickles one object out and the consumer parks it again; events accepted more than the
-    retry window before the store answers are dead-lettered, the rest unparked (to within one run of the
-    window's edge, and with a retrier fast enough to keep up: the simulation resolves both)."""
+    run opens its breaker at once and probes once per interval (the most store requests the design allows); each
+    retrier run trickles one object back and the consumer parks its events again with its batch; events accepted
+    more than the retry window before the store answers are dead-lettered, every object is pointed at once, and
+    the drain runs at the consumer's drain throughput with the retrier waiting on the depth (to within a run of
+    the window's edge and of the drain's start: the simulation resolves both)."""
+    assume = assume or Assumptions()
     design = parking_design(config)
     seconds = hours * SECONDS_PER_HOUR
     per_batch = events_per_batch(config, rate)
@@ -140,19 +172,22 @@ def expected_parking_counts(config: Config, rate: float, hours: float) -> Parkin
     dead = rate * max(seconds - window, 0.0)
     runs = math.ceil(seconds / design.retrier_interval_seconds) if accepted else 0
     environments = config.mapping("consumer").maximum_concurrency if accepted else 0
-    parked_events = accepted + runs * per_batch
-    unparked_events = parked_events - dead
+    batch_size = config.mapping("consumer").batch_size
+    # a trickled pointer joins a batch of new events; in full batches it spills them into one more object
+    objects = accepted / per_batch + (runs if per_batch >= batch_size else 0)
+    drained = (accepted - dead) / drain_throughput(config, assume, per_batch)
+    waiting = drained * design.retrier_run_seconds / design.retrier_interval_seconds
     counts = ParkingCounts(
         accepted=accepted,
-        parked_events=parked_events,
-        parked_objects=parked_events / per_batch,
+        parked_events=accepted + runs * per_batch,
+        parked_objects=objects,
         probes=environments * max(math.ceil(seconds / design.probe_interval_seconds) - 1, 0),
         store_failures=environments,
-        unparked_events=unparked_events,
-        unparked_objects=unparked_events / per_batch,
+        pointers=objects,
+        pointer_batches=objects / batch_size,
         dead_lettered_events=dead,
-        dead_lettered_objects=dead / per_batch,
-        depth_checks=unparked_events / per_batch,
+        depth_checks=objects / POINTERS_PER_ROUND + waiting / DEPTH_POLL_SECONDS,
+        retrier_wait_seconds=waiting,
     )
     for run in range(runs):  # each run lists the oldest parked keys: what the window holds, up to its limit
         parked = rate * min(run * design.retrier_interval_seconds, window) / per_batch

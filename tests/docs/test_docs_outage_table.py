@@ -1,5 +1,5 @@
-"""docs/configuration.md's "Outages of any length" shows what `python -m benchmarks.outage_sim --markdown` prints
-for the configuration and prices the repository has now."""
+"""docs/configuration.md's "Retries: outages of any length" shows what `python -m benchmarks.outage_sim
+--markdown` prints for the configuration and prices the repository has now."""
 
 from __future__ import annotations
 
