@@ -15,7 +15,7 @@ queue; a retry parked there stalls the queue at any real rate):
   circuit breaker (breaker.py) then spares the failing store: until its probe interval passes, batches are
   parked without a store call. The retrier (functions/retrier/) sends a pointer to each parked object once the
   store answers (or once its window is spent); the consumer reads the object and handles its events as records
-  of the batch (unparking.py), then deletes it;
+  of the batch (unparking.py): what it does not store stays in that object, the object goes once it is empty;
 - dead-lettered at once, with its reason as a message attribute: poison (not an envelope, an item DynamoDB
   rejects as invalid) and events whose retry window — counted from acceptance, not from a first receive —
   is spent and that still could not be stored.
