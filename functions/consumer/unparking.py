@@ -25,10 +25,10 @@ from functions.common.parked import POINTER_ATTRIBUTE, RETRY_SINCE_ATTRIBUTE, Pa
 logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
 SOURCE_MESSAGE_ID = "sourceMessageId"  # on an unparked event's record: the message id it first came as
-# The most events one invocation takes from parked objects: a batch of pointers to full objects could otherwise
-# hold more than an invocation can write (100 pointers × 100 events in prod). Pointers beyond it are done without
-# reading: their objects stay parked for the retrier's next run.
-MAX_UNPARKED_EVENTS = 5_000
+# The most events one invocation takes from parked objects: prod's full batch of pointers to full objects (100 × 100),
+# which it writes well within its timeout, but not an S3-only environment's (1,000 × 1,000). Pointers past it are
+# done without reading: their objects stay parked for the retrier's next run.
+MAX_UNPARKED_EVENTS = 10_000
 READERS = 8  # objects read side by side: each read mostly waits on S3
 
 
@@ -69,17 +69,21 @@ def unpark(records: list[dict[str, Any]], read: Callable[[str], list[ParkedEvent
     or is not a parked-events object."""
     unparked = Unparked(records=[record for record in records if pointer_key(record) is None])
     pointers = [(record["messageId"], key) for record in records if (key := pointer_key(record)) is not None]
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        contents = list(pool.map(lambda pointer: read(pointer[1]), pointers))
     taken = 0
-    for (pointer, key), events in zip(pointers, contents, strict=True):
-        if events is None or taken + len(events) > MAX_UNPARKED_EVENTS:
-            unparked.skipped += 1
-            continue
-        taken += len(events)
-        record_ids = [f"{pointer}/{position}" for position in range(len(events))]
-        unparked.objects.append(PointedObject(key, events, record_ids))
-        unparked.records += [_record(record_id, event) for record_id, event in zip(record_ids, events, strict=True)]
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        for start in range(0, len(pointers), READERS):  # read a round side by side; stop reading at the cap
+            if taken >= MAX_UNPARKED_EVENTS:
+                unparked.skipped += len(pointers) - start
+                break
+            round_ = pointers[start : start + READERS]
+            for (pointer, key), events in zip(round_, pool.map(lambda p: read(p[1]), round_), strict=True):
+                if events is None or taken + len(events) > MAX_UNPARKED_EVENTS:
+                    unparked.skipped += 1
+                    continue
+                taken += len(events)
+                record_ids = [f"{pointer}/{position}" for position in range(len(events))]
+                unparked.objects.append(PointedObject(key, events, record_ids))
+                unparked.records += [_record(rid, event) for rid, event in zip(record_ids, events, strict=True)]
     return unparked
 
 
