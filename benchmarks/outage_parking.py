@@ -3,14 +3,19 @@ environment, batches parked in S3 while it is open (nothing waits in flight), on
 environment, and the retrier: every interval, for up to its run time, it sends one pointer per parked object
 (oldest first) while the ingest queue holds fewer visible messages than its depth — the objects whose retry window
 is spent always, the others while the breaker document says closed, one into an empty queue while it says open.
-The consumer handles a pointer's events as records of its batch: stored, parked anew with the batch, or (window
-spent, not stored) dead-lettered; the drain therefore runs at the consumer's throughput on batches of pointers.
+The consumer handles a pointer's events as records of its batch, up to MAX_UNPARKED_EVENTS a batch: stored, left in
+their object (breaker open), or (window spent, not stored) dead-lettered; an object loses only what left it — deleted
+when empty, rewritten when some left, untouched when none did. The drain runs at the consumer's throughput on
+batches of pointers.
 
 Modelling choices: the mapping deals its batches round-robin over `maximum_concurrency` environments, each working
-at most the step's seconds (ops/outage_model.py's batch times: a pointer adds a record, a GET and a DELETE); an
-environment takes the new events first, then pointers, oldest object first; the events an environment parks in a
-step share its objects, keyed (as the consumer keys them) by the newest event among them, so a trickled object's
-events move behind the batch they were parked with; the retrier's calls take ops/cost.py's assumed times, it tops
+at most the step's seconds (ops/outage_model.py's batch times: a pointer adds a record and a GET, 8 side by side,
+an object that changed a PUT or a DELETE); an environment takes the new events first, then pointers, oldest object
+first; the new events an environment parks in a step share its objects, one per batch, keyed (as the consumer
+keys them) by the newest event among them; a pointed object that keeps events, and one past a batch's cap, is
+listed again from the retrier's next run on (a run points only at what it listed); an object rewritten without
+some of its events keeps its size in the model (a run's trickle holds events of one clock, so it rarely happens);
+the retrier's calls take ops/cost.py's assumed times, it tops
 the queue up to its depth as the consumer takes pointers during its run (it looks every second), and it waits for
 room, billed, until its run ends; the breaker state it reads is the last transition any consumer published.
 """
@@ -34,8 +39,10 @@ from ops.outage_model import (
     ParkingCounts,
     ParkingDesign,
     batch_milliseconds,
+    dead_letter_milliseconds,
     events_per_batch,
     list_pages,
+    objects_taken,
     parking_design,
     pointer_batch_seconds,
     pointer_milliseconds,
@@ -96,6 +103,7 @@ class ParkingModel:
         self.pointer_messages = 0.0
         self.parked: Cohorts[ObjectKey] = Cohorts()  # events in parked objects no pointer names
         self.parked_objects = 0.0
+        self.returned: Cohorts[ObjectKey] = Cohorts()  # pointed at, still parked: listed from the next run on
         self.environments = [Environment() for _ in range(self.mapping.maximum_concurrency)]
         self.breaker_published_open = False
         self.next_environment = 0
@@ -165,6 +173,9 @@ class ParkingModel:
             self.counts.depth_checks += wait / DEPTH_POLL_SECONDS
 
     def _start_run(self, now: int) -> None:
+        for key, count in self.returned.take(self.returned.total):
+            self.parked.add(key, count)
+            self.parked_objects += count / key[1]
         pages = list_pages(self.parked_objects)
         self.counts.list_pages += pages - 1
         self.run = RetrierRun(
@@ -247,20 +258,23 @@ class ParkingModel:
                 else 0.0
             )
             share = Share(pieces, its_batches)
-            held += self._take_pointers(share, step - used, kind) / step
+            held += self._take_pointers(share, step - used, kind, now) / step
             self._settle(share, stores, now)
         self.result.in_flight_peak = max(self.result.in_flight_peak, min(held, size * batch_size))
 
-    def _take_pointers(self, share: Share, seconds: float, kind: Batch) -> float:
+    def _take_pointers(self, share: Share, seconds: float, kind: Batch, now: int) -> float:
         """Fill `share` with pointers for up to `seconds` of the environment's time; returns the message-seconds
-        they are held in flight (Little's law: each pointer is held for its batch's invocation)."""
+        they are held in flight (Little's law: each pointer is held for its batch's invocation). A batch takes the
+        events of `objects_taken` of its pointers' objects; the others stay parked, listed again by the next run."""
         held = 0.0
         batch_size = self.mapping.batch_size
+        window_end = now - self.config.queue.retry_window_seconds
         while seconds > 0 and self.pointer_messages > 0 and self.pointers.total:
             key = self.pointers.oldest()
             assert key is not None
             per_object = key[1]
-            batch = self._pointer_batch_seconds(per_object, kind)
+            taken = objects_taken(batch_size, per_object)
+            batch = self._pointer_batch_seconds(per_object, kind, spent=key[2] <= window_end)
             messages = seconds / batch * batch_size
             events = min(self.pointers.count(key), math.ceil(messages * per_object))
             [(_, got)] = self.pointers.take(events)
@@ -268,22 +282,32 @@ class ParkingModel:
             self.pointer_messages = self.pointer_messages - pointers if self.pointers.total else 0.0
             seconds -= pointers / batch_size * batch
             held += pointers * batch
-            share.pointed.append((key, got))
+            kept = math.ceil(got * taken / batch_size)
+            share.pointed.append((key, kept))
+            self.returned.add(key, got - kept)
             share.pointers += pointers
         self.counts.pointer_batches += share.pointers / batch_size
         return held
 
-    def _pointer_batch_seconds(self, per_object: float, kind: Batch) -> float:
+    def _pointer_batch_seconds(self, per_object: float, kind: Batch, spent: bool) -> float:
+        """A full batch of pointers: stored, or (breaker open) its objects' spent events dead-lettered and the
+        objects emptied, or its objects read and left as they are."""
         if kind is Batch.STORED:
             return pointer_batch_seconds(self.config, self.assume, per_object)
         pointers = self.mapping.batch_size
-        events = pointers * per_object
-        return (
-            batch_milliseconds(self.config, self.assume, events, kind) + pointer_milliseconds(self.assume, pointers)
-        ) / 1000
+        taken = objects_taken(pointers, per_object)
+        events = taken * per_object
+        writes = taken if spent else 0
+        milliseconds = batch_milliseconds(self.config, self.assume, events, kind) + pointer_milliseconds(
+            self.assume, pointers, writes
+        )
+        if spent:
+            milliseconds += dead_letter_milliseconds(self.assume, events, self.envelope)
+        return milliseconds / 1000
 
     def _settle(self, share: Share, stores: bool, now: int) -> None:
-        """Store the share's events, or dead-letter those whose window is spent and park the rest with the batch."""
+        """Store the share's events (their objects emptied), or dead-letter the pointed events whose window is spent,
+        leave the others in their objects, and park the new events, one object per batch."""
         recovery = self.scenario.outage_seconds
         if stores:
             for clock, count in share.arrivals:
@@ -292,27 +316,34 @@ class ParkingModel:
             for key, count in share.pointed:
                 self.result.count_stored(count, now, recovery, self.backlog)
                 self.backlog.settled(key[2], count, now)
+                self.counts.emptied_objects += count / key[1]
             return
         window_end = now - self.config.queue.retry_window_seconds
-        to_park = list(share.arrivals)
+        left: dict[tuple[int, float], list[int]] = {}  # an object's (clock, size): its events [spent, staying]
         for key, count in share.pointed:
             clock = key[2]
+            split = left.setdefault(key[:2], [0, 0])
             if clock > window_end:
-                to_park.append((clock, count))
+                split[1] += count
+                self.returned.add(key, count)
                 continue
+            split[0] += count
             self.counts.dead_lettered_events += count
             self.result.dead_lettered += count
             self.result.dead_lettered_late_seconds = max(self.result.dead_lettered_late_seconds, window_end - clock)
             self.backlog.settled(clock, count, now)
-        events = sum(count for _, count in to_park)
+        for (_, size), (spent, staying) in left.items():
+            if spent and staying:
+                self.counts.rewritten_objects += (spent + staying) / size
+            elif spent:
+                self.counts.emptied_objects += spent / size
+        events = sum(count for _, count in share.arrivals)
         if not events:
             return
-        # the pointers join the new events' batches, a batch holding up to `batch_size` messages
-        arrivals = sum(count for _, count in share.arrivals)
-        objects = max(share.batches, math.ceil((arrivals + share.pointers) / self.mapping.batch_size))
+        objects = share.batches
         per_object = events / objects
-        newest = max(clock for clock, _ in to_park)
-        for clock, count in to_park:
+        newest = max(clock for clock, _ in share.arrivals)
+        for clock, count in share.arrivals:
             self.parked.add((newest, per_object, clock), count)
         self.parked_objects += objects
         self.counts.parked_events += events

@@ -23,6 +23,7 @@ from benchmarks.outage_parking import simulate_parking
 from benchmarks.outage_queue import DesignResult, Scenario, configured_in_flight_limit
 from benchmarks.outage_today import simulate_today, todays_schedule
 from cloudformation.config import Config, ConfigError, load_config
+from functions.consumer.unparking import MAX_UNPARKED_EVENTS, READERS
 from ops.cost import SQS_SEND_BATCH, Assumptions, Prices, Workload
 from ops.cost_report import human
 from ops.errors import OpsError
@@ -31,8 +32,10 @@ from ops.outage_model import (
     drain_throughput,
     events_per_batch,
     full_throughput,
+    objects_taken,
     parking_design,
     pointer_batch_seconds,
+    pointer_milliseconds,
     pointer_round_seconds,
 )
 
@@ -239,33 +242,37 @@ def parking_note(config: Config, depth: int | None) -> str:
     depth = depth or design.unpark_queue_depth
     per_object = float(mapping.batch_size)
     batch = pointer_batch_seconds(config, assume, per_object)
-    reads = 2 * assume.s3_put_ms * mapping.batch_size / 1000
+    taken = objects_taken(mapping.batch_size, per_object)
+    records_ms = mapping.batch_size * assume.consumer_per_record_ms
+    s3_seconds = (pointer_milliseconds(assume, mapping.batch_size, taken) - records_ms) / 1000
     draining = drain_throughput(config, assume, per_object)
     round_seconds = pointer_round_seconds(assume)
     gap = design.retrier_interval_seconds - design.retrier_run_seconds
-    bridged = depth * per_object / draining
+    bridged = depth * taken / mapping.batch_size * per_object / draining
     return (
         f"new: a probe per {design.probe_interval_seconds} s per environment; the retrier runs every "
         f"{design.retrier_interval_seconds} s for up to {design.retrier_run_seconds} s and sends a pointer per parked "
         f"object ({SQS_SEND_BATCH} per SendMessageBatch, {POINTERS_PER_ROUND} per GetQueueAttributes: "
         f"{round_seconds * 1000:.0f} ms a round, up to {POINTERS_PER_ROUND / round_seconds:,.0f} pointers/s) while "
         f"fewer than {depth:,} messages are visible; a batch of {mapping.batch_size} pointers to objects of "
-        f"{per_object:g} events takes the consumer {batch:.1f} s of its "
-        f"{config.functions['consumer'].timeout_seconds} s timeout ({reads:.1f} s of it a GET and a DELETE per "
-        f"object, one after the other), so it drains {draining:,.0f} events/s with every environment busy, and "
-        f"{depth:,} pointers last it {bridged:.0f} s (the runs leave {gap} s between them)"
+        f"{per_object:g} events takes the events of {taken} of them (at most {MAX_UNPARKED_EVENTS:,} a batch: the "
+        f"other objects stay parked until the retrier's next run lists them) in {batch:.1f} s of its "
+        f"{config.functions['consumer'].timeout_seconds} s timeout ({s3_seconds:.2f} s of it the GETs, {READERS} side "
+        f"by side, and a DELETE per emptied object, one after the other), so it drains {draining:,.0f} events/s "
+        f"with every environment busy, and {depth:,} pointers last it {bridged:.1f} s (the runs leave {gap} s "
+        "between them)"
     )
 
 
 def objects_note(cells: list[Cell]) -> str:
-    """What the table does not show: parked objects grow when parked anew, and events wait in them past their
-    window."""
+    """What the table does not show: how large parked objects get (they never grow), and how long after its
+    window an event waits to be dead-lettered."""
     largest = max((cell.new.largest_parked_object for cell in cells), default=0.0)
     late = max((cell.new.dead_lettered_late_seconds for cell in cells), default=0)
     return (
-        f"new, in these cells: the largest parked object held {largest:,.0f} events (a pointer's events parked "
-        f"anew share their batch's objects); the latest dead letter left {duration(late, late)} after its retry "
-        "window ended (an object is listed, and spent, by its newest event)"
+        f"new, in these cells: the largest parked object held {largest:,.0f} events (a batch's; a pointed "
+        f"object only loses events); the latest dead letter left {duration(late, late)} after its retry window "
+        "ended (an object is listed, and spent, by its newest event, and listed at the retrier's next run)"
     )
 
 

@@ -1,11 +1,12 @@
 """What a database outage adds to the month with the retry design of issue 26 (counted by ops/outage_model.py):
 the consumer's parking (one S3 PUT per parked batch) and probes, the retrier's pointers (SendMessageBatch of ten,
 a GetQueueAttributes per round and while it waits on the queue's depth, its ListObjectsV2 pages), the pointers'
-receive + delete and the consumer invocations they add, a GET + DELETE of each object pointed at, the consumer's
-sends to the DLQ for events whose window is spent, and the dead letters' archive and replay as before. Storing the
-events (in the pointers' batches instead of their own) is what the month prices anyway. The probes fail, and
-DynamoDB bills request units only for what it writes. Priced with the monthly model's prices (ops/cost.py); the
-side-by-side simulation (benchmarks/outage_sim.py) prices its own counts with the same lines.
+receive + delete and the consumer invocations they add, a GET per pointer, a DELETE of each object the consumer
+empties and a PUT of each it rewrites without the events that left it, the consumer's sends to the DLQ for
+events whose window is spent, and the dead letters' archive and replay as before. Storing the events (in the
+pointers' batches instead of their own) is what the month prices anyway. The probes fail, and DynamoDB bills
+request units only for what it writes. Priced with the monthly model's prices (ops/cost.py); the side-by-side
+simulation (benchmarks/outage_sim.py) prices its own counts with the same lines.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def parking_lines(
         counts.parked_objects * parking_ms
         + counts.store_requests * probe_ms
         + counts.pointer_batches * assume.consumer_base_ms
-        + pointer_milliseconds(assume, counts.pointers)
+        + pointer_milliseconds(assume, counts.pointers, counts.object_writes)
         + dead_letter_milliseconds(assume, counts.dead_lettered_events, envelope)
     )
     retrier_seconds = (
@@ -89,7 +90,8 @@ def parking_lines(
     consumer_gb = config.functions["consumer"].memory_mb / 1024
     retrier_gb = parking_design(config).retrier_memory_mb / 1024
     put_price = prices("s3", "put_requests_per_thousand") / 1000
-    read_price = (prices("s3", "get_requests_per_thousand") + prices("s3", "delete_requests_per_thousand")) / 1000
+    get_price = prices("s3", "get_requests_per_thousand") / 1000
+    delete_price = prices("s3", "delete_requests_per_thousand") / 1000
     batch_size = config.mapping("consumer").batch_size
     return [
         invocations_line(f"consumer invocations for pointers (one per {batch_size})", counts.pointer_batches, prices),
@@ -106,8 +108,11 @@ def parking_lines(
         Line("SQS", "SendMessageBatch to the DLQ (retry window spent)", dead_sends, "requests", dead_sends * sqs_price),
         Line("S3", f"parked objects (PUT, one per batch of {per_object:.3g})", counts.parked_objects, "requests",
              counts.parked_objects * put_price),
-        Line("S3", "GET + DELETE of each object pointed at", 2 * counts.pointers, "requests",
-             counts.pointers * read_price),
+        Line("S3", "pointed objects rewritten, smaller (PUT)", counts.rewritten_objects,
+             "requests", counts.rewritten_objects * put_price),
+        Line("S3", "GET of the object each pointer names", counts.pointers, "requests", counts.pointers * get_price),
+        Line("S3", "DELETE of each pointed object emptied", counts.emptied_objects, "requests",
+             counts.emptied_objects * delete_price),
         Line("S3", "ListObjectsV2 pages of the parked objects", counts.list_pages, "requests",
              counts.list_pages * put_price),
         Line("DynamoDB", "store calls while the breakers are open (they fail)", counts.store_requests, "requests",

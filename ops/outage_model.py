@@ -10,11 +10,13 @@ interval. The retrier runs on a schedule for up to its run time: it sends a POIN
 message naming the object's key, ten per SendMessageBatch, in rounds of 50 with one GetQueueAttributes each) while
 the ingest queue holds fewer visible messages than a depth: oldest first, the objects whose retry window is spent
 always, the others only while the breaker document says the store answers; while it is open, one pointer into an
-empty queue (the trickle, so a consumer probes without traffic). The consumer receiving a pointer GETs the object,
-handles its events as records of its batch (stored; parked anew with the batch when the breaker is open; or
-dead-lettered with "retry window spent" when their window is spent and they cannot be stored), then DELETEs it:
-a drain runs at the consumer's throughput, a pointer costing it a receive + delete of one message, a GET and a
-DELETE, besides the store writes of its events.
+empty queue (the trickle, so a consumer probes without traffic). The consumer GETs the objects a batch's pointers
+name, 8 side by side, and handles the events of up to MAX_UNPARKED_EVENTS of them as records of its batch (a
+pointer past the cap is done: its object stays parked for the next run). An object is the home of its events:
+stored ones and those dead-lettered with "retry window spent" leave it, the rest stay under the same key. So
+the object is DELETEd once empty, rewritten (a PUT) when some left it, left alone (a GET, no write) when none did
+— it never grows and never joins another. A drain runs at the consumer's throughput, a pointer costing it a
+receive + delete of one message and a GET, an object it empties a DELETE, besides the store writes of its events.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from cloudformation.config import Config
+from functions.consumer.unparking import MAX_UNPARKED_EVENTS, READERS
 from functions.retrier.parked_store import MAX_KEYS_PER_RUN
 from ops.cost import DYNAMODB_BATCH_WRITE_MAX, SECONDS_PER_HOUR, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions
 
@@ -77,11 +80,18 @@ def batch_milliseconds(config: Config, assume: Assumptions, events: float, kind:
     return milliseconds + assume.s3_put_ms
 
 
-def pointer_milliseconds(assume: Assumptions, pointers: float) -> float:
-    """What pointers add to a consumer invocation beyond their events: each is a record of its own, and its
-    object's GET and DELETE (one after the other: functions/consumer/unparking.py; an S3 request is taken to last
-    as long as a PUT)."""
-    return pointers * (assume.consumer_per_record_ms + 2 * assume.s3_put_ms)
+def pointer_milliseconds(assume: Assumptions, pointers: float, writes: float) -> float:
+    """What pointers add to a consumer invocation beyond their events: each is a record of its own and a GET of its
+    object (READERS side by side), then each object that changed is rewritten or deleted, one after the other
+    (functions/consumer/unparking.py; an S3 request is taken to last as long as a PUT)."""
+    reads = math.ceil(pointers / READERS)
+    return pointers * assume.consumer_per_record_ms + (reads + writes) * assume.s3_put_ms
+
+
+def objects_taken(batch_size: int, events_per_object: float) -> int:
+    """Objects of `events_per_object` events whose events a batch of `batch_size` pointers takes: at most
+    MAX_UNPARKED_EVENTS events in all (the other pointers are done without their events)."""
+    return max(1, min(batch_size, int(MAX_UNPARKED_EVENTS // max(events_per_object, 1.0))))
 
 
 def dead_letter_milliseconds(assume: Assumptions, events: float, envelope_bytes: float) -> float:
@@ -98,18 +108,22 @@ def full_throughput(config: Config, assume: Assumptions) -> float:
 
 
 def pointer_batch_seconds(config: Config, assume: Assumptions, events_per_object: float) -> float:
-    """A full batch of pointers, stored: `batch_size` objects of `events_per_object` events each."""
+    """A full batch of pointers, stored: `batch_size` pointers to objects of `events_per_object` events each, whose
+    events it takes up to the cap, deleting each object it empties."""
     pointers = config.mapping("consumer").batch_size
-    events = pointers * events_per_object
-    return (batch_milliseconds(config, assume, events, Batch.STORED) + pointer_milliseconds(assume, pointers)) / 1000
+    taken = objects_taken(pointers, events_per_object)
+    events = taken * events_per_object
+    return (
+        batch_milliseconds(config, assume, events, Batch.STORED) + pointer_milliseconds(assume, pointers, taken)
+    ) / 1000
 
 
 def drain_throughput(config: Config, assume: Assumptions, events_per_object: float) -> float:
     """Events per second the consumer stores while it drains parked objects of `events_per_object` events: its full
-    throughput on batches of pointers (every allowed environment busy with full batches, each pointer's GET and
-    DELETE in the batch's time)."""
+    throughput on batches of pointers (every allowed environment busy with full batches, each pointer's GET and each
+    emptied object's DELETE in the batch's time)."""
     mapping = config.mapping("consumer")
-    events = mapping.maximum_concurrency * mapping.batch_size * events_per_object
+    events = mapping.maximum_concurrency * objects_taken(mapping.batch_size, events_per_object) * events_per_object
     return events / pointer_batch_seconds(config, assume, events_per_object)
 
 
@@ -138,11 +152,13 @@ class ParkingCounts:
     """What an outage makes the design do, beyond what storing the events costs anyway."""
 
     accepted: float = 0.0  # events accepted while the store failed
-    parked_events: float = 0.0  # written to parked objects (a trickled object's events again, with their batch)
+    parked_events: float = 0.0  # written to new parked objects: the new events of the batches that park
     parked_objects: float = 0.0  # S3 PUTs: one per parking batch (an invocation the month prices as storing)
+    rewritten_objects: float = 0.0  # S3 PUTs: a pointed object some of whose events (not all) left it
+    emptied_objects: float = 0.0  # S3 DELETEs: a pointed object all of whose events left it
     probes: float = 0.0  # store calls while the breakers were open: each fails (DynamoDB bills no units for it)
     store_failures: float = 0.0  # of which the first failure of each breaker, which opened it
-    pointers: float = 0.0  # sent by the retrier: each one message, and the consumer's GET + DELETE of its object
+    pointers: float = 0.0  # sent by the retrier: each one message, and the consumer's GET of its object
     pointer_batches: float = 0.0  # consumer invocations the pointers add: a batch of `batch_size` pointers each
     dead_lettered_events: float = 0.0  # retry window spent: sent to the DLQ by the consumer, archived, replayable
     depth_checks: float = 0.0  # GetQueueAttributes: one per round of pointers, one a second while at the depth
@@ -153,16 +169,22 @@ class ParkingCounts:
     def store_requests(self) -> float:
         return self.probes + self.store_failures
 
+    @property
+    def object_writes(self) -> float:
+        """The consumer's rewrites and deletes of pointed objects, one after the other."""
+        return self.rewritten_objects + self.emptied_objects
+
 
 def expected_parking_counts(
     config: Config, rate: float, hours: float, assume: Assumptions | None = None
 ) -> ParkingCounts:
     """The counts of an outage of `hours` at `rate` events/s in closed form: every environment the mapping may
     run opens its breaker at once and probes once per interval (the most store requests the design allows); each
-    retrier run trickles one object back and the consumer parks its events again with its batch; events accepted
-    more than the retry window before the store answers are dead-lettered, every object is pointed at once, and
-    the drain runs at the consumer's drain throughput with the retrier waiting on the depth (to within a run of
-    the window's edge and of the drain's start: the simulation resolves both)."""
+    retrier run trickles one object back, which the consumer reads and leaves as it is; events accepted more than
+    the retry window before the store answers are dead-lettered, every object is emptied (deleted) once, a batch of
+    pointers takes the events of as many objects as the cap allows (the rest are pointed at again), and the drain
+    runs at the consumer's drain throughput with the retrier waiting on the depth (to within a run of the window's
+    edge and of the drain's start: the simulation resolves both)."""
     assume = assume or Assumptions()
     design = parking_design(config)
     seconds = hours * SECONDS_PER_HOUR
@@ -173,20 +195,22 @@ def expected_parking_counts(
     runs = math.ceil(seconds / design.retrier_interval_seconds) if accepted else 0
     environments = config.mapping("consumer").maximum_concurrency if accepted else 0
     batch_size = config.mapping("consumer").batch_size
-    # a trickled pointer joins a batch of new events; in full batches it spills them into one more object
-    objects = accepted / per_batch + (runs if per_batch >= batch_size else 0)
+    objects = accepted / per_batch
+    # each object's events are taken once, by one of the pointers to it: a batch takes `taken` of its pointers' objects
+    pointers = objects * batch_size / objects_taken(batch_size, per_batch) + runs
     drained = (accepted - dead) / drain_throughput(config, assume, per_batch)
     waiting = drained * design.retrier_run_seconds / design.retrier_interval_seconds
     counts = ParkingCounts(
         accepted=accepted,
-        parked_events=accepted + runs * per_batch,
+        parked_events=accepted,
         parked_objects=objects,
+        emptied_objects=objects,
         probes=environments * max(math.ceil(seconds / design.probe_interval_seconds) - 1, 0),
         store_failures=environments,
-        pointers=objects,
-        pointer_batches=objects / batch_size,
+        pointers=pointers,
+        pointer_batches=pointers / batch_size,
         dead_lettered_events=dead,
-        depth_checks=objects / POINTERS_PER_ROUND + waiting / DEPTH_POLL_SECONDS,
+        depth_checks=pointers / POINTERS_PER_ROUND + waiting / DEPTH_POLL_SECONDS,
         retrier_wait_seconds=waiting,
     )
     for run in range(runs):  # each run lists the oldest parked keys: what the window holds, up to its limit

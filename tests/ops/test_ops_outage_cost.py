@@ -23,6 +23,7 @@ from ops.outage_model import (
     events_per_batch,
     expected_parking_counts,
     full_throughput,
+    objects_taken,
     parking_design,
     pointer_batch_seconds,
 )
@@ -58,19 +59,21 @@ def test_the_retriers_pace_is_the_one_functions_retrier_app_py_has() -> None:
     assert constants["DEPTH_POLL_SECONDS"] == DEPTH_POLL_SECONDS
 
 
-def test_a_batch_of_pointers_takes_a_get_and_a_delete_per_object_besides_its_events() -> None:
+def test_a_batch_of_pointers_reads_its_objects_side_by_side_and_takes_at_most_5000_events() -> None:
     # GIVEN prod's batches of 100 and ops/cost.py's call times: 10 ms + 0.1 ms per record, 12 ms per BatchWriteItem
-    # of 25, 30 ms per S3 request
+    # of 25, 30 ms per S3 request; the consumer takes at most 5,000 parked events a batch and reads 8 objects at once
     assume = Assumptions()
     # WHEN the consumer handles a batch of 100 pointers to objects of 100 events
     seconds = pointer_batch_seconds(PROD, assume, 100)
-    # THEN it takes 10 ms + 0.1 ms × 10,100 records + 400 × 12 ms + 100 × (30 + 30) ms
-    assert seconds == pytest.approx((10 + 0.1 * 10_100 + 400 * 12 + 100 * 60) / 1000)
-    # AND with every environment busy the drain stores 10 × 10,000 events per such batch: less than ordinary
-    # batches, as each object's GET and DELETE come one after the other
-    assert drain_throughput(PROD, assume, 100) == pytest.approx(100_000 / seconds)
+    # THEN it takes the events of 50 objects: 10 ms + 0.1 ms × 5,100 records + 200 × 12 ms, 13 rounds of 8 GETs
+    # and 50 DELETEs (each emptied object) of 30 ms
+    assert objects_taken(100, 100) == 50
+    assert seconds == pytest.approx((10 + 0.1 * 5_100 + 200 * 12 + (13 + 50) * 30) / 1000)
+    # AND with every environment busy the drain stores 10 × 5,000 events per such batch: less than ordinary batches
+    assert drain_throughput(PROD, assume, 100) == pytest.approx(50_000 / seconds)
     assert drain_throughput(PROD, assume, 100) < full_throughput(PROD, assume)
-    # AND smaller objects drain slower: more GETs and DELETEs per event
+    # AND smaller objects fit whole (100 × 10 events) but drain slower: more GETs and DELETEs per event
+    assert objects_taken(100, 10) == 100
     assert drain_throughput(PROD, assume, 10) < drain_throughput(PROD, assume, 100)
 
 
@@ -78,17 +81,19 @@ def test_an_hour_parks_every_event_and_the_store_sees_only_probes() -> None:
     # GIVEN prod: 10 environments, batches of 100, a probe per 30 s, a retrier run a minute
     # WHEN an hour at 1,000 events/s is counted
     counts = expected_parking_counts(PROD, 1000, 1.0)
-    # THEN every event is parked, one object per batch, and each run's trickled object is parked again (its pointer
-    # spills a full batch into one more object)
+    # THEN every event is parked once, one object per batch: a run's trickled object is read and left as it is
     runs = 60
     assert counts.accepted == 3_600_000
-    assert counts.parked_objects == 36_000 + runs
-    assert counts.parked_events == 3_600_000 + runs * 100
+    assert counts.parked_objects == 36_000
+    assert counts.parked_events == 3_600_000
+    assert counts.rewritten_objects == 0
     # AND the store gets each environment's first failure and a probe every 30 s after it: 10 × 120
     assert counts.store_requests == 10 * 3600 / 30
-    # AND nothing outlasts the 24 h window: the retrier points at every object once, a round of 50 per depth check
+    # AND nothing outlasts the 24 h window: every object is emptied once; a batch of 100 pointers takes the events of
+    # 50 (the cap), so an object is pointed at twice on average, besides each run's trickle
     assert counts.dead_lettered_events == 0
-    assert counts.pointers == counts.parked_objects
+    assert counts.emptied_objects == counts.parked_objects
+    assert counts.pointers == 2 * counts.parked_objects + runs
     assert counts.pointer_batches == counts.pointers / 100
     # AND while the consumer drains, the retrier waits on the depth for 50 s of every 60
     draining = 3_600_000 / drain_throughput(PROD, Assumptions(), 100)
@@ -109,8 +114,10 @@ def test_an_outage_beyond_the_window_dead_letters_what_was_accepted_before_its_l
     counts = expected_parking_counts(PROD, 100, 30.0)
     # THEN the first 6 h of events are dead-lettered by the consumer (their window is spent), the rest stored
     assert counts.dead_lettered_events == 100 * 6 * 3600
-    # AND every object, spent or not, is pointed at once: one per batch of 100, one more per retrier run
-    assert counts.pointers == counts.parked_objects == 100 * 30 * 3600 / 100 + 30 * 60
+    # AND every object, spent or not, is emptied once: one per batch of 100 (batches take whole objects of 100
+    # events up to 50 of them, so pointed at twice on average), besides one trickled pointer per retrier run
+    assert counts.emptied_objects == counts.parked_objects == 100 * 30 * 3600 / 100
+    assert counts.pointers == 2 * counts.parked_objects + 30 * 60
 
 
 def test_batches_are_as_full_as_the_rate_fills_them_within_the_window() -> None:
@@ -138,16 +145,18 @@ def test_each_count_is_priced_on_its_own_line(tmp_path: Path) -> None:
     # million invocations, and invocations of 1 s whatever they do (S3 requests 30 ms, SQS calls free)
     prices = checkable_prices(tmp_path)
     counts = ParkingCounts(
-        accepted=1000, parked_events=1000, parked_objects=10, probes=4, store_failures=2, pointers=10,
-        pointer_batches=0.1, dead_lettered_events=400, depth_checks=7, retrier_wait_seconds=20, list_pages=3,
+        accepted=1000, parked_events=1000, parked_objects=10, rewritten_objects=2, emptied_objects=6, probes=4,
+        store_failures=2, pointers=10, pointer_batches=0.1, dead_lettered_events=400, depth_checks=7,
+        retrier_wait_seconds=20, list_pages=3,
     )  # fmt: skip
     # WHEN priced
     lines = {line.item: line for line in parking_lines(counts, PROD, prices, WORKLOAD, FLAT)}
     # THEN the pointers add a tenth of an invocation, and the consumer's time is the parking invocations (1 s and a
-    # PUT each), the pointers' share of one, and a GET + DELETE per object, at 0.5 GB
+    # PUT each), the pointers' share of one, their GETs (2 rounds of 8 side by side) and the 8 rewrites and deletes
+    # one after the other, at 0.5 GB
     assert lines["consumer invocations for pointers (one per 100)"].usd == pytest.approx(0.1 * 2 / 1_000_000)
     consumer = lines["consumer time: parking, probes, pointers, DLQ sends"]
-    assert consumer.quantity == pytest.approx((10 * 1.030 + 0.1 * 1 + 10 * 0.060) * 0.5)
+    assert consumer.quantity == pytest.approx((10 * 1.030 + 0.1 * 1 + (2 + 8) * 0.030) * 0.5)
     # AND the retrier's time is its LIST pages and its waits on the depth, at 0.25 GB
     assert lines["retrier: its calls and its waits on the queue's depth"].quantity == pytest.approx(
         (3 * 0.030 + 20) * 0.25
@@ -158,10 +167,15 @@ def test_each_count_is_priced_on_its_own_line(tmp_path: Path) -> None:
     assert lines["ReceiveMessage + DeleteMessageBatch of pointers"].quantity == 2
     assert lines["GetQueueAttributes: per 50 pointers, each second at depth"].usd == pytest.approx(7 / 1_000_000)
     assert lines["SendMessageBatch to the DLQ (retry window spent)"].quantity == 40
-    # AND one PUT per parked object, a GET + DELETE per object pointed at, LIST pages at the PUT price
+    # AND one PUT per parked object and per rewritten one, a GET per pointer, a DELETE per emptied object, LIST
+    # pages at the PUT price
     assert lines["parked objects (PUT, one per batch of 100)"].usd == pytest.approx(10 * 1.0 / 1000)
-    read = lines["GET + DELETE of each object pointed at"]
-    assert read.quantity == 20 and read.usd == pytest.approx(10 * (0.1 + 0.01) / 1000)
+    rewritten = lines["pointed objects rewritten, smaller (PUT)"]
+    assert rewritten.quantity == 2 and rewritten.usd == pytest.approx(2 * 1.0 / 1000)
+    read = lines["GET of the object each pointer names"]
+    assert read.quantity == 10 and read.usd == pytest.approx(10 * 0.1 / 1000)
+    emptied = lines["DELETE of each pointed object emptied"]
+    assert emptied.quantity == 6 and emptied.usd == pytest.approx(6 * 0.01 / 1000)
     assert lines["ListObjectsV2 pages of the parked objects"].usd == pytest.approx(3 * 1.0 / 1000)
     # AND the failed store calls are counted, never billed
     failed = lines["store calls while the breakers are open (they fail)"]
