@@ -44,21 +44,14 @@ class TodaySchedule:
 
 
 def todays_schedule(config: Config) -> TodaySchedule:
-    """Today's backoff from cloudformation/retry.py while the repository has it, else from the copy below.
-
-    Issue 26 deletes cloudformation/retry.py and Config.retry_schedule with the design they served; the
-    simulation must still describe that design afterwards, so it keeps a documented copy of the algorithm
-    (tests/benchmarks/test_outage_sim.py checks the copy against the original while both exist)."""
+    """The backoff the replaced design used (issue 26 deleted cloudformation/retry.py with it; the simulation keeps
+    this copy of its algorithm to describe that design: prod's schedule was 180, 360, … 43169, 6929 s, as the
+    configuration docs listed it before the change)."""
     window = config.queue.retry_window_seconds
     first = config.visibility_timeout_seconds
     consumer = config.functions["consumer"].timeout_seconds
     longest = SQS_MAX_VISIBILITY_SECONDS - consumer - config.mapping("consumer").batching_window_seconds
-    try:
-        from cloudformation.retry import retry_schedule  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return TodaySchedule(doubling_delays(window, first, longest, JITTER_PERCENT), JITTER_PERCENT)
-    schedule = retry_schedule(window, first_delay=first, max_delay=longest)
-    return TodaySchedule(tuple(schedule.delays), schedule.jitter_percent)
+    return TodaySchedule(doubling_delays(window, first, longest, JITTER_PERCENT), JITTER_PERCENT)
 
 
 def doubling_delays(window: int, first: int, longest: int, jitter_percent: int) -> tuple[int, ...]:
