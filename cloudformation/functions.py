@@ -172,6 +172,7 @@ def build_functions(
                 "QUEUE_URL": Ref(queues.ingest),
                 "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
                 "UNPARK_QUEUE_DEPTH": str(config.unpark_queue_depth),
+                "BREAKER_PROBE_SECONDS": str(config.queue.probe_interval_seconds),
                 "RUN_SECONDS": str(config.retrier_run_seconds),
             },
             [

@@ -35,7 +35,7 @@ from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_conf
 from cloudformation.functions import logical_id
 from dashboards.catalog import build_catalog
 from functions.common.archive import ARCHIVE_PREFIX
-from functions.common.parked import BREAKER_KEY, PARKED_PREFIX, breaker_is_open
+from functions.common.parked import BREAKER_FRESH_PROBES, BREAKER_KEY, PARKED_PREFIX, breaker_is_open
 from local.alarm_evaluator import AlarmEvaluator
 from local.chaos import Chaos, find_clients
 from local.clock import LocalClock
@@ -454,7 +454,11 @@ class LocalRuntime:
             "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], ARCHIVE_PREFIX),
             # what the consumer parked while the store fails, and its breaker's last word (functions/common/parked.py)
             "parked_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], PARKED_PREFIX),
-            "breaker": _breaker_state(client("s3"), outputs["ArchiveBucket"]),
+            "breaker": _breaker_state(
+                client("s3"),
+                outputs["ArchiveBucket"],
+                BREAKER_FRESH_PROBES * self.config.queue.probe_interval_seconds * 1000,
+            ),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
             "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
@@ -516,13 +520,13 @@ def _count_objects(s3: BaseClient, bucket: str, prefix: str) -> int:
     return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
 
 
-def _breaker_state(s3: BaseClient, bucket: str) -> str:
-    """ "open" or "closed" as the consumers last wrote it; "closed" before any failure."""
+def _breaker_state(s3: BaseClient, bucket: str, fresh_ms: int) -> str:
+    """The consumers' breaker as the retrier reads it: "open" only while fresh; "closed" before any failure."""
     try:
         document = s3.get_object(Bucket=bucket, Key=BREAKER_KEY)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return "closed"
-    return "open" if breaker_is_open(document) else "closed"
+    return "open" if breaker_is_open(document, int(time.time() * 1000), fresh_ms) else "closed"
 
 
 def run_foreground(config: Config, ports: Ports, state_dir: Path) -> None:

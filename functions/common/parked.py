@@ -11,7 +11,9 @@ carried it), the event's retry clock (epoch milliseconds: when its retry window 
 it arrived as.
 
 The breaker's state (`parked/breaker.json`) tells the retrier whether the consumers' last word on the store was
-"answering" (unpark) or "failing" (hold).
+"answering" (unpark) or "failing" (hold). A consumer writes it on every transition and on every failed probe, so
+"failing" stays fresh while the store fails and anyone probes it; a "failing" older than a few probe intervals is
+an environment that opened and then went idle, and no longer holds the parked events back.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ RETRY_SINCE_ATTRIBUTE = "retry_since"
 # The message attribute of a pointer: the key of a parked object the consumer is to handle (the message's body
 # is the key too, for a person reading the queue)
 POINTER_ATTRIBUTE = "parked_key"
+# A "failing" the consumers have not refreshed for this many probe intervals is stale: an environment that opened
+# and went idle must not hold the parked events back (the environments still probing refresh it every interval).
+BREAKER_FRESH_PROBES = 3
 _KEY_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
 
@@ -79,14 +84,19 @@ def read_parked(data: bytes) -> list[ParkedEvent]:
     return events
 
 
-def breaker_document(is_open: bool, changed_at: str) -> bytes:
-    return json.dumps({"open": is_open, "changed_at": changed_at}, sort_keys=True).encode()
+def breaker_document(is_open: bool, written_at_ms: int) -> bytes:
+    return json.dumps({"open": is_open, "written_at_ms": written_at_ms}, sort_keys=True).encode()
 
 
-def breaker_is_open(document: Any) -> bool:
-    """What the breaker object says; anything unreadable counts as closed (the retrier then unparks, and a
-    consumer whose store still fails parks again: nothing is lost either way)."""
+def breaker_is_open(document: Any, now_ms: int | None = None, fresh_ms: int | None = None) -> bool:
+    """What the breaker object says: open, and (given `now_ms` and `fresh_ms`) written within `fresh_ms`. Anything
+    unreadable counts as closed (the retrier then points, and a consumer whose store still fails leaves the events
+    where they are: nothing is lost either way)."""
     try:
-        return json.loads(document).get("open") is True
+        state = json.loads(document)
+        is_open, written = state.get("open") is True, state.get("written_at_ms")
     except (ValueError, AttributeError, TypeError):
         return False
+    if now_ms is None or fresh_ms is None:
+        return is_open
+    return is_open and isinstance(written, int) and now_ms - written < fresh_ms

@@ -139,11 +139,13 @@ def store_records(records: list[dict[str, Any]], deadline: float) -> Outcome:
         for message_ids in records_of.values():
             outcome.unstored |= dict.fromkeys(message_ids, "the store is failing (breaker open): parked without a call")
         return outcome
+    probing = breaker.is_open
     _write(outcome, envelopes, records_of, deadline)
     transition = breaker.record(stored_all=not outcome.store_failed)
     if transition is not Transition.NONE:
         logger.warning("breaker " + transition.value, extra={"unstored": len(outcome.unstored)})
-        publish_breaker(s3, SETTINGS.parking_bucket, is_open=transition is Transition.OPENED)
+    if transition is not Transition.NONE or probing:  # a failed probe keeps "failing" fresh for the retrier
+        publish_breaker(s3, SETTINGS.parking_bucket, is_open=breaker.is_open)
     return outcome
 
 

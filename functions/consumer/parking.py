@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
-from functions.common.clock import iso_millis, utc_now
+from functions.common.clock import utc_now
 from functions.common.parked import BREAKER_KEY, ParkedEvent, breaker_document, parked_key, write_parked
 
 logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
@@ -26,13 +26,13 @@ def park(s3: Any, bucket: str, events: list[ParkedEvent]) -> bool:
 
 
 def publish_breaker(s3: Any, bucket: str, *, is_open: bool) -> None:
-    """Tell the retrier whether the store answers. Best effort: a lost update is corrected by the next
-    transition, and the retrier's one-object trickle keeps probing meanwhile."""
+    """Tell the retrier whether the store answers. Best effort: a lost update is corrected by the next probe or
+    transition, and a "failing" that nobody refreshes goes stale by itself."""
     try:
         s3.put_object(
             Bucket=bucket,
             Key=BREAKER_KEY,
-            Body=breaker_document(is_open, iso_millis(utc_now())),
+            Body=breaker_document(is_open, int(utc_now().timestamp() * 1000)),
             ContentType="application/json",
         )
     except (BotoCoreError, ClientError):

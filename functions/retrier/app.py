@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common import aws, env
 from functions.common.clock import utc_now
-from functions.common.parked import POINTER_ATTRIBUTE
+from functions.common.parked import BREAKER_FRESH_PROBES, POINTER_ATTRIBUTE
 from functions.common.sqs_send import send_entries
 from functions.retrier.config import RetrierSettings, load_settings
 from functions.retrier.parked_store import ParkedObject, ParkedStore
@@ -81,7 +81,8 @@ class Retrier:
         window_end = now_ms - self._settings.retry_window_seconds * 1000
         spent = [parked for parked in objects if parked.newest_retry_since_ms <= window_end]
         waiting = [parked for parked in objects if parked.newest_retry_since_ms > window_end]
-        report.breaker_open = self._store.breaker_open(_log_error)
+        fresh_ms = BREAKER_FRESH_PROBES * self._settings.probe_interval_seconds * 1000
+        report.breaker_open = self._store.breaker_open(now_ms, fresh_ms, _log_error)
         depth = self._settings.unpark_queue_depth
         report.spent_sent = self._point(spent, deadline, depth)
         if not report.breaker_open:

@@ -14,6 +14,7 @@ class RetrierSettings:
     # throughput, and the queue never fills with pointers it cannot get to.
     unpark_queue_depth: int
     run_seconds: int  # the most a run works: less than the schedule's interval, so runs do not overlap
+    probe_interval_seconds: int  # the consumers' breaker probe interval: how fresh a "failing" must be
 
 
 def load_settings() -> RetrierSettings:
@@ -23,4 +24,5 @@ def load_settings() -> RetrierSettings:
         retry_window_seconds=env.integer("RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=14 * 86_400),
         unpark_queue_depth=env.integer("UNPARK_QUEUE_DEPTH", 2000, minimum=10, maximum=1_000_000),
         run_seconds=env.integer("RUN_SECONDS", 45, minimum=1, maximum=900),
+        probe_interval_seconds=env.integer("BREAKER_PROBE_SECONDS", 30, minimum=1, maximum=3600),
     )

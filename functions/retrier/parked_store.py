@@ -43,8 +43,9 @@ class ParkedStore:
                     return objects, True
         return objects, False
 
-    def breaker_open(self, on_error: Callable[[Exception], None]) -> bool:
-        """The consumers' last word on the store; none yet (or unreadable) counts as answering."""
+    def breaker_open(self, now_ms: int, fresh_ms: int, on_error: Callable[[Exception], None]) -> bool:
+        """The consumers' last word on the store, if written within `fresh_ms`; none yet, stale or unreadable
+        counts as answering."""
         try:
             document = self._s3.get_object(Bucket=self._bucket, Key=BREAKER_KEY)["Body"].read()
         except self._s3.exceptions.NoSuchKey:
@@ -52,4 +53,4 @@ class ParkedStore:
         except (BotoCoreError, ClientError) as error:
             on_error(error)
             return True  # cannot tell: hold (a trickle still probes)
-        return breaker_is_open(document)
+        return breaker_is_open(document, now_ms, fresh_ms)

@@ -11,6 +11,14 @@ from collections.abc import Callable
 from local.background import BackgroundStack
 
 
+def drained(status: dict, queues: tuple[str, ...] = ("ingest", "dead_letter")) -> bool:
+    """The `queues` empty (nothing visible, nothing in flight) and nothing parked: whatever the stack accepted is
+    stored or archived by now (events the store did not take wait in S3, not in the queue)."""
+    depths = status["queues"]
+    idle = all(depths[name]["visible"] == 0 and depths[name]["in_flight"] == 0 for name in queues)
+    return idle and status["parked_objects"] == 0
+
+
 class Background(threading.Thread):
     """Calls `step` every `interval` seconds until stopped or `limit` seconds have passed; `stop` re-raises
     what a step raised."""

@@ -46,7 +46,7 @@ from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anoma
 from local.background import BackgroundStack
 from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
-from tests.e2e.clients import Background, Trickle, stop_all
+from tests.e2e.clients import Background, Trickle, drained, stop_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -177,9 +177,11 @@ def quiet_stack(stack: BackgroundStack, alarms: Iterable[str], timeout: float = 
     wanted = set(alarms)
 
     def quiet(status: dict) -> bool:
-        queues = status["queues"]
-        empty = all(queues[queue]["visible"] == 0 and queues[queue]["in_flight"] == 0 for queue in DRAINED_QUEUES)
-        return empty and not status["chaos"] and all(status["alarms"][alarm] == "OK" for alarm in wanted)
+        return (
+            drained(status, DRAINED_QUEUES)
+            and not status["chaos"]
+            and all(status["alarms"][alarm] == "OK" for alarm in wanted)
+        )
 
     stack.wait_until(quiet, timeout, "a quiet stack (no fault, empty queues, the alarms needed OK)")
 

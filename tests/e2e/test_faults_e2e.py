@@ -33,6 +33,7 @@ from functions.common.item import decode
 from local.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
+from tests.e2e.clients import drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -140,11 +141,6 @@ class Traffic:
 
 
 # --- the stack -----------------------------------------------------------------------------------------
-
-
-def drained(status: dict) -> bool:
-    queues = status["queues"]
-    return all(queues[name]["visible"] == 0 and queues[name]["in_flight"] == 0 for name in ("ingest", "dead_letter"))
 
 
 def quiet(stack: Any, alarms_ok: set[str]) -> dict:

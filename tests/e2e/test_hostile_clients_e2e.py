@@ -15,13 +15,9 @@ import pytest
 
 from functions.common.item import decode
 from ops.reconcile import reconcile_ids_s3
+from tests.e2e.clients import drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
-
-
-def drained(status: dict) -> bool:
-    ingest = status["queues"]["ingest"]
-    return ingest["visible"] == 0 and ingest["in_flight"] == 0
 
 
 def stored_item(local_stack, event_id: str) -> dict:

@@ -17,13 +17,9 @@ from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
+from tests.e2e.clients import drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
-
-
-def drained(status: dict) -> bool:
-    ingest = status["queues"]["ingest"]
-    return ingest["visible"] == 0 and ingest["in_flight"] == 0
 
 
 def test_posted_events_are_stored_exactly_once(local_stack):

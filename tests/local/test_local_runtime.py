@@ -26,6 +26,8 @@ def test_db_down_reaches_the_idempotency_table_ingest_uses_on_its_first_keyed_re
         "POWERTOOLS_TRACE_DISABLED": "true",
         "QUEUE_URL": f"{moto.endpoint_url}/123456789012/unused",
         "IDEMPOTENCY_TABLE_NAME": table,
+        "POWERTOOLS_SERVICE_NAME": "ingest",  # as the template sets it
+        "RETRY_AFTER_SECONDS": "5",
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

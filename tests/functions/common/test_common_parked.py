@@ -37,7 +37,12 @@ def test_objects_read_back_as_written_with_unicode_line_separators() -> None:
     assert read_parked(write_parked(events)) == events
 
 
-def test_the_breaker_document_says_open_only_when_it_says_so() -> None:
-    assert breaker_is_open(breaker_document(True, "t")) is True
-    assert breaker_is_open(breaker_document(False, "t")) is False
+def test_the_breaker_document_says_open_only_when_it_says_so_and_only_while_fresh() -> None:
+    # GIVEN documents written at t = 1,000 ms
+    opened, closed = breaker_document(True, 1_000), breaker_document(False, 1_000)
+    # THEN open is open and closed is closed; unreadable counts as closed
+    assert breaker_is_open(opened) is True and breaker_is_open(closed) is False
     assert breaker_is_open(b"not json") is False
+    # AND an open one counts only while it is fresher than asked: an idle environment's stale word holds nothing back
+    assert breaker_is_open(opened, now_ms=5_000, fresh_ms=6_000) is True
+    assert breaker_is_open(opened, now_ms=7_000, fresh_ms=6_000) is False

@@ -48,7 +48,7 @@ class Retrier:
         return [item["Key"] for item in listing]
 
     def set_breaker(self, *, is_open: bool) -> None:
-        plain_client("s3").put_object(Bucket=BUCKET, Key=BREAKER_KEY, Body=breaker_document(is_open, "now"))
+        plain_client("s3").put_object(Bucket=BUCKET, Key=BREAKER_KEY, Body=breaker_document(is_open, now_ms()))
 
     def messages(self, url: str) -> list[dict[str, Any]]:
         sqs = plain_client("sqs")
@@ -80,6 +80,7 @@ def retrier(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Retrier]:
     monkeypatch.setenv("RETRY_WINDOW_SECONDS", str(WINDOW_SECONDS))
     monkeypatch.setenv("UNPARK_QUEUE_DEPTH", "50")
     monkeypatch.setenv("RUN_SECONDS", "5")
+    monkeypatch.setenv("BREAKER_PROBE_SECONDS", "30")
     yield Retrier(load_module("functions.retrier.app"), queue_url, dead_letter_url)
 
 
@@ -146,6 +147,19 @@ def test_while_the_breaker_is_open_one_object_goes_back_to_an_empty_queue(retrie
     # stopped) THEN nothing more is sent: a queue with something in it gives the consumers their probe
     assert retrier.app.handler(scheduled(), FakeContext(remaining_ms=4000))["waiting_sent"] == 0
     assert len(retrier.messages(retrier.queue_url)) == 1
+
+
+def test_a_failing_that_nobody_refreshed_holds_nothing_back(retrier: Retrier) -> None:
+    # GIVEN two parked objects, and the breaker's "failing" written 7 probe intervals (of 30 s) ago: an environment
+    # that opened and went idle
+    keys = [retrier.park(name, events([name], now_ms() - 5_000)) for name in ("s1", "s2")]
+    stale = breaker_document(True, now_ms() - 7 * 30_000)
+    plain_client("s3").put_object(Bucket=BUCKET, Key=BREAKER_KEY, Body=stale)
+
+    # WHEN the retrier runs THEN it reads the store as answering and points at both
+    result = retrier.app.handler(scheduled(), FakeContext())
+    assert result["breaker_open"] is False
+    assert sorted(pointed_keys(retrier.messages(retrier.queue_url))) == sorted(keys)
 
 
 def test_a_full_queue_gets_no_more_until_it_drains(retrier: Retrier) -> None:
