@@ -208,10 +208,11 @@ class LocalRuntime:
 
     def _start_handlers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
-        for name in FUNCTION_NAMES:
-            os.environ.update(self.stack.function_environment(name))
-        # The canary calls the public API: locally, that is the local gateway.
-        os.environ["API_URL"] = f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"
+        # The canary calls the public API: locally, that is the local gateway (over the template's execute-api URL).
+        local = {"API_URL": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"}
+        environments = {name: {**self.stack.function_environment(name), **local} for name in FUNCTION_NAMES}
+        for environment in environments.values():
+            os.environ.update(environment)
         # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
         self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
         self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
@@ -230,7 +231,7 @@ class LocalRuntime:
                 memory_mb=int(props["MemorySize"]),
                 reserved_concurrency=int(props["ReservedConcurrentExecutions"]),
                 region=self.config.region,
-                environment=self.stack.function_environment(name),
+                environment=environments[name],
             )
             self._functions[name] = LocalFunction.from_handler_path(
                 settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)
