@@ -387,76 +387,78 @@ def _canary_triggers(config: Config, canary: awslambda.Function, queues: Queues,
     """The canary's schedule: every interval (rounded to Scheduler's minutes; the local stack runs it faster),
     with an explicit Input. A late or retried run proves nothing the next one will not: no retries, and what
     could not be delivered goes to the failures queue. Off in the configuration: the schedule is disabled."""
+    return _runs_every(
+        canary,
+        "Runs the end-to-end canary: one event in through the API, read back from the table",
+        config.canary.interval_seconds,
+        SCHEDULE_INPUT,
+        queues,
+        key_arn,
+        enabled=config.canary.enabled,
+    )
+
+
+def _retrier_triggers(config: Config, retrier: awslambda.Function, queues: Queues, key_arn: GetAtt) -> list:
+    """The retrier's schedule: every retrier interval (whole minutes), one run at a time. A run that could not
+    start is not worth retrying: the next one does the same work."""
+    return _runs_every(
+        retrier,
+        "Points the consumer at parked events: once the store answers, or once their retry window is spent",
+        config.queue.retrier_interval_seconds,
+        json.dumps(RETRIER_SCHEDULE_INPUT, sort_keys=True),
+        queues,
+        key_arn,
+        source_account_only=True,
+    )
+
+
+def _runs_every(
+    function: awslambda.Function,
+    description: str,
+    interval_seconds: int,
+    schedule_input: str,
+    queues: Queues,
+    key_arn: GetAtt,
+    *,
+    enabled: bool = True,
+    source_account_only: bool = False,
+) -> list:
+    """A `rate()` schedule (whole minutes) that invokes `function` with an explicit Input, never retried (the next
+    run does the same work), with what could not be delivered in the failures queue; its role, and the function's
+    no-retry asynchronous invocation config. Logical ids from the function's: `Canary` → `CanarySchedule`, …"""
+    name = function.title.removesuffix("Function")
     failures_arn = GetAtt(queues.failures, "Arn")
     role = service_role(
-        "CanaryScheduleRole",
+        f"{name}ScheduleRole",
         "scheduler.amazonaws.com",
-        "invoke-canary",
+        f"invoke-{name.lower()}",
         [
-            allow([lambda_actions.InvokeFunction], [GetAtt(canary, "Arn")]),
+            allow([lambda_actions.InvokeFunction], [GetAtt(function, "Arn")]),
             allow([sqs_actions.SendMessage], [failures_arn]),
             allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
         ],
+        # Only schedules of this account may use the role (the confused-deputy guard).
+        condition=Condition(StringEquals("aws:SourceAccount", AccountId)) if source_account_only else None,
     )
-    minutes = max(1, config.canary.interval_seconds // 60)
+    minutes = max(1, interval_seconds // 60)
     schedule = scheduler.Schedule(
-        "CanarySchedule",
-        Description="Runs the end-to-end canary: one event in through the API, read back from the table",
+        f"{name}Schedule",
+        Description=description,
         ScheduleExpression=f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
         FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-        State="ENABLED" if config.canary.enabled else "DISABLED",
+        State="ENABLED" if enabled else "DISABLED",
         Target=scheduler.Target(
-            Arn=GetAtt(canary, "Arn"),
+            Arn=GetAtt(function, "Arn"),
             RoleArn=GetAtt(role, "Arn"),
-            Input=SCHEDULE_INPUT,
+            Input=schedule_input,
             DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
             # 60 s is the least Scheduler accepts (botocore: scheduler MaximumEventAgeInSeconds min 60)
             RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=0, MaximumEventAgeInSeconds=60),
         ),
     )
     no_retries = awslambda.EventInvokeConfig(
-        "CanaryAsyncInvokeConfig",
-        FunctionName=Ref(canary),
-        Qualifier="$LATEST",
-        MaximumRetryAttempts=0,
-        MaximumEventAgeInSeconds=60,
-    )
-    return [role, schedule, no_retries]
-
-
-def _retrier_triggers(config: Config, retrier: awslambda.Function, queues: Queues, key_arn: GetAtt) -> list:
-    """The retrier's schedule: every retrier interval (whole minutes), one run at a time. A run that could not
-    start is not worth retrying: the next one does the same work."""
-    failures_arn = GetAtt(queues.failures, "Arn")
-    role = service_role(
-        "RetrierScheduleRole",
-        "scheduler.amazonaws.com",
-        "invoke-retrier",
-        [
-            allow([lambda_actions.InvokeFunction], [GetAtt(retrier, "Arn")]),
-            allow([sqs_actions.SendMessage], [failures_arn]),
-            allow([kms_actions.Decrypt, kms_actions.GenerateDataKey], [key_arn]),
-        ],
-        condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-    )
-    minutes = max(1, config.queue.retrier_interval_seconds // 60)
-    schedule = scheduler.Schedule(
-        "RetrierSchedule",
-        Description="Sends parked events back to the ingest queue, or to the DLQ once their retry window is spent",
-        ScheduleExpression=f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
-        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-        State="ENABLED",
-        Target=scheduler.Target(
-            Arn=GetAtt(retrier, "Arn"),
-            RoleArn=GetAtt(role, "Arn"),
-            Input=json.dumps(RETRIER_SCHEDULE_INPUT, sort_keys=True),
-            DeadLetterConfig=scheduler.DeadLetterConfig(Arn=failures_arn),
-            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=0, MaximumEventAgeInSeconds=60),
-        ),
-    )
-    no_retries = awslambda.EventInvokeConfig(
-        "RetrierAsyncInvokeConfig",
-        FunctionName=Ref(retrier),
+        f"{name}AsyncInvokeConfig",
+        FunctionName=Ref(function),
         Qualifier="$LATEST",
         MaximumRetryAttempts=0,
         MaximumEventAgeInSeconds=60,
