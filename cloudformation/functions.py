@@ -173,6 +173,8 @@ def build_functions(
                 "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
                 "UNPARK_QUEUE_DEPTH": str(config.unpark_queue_depth),
                 "BREAKER_PROBE_SECONDS": str(config.queue.probe_interval_seconds),
+                # a pointer not handled comes back after the queue's visibility timeout: twice that, and it is lost
+                "REPOINT_AFTER_SECONDS": str(2 * config.visibility_timeout_seconds),
                 "RUN_SECONDS": str(config.retrier_run_seconds),
             },
             [

@@ -282,9 +282,10 @@ def settle(records: list[dict[str, Any]], outcome: Outcome, in_place: set[str]) 
     if not park(s3, SETTINGS.parking_bucket, parked):
         failures |= dict.fromkeys(to_park, "not parked")
         parked = []
-    waiting_count = len(parked) + len([message_id for message_id in waiting if message_id in in_place])
+    # Every unstored event not dead-lettered waits on a retry: parked, still in its object, or back in the queue
+    # (when it could not be parked: S3 failing too).
     _record_metrics(
-        outcome, len(records), waiting_count, len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved)
+        outcome, len(records), len(waiting), len(to_dead_letter) - len(not_moved), len(set(spent) - not_moved)
     )
     return failures
 

@@ -68,6 +68,10 @@ class Retrier:
     ) -> None:
         self._settings = settings
         self._store = ParkedStore(s3_client, settings.parking_bucket)
+        # key → when this execution environment pointed at it (clock()): a warm environment's runs never point at
+        # one object twice within repoint_after_seconds; a cold one may, once (the consumer then finds it gone or
+        # stores its events again, identically in the table)
+        self._pointed: dict[str, float] = {}
         self._sqs = sqs_client
         self._clock = clock
         self._sleep = sleep
@@ -76,11 +80,13 @@ class Retrier:
         report = RunReport()
         objects, _ = self._store.oldest()
         report.parked_objects = len(objects)
+        self._forget_pointed({parked.key for parked in objects})
         if objects:
             report.oldest_retry_age_seconds = max(now_ms - objects[0].newest_retry_since_ms, 0) / 1000
         window_end = now_ms - self._settings.retry_window_seconds * 1000
-        spent = [parked for parked in objects if parked.newest_retry_since_ms <= window_end]
-        waiting = [parked for parked in objects if parked.newest_retry_since_ms > window_end]
+        unpointed = [parked for parked in objects if parked.key not in self._pointed]
+        spent = [parked for parked in unpointed if parked.newest_retry_since_ms <= window_end]
+        waiting = [parked for parked in unpointed if parked.newest_retry_since_ms > window_end]
         fresh_ms = BREAKER_FRESH_PROBES * self._settings.probe_interval_seconds * 1000
         report.breaker_open = self._store.breaker_open(now_ms, fresh_ms, _log_error)
         depth = self._settings.unpark_queue_depth
@@ -108,8 +114,15 @@ class Retrier:
                 for position, parked in enumerate(round_)
             ]
             failed = send_entries(self._sqs, self._settings.queue_url, entries, _log_error)
+            now = self._clock()
+            self._pointed |= {parked.key: now for position, parked in enumerate(round_) if str(position) not in failed}
             sent += len(round_) - len(failed)
         return sent
+
+    def _forget_pointed(self, listed: set[str]) -> None:
+        """Forget objects that are gone (handled) and pointers old enough to point at their object again."""
+        oldest = self._clock() - self._settings.repoint_after_seconds
+        self._pointed = {key: at for key, at in self._pointed.items() if key in listed and at > oldest}
 
     def _wait_for_room(self, deadline: float, below_depth: int) -> bool:
         """Whether the ingest queue has room for more before the deadline (its visible messages below the depth)."""

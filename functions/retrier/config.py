@@ -15,6 +15,9 @@ class RetrierSettings:
     unpark_queue_depth: int
     run_seconds: int  # the most a run works: less than the schedule's interval, so runs do not overlap
     probe_interval_seconds: int  # the consumers' breaker probe interval: how fresh a "failing" must be
+    # An object pointed at is not pointed at again for this long (its pointer may still wait in the queue: two would
+    # have two consumers store its events twice, and the S3 analytics store would get them twice)
+    repoint_after_seconds: int
 
 
 def load_settings() -> RetrierSettings:
@@ -25,4 +28,5 @@ def load_settings() -> RetrierSettings:
         unpark_queue_depth=env.integer("UNPARK_QUEUE_DEPTH", 2000, minimum=10, maximum=1_000_000),
         run_seconds=env.integer("RUN_SECONDS", 45, minimum=1, maximum=900),
         probe_interval_seconds=env.integer("BREAKER_PROBE_SECONDS", 30, minimum=1, maximum=3600),
+        repoint_after_seconds=env.integer("REPOINT_AFTER_SECONDS", 360, minimum=1, maximum=86_400),
     )

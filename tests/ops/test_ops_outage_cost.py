@@ -59,18 +59,18 @@ def test_the_retriers_pace_is_the_one_functions_retrier_app_py_has() -> None:
     assert constants["DEPTH_POLL_SECONDS"] == DEPTH_POLL_SECONDS
 
 
-def test_a_batch_of_pointers_reads_its_objects_side_by_side_and_takes_at_most_5000_events() -> None:
+def test_a_batch_of_pointers_reads_its_objects_side_by_side_and_takes_at_most_10000_events() -> None:
     # GIVEN prod's batches of 100 and ops/cost.py's call times: 10 ms + 0.1 ms per record, 12 ms per BatchWriteItem
-    # of 25, 30 ms per S3 request; the consumer takes at most 5,000 parked events a batch and reads 8 objects at once
+    # of 25, 30 ms per S3 request; the consumer takes at most 10,000 parked events a batch and reads 8 objects at once
     assume = Assumptions()
     # WHEN the consumer handles a batch of 100 pointers to objects of 100 events
     seconds = pointer_batch_seconds(PROD, assume, 100)
-    # THEN it takes the events of 50 objects: 10 ms + 0.1 ms × 5,100 records + 200 × 12 ms, 13 rounds of 8 GETs
-    # and 50 DELETEs (each emptied object) of 30 ms
-    assert objects_taken(100, 100) == 50
-    assert seconds == pytest.approx((10 + 0.1 * 5_100 + 200 * 12 + (13 + 50) * 30) / 1000)
-    # AND with every environment busy the drain stores 10 × 5,000 events per such batch: less than ordinary batches
-    assert drain_throughput(PROD, assume, 100) == pytest.approx(50_000 / seconds)
+    # THEN it takes the events of all 100 objects: 10 ms + 0.1 ms × 10,100 records + 400 × 12 ms, 13 rounds of 8
+    # GETs and 100 DELETEs (each emptied object) of 30 ms
+    assert objects_taken(100, 100) == 100
+    assert seconds == pytest.approx((10 + 0.1 * 10_100 + 400 * 12 + (13 + 100) * 30) / 1000)
+    # AND with every environment busy the drain stores 10 × 10,000 events per such batch: less than ordinary batches
+    assert drain_throughput(PROD, assume, 100) == pytest.approx(100_000 / seconds)
     assert drain_throughput(PROD, assume, 100) < full_throughput(PROD, assume)
     # AND smaller objects fit whole (100 × 10 events) but drain slower: more GETs and DELETEs per event
     assert objects_taken(100, 10) == 100
@@ -90,10 +90,10 @@ def test_an_hour_parks_every_event_and_the_store_sees_only_probes() -> None:
     # AND the store gets each environment's first failure and a probe every 30 s after it: 10 × 120
     assert counts.store_requests == 10 * 3600 / 30
     # AND nothing outlasts the 24 h window: every object is emptied once; a batch of 100 pointers takes the events of
-    # 50 (the cap), so an object is pointed at twice on average, besides each run's trickle
+    # all 100 (within the 10,000 cap), so each object is pointed at once, besides each run's trickle
     assert counts.dead_lettered_events == 0
     assert counts.emptied_objects == counts.parked_objects
-    assert counts.pointers == 2 * counts.parked_objects + runs
+    assert counts.pointers == counts.parked_objects + runs
     assert counts.pointer_batches == counts.pointers / 100
     # AND while the consumer drains, the retrier waits on the depth for 50 s of every 60
     draining = 3_600_000 / drain_throughput(PROD, Assumptions(), 100)
@@ -114,10 +114,10 @@ def test_an_outage_beyond_the_window_dead_letters_what_was_accepted_before_its_l
     counts = expected_parking_counts(PROD, 100, 30.0)
     # THEN the first 6 h of events are dead-lettered by the consumer (their window is spent), the rest stored
     assert counts.dead_lettered_events == 100 * 6 * 3600
-    # AND every object, spent or not, is emptied once: one per batch of 100 (batches take whole objects of 100
-    # events up to 50 of them, so pointed at twice on average), besides one trickled pointer per retrier run
+    # AND every object, spent or not, is emptied once: one per batch of 100 (batches take all 100 objects of 100
+    # events: pointed at once), besides one trickled pointer per retrier run
     assert counts.emptied_objects == counts.parked_objects == 100 * 30 * 3600 / 100
-    assert counts.pointers == 2 * counts.parked_objects + 30 * 60
+    assert counts.pointers == counts.parked_objects + 30 * 60
 
 
 def test_batches_are_as_full_as_the_rate_fills_them_within_the_window() -> None:

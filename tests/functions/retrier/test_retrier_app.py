@@ -80,6 +80,7 @@ def retrier(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Retrier]:
     monkeypatch.setenv("RETRY_WINDOW_SECONDS", str(WINDOW_SECONDS))
     monkeypatch.setenv("UNPARK_QUEUE_DEPTH", "50")
     monkeypatch.setenv("RUN_SECONDS", "5")
+    monkeypatch.setenv("REPOINT_AFTER_SECONDS", "60")
     monkeypatch.setenv("BREAKER_PROBE_SECONDS", "30")
     yield Retrier(load_module("functions.retrier.app"), queue_url, dead_letter_url)
 
@@ -160,6 +161,27 @@ def test_a_failing_that_nobody_refreshed_holds_nothing_back(retrier: Retrier) ->
     result = retrier.app.handler(scheduled(), FakeContext())
     assert result["breaker_open"] is False
     assert sorted(pointed_keys(retrier.messages(retrier.queue_url))) == sorted(keys)
+
+
+def test_an_object_pointed_at_is_not_pointed_at_again_while_its_pointer_may_still_wait(retrier: Retrier) -> None:
+    # GIVEN two parked objects, the store answering, and a retrier on a clock the test moves
+    keys = [retrier.park(name, events([name], now_ms() - 5_000)) for name in ("k1", "k2")]
+    retrier.set_breaker(is_open=False)
+    clock = [0.0]
+    runner = retrier.app.Retrier(retrier.app.SETTINGS, plain_client("s3"), plain_client("sqs"), clock=lambda: clock[0])
+
+    # WHEN it runs twice, 2 s apart, while nobody has handled the pointers yet
+    first = runner.run(now_ms(), deadline=5.0)
+    clock[0] = 2.0
+    second = runner.run(now_ms(), deadline=7.0)
+
+    # THEN the second run points at neither again: two consumers would store the same events twice
+    assert (first.waiting_sent, second.waiting_sent) == (2, 0)
+    # WHEN the pointers are older than REPOINT_AFTER_SECONDS (60 s) and the objects are still parked THEN they are
+    # pointed at again (a pointer may have been lost)
+    clock[0] = 70.0
+    assert runner.run(now_ms(), deadline=75.0).waiting_sent == 2
+    assert sorted(pointed_keys(retrier.messages(retrier.queue_url))) == sorted(keys + keys)
 
 
 def test_a_full_queue_gets_no_more_until_it_drains(retrier: Retrier) -> None:
