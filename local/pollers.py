@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 from local.lambdas import Invoker, TooManyRequestsException
 
@@ -97,14 +98,21 @@ class SqsMapping:
 
 
 def receive(sqs: BaseClient, queue_url: str, max_messages: int, wait_seconds: int) -> list[dict[str, Any]]:
-    """One ReceiveMessage with every system and message attribute (what Lambda asks for)."""
-    response = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=max_messages,
-        WaitTimeSeconds=wait_seconds,
-        MessageSystemAttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )
+    """One ReceiveMessage with every system and message attribute (what Lambda asks for). At the queue's in-flight
+    cap SQS answers a short poll with OverLimit: as for Lambda's long polls, that is "nothing to receive now" (a
+    poller must not drop the batch it is collecting: its messages would come back with a receive spent)."""
+    try:
+        response = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "OverLimit":
+            return []
+        raise
     return list(response.get("Messages", []))
 
 

@@ -353,8 +353,6 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     sender = Background(trickle.step, TRICKLE_INTERVAL, 300.0)
     lost = Background(lost_events_publisher(stack), LOST_EVENTS_INTERVAL, 8 * PERIOD)
     try:
-        # AND the archive down, for the poison sent later
-        stack.inject("archive-down", ARCHIVE_DOWN_SECONDS)
         # WHEN the table is unreachable for less than the retry budget
         stack.inject("db-down", DB_DOWN_SECONDS)
         db_back = time.time() + DB_DOWN_SECONDS
@@ -372,12 +370,17 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
             {ENQUEUE_GAP_WINDOW},
             {ENQUEUE_GAP, ENQUEUE_GAP_WINDOW},
         )
-        # WHEN poison messages reach the ingest queue: the consumer sends them to the dead-letter queue at once
-        # (after the composite's check: they page through it too), where the archive is down
-        send_poison(stack, POISON_MESSAGES)
-        # WHEN the outage's events are stored (the next fault must not use up their receives), DynamoDB
-        # throttles the writes
+        # WHEN the outage's events are stored (parked meanwhile: S3 must be up for that, so the archive goes down only
+        # now), poison messages reach the ingest queue while the archive is down: the consumer sends them to the
+        # dead-letter queue at once (after the composite's check: they page through it too)
         stack.wait_stored(trickle.ids(before=db_back), STORE_TIMEOUT)
+        stack.inject("archive-down", ARCHIVE_DOWN_SECONDS)
+        send_poison(stack, POISON_MESSAGES)
+        # THEN the poison, dead-lettered while the archive is down, is held: the DLQ alarm and the archiver's
+        # errors page, and the archive comes back (before the throttling: a throttled batch is parked in S3)
+        stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
+        stack.lift("archive-down")
+        # WHEN DynamoDB throttles the writes
         throttle_began = time.time()
         stack.inject("db-throttle", UNTIL_FIRED_SECONDS)
         # THEN throttled writes show in the table's FILLed throttle count; the throttling ends there
@@ -386,10 +389,6 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         # AND once the request alarms are OK, a burst of refused requests, far above the request history
         wait_ok(stack, {REQUEST_ANOMALY, CLIENT_ERRORS}, CLEAR_TIMEOUT)
         burst_began, expected_refusals, refusals = burst(stack, BAND_HISTORY_PERIODS * PERIOD)
-        # THEN the poison, dead-lettered while the archive is down, is held: the DLQ alarm and the archiver's
-        # errors page, and the archive comes back
-        stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
-        stack.lift("archive-down")
         # WHEN the consumer crashes mid-batch (throttled batches no longer time out: they are parked), THEN the
         # failed invocations show as errors, and their batches age in the queue past a visibility timeout (a crash
         # parks nothing: the whole batch comes back); the crashes end there

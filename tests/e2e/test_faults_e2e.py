@@ -27,12 +27,14 @@ import pytest
 import requests
 
 from cloudformation.config import load_config
+from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
 from local.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
+from ops.whereabouts import locate
 from tests.e2e.clients import drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -233,7 +235,22 @@ def expect_stored_once(
     FIGURES["duplicates"] += duplicates
     FIGURES["missing from the S3 copy"] += len(copy.missing)
     FIGURES["repeated in the S3 copy"] += sum(copy.duplicated.values()) - len(copy.duplicated)
-    assert not lost, f"{len(lost)} accepted events are not in the table, e.g. {sorted(lost)[:5]}"
+    if lost:  # say where they are (queues, parked, archive): a failure here should name its cause
+        outputs = stack.outputs
+        where = locate(
+            lost,
+            stack.client("sqs"),
+            stack.client("s3"),
+            outputs["QueueUrl"],
+            outputs["DeadLetterQueueUrl"],
+            outputs["ArchiveBucket"],
+        )
+        lines = "\n".join(where.summary(sorted(lost)))
+        s3, bucket = stack.client("s3"), outputs["ArchiveBucket"]
+        for key in sorted(set(where.archived.values()))[:3]:
+            for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=key)["Body"].read())[:2]:
+                lines += f"\n  archived: reason={line['reason']} receives={line['receive_count']} key={key}"
+        raise AssertionError(f"{len(lost)} accepted events are not in the table, e.g. {sorted(lost)[:5]}\n{lines}")
     assert not altered, f"stored events differ from what was sent: {altered[:5]}"
     assert duplicates == 0 and grown == len(accepted), (grown, len(accepted), duplicates)
     assert not copy.missing, f"{len(copy.missing)} accepted events are not in the S3 copy, e.g. {copy.missing[:5]}"

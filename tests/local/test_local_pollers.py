@@ -7,10 +7,14 @@ import threading
 import time
 from typing import Any
 
+import boto3
+import pytest
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from local.notifications import BridgeSettings, SnsToFunctionBridge
-from local.pollers import SqsMapping, SqsPoller, failed_message_ids
+from local.pollers import SqsMapping, SqsPoller, failed_message_ids, receive
 from tests.aws_helpers import unique
 from tests.local.conftest import QueueFactory
 from tests.local.helpers import aws_event, queue_depth, stub_function
@@ -291,3 +295,17 @@ def test_a_paused_mapping_receives_nothing_until_resumed(sqs: BaseClient, make_q
     paused.clear()
     assert poller.poll_once() == 1
     assert len(events) == 1 and queue_depth(sqs, url) == (0, 0)
+
+
+def test_a_poll_at_the_in_flight_cap_receives_nothing_instead_of_failing() -> None:
+    # GIVEN SQS answering a short poll with OverLimit, as it does at the queue's in-flight cap
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_client_error("receive_message", service_error_code="OverLimit", http_status_code=403)
+    stubber.add_client_error("receive_message", service_error_code="AccessDenied", http_status_code=403)
+    with stubber:
+        # WHEN the poller receives THEN it gets nothing (and keeps the batch it is collecting), as a long poll would
+        assert receive(client, "https://sqs.us-east-1.amazonaws.com/1/q", 10, 0) == []
+        # AND any other error still raises
+        with pytest.raises(ClientError):
+            receive(client, "https://sqs.us-east-1.amazonaws.com/1/q", 10, 0)
