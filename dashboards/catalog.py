@@ -402,15 +402,24 @@ def _queue(config: Config, period: int) -> list[Signal]:
             "Seconds",
             "Time to drain",
         ),
-        # Events the API accepted that never reached the queue: must stay at zero.
+        # Events the API accepted that never reached the queue: must stay at zero. The retrier's pointers to parked
+        # objects are sends of no accepted event: without them, a pointer a period would hide a lost event a period.
         Expression(
             "enqueue_gap",
-            "FILL(events_accepted, 0) - FILL(queue_sent, 0)",
-            (accepted, sent),
+            f"FILL(events_accepted, 0) - (FILL(queue_sent, 0) - FILL({POINTERS_SENT}, 0))",
+            (accepted, sent, _pointers_sent(config, POINTERS_SENT, period)),
             "Count",
             "Accepted but not enqueued",
         ),
     ]
+
+
+POINTERS_SENT = "parked_objects_sent"  # the same series as the Retries row's
+
+
+def _pointers_sent(config: Config, signal_id: str, period: int) -> Metric:
+    """The retrier's pointers to parked objects: messages on the ingest queue that carry no accepted event."""
+    return _ours(config, signal_id, "ParkedObjectsSent", "retrier", period)
 
 
 def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
@@ -421,15 +430,17 @@ def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
     window = period * config.monitoring.evaluation_periods
     accepted = _ours(config, "accepted_gap_window", "EventsAccepted", "ingest", window)
     sent = _sqs(config, "sent_gap_window", "ingest", "NumberOfMessagesSent", window)
+    pointers = _pointers_sent(config, "pointers_sent_gap_window", window)
     minimum = config.monitoring.min_requests_per_period * config.monitoring.evaluation_periods
-    gap = "(FILL(accepted_gap_window, 0) - FILL(sent_gap_window, 0))"
+    gap = "(FILL(accepted_gap_window, 0) - (FILL(sent_gap_window, 0) - FILL(pointers_sent_gap_window, 0)))"
     return [
         accepted,
         sent,
+        pointers,
         Expression(
             "enqueue_gap_window_percent",
             f"IF(accepted_gap_window >= {minimum}, 100 * {gap} / accepted_gap_window, 0)",
-            (accepted, sent),
+            (accepted, sent, pointers),
             "Percent",
             f"Accepted but not enqueued over {window} s (windows ≥ {minimum} events)",
         ),

@@ -104,6 +104,7 @@ def test_loss_in_some_periods_only_trips_the_window_sum_not_the_every_period_gap
     summed = {
         "accepted_gap_window": {0: sum(accepted[:3]), width: sum(accepted[3:6]), 2 * width: sum(accepted[6:])},
         "sent_gap_window": {0: sum(sent[:3]), width: sum(sent[3:6]), 2 * width: sum(sent[6:])},
+        "pointers_sent_gap_window": {},  # no retrier pointers (missing data: FILL 0)
     }
     # THEN the every-period alarm never fires, and the window alarm fires for that window only
     assert set(states(every, per_period, 9)) == {OK}
@@ -116,12 +117,26 @@ def test_the_window_gap_ignores_edge_noise_and_windows_with_a_handful_of_events(
     minimum = CONFIG.monitoring.min_requests_per_period * CONFIG.monitoring.evaluation_periods
     # WHEN a busy window differs by less than the threshold (an event in flight at its edge), or a window with a
     # handful of events loses one of them
-    edge = {"accepted_gap_window": {0: 1000.0}, "sent_gap_window": {0: 995.0}}
-    handful = {"accepted_gap_window": {0: float(minimum - 1)}, "sent_gap_window": {0: float(minimum - 2)}}
+    none = {"pointers_sent_gap_window": {}}
+    edge = {"accepted_gap_window": {0: 1000.0}, "sent_gap_window": {0: 995.0}, **none}
+    handful = {"accepted_gap_window": {0: float(minimum - 1)}, "sent_gap_window": {0: float(minimum - 2)}, **none}
     # THEN neither alarms; nor does a window with no events at all
     assert evaluate_alarm(window, edge, window.period).state == OK
     assert evaluate_alarm(window, handful, window.period).state == OK
-    assert evaluate_alarm(window, {"accepted_gap_window": {}, "sent_gap_window": {}}, window.period).state == OK
+    assert evaluate_alarm(window, {"accepted_gap_window": {}, "sent_gap_window": {}, **none}, window.period).state == OK
+
+
+def test_the_retriers_pointers_do_not_hide_lost_events(local_alarms):
+    # GIVEN the window-sum gap alarm, a window of 500 accepted events of which 20 never reached the queue, and the
+    # retrier's 20 pointers to parked objects sent to the queue in the same window (messages of no accepted event)
+    window = alarm_of(local_alarms, "enqueue-gap-window-high")
+    lost = {
+        "accepted_gap_window": {0: 500.0},
+        "sent_gap_window": {0: 480.0 + 20.0},
+        "pointers_sent_gap_window": {0: 20.0},
+    }
+    # WHEN it is evaluated THEN the loss shows: the pointers are not counted as enqueued events
+    assert evaluate_alarm(window, lost, window.period).state == ALARM
 
 
 # --- api-traffic-stopped -----------------------------------------------------------------------------------
