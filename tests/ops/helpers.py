@@ -90,3 +90,26 @@ def table_ids(dynamodb: Any, table: str) -> list[str]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="event_id"):
         ids += [item["event_id"]["S"] for item in page["Items"]]
     return ids
+
+
+class Console:
+    """What a deploy prints, line by line (the `say` callback ops/deploy.py and ops/recovery.py take)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def yes(_: object) -> bool:
+    """A confirmation prompt that always agrees."""
+    return True
+
+
+def no_sleep(_: float) -> None:
+    return None

@@ -21,6 +21,7 @@ from ops.errors import OpsError
 from ops.package import upload_template
 from ops.stack import environment_stack
 from tests.aws_helpers import unique
+from tests.ops.helpers import Console, no_sleep, yes
 from tests.ops.test_ops_package import FakeInstaller
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -72,26 +73,6 @@ def spec(name: str, body: str, stage: str = "one", url: str | None = None) -> St
         parameters={"Stage": stage},
         tags={"Project": name},
     )
-
-
-class Console:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-def yes(_: object) -> bool:
-    return True
-
-
-def no_sleep(_: float) -> None:
-    return None
 
 
 def test_deploy_update_no_change_and_destroy_keeping_the_retained_table(aws: boto3.Session) -> None:

@@ -23,6 +23,7 @@ from ops.changeset import Template
 from ops.deploy import StackSpec, deploy_stack
 from ops.errors import OpsError
 from ops.recovery import DataClients, Leftover
+from tests.ops.helpers import Console, no_sleep, yes
 
 REGION = "us-east-1"
 NAME = "sluice-prod"
@@ -174,26 +175,6 @@ def account() -> Iterator[Account]:
     yield account
     for stub in account.stubs.values():
         stub.deactivate()
-
-
-class Console:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-def no_sleep(_: float) -> None:
-    return None
-
-
-def yes(_: object) -> bool:
-    return True
 
 
 def first_create_fails_and_its_rollback_cannot_delete_the_table(account: Account) -> None:
