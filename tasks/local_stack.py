@@ -96,8 +96,8 @@ def status(c: Context) -> None:
 
 @task(
     help={
-        "fault": " | ".join(FAULTS),
-        "seconds": "how long the fault lasts (it lifts itself); 0 lifts it now",
+        "fault": "; ".join(f"{name}: {fault.description}" for name, fault in FAULTS.items()),
+        "seconds": "how long the fault lasts (it lifts itself; default 60); 0 lifts it now",
     }
 )
 def chaos(c: Context, fault: str, seconds: float = 60) -> None:
