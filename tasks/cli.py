@@ -202,7 +202,7 @@ def _silence_stdout() -> None:
 
 
 def install() -> None:
-    # invoke's parser has no hooks for these two: the methods are wrapped (the originals are kept above)
+    # invoke's parser has no hooks for these: the methods are wrapped (the originals are kept above)
     ParseMachine.complete_context = _complete_context_in_our_words  # type: ignore[method-assign]
     ParseMachine.handle = _help_before_required_options  # type: ignore[method-assign]
     ParseMachine.error = _error_in_our_words  # type: ignore[method-assign,assignment]

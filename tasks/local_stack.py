@@ -143,7 +143,7 @@ def dashboard(c: Context, out: str = ".local/dashboards") -> None:
 
 @task(
     help={
-        "errors": "only errors (with their tracebacks) and alarms going off: why did it fail?",
+        "errors": "only errors, one line each with what was raised, and alarms going off: why did it fail?",
         "follow": "then keep printing new lines as they are written (Ctrl-C stops)",
         "lines": "last lines per log (default 40)",
     }
