@@ -18,7 +18,7 @@ from typing import Any
 
 from alarms.definitions import Definitions
 from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
-from alarms.rules import composite_state, evaluation_order
+from alarms.rules import composite_state, evaluation_order, rule_children
 from dashboards.metric_math import Series
 
 # AlarmActions that reach people are these topic names after resolution (see ops.backtest).
@@ -76,6 +76,11 @@ class History:
     end: int
     series: Mapping[str, Series]
     markers: tuple[Marker, ...] = ()
+
+    def holds(self, alarm: MetricAlarm, step: int) -> bool:
+        """Whether every series the alarm reads is in the history (a recording made before a metric existed
+        lacks it: the alarm cannot be judged on it, and "0 episodes" would be a claim the data cannot make)."""
+        return all(stat_key(recorded_stat(stat, step)) in self.series for stat in alarm.metric_stats().values())
 
     def for_alarm(self, alarm: MetricAlarm, step: int) -> dict[str, Series]:
         """The alarm's inputs by query id; a window longer than `step` rolled up from step-long datapoints."""
@@ -157,6 +162,8 @@ class AlarmSummary:
     low_notifications: int
     low_outside_business_hours: int
     first_page_after_fault_seconds: float | None
+    has_data: bool = True
+    """False when the history lacks a series the alarm reads (for a composite: every child lacks one)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -170,6 +177,7 @@ def summarize(
 ) -> list[AlarmSummary]:
     """One row per alarm of the table, in the table's order (composites last)."""
     fault = min((marker.time for marker in history.markers), default=None)
+    judged = _judged(definitions, history)
     rows = []
     for definition in [*definitions.alarms, *definitions.composites]:
         name = definition["AlarmName"]
@@ -189,9 +197,23 @@ def summarize(
                 low_notifications=len(lows),
                 low_outside_business_hours=len(outside),
                 first_page_after_fault_seconds=min(after_fault, default=None),
+                has_data=judged[name],
             )
         )
     return rows
+
+
+def _judged(definitions: Definitions, history: History) -> dict[str, bool]:
+    """Per alarm, whether the history holds what it reads; a composite is judged when any child is."""
+    step = history_step(definitions)
+    judged = {
+        definition["AlarmName"]: history.holds(MetricAlarm.from_definition(definition), step)
+        for definition in definitions.alarms
+    }
+    for composite in evaluation_order(definitions.composites):
+        children = rule_children(composite["AlarmRule"])
+        judged[composite["AlarmName"]] = any(judged.get(name, False) for name in children)
+    return judged
 
 
 def _seconds_in_alarm(transitions: Sequence[Transition], end: int) -> int:

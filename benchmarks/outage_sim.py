@@ -8,7 +8,7 @@ A deterministic model in cohorts (benchmarks/outage_today.py, benchmarks/outage_
 the store fails for the outage, events keep arriving at the rate, and each design runs until every event
 accepted before the store answered again is stored, dead-lettered or lost. Costs use `invoke cost`'s prices and
 assumptions (ops/prices.toml, ops/cost.py; the new design's lines are ops/outage_cost.py's). The last line checks
-the targets of issue 26; the exit status is 1 when one is missed.
+the design's targets; the exit status is 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join([*markdown_table(cells, limit, most_drain), "", *(f"- {note}" for note in notes), "", verdict]))
     else:
         title = (
-            "Database outages: today's retries (backoff in flight) beside issue 26's (parked in S3 behind a breaker)"
+            "Database outages: retries kept in flight (backoff, the old design) beside parking in S3 behind a breaker"
         )
         print("\n".join([title, *notes, *text_table(cells, limit, most_drain), "", verdict]))
     return 0 if ok else 1

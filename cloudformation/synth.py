@@ -53,7 +53,7 @@ class Synthesized:
 def recipients_lines(config: Config) -> tuple[str, ...]:
     """Who receives each tier, and where a failed delivery of each is told."""
     recipients = tier_recipients(config)
-    where = " (the local stack logs every notification to .local/notifications.log)" if config.is_local else ""
+    where = " (the local stack logs every notification to .local/logs/notifications.log)" if config.is_local else ""
     settings = config.notifications
     hours = f"{','.join(settings.business_days)} {settings.business_hours} {settings.business_timezone}"
     return (

@@ -46,11 +46,16 @@ class ScanReport:
     def summary(self) -> str:
         by_scanner = Counter(finding.scanner for finding in self.findings)
         excepted_ids = sorted({finding.check_id for finding in self.excepted})
+        # The verdict first: "15 failed" alone reads like a failed scan when every one is on the justified list.
+        verdict = (
+            f"FAILED: {len(self.failures)} finding(s) not on the justified list"
+            if self.failures
+            else "ok: every finding is on the justified list"
+        )
         return (
-            f"cfn-lint: {by_scanner['cfn-lint']} finding(s); checkov: {self.checkov_passed} passed, "
-            f"{by_scanner['checkov']} failed, {self.checkov_skipped} skipped; "
-            f"{len(self.excepted)} excepted ({', '.join(excepted_ids) or 'none'}), "
-            f"{len(self.failures)} not excepted"
+            f"{verdict} (cfn-lint: {by_scanner['cfn-lint']} finding(s); checkov: {self.checkov_passed} checks passed, "
+            f"{by_scanner['checkov']} found, {self.checkov_skipped} skipped; {len(self.excepted)} excepted: "
+            f"{', '.join(excepted_ids) or 'none'})"
         )
 
 

@@ -11,6 +11,7 @@ from loadtest.profiles import Slo
 from loadtest.reconcile import Reconciliation, S3Copy
 from loadtest.scenarios import Expectations
 from loadtest.stack import Transition
+from ops.progress import counted
 
 ALARM = "ALARM"
 
@@ -109,7 +110,7 @@ def _alarm_checks(expectations: Expectations, observed: Observed) -> list[Check]
 
 
 def check_expectations(expectations: Expectations, slo: Slo, observed: Observed) -> list[Check]:
-    checks = [Check("requests made", observed.totals.requests > 0, f"{observed.totals.requests} requests")]
+    checks = [Check("requests made", observed.totals.requests > 0, counted(observed.totals.requests, "request"))]
     checks += _slo_checks(expectations, slo, observed.totals)
     if expectations.zero_loss:
         checks += _loss_checks(observed)

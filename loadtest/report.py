@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alarms.history import RECORDING_FILE
 from loadtest.expectations import Check, fired_alarms
+from loadtest.idlog import MERGED_NAME
 from loadtest.knee import Knee
 from loadtest.locust_stats import FailureRow, HistoryPoint, Row
 from loadtest.profiles import Slo
@@ -16,7 +19,8 @@ from loadtest.reconcile import Reconciliation
 from loadtest.sampler import DepthSample
 from loadtest.scenarios import Scenario
 from loadtest.stack import Transition, iso
-from loadtest.stages import StageStats
+from loadtest.stages import STAGES_FILE, StageStats
+from ops.progress import counted
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
@@ -25,6 +29,18 @@ LOST_FILE = "lost-ids.txt"
 LOCUST_PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failures.csv
 LOCUST_HTML = "locust.html"
 MAX_LISTED_LOST = 20
+# What the files a run may leave in its folder hold; the report lists those that are there.
+FILE_NOTES = (
+    (SUMMARY_FILE, "the figures of this report, as JSON"),
+    (PLOT_FILE, "throughput, latency, queue depth"),
+    (RECORDING_FILE, "the run's metrics: `invoke alarms.backtest --run` on this folder replays the alarms over them"),
+    (MERGED_NAME, "every accepted id, one request per line"),
+    (LOST_FILE, "the accepted ids the table does not hold"),
+    (STAGES_FILE, "per-stage statistics"),
+    (LOCUST_HTML, "Locust's own report"),
+    (f"{LOCUST_PREFIX}_*.csv", "Locust's statistics"),
+    ("locust-*", "Locust's output"),
+)
 
 
 @dataclass
@@ -101,7 +117,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def markdown(record: RunRecord) -> str:
+def markdown(record: RunRecord, files: Sequence[str] = ()) -> str:
+    """The report; `files` are the names in the run's folder, listed at the end with what each holds."""
     scenario = record.scenario
     verdict = "PASSED" if record.expectations_met else "FAILED"
     totals = record.totals
@@ -125,7 +142,8 @@ def markdown(record: RunRecord) -> str:
         "",
         "## Traffic",
         "",
-        f"{totals.requests} requests, {totals.rps:.1f}/s, p50 {totals.p50_ms:.0f} ms, p99 {totals.p99_ms:.0f} ms, "
+        f"{counted(totals.requests, 'request')}, {totals.rps:.1f}/s, "
+        f"p50 {totals.p50_ms:.0f} ms, p99 {totals.p99_ms:.0f} ms, "
         f"{totals.failures} failed ({totals.error_ratio:.2%}); SLO p99 ≤ {record.slo.p99_ms:.0f} ms, "
         f"errors ≤ {record.slo.error_ratio:.2%}.",
         "",
@@ -140,16 +158,17 @@ def markdown(record: RunRecord) -> str:
     lines += _stage_lines(record) + _reconciliation_lines(record) + _alarm_lines(record)
     if record.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in record.notes)]
-    lines += [
-        "",
-        "## Files",
-        "",
-        f"`{SUMMARY_FILE}`, `{PLOT_FILE}` (throughput, latency, queue depth), `{LOCUST_HTML}` and "
-        f"`{LOCUST_PREFIX}_*.csv` (Locust's own report), `accepted-ids.jsonl` (every accepted id), "
-        "`stages.json` (per-stage statistics), `locust-*.log`.",
-        "",
-    ]
+    lines += ["", "## Files", "", *_file_lines(files), ""]
     return "\n".join(lines)
+
+
+def _file_lines(files: Sequence[str]) -> list[str]:
+    """`- `name`: what it holds`, for each file of the folder (the report itself aside)."""
+    listed = []
+    for name in sorted(set(files) - {REPORT_FILE}):
+        note = next((note for pattern, note in FILE_NOTES if fnmatch.fnmatch(name, pattern)), "")
+        listed.append(f"- `{name}`" + (f": {note}" if note else ""))
+    return listed or ["None besides this report."]
 
 
 def _stage_lines(record: RunRecord) -> list[str]:
@@ -242,5 +261,6 @@ def write_report(record: RunRecord, folder: Path) -> Path:
     except Exception as error:  # a report without its picture beats no report
         record.notes.append(f"the plot could not be drawn: {error}")
     report = folder / REPORT_FILE
-    report.write_text(markdown(record), encoding="utf-8")
+    files = [path.name for path in folder.iterdir() if path.is_file()]
+    report.write_text(markdown(record, files), encoding="utf-8")
     return report

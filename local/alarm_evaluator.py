@@ -53,6 +53,7 @@ class _State:
     value: str
     arn: str
     changed_at: float
+    reason: str = ""  # why it took its state (what AWS calls StateReason)
 
 
 class AlarmEvaluator:
@@ -106,6 +107,11 @@ class AlarmEvaluator:
         with self._lock:
             return {name: state.value for name, state in self._states.items()}
 
+    def reason_of(self, name: str) -> str:
+        """Why the alarm is in its state, as its last transition said ("" before any)."""
+        with self._lock:
+            return self._states[name].reason if name in self._states else ""
+
     def evaluate_once(self) -> list[str]:
         """Evaluate every alarm once; returns the transition lines logged."""
         now = self._clock()
@@ -141,7 +147,7 @@ class AlarmEvaluator:
             StateReason=verdict.reason[:1023],
             StateReasonData=json.dumps(reason_data(alarm, verdict, now)),
         )
-        state.value, state.changed_at = verdict.state, now
+        state.value, state.changed_at, state.reason = verdict.state, now, verdict.reason
         return self._announce(transition, metric_alarm_message(transition, alarm))
 
     def _apply_composite(self, composite: Mapping[str, Any], now: float) -> str | None:
@@ -157,7 +163,7 @@ class AlarmEvaluator:
             f"{child} is {self._states[child].value}" for child in children
         )
         transition = self._transition(composite, new, reason, now)
-        state.value, state.changed_at = new, now
+        state.value, state.changed_at, state.reason = new, now, reason
         message = composite_message(
             transition,
             [ChildState(self._states[c].arn, self._states[c].value, self._states[c].changed_at) for c in triggering],

@@ -22,6 +22,9 @@ ERROR_LEVELS = ("ERROR", "CRITICAL")
 # Powertools' standard keys: shown in front of the line, or the same on every line of a function.
 _SHOWN_OR_NOISE = {"level", "location", "message", "timestamp", "service", "cold_start", "function_arn", "exception"}
 _SHOWN_OR_NOISE |= {"function_memory_size", "function_request_id", "function_name", "xray_trace_id"}
+_SHOWN_OR_NOISE |= {"exception_name", "stack_trace"}  # the exception's last line says both, in one line
+# Libraries whose INFO records are chatter for the operator ("Found endpoint for sqs via: environment_global").
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3")
 
 
 def start_run_logs(logs: Path) -> None:
@@ -43,13 +46,15 @@ def start_run_logs(logs: Path) -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # A warning is a log record of the runtime, not a line in the operator's shell.
     logging.captureWarnings(True)
 
 
 def is_error(file: str, line: str) -> bool:
     """A line that answers "why did it fail?": an ERROR record (or a handler's record with an exception), or an
-    alarm going off. Traceback lines under a runtime record follow it (LogReader)."""
+    alarm going off. A runtime record's traceback lines are grouped with it (`_records`)."""
     if file == "functions.log":
         record = _json(line)
         return record is not None and (record.get("level") in ERROR_LEVELS or "exception" in record)
@@ -61,15 +66,20 @@ def is_error(file: str, line: str) -> bool:
 
 
 def readable(file: str, line: str) -> str:
-    """A handler's JSON record as `time service LEVEL message key=value …` plus its exception's last line."""
+    """A handler's JSON record as one line: `time service LEVEL message key=value … — its exception's last line`."""
     record = _json(line) if file == "functions.log" else None
     if record is None:
         return line
     details = " ".join(f"{key}={value}" for key, value in record.items() if key not in _SHOWN_OR_NOISE)
     parts = [record.get(key, "") for key in ("timestamp", "service", "level", "message")]
     text = " ".join(str(part) for part in [*parts, details] if part)
-    exception = str(record.get("exception", "")).strip().splitlines()
-    return text + (f"\n    {exception[-1]}" if exception else "")
+    return with_cause(text, str(record.get("exception", "")).split("\n"))
+
+
+def with_cause(line: str, traceback: list[str]) -> str:
+    """`line — KeyError: 'x'`: a record and the last line of its traceback (what was raised), on one line."""
+    last = next((text.strip() for text in reversed(traceback) if text.strip()), "")
+    return f"{line} — {last}" if last else line
 
 
 def _json(line: str) -> dict | None:
@@ -89,10 +99,10 @@ class LogReader:
     logs: Path
     errors_only: bool = False
     offsets: dict[str, int] = field(default_factory=dict)
-    _in_error: dict[str, bool] = field(default_factory=dict)  # a record's traceback lines follow its fate
 
     def new_lines(self) -> Iterator[tuple[str, str]]:
-        """(file, line) for every complete line added since the last call, file by file."""
+        """(file, line) for every complete line added since the last call, file by file; with `errors_only`,
+        one line per error (a runtime record's traceback becomes its last line, after the record)."""
         for name in READABLE:
             path = self.logs / name
             if not path.exists():
@@ -103,15 +113,24 @@ class LogReader:
             complete = data[: data.rfind(b"\n") + 1]
             self.offsets[name] = self.offsets.get(name, 0) + len(complete)
             # "\n" only: str.splitlines() also splits a JSON record at the NEL or U+2028 inside one of its strings.
-            for raw in complete.decode("utf-8", errors="replace").split("\n"):
-                if raw and (not self.errors_only or self._wanted(name, raw)):
-                    yield name, readable(name, raw)
+            for record in _records(name, complete.decode("utf-8", errors="replace").split("\n")):
+                if not self.errors_only:
+                    yield from ((name, readable(name, line)) for line in record)
+                elif is_error(name, record[0]):
+                    yield name, with_cause(readable(name, record[0]), record[1:])
 
-    def _wanted(self, name: str, line: str) -> bool:
-        if name == "runtime.log" and not line[:4].isdigit():  # a traceback line under the last record
-            return self._in_error.get(name, False)
-        self._in_error[name] = is_error(name, line)
-        return self._in_error[name]
+
+def _records(name: str, lines: list[str]) -> Iterator[list[str]]:
+    """The lines grouped by record: a runtime record is its line and the traceback lines under it (they do not
+    start with the record's date); every other log has one line per record."""
+    record: list[str] = []
+    for line in filter(None, lines):
+        if record and (name != "runtime.log" or line[:4].isdigit()):
+            yield record
+            record = []
+        record.append(line)
+    if record:
+        yield record
 
 
 def show(

@@ -367,7 +367,12 @@ class LocalRuntime:
             for name, state in sorted(current.items()):
                 if state != previous.get(name):
                     transition = AlarmTransition(
-                        name, tiers.get(name, "none"), previous.get(name, ""), state, time.time()
+                        name,
+                        tiers.get(name, "none"),
+                        previous.get(name, ""),
+                        state,
+                        time.time(),
+                        self._evaluator.reason_of(name),
                     )
                     self.transitions.append(transition)
                     self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")

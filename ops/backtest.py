@@ -174,6 +174,9 @@ def format_table(result: Backtest) -> str:
     lines = [header]
     for row in result.rows:
         marker = " *" if row.alarm in result.thresholds else ""
+        if not row.has_data:  # a recording older than the metric: nothing to judge, not "0 episodes"
+            lines.append((row.alarm.removeprefix(result.prefix) + marker, "no data", "-", "-", "-", "-", "-"))
+            continue
         lines.append(
             (
                 row.alarm.removeprefix(result.prefix) + marker,
@@ -198,6 +201,9 @@ def format_table(result: Backtest) -> str:
     pages = sum(row.pages for row in result.rows)
     lows = sum(row.low_notifications for row in result.rows)
     text.append(f"{result.env}: {span} evaluated, {pages} page(s), {lows} low-tier notification(s)")
+    unjudged = sum(not row.has_data for row in result.rows)
+    if unjudged:
+        text.append(f"no data: the history lacks a series that {unjudged} alarm(s) read; those were not judged")
     if result.thresholds:
         text.append("* threshold from --set: " + ", ".join(f"{k}={v:g}" for k, v in result.thresholds.items()))
     if history.markers:

@@ -10,6 +10,11 @@ from typing import TextIO
 MIN_INTERVAL_SECONDS = 0.2
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 request`, `2 requests`: a count with its noun in the right number (nouns that take an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 class Progress:
     """`update()` as work advances, `finish()` at the end.
 

@@ -21,7 +21,7 @@ import requests
 
 from functions.common.jsontext import loads
 from ops.errors import OpsError
-from ops.progress import Progress
+from ops.progress import Progress, counted
 from ops.textfile import read_text
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -60,7 +60,7 @@ class SendResult:
 
     def summary(self) -> list[str]:
         total = self.accepted + sum(self.rejected.values())
-        lines = [f"accepted {self.accepted} of {total} events in {self.requests} requests"]
+        lines = [f"accepted {self.accepted} of {counted(total, 'event')} in {counted(self.requests, 'request')}"]
         if self.rejected:
             lines.append(f"rejected {sum(self.rejected.values())}:")
             for reason, count in self.rejected.most_common():

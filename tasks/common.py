@@ -38,7 +38,10 @@ class OneLineArgument(Argument):
 
 class SluiceTask(Task):
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        from tasks.cli import short_flags
+
         arguments = super().get_arguments(ignore_unknown_help)
+        short_flags(arguments)
         for argument in arguments:
             argument.__class__ = OneLineArgument  # the same state; only set_value differs
         return arguments

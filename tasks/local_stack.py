@@ -96,8 +96,8 @@ def status(c: Context) -> None:
 
 @task(
     help={
-        "fault": " | ".join(FAULTS),
-        "seconds": "how long the fault lasts (it lifts itself); 0 lifts it now",
+        "fault": "; ".join(f"{name}: {fault.description}" for name, fault in FAULTS.items()),
+        "seconds": "how long the fault lasts (it lifts itself; default 60); 0 lifts it now",
     }
 )
 def chaos(c: Context, fault: str, seconds: float = 60) -> None:
@@ -143,7 +143,7 @@ def dashboard(c: Context, out: str = ".local/dashboards") -> None:
 
 @task(
     help={
-        "errors": "only errors (with their tracebacks) and alarms going off: why did it fail?",
+        "errors": "only errors, one line each with what was raised, and alarms going off: why did it fail?",
         "follow": "then keep printing new lines as they are written (Ctrl-C stops)",
         "lines": "last lines per log (default 40)",
     }

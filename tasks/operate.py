@@ -104,7 +104,7 @@ def replay(
 @task(
     help={
         "target": TARGET_HELP,
-        "limit": "move at most this many messages (by hand, not with a move task); 0: all",
+        "limit": "move at most this many messages (by hand, not with a move task; default 0: all)",
         **AWS_HELP,
     }
 )

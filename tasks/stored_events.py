@@ -70,9 +70,9 @@ def events_list(
         print("note: the scan stopped early on a large table; older matches may be missing", file=sys.stderr)
 
 
-@task(name="query", help={"sql": "the SQL, over table `events`", "env": TARGET_HELP, **AWS_HELP})
+@task(name="query", help={"sql": "the SQL, over table `events`", "target": TARGET_HELP, **AWS_HELP})
 def events_query(
-    c: Context, sql: str, env: str = "local", profile: str | None = None, region: str | None = None
+    c: Context, sql: str, target: str = "local", profile: str | None = None, region: str | None = None
 ) -> None:
     """Run SQL over the S3 analytics store: Athena on AWS, DuckDB over the local S3 objects locally."""
     import sys
@@ -81,9 +81,11 @@ def events_query(
     from ops.query import format_result, query_athena, query_local
 
     with ops_errors():
-        resolved = target_of(env, profile, region)
+        resolved = target_of(target, profile, region)
         if "s3" not in resolved.config.sinks:
-            raise Exit(f'error: {env} has no S3 analytics store: set sinks = ["dynamodb", "s3"] in sluice.toml', code=2)
+            raise Exit(
+                f'error: {target} has no S3 analytics store: set sinks = ["dynamodb", "s3"] in sluice.toml', code=2
+            )
         if resolved.name == "local":
             result = query_local(
                 resolved.client("s3"), resolved.require("AnalyticsBucket"), sql, progress_stream=sys.stderr

@@ -123,3 +123,16 @@ def test_suggest_raises_only_a_threshold_the_history_keeps_crossing():
     assert summary(noisy, with_thresholds(DEFINITIONS, {"slow-low": 21.0}))["slow-low"]["low_notifications"] == 0
     # AND a history too short to know the signal's range suggests nothing
     assert suggest(DEFINITIONS, history({}, {i: 50.0 for i in range(20)}, periods=20)) == []
+
+
+def test_an_alarm_whose_series_the_history_lacks_has_no_data_not_zero_episodes():
+    # GIVEN a history recorded before the Slow metric existed (its series is absent, not merely quiet)
+    full = history({}, {})
+    older = History(full.start, full.end, {stat_key(stat("Errors")): full.series[stat_key(stat("Errors"))]})
+    # WHEN it is replayed
+    rows = summary(older)
+    # THEN the alarm on Slow is marked as not judged, while the ones whose series are there are judged
+    assert rows["slow-low"]["has_data"] is False
+    assert rows["errors-high"]["has_data"] is True and rows["at-risk-high"]["has_data"] is True
+    # AND with both present, every row is judged
+    assert all(row["has_data"] for row in summary(full).values())

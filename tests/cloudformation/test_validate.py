@@ -7,7 +7,7 @@ import pytest
 from cloudformation.config import environment_names, load_config
 from cloudformation.scan_exceptions import SCAN_EXCEPTIONS
 from cloudformation.synth import synthesize
-from cloudformation.validate import scan
+from cloudformation.validate import Finding, ScanReport, scan
 
 REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
 
@@ -35,3 +35,13 @@ def test_an_s3_only_template_has_no_finding_beyond_the_justified_list(tmp_path):
     # THEN nothing failed that is not on the list
     assert report.checkov_passed > 50
     assert report.failures == [], report.summary()
+
+
+def test_the_closing_line_gives_the_verdict_first():
+    # GIVEN a scan whose every finding is justified, and one with a finding that is not
+    justified = Finding("checkov", "CKV_AWS_117", "AWS::Lambda::Function.Ingest", "not in a VPC")
+    clean = ScanReport([justified], checkov_passed=162)
+    dirty = ScanReport([justified, Finding("cfn-lint", "W3005", "Queue", "obsolete DependsOn")], checkov_passed=162)
+    # THEN the line says ok or FAILED before any count ("15 failed" alone read like a failed scan)
+    assert clean.summary().startswith("ok: every finding is on the justified list (")
+    assert dirty.summary().startswith("FAILED: 1 finding(s) not on the justified list (")

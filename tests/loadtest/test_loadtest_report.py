@@ -79,6 +79,11 @@ def test_write_report_writes_summary_report_and_plot(tmp_path) -> None:
     for part in ("## Expectations", "## Reconciliation", "**2 lost**", "## Alarms", "sluice-local-dlq-high", "Knee"):
         assert part in text
     assert (tmp_path / "lost-ids.txt").read_text().split() == ["lost-1", "lost-2"]
+    # AND its file list names the files the folder holds, each with what it holds, and no file it lacks
+    files = text.split("## Files", 1)[1]
+    assert "- `lost-ids.txt`: the accepted ids the table does not hold" in files
+    assert "- `summary.json`: the figures of this report, as JSON" in files and "`plot.png`" in files
+    assert "stages.json" not in files and "locust" not in files
     # AND the plot is a non-empty PNG
     png = (tmp_path / PLOT_FILE).read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000

@@ -172,6 +172,8 @@ def test_threshold_alarm_on_a_raw_metric_goes_to_alarm_and_back_with_notificatio
     assert message["Trigger"]["MetricName"] == "Errors" and message["Trigger"]["Statistic"] == "SUM"
     assert message["Trigger"]["Dimensions"] == [{"value": "f", "name": "Function"}]
     assert "2 out of the last 3 datapoints" in message["NewStateReason"]
+    # AND the evaluator keeps why (the runtime's transitions, and a load report's reason column, read it)
+    assert watcher.reason_of("errors-high") == message["NewStateReason"]
     assert message["StateChangeTime"].endswith("+0000")
     assert aws.nothing_received(aws.low)
     # WHEN the errors stop (missing data is not breaching)
@@ -356,6 +358,7 @@ def test_composite_alarm_follows_its_children(aws):
     assert set(messages) == {"child-b", "at-risk"}
     assert messages["at-risk"]["AlarmRule"] == composite["AlarmRule"]
     assert [child["Arn"].rsplit(":", 1)[-1] for child in messages["at-risk"]["TriggeringChildren"]] == ["child-b"]
+    assert watcher.reason_of("at-risk").startswith("The rule holds")
     # WHEN B recovers THEN the composite returns to OK
     aws.after(5)
     watcher.evaluate_once()

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 
 from local.emf import EmfCapture
-from local.logs import show, start_run_logs
+from local.logs import QUIET_LOGGERS, show, start_run_logs
 from local.metrics import MetricSink
 
 
@@ -31,6 +31,8 @@ def restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     logging.captureWarnings(False)
 
 
@@ -65,6 +67,21 @@ def test_a_python_warning_goes_to_the_runtime_log_not_the_terminal(
     assert "No application metrics" not in captured.err + captured.out
 
 
+def test_the_runtime_log_drops_botocores_endpoint_chatter(tmp_path: Path, restore_logging: None) -> None:
+    # GIVEN the runtime's logging for a run
+    start_run_logs(tmp_path)
+    # WHEN botocore says where it found an endpoint (every client, every thread), then warns of something
+    logging.getLogger("botocore.configprovider").info("Found endpoint for sqs via: environment_global.")
+    logging.getLogger("botocore.credentials").info("Found credentials in environment variables.")
+    logging.getLogger("botocore.hooks").warning("a deprecated hook")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    # THEN runtime.log holds the warning, not the chatter
+    text = (tmp_path / "runtime.log").read_text()
+    assert "a deprecated hook" in text
+    assert "Found endpoint" not in text and "Found credentials" not in text
+
+
 def test_metric_lines_go_apart_from_the_lines_people_read() -> None:
     # GIVEN the handlers' stdout captured with a separate metrics log
     emf = {
@@ -94,6 +111,9 @@ def write_run(logs: Path) -> None:
             "service": "consumer",
             "timestamp": "t2",
             "exception": "Traceback (most recent call last):\n  ...\nbotocore.exceptions.ClientError: boom",
+            "exception_name": "ClientError",
+            # Powertools' structured traceback: kilobytes of frames that --errors once printed as a dict
+            "stack_trace": {"type": "ClientError", "frames": [{"file": "writer.py", "line": 90}] * 40},
         },
     ]
     (logs / "functions.log").write_text("".join(json.dumps(record) + "\n" for record in records))
@@ -117,10 +137,12 @@ def test_errors_show_why_it_failed_and_nothing_else(tmp_path: Path) -> None:
     # WHEN `invoke logs --errors`
     show(tmp_path, out, errors_only=True)
     text = out.getvalue()
-    # THEN the errors are there, readable (the exception's last line under the record), with the alarm
-    assert "t2 consumer ERROR batch write failed\n    botocore.exceptions.ClientError: boom" in text
-    assert "ERROR local.pollers: consumer invocation failed\nTraceback" in text and "RuntimeError: handler" in text
+    # THEN each error is one line: the record and what was raised (its exception's last line), with the alarm
+    assert "t2 consumer ERROR batch write failed — botocore.exceptions.ClientError: boom\n" in text
+    assert "ERROR local.pollers: consumer invocation failed — RuntimeError: handler crashed\n" in text
     assert "consumer-errors-high  OK -> ALARM" in text and "ALARM -> OK" not in text
+    # AND no traceback or structured stack is printed
+    assert "Traceback" not in text and "frames" not in text and "stack_trace" not in text
     # AND the ordinary lines are not
     assert "request accepted" not in text and "still here" not in text and "started" not in text
 

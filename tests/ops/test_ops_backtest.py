@@ -85,6 +85,21 @@ def test_steady_history_pages_nobody_and_an_outage_pages_once_with_its_delay():
     assert "ingestion-at-risk-high" in table and "1 page(s)" in table
 
 
+def test_a_row_whose_series_the_recording_lacks_says_no_data():
+    # GIVEN a recording made before the canary's metrics existed (their series are absent)
+    full = local_history(None)
+    older = History(full.start, full.end, {key: series for key, series in full.series.items() if '"Canary' not in key})
+    # WHEN it is replayed and printed
+    table = format_table(run_backtest(CONFIG, older))
+    # THEN the canary's rows say "no data", never "0" episodes the data cannot show
+    canary = next(line for line in table.splitlines() if line.startswith("canary-failing-high"))
+    assert canary.split()[1:3] == ["no", "data"], canary
+    assert "those were not judged" in table
+    # AND a row whose series are there still counts its episodes
+    api = next(line for line in table.splitlines() if line.startswith("api-5xx-rate-high"))
+    assert api.split()[1] == "0", api
+
+
 def test_a_set_threshold_is_tried_without_deploying():
     # GIVEN the outage (25 % errors) WHEN api-5xx-rate.high is set to 30 % THEN that alarm stays quiet, and the
     # page comes from the error budget alone

@@ -187,3 +187,10 @@ def test_an_api_that_does_not_answer_stops_the_run_instead_of_hanging(tmp_path: 
     # THEN two batches were tried (with their retries) and the other three not sent at all
     assert result.requests == 4
     assert dict(result.rejected) == {"no response (ConnectionError)": 20, "not sent: the API stopped answering": 30}
+
+
+def test_one_request_is_one_request_in_the_summary(api: FakeApi, tmp_path: Path) -> None:
+    # GIVEN a file of one event WHEN it is sent
+    result = send(api, write_jsonl(tmp_path / "one.jsonl", [{"ping": 1}]))
+    # THEN the summary counts in the right number ("in 1 requests" before)
+    assert result.summary() == ["accepted 1 of 1 event in 1 request"]

@@ -3,11 +3,16 @@ from a folder with no local stack, so nothing here reaches a running stack or AW
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from invoke import Collection
+from invoke.parser.argument import Argument
 
 from tests.tasks.helpers import run_invoke
 
@@ -15,10 +20,10 @@ from tests.tasks.helpers import run_invoke
 @pytest.mark.parametrize(
     ("arguments", "needs", "usage"),
     [
-        (("replay",), "replay needs --since: start of the window", "invoke replay --since SINCE [--until UNTIL]"),
+        (("replay",), "replay needs --since: start of the window", "invoke replay --since TIME [--until TIME]"),
         (("events.get",), "events.get needs --event-id: the event id", "invoke events.get --event-id EVENT_ID"),
-        (("events.list", "--limit", "3"), "events.list needs --since", "invoke events.list --since SINCE"),
-        (("cost",), "cost needs --rate: steady events per second", "invoke cost --rate RATE [--event-bytes"),
+        (("events.list", "--limit", "3"), "events.list needs --since", "invoke events.list --since TIME"),
+        (("cost",), "cost needs --rate: steady events per second", "invoke cost --rate PER_SECOND [--event-bytes"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else "",
 )
@@ -47,7 +52,7 @@ def test_help_works_for_a_task_with_required_options(tmp_path: Path, arguments: 
 
 
 @pytest.mark.parametrize("unbuffered", ["", "1"], ids=["failing-at-exit", "failing-mid-output"])
-@pytest.mark.parametrize("arguments", [("--list",), ("cost", "--rate", "100"), ("load", "-s", "list")])
+@pytest.mark.parametrize("arguments", [("--list",), ("cost", "--rate", "100"), ("load", "--scenario", "list")])
 def test_output_into_a_closed_pipe_ends_without_a_traceback(
     tmp_path: Path, arguments: tuple[str, ...], unbuffered: str
 ) -> None:
@@ -92,3 +97,90 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(
     assert result.stderr.strip() == (
         f"error: AWS profile 'nosuch-profile' ({how}) not found in ~/.aws/config or ~/.aws/credentials"
     )
+
+
+@functools.cache  # invoke hands each option its help once: a second get_arguments() has none
+def _task_arguments() -> list[tuple[str, inspect.Parameter, Argument]]:
+    """(task name, its function's parameter, the argument invoke builds for it) for every task."""
+    import tasks
+
+    found = []
+
+    def walk(collection: Collection, prefix: str) -> None:
+        for name, task in collection.tasks.items():
+            parameters = list(inspect.signature(task.body).parameters.values())[1:]
+            arguments = sorted(task.get_arguments(), key=_position(parameters))
+            for parameter, argument in zip(parameters, arguments, strict=True):
+                found.append((prefix + name, parameter, argument))
+        for name, child in collection.collections.items():
+            walk(child, f"{name}.")
+
+    walk(tasks.namespace, "")
+    return found
+
+
+def _position(parameters: list[inspect.Parameter]) -> Any:
+    order = [parameter.name for parameter in parameters]
+    return lambda argument: order.index(argument.name)
+
+
+def test_a_short_flag_means_one_thing_in_every_task() -> None:
+    # GIVEN every option of every task
+    meanings: dict[str, set[str]] = {}
+    for _task, _parameter, argument in _task_arguments():
+        for short in (name for name in argument.names if len(name) == 1):
+            meanings.setdefault(short, set()).add(argument.names[0])
+    # THEN each short flag stands for one option name (it meant --env, --errors, --event-bytes or --web)
+    assert meanings and all(len(options) == 1 for options in meanings.values()), meanings
+
+
+def test_every_option_with_a_default_states_it() -> None:
+    # GIVEN every option whose value has a default
+    silent = [
+        f"{task} --{parameter.name}"
+        for task, parameter, argument in _task_arguments()
+        if parameter.default not in (inspect.Parameter.empty, None, False) and "default" not in (argument.help or "")
+    ]
+    # THEN its help says what the default is
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "shown"),
+    [
+        (("--help", "cost"), "--outage-hours HOURS"),  # a float option showed no value at all
+        (("--help", "cost"), "--rate PER_SECOND"),
+        (("--help", "replay"), "-s TIME, --since TIME"),
+        (("--help", "chaos"), "consumer-paused: the consumer's event source mapping stops polling"),
+        (("--help", "chaos"), "default 60"),
+        (("--help", "events.query"), "-t TARGET, --target TARGET"),
+    ],
+)
+def test_help_shows_what_each_option_takes(tmp_path: Path, arguments: tuple[str, ...], shown: str) -> None:
+    # WHEN a task's help is asked for
+    result = run_invoke(tmp_path, *arguments)
+    # THEN each option that takes a value shows it, faults say what they do, defaults are stated
+    assert result.returncode == 0, result.stderr
+    assert shown in " ".join(result.stdout.split()), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("cots", "--rate", "1"), "error: no task or option named 'cots'; did you mean cost? (`invoke --list`"),
+        (("--help", "nosuch"), "error: no task or option named 'nosuch' (`invoke --list` shows the tasks)"),
+        (("cost", "--rate", "1", "--bach", "3"), "error: cost has no option --bach; did you mean --batch?"),
+        (("cost", "--bogus", "1"), "error: cost has no option --bogus (`invoke --help cost` lists them)"),
+        (("cost", "--rate"), "error: --rate needs a value: --rate PER_SECOND"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else "",
+)
+def test_an_unknown_task_or_option_points_to_where_the_known_ones_are(
+    tmp_path: Path, arguments: tuple[str, ...], expected: str
+) -> None:
+    # WHEN invoke is given a task or an option that does not exist, or an option without its value
+    result = run_invoke(tmp_path, *arguments)
+    # THEN one line in our words says so and where to look; not invoke's "No idea what '1' is!"
+    assert result.returncode == 1
+    assert result.stderr.strip() == expected or result.stderr.startswith(expected), result.stderr
+    assert "No idea" not in result.stderr and result.stdout == ""
