@@ -93,18 +93,25 @@ class MetricAlarm:
     def metric_stats(self) -> dict[str, Mapping[str, Any]]:
         return {query["Id"]: query["MetricStat"] for query in self.queries if "MetricStat" in query}
 
+    def expression_values(self, series: Mapping[str, Series], timestamps: Sequence[int]) -> dict[str, Series]:
+        """Every expression's values at `timestamps` but the anomaly band's, each in the alarm's order (a later
+        expression may read an earlier one); MathError for an expression outside dashboards.metric_math."""
+        computed = dict(series)
+        for query in self.queries:
+            query_id = query["Id"]
+            if "Expression" in query and query_id != self.threshold_id:
+                value = evaluate(query["Expression"], computed, timestamps, self.period)
+                if isinstance(value, Band):
+                    raise ValueError(f"alarm {self.name}: {query_id} is a band but not the ThresholdMetricId")
+                computed[query_id] = value
+        return {query_id: value for query_id, value in computed.items() if query_id not in series}
+
     def values(self, series: Mapping[str, Series], timestamps: Sequence[int]) -> tuple[Series, Band | None]:
         """The alarm's datapoints and, for an anomaly-band alarm, its band, at `timestamps`."""
         expressions = {query["Id"]: query["Expression"] for query in self.queries if "Expression" in query}
         # An anomaly band over metric math reads the expression's history, not only the evaluated window.
         history = range(min(timestamps) - self.history_periods * self.period, max(timestamps) + 1, self.period)
-        computed = dict(series)
-        for query_id, expression in expressions.items():
-            if query_id != self.threshold_id:
-                value = evaluate(expression, series, list(history), self.period)
-                if isinstance(value, Band):
-                    raise ValueError(f"alarm {self.name}: {query_id} is a band but not the ThresholdMetricId")
-                computed[query_id] = value
+        computed = {**series, **self.expression_values(series, list(history))}
 
         def resolve(query_id: str) -> Series | Band:
             if query_id in expressions:

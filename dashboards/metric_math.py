@@ -6,12 +6,12 @@ unary minus, parentheses, the comparisons `== != < <= > >=` (1 when true, 0 when
 `IF(condition, trueValue, falseValue)`, `FILL(series, value)` and `ANOMALY_DETECTION_BAND(id, width)`.
 
 Semantics, as CloudWatch documents them where it does:
-- a series is `{period start (epoch seconds): value}`; arithmetic between two series keeps the timestamps
-  both have; a division by zero gives no value at that timestamp;
+- a series is `{period start (epoch seconds): value}`; arithmetic or a comparison between two series takes a
+  missing value of one as 0 where the other has one; a division by zero gives no value at that timestamp;
 - `FILL(m, v)` gives a value at every period of the evaluated window;
 - a comparison binds looser than arithmetic; `IF(c, t, f)` takes, at each timestamp of c, t's value where c
-  is not 0 and f's where it is 0 (a scalar t or f applies at every timestamp; a timestamp the chosen branch
-  lacks has no value);
+  is not 0 and f's where it is 0 (a scalar t or f applies at every timestamp; where t lacks the timestamp the
+  value is 0, where f lacks it there is none);
 - `ANOMALY_DETECTION_BAND(m, k)` is our stand-in for CloudWatch's trained model: at each period, the
   mean ± k·spread of m's values in the previous `BAND_HISTORY_PERIODS` periods, where spread is the
   standard deviation but never less than √|mean| (a count's Poisson noise) nor 1, so steady synthetic
@@ -257,7 +257,11 @@ def _combine(op: str, left: float | Series, right: float | Series) -> float | Se
     elif isinstance(right, float):
         pairs = {timestamp: (value, right) for timestamp, value in left.items()}
     else:
-        pairs = {timestamp: (left[timestamp], right[timestamp]) for timestamp in left.keys() & right.keys()}
+        # "Missing values in a time series are treated as 0" (CloudWatch, Use metric math: arithmetic; likewise a
+        # comparison of two series where only one has a value)
+        pairs = {
+            timestamp: (left.get(timestamp, 0.0), right.get(timestamp, 0.0)) for timestamp in left.keys() | right.keys()
+        }
     combined = {timestamp: _apply(op, a, b) for timestamp, (a, b) in sorted(pairs.items())}
     return {timestamp: value for timestamp, value in combined.items() if value is not None}
 
@@ -268,7 +272,8 @@ def _choose(condition: float | Series, when_true: float | Series, when_false: fl
     chosen = {}
     for timestamp, test in condition.items():
         branch = when_true if test else when_false
-        value = branch if isinstance(branch, float) else branch.get(timestamp)
+        # a true condition whose series lacks the datapoint gives 0; a false one gives none (Using IF expressions)
+        value = branch if isinstance(branch, float) else branch.get(timestamp, 0.0 if test else None)
         if value is not None:
             chosen[timestamp] = value
     return chosen

@@ -1,4 +1,5 @@
-"""`invoke alarms.backtest`: replay the alarm table over recorded or deployed metrics."""
+"""`invoke alarms.backtest` and `invoke alarms.verify`: the alarm table replayed over recorded or deployed metrics,
+and the deployed alarms' metric math checked against CloudWatch's."""
 
 from __future__ import annotations
 
@@ -80,4 +81,38 @@ def alarms_backtest(
             print(format_suggestions(proposals, result, proposed))
 
 
-alarms = Collection("alarms", alarms_backtest)
+@task(
+    name="verify",
+    help={
+        "env": "a deployed environment (local: says why there is nothing to check)",
+        "hours": "the window: the last N hours of each alarm's complete periods (default 3)",
+        "json": "print the result as JSON instead of one line per alarm",
+        **AWS_HELP,
+    },
+)
+def alarms_verify(
+    c: Context,
+    env: str,
+    hours: float = 3.0,
+    json: bool = False,
+    profile: str | None = None,
+    region: str | None = None,
+) -> None:
+    """Check the deployed alarms' metric math against CloudWatch's: agrees / differs / error / no data per alarm."""
+    import json as json_module
+
+    from ops.alarm_verify import local_line, verify_alarms
+
+    if env == "local":
+        print(local_line())
+        return
+    config = aws_config(env)
+    session = session_of(config, profile, region)
+    with ops_errors():
+        result = verify_alarms(session.client("cloudwatch"), session.client("cloudformation"), config, float(hours))
+    print(json_module.dumps(result.to_dict(), indent=1) if json else "\n".join(result.lines()))
+    if not result.ok:
+        raise Exit(code=1)
+
+
+alarms = Collection("alarms", alarms_backtest, alarms_verify)

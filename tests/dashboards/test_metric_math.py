@@ -54,8 +54,9 @@ def test_if_takes_the_branch_of_each_period_and_broadcasts_scalars():
     rate = evaluate("IF(c >= 10, 100 * e / c, 0)", series, [0, 10, 20], 10)
     # THEN the small periods are 0 (the division by zero is in the branch not taken) and the real one its rate
     assert rate == {0: 0.0, 10: 5.0, 20: 0.0}
-    # AND a branch without a value at the timestamp gives none there
-    assert evaluate("IF(c > 50, e, c)", {"c": {0: 100.0}, "e": {}}, [0], 10) == {}
+    # AND a true condition whose branch lacks the timestamp gives 0 there, a false one none (Using IF expressions)
+    assert evaluate("IF(c > 50, e, c)", {"c": {0: 100.0}, "e": {}}, [0], 10) == {0: 0.0}
+    assert evaluate("IF(c > 50, c, e)", {"c": {0: 1.0}, "e": {}}, [0], 10) == {}
     assert evaluate("IF(1, 2, 3)", {}, [0, 10], 10) == {0: 2.0, 10: 2.0}
 
 
@@ -79,3 +80,34 @@ def test_the_error_budget_expressions_evaluate_as_cloudwatch_would():
     # a window under the minimum burns and spends nothing; a window without data has no value
     assert burn == pytest.approx({0: 3.0, 60: 0.0})
     assert left == pytest.approx({0: -200.0, 60: 100.0})
+
+
+# CloudWatch's own examples (Use metric math: "Comparison and logical operators", "Using IF expressions"), five
+# periods with "-" for no value as None
+def _series(*values: float | None) -> dict[int, float]:
+    return {10 * index: value for index, value in enumerate(values) if value is not None}
+
+
+def test_the_documented_if_examples_give_the_documented_results():
+    # GIVEN the documentation's metric1 [1, 1, 0, 0, -], metric2 [30, -, 0, 0, 30], metric3 [0, 0, 20, -, 20]
+    series = {"m1": _series(1, 1, 0, 0, None), "m2": _series(30, None, 0, 0, 30), "m3": _series(0, 0, 20, None, 20)}
+    periods = [0, 10, 20, 30, 40]
+    # WHEN each documented IF form is evaluated
+    # THEN each gives the documented series
+    assert evaluate("IF(m1, m2, m3)", series, periods, 10) == _series(30, 0, 20, None, None)
+    assert evaluate("IF(m1, 5, m3)", series, periods, 10) == _series(5, 5, 20, None, None)
+    assert evaluate("IF(m1, m2, 5)", series, periods, 10) == _series(30, 0, 5, 5, None)
+
+
+def test_a_missing_value_counts_as_0_in_comparisons_and_arithmetic_of_two_series():
+    # GIVEN the documentation's metric1 [30, 20, 0, 0] and metric2 [20, -, 20, -]
+    series = {"m1": _series(30, 20, 0, 0), "m2": _series(20, None, 20, None)}
+    periods = [0, 10, 20, 30]
+    # WHEN compared ("treats the missing value in the other time series as 0") and subtracted ("Missing values in a
+    # time series are treated as 0")
+    # THEN the documented comparison, and arithmetic on the same terms
+    assert evaluate("m1 < m2", series, periods, 10) == _series(0, 0, 1, 0)
+    assert evaluate("m1 >= 30", series, periods, 10) == _series(1, 0, 0, 0)
+    assert evaluate("m1 - m2", series, periods, 10) == _series(10, 20, -20, 0)
+    # AND a division by zero drops the datapoint ("the data point is dropped"): x * x / x has none where x is 0
+    assert evaluate("m2 * m2 / m2", series, periods, 10) == _series(20, None, 20, None)
