@@ -45,18 +45,27 @@ def lead_in_seconds(definitions: Definitions) -> int:
     return max(((alarm.history_periods + alarm.evaluation_periods) * alarm.period for alarm in alarms), default=0)
 
 
+def retained_resolution(age_seconds: float) -> int | None:
+    """The finest period CloudWatch still returns for data `age_seconds` old (a period must be a multiple of it, or
+    no datapoint comes back: botocore's GetMetricStatistics `Period`); None when it keeps nothing that old."""
+    for limit, period in RETENTION:
+        if age_seconds <= limit:
+            return period
+    return None
+
+
 def resolution_limit(definitions: Definitions, age_seconds: float) -> str | None:
     """Why CloudWatch cannot return the alarms' periods `age_seconds` back, or None when it can."""
     finest = min((MetricAlarm.from_definition(d).period for d in definitions.alarms), default=60)
-    for limit, period in RETENTION:
-        if age_seconds <= limit:
-            if finest >= period:
-                return None
-            kept = max((age for age, resolution in RETENTION if resolution <= finest), default=None)
-            if kept is None:  # sub-minute periods are high-resolution custom metrics
-                return f"CloudWatch keeps {finest}-second datapoints for 3 hours only"
-            return f"CloudWatch keeps {finest}-second datapoints for {kept // DAY} days only"
-    return f"CloudWatch keeps metric data for {RETENTION[-1][0] // DAY} days"
+    needed = retained_resolution(age_seconds)
+    if needed is None:
+        return f"CloudWatch keeps metric data for {RETENTION[-1][0] // DAY} days"
+    if finest >= needed:
+        return None
+    kept = max((age for age, resolution in RETENTION if resolution <= finest), default=None)
+    if kept is None:  # sub-minute periods are high-resolution custom metrics
+        return f"CloudWatch keeps {finest}-second datapoints for 3 hours only"
+    return f"CloudWatch keeps {finest}-second datapoints for {kept // DAY} days only"
 
 
 def recording(env: str, history: History, stats: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -98,10 +98,6 @@ class CompositeDefinition:
         return joiner.join(f'ALARM("{child}")' for child in self.children)
 
 
-# Rows about the events table's own metrics: an environment whose only sink is S3 has no such table.
-EVENTS_TABLE_ROWS = frozenset({"table-system-errors", "table-throttles", "table-write-capacity"})
-
-
 def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
     objectives = config.monitoring
     share = objectives.capacity_share
@@ -257,22 +253,31 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "Low-tier notifications could not be delivered.",
             breach="any",
         ),
-        # the table
-        AlarmSpec("table-system-errors", "table_system_errors", {"high": 0.0}, "DynamoDB fails our writes."),
+        # the table; UserErrors has no dimensions: any table or application of the account and region raises it
+        *(
+            [AlarmSpec("table-system-errors", "table_system_errors", {"high": 0.0}, "DynamoDB fails our writes.")]
+            if "dynamodb" in config.sinks
+            else []
+        ),
         AlarmSpec(
             "table-user-errors",
             "table_user_errors",
             {"low": 0.0},
-            # UserErrors has no dimensions: any table or application of the account and region raises it.
             "DynamoDB rejects requests as invalid, account-wide (not only this stack's tables).",
         ),
-        AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes."),
+        *(
+            [AlarmSpec("table-throttles", "table_throttles", {"low": 0.0}, "DynamoDB throttles our writes.")]
+            if "dynamodb" in config.sinks
+            else []
+        ),
     ]
     rows += _recommended_rows(config)
     if config.canary.enabled:
         rows += _canary_rows(config)
     rows += _burn_rate_rows(config)
-    if catalog["table_wcu_per_second"].capacity is not None:
+    # the events table's signals exist only when "dynamodb" is a sink (dashboards.catalog)
+    wcu = catalog.signals.get("table_wcu_per_second")
+    if wcu is not None and wcu.capacity is not None:
         rows.append(
             AlarmSpec(
                 "table-write-capacity",
@@ -281,8 +286,6 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
                 "Writes approach the table's maximum provisioned capacity.",
             )
         )
-    if "dynamodb" not in config.sinks:  # no events table to watch (UserErrors is account-wide: it stays)
-        rows = [row for row in rows if row.name not in EVENTS_TABLE_ROWS]
     return tuple(rows)
 
 

@@ -19,6 +19,8 @@ def alarm_views(config: Config, catalog: Catalog) -> tuple[AlarmView, ...]:
             signal=definition.spec.signal,
             threshold=None if definition.spec.is_band else definition.threshold,
             band_width=definition.threshold if definition.spec.is_band else None,
+            window_seconds=(definition.spec.periods or config.monitoring.evaluation_periods)
+            * catalog[definition.spec.signal].period,
         )
         for definition in alarm_definitions(config, catalog)
     ]

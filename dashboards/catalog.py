@@ -498,12 +498,19 @@ def _retrier_events(config: Config, period: int) -> list[Signal]:
 
 
 def _table(config: Config, period: int) -> list[Signal]:
-    table = (("TableName", config.resource_name("events")),)
-    per_operation = (*table, ("Operation", TABLE_WRITE_OPERATION))
+    """DynamoDB's metrics: UserErrors for the account (the idempotency and notification tables answer there too),
+    and the events table's own only when `sinks` holds "dynamodb" (an S3-only environment has no such table)."""
     # UserErrors has no dimensions: AWS counts it per account and region, for every table.
     user_errors = Metric(
         "ddb_user_errors", DYNAMODB, "UserErrors", (), "Sum", period, "Count", "User errors (account-wide)"
     )
+    account = Expression(
+        "table_user_errors", "FILL(ddb_user_errors, 0)", (user_errors,), "Count", "User errors (account-wide)"
+    )
+    if "dynamodb" not in config.sinks:
+        return [user_errors, account]
+    table = (("TableName", config.resource_name("events")),)
+    per_operation = (*table, ("Operation", TABLE_WRITE_OPERATION))
     system_errors = Metric(
         "ddb_system_errors", DYNAMODB, "SystemErrors", per_operation, "Sum", period, "Count", "System errors"
     )
@@ -533,9 +540,7 @@ def _table(config: Config, period: int) -> list[Signal]:
         write_throttles,
         consumed,
         latency,
-        Expression(
-            "table_user_errors", "FILL(ddb_user_errors, 0)", (user_errors,), "Count", "User errors (account-wide)"
-        ),
+        account,
         Expression("table_system_errors", "FILL(ddb_system_errors, 0)", (system_errors,), "Count", "System errors"),
         Expression(
             "table_throttles",

@@ -45,6 +45,7 @@ class AlarmView:
     signal: str | None = None  # catalog id watched; None for a composite
     threshold: float | None = None  # a horizontal line on the signal's graphs
     band_width: float | None = None  # an anomaly band around the signal instead
+    window_seconds: int | None = None  # the periods it evaluates, end to end
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,25 @@ class Grid:
 
 def body(grid: Grid, period: int) -> dict[str, Any]:
     return {
-        "start": f"-PT{RANGE_PERIODS * period // 60}M",
+        "start": relative_start(RANGE_PERIODS * period),
         "periodOverride": "inherit",
         "widgets": grid.widgets,
     }
+
+
+def relative_start(seconds: int) -> str:
+    """A relative time range ending now, as a dashboard's or a widget's `start`: -P30D, -PT6H, -PT5M. CloudWatch
+    reads minutes, hours, days, weeks and months (Dashboard Body Structure and Syntax); a range of whole seconds
+    only is written in seconds, which only the local renderer reads."""
+    for unit, template in ((86_400, "-P{}D"), (3_600, "-PT{}H"), (60, "-PT{}M")):
+        if seconds % unit == 0:
+            return template.format(seconds // unit)
+    return f"-PT{seconds}S"
+
+
+def own_range(seconds: int) -> int | None:
+    """The widget range CloudWatch can draw a window of `seconds` over: whole minutes; None below one."""
+    return seconds if seconds >= 60 and seconds % 60 == 0 else None
 
 
 def metric_entries(signals: Sequence[Signal], extra: Iterable[dict[str, Any]] = ()) -> list[list[Any]]:
@@ -117,8 +133,13 @@ def graph(
     signals: Sequence[Signal],
     alarms: Sequence[AlarmView] = (),
     view: str = "timeSeries",
+    time_range: int | None = None,
 ) -> dict[str, Any]:
-    """A metric widget titled by the question it answers, with alarm thresholds, capacity lines and bands."""
+    """A metric widget titled by the question it answers, with alarm thresholds, capacity lines and bands.
+
+    `time_range`: seconds the widget shows, ending now, whatever the dashboard's range (GetMetricData returns
+    nothing before its StartTime: a 30-day window in a 3-hour dashboard would sum 3 hours); a number tile with
+    one reads its signal over the whole range as one period (`setPeriodToTimeRange`)."""
     ids = {signal.id for signal in signals}
     watching = [alarm for alarm in alarms if alarm.signal in ids]
     annotations = [
@@ -151,7 +172,10 @@ def graph(
         "period": signals[0].period,
         "metrics": metric_entries(signals, bands),
     }
-    if view == "singleValue" and all(isinstance(s, Metric) and s.stat == "Sum" for s in signals):
+    if time_range is not None:
+        properties["start"] = relative_start(time_range)
+    summed = all(isinstance(s, Metric) and s.stat == "Sum" for s in signals)
+    if view == "singleValue" and (summed or time_range is not None):
         # a count reads as "how many in the time shown", not "how many in the last period"
         properties["setPeriodToTimeRange"] = True
     if view == "timeSeries":

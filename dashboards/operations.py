@@ -7,19 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, REJECTION_REASONS, Catalog
+from cloudformation.slo import span
+from dashboards.catalog import BUDGET_REMAINING, REJECTION_REASONS, Catalog
+from dashboards.error_budget import add_error_budget_row, burn_rates
 from dashboards.layout import (
     ALARM_STATUS_HEIGHT,
     FULL_WIDTH,
     GRAPH_HEIGHT,
     HEADER_HEIGHT,
     QUARTER_WIDTH,
+    SINGLE_VALUE_HEIGHT,
     THIRD_WIDTH,
     AlarmView,
     Grid,
     alarm_status,
     body,
     graph,
+    own_range,
     runbook_markdown,
     text,
     text_height,
@@ -32,6 +36,7 @@ class Stage:
     graphs: tuple[tuple[str, tuple[str, ...]], ...]  # (question, catalog ids)
 
 
+TABLE_STAGE = "Table: does DynamoDB take the writes?"
 REJECTIONS = tuple(f"rejected_{reason}" for reason in REJECTION_REASONS)
 _STAGES = (
     (
@@ -107,7 +112,7 @@ _STAGES = (
         ),
     ),
     (
-        "Table: does DynamoDB take the writes?",
+        TABLE_STAGE,
         (
             ("Is DynamoDB failing our requests?", ("table_system_errors", "table_user_errors")),
             ("Are writes throttled?", ("ddb_throttled_requests", "ddb_write_throttle_events", "table_throttles")),
@@ -153,24 +158,53 @@ _STAGES = (
     ),
 )
 STAGES = tuple(Stage(header, graphs) for header, graphs in _STAGES)  # in pipeline order
+# Without the events table (sinks without "dynamodb") DynamoDB still answers the idempotency and notification
+# tables: the account-wide UserErrors is all there is to watch.
+ACCOUNT_DYNAMODB_STAGE = Stage(
+    "DynamoDB: are requests rejected (account-wide)?",
+    (("Does DynamoDB reject requests as invalid?", ("table_user_errors", "ddb_user_errors")),),
+)
+
+
+def stages(events_table: bool) -> tuple[Stage, ...]:
+    """The operations dashboard's stages; the table's only when there is an events table."""
+    if events_table:
+        return STAGES
+    return tuple(ACCOUNT_DYNAMODB_STAGE if stage.header == TABLE_STAGE else stage for stage in STAGES)
 
 
 def _error_budget_stage(grid: Grid, catalog: Catalog, alarms: Sequence[AlarmView]) -> None:
-    """The availability objective: budget left, how fast each burn-rate window spends it (the alarms' thresholds
-    drawn), and the requests and server errors each window sums. Its windows come from the configuration."""
-    burn = [signal for signal in catalog if signal.id.startswith(BURN_RATE_PREFIX)]
-    sums = [metric for signal in burn for metric in signal.inputs if metric.period != catalog["api_count"].period]
+    """The availability objective: budget left over the SLO window and how fast each burn-rate window spends it,
+    each tile over its own window (dashboards.error_budget); then the requests and server errors each window sums,
+    a tile per window. Its windows come from the configuration."""
     grid.add(text("### Error budget: is the availability objective kept?"), FULL_WIDTH, HEADER_HEIGHT)
-    grid.add(graph("How much of the error budget is left?", [catalog[BUDGET_REMAINING]]), THIRD_WIDTH, GRAPH_HEIGHT)
-    grid.add(graph("How fast is the error budget burning?", burn, alarms), THIRD_WIDTH, GRAPH_HEIGHT)
-    by_id = {metric.id: metric for metric in [*sums, *catalog[BUDGET_REMAINING].inputs]}
-    grid.add(graph("How many requests and 5XX in each window?", list(by_id.values())), THIRD_WIDTH, GRAPH_HEIGHT)
+    add_error_budget_row(
+        grid,
+        catalog,
+        alarms,
+        SINGLE_VALUE_HEIGHT,
+        "How much of the error budget is left ({window})?",
+        "How fast does the last {window} burn the budget{thresholds}?",
+    )
+    burn = burn_rates(catalog)
+    budget = catalog[BUDGET_REMAINING]
+    width = FULL_WIDTH // (1 + len(burn))
+    for signal in [budget, *burn]:
+        window = own_range(signal.period)
+        if window is None:  # a sub-minute window: the API's own metrics, graphed in the API stage
+            continue
+        question = f"How many requests and 5XX in the last {span(window)}?"
+        tile = graph(question, list(signal.inputs), view="singleValue", time_range=window)
+        grid.add(tile, width, SINGLE_VALUE_HEIGHT)
 
 
-def operations_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int) -> dict[str, Any]:
+def operations_body(
+    catalog: Catalog, alarms: Sequence[AlarmView], period: int, events_table: bool = True
+) -> dict[str, Any]:
+    """`events_table`: whether `sinks` holds "dynamodb" (the events table and its signals exist)."""
     grid = Grid()
     grid.add(alarm_status("Which alarms are firing?", alarms), FULL_WIDTH, ALARM_STATUS_HEIGHT)
-    for stage in STAGES:
+    for stage in stages(events_table):
         grid.new_row()
         grid.add(text(f"### {stage.header}"), FULL_WIDTH, HEADER_HEIGHT)
         width = QUARTER_WIDTH if len(stage.graphs) >= 4 else THIRD_WIDTH

@@ -29,7 +29,11 @@ def build_dashboards(config: Config, catalog: Catalog, views: Sequence[AlarmView
     """The operations and summary dashboards, with the alarms' views drawn on their signals."""
     period = config.monitoring.period_seconds
     return [
-        dashboard("OperationsDashboard", config.resource_name("operations"), operations_body(catalog, views, period)),
+        dashboard(
+            "OperationsDashboard",
+            config.resource_name("operations"),
+            operations_body(catalog, views, period, events_table="dynamodb" in config.sinks),
+        ),
         dashboard(
             "SummaryDashboard",
             config.resource_name("summary"),

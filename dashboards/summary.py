@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Catalog
+from cloudformation.slo import span
+from dashboards.catalog import Catalog, Expression, Signal
+from dashboards.error_budget import add_error_budget_row
 from dashboards.layout import (
     ALARM_STATUS_HEIGHT,
     FULL_WIDTH,
@@ -38,13 +41,21 @@ NUMBERS = (
 )
 
 
-def _error_budget_row(grid: Grid, catalog: Catalog, alarms: Sequence[AlarmView]) -> None:
-    """Budget left over the SLO window, and the burn rate of each window the alarms judge (a tile each)."""
-    grid.add(
-        graph("Error budget left", [catalog[BUDGET_REMAINING]], view="singleValue"), QUARTER_WIDTH, SINGLE_VALUE_HEIGHT
-    )
-    burn = [signal for signal in catalog if signal.id.startswith(BURN_RATE_PREFIX)]
-    grid.add(graph("Burn rate (× the budget's pace)", burn, view="singleValue"), 3 * QUARTER_WIDTH, SINGLE_VALUE_HEIGHT)
+def _alarm_window(signal: Signal, alarms: Sequence[AlarmView]) -> int | None:
+    """The range a tile of metric math reads its signal over: the longest window of the alarms that judge it, in
+    whole minutes (a widget's range). Its latest period alone is the one still running: a guarded rate there is 0
+    until enough requests arrived, while the alarm judges the whole periods before it."""
+    if not isinstance(signal, Expression):
+        return None
+    windows = [alarm.window_seconds for alarm in alarms if alarm.signal == signal.id and alarm.window_seconds]
+    return math.ceil(max(windows) / 60) * 60 if windows else None
+
+
+def _number(title: str, signal: Signal, alarms: Sequence[AlarmView]) -> dict[str, Any]:
+    window = _alarm_window(signal, alarms)
+    if window is None:
+        return graph(title, [signal], view="singleValue")
+    return graph(f"{title} (last {span(window)}, as its alarm judges)", [signal], view="singleValue", time_range=window)
 
 
 def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, canary: bool = True) -> dict[str, Any]:
@@ -59,9 +70,10 @@ def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, can
     grid.add(alarm_status("Does anything page?", paging), FULL_WIDTH, ALARM_STATUS_HEIGHT)
     grid.new_row()
     for title, signal_id in NUMBERS:
-        grid.add(graph(title, [catalog[signal_id]], view="singleValue"), QUARTER_WIDTH, SINGLE_VALUE_HEIGHT)
+        grid.add(_number(title, catalog[signal_id], alarms), QUARTER_WIDTH, SINGLE_VALUE_HEIGHT)
     grid.new_row()
-    _error_budget_row(grid, catalog, alarms)
+    budget_title, burn_title = "Error budget left ({window})", "Burn rate, last {window}{thresholds}"
+    add_error_budget_row(grid, catalog, alarms, SINGLE_VALUE_HEIGHT, budget_title, burn_title)
     grid.new_row()
     flow = [catalog[signal_id] for signal_id in ("events_accepted", "queue_sent", "events_stored")]
     grid.add(graph("Does what comes in go out?", flow, alarms), HALF_WIDTH, GRAPH_HEIGHT)

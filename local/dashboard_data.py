@@ -5,8 +5,9 @@
   through the alarm evaluator's reader, percentiles read as the evaluator reads them);
 - `fit_window(...)`: the time axis fitted to the data — from the stack's start (or the first datapoint)
   to now, never wider than the dashboard's own range, never narrower than a few periods;
-- `tile_value(...)`: a number tile's value — the latest datapoint, or with `setPeriodToTimeRange` the
-  statistic over the whole window, as CloudWatch shows it;
+- `tile_value(...)`: a number tile's value — the latest datapoint; with `setPeriodToTimeRange` `fetch` reads
+  the widget's whole range as one period, as CloudWatch does (a widget's own `start` is its range, whatever
+  the dashboard's);
 - `alarm_states(...)`: the states of the alarms the alarm widgets list.
 """
 
@@ -80,7 +81,8 @@ def fit_window(
     stamps = [
         t
         for widget, values in zip(widgets, data, strict=True)
-        if widget["type"] == "metric"
+        # a range read as one period says nothing about when the data began
+        if widget["type"] == "metric" and not widget["properties"].get("setPeriodToTimeRange")
         for entry in entries(widget["properties"])
         if "metric_stat" in entry and entry["metric_stat"]["Period"] * MIN_WINDOW_PERIODS <= longest
         for t in _timestamps(values.get(entry["id"]))
@@ -115,47 +117,74 @@ def entries(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def widget_start(properties: Mapping[str, Any], start: float, end: float) -> float:
+    """Where a widget's time range begins: its own relative `start` (independent of the dashboard's), else `start`."""
+    own = properties.get("start")
+    return end - range_seconds(own) if own else start
+
+
+def _buckets(properties: Mapping[str, Any], period: int, start: float, end: float) -> tuple[int, int, int]:
+    """(period, first, last) a widget's entry is read in: with setPeriodToTimeRange one period of the widget's whole
+    range, as CloudWatch reads it; else periods on their boundaries, the current partial one included."""
+    if properties.get("setPeriodToTimeRange"):
+        last = math.ceil(end)
+        whole = max(1, last - int(widget_start(properties, start, end)))
+        return whole, last - whole, last
+    first = int(widget_start(properties, start, end) // period) * period
+    return period, first, math.ceil(end / period) * period
+
+
 def fetch(widgets: Sequence[Mapping[str, Any]], cloudwatch: BaseClient, start: float, end: float) -> list[WidgetData]:
-    """Per widget: {entry id: series or band}, with one GetMetricData round per period used."""
-    by_period: dict[int, dict[str, Mapping[str, Any]]] = {}
+    """Per widget: {entry id: series or band}, in the widget's own time range if it has one, with one GetMetricData
+    round per period and range used."""
+    groups: dict[tuple[int, int, int], dict[str, Mapping[str, Any]]] = {}
     for index, widget in enumerate(widgets):
         if widget["type"] == "metric":
-            for entry in entries(widget["properties"]):
+            properties = widget["properties"]
+            for entry in entries(properties):
                 if "metric_stat" in entry:
-                    period = entry["metric_stat"]["Period"]
-                    by_period.setdefault(period, {})[f"w{index}_{entry['id']}"] = entry["metric_stat"]
+                    key = _buckets(properties, entry["metric_stat"]["Period"], start, end)
+                    groups.setdefault(key, {})[f"w{index}_{entry['id']}"] = {**entry["metric_stat"], "Period": key[0]}
     fetched: dict[str, Series] = {}
-    windows: dict[int, list[int]] = {}
-    for period, stats in by_period.items():
-        last = math.ceil(end / period) * period  # the current, partial period is shown too
-        first = int(start // period) * period
-        windows[period] = list(range(first, last, period))
-        # anomaly bands need history before the window
-        fetched |= fetch_series(cloudwatch, stats, first - BAND_HISTORY_PERIODS * period, last)
+    for (period, first, last), stats in groups.items():
+        # anomaly bands need history before the window (a graph's); a range read as one period has none
+        history = 0 if last - first == period else BAND_HISTORY_PERIODS * period
+        fetched |= fetch_series(cloudwatch, stats, first - history, last)
     results: list[WidgetData] = []
     for index, widget in enumerate(widgets):
         values: WidgetData = {}
         if widget["type"] == "metric":
-            found = entries(widget["properties"])
+            properties = widget["properties"]
+            found = entries(properties)
             raw = {e["id"]: fetched[f"w{index}_{e['id']}"] for e in found if "metric_stat" in e}
-            periods = {e["id"]: e["metric_stat"]["Period"] for e in found if "metric_stat" in e}
+            read = {
+                e["id"]: _buckets(properties, e["metric_stat"]["Period"], start, end)
+                for e in found
+                if "metric_stat" in e
+            }
             values.update(raw)
             for entry in found:
-                if "expression" in entry and periods:
-                    values[entry["id"]] = _expression(entry["expression"], raw, periods, windows)
+                if "expression" in entry and read:
+                    values[entry["id"]] = _expression(entry["expression"], raw, read)
         results.append(values)
     return results
 
 
-def _expression(
-    expression: str, raw: Mapping[str, Series], periods: Mapping[str, int], windows: Mapping[int, list[int]]
-) -> Series | Band:
+def _expression(expression: str, raw: Mapping[str, Series], read: Mapping[str, tuple[int, int, int]]) -> Series | Band:
     try:
-        referenced = [key for key in referenced_ids(expression) if key in periods]
-        period = periods[referenced[0]] if referenced else next(iter(periods.values()))
-        return evaluate(expression, raw, windows[period], period)
+        referenced = [key for key in referenced_ids(expression) if key in read]
+        period, first, last = read[referenced[0]] if referenced else next(iter(read.values()))
+        return evaluate(expression, raw, list(range(first, last, period)), period)
     except MathError:
         return {}  # an expression outside the local subset is drawn as "no data"
+
+
+def shown_in(widget: Mapping[str, Any], values: WidgetData, window: Window) -> WidgetData:
+    """A widget's data as drawn: a graph's clipped to the time axis; a number tile's as read (its own range)."""
+    if widget["type"] != "metric" or widget["properties"].get("view") == "singleValue":
+        return values
+    periods = entry_periods(widget["properties"])
+    return {key: clip(series, window, periods.get(key, 0)) for key, series in values.items()}
 
 
 def clip(series: Series | Band, window: Window, period: int = 0) -> Series | Band:
@@ -181,21 +210,11 @@ def entry_periods(properties: Mapping[str, Any]) -> dict[str, int]:
 
 
 def tile_value(properties: Mapping[str, Any], entry: Mapping[str, Any], series: Series | Band) -> float | None:
-    """What a number tile shows: the latest value, or with setPeriodToTimeRange the entry's statistic
-    over the whole window (Sum adds up, Maximum/Minimum/Average as named)."""
+    """What a number tile shows: the latest value (with setPeriodToTimeRange `fetch` read the widget's whole range
+    as that one period, metric math included)."""
     if isinstance(series, Band) or not series:
         return None
-    if not properties.get("setPeriodToTimeRange"):
-        return series[max(series)]
-    stat = entry.get("metric_stat", {}).get("Stat", "Average")
-    values = list(series.values())
-    if stat == "Sum":
-        return sum(values)
-    if stat == "Maximum":
-        return max(values)
-    if stat == "Minimum":
-        return min(values)
-    return sum(values) / len(values)
+    return series[max(series)]
 
 
 def alarm_names(widgets: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -33,12 +33,11 @@ from local.dashboard_data import (
     WidgetData,
     Window,
     alarm_states,
-    clip,
     entries,
-    entry_periods,
     fetch,
     fit_window,
     range_seconds,
+    shown_in,
     smallest_period,
     tile_value,
 )
@@ -76,13 +75,7 @@ def render_dashboard(
     longest = range_seconds(dashboard_body.get("start", ""))
     fetched = fetch(widgets, cloudwatch, end - longest, end)
     window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
-    data = [
-        {key: clip(series, window, periods.get(key, 0)) for key, series in values.items()}
-        for values, periods in (
-            (values, entry_periods(widget["properties"]) if widget["type"] == "metric" else {})
-            for values, widget in zip(fetched, widgets, strict=True)
-        )
-    ]
+    data = [shown_in(widget, values, window) for widget, values in zip(widgets, fetched, strict=True)]
     states = {**alarm_states(widgets, cloudwatch), **(evaluated or {})}
     rows = max((w["y"] + w["height"] for w in widgets), default=1)
     figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from alarms.history import DAY, RETENTION, retained_resolution
 from functions.common.analytics import read_lines
 from ops.aws import aws_errors
 from ops.errors import OpsError
@@ -189,18 +190,33 @@ class WindowResult:
         ]
 
 
-def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime) -> float:
+def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime, now: datetime | None = None) -> float:
     """Clients' events accepted over [since, until): EventsAccepted less the canary's CanaryAccepted."""
-    accepted = _sum(cloudwatch, namespace, METRIC_NAME, METRIC_DIMENSIONS, since, until)
-    return accepted - _sum(cloudwatch, namespace, CANARY_METRIC_NAME, CANARY_METRIC_DIMENSIONS, since, until)
+    period = sum_period(since, until, now or datetime.now(UTC))
+    accepted = _sum(cloudwatch, namespace, METRIC_NAME, METRIC_DIMENSIONS, since, until, period)
+    return accepted - _sum(cloudwatch, namespace, CANARY_METRIC_NAME, CANARY_METRIC_DIMENSIONS, since, until, period)
+
+
+def sum_period(since: datetime, until: datetime, now: datetime) -> int:
+    """A period CloudWatch returns data in for a window starting at `since` (the backtest's resolution rule: 60 s
+    up to 15 days back, 300 s up to 63, 3,600 s up to 455), coarse enough for one call's 1,440 datapoints."""
+    resolution = retained_resolution((now - since).total_seconds())
+    if resolution is None:
+        raise OpsError(f"--since {iso(since)}: CloudWatch keeps metric data for {RETENTION[-1][0] // DAY} days")
+    seconds = (until - since).total_seconds()
+    return max(resolution, math.ceil(seconds / MAX_DATAPOINTS / resolution) * resolution)
 
 
 def _sum(
-    cloudwatch: Any, namespace: str, name: str, dimensions: list[dict[str, str]], since: datetime, until: datetime
+    cloudwatch: Any,
+    namespace: str,
+    name: str,
+    dimensions: list[dict[str, str]],
+    since: datetime,
+    until: datetime,
+    period: int,
 ) -> float:
-    """Sum of one metric over [since, until), in periods coarse enough to fit one call."""
-    seconds = (until - since).total_seconds()
-    period = max(60, math.ceil(seconds / MAX_DATAPOINTS / 60) * 60)
+    """Sum of one metric over [since, until) in `period`-second datapoints."""
     with aws_errors(f"reading the {name} metric"):
         datapoints = cloudwatch.get_metric_statistics(
             Namespace=namespace,
@@ -235,12 +251,19 @@ def count_items(dynamodb: Any, table: str, since: datetime, until: datetime, *, 
 
 
 def reconcile_window(
-    cloudwatch: Any, dynamodb: Any, table: str, namespace: str, since: datetime, until: datetime, **options: Any
+    cloudwatch: Any,
+    dynamodb: Any,
+    table: str,
+    namespace: str,
+    since: datetime,
+    until: datetime,
+    now: datetime | None = None,
+    **options: Any,
 ) -> WindowResult:
     return WindowResult(
         since=since,
         until=until,
-        accepted_metric=metric_sum(cloudwatch, namespace, since, until),
+        accepted_metric=metric_sum(cloudwatch, namespace, since, until, now),
         table_items=count_items(dynamodb, table, since, until, **options),
     )
 

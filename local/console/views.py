@@ -16,14 +16,12 @@ from botocore.client import BaseClient
 from dashboards.metric_math import Band
 from local.console.feed import feed, pending_digest
 from local.dashboard_data import (
-    Window,
     alarm_states,
-    clip,
     entries,
-    entry_periods,
     fetch,
     fit_window,
     range_seconds,
+    shown_in,
     smallest_period,
     tile_value,
 )
@@ -85,7 +83,9 @@ class ConsoleViews:
             "start": window.start,
             "end": window.end,
             "period": period,
-            "widgets": [_widget(w, values, window, states) for w, values in zip(widgets, fetched, strict=True)],
+            "widgets": [
+                _widget(w, shown_in(w, values, window), states) for w, values in zip(widgets, fetched, strict=True)
+            ],
         }
 
     def _runtime_states(self) -> dict[str, str]:
@@ -165,7 +165,7 @@ class ConsoleViews:
         return {"sent": result.sent, "replayable": result.replayable, "failed": len(result.failed)}
 
 
-def _widget(widget: dict[str, Any], values: dict[str, Any], window: Window, states: dict[str, str]) -> dict[str, Any]:
+def _widget(widget: dict[str, Any], values: dict[str, Any], states: dict[str, str]) -> dict[str, Any]:
     properties = widget["properties"]
     shown: dict[str, Any] = {key: widget[key] for key in ("type", "x", "y", "width", "height")}
     shown["title"] = properties.get("title", "")
@@ -178,9 +178,8 @@ def _widget(widget: dict[str, Any], values: dict[str, Any], window: Window, stat
         shown["view"] = properties.get("view", "timeSeries")
         shown["unit"] = properties.get("yAxis", {}).get("left", {}).get("label", "")
         shown["annotations"] = properties.get("annotations", {}).get("horizontal", [])
-        periods = entry_periods(properties)
         shown["series"] = [
-            _series(properties, entry, clip(values.get(entry["id"], {}), window, periods.get(entry["id"], 0)))
+            _series(properties, entry, values.get(entry["id"], {}))
             for entry in entries(properties)
             if entry["options"].get("visible", True)
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -13,10 +14,12 @@ from moto import mock_aws
 
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import environment_names, load_config
+from cloudformation.slo import windows_used
 from cloudformation.synth import full_template
-from dashboards.catalog import Expression, build_catalog
+from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Expression, build_catalog, burn_rate_id
 from dashboards.layout import FULL_WIDTH
 from dashboards.metric_math import referenced_ids
+from local.dashboard_data import range_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 PSEUDO = {"${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012", "${AWS::Partition}": "aws"}
@@ -137,7 +140,8 @@ def test_alarm_status_and_runbook_widgets_cover_every_alarm():
 def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     config = load_config("prod")
     summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
-    assert len(summary["widgets"]) <= 15
+    # six rows at most (the error budget's row has a tile per burn-rate window)
+    assert len({widget["y"] for widget in summary["widgets"]}) <= 6
     # the first row answers "is the pipeline alive?" from the canary
     first = summary["widgets"][0]
     assert first["y"] == 0 and first["properties"]["title"].startswith("Is the pipeline alive?")
@@ -162,9 +166,9 @@ def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
             # THEN a tile of milliseconds, seconds or percent says so in its label: "Latency p99 (ms)"
             symbol = {"Milliseconds": "(ms)", "Seconds": "(s)", "Percent": "(%)"}.get(signal.unit)
             assert symbol is None or entry["label"].endswith(symbol), entry
-        # AND a tile of counted events only shows the sum over the dashboard's time range, not the last period's
+        # AND a tile of counted events, or one with its own time range, reads the whole range as one period
         summed = all(getattr(signal, "stat", None) == "Sum" and signal.unit == "Count" for signal in signals)
-        assert tile.get("setPeriodToTimeRange", False) == summed, shown
+        assert tile.get("setPeriodToTimeRange", False) == (summed or "start" in tile), shown
     assert any("(ms)" in entry[-1]["label"] for tile in tiles for entry in tile["metrics"])
 
 
@@ -180,3 +184,87 @@ def test_bodies_are_deterministic_and_put_dashboard_accepts_them(env):
             response = cloudwatch.put_dashboard(DashboardName=name, DashboardBody=text)
             assert response["DashboardValidationMessages"] == []
             assert json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]) == json.loads(text)
+
+
+def widget_range(widget: dict[str, Any], body: dict[str, Any]) -> int:
+    """Seconds a widget shows: its own `start`, else the dashboard's (relative ranges only)."""
+    return range_seconds(widget["properties"].get("start", body["start"]))
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_every_widget_range_holds_a_whole_period_of_each_entry(env):
+    # GIVEN every metric widget of both dashboards (GetMetricData returns nothing before its StartTime)
+    config = load_config(env)
+    catalog = build_catalog(config)
+    for text in dashboard_bodies(env).values():
+        body = json.loads(text)
+        for widget in metric_widgets(body):
+            properties = widget["properties"]
+            shown = widget_range(widget, body)
+            periods = [entry[-1]["period"] for entry in properties["metrics"] if "period" in entry[-1]]
+            # THEN each entry's period fits in the time range the widget shows
+            assert max(periods) <= shown, (properties["title"], max(periods), shown)
+            # AND a number tile with a range of its own reads it as one period: the window its title names
+            if properties["view"] == "singleValue" and "start" in properties:
+                assert properties["setPeriodToTimeRange"] is True, properties["title"]
+    # AND the error budget's tiles read the SLO window and each burn-rate window whole
+    summary = json.loads(dashboard_bodies(env)[config.resource_name("summary")])
+    ranges = {
+        entry[-1]["id"]: widget_range(widget, summary)
+        for widget in metric_widgets(summary)
+        for entry in widget["properties"]["metrics"]
+        if entry[-1]["id"] == BUDGET_REMAINING or entry[-1]["id"].startswith(BURN_RATE_PREFIX)
+    }
+    assert ranges[BUDGET_REMAINING] == config.monitoring.slo_window_seconds
+    for seconds in windows_used(config.monitoring):
+        if seconds % 60 == 0:  # a widget range is whole minutes; a sub-minute window shows its latest period
+            assert ranges[burn_rate_id(seconds)] == seconds
+    assert catalog[BUDGET_REMAINING].period == config.monitoring.slo_window_seconds
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_the_server_errors_tile_reads_what_its_alarm_judges(env):
+    # GIVEN the summary's "Server errors %" tile and the alarm on the same signal
+    config = load_config(env)
+    catalog = build_catalog(config)
+    summary = json.loads(dashboard_bodies(env)[config.resource_name("summary")])
+    (tile,) = [w for w in metric_widgets(summary) if w["properties"]["title"].startswith("Server errors %")]
+    (alarm,) = [d for d in alarm_definitions(config, catalog) if d.spec.signal == "api_5xx_rate"]
+    window = (alarm.spec.periods or config.monitoring.evaluation_periods) * catalog["api_5xx_rate"].period
+    # THEN the tile reads the signal over the alarm's whole window (in whole minutes), not its latest period,
+    # which is still running: a guarded rate there is 0 until enough requests arrived
+    shown = widget_range(tile, summary)
+    assert window <= shown < window + 60
+    assert tile["properties"]["setPeriodToTimeRange"] is True
+
+
+def s3_only(env: str):
+    return dataclasses.replace(load_config(env), sinks=("s3",))
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_an_s3_only_environment_neither_draws_nor_alarms_on_an_events_table(env):
+    # GIVEN an environment whose only sink is the S3 analytics store: it has no events table
+    config = s3_only(env)
+    table = config.resource_name("events")
+    # WHEN its catalog, alarms and dashboards are built
+    catalog = build_catalog(config)
+    template = full_template(config).to_dict()["Resources"]
+    bodies = [
+        json.loads(r["Properties"]["DashboardBody"]["Fn::Sub"])
+        for r in template.values()
+        if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    alarms = [r["Properties"] for r in template.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    # THEN no signal, no widget and no alarm reads a metric of that table
+    assert all(("TableName", table) not in metric.dimensions for metric in catalog.metrics())
+    assert f'"{table}"' not in json.dumps(bodies)
+    assert f'"{table}"' not in json.dumps(alarms)
+    # AND DynamoDB's account-wide UserErrors (the idempotency and notification tables) is still drawn and alarmed on
+    assert "table_user_errors" in catalog.signals
+    assert any("UserErrors" in json.dumps(alarm) for alarm in alarms)
+    assert "table-user-errors" in json.dumps(bodies)
+    # AND with the table as a sink, its signals are all there
+    assert {"table_system_errors", "table_throttles", "table_wcu_per_second"} <= set(
+        build_catalog(load_config(env)).signals
+    )

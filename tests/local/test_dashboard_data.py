@@ -3,8 +3,15 @@ number tiles show what CloudWatch would show."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
 from dashboards.metric_math import Band
-from local.dashboard_data import MIN_WINDOW_PERIODS, Window, clip, entry_periods, fit_window, tile_value
+from local.dashboard_data import MIN_WINDOW_PERIODS, Window, clip, entry_periods, fetch, fit_window, tile_value
 
 PERIOD = 10
 WIDGET = {"type": "metric", "properties": {"metrics": [["N", "M", {"id": "m", "period": PERIOD}]]}}
@@ -50,14 +57,52 @@ def test_metric_math_does_not_stretch_the_window():
     assert fit_window([widget], data, NOW, RANGE, PERIOD).start == NOW - 60 - PERIOD
 
 
-def test_a_tile_shows_the_latest_value_or_the_statistic_over_the_window():
-    series = {100: 3.0, 110: 5.0, 120: 2.0}
-    entry = {"id": "m", "options": {}, "metric_stat": {"Stat": "Sum"}}
-    assert tile_value({}, entry, series) == 2.0
-    assert tile_value({"setPeriodToTimeRange": True}, entry, series) == 10.0
-    maximum = {**entry, "metric_stat": {"Stat": "Maximum"}}
-    assert tile_value({"setPeriodToTimeRange": True}, maximum, series) == 5.0
-    assert tile_value({}, entry, {}) is None
+def put(cloudwatch: Any, name: str, at: float, value: float) -> None:
+    cloudwatch.put_metric_data(
+        Namespace="AWS/ApiGateway",
+        MetricData=[
+            {"MetricName": name, "Timestamp": datetime.fromtimestamp(at, UTC), "Value": value, "Unit": "Count"}
+        ],
+    )
+
+
+def rate_tile(**extra: Any) -> dict[str, Any]:
+    """A number tile of the guarded 5XX rate, as the summary draws it (10-s periods, at least 5 requests)."""
+    metrics = [
+        ["AWS/ApiGateway", "5XXError", {"id": "errors", "period": PERIOD, "stat": "Sum", "visible": False}],
+        ["AWS/ApiGateway", "Count", {"id": "requests", "period": PERIOD, "stat": "Sum", "visible": False}],
+        [{"expression": "IF(requests >= 5, 100 * errors / requests, 0)", "id": "rate"}],
+    ]
+    return {"type": "metric", "properties": {"view": "singleValue", "metrics": metrics, **extra}}
+
+
+def test_a_tile_with_its_own_range_reads_it_whole_as_one_period():
+    # GIVEN every request failing for three periods, and the period still running with one request so far
+    end = 1_800_000_005.0
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        for start in (end - 35, end - 25, end - 15):
+            put(cloudwatch, "Count", start, 10)
+            put(cloudwatch, "5XXError", start, 10)
+        put(cloudwatch, "Count", end - 2, 1)
+        put(cloudwatch, "5XXError", end - 2, 0)
+        # AND 30 requests, none failing, an hour ago: before the 30-minute dashboard range
+        put(cloudwatch, "Count", end - 3600, 30)
+        tiles = [
+            rate_tile(),  # the latest period
+            rate_tile(start="-PT1M", setPeriodToTimeRange=True),  # the alarm's window, in whole minutes
+            rate_tile(start="-PT2H", setPeriodToTimeRange=True),  # an error-budget window longer than the dashboard
+        ]
+        # WHEN the tiles are read within the dashboard's range
+        data = fetch(tiles, cloudwatch, end - RANGE, end)
+    values = [tile_value(t["properties"], {"id": "rate"}, d["rate"]) for t, d in zip(tiles, data, strict=True)]
+    # THEN the latest period alone says 0 (one request: below the guard) while the last minute says 30 of 31 failed
+    assert values[0] == 0.0
+    assert values[1] == pytest.approx(100 * 30 / 31)
+    # AND the two-hour window counts the requests of an hour ago too, before the dashboard's range
+    assert values[2] == pytest.approx(100 * 30 / 61)
+    # AND a range read as one period leaves the time axis to the graphs' data
+    assert fit_window(tiles[1:], data[1:], end, RANGE, PERIOD).start == end - RANGE
 
 
 def test_a_datapoint_of_a_longer_period_reaching_into_the_window_is_shown_at_its_start():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from functions.common.analytics import analytics_objects
 from functions.common.envelope import Envelope
 from ops.errors import OpsError
-from ops.reconcile import read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
+from ops.reconcile import metric_sum, read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
 from tests.aws_helpers import unique
 from tests.ops.helpers import create_table, envelope, item_of
 
@@ -182,3 +183,41 @@ def test_a_log_line_holding_unicode_line_breaks_is_one_line(tmp_path: Path) -> N
     # WHEN it is read
     # THEN each line is one entry
     assert read_ids(str(log)) == ["evt-1", "evt-2"]
+
+
+class RetainingCloudWatch:
+    """GetMetricStatistics as botocore's cloudwatch model documents `Period` for an old StartTime (moto returns
+    data at any period): 60-s datapoints for 15 days, then multiples of 300 s up to 63 days, of 3,600 s up to
+    455; a finer period returns no datapoint. Every EventsAccepted datapoint is 6 events an hour."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.periods: list[int] = []
+
+    def get_metric_statistics(self, **request: Any) -> dict[str, Any]:
+        self.periods.append(request["Period"])
+        age = (self.now - request["StartTime"]).total_seconds()
+        resolution = 60 if age <= 15 * 86_400 else 300 if age <= 63 * 86_400 else 3_600
+        if request["Period"] % resolution or request["MetricName"] != "EventsAccepted":
+            return {"Datapoints": []}
+        hours = (request["EndTime"] - request["StartTime"]).total_seconds() / 3_600
+        return {"Datapoints": [{"Sum": 6.0 * hours}]}
+
+
+@pytest.mark.parametrize("days_ago", [1, 20, 100])
+def test_an_old_window_is_read_at_a_period_cloudwatch_still_keeps(days_ago: int) -> None:
+    # GIVEN a CloudWatch that keeps 6 accepted events an hour, and a 2-hour window `days_ago` days back
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    cloudwatch = RetainingCloudWatch(now)
+    since = now - timedelta(days=days_ago)
+    # WHEN the metric is summed over it
+    accepted = metric_sum(cloudwatch, "Sluice/prod", since, since + timedelta(hours=2), now)
+    # THEN it is read at the finest period kept that old, and finds the 12 events (no gap that is not there)
+    assert accepted == 12
+    assert set(cloudwatch.periods) == {60 if days_ago <= 15 else 300 if days_ago <= 63 else 3_600}
+
+
+def test_a_window_older_than_cloudwatch_keeps_is_refused_in_one_line() -> None:
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    with pytest.raises(OpsError, match=r"^--since 2025-.*: CloudWatch keeps metric data for 455 days$"):
+        metric_sum(RetainingCloudWatch(now), "Sluice/prod", now - timedelta(days=500), now, now)
