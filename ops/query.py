@@ -1,10 +1,12 @@
-"""`invoke events.query "SQL"`: SQL over the S3 analytics store, table `events` (columns as in the Glue
+"""`invoke events.query "SQL"`: SQL over the S3 analytics store, view `events` (columns as in the Glue
 table: event_id, received_at, raw, source_ip, user_agent, api_key_id, request_id, trace_id; partitions dt,
-hour).
+hour): one row per event and hour. `events_raw` is every line written, the copies a redelivery or a replay
+adds included (cloudformation/analytics.py).
 
 On AWS the query runs in the stack's Athena workgroup, with a progress line and the bytes scanned and what
-they cost. Locally the same objects are read from the local S3 into an embedded DuckDB, where `events` is a
-view with the same columns — so the same SQL answers on a laptop without an account.
+they cost. Locally the same objects are read from the local S3 into an embedded DuckDB, where `events_raw` and
+`events` are views with the same columns and `events` runs the Glue view's own SQL — so the same SQL answers the
+same on a laptop without an account.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudformation.analytics import RAW_TABLE, TABLE, deduplicated_sql
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.progress import Progress
@@ -53,7 +56,8 @@ def query_local(
         progress.finish()
         connection = duckdb.connect()
         try:
-            connection.execute(_events_view(root, progress.done))
+            connection.execute(_raw_view(root, progress.done))
+            connection.execute(f"CREATE VIEW {TABLE} AS {deduplicated_sql(RAW_TABLE)}")
             cursor = connection.execute(sql)
             columns = [column[0] for column in cursor.description or []]
             rows = [list(row) for row in cursor.fetchall()]
@@ -64,14 +68,14 @@ def query_local(
     return QueryResult(columns, rows, [f"DuckDB over {progress.done} local objects"])
 
 
-def _events_view(root: Path, objects: int) -> str:
+def _raw_view(root: Path, objects: int) -> str:
     if not objects:  # read_json refuses an empty glob: an empty view with the same columns answers the same SQL
         nulls = ", ".join(f"NULL::VARCHAR AS {name}" for name in (*COLUMNS, "dt", "hour"))
-        return f"CREATE VIEW events AS SELECT {nulls} WHERE false"
+        return f"CREATE VIEW {RAW_TABLE} AS SELECT {nulls} WHERE false"
     glob = str(root / PREFIX / "*" / "*" / "*.jsonl.gz").replace("'", "''")
     types = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in COLUMNS) + "}"
     return (
-        f"CREATE VIEW events AS SELECT * FROM read_json('{glob}', format='newline_delimited', compression='gzip', "
+        f"CREATE VIEW {RAW_TABLE} AS SELECT * FROM read_json('{glob}', format='newline_delimited', compression='gzip', "
         f"hive_partitioning=true, hive_types={{'dt': 'VARCHAR', 'hour': 'VARCHAR'}}, columns={types})"
     )
 

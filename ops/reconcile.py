@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -270,14 +270,17 @@ def reconcile_window(
 
 @dataclass
 class S3IdsResult:
-    """The client log against the S3 analytics store, where (unlike the table) a copy can repeat."""
+    """The client log against the S3 analytics store, where (unlike the table) a copy can repeat: a regrouped
+    redelivery or a replay writes identical lines to another object of the same hour. Queries read the view
+    `events` (cloudformation/analytics.py), one row per hour and event id; `events_raw` holds every line."""
 
     listed: int
     unique: int
     found: int
     missing: list[str]
-    duplicated: dict[str, int]  # event id → lines holding it, when more than one
+    duplicated: dict[str, int]  # event id → rows of the view `events` holding it, when more than one
     objects: int
+    copies: dict[str, int] = field(default_factory=dict)  # event id → lines of the objects, when more than one
 
     def summary(self) -> list[str]:
         lines = [
@@ -289,16 +292,26 @@ class S3IdsResult:
             lines += [f"  {event_id}" for event_id in self.missing]
         else:
             lines.append("missing: none")
+        lines.append(
+            f"copies in the objects (events_raw): {_repeats(self.copies, 'lines')}, {self._share(self.copies)} of the "
+            "events found; the view `events` that queries read counts a copy in the same hour once"
+        )
         if self.duplicated:
-            lines.append(f"DUPLICATED in the S3 store: {_repeats(self.duplicated)}")
+            lines.append(
+                f"DUPLICATED through the view `events`: {_repeats(self.duplicated, 'rows')}, "
+                f"{self._share(self.duplicated)} of the events found"
+            )
             lines += _repeat_lines(self.duplicated)
         else:
-            lines.append("duplicates in the S3 store: none")
+            lines.append("duplicates through the view `events`: none")
         return lines
 
+    def _share(self, repeated: dict[str, int]) -> str:
+        return f"{100 * len(repeated) / self.found:.1f} %" if self.found else "0.0 %"
 
-def _repeats(counts: dict[str, int]) -> str:
-    return f"{len(counts)} ids ({sum(counts.values()) - len(counts)} extra lines)"
+
+def _repeats(counts: dict[str, int], unit: str = "lines") -> str:
+    return f"{len(counts)} ids ({sum(counts.values()) - len(counts)} extra {unit})"
 
 
 def _repeat_lines(counts: dict[str, int], most: int = 20) -> list[str]:
@@ -315,21 +328,46 @@ def hour_prefixes(prefix: str, since: datetime, until: datetime) -> list[str]:
     return prefixes
 
 
-def analytics_line_counts(
+@dataclass
+class StoreCounts:
+    """How often each event id is in the store: `lines` of the objects (events_raw) and `rows` of the view
+    `events` (one per hour partition holding it)."""
+
+    lines: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    objects: int = 0
+
+
+def analytics_store_counts(
     s3: Any, bucket: str, prefixes: Iterable[str], *, progress_stream: Any = None
-) -> tuple[Counter[str], int]:
-    """(lines per event id, objects read) under `prefixes` of the S3 analytics store."""
-    lines_of: Counter[str] = Counter()
+) -> StoreCounts:
+    """Lines and view rows per event id under `prefixes` of the S3 analytics store, and the objects read."""
+    counts = StoreCounts()
+    partitions_of: defaultdict[str, set[str]] = defaultdict(set)
     progress = Progress("reconcile: S3 objects read", stream=progress_stream)
     for prefix in prefixes:
         with aws_errors(f"reading s3://{bucket}/{prefix}"):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                    lines_of.update(_event_ids(data, f"s3://{bucket}/{item['Key']}"))
+                    ids = _event_ids(data, f"s3://{bucket}/{item['Key']}")
+                    counts.lines.update(ids)
+                    partition = item["Key"].rsplit("/", 1)[0]  # …/dt=YYYY-MM-DD/hour=HH
+                    for event_id in ids:
+                        partitions_of[event_id].add(partition)
                     progress.update()
     progress.finish()
-    return lines_of, progress.done
+    counts.rows.update({event_id: len(partitions) for event_id, partitions in partitions_of.items()})
+    counts.objects = progress.done
+    return counts
+
+
+def analytics_line_counts(
+    s3: Any, bucket: str, prefixes: Iterable[str], *, progress_stream: Any = None
+) -> tuple[Counter[str], int]:
+    """(lines per event id, objects read) under `prefixes` of the S3 analytics store."""
+    counts = analytics_store_counts(s3, bucket, prefixes, progress_stream=progress_stream)
+    return counts.lines, counts.objects
 
 
 def _event_ids(data: bytes, name: str) -> list[str]:
@@ -344,16 +382,18 @@ def _event_ids(data: bytes, name: str) -> list[str]:
 def reconcile_ids_s3(
     s3: Any, bucket: str, ids: list[str], *, prefix: str = "events", progress_stream: Any = None
 ) -> S3IdsResult:
-    """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further)."""
+    """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further) and count
+    each listed id as the view `events` does (a row per hour partition) and as its lines (`events_raw`)."""
     counts = Counter(ids)
-    lines_of, objects = analytics_line_counts(s3, bucket, [f"{prefix}/"], progress_stream=progress_stream)
+    store = analytics_store_counts(s3, bucket, [f"{prefix}/"], progress_stream=progress_stream)
     return S3IdsResult(
         listed=len(ids),
         unique=len(counts),
-        found=sum(1 for event_id in counts if event_id in lines_of),
-        missing=[event_id for event_id in counts if event_id not in lines_of],
-        duplicated={event_id: count for event_id, count in lines_of.items() if count > 1 and event_id in counts},
-        objects=objects,
+        found=sum(1 for event_id in counts if event_id in store.lines),
+        missing=[event_id for event_id in counts if event_id not in store.lines],
+        duplicated={event_id: n for event_id, n in store.rows.items() if n > 1 and event_id in counts},
+        objects=store.objects,
+        copies={event_id: n for event_id, n in store.lines.items() if n > 1 and event_id in counts},
     )
 
 

@@ -70,7 +70,14 @@ def events_list(
         print("note: the scan stopped early on a large table; older matches may be missing", file=sys.stderr)
 
 
-@task(name="query", help={"sql": "the SQL, over table `events`", "target": TARGET_HELP, **AWS_HELP})
+@task(
+    name="query",
+    help={
+        "sql": "the SQL, over the view `events` (one row per event; `events_raw`: every line)",
+        "target": TARGET_HELP,
+        **AWS_HELP,
+    },
+)
 def events_query(
     c: Context, sql: str, target: str = "local", profile: str | None = None, region: str | None = None
 ) -> None:

@@ -4,7 +4,9 @@ batch responses.
 With both sinks an event goes to S3 only once it is in the table, so a record that comes back for a
 DynamoDB failure has not been written to S3 yet; an S3 failure sends the record back too (its item is
 rewritten identically). S3 objects are keyed by their events (functions/common/analytics.py): a redelivered
-batch overwrites its object. With S3 alone there is no table (no TABLE_NAME): a canary event, kept out of the
+batch overwrites its object; a regrouped redelivery or a replay adds a copy of identical lines in the same hour's
+partition, which the Glue view `events` reads once; a same-key resend of an event the table holds is not written
+again (first_write.py). With S3 alone there is no table (no TABLE_NAME): a canary event, kept out of the
 analytics objects, is written as its own small object under `canary/`, where the canary reads it back.
 
 Each record ends one of three ways, and none waits in flight (SQS holds ~120,000 in-flight messages per
@@ -53,7 +55,7 @@ from functions.common.sqs import attribute, partial_batch_response, sqs_records
 from functions.common.sqs_send import send_entries
 from functions.consumer.breaker import Breaker, Transition
 from functions.consumer.config import load_settings
-from functions.consumer.first_write import already_stored
+from functions.consumer.first_write import already_stored, is_resend
 from functions.consumer.parking import park, publish_breaker
 from functions.consumer.unparking import (
     read_parked_object,
@@ -154,9 +156,13 @@ def _write(
 ) -> None:
     """Write to the sinks; fills `outcome`'s stored, unstored and poison."""
     outcome.stored = list(envelopes.values())
+    resent: set[str] = set()
     if writer is not None:
         # First write wins: an event already in the table (a retried Idempotency-Key) keeps its first metadata.
-        stored_before = set(already_stored(dynamodb, SETTINGS.table_name, KEY, list(envelopes)))
+        stored_before = already_stored(dynamodb, SETTINGS.table_name, KEY, list(envelopes))
+        # A resend's event reaches the analytics store with the delivery the table holds (that one goes there
+        # until it is written): a copy of the resend would be a second line, in another hour's partition maybe.
+        resent = {event_id for event_id, item in stored_before.items() if is_resend(item, envelopes[event_id])}
         items = {
             event_id: to_item(envelope) for event_id, envelope in envelopes.items() if event_id not in stored_before
         }
@@ -174,9 +180,10 @@ def _write(
         ]
         outcome.write_retries = result.retried
         outcome.store_failed = result.failed
-    # Events stored before go to the analytics store again: their first delivery may have failed there.
+    # Events stored before go to the analytics store again when this is the delivery the table holds: its
+    # analytics write may have failed. (A copy written twice is one row of the `events` view: same hour, same id.)
     if "s3" in SETTINGS.sinks and outcome.stored:
-        unwritten = write_analytics(outcome)
+        unwritten = write_analytics(outcome, skip=resent)
         for event_id in unwritten:
             for message_id in records_of[event_id]:
                 outcome.unstored[message_id] = "event not written to the S3 analytics store"
@@ -185,11 +192,12 @@ def _write(
 
 
 @tracer.capture_method
-def write_analytics(outcome: Outcome) -> set[str]:
-    """Put the stored events into the analytics store, one object per hour; returns the ids not written."""
+def write_analytics(outcome: Outcome, skip: set[str]) -> set[str]:
+    """Put the stored events but `skip` (resends: another delivery carries them) into the analytics store, one
+    object per hour; returns the ids not written."""
     unwritten: set[str] = set()
     # The canary proves the pipeline; its events are not the clients' data to analyse.
-    clients = [envelope for envelope in outcome.stored if not is_canary(envelope.event_id)]
+    clients = [e for e in outcome.stored if not is_canary(e.event_id) and e.event_id not in skip]
     objects = {
         key: (body, ids, "application/x-ndjson")
         for key, (body, ids) in analytics_objects(SETTINGS.analytics_prefix, clients).items()

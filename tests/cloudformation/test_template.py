@@ -1,5 +1,6 @@
 """The generated template: golden files per environment and the invariants the pipeline rests on."""
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -213,11 +214,37 @@ def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when
     # GIVEN local (sinks dynamodb and s3) and prod (dynamodb only)
     local, prod = synthesized("local"), synthesized("prod")
     # THEN local has the analytics bucket, a Glue table projecting dt/hour over the consumer's prefix, a workgroup
-    table = local["Resources"]["AnalyticsTable"]["Properties"]["TableInput"]
+    table = local["Resources"]["AnalyticsRawTable"]["Properties"]["TableInput"]
+    assert table["Name"] == "events_raw"
     assert [key["Name"] for key in table["PartitionKeys"]] == ["dt", "hour"]
     assert table["Parameters"]["projection.enabled"] == "true"
     template_location = table["Parameters"]["storage.location.template"]["Fn::Join"][1]
     assert template_location[-1] == "dt=${dt}/hour=${hour}/"
+    # AND queries read `events`, an Athena view over it that keeps one row per hour and event id
+    view = local["Resources"]["AnalyticsTable"]["Properties"]["TableInput"]
+    assert (view["Name"], view["TableType"], view["ViewExpandedText"]) == (
+        "events",
+        "VIRTUAL_VIEW",
+        "/* Presto View */",
+    )
+    assert view["Parameters"] == {"presto_view": "true", "comment": "Presto View"}
+    encoded = view["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
+    definition = json.loads(base64.b64decode(encoded))
+    assert definition["schema"] == "sluice_local" and definition["catalog"] == "awsdatacatalog"
+    assert (
+        "PARTITION BY dt, hour, event_id" in definition["originalSql"]
+        and "FROM events_raw" in definition["originalSql"]
+    )
+    columns = [column["Name"] for column in view["StorageDescriptor"]["Columns"]]
+    assert (
+        columns
+        == [column["name"] for column in definition["columns"]]
+        == [
+            *(column["Name"] for column in table["StorageDescriptor"]["Columns"]),
+            "dt",
+            "hour",
+        ]
+    )
     workgroup = local["Resources"]["AnalyticsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
     assert workgroup["EnforceWorkGroupConfiguration"] is True and workgroup["BytesScannedCutoffPerQuery"] > 0
     # AND the consumer writes both sinks, and may put objects under the analytics store's events prefix (and park

@@ -35,10 +35,30 @@ def test_sql_runs_locally_over_the_stores_objects_with_partitions(aws: boto3.Ses
         "SELECT hour, json_extract_string(raw, '$.type') AS type, count(*) AS n, count(DISTINCT event_id) AS events "
         "FROM events GROUP BY ALL ORDER BY hour, type",
     )
-    # THEN the answer covers every object, the partition columns are there, and a duplicate is visible
+    # THEN the answer covers every object, the partition columns are there, and the event delivered twice is one
+    # row of `events` (issue 32: it counted twice)
     assert result.columns == ["hour", "type", "n", "events"]
-    assert result.rows == [["19", "a", 1, 1], ["19", "b", 3, 2], ["20", "a", 1, 1]]
+    assert result.rows == [["19", "a", 1, 1], ["19", "b", 2, 2], ["20", "a", 1, 1]]
     assert result.notes == ["DuckDB over 3 local objects"]
+    # AND `events_raw` shows every line written, the copy too
+    raw = query_local(s3, bucket, "SELECT event_id, count(*) AS n FROM events_raw GROUP BY ALL HAVING n > 1")
+    assert raw.rows == [["e2", 2]]
+
+
+def test_a_replayed_copy_is_one_row_and_the_earliest_received_copy_is_kept(aws: boto3.Session) -> None:
+    # GIVEN an event stored twice in one hour (identical lines, two objects: a replay), and a key-derived event
+    # stored with two metadata (a same-key resend written before this fix, or with S3 alone), in one hour
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    replayed = Envelope("e1", "{}", "2026-11-25T19:00:00.000Z", request_id="r1")
+    stored(s3, bucket, [replayed, Envelope("e2", "{}", "2026-11-25T19:10:00.000Z", request_id="r2")])
+    stored(s3, bucket, [replayed])
+    stored(s3, bucket, [Envelope("e2", "{}", "2026-11-25T19:20:00.000Z", request_id="r3")])
+    # WHEN every event is counted through the view
+    result = query_local(s3, bucket, "SELECT event_id, request_id FROM events ORDER BY event_id")
+    # THEN each is one row, the resent one with its first request's metadata
+    assert result.rows == [["e1", "r1"], ["e2", "r2"]]
 
 
 def test_an_empty_store_answers_and_bad_sql_is_one_line(aws: boto3.Session) -> None:

@@ -143,9 +143,31 @@ def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3
             s3.put_object(Bucket=bucket, Key=key, Body=body)
     # WHEN the log is reconciled against the S3 store
     result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3"])
-    # THEN e3 is missing and e1 is reported duplicated
-    assert (result.found, result.missing, result.duplicated, result.objects) == (2, ["e3"], {"e1": 2}, 2)
-    assert "DUPLICATED in the S3 store: 1 ids (1 extra lines)" in result.summary()
+    # THEN e3 is missing, and e1 is a copy in the objects (half the events found) but one row of the view
+    # `events` that queries read (issue 32: it was reported, and counted, as a duplicate)
+    assert (result.found, result.missing, result.objects) == (2, ["e3"], 2)
+    assert (result.copies, result.duplicated) == ({"e1": 2}, {})
+    summary = result.summary()
+    assert any(line.startswith("copies in the objects (events_raw): 1 ids (1 extra lines), 50.0 %") for line in summary)
+    assert "duplicates through the view `events`: none" in summary
+
+
+def test_a_copy_in_another_hour_is_a_duplicate_through_the_view_and_measured(aws: boto3.Session) -> None:
+    # GIVEN a store holding e1 in two hours (a key-derived event resent in the next hour: S3 alone writes both),
+    # and e2, e3, e4 once
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    first = [Envelope(f"e{n}", "{}", "2026-11-25T10:59:59.000Z") for n in (1, 2, 3, 4)]
+    resent = Envelope("e1", "{}", "2026-11-25T11:00:02.000Z")
+    for batch in (first, [resent]):
+        for key, (body, _) in analytics_objects("events", batch).items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    # WHEN the log is reconciled against the S3 store
+    result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3", "e4"])
+    # THEN e1 is two rows of the view: reported DUPLICATED, with its share of the events found
+    assert (result.found, result.copies, result.duplicated) == (4, {"e1": 2}, {"e1": 2})
+    assert "DUPLICATED through the view `events`: 1 ids (1 extra rows), 25.0 % of the events found" in result.summary()
 
 
 def test_an_event_holding_unicode_line_breaks_is_reconciled_like_any_other(aws: boto3.Session) -> None:

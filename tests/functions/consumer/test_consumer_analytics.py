@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 
 from functions.common.analytics import read_lines
-from tests.functions.support import FakeContext, envelope_body, fail_calls, leave_unprocessed, load_module, sqs_event
+from functions.common.envelope import Envelope, derived_event_id, events_fingerprint
+from tests.functions.support import (
+    API_KEY_ID,
+    FakeContext,
+    envelope_body,
+    fail_calls,
+    leave_unprocessed,
+    load_module,
+    sqs_event,
+)
 
 TABLE = "sluice-events"
 
@@ -111,3 +120,54 @@ def test_with_s3_alone_the_consumer_needs_no_table_and_writes_the_canary_its_own
     }
     # AND nothing was written to DynamoDB
     assert s3_only.items() == {}
+
+
+# Issue 32: with both sinks the analytics store holds each event once, also on a same-key resend.
+
+RESEND_KEY_EVENT = '{"n": 1}'
+
+
+def keyed_envelope(received_at: str, request_id: str) -> str:
+    """A key-derived event as ingest queues it; a whole-body resend brings the same id with new metadata."""
+    event_id = derived_event_id(API_KEY_ID, "order-7f3a", events_fingerprint([RESEND_KEY_EVENT]), 0)
+    return Envelope(event_id, RESEND_KEY_EVENT, received_at, request_id=request_id, api_key_id=API_KEY_ID).to_json()
+
+
+FIRST = keyed_envelope("2026-11-25T19:59:58.000Z", "request-1")
+RESENT_NEXT_HOUR = keyed_envelope("2026-11-25T20:00:03.000Z", "request-2")
+
+
+def store_lines(consumer: Any) -> list[tuple[str, str, str]]:
+    """(partition, event id, request id) of every line of the store."""
+    return sorted(
+        (key.rsplit("/", 1)[0], line["event_id"], line["request_id"])
+        for key, data in consumer.analytics_objects().items()
+        for line in read_lines(data)
+    )
+
+
+def test_a_same_key_resend_in_the_next_hour_adds_no_copy_to_the_store(both_sinks: Any) -> None:
+    # GIVEN a key-derived event stored in the table and the store from its first request (received at 19:59:58)
+    assert both_sinks.app.handler(sqs_event([FIRST]), FakeContext()) == {"batchItemFailures": []}
+    # WHEN a whole-body resend with the same key brings it again, received in the next hour (another partition)
+    assert both_sinks.app.handler(sqs_event([RESENT_NEXT_HOUR]), FakeContext()) == {"batchItemFailures": []}
+    # THEN the store holds it once, as the table does: the first request's copy, in its hour
+    assert store_lines(both_sinks) == [("events/dt=2026-11-25/hour=19", json.loads(FIRST)["event_id"], "request-1")]
+
+
+def test_a_first_delivery_the_store_refused_reaches_it_once_after_a_resend_was_skipped(both_sinks: Any) -> None:
+    # GIVEN a key-derived event written to the table whose analytics object S3 refused once (the event is parked,
+    # the breaker opened), on a clock the test moves
+    clock = [0.0]
+    both_sinks.app.breaker = both_sinks.app.Breaker(30, clock=lambda: clock[0])
+    fail_calls(both_sinks.app.s3, "PutObject", "InternalError", when=lambda call: call == 1)
+    both_sinks.app.handler(sqs_event([FIRST], sent_ms=now_ms()), FakeContext())
+    assert json.loads(FIRST)["event_id"] in both_sinks.items() and both_sinks.analytics_objects() == {}
+    assert [json.loads(event.body)["request_id"] for event in both_sinks.parked()] == ["request-1"]
+    clock[0] += 31  # the probe interval passed: the next batches are stored
+    # WHEN the resend arrives first (skipped: the table holds the first request's copy), then the first delivery
+    # comes back identical
+    both_sinks.app.handler(sqs_event([RESENT_NEXT_HOUR]), FakeContext())
+    both_sinks.app.handler(sqs_event([FIRST]), FakeContext())
+    # THEN the store holds the event exactly once, the first request's copy
+    assert store_lines(both_sinks) == [("events/dt=2026-11-25/hour=19", json.loads(FIRST)["event_id"], "request-1")]
