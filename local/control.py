@@ -6,8 +6,8 @@ notifier's business-hours clock, local/clock.py); POST /canary {"paused": bool};
 Everything else is the console's (local/console): GET / is the page a person opens in a browser.
 
 Only local tools and the console page it serves may use it, not another web page the developer happens to
-open: every request must name this server in its Host header (a DNS-rebinding page names its own host), a
-request with an Origin header from anywhere else is refused, and a POST must be `Content-Type:
+open: every request must pass local/local_only.py's rule (Host names this server, no foreign Origin, no
+cross-site Sec-Fetch-Site; the emulator's guard applies the same), and a POST must be `Content-Type:
 application/json` with a JSON object body (a cross-site page can send text/plain or form bodies without
 asking; JSON needs a CORS preflight, which this server never grants). Refusals are 403 or 415 with a JSON error.
 """
@@ -28,6 +28,7 @@ from local.console.routes import serve_get, serve_post
 from local.console.views import ConsoleViews
 from local.faults import UnknownFaultError
 from local.json_reply import reply_json
+from local.local_only import refusal
 
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime
@@ -63,19 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
     console: ConsoleViews
     timeout = 10  # a local tool sends its request at once; a silent connection is let go
 
-    def _foreign(self) -> str | None:
-        """Why this request does not come from a local tool, or None when it does."""
-        port = self.connection.getsockname()[1]  # the server's own port
-        local_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-        if self.headers.get("Host") not in local_hosts:
-            return f"Host must be 127.0.0.1:{port} or localhost:{port}"
-        origin = self.headers.get("Origin")
-        if origin is not None and origin not in {f"http://{host}" for host in local_hosts}:
-            return "cross-origin requests are refused"
-        return None
-
     def _refused(self) -> bool:
-        reason = self._foreign()
+        port = self.connection.getsockname()[1]  # the server's own port
+        headers = self.headers
+        reason = refusal(port, headers.get("Host"), headers.get("Origin"), headers.get("Sec-Fetch-Site"))
         if reason is not None:
             self._reply(403, {"error": "forbidden", "message": reason})
             self.close_connection = True

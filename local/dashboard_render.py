@@ -233,7 +233,8 @@ def _html(
 ) -> str:
     image = base64.b64encode(png.read_bytes()).decode("ascii")
     alarms = "\n".join(
-        f'<li><span style="color:{STATE_COLORS.get(state, "#1f77b4")}">●</span> {html.escape(alarm)}: {state}</li>'
+        f'<li><span style="color:{STATE_COLORS.get(state, "#1f77b4")}">●</span> '
+        f"{html.escape(alarm)}: {html.escape(state)}</li>"
         for alarm, state in sorted(states.items())
     )
     texts = "\n".join(

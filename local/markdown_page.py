@@ -3,6 +3,10 @@ lists, paragraphs, bold, inline code and links.
 
 Links relative to the repository go through `link`: the static dashboard page inlines the runbook and
 points at its own anchors, the console serves the runbook at /runbook — never a file:// path of one machine.
+
+The markdown may be planted (a dashboard body is whatever the emulator stores): every piece of text is
+escaped, and a link is drawn only to an http(s) address, a path or an anchor — any other target (`javascript:`,
+`data:`, …) leaves the link's text as plain text.
 """
 
 from __future__ import annotations
@@ -31,13 +35,28 @@ def runbook_anchor_link(prefix: str) -> Linker:
     return link
 
 
+# a target that is http(s), or has no scheme at all (a path, `#anchor`, `?query`); and no character a browser
+# strips or ignores inside a scheme (whitespace, controls), which would turn `java\tscript:` into a scheme
+SAFE_TARGET = re.compile(r"(?i:https?://|[^:/?#\x00-\x20\x7f-\x9f]*(?:[/?#]|$))[^\x00-\x20\x7f-\x9f]*")
+
+
+def safe_target(url: str) -> bool:
+    """Whether a link to `url` may be drawn: http(s), a path or an anchor; never a script or data URL."""
+    return SAFE_TARGET.fullmatch(url) is not None
+
+
+def _anchor(text: str, url: str, link: Linker) -> str:
+    target = link(url)
+    return f'<a href="{html.escape(target)}">{text}</a>' if safe_target(target) else text
+
+
 def _inline(text: str, link: Linker) -> str:
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
     escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
     return re.sub(
         r"\[([^\]]+)\]\(([^)]+)\)",
-        lambda match: f'<a href="{html.escape(link(html.unescape(match.group(2))))}">{match.group(1)}</a>',
+        lambda match: _anchor(match.group(1), html.unescape(match.group(2)), link),
         escaped,
     )
 

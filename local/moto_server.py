@@ -1,20 +1,27 @@
-"""`python -m local.moto_server [moto.server's arguments]`: moto server whose standard SQS queues are indexed.
+"""`python -m local.moto_server [-H HOST] [-p PORT]`: moto server whose standard SQS queues are indexed, behind
+the local stack's guard.
 
 The local stack starts this instead of `python -m moto.server` (see local/fast_sqs). Its standard queues
 hold at most SLUICE_SQS_IN_FLIGHT_LIMIT messages in flight (from the environment; SQS's quota of 120,000
-when unset). On a moto version the index was not written for, or a limit that is not a positive integer,
+when unset). Every request passes local/emulator_guard.py first: only local tools reach moto, never another
+web page. On a moto version the index was not written for, or a limit that is not a positive integer,
 it prints one line and exits 2 before listening.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import signal
 import sys
 from collections.abc import Mapping
+from types import FrameType
 
-from moto.server import main as serve
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
 
 from local.emulator import IN_FLIGHT_LIMIT_ENV
+from local.emulator_guard import LocalOnly
 from local.fast_sqs import SQS_IN_FLIGHT_LIMIT, MotoVersionError, install
 
 
@@ -32,13 +39,35 @@ def in_flight_limit(environment: Mapping[str, str]) -> int:
     return int(text)
 
 
+def serve(host: str, port: int) -> None:
+    """moto server's own app and request handler (as `moto.server` runs them), behind the guard."""
+    os.environ.setdefault("MOTO_PORT", str(port))  # moto builds URLs it returns (queue URLs) with it
+    for ending in (signal.SIGINT, signal.SIGTERM):  # as moto.server: both end the process without a traceback
+        signal.signal(ending, _exit)
+    run_simple(
+        host,
+        port,
+        LocalOnly(DomainDispatcherApplication(create_backend_app), port),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.moto_server")
+    parser.add_argument("-H", "--host", default="127.0.0.1", help="the address to listen on")
+    parser.add_argument("-p", "--port", type=int, default=4566, help="the port to listen on")
+    arguments = parser.parse_args(argv)
     try:
         install(in_flight_limit(os.environ))
     except (MotoVersionError, LimitError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
-    serve(argv)
+    serve(arguments.host, arguments.port)
     return 0
 
 

@@ -28,6 +28,12 @@ COLUMNS = ("event_id", "received_at", "raw", "source_ip", "user_agent", "api_key
 TB = 1024**4
 ATHENA_MINIMUM_BYTES = 10 * 1024**2  # Athena bills at least 10 MB per query
 POLL_SECONDS = 1.0
+# a value is stored or planted text: control characters (a terminal's escape sequences, line breaks) and
+# bidirectional overrides are shown as escapes, so a value can neither drive the terminal nor fake the table
+UNPRINTABLE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
 
 
 @dataclass
@@ -44,12 +50,16 @@ def query_local(
     import duckdb  # only the local path needs it
 
     with tempfile.TemporaryDirectory(prefix="sluice-query-") as scratch:
-        root = Path(workdir or scratch)
+        root = Path(workdir or scratch).resolve()
         progress = Progress("query: objects read from the local S3", stream=progress_stream)
+        outside: list[str] = []
         with aws_errors(f"reading s3://{bucket}/{PREFIX}/"):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/"):
                 for item in page.get("Contents", []):
-                    path = root / item["Key"]
+                    path = scratch_path(root, item["Key"])
+                    if path is None:
+                        outside.append(item["Key"])
+                        continue
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
                     progress.update()
@@ -65,7 +75,23 @@ def query_local(
             raise OpsError(f"query failed: {str(error).splitlines()[0]}") from None
         finally:
             connection.close()
-    return QueryResult(columns, rows, [f"DuckDB over {progress.done} local objects"])
+    notes = [f"DuckDB over {progress.done} local objects"]
+    if outside:
+        notes.append(f"skipped {len(outside)} object(s) whose key leaves the scratch folder, e.g. {outside[0]!r}")
+    return QueryResult(columns, rows, notes)
+
+
+def scratch_path(root: Path, key: str) -> Path | None:
+    """Where the object `key` is copied under `root`, or None when the key would put it anywhere else.
+
+    A key is planted text (anyone who can write to the bucket chooses it): `events/../../x`, an absolute or
+    empty segment, a NUL byte would write outside the scratch folder or fail there. The consumer's keys
+    (`events/dt=…/hour=…/….jsonl.gz`) are plain relative paths."""
+    segments = key.split("/")
+    if any(segment in ("", ".", "..") or "\x00" in segment for segment in segments):
+        return None
+    path = root.joinpath(*segments).resolve()
+    return path if path.is_relative_to(root) else None
 
 
 def _raw_view(root: Path, objects: int) -> str:
@@ -95,9 +121,10 @@ def query_athena(
         query_id = athena.start_query_execution(
             QueryString=sql, WorkGroup=workgroup, QueryExecutionContext={"Database": database}
         )["QueryExecutionId"]
-    progress = Progress(f"query {query_id}: seconds", stream=progress_stream)
+    shown_id = printable(query_id)  # the service's answer, shown in every line below
+    progress = Progress(f"query {shown_id}: seconds", stream=progress_stream)
     while True:
-        with aws_errors(f"reading query {query_id}"):
+        with aws_errors(f"reading query {shown_id}"):
             execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
         state = execution["Status"]["State"]
         scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
@@ -108,10 +135,10 @@ def query_athena(
     progress.finish(note=state)
     if state != "SUCCEEDED":
         reason = execution["Status"].get("StateChangeReason", "no reason given")
-        raise OpsError(f"query {state.lower()}: {reason}")
+        raise OpsError(f"query {printable(state.lower())}: {printable(reason)}")
     columns: list[str] = []
     rows: list[list[Any]] = []
-    with aws_errors(f"reading the results of query {query_id}"):
+    with aws_errors(f"reading the results of query {shown_id}"):
         for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
             result = page["ResultSet"]
             columns = columns or [column["Name"] for column in result["ResultSetMetadata"]["ColumnInfo"]]
@@ -126,16 +153,22 @@ def query_athena(
     return QueryResult(columns, rows, [note])
 
 
+def printable(text: str) -> str:
+    """`text` with its control characters and bidirectional overrides as escapes (`\\x1b`, `\\u202e`)."""
+    return text.translate(UNPRINTABLE)
+
+
 def format_result(result: QueryResult, max_width: int = 60) -> list[str]:
-    """An aligned text table; long values (raw events) are cut with an ellipsis."""
+    """An aligned text table; long values (raw events) are cut with an ellipsis, control characters escaped."""
 
     def text(value: Any) -> str:
-        shown = "NULL" if value is None else str(value)
+        shown = "NULL" if value is None else printable(str(value))
         return shown if len(shown) <= max_width else shown[: max_width - 1] + "…"
 
+    names = [printable(name) for name in result.columns]
     cells = [[text(value) for value in row] for row in result.rows]
-    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)]
-    lines = ["  ".join(name.ljust(width) for name, width in zip(result.columns, widths, strict=True))]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(names)]
+    lines = ["  ".join(name.ljust(width) for name, width in zip(names, widths, strict=True))]
     lines.append("  ".join("-" * width for width in widths))
     lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
     lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")

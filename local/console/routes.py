@@ -10,15 +10,21 @@ import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from local.console.views import CONSOLE_LINKS, ConsoleViews
 from local.json_reply import reply_json
-from local.markdown_page import runbook_html
+from local.markdown_page import runbook_html, safe_target
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+# the page runs its own script file and nothing else: no inline script, no `javascript:` link, no other site's
+# script, even if planted text slipped through as markup (the page sets styles as attributes; the icon is data:)
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 # longest a load test may keep its link on the page (a run announces its own, shorter, end)
 MAX_LOCUST_SECONDS = 24 * 3600
 
@@ -62,7 +68,7 @@ def serve_post(handler: BaseHTTPRequestHandler, views: ConsoleViews, path: str, 
         reply_json(handler, 200, views.replay_archive())
     elif path == "/console/api/locust":
         url, seconds = body.get("url"), body.get("seconds")
-        if not isinstance(url, str) or not url.startswith("http://127.0.0.1:") or not isinstance(seconds, int | float):
+        if not _is_local_web_ui(url) or not isinstance(seconds, int | float):
             reply_json(
                 handler, 400, {"error": "bad_request", "message": "expected url (http://127.0.0.1:…) and seconds"}
             )
@@ -74,9 +80,24 @@ def serve_post(handler: BaseHTTPRequestHandler, views: ConsoleViews, path: str, 
     return True
 
 
+def _is_local_web_ui(url: Any) -> bool:
+    """http://127.0.0.1:PORT/… and nothing that only starts so (`http://127.0.0.1:@evil.example/`)."""
+    if not isinstance(url, str) or not url.startswith("http://127.0.0.1:"):
+        return False
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.hostname == "127.0.0.1" and parts.username is None and port is not None and safe_target(url)
+
+
 def _send(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
+    handler.send_header("X-Content-Type-Options", "nosniff")
+    if content_type.startswith("text/html"):
+        handler.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     handler.send_header("Content-Length", str(len(data)))
     handler.send_header("Cache-Control", "no-store")
     handler.end_headers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from dataclasses import asdict
@@ -16,6 +17,7 @@ from botocore.client import BaseClient
 from dashboards.metric_math import Band
 from local.console.feed import feed, pending_digest
 from local.dashboard_data import (
+    Window,
     alarm_states,
     entries,
     fetch,
@@ -34,6 +36,11 @@ if TYPE_CHECKING:
     from local.runtime import LocalRuntime
 
 CONSOLE_LINKS = runbook_anchor_link("/runbook")
+# a widget's place on the 24-column grid, with CloudWatch's defaults; anything else in a body is left out
+GRID_DEFAULTS = {"x": 0, "y": 0, "width": 6, "height": 6}
+MAX_GRID = 1000  # CloudWatch allows heights up to 1,000 grid units; a place past that is not ours
+VIEWS = frozenset({"timeSeries", "singleValue", "gauge", "bar", "pie", "table"})
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 # what a replay from the console reads: everything archived since shortly before the stack started
 REPLAY_MARGIN = timedelta(hours=1)
 
@@ -83,9 +90,7 @@ class ConsoleViews:
             "start": window.start,
             "end": window.end,
             "period": period,
-            "widgets": [
-                _widget(w, shown_in(w, values, window), states) for w, values in zip(widgets, fetched, strict=True)
-            ],
+            "widgets": [shown_widget(w, values, window, states) for w, values in zip(widgets, fetched, strict=True)],
         }
 
     def _runtime_states(self) -> dict[str, str]:
@@ -165,9 +170,16 @@ class ConsoleViews:
         return {"sent": result.sent, "replayable": result.replayable, "failed": len(result.failed)}
 
 
-def _widget(widget: dict[str, Any], values: dict[str, Any], states: dict[str, str]) -> dict[str, Any]:
+def shown_widget(
+    widget: dict[str, Any], values: dict[str, Any], window: Window, states: dict[str, str]
+) -> dict[str, Any]:
+    """What the page draws of one widget, its values as shown in `window` (or in the widget's own range). The body
+    is whatever the emulator stores, maybe planted: the page puts a text widget's HTML in as markup (escaped, and
+    links limited, by markdown_to_html) and the other values into attributes and styles, so those are numbers,
+    known words and colours, or left out."""
+    values = shown_in(widget, values, window)
     properties = widget["properties"]
-    shown: dict[str, Any] = {key: widget[key] for key in ("type", "x", "y", "width", "height")}
+    shown: dict[str, Any] = {"type": widget["type"], **{key: _cell(widget, key) for key in GRID_DEFAULTS}}
     shown["title"] = properties.get("title", "")
     if widget["type"] == "text":
         shown["html"] = markdown_to_html(properties.get("markdown", ""), CONSOLE_LINKS)
@@ -175,9 +187,10 @@ def _widget(widget: dict[str, Any], values: dict[str, Any], states: dict[str, st
         names = [arn.rsplit(":alarm:", 1)[-1] for arn in properties.get("alarms", [])]
         shown["alarms"] = [{"name": name, "state": states.get(name, "INSUFFICIENT_DATA")} for name in names]
     else:
-        shown["view"] = properties.get("view", "timeSeries")
+        view = properties.get("view", "timeSeries")
+        shown["view"] = view if view in VIEWS else "timeSeries"
         shown["unit"] = properties.get("yAxis", {}).get("left", {}).get("label", "")
-        shown["annotations"] = properties.get("annotations", {}).get("horizontal", [])
+        shown["annotations"] = _annotations(properties.get("annotations", {}).get("horizontal", []))
         shown["series"] = [
             _series(properties, entry, values.get(entry["id"], {}))
             for entry in entries(properties)
@@ -188,7 +201,7 @@ def _widget(widget: dict[str, Any], values: dict[str, Any], states: dict[str, st
 
 def _series(properties: dict[str, Any], entry: dict[str, Any], series: Any) -> dict[str, Any]:
     shown: dict[str, Any] = {"id": entry["id"], "label": entry["options"].get("label", entry["id"])}
-    if "color" in entry["options"]:
+    if _is_colour(entry["options"].get("color")):
         shown["color"] = entry["options"]["color"]
     if isinstance(series, Band):
         shown["band"] = [[t, low, high] for t, (low, high) in sorted(series.bounds.items())]
@@ -196,3 +209,26 @@ def _series(properties: dict[str, Any], entry: dict[str, Any], series: Any) -> d
         shown["points"] = [[t, series[t]] for t in sorted(series)]
         shown["value"] = tile_value(properties, entry, series)
     return shown
+
+
+def _cell(widget: dict[str, Any], key: str) -> int:
+    """A grid position or size as a whole number (the page writes it into a style), else CloudWatch's default."""
+    value = widget.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_GRID:
+        return value
+    return GRID_DEFAULTS[key]
+
+
+def _is_colour(value: Any) -> bool:
+    return isinstance(value, str) and COLOUR.fullmatch(value) is not None
+
+
+def _annotations(lines: list[Any]) -> list[dict[str, Any]]:
+    """The threshold lines the page can draw: each with a number, and a colour only if it is a hex colour."""
+    return [
+        {key: value for key, value in line.items() if key != "color" or _is_colour(value)}
+        for line in lines
+        if isinstance(line, dict)
+        and isinstance(line.get("value"), int | float)
+        and not isinstance(line.get("value"), bool)
+    ]

@@ -1,19 +1,25 @@
 """Careless and hostile clients against the local stack over real HTTP (issue 13's findings, end to end):
 a reused Idempotency-Key destroys nothing, deep nesting pages nobody, oversized headers never reach an item,
 bytes that are not UTF-8 are refused by ingest's own 400, a 4,301-digit integer is stored as sent, and a request
-head that two HTTP parsers could frame differently is refused whole (issue 32). Each test judges only its own
-requests: the stack is shared, and the canary and other tests call ingest meanwhile."""
+head that two HTTP parsers could frame differently is refused whole (issue 32). And a web page in the developer's
+browser reaches nothing through the emulator's port, a planted dashboard link is text in the console, and a
+planted S3 key never makes `invoke events.query` write outside its scratch folder (issue 32). Each test judges
+only its own requests: the stack is shared, and the canary and other tests call ingest meanwhile."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from functions.common.item import decode
+from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 from tests.e2e.clients import drained
 
@@ -185,3 +191,117 @@ def test_a_request_with_a_malformed_header_line_is_refused_whole_with_what_follo
         kind: (b"HTTP/1.1 400", 1) for kind in MALFORMED_LINES
     }
     assert_never_stored(local_stack, f"-{run}")
+
+
+def emulator_request(
+    local_stack, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, str]:
+    """One request to the emulator's port with exactly these headers (Host too, when given)."""
+    endpoint = urlsplit(local_stack.outputs["AwsEndpoint"])
+    connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+    connection.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
+    for name, value in {**headers, "Content-Length": str(len(body))}.items():
+        connection.putheader(name, value)
+    connection.endheaders(body)
+    response = connection.getresponse()
+    answer = response.status, response.read().decode(errors="replace")
+    connection.close()
+    return answer
+
+
+def signed_as(service: str) -> dict[str, str]:
+    """The Authorization header botocore sends (moto reads the service from it and checks no signature)."""
+    scope = f"testing/20260101/us-east-1/{service}/aws4_request"
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+
+
+# what a page can make the browser send: its own name as Host after rebinding DNS, its Origin on a fetch or a
+# form POST (`null` from a sandboxed frame), or no Origin at all on a cross-site GET (Sec-Fetch-Site says so)
+PAGE_HEADERS = {
+    "dns-rebinding": {"Host": "rebind.example:{port}"},
+    "cross-origin": {"Origin": "https://evil.example"},
+    "origin-null": {"Origin": "null"},
+    "cross-site-get": {"Sec-Fetch-Site": "cross-site"},
+}
+
+
+def test_a_web_page_reaches_nothing_through_the_emulators_port(local_stack):
+    # GIVEN the stack's API keys (the clients' and the canary's), as a local tool reads them
+    keys = local_stack.client("apigateway").get_api_keys(includeValues=True)["items"]
+    values = [key["value"] for key in keys]
+    assert local_stack.outputs["ApiKey"] in values
+    port = str(urlsplit(local_stack.outputs["AwsEndpoint"]).port)
+    scan = json.dumps({"TableName": local_stack.outputs["TableName"]}).encode()
+    answers = {}
+    for kind, page in PAGE_HEADERS.items():
+        headers = {name: value.format(port=port) for name, value in page.items()}
+        # WHEN a page asks the emulator for the keys with their values, and for a scan of the events table
+        answers[kind, "keys"] = emulator_request(
+            local_stack, "GET", "/apikeys?includeValues=true", {**headers, **signed_as("apigateway")}
+        )
+        answers[kind, "scan"] = emulator_request(
+            local_stack,
+            "POST",
+            "/",
+            {
+                **headers,
+                **signed_as("dynamodb"),
+                "Content-Type": "text/plain",
+                "X-Amz-Target": "DynamoDB_20120810.Scan",
+            },
+            scan,
+        )
+    # THEN every request is a 403 with a JSON reason, and no key is in any answer
+    assert {request: (status, json.loads(body)["error"]) for request, (status, body) in answers.items()} == {
+        request: (403, "forbidden") for request in answers
+    }
+    assert not [request for request, (_, body) in answers.items() if any(value in body for value in values)]
+
+
+def test_a_planted_dashboard_link_is_text_in_the_console(local_stack):
+    # GIVEN the summary dashboard in the local CloudWatch with a text widget planted in it, whose link would
+    # read /status (the API keys) and inject a fault
+    console = local_stack.outputs["ConsoleUrl"].rstrip("/")
+    name = requests.get(f"{console}/console/api/dashboards", timeout=30).json()[0]
+    cloudwatch = local_stack.client("cloudwatch")
+    original = cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]
+    marker = f"planted-{uuid.uuid4()}"
+    script = "javascript:fetch('/status').then(r=>r.json()).then(s=>fetch('/chaos',{method:'POST'}))"
+    planted = {
+        "type": "text",
+        "x": 0,
+        "y": 0,
+        "width": 24,
+        "height": 2,
+        "properties": {"markdown": f"[{marker}]({script})"},
+    }
+    body = json.loads(original)
+    cloudwatch.put_dashboard(
+        DashboardName=name, DashboardBody=json.dumps({**body, "widgets": [*body["widgets"], planted]})
+    )
+    try:
+        # WHEN the console page reads that dashboard
+        page = requests.get(f"{console}/", timeout=30)
+        shown = requests.get(f"{console}/console/api/dashboard", params={"name": name}, timeout=60).json()
+    finally:
+        cloudwatch.put_dashboard(DashboardName=name, DashboardBody=original)
+    # THEN the planted link is its text only, and the page would run no inline or javascript: script anyway
+    [html] = [widget["html"] for widget in shown["widgets"] if marker in widget.get("html", "")]
+    assert "<a" not in html and "javascript:" not in html
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_planted_s3_key_never_makes_events_query_write_outside_its_scratch_folder(local_stack, tmp_path):
+    # GIVEN an object in the S3 analytics store whose key climbs out of the folder a query copies into
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    planted = f"events/../../planted-{uuid.uuid4()}.jsonl.gz"
+    s3.put_object(Bucket=bucket, Key=planted, Body=b"planted")
+    scratch = tmp_path / "work" / "scratch"
+    try:
+        # WHEN `invoke events.query` runs (its local path, in a scratch folder of the test's choosing)
+        result = query_local(s3, bucket, "SELECT count(*) AS n FROM events", workdir=scratch)
+    finally:
+        s3.delete_object(Bucket=bucket, Key=planted)
+    # THEN nothing was written outside the scratch folder, the query answered, and it names the key it skipped
+    assert [path for path in tmp_path.rglob("*") if path.is_file() and not path.is_relative_to(scratch)] == []
+    assert result.columns == ["n"] and f"e.g. {planted!r}" in result.notes[-1]

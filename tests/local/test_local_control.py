@@ -116,6 +116,15 @@ def test_a_foreign_host_is_refused_even_for_reads(control: tuple[ControlServer, 
     assert runtime.chaos.injected == []
 
 
+def test_a_cross_site_get_without_an_origin_is_refused(control: tuple[ControlServer, FakeRuntime]) -> None:
+    # GIVEN a GET another site's page makes (an <img>, a followed link): no Origin, but Sec-Fetch-Site says so
+    server, _ = control
+    # WHEN it reads the status, which holds the API keys
+    status, body = raw(server, "GET", "/status", b"", {"Sec-Fetch-Site": "cross-site"})
+    # THEN 403: the control API and the emulator's guard apply the same rule (local/local_only.py)
+    assert (status, body["error"]) == (403, "forbidden")
+
+
 def test_a_same_origin_request_is_accepted(control: tuple[ControlServer, FakeRuntime]) -> None:
     server, runtime = control
     status, _ = raw(server, "POST", "/chaos", CHAOS, {"Content-Type": "application/json", "Origin": server.url})

@@ -92,3 +92,35 @@ def test_results_print_as_an_aligned_table_with_long_values_cut() -> None:
 
     lines = format_result(QueryResult(["id", "raw"], [["e1", "x" * 100], ["e22", None]]), max_width=10)
     assert lines == ["id   raw       ", "---  ----------", "e1   xxxxxxxxx…", "e22  NULL      ", "(2 rows)"]
+
+
+@pytest.mark.parametrize("planted", ["events/../../outside.jsonl.gz", "events/dt=x/../../../outside.jsonl.gz"])
+def test_a_planted_key_never_writes_outside_the_scratch_folder(aws: boto3.Session, tmp_path, planted: str) -> None:
+    # GIVEN the store holding one event, and an object whose key climbs out of the folder the query copies into
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    stored(s3, bucket, [Envelope("e1", '{"type": "a"}', "2026-11-25T19:00:00.000Z")])
+    s3.put_object(Bucket=bucket, Key=planted, Body=b"planted")
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]].count(planted) == 1
+    scratch = tmp_path / "work" / "scratch"
+    # WHEN a query runs in that scratch folder
+    result = query_local(s3, bucket, "SELECT count(*) AS n FROM events", workdir=scratch)
+    # THEN nothing was written beside the scratch folder, the query answers over the real object, and says
+    # which key it skipped
+    assert [path for path in tmp_path.rglob("*") if not path.is_relative_to(scratch) and path.is_file()] == []
+    assert result.rows == [[1]]
+    assert result.notes[1] == f"skipped 1 object(s) whose key leaves the scratch folder, e.g. {planted!r}"
+
+
+def test_a_value_cannot_drive_the_terminal_or_fake_the_table() -> None:
+    from ops.query import QueryResult
+
+    # GIVEN values holding a terminal escape sequence (set the window title), a line break and a right-to-left
+    # override, as an event or a planted object may
+    values = [["\x1b]0;pwned\x07", "a\nb", "\u202eevil"]]
+    # WHEN printed
+    lines = format_result(QueryResult(["x", "y", "z"], values))
+    # THEN each is shown as escapes, on its own line of the table
+    assert lines[2].split() == ["\\x1b]0;pwned\\x07", "a\\x0ab", "\\u202eevil"]
+    assert not any(ord(character) < 0x20 or 0x7F <= ord(character) < 0xA0 for line in lines for character in line)

@@ -146,7 +146,7 @@ function drawWidget(widget) {
     style: `grid-column: ${widget.x + 1} / span ${widget.width}; grid-row: ${widget.y + 1} / span ${widget.height}`,
   });
   if (widget.type === "text") {
-    box.innerHTML = widget.html; // built server-side from our own markdown, escaped there
+    box.innerHTML = widget.html; // markdown_to_html escaped its text and drew links to http(s), paths and anchors only
     return box;
   }
   box.append(el("h4", { title: widget.title }, widget.title));

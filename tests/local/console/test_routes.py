@@ -84,5 +84,22 @@ def test_only_a_local_locust_ui_is_linked(console):
         console + "/console/api/locust", json={"url": "http://127.0.0.1:8089/", "seconds": 60}, timeout=10
     )
     assert ok.status_code == 200 and ok.json()["url"] == "http://127.0.0.1:8089/"
-    for body in ({"url": "https://evil.example/", "seconds": 60}, {"url": "http://127.0.0.1:8089/"}):
-        assert requests.post(console + "/console/api/locust", json=body, timeout=10).status_code == 400
+    refused = (
+        {"url": "https://evil.example/", "seconds": 60},
+        {"url": "http://127.0.0.1:8089/"},
+        {"url": "http://127.0.0.1:@evil.example/", "seconds": 60},  # starts like a local address; is not one
+        {"url": "http://127.0.0.1:8089@evil.example/", "seconds": 60},
+        {"url": "http://127.0.0.1:x/", "seconds": 60},
+    )
+    for body in refused:
+        assert requests.post(console + "/console/api/locust", json=body, timeout=10).status_code == 400, body
+
+
+def test_the_console_pages_run_only_their_own_script(console):
+    # GIVEN the page and the runbook, which show text the stack stores (dashboard bodies, alarm reasons)
+    for path in ("/", "/runbook"):
+        # WHEN they are served
+        policy = requests.get(console + path, timeout=10).headers["Content-Security-Policy"]
+        # THEN a policy lets them run their own script file only: no inline script, no javascript: link
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        assert "object-src 'none'" in policy
