@@ -81,7 +81,8 @@ def _s3_copy_checks(copy: S3Copy, accepted: int, drained: str) -> list[Check]:
         Check(
             "no duplicates in the S3 copy",
             copy.duplicates == 0,
-            f"{copy.duplicates} extra lines of {len(copy.duplicated)} events ({copy.objects} objects read)",
+            f"{copy.duplicates} extra rows of {len(copy.duplicated)} events in the view `events` "
+            f"({copy.copies} identical copies in the objects, counted once; {copy.objects} objects read)",
         ),
     ]
 

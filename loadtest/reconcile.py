@@ -6,16 +6,15 @@ stack has one.
   wrong is the API handing out the same id twice for different requests. An id the log holds more than
   once is an *idempotent repeat* when every occurrence carries the same Idempotency-Key (the key's
   contract: same key, same ids — e.g. a client's retry); any other repeat is a *duplicate*.
-- the S3 copy: objects are keyed by their events, so a batch delivered again as the same batch rewrites its
-  object; but a batch that comes back regrouped (an invocation that died after its PUT) writes its events
-  into another object too. So the copy is counted line by line: an accepted id in no line is lost from it,
-  every line beyond an id's first is a duplicate.
+- the S3 copy is counted as queries read it, through the view `events` (one row per event and hour): an
+  accepted id in no row is lost from it, a row beyond an id's first is a duplicate. Identical copies of a line
+  in the objects (a regrouped redelivery, a replay) are counted once by the view; they are reported apart.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,14 +24,13 @@ from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.idlog import AcceptedRequest
 from ops.errors import OpsError
-from ops.reconcile import analytics_line_counts, existing_ids, hour_prefixes
+from ops.reconcile import StoreCounts, analytics_store_counts, existing_ids, hour_prefixes
 
 BATCH_GET_MAX_KEYS = 100  # DynamoDB BatchGetItem's limit
 # The run's events were received after it started; a deployed stack's clock may differ from this machine's.
 CLOCK_MARGIN_SECONDS = 300
 
 Lookup = Callable[[Sequence[str]], set[str]]
-LineCounts = tuple[Counter[str], int]  # lines per event id in the S3 store, objects read
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,10 @@ class S3Copy:
 
     found: int
     lost: tuple[str, ...] = field(repr=False)
-    duplicates: int  # lines beyond the first of an accepted id
-    duplicated: tuple[str, ...] = field(repr=False)  # the ids with more than one line
+    duplicates: int  # rows of the view `events` beyond the first of an accepted id
+    duplicated: tuple[str, ...] = field(repr=False)  # the ids with more than one row
     objects: int
+    copies: int = 0  # lines of the objects (`events_raw`) beyond an id's rows: counted once by the view
 
     @property
     def lost_count(self) -> int:
@@ -71,7 +70,7 @@ def chunks(items: Sequence[str], size: int = BATCH_GET_MAX_KEYS) -> Iterable[Seq
 
 
 def reconcile(
-    requests: Sequence[AcceptedRequest], lookup: Lookup, s3_lines: LineCounts | None = None
+    requests: Sequence[AcceptedRequest], lookup: Lookup, s3_store: StoreCounts | None = None
 ) -> Reconciliation:
     keys_of: dict[str, list[str | None]] = defaultdict(list)
     for request in requests:
@@ -89,24 +88,27 @@ def reconcile(
     for chunk in chunks(accepted):
         stored |= lookup(chunk)
     lost = tuple(event_id for event_id in accepted if event_id not in stored)
-    s3 = s3_copy(accepted, *s3_lines) if s3_lines is not None else None
+    s3 = s3_copy(accepted, s3_store) if s3_store is not None else None
     return Reconciliation(len(requests), len(accepted), len(accepted) - len(lost), lost, duplicates, idempotent, s3)
 
 
-def s3_copy(accepted: Sequence[str], lines_of: Counter[str], objects: int) -> S3Copy:
-    """Each accepted id once in the store: missing ones are lost, extra lines duplicates."""
-    lost = tuple(event_id for event_id in accepted if not lines_of[event_id])
-    duplicated = tuple(event_id for event_id in accepted if lines_of[event_id] > 1)
-    extra = sum(lines_of[event_id] - 1 for event_id in duplicated)
-    return S3Copy(len(accepted) - len(lost), lost, extra, duplicated, objects)
+def s3_copy(accepted: Sequence[str], store: StoreCounts) -> S3Copy:
+    """Each accepted id once in the view `events`: missing ones are lost, extra rows duplicates."""
+    rows, lines = store.rows, store.lines
+    lost = tuple(event_id for event_id in accepted if not rows[event_id])
+    duplicated = tuple(event_id for event_id in accepted if rows[event_id] > 1)
+    extra = sum(rows[event_id] - 1 for event_id in duplicated)
+    copies = sum(lines[event_id] - rows[event_id] for event_id in accepted)
+    return S3Copy(len(accepted) - len(lost), lost, extra, duplicated, store.objects, copies)
 
 
-def s3_line_counts(client: Any, bucket: str, since: float, until: float | None = None) -> LineCounts:
-    """Lines per event id in the store's hour partitions from `since` (epoch seconds) on: a run's events."""
+def s3_store_counts(client: Any, bucket: str, since: float, until: float | None = None) -> StoreCounts:
+    """Rows and lines per event id in the store's hour partitions from `since` (epoch seconds) on: a run's
+    events."""
     first = datetime.fromtimestamp(since - CLOCK_MARGIN_SECONDS, UTC)
     last = datetime.fromtimestamp(until if until is not None else time.time() + CLOCK_MARGIN_SECONDS, UTC)
     try:
-        return analytics_line_counts(client, bucket, hour_prefixes(ANALYTICS_PREFIX, first, last))
+        return analytics_store_counts(client, bucket, hour_prefixes(ANALYTICS_PREFIX, first, last))
     except OpsError as error:
         raise LoadTestError(str(error)) from None
 

@@ -225,9 +225,10 @@ def _s3_copy_lines(result: Reconciliation) -> list[str]:
     lines = [
         "",
         f"The S3 analytics store ({copy.objects} objects of the run's hours read): {copy.found} of "
-        f"{result.accepted} accepted ids found, **{copy.lost_count} lost**, **{copy.duplicates} duplicate lines** "
-        "(an object is keyed by its events, so a batch delivered again rewrites it; a batch regrouped after its "
-        "PUT would add lines).",
+        f"{result.accepted} accepted ids found, **{copy.lost_count} lost**, **{copy.duplicates} duplicates** "
+        f"(rows of the view `events`, which queries read, beyond an event's first); {copy.copies} identical "
+        "copies of lines in the objects (`events_raw`: a regrouped redelivery or a replay), which the view counts "
+        "once.",
     ]
     for label, ids in (("Missing from S3", copy.lost), ("Duplicated in S3", copy.duplicated)):
         if ids:

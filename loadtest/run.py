@@ -174,7 +174,7 @@ def run_scenario(
         reconciliation = _safely(
             notes,
             "reconciliation",
-            lambda: reconcile(requests, view.stored, view.analytics_lines(launched)),
+            lambda: reconcile(requests, view.stored, view.analytics_counts(launched)),
             None,
         )
         _wait_for_alarms(scenario, view, progress, notes, launched, options.poll_seconds)

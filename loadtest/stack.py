@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 import requests
 
+from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
-from loadtest.reconcile import LineCounts, dynamodb_lookup, s3_line_counts
+from loadtest.reconcile import dynamodb_lookup, s3_store_counts
 from loadtest.target import Target
 from local.control_client import ControlClient, ControlError, NotOffered
+from ops.reconcile import StoreCounts
 
 CONTROL_TIMEOUT_SECONDS = 10.0
 REPLAY_TIMEOUT_SECONDS = 120.0
@@ -32,13 +34,17 @@ class QueueDepth:
     in_flight: int = 0
     dlq_visible: int = 0
     dlq_in_flight: int = 0
+    parked: int = 0  # objects of events parked in S3 for retry (they come back through the queue)
 
     @property
     def empty(self) -> bool:
-        return not (self.visible or self.in_flight or self.dlq_visible or self.dlq_in_flight)
+        return not (self.visible or self.in_flight or self.dlq_visible or self.dlq_in_flight or self.parked)
 
     def describe(self) -> str:
-        return f"queue {self.visible}+{self.in_flight} in flight, DLQ {self.dlq_visible}+{self.dlq_in_flight}"
+        return (
+            f"queue {self.visible}+{self.in_flight} in flight, DLQ {self.dlq_visible}+{self.dlq_in_flight}, "
+            f"{self.parked} parked objects"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class StackView(Protocol):
     def alarm_states(self) -> dict[str, str]: ...
     def transitions(self, since: float) -> list[Transition]: ...
     def stored(self, ids: Sequence[str]) -> set[str]: ...
-    def analytics_lines(self, since: float) -> LineCounts | None: ...
+    def analytics_counts(self, since: float) -> StoreCounts | None: ...
     def faults(self) -> dict[str, float]: ...
     def inject(self, fault: str, seconds: float) -> None: ...
     def replay(self, since: float) -> Any: ...
@@ -77,6 +83,7 @@ def depth_from_status(status: dict[str, Any]) -> QueueDepth:
         in_flight=_count(status, "queues", "ingest", "in_flight"),
         dlq_visible=_count(status, "queues", "dead_letter", "visible"),
         dlq_in_flight=_count(status, "queues", "dead_letter", "in_flight"),
+        parked=_count(status, "parked_objects"),
     )
 
 
@@ -128,7 +135,7 @@ class LocalStackView:
         return status if isinstance(status, dict) else {}
 
     def depth(self) -> QueueDepth:
-        return sqs_depth(self._client("sqs"), self.target)
+        return sqs_depth(self._client("sqs"), self.target, self._client("s3"))
 
     def alarm_states(self) -> dict[str, str]:
         alarms = self.status().get("alarms")
@@ -182,21 +189,27 @@ class LocalStackView:
             self._lookup = dynamodb_lookup(self._client("dynamodb"), self.target.table_name)
         return self._lookup(ids)
 
-    def analytics_lines(self, since: float) -> LineCounts | None:
+    def analytics_counts(self, since: float) -> StoreCounts | None:
         """The S3 analytics store's lines per event id since `since`; None without the S3 sink."""
         if not self.target.analytics_bucket:
             return None
-        return s3_line_counts(self._client("s3"), self.target.analytics_bucket, since)
+        return s3_store_counts(self._client("s3"), self.target.analytics_bucket, since)
 
 
-def sqs_depth(sqs: Any, target: Target) -> QueueDepth:
+def sqs_depth(sqs: Any, target: Target, s3: Any = None) -> QueueDepth:
+    """The queues' counts, and the objects parked for retry (events not yet back in the queue: a drain that
+    ignored them let a run reconcile while the retrier still held some of its events)."""
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
     def counts(url: str) -> tuple[int, int]:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         return int(attributes.get(names[0], 0)), int(attributes.get(names[1], 0))
 
-    return QueueDepth(*counts(target.queue_url), *counts(target.dead_letter_queue_url))
+    parked = 0
+    if s3 is not None and target.archive_bucket:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=target.archive_bucket, Prefix=PARKED_PREFIX)
+        parked = sum(page.get("KeyCount", 0) for page in pages)
+    return QueueDepth(*counts(target.queue_url), *counts(target.dead_letter_queue_url), parked)
 
 
 class AwsStackView:
@@ -210,7 +223,7 @@ class AwsStackView:
         self._lookup = dynamodb_lookup(session.client("dynamodb"), target.table_name)
 
     def depth(self) -> QueueDepth:
-        return sqs_depth(self._sqs, self.target)
+        return sqs_depth(self._sqs, self.target, self._s3)
 
     def alarm_states(self) -> dict[str, str]:
         states: dict[str, str] = {}
@@ -240,10 +253,10 @@ class AwsStackView:
     def stored(self, ids: Sequence[str]) -> set[str]:
         return self._lookup(ids)
 
-    def analytics_lines(self, since: float) -> LineCounts | None:
+    def analytics_counts(self, since: float) -> StoreCounts | None:
         if not self.target.analytics_bucket:
             return None
-        return s3_line_counts(self._s3, self.target.analytics_bucket, since)
+        return s3_store_counts(self._s3, self.target.analytics_bucket, since)
 
     def faults(self) -> dict[str, float]:
         return {}

@@ -13,6 +13,7 @@ from typing import Any
 from loadtest.stack import QueueDepth, Transition
 from loadtest.target import Target
 from local.json_reply import reply_json
+from ops.reconcile import StoreCounts
 
 API_KEY = "fake-key"
 MAX_EVENT_BYTES = 262_144
@@ -152,8 +153,9 @@ class FakeStackView:
         self.lookups.append(len(ids))
         return {event_id for event_id in ids if event_id in self.table}
 
-    def analytics_lines(self, since: float) -> tuple[Counter[str], int] | None:
-        return None if self.s3_lines is None else (self.s3_lines, 1)
+    def analytics_counts(self, since: float) -> StoreCounts | None:
+        """The fake store's lines are rows of the view: a repeated id is a duplicate, never an identical copy."""
+        return None if self.s3_lines is None else StoreCounts(self.s3_lines, Counter(self.s3_lines), objects=1)
 
     def faults(self) -> dict[str, float]:
         return {}

@@ -7,17 +7,28 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.locust_process import LocustPlan, commands, environment
 from loadtest.progress import ProgressLine
 from loadtest.scenarios import get_scenario
-from loadtest.stack import AwsStackView, LocalStackView, QueueDepth, _history_transition, depth_from_status
+from loadtest.stack import (
+    AwsStackView,
+    LocalStackView,
+    QueueDepth,
+    _history_transition,
+    depth_from_status,
+    sqs_depth,
+)
 from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
 from loadtest.waits import drained, wait_until
 from local.json_reply import reply_json
@@ -265,6 +276,33 @@ def test_drain_waits_until_the_queues_stay_empty() -> None:
     result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep)
     # THEN it is done only after three empty polls in a row
     assert result.done and clock.now == 5
+
+
+def test_drain_waits_for_the_events_parked_for_retry() -> None:
+    # GIVEN empty queues while the retrier still holds parked objects (events not yet back in the queue)
+    depths = [QueueDepth(parked=2), QueueDepth(parked=1), QueueDepth(), QueueDepth()]
+    clock = Clock()
+    # WHEN drained with a settle of two polls
+    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 2, 1, clock, clock.sleep)
+    # THEN it is done only once nothing is parked either (a run reconciled early found its parked events lost)
+    assert result.done and clock.now == 3
+
+
+@mock_aws
+def test_the_queue_depth_counts_the_parked_objects() -> None:
+    # GIVEN a stack's queues, empty, and two objects parked in its archive bucket
+    sqs, s3 = boto3.client("sqs", region_name="us-east-1"), boto3.client("s3", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="ingest")["QueueUrl"]
+    dead = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    s3.create_bucket(Bucket="archive")
+    for name in ("a", "b"):
+        s3.put_object(Bucket="archive", Key=f"{PARKED_PREFIX}{name}.jsonl.gz", Body=b"")
+    s3.put_object(Bucket="archive", Key="dlq/2026/x.json", Body=b"")  # an archived dead letter: not parked
+    target = replace(fake_target(), queue_url=queue, dead_letter_queue_url=dead, archive_bucket="archive")
+    # WHEN its depth is read
+    depth = sqs_depth(sqs, target, s3)
+    # THEN the parked objects count, and the queues are not empty of work until they are gone
+    assert depth == QueueDepth(parked=2) and not depth.empty and "2 parked objects" in depth.describe()
 
 
 def test_a_wait_is_bounded_and_survives_failing_checks() -> None:

@@ -19,8 +19,9 @@ from loadtest.expectations import Observed, check_expectations
 from loadtest.idlog import MERGED_NAME, AcceptedRequest, IdLog, merge_id_logs, read_id_log
 from loadtest.locust_stats import Row
 from loadtest.profiles import Slo
-from loadtest.reconcile import Reconciliation, dynamodb_lookup, reconcile, s3_line_counts
+from loadtest.reconcile import Reconciliation, dynamodb_lookup, reconcile, s3_store_counts
 from loadtest.scenarios import Expectations
+from ops.reconcile import StoreCounts
 
 
 def lookup_in(table: set[str], calls: list[int]):
@@ -134,13 +135,16 @@ def loss_checks(result: Reconciliation) -> dict[str, bool]:
     return {check.name: check.ok for check in checks if "loss" in check.name or "duplicate" in check.name}
 
 
-def test_a_right_s3_copy_holds_each_accepted_id_in_exactly_one_line() -> None:
-    # GIVEN the table and the S3 store each holding a, b and c once
-    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), (Counter({"a": 1, "b": 1, "c": 1, "other": 2}), 2))
+def test_a_right_s3_copy_holds_each_accepted_id_in_exactly_one_row() -> None:
+    # GIVEN the table and the view `events` each holding a, b and c once (b's line copied identically in the
+    # objects, which the view counts once)
+    store = StoreCounts(Counter({"a": 1, "b": 2, "c": 1, "other": 2}), Counter({"a": 1, "b": 1, "c": 1}), objects=2)
+    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), store)
     # WHEN its checks are made
     # THEN nothing is lost or duplicated in either (another run's lines do not count)
     assert result.s3 is not None
     assert (result.s3.found, result.s3.lost, result.s3.duplicates, result.s3.objects) == (3, (), 0, 2)
+    assert result.s3.copies == 1
     assert loss_checks(result) == {
         "zero loss": True,
         "no duplicate ids": True,
@@ -150,10 +154,11 @@ def test_a_right_s3_copy_holds_each_accepted_id_in_exactly_one_line() -> None:
 
 
 def test_a_wrong_s3_copy_fails_on_a_missing_and_a_duplicated_event() -> None:
-    # GIVEN a complete table but an S3 store that lacks b and holds c in two lines
-    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), (Counter({"a": 1, "c": 2}), 2))
+    # GIVEN a complete table but an S3 store that lacks b and holds c in two rows (two hours)
+    store = StoreCounts(Counter({"a": 1, "c": 2}), Counter({"a": 1, "c": 2}), objects=2)
+    result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), store)
     # WHEN its checks are made
-    # THEN b is lost from the copy and c is one duplicate line; both S3 checks fail, the table's pass
+    # THEN b is lost from the copy and c is one duplicate row; both S3 checks fail, the table's pass
     assert result.s3 is not None
     assert (result.s3.lost, result.s3.duplicated, result.s3.duplicates) == (("b",), ("c",), 1)
     assert loss_checks(result) == {
@@ -184,7 +189,11 @@ def test_the_run_reads_the_s3_copy_of_its_hours_only() -> None:
         for key, (body, _) in analytics_objects("events", batch).items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
     # WHEN the run's hours are read
-    lines, objects = s3_line_counts(s3, bucket, run_start.timestamp(), until=run_start.timestamp() + 1800)
-    # THEN the batch delivered again rewrote its object (one line each), the regrouped event has two lines,
-    # and the day before is not read
-    assert (lines, objects) == (Counter({"e1": 1, "e2": 2, "e3": 1}), 2)
+    store = s3_store_counts(s3, bucket, run_start.timestamp(), until=run_start.timestamp() + 1800)
+    # THEN the batch delivered again rewrote its object (one line each), the regrouped event has two lines but
+    # one row of the view (its copies are identical, in one hour), and the day before is not read
+    assert (store.lines, store.rows, store.objects) == (
+        Counter({"e1": 1, "e2": 2, "e3": 1}),
+        Counter({"e1": 1, "e2": 1, "e3": 1}),
+        2,
+    )

@@ -113,7 +113,7 @@ def test_a_run_without_data_still_gets_a_report(tmp_path) -> None:
 
 def test_the_report_gives_the_s3_copys_lost_and_duplicated_events(tmp_path) -> None:
     # GIVEN a run whose S3 copy misses one event and holds another twice
-    copy = S3Copy(found=699, lost=("lost-1",), duplicates=1, duplicated=("twice-1",), objects=7)
+    copy = S3Copy(found=699, lost=("lost-1",), duplicates=1, duplicated=("twice-1",), objects=7, copies=2)
     reconciliation = Reconciliation(590, 700, 700, (), 0, 5, s3=copy)
     # WHEN its report is written
     report = write_report(record(reconciliation=reconciliation), tmp_path)
@@ -121,5 +121,5 @@ def test_the_report_gives_the_s3_copys_lost_and_duplicated_events(tmp_path) -> N
     summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
     assert (summary["s3_lost"], summary["s3_duplicates"]) == (1, 1)
     text = report.read_text()
-    assert "**1 lost**, **1 duplicate lines**" in text
+    assert "**1 lost**, **1 duplicates**" in text and "2 identical copies of lines in the objects" in text
     assert "Missing from S3 (first 1): lost-1" in text and "Duplicated in S3 (first 1): twice-1" in text

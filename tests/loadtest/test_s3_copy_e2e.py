@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from functions.common.analytics import analytics_objects, read_lines
+from functions.common.clock import iso_millis, parse_iso
 from functions.common.envelope import Envelope, new_event_id
 from loadtest.expectations import Observed, check_expectations
 from loadtest.idlog import AcceptedRequest
@@ -33,10 +35,10 @@ def s3_checks(result: Reconciliation) -> dict[str, bool]:
 def wait_in_copy(view: LocalStackView, since: float, ids: list[str]) -> Counter[str]:
     deadline = time.monotonic() + STORED_TIMEOUT_SECONDS
     while True:
-        copy = view.analytics_lines(since)
+        copy = view.analytics_counts(since)
         assert copy is not None, "the local stack has no S3 analytics store"
-        if all(copy[0][event_id] for event_id in ids):
-            return copy[0]
+        if all(copy.rows[event_id] for event_id in ids):
+            return copy.rows
         assert time.monotonic() < deadline, f"not in the S3 copy after {STORED_TIMEOUT_SECONDS} s: {ids}"
         time.sleep(0.5)
 
@@ -64,29 +66,38 @@ def test_the_s3_copy_of_the_local_stack_passes_when_right_and_fails_with_a_missi
     view = LocalStackView(target)
     wait_in_copy(view, since, ids)
     # WHEN the run's ids are reconciled against the table and the copy
-    right = reconcile([AcceptedRequest(tuple(ids))], view.stored, view.analytics_lines(since))
-    # THEN every id is in exactly one line: both S3 checks pass
+    right = reconcile([AcceptedRequest(tuple(ids))], view.stored, view.analytics_counts(since))
+    # THEN every id is in exactly one row of the view `events`: both S3 checks pass
     assert right.s3 is not None and (right.s3.lost, right.s3.duplicates) == ((), 0)
     assert s3_checks(right) == dict.fromkeys(S3_CHECKS, True)
 
-    # GIVEN the first event written again in another object (its batch regrouped after the PUT), and a log that
-    # also holds an id the stack never stored. The regrouped batch also holds an event never sent: an object's key
-    # hashes its ids, and the consumer may have written the first event in a batch of its own (a busy machine
-    # splits the five), whose key a batch of that event alone would overwrite instead of adding a line.
+    # GIVEN the first event written again, identical, in another object (its batch regrouped after the PUT): a
+    # copy the view counts once. The regrouped batch also holds an event never sent: an object's key hashes its
+    # ids, and the consumer may have written the first event in a batch of its own (a busy machine splits the
+    # five), whose key a batch of that event alone would overwrite instead of adding a line.
     s3, bucket = local_stack.client("s3"), target.analytics_bucket
     first = stored_envelope(s3, bucket, ids[0])
-    regrouped = analytics_objects("events", [first, dataclasses.replace(first, event_id=new_event_id())])
+    planted = analytics_objects("events", [first, dataclasses.replace(first, event_id=new_event_id())])
+    # AND the second event received again an hour earlier (a same-key resend across an hour): a second row
+    second = stored_envelope(s3, bucket, ids[1])
+    an_hour_before = iso_millis(parse_iso(second.received_at) - timedelta(hours=1))
+    planted |= analytics_objects("events", [dataclasses.replace(second, received_at=an_hour_before)])
+    # AND a log that also holds an id the stack never stored
     try:
-        for key, (body, _) in regrouped.items():
+        for key, (body, _) in planted.items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-        # WHEN reconciled again
+        # WHEN reconciled again (reading from an hour earlier, where the resend landed)
         wrong = reconcile(
-            [AcceptedRequest((*ids, "evt-never-stored"))], lambda chunk: set(chunk), view.analytics_lines(since)
+            [AcceptedRequest((*ids, "evt-never-stored"))],
+            lambda chunk: set(chunk),
+            view.analytics_counts(since - 3600),
         )
-        # THEN the missing id and the duplicated one are named, and both S3 checks fail
+        # THEN the missing id and the duplicated one are named, both S3 checks fail, and the identical copy is
+        # counted apart, not as a duplicate
         assert wrong.s3 is not None
-        assert (wrong.s3.lost, wrong.s3.duplicated, wrong.s3.duplicates) == (("evt-never-stored",), (ids[0],), 1)
+        assert (wrong.s3.lost, wrong.s3.duplicated, wrong.s3.duplicates) == (("evt-never-stored",), (ids[1],), 1)
+        assert wrong.s3.copies == 1
         assert s3_checks(wrong) == dict.fromkeys(S3_CHECKS, False)
     finally:
-        for key in regrouped:
+        for key in planted:
             s3.delete_object(Bucket=bucket, Key=key)
