@@ -1,5 +1,8 @@
 """What DynamoDB would count (AWS/DynamoDB) and moto does not publish: consumed write units, throttled
-requests and system errors, seen on the clients' calls."""
+requests, failed conditions and errors, seen on the clients' calls.
+
+Which 400s are UserErrors: all but throttling and ConditionalCheckFailedException, which have metrics of their
+own (AWS knowledge center, "resolve 4xx exceptions or UserErrors in Amazon DynamoDB")."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from local.metrics import KIB, MetricSink
 log = logging.getLogger(__name__)
 
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def item_size(item: Mapping[str, Any]) -> int:
@@ -68,8 +72,8 @@ class DynamoDbObserver:
 
     ConsumedWriteCapacityUnits (TableName): requested writes minus UnprocessedItems;
     SuccessfulRequestLatency, ThrottledRequests, SystemErrors (TableName, Operation);
-    UserErrors (no dimensions: AWS reports it per account and region). Connection failures reach no
-    server and count nothing, as on AWS.
+    ConditionalCheckFailedRequests (TableName); UserErrors (no dimensions: AWS reports it per account and region).
+    Connection failures reach no server and count nothing, as on AWS.
     """
 
     def __init__(self, sink: MetricSink) -> None:
@@ -134,6 +138,11 @@ class DynamoDbObserver:
             name = "ThrottledRequests" if code in THROTTLE_CODES else "SystemErrors"
             for table in writes:
                 self._sink.record("AWS/DynamoDB", name, 1, "Count", {"TableName": table, "Operation": operation})
+        elif code == CONDITION_FAILED:
+            # A failed condition is a 400 that AWS counts here and not in UserErrors (Powertools' idempotency
+            # table answers every true retry with one)
+            for table in writes:
+                self._sink.record("AWS/DynamoDB", "ConditionalCheckFailedRequests", 1, "Count", {"TableName": table})
         else:
             self._sink.record("AWS/DynamoDB", "UserErrors", 1, "Count")
 

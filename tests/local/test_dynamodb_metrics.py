@@ -29,3 +29,21 @@ def test_dynamodb_observer_counts_capacity_latency_and_errors(moto: MotoServer) 
     (latency,) = [p for p in points if p.name == "SuccessfulRequestLatency"]
     assert latency.dimensions == (("Operation", "BatchWriteItem"), ("TableName", table))
     assert named(points, "UserErrors") == [1]
+
+
+def test_a_failed_condition_is_counted_as_such_and_not_as_a_user_error(moto: MotoServer) -> None:
+    # GIVEN an observed client and a table holding an item
+    sink = MetricSink()
+    dynamodb = moto.client("dynamodb")
+    DynamoDbObserver(sink).attach(dynamodb)
+    table = create_hash_table(dynamodb, unique("idempotency"), "pk")
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    sink.drain()
+    # WHEN a conditional put finds the item there (as Powertools' idempotency table does on a true retry)
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
+    # THEN it counts as a failed condition of that table, and not in the account's UserErrors, as on AWS
+    points = sink.drain()
+    (failed,) = [p for p in points if p.name == "ConditionalCheckFailedRequests"]
+    assert (failed.value, failed.dimensions) == (1, (("TableName", table),))
+    assert named(points, "UserErrors") == []
