@@ -48,6 +48,7 @@ from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfi
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
 from local.logs import start_run_logs
+from local.mapping_state import MappingState, find_mapping_uuid
 from local.metrics import MetricSink, Publisher
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
@@ -125,6 +126,7 @@ class LocalRuntime:
     clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
     started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
     _tiers: dict[str, str] = field(default_factory=dict)
+    _mappings: dict[str, MappingState] = field(default_factory=dict)  # by function: what switches its poller
 
     def say(self, message: str) -> None:
         print(message, file=self.console, flush=True)
@@ -298,6 +300,7 @@ class LocalRuntime:
         resources = self.stack.template["Resources"]
         outputs = self.stack.outputs
         queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
+        lambda_client = client("lambda")
         for name, (url_key, arn_key) in queues.items():
             props = resources[f"{name.title()}EventSourceMapping"]["Properties"]
             mapping = SqsMapping(
@@ -309,7 +312,12 @@ class LocalRuntime:
                 maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
                 region=self.config.region,
             )
-            paused = partial(self.chaos.is_active, PAUSE_FAULTS[name]) if name in PAUSE_FAULTS else lambda: False
+            # The mapping's Enabled state (UpdateEventSourceMapping) switches the poller, as on AWS (moto never polls)
+            uuid = find_mapping_uuid(lambda_client, self._functions[name].name, outputs[arn_key])
+            state = MappingState(lambda_client, uuid)
+            self._mappings[name] = state
+            fault = PAUSE_FAULTS.get(name)
+            paused = partial(_paused, state, partial(self.chaos.is_active, fault) if fault else lambda: False)
             poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
             poller.start()
             self._stoppables.append(poller)
@@ -462,6 +470,7 @@ class LocalRuntime:
             ),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "mappings": {name: "Disabled" if state.disabled() else "Enabled" for name, state in self._mappings.items()},
             "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
             "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
@@ -509,6 +518,11 @@ class LocalRuntime:
         self._lock.close()
         self._lock = None
         self.say("local stack stopped")
+
+
+def _paused(mapping: MappingState, fault_active: Callable[[], bool]) -> bool:
+    """A poller stops while its mapping is disabled or its pause fault (a stuck mapping) is active."""
+    return mapping.disabled() or fault_active()
 
 
 def _count_items(dynamodb: BaseClient, table: str) -> int:

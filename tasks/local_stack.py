@@ -89,6 +89,8 @@ def status(c: Context) -> None:
     print(f"parked     {state['parked_objects']} objects (the store did not take them); breaker {state['breaker']}")
     faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
     print(f"faults     {faults or 'none'}")
+    mappings = ", ".join(f"{name} {mapping}" for name, mapping in state.get("mappings", {}).items())
+    print(f"mappings   {mappings or 'none'}   (a Disabled one polls nothing: aws lambda update-event-source-mapping)")
     print(f"canary     {state.get('canary', 'off')}")
     for name, alarm_state in sorted(state["alarms"].items()):
         print(f"alarm      {alarm_state:<17} {name}")
