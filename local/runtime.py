@@ -44,7 +44,7 @@ from local.control import ControlServer
 from local.deploy import LocalStack, clients, deploy
 from local.dynamodb_metrics import DynamoDbObserver
 from local.emf import EmfCapture
-from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
+from local.emulator import MotoServer, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
 from local.logs import start_run_logs
@@ -52,6 +52,7 @@ from local.mapping_state import MappingState, find_mapping_uuid
 from local.metrics import MetricSink, Publisher
 from local.notifications import SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
+from local.ports import Ports, ensure_ports_free
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.sqs_metrics import QueueSampler, SqsObserver
@@ -78,17 +79,6 @@ def environment_clients(name: str, module: ModuleType) -> list[BaseClient]:
 # The faults that pause a function's event source mapping (local/chaos.py), by function.
 PAUSE_FAULTS = {"consumer": "consumer-paused"}
 EVALUATION_INTERVAL_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Ports:
-    aws: int
-    api: int
-    control: int
-
-    @classmethod
-    def from_config(cls, config: Config) -> Ports:
-        return cls(aws=config.local.aws_port, api=config.local.api_port, control=config.local.api_port + 1)
 
 
 @dataclass
@@ -137,10 +127,8 @@ class LocalRuntime:
         # First, before any file is touched: a second runtime must not disturb the one that owns the folder.
         self._lock = lock_state_folder(self.paths.root)
         adopted = surviving_moto(self.paths.moto_pidfile)
-        hint = "is another local stack running? stop it with `invoke down`"
-        needed = [self.ports.api, self.ports.control] + ([] if adopted else [self.ports.aws])
-        for port in needed:
-            ensure_port_free("127.0.0.1", port, hint)
+        # A surviving moto keeps its own port, which is then no obstacle: the runtime resumes on it.
+        ensure_ports_free(self.ports, ("api", "control") if adopted else ("aws", "api", "control"))
         self.started_at = time.time()
         start_run_logs(self.paths.logs)  # this run's logs fresh; the last run's in logs/previous/
         self.paths.outputs.unlink(missing_ok=True)

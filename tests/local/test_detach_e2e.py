@@ -12,7 +12,7 @@ import requests
 from cloudformation.config import load_config
 from local.detach import up_detached
 from local.emulator import PortInUseError, free_port, read_pidfile, stop_from_pidfile
-from local.runtime import Ports
+from local.ports import Ports
 
 pytestmark = [pytest.mark.e2e]
 
