@@ -50,7 +50,7 @@ from local.lambdas import FunctionSettings, LocalFunction
 from local.logs import start_run_logs
 from local.mapping_state import MappingState, find_mapping_uuid
 from local.metrics import MetricSink, Publisher
-from local.notifications import SnsToFunctionBridge
+from local.notifications import DigestLog, SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
 from local.ports import Ports, ensure_ports_free
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
@@ -89,6 +89,7 @@ class AlarmTransition:
     new: str
     time: float
     reason: str = ""
+    clock_time: float | None = None  # the local clock's reading (business hours), when it is moved
 
 
 @dataclass
@@ -112,6 +113,7 @@ class LocalRuntime:
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
     canary: RateSchedule | None = None  # the canary's schedule, when the environment runs it
+    digests: DigestLog | None = None  # the notifier, recording the digests it sends
     sink: MetricSink = field(default_factory=MetricSink)
     clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
     started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
@@ -309,10 +311,15 @@ class LocalRuntime:
             poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
             poller.start()
             self._stoppables.append(poller)
-        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], self._functions["notifier"], client("sqs"), client("sns"))
+        # The notifier records the digests it sends (the notifications log, the console)
+        notifier = DigestLog(
+            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs["NotifyTopicArn"]
+        )
+        self.digests = notifier
+        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], notifier, client("sqs"), client("sns"))
         bridge.start()
         self._stoppables.append(bridge)
-        schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"], self.clock.now)
+        schedule = BusinessHoursSchedule(self.config.notifications, notifier, self.clock.now)
         schedule.start()
         self._stoppables.append(schedule)
         # The retrier's schedule: the template's rate is whole minutes; locally it runs every
@@ -363,7 +370,12 @@ class LocalRuntime:
             for name, state in sorted(current.items()):
                 if state != previous.get(name):
                     transition = AlarmTransition(
-                        name, tiers.get(name, "none"), previous.get(name, ""), state, time.time()
+                        name,
+                        tiers.get(name, "none"),
+                        previous.get(name, ""),
+                        state,
+                        time.time(),
+                        clock_time=self.clock.now().timestamp(),
                     )
                     self.transitions.append(transition)
                     self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")
