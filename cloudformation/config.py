@@ -166,6 +166,7 @@ class CanaryConfig:
 class LocalConfig:
     aws_port: int
     api_port: int
+    console_port: int = 3001  # the console and the control API
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class Config:
     budget: BudgetConfig
     monitoring: MonitoringConfig
     canary: CanaryConfig
-    local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000))
+    local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000, console_port=3001))
     sinks: tuple[str, ...] = ("dynamodb",)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
 

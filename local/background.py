@@ -25,7 +25,7 @@ from local.state import StatePaths
 from ops.reconcile import existing_ids
 
 if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
-    from local.runtime import Ports
+    from local.ports import Ports
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 120

@@ -8,7 +8,8 @@ While a fault is active, matching calls fail the way the real outage would make 
   *attempt*: the fault goes through botocore's retry logic (retries, backoff, then the final error),
   exactly as a real outage would — and DynamoDbObserver counts each throttled attempt, as DynamoDB does;
 - `consumer-paused` touches no call: the consumer's event source mapping asks `paused()` before each poll and
-  receives nothing while it is active — a mapping disabled or stuck, with no error anywhere;
+  receives nothing while it is active — a stuck mapping: no error anywhere, its state still Enabled (a disabled
+  one is the real thing: UpdateEventSourceMapping switches the local poller, local/mapping_state.py);
 - `consumer-crash` acts on `after-call`: the write has landed, then the function dies with a
   RuntimeError (a crash, not a ClientError) — once per invocation, so part of a batch is written and
   nothing is acknowledged; the redelivery must overwrite, not duplicate.

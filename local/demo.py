@@ -22,7 +22,8 @@ from dashboards.catalog import Catalog, Metric, build_catalog
 from local.cloudwatch_reader import fetch_series
 from local.dashboard_render import render_stack_dashboards
 from local.deploy import clients
-from local.runtime import LocalRuntime, Ports
+from local.ports import Ports
+from local.runtime import LocalRuntime
 from local.state import StatePaths
 from ops.reconcile import existing_ids
 

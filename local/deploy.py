@@ -99,7 +99,6 @@ def deploy(config: Config, client: Callable[[str], BaseClient]) -> LocalStack:
     )
     local = LocalStack(config=config, template=template, values=values, outputs={})
     _create_skipped(local, client)
-    _disable_moto_event_source_mappings(client("lambda"))
     local.outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
     return local
 
@@ -124,12 +123,6 @@ def _wait_for_stack(cloudformation: BaseClient, name: str) -> dict[str, Any]:
             raise DeployError(f"stack {name} ended in {status}: {stack.get('StackStatusReason', 'no reason given')}")
         time.sleep(0.5)
     raise DeployError(f"stack {name} was not created within {STACK_WAIT_SECONDS} s")
-
-
-def _disable_moto_event_source_mappings(lambda_client: BaseClient) -> None:
-    """moto would invoke the function inside SendMessage, once per message; our pollers do it instead."""
-    for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
-        lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
 
 
 # --- what moto's CloudFormation skips, created from the template's own definitions ---------------------

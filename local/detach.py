@@ -13,17 +13,20 @@ from typing import Any
 
 from cloudformation.config import Config
 from local.background import start_background_stack
-from local.emulator import ensure_port_free
-from local.runtime import Ports
-from local.state import StatePaths
+from local.ports import Ports, ensure_ports_free
+from local.recovery import surviving_moto
+from local.state import DEFAULT_STATE_DIR, STATE_DIR_VARIABLE, StatePaths
 
-START_HINT = "is another local stack running? stop it with `invoke down`"
+# AWS CLI v1 pins `aws sqs` to SQS's legacy endpoint unless --endpoint-url is given (its customization
+# overridesslcommonname.py), so AWS_ENDPOINT_URL does not reach it; v2 and the SDKs honour the variable.
+CLI_V1_SQS_NOTE = "AWS CLI v1's `aws sqs` ignores AWS_ENDPOINT_URL: add --endpoint-url $AWS_ENDPOINT_URL"
 
 
 def up_detached(config: Config, ports: Ports, state_dir: Path) -> str:
     """Start the stack in the background, wait until it answers, and return where everything is."""
-    for port in (ports.aws, ports.api, ports.control):
-        ensure_port_free("127.0.0.1", port, START_HINT)
+    # A moto server a crashed runtime left running holds the AWS port: the new runtime resumes on it.
+    adopting = surviving_moto(StatePaths(state_dir).moto_pidfile) is not None
+    ensure_ports_free(ports, ("api", "control") if adopting else ("aws", "api", "control"))
     # A stack that died hard leaves its outputs behind: they must not pass for the new stack's readiness.
     StatePaths(state_dir).outputs.unlink(missing_ok=True)
     try:
@@ -48,12 +51,20 @@ def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_d
         f"export AWS_ENDPOINT_URL={outputs['AwsEndpoint']} AWS_DEFAULT_REGION={outputs['Region']} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     )
+    state_hint = (
+        []
+        if state_dir == DEFAULT_STATE_DIR
+        else [f"  state      {STATE_DIR_VARIABLE}={state_dir} for every other task"]
+    )
     return "\n".join(
         [
             "Sluice local stack is up (in the background)",
+            f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)",
             f"  API        {outputs['ApiUrl']}/events   (x-api-key: ApiKey in {StatePaths(state_dir).outputs})",
             f"  AWS        {outputs['AwsEndpoint']}   for the aws CLI, paste:",
             f"             {environment}",
+            f"             ({CLI_V1_SQS_NOTE})",
+            *state_hint,
             f"  table      {outputs['TableName']}   ({status.get('table_items', 0)} items)",
             f"  alarms     {len(alarms)} evaluated, in ALARM: {', '.join(firing) or 'none'}",
             f"  logs       invoke logs [--errors] [--follow]   (console: {state_dir / 'console.log'})",

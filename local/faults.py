@@ -33,7 +33,10 @@ FAULTS: Mapping[str, Fault] = {
         "the consumer dies right after its first BatchWriteItem of an invocation landed",
     ),
     "consumer-paused": Fault(
-        "lambda", None, "pause", "the consumer's event source mapping stops polling (disabled or stuck), no error"
+        "lambda",
+        None,
+        "pause",
+        "the consumer's event source mapping is stuck: it stops polling, no error, its state still Enabled",
     ),
 }
 

@@ -3,9 +3,9 @@ the local stack's guard.
 
 The local stack starts this instead of `python -m moto.server` (see local/fast_sqs). Its standard queues
 hold at most SLUICE_SQS_IN_FLIGHT_LIMIT messages in flight (from the environment; SQS's quota of 120,000
-when unset). Every request passes local/emulator_guard.py first: only local tools reach moto, never another
-web page. On a moto version the index was not written for, or a limit that is not a positive integer,
-it prints one line and exits 2 before listening.
+when unset), and moto's own event source mappings never run (local/moto_mappings.py). Every request passes
+local/emulator_guard.py first: only local tools reach moto, never another web page. On a moto version the index
+was not written for, or a limit that is not a positive integer, it prints one line and exits 2 before listening.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from werkzeug.serving import run_simple
 from local.emulator import IN_FLIGHT_LIMIT_ENV
 from local.emulator_guard import LocalOnly
 from local.fast_sqs import SQS_IN_FLIGHT_LIMIT, MotoVersionError, install
+from local.moto_mappings import switch_off_moto_event_source_mappings
 
 
 class LimitError(ValueError):
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MotoVersionError, LimitError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    switch_off_moto_event_source_mappings()  # the local pollers run the mappings (local/moto_mappings.py)
     serve(arguments.host, arguments.port)
     return 0
 

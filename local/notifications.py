@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
@@ -138,3 +142,46 @@ class SnsToFunctionBridge:
                 return
             log.error("%s failed %d times, notification dropped: %s", self._function.name, attempt, error)
         self._sqs.delete_message(QueueUrl=subscription.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    at: datetime  # the local clock's time (local/clock.py): business hours, as the notifier saw them
+    real_time: float  # epoch seconds, to match the alarm transitions it carried
+    notifications: int
+
+
+class DigestLog:
+    """The notifier, as the bridge and the business-hours schedule invoke it, recording each digest it sends: one
+    line in the notifications log (beside the alarm transitions) and `sent` for the console. The notifier says
+    how many held notifications its digests carried (`digested` in its result)."""
+
+    def __init__(self, notifier: Invoker, log_path: Path, clock: Callable[[], datetime], topic: str) -> None:
+        self._notifier = notifier
+        self._log_path = log_path
+        self._clock = clock
+        self._topic = topic.rsplit(":", 1)[-1]
+        self._lock = threading.Lock()
+        self.sent: list[SentDigest] = []
+
+    @property
+    def name(self) -> str:
+        return self._notifier.name
+
+    def invoke(self, event: Any) -> Any:
+        result = self._notifier.invoke(event)
+        digested = result.get("digested", 0) if isinstance(result, dict) else 0
+        if isinstance(digested, int) and digested > 0:
+            self._record(SentDigest(self._clock(), time.time(), digested))
+        return result
+
+    def _record(self, digest: SentDigest) -> None:
+        line = (
+            f"{digest.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}  digest sent  [{self._topic}]  "
+            f"{digest.notifications} held low-tier notification(s) (the local clock's time)"
+        )
+        with self._lock:
+            self.sent.append(digest)
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._log_path.open("a", encoding="utf-8") as log_file:
+                log_file.write(line + "\n")

@@ -27,6 +27,7 @@ from cloudformation.config import Config
 from local.deploy import LocalStack
 from local.emulator import DEFAULT_REGION, aws_client, read_pidfile, stop_process
 from local.resolver import StackValues
+from local.state import STATE_DIR_VARIABLE
 
 
 class StateFolderInUse(RuntimeError):
@@ -45,7 +46,8 @@ def lock_state_folder(root: Path) -> IO[str]:
         handle.close()
         raise StateFolderInUse(
             f"another local stack (pid {holder}) is running on the state folder {root} — "
-            "stop it with `invoke down`, or use another state folder"
+            f"stop it with `{STATE_DIR_VARIABLE}={root} invoke down`, or start this one on another state folder "
+            f"(`invoke up --state-dir DIR` or {STATE_DIR_VARIABLE}=DIR)"
         ) from None
     handle.truncate(0)
     handle.write(str(os.getpid()))

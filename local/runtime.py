@@ -44,13 +44,15 @@ from local.control import ControlServer
 from local.deploy import LocalStack, clients, deploy
 from local.dynamodb_metrics import DynamoDbObserver
 from local.emf import EmfCapture
-from local.emulator import MotoServer, ensure_port_free, start_moto, write_pidfile
+from local.emulator import MotoServer, start_moto, write_pidfile
 from local.gateway import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
 from local.lambdas import FunctionSettings, LocalFunction
 from local.logs import start_run_logs
+from local.mapping_state import MappingState, find_mapping_uuid
 from local.metrics import MetricSink, Publisher
-from local.notifications import SnsToFunctionBridge
+from local.notifications import DigestLog, SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
+from local.ports import Ports, ensure_ports_free
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.sqs_metrics import QueueSampler, SqsObserver
@@ -79,17 +81,6 @@ PAUSE_FAULTS = {"consumer": "consumer-paused"}
 EVALUATION_INTERVAL_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Ports:
-    aws: int
-    api: int
-    control: int
-
-    @classmethod
-    def from_config(cls, config: Config) -> Ports:
-        return cls(aws=config.local.aws_port, api=config.local.api_port, control=config.local.api_port + 1)
-
-
 @dataclass
 class AlarmTransition:
     alarm: str
@@ -98,6 +89,7 @@ class AlarmTransition:
     new: str
     time: float
     reason: str = ""
+    clock_time: float | None = None  # the local clock's reading (business hours), when it is moved
 
 
 @dataclass
@@ -121,10 +113,12 @@ class LocalRuntime:
     _evaluator: AlarmEvaluator | None = None
     chaos: Chaos = field(default_factory=Chaos)
     canary: RateSchedule | None = None  # the canary's schedule, when the environment runs it
+    digests: DigestLog | None = None  # the notifier, recording the digests it sends
     sink: MetricSink = field(default_factory=MetricSink)
     clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
     started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
     _tiers: dict[str, str] = field(default_factory=dict)
+    _mappings: dict[str, MappingState] = field(default_factory=dict)  # by function: what switches its poller
 
     def say(self, message: str) -> None:
         print(message, file=self.console, flush=True)
@@ -135,10 +129,8 @@ class LocalRuntime:
         # First, before any file is touched: a second runtime must not disturb the one that owns the folder.
         self._lock = lock_state_folder(self.paths.root)
         adopted = surviving_moto(self.paths.moto_pidfile)
-        hint = "is another local stack running? stop it with `invoke down`"
-        needed = [self.ports.api, self.ports.control] + ([] if adopted else [self.ports.aws])
-        for port in needed:
-            ensure_port_free("127.0.0.1", port, hint)
+        # A surviving moto keeps its own port, which is then no obstacle: the runtime resumes on it.
+        ensure_ports_free(self.ports, ("api", "control") if adopted else ("aws", "api", "control"))
         self.started_at = time.time()
         start_run_logs(self.paths.logs)  # this run's logs fresh; the last run's in logs/previous/
         self.paths.outputs.unlink(missing_ok=True)
@@ -298,6 +290,7 @@ class LocalRuntime:
         resources = self.stack.template["Resources"]
         outputs = self.stack.outputs
         queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
+        lambda_client = client("lambda")
         for name, (url_key, arn_key) in queues.items():
             props = resources[f"{name.title()}EventSourceMapping"]["Properties"]
             mapping = SqsMapping(
@@ -309,14 +302,24 @@ class LocalRuntime:
                 maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
                 region=self.config.region,
             )
-            paused = partial(self.chaos.is_active, PAUSE_FAULTS[name]) if name in PAUSE_FAULTS else lambda: False
+            # The mapping's Enabled state (UpdateEventSourceMapping) switches the poller, as on AWS (moto never polls)
+            uuid = find_mapping_uuid(lambda_client, self._functions[name].name, outputs[arn_key])
+            state = MappingState(lambda_client, uuid)
+            self._mappings[name] = state
+            fault = PAUSE_FAULTS.get(name)
+            paused = partial(_paused, state, partial(self.chaos.is_active, fault) if fault else lambda: False)
             poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
             poller.start()
             self._stoppables.append(poller)
-        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], self._functions["notifier"], client("sqs"), client("sns"))
+        # The notifier records the digests it sends (the notifications log, the console)
+        notifier = DigestLog(
+            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs["NotifyTopicArn"]
+        )
+        self.digests = notifier
+        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], notifier, client("sqs"), client("sns"))
         bridge.start()
         self._stoppables.append(bridge)
-        schedule = BusinessHoursSchedule(self.config.notifications, self._functions["notifier"], self.clock.now)
+        schedule = BusinessHoursSchedule(self.config.notifications, notifier, self.clock.now)
         schedule.start()
         self._stoppables.append(schedule)
         # The retrier's schedule: the template's rate is whole minutes; locally it runs every
@@ -373,6 +376,7 @@ class LocalRuntime:
                         state,
                         time.time(),
                         self._evaluator.reason_of(name),
+                        clock_time=self.clock.now().timestamp(),
                     )
                     self.transitions.append(transition)
                     self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")
@@ -467,6 +471,7 @@ class LocalRuntime:
             ),
             "alarms": self._evaluator.states() if self._evaluator else {},
             "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "mappings": {name: "Disabled" if state.disabled() else "Enabled" for name, state in self._mappings.items()},
             "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
             "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
             "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
@@ -514,6 +519,11 @@ class LocalRuntime:
         self._lock.close()
         self._lock = None
         self.say("local stack stopped")
+
+
+def _paused(mapping: MappingState, fault_active: Callable[[], bool]) -> bool:
+    """A poller stops while its mapping is disabled or its pause fault (a stuck mapping) is active."""
+    return mapping.disabled() or fault_active()
 
 
 def _count_items(dynamodb: BaseClient, table: str) -> int:

@@ -1,12 +1,24 @@
-"""Where a local stack keeps its state: one folder (`.local/` at the project root unless told otherwise)."""
+"""Where a local stack keeps its state: one folder, `.local/` at the project root unless SLUICE_STATE_DIR names
+another (every local task and tool reads it, so they all find the stack `SLUICE_STATE_DIR=… invoke up` started)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STATE_DIR = PROJECT_ROOT / ".local"
+STATE_DIR_VARIABLE = "SLUICE_STATE_DIR"
+
+
+def state_dir_of(environment: Mapping[str, str]) -> Path:
+    """SLUICE_STATE_DIR's folder, or `.local/` at the project root when it is unset or empty."""
+    text = environment.get(STATE_DIR_VARIABLE, "").strip()
+    return Path(text).expanduser().resolve() if text else PROJECT_ROOT / ".local"
+
+
+DEFAULT_STATE_DIR = state_dir_of(os.environ)
 
 
 @dataclass(frozen=True)

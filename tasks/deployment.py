@@ -39,9 +39,11 @@ def diff(c: Context, env: str, profile: str | None = None, region: str | None = 
 
 def run_preflight_checks(config: Config, session: boto3.Session, *, subscriptions: bool = True) -> None:
     """Print the read-only account checks, one line each; Exit when one FAILs."""
+    from ops.endpoint_guard import ensure_aws_endpoints
     from ops.preflight import Clients, deployed_outputs, failed, run_preflight
 
     with ops_errors():
+        ensure_aws_endpoints(session)  # not the local stack's moto, which the local export line points at
         outputs = deployed_outputs(session.client("cloudformation"), config.stack_name)
         checks = run_preflight(config, Clients.of(session), outputs, subscriptions=subscriptions)
     print(f"preflight of {config.stack_name}:")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 
 from local.faults import FAULTS
-from local.state import DEFAULT_PATHS
+from local.state import DEFAULT_PATHS, STATE_DIR_VARIABLE
 from tasks.common import config_of, task
+
+if TYPE_CHECKING:  # the stack's modules are imported when a task runs: `invoke --list` stays fast
+    from cloudformation.config import Config
+    from local.ports import Ports
 
 
 def local_outputs() -> dict[str, Any]:
@@ -33,26 +38,61 @@ def control(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         raise Exit(f"error: {error}", code=1) from None
 
 
+PLACE_HELP = {
+    "aws_port": "moto server's port (default: SLUICE_AWS_PORT, else local.aws_port in sluice.toml, 4566)",
+    "api_port": "the API gateway's port (default: SLUICE_API_PORT, else local.api_port, 3000)",
+    "console_port": "the console and control API port (default: SLUICE_CONSOLE_PORT, else local.console_port, 3001)",
+    "state_dir": f"the stack's state folder (default: {STATE_DIR_VARIABLE}, else .local); other tasks read "
+    f"{STATE_DIR_VARIABLE}",
+}
+
+
+def placement(
+    config: Config, aws_port: str | None, api_port: str | None, console_port: str | None, state_dir: str | None
+) -> tuple[Ports, Path]:
+    """The ports and the state folder `invoke up`/`demo` use: flag, else environment, else sluice.toml."""
+    import os
+
+    from local.ports import PortChoiceError, chosen_ports
+
+    flags = {"aws": aws_port, "api": api_port, "control": console_port}
+    try:
+        ports = chosen_ports(config, flags, os.environ)
+    except PortChoiceError as error:
+        raise Exit(f"error: {error}", code=2) from None
+    return ports, Path(state_dir).expanduser().resolve() if state_dir else DEFAULT_PATHS.root
+
+
 @task(
     help={
         "env": "configuration environment to run locally (default: local)",
         "detach": "run in the background: return once the stack is healthy; `invoke down` stops it",
+        **PLACE_HELP,
     }
 )
-def up(c: Context, env: str = "local", detach: bool = False) -> None:
+def up(
+    c: Context,
+    env: str = "local",
+    detach: bool = False,
+    aws_port: str | None = None,
+    api_port: str | None = None,
+    console_port: str | None = None,
+    state_dir: str | None = None,
+) -> None:
     """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
-    from local.runtime import Ports, run_foreground
+    from local.runtime import run_foreground
 
     config = config_of(env)
+    ports, folder = placement(config, aws_port, api_port, console_port, state_dir)
     try:
         if detach:
             from local.detach import up_detached
 
             print("starting the local stack in the background (about 15 s) …", flush=True)
-            print(up_detached(config, Ports.from_config(config), DEFAULT_PATHS.root))
+            print(up_detached(config, ports, folder))
             return
-        run_foreground(config, Ports.from_config(config), DEFAULT_PATHS.root)
-    except Exception as error:  # one line for the operator; details are in .local/logs
+        run_foreground(config, ports, folder)
+    except Exception as error:  # one line for the operator; details are in the state folder's logs
         raise Exit(f"error: {error}", code=1) from None
 
 
@@ -63,7 +103,9 @@ def down(c: Context) -> None:
 
     runtime, moto = DEFAULT_PATHS.pidfile, DEFAULT_PATHS.moto_pidfile
     if not runtime.exists() and not moto.exists():
-        print("no local stack is running")
+        print(
+            f"no local stack is running on the state folder {DEFAULT_PATHS.root} ({STATE_DIR_VARIABLE} names another)"
+        )
         return
     # The runtime stops moto itself; moto's own pidfile catches a runtime that died without cleaning up.
     stopped = stop_from_pidfile(runtime, timeout=30) and stop_from_pidfile(moto, timeout=10)
@@ -89,6 +131,8 @@ def status(c: Context) -> None:
     print(f"parked     {state['parked_objects']} objects (the store did not take them); breaker {state['breaker']}")
     faults = ", ".join(f"{name} ({seconds:.0f} s left)" for name, seconds in state["chaos"].items())
     print(f"faults     {faults or 'none'}")
+    mappings = ", ".join(f"{name} {mapping}" for name, mapping in state.get("mappings", {}).items())
+    print(f"mappings   {mappings or 'none'}   (a Disabled one polls nothing: aws lambda update-event-source-mapping)")
     print(f"canary     {state.get('canary', 'off')}")
     for name, alarm_state in sorted(state["alarms"].items()):
         print(f"alarm      {alarm_state:<17} {name}")
@@ -107,15 +151,22 @@ def chaos(c: Context, fault: str, seconds: float = 60) -> None:
     print("active faults: " + (", ".join(sorted(active)) or "none"))
 
 
-@task(help={"env": "configuration environment to run locally (default: local)"})
-def demo(c: Context, env: str = "local") -> None:
+@task(help={"env": "configuration environment to run locally (default: local)", **PLACE_HELP})
+def demo(
+    c: Context,
+    env: str = "local",
+    aws_port: str | None = None,
+    api_port: str | None = None,
+    console_port: str | None = None,
+    state_dir: str | None = None,
+) -> None:
     """Bring the local stack up, send real traffic, wait for the queue to drain, report, stop."""
     from local.demo import run_demo
-    from local.runtime import Ports
 
     config = config_of(env)
+    ports, folder = placement(config, aws_port, api_port, console_port, state_dir)
     try:
-        code = run_demo(config, Ports.from_config(config), DEFAULT_PATHS.root)
+        code = run_demo(config, ports, folder)
     except Exception as error:
         raise Exit(f"error: {error}", code=1) from None
     if code:

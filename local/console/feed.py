@@ -5,7 +5,7 @@ start, when the digest below goes out (the notifier's own `digest`, read from it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from botocore.client import BaseClient
 from cloudformation.config import NotificationsConfig
 from functions.notifier.hours import BusinessHours, parse_business_hours
 from functions.notifier.notification import Notification, digest
+from local.notifications import SentDigest
 from local.schedule import next_start
 
 
@@ -21,24 +22,49 @@ def business_hours(settings: NotificationsConfig) -> BusinessHours:
     return parse_business_hours(",".join(settings.business_days), settings.business_hours, settings.business_timezone)
 
 
-def delivery(tier: str, at: float, settings: NotificationsConfig) -> str:
-    """How a transition's notification reaches people."""
+def delivery(
+    tier: str, at: float, settings: NotificationsConfig, sent: Sequence[SentDigest] = (), real_time: float | None = None
+) -> str:
+    """How a transition's notification reaches people: `at` is the business-hours clock's time of the transition,
+    `real_time` its real time, to find the digest (of `sent`) that carried a held one."""
     if tier == "high":
         return "paged now (high tier)"
     moment = datetime.fromtimestamp(at, UTC)
     if business_hours(settings).contains(moment):
         return "forwarded now (low tier, business hours)"
+    carried = next((digest for digest in sent if digest.real_time >= (at if real_time is None else real_time)), None)
+    if carried is not None:
+        return f"held, then sent in the digest of {carried.at.astimezone(UTC):%a %H:%M} UTC (low tier)"
     return f"held until {next_start(settings, moment):%a %H:%M} UTC (low tier, outside business hours)"
 
 
-def feed(transitions: Iterable[Mapping[str, Any]], settings: NotificationsConfig) -> list[dict[str, Any]]:
-    """Newest first: every transition that notifies someone, and how."""
+def feed(
+    transitions: Iterable[Mapping[str, Any]], settings: NotificationsConfig, sent: Sequence[SentDigest] = ()
+) -> list[dict[str, Any]]:
+    """Newest first: every transition that notifies someone, and how (`sent`: the digests sent so far, oldest
+    first). Business hours are judged on the local clock's time of the transition when it has one."""
     items = [
-        {**transition, "delivery": delivery(transition["tier"], transition["time"], settings)}
+        {
+            **transition,
+            "delivery": delivery(
+                transition["tier"],
+                transition.get("clock_time") or transition["time"],
+                settings,
+                sent,
+                transition["time"],
+            ),
+        }
         for transition in transitions
         if transition["tier"] in ("high", "low") and transition["old"]
     ]
     return sorted(items, key=lambda item: item["time"], reverse=True)
+
+
+def last_sent(sent: Sequence[SentDigest]) -> dict[str, Any] | None:
+    """The last digest sent, for the console: when (the local clock's time) and how many it carried."""
+    if not sent:
+        return None
+    return {"at": sent[-1].at.isoformat(), "notifications": sent[-1].notifications}
 
 
 def pending_digest(dynamodb: BaseClient, table: str, settings: NotificationsConfig, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.client import BaseClient
 
 from dashboards.metric_math import Band
-from local.console.feed import feed, pending_digest
+from local.console.feed import feed, last_sent, pending_digest
 from local.dashboard_data import (
     Window,
     alarm_states,
@@ -106,14 +106,19 @@ class ConsoleViews:
         settings = runtime.config.notifications
         outputs = runtime.stack.outputs if runtime.stack else {}
         locust = self.locust if self.locust and self.locust["until"] > time.time() else None
+        sent = list(runtime.digests.sent) if runtime.digests else []
         return {
             "period": runtime.config.monitoring.period_seconds,
             "started_at": runtime.started_at,
             "alarms": self._alarms(status["alarms"], transitions),
-            "feed": feed(transitions, settings),
-            "digest": pending_digest(
-                self.client("dynamodb"), outputs["HeldNotificationsTable"], settings, datetime.now(UTC)
-            ),
+            "feed": feed(transitions, settings, sent),
+            # business hours follow the local clock (local/clock.py), as the notifier's do
+            "digest": {
+                **pending_digest(
+                    self.client("dynamodb"), outputs["HeldNotificationsTable"], settings, runtime.clock.now()
+                ),
+                "last_sent": last_sent(sent),
+            },
             "counts": {
                 "queue": status["queues"]["ingest"],
                 "dead_letter": status["queues"]["dead_letter"],

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,3 +162,13 @@ def test_low_tier_alarms_held_outside_business_hours_arrive_as_one_digest_when_t
     digests = [message for message in people.drain() if message.get("Subject", "").endswith("held overnight")]
     assert len(digests) == 1, [digest["Subject"] for digest in digests]
     assert f"{CLIENT_ERRORS}  -> ALARM" in digests[0]["Message"]
+    # AND the digest is a line of notifications.log, at the moved clock's time (Monday 09:00 in Berlin)
+    log = (stack.state_dir / "logs" / "notifications.log").read_text(encoding="utf-8")
+    assert f"{MONDAY_MORNING.astimezone(UTC):%Y-%m-%dT%H:%M}" in next(
+        (line for line in log.splitlines() if "digest sent  [sluice-local-notify]" in line), "no digest line"
+    )
+    # AND the console shows it sent, at that time, and the alarm's notification no longer held
+    overview = stack.control("GET", "/console/api/overview")
+    assert overview["digest"]["last_sent"]["at"].startswith(f"{MONDAY_MORNING.astimezone(UTC):%Y-%m-%dT%H:%M}")
+    low = [item for item in overview["feed"] if item["alarm"] == CLIENT_ERRORS and item["new"] == "ALARM"]
+    assert low and low[0]["delivery"].startswith("held, then sent in the digest of Mon 08:00 UTC")

@@ -19,7 +19,7 @@ from pathlib import Path
 from cloudformation.config import load_config
 from local.demo import run_demo
 from local.emulator import free_port
-from local.runtime import Ports
+from local.ports import Ports
 ports = Ports(aws=free_port(), api=free_port(), control=free_port())
 sys.exit(run_demo(load_config("local"), ports, Path(sys.argv[1])))
 """

@@ -12,7 +12,7 @@ import requests
 from cloudformation.config import load_config
 from local.detach import up_detached
 from local.emulator import PortInUseError, free_port, read_pidfile, stop_from_pidfile
-from local.runtime import Ports
+from local.ports import Ports
 
 pytestmark = [pytest.mark.e2e]
 
@@ -36,10 +36,13 @@ def test_a_detached_stack_is_healthy_when_up_returns_and_down_stops_it(tmp_path:
         assert f"http://127.0.0.1:{ports.api}/v1/events" in banner
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{ports.aws} AWS_DEFAULT_REGION={config.region}" in banner
         assert "invoke logs [--errors] [--follow]" in banner and "invoke down" in banner
+        # AND the console's URL, and what AWS CLI v1's sqs needs (it ignores AWS_ENDPOINT_URL)
+        assert f"console    http://127.0.0.1:{ports.control}/" in banner
+        assert "AWS CLI v1's `aws sqs` ignores AWS_ENDPOINT_URL: add --endpoint-url $AWS_ENDPOINT_URL" in banner
         # AND the stack's own chatter went to its console log, not to the caller
         assert "Sluice local stack is up" in (tmp_path / "console.log").read_text()
         # AND a second start on the same ports is refused in one line, leaving the first one running
-        with pytest.raises(PortInUseError, match="another local stack running"):
+        with pytest.raises(PortInUseError, match=f"a Sluice local stack holds it .*state folder {tmp_path}"):
             up_detached(config, ports, tmp_path)
         assert (tmp_path / "outputs.json").exists()
     finally:

@@ -17,8 +17,9 @@ import pytest
 
 from cloudformation.config import load_config
 from local.emulator import MotoServer, free_port, start_moto, write_pidfile
+from local.ports import Ports
 from local.recovery import StateFolderInUse, crash_hint, lock_state_folder, surviving_moto
-from local.runtime import LocalRuntime, Ports
+from local.runtime import LocalRuntime
 from local.state import StatePaths
 
 HOLD_LOCK = """

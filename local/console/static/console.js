@@ -243,10 +243,11 @@ function showFeed(feed, digest) {
     `${clock(entry.time)} `, el("span", { class: `state ${entry.new}` }, entry.new), ` ${entry.alarm}`, el("div", { class: "reason" }, entry.delivery)));
   document.getElementById("feed").replaceChildren(...(items.length ? items : [el("li", {}, "nothing sent yet")]));
   const box = document.getElementById("digest");
+  const sent = digest.last_sent ? [el("p", {}, `last digest sent ${digest.last_sent.at} (${digest.last_sent.notifications} notifications)`)] : [];
   if (!digest.held) {
-    box.replaceChildren(el("p", {}, "nothing held"));
+    box.replaceChildren(el("p", {}, "nothing held"), ...sent);
   } else {
-    box.replaceChildren(el("p", {}, `${digest.held} held; goes out ${digest.at}`), el("pre", {}, `Subject: ${digest.subject}\n\n${digest.message}`));
+    box.replaceChildren(el("p", {}, `${digest.held} held; goes out ${digest.at}`), el("pre", {}, `Subject: ${digest.subject}\n\n${digest.message}`), ...sent);
   }
 }
 

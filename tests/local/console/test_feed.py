@@ -10,7 +10,8 @@ from moto import mock_aws
 
 from cloudformation.config import NotificationsConfig
 from functions.notifier.notification import Notification
-from local.console.feed import delivery, feed, pending_digest
+from local.console.feed import delivery, feed, last_sent, pending_digest
+from local.notifications import SentDigest
 from tests.aws_helpers import create_hash_table
 
 HOURS = NotificationsConfig(("Mon", "Tue", "Wed", "Thu", "Fri"), "09:00-17:00", "UTC")
@@ -57,3 +58,23 @@ def test_the_pending_digest_is_the_notifiers_digest_of_what_it_holds():
     assert digest["held"] == 1 and digest["at"] == "2026-11-30T09:00:00+00:00"
     assert digest["subject"] == "Sluice: 1 low-tier alarm notification held overnight"
     assert "sluice-local-queue-age-low  -> ALARM" in digest["message"]
+
+
+def test_a_held_notification_shows_the_digest_that_carried_it_once_sent():
+    # GIVEN a low-tier alarm transition on Saturday (held), and the digest sent on Monday at 09:00
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    sent = [SentDigest(at=monday, real_time=SATURDAY_NOON + 10, notifications=1)]
+    # WHEN the console shows the feed
+    (item,) = feed([transition("c-low", "low", SATURDAY_NOON)], HOURS, sent)
+    # THEN the transition reads sent in that digest, no longer held
+    assert item["delivery"] == "held, then sent in the digest of Mon 09:00 UTC (low tier)"
+    # AND the digest box names the last digest sent
+    assert last_sent(sent) == {"at": "2026-11-30T09:00:00+00:00", "notifications": 1}
+    assert last_sent([]) is None
+
+
+def test_business_hours_are_judged_on_the_local_clock_of_the_transition():
+    # GIVEN a transition at real Wednesday noon while the local clock read Saturday noon
+    moved = {**transition("c-low", "low", WEDNESDAY_NOON), "clock_time": SATURDAY_NOON}
+    # WHEN the console shows the feed THEN it is held, as the notifier held it on the local clock
+    assert feed([moved], HOURS)[0]["delivery"].startswith("held until Mon 09:00 UTC")

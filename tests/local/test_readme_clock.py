@@ -1,0 +1,43 @@
+"""The README's command that moves the local clock works as written against the control API (issue 28: it lacked
+its Content-Type and got 415)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+from local.clock import LocalClock
+from local.control import ControlServer
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def readme_clock_command() -> list[str]:
+    text = " ".join((PROJECT / "README.md").read_text(encoding="utf-8").split())
+    found = re.search(r"`(curl -XPOST \$CONTROL/clock [^`]*)`", text)
+    assert found is not None, "the README's clock command is gone"
+    return shlex.split(found.group(1))
+
+
+def test_the_readme_clock_command_moves_the_clock() -> None:
+    # GIVEN a control API over a runtime's clock, and the README's curl command
+    runtime = SimpleNamespace(clock=LocalClock(), say=lambda message: None)
+    server = ControlServer(runtime, port=0).start()  # type: ignore[arg-type]
+    words = readme_clock_command()
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    body = words[words.index("-d") + 1]
+    try:
+        # WHEN it is sent as written (curl -XPOST with its -H and -d)
+        response = requests.post(words[2].replace("$CONTROL", server.url), data=body, headers=headers, timeout=10)
+    finally:
+        server.stop()
+    # THEN the clock reads the moment it names
+    assert response.status_code == 200, response.text
+    assert response.json()["shifted"] is True
+    moved = datetime.fromisoformat(response.json()["now"])
+    assert abs((moved - datetime.fromisoformat("2026-11-29T22:00:00+01:00")).total_seconds()) < 60
