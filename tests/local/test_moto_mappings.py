@@ -74,7 +74,7 @@ def test_the_moto_server_module_switches_the_mappings_off_before_serving(monkeyp
     switched = []
     monkeypatch.setattr(moto_server, "switch_off_moto_event_source_mappings", lambda: switched.append(True))
     monkeypatch.setattr(moto_server, "install", lambda limit: None)
-    monkeypatch.setattr(moto_server, "serve", lambda argv: switched.append("served"))
+    monkeypatch.setattr(moto_server, "serve", lambda host, port: switched.append("served"))
     # WHEN it starts
     assert moto_server.main(["-p", "0"]) == 0
     # THEN the mappings were switched off before it served
