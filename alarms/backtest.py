@@ -21,8 +21,9 @@ from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
 from alarms.rules import composite_state, evaluation_order, rule_children
 from dashboards.metric_math import Series
 
-# AlarmActions that reach people are these topic names after resolution (see ops.backtest).
-HIGH, LOW = "high", "low"
+# AlarmActions that reach people are these topic names after resolution (see ops.backtest): the low tier through
+# the notifier (held outside business hours), or straight to its people (NOTIFY: undelivered pages, never held).
+HIGH, LOW, NOTIFY = "high", "low", "notify"
 
 
 # A window longer than the history's step (the burn-rate alarms' hour or three days) is rolled up from the
@@ -185,8 +186,9 @@ def summarize(
         fired = [t for t in mine if t.new == ALARM]
         actions = set(definition.get("AlarmActions", [])) if definition.get("ActionsEnabled", True) else set()
         pages = fired if HIGH in actions else []
-        lows = fired if LOW in actions else []
-        outside = [t for t in lows if not in_business_hours(datetime.fromtimestamp(t.time, UTC))]
+        held_off_hours = fired if LOW in actions else []
+        lows = fired if actions & {LOW, NOTIFY} else []
+        outside = [t for t in held_off_hours if not in_business_hours(datetime.fromtimestamp(t.time, UTC))]
         after_fault = [t.time - fault for t in pages if fault is not None and t.time >= fault]
         rows.append(
             AlarmSummary(

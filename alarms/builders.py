@@ -1,9 +1,11 @@
 """Turn the alarm table into `AWS::CloudWatch::Alarm` and `AWS::CloudWatch::CompositeAlarm` resources.
 
 Each tier routes to its topic: ALARM and OK transitions of a high alarm go to the high topic, of a low
-alarm to the low topic. The children of a composite notify nobody: one incident trips several of them,
-and pages once, through the composite. Alarm names are literal (derived from the configuration), so
-composite rules, dashboards and the local runtime name them without resolving anything.
+alarm to the low topic (the notifier's, which holds them outside business hours) — or, for a low alarm that
+must not wait (`AlarmSpec.at_once`: undelivered pages), to the notify topic, its people at once. The children
+of a composite notify nobody: one incident trips several of them, and pages once, through the composite. Alarm
+names are literal (derived from the configuration), so composite rules, dashboards and the local runtime name them
+without resolving anything.
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ def build_alarms(stack: Stack) -> list[AWSObject]:
     config = stack.config
     catalog = build_catalog(config)
     topics: dict[Tier, sns.Topic] = {"high": stack.notifications.high, "low": stack.notifications.low}
+    at_once: dict[Tier, sns.Topic] = {"low": stack.notifications.notify}  # the low tier's people, not the notifier
     notified = notified_tiers(config, catalog)  # a composite's children notify nobody (their states still show)
     alarms = {
-        definition.name: metric_alarm(config, catalog, definition, topics if notified[definition.name] else {})
+        definition.name: metric_alarm(
+            config,
+            catalog,
+            definition,
+            (at_once if definition.spec.at_once else topics) if notified[definition.name] else {},
+        )
         for definition in alarm_definitions(config, catalog)
     }
     # a composite may name composites (the error budget's pairs in ingestion-at-risk): build those first

@@ -55,6 +55,9 @@ class AlarmSpec:
     # the first time they happen (a message dead-lettered), which a fast archiver may show in one period only.
     breach: Literal["m_of_n", "every", "any"] = "m_of_n"
     periods: int | None = None  # evaluated periods when not config.monitoring's evaluation_periods
+    # A low alarm that must not wait for business hours: it goes straight to the low tier's people (the notify
+    # topic), past the notifier that holds low-tier notifications overnight.
+    at_once: bool = False
 
     @property
     def is_band(self) -> bool:
@@ -325,14 +328,16 @@ def _recommended_rows(config: Config) -> list[AlarmSpec]:
             "Errors never counts).",
         ),
         # Notifications SNS could not deliver to a person. Each alarm tells the *other* tier, so that it does not depend
-        # on the subscription that fails: undelivered pages go to the low tier (the notifier and its subscribers),
-        # undelivered low-tier messages page.
+        # on the subscription that fails: undelivered pages go to the low tier's people at once, at any hour (pages
+        # that do not arrive cannot wait for the morning digest), undelivered low-tier messages page.
         AlarmSpec(
             "pages-undelivered",
             "sns_high_failed",
             {"low": 0.0},
-            "SNS could not deliver some pages (the high topic's subscriptions); told here, on the low tier.",
+            "SNS could not deliver some pages (the high topic's subscriptions); told here, to the low tier's people "
+            "at once, at any hour.",
             breach="any",
+            at_once=True,
         ),
         AlarmSpec(
             "notifications-undelivered",
@@ -419,27 +424,43 @@ def burn_rate_composites(config: Config) -> tuple[CompositeSpec, ...]:
     )
 
 
-COMPOSITES = (
-    CompositeSpec(
-        "ingestion-at-risk",
-        "high",
-        (
-            ("api-5xx-rate", "high"),
-            ("enqueue-gap", "high"),
-            ("enqueue-gap-window", "high"),
-            ("queue-age", "high"),
-            ("queue-in-flight", "high"),
-            ("retry-window", "high"),
-            ("dlq-visible", "high"),
-            ("archiver-errors", "high"),
-            # the error budget's paging pairs (composites themselves): server errors refuse events too, and one
-            # outage trips both pairs and the 5XX rate at once — one page
-            ("error-budget-fast-burn", "high"),
-            ("error-budget-steady-burn", "high"),
-        ),
-        "Events are being refused, lost, aged out or not archived.",
-    ),
+# The incident: every high alarm that says events are refused, lost, stalled, aged out or not archived, or that nothing
+# gets through end to end. One fault trips several of them (db-down: the canary, then the queue's age; a paused
+# consumer: consumer-stopped and the canary), and the person on call gets one page, the composite's, whose
+# TriggeringChildren say which. The notification path's own alarms (notifier-errors, failures-queue-visible,
+# notifications-undelivered) stay apart: an open incident would hide them, and they say the pages may not arrive.
+INCIDENT_CHILDREN: tuple[tuple[str, Tier], ...] = (
+    ("api-5xx-rate", "high"),
+    ("ingest-errors", "high"),
+    ("enqueue-gap", "high"),
+    ("enqueue-gap-window", "high"),
+    ("queue-age", "high"),
+    ("queue-in-flight", "high"),
+    ("consumer-stopped", "high"),
+    ("table-system-errors", "high"),
+    ("retry-window", "high"),
+    ("dlq-visible", "high"),
+    ("archiver-errors", "high"),
+    ("canary-failing", "high"),
+    ("canary-errors", "high"),
+    # the error budget's paging pairs (composites themselves): server errors refuse events too, and one
+    # outage trips both pairs and the 5XX rate at once — one page
+    ("error-budget-fast-burn", "high"),
+    ("error-budget-steady-burn", "high"),
 )
+INCIDENT_SUMMARY = (
+    "Events are being refused, lost, stalled, aged out or not archived, or nothing gets through end to end."
+)
+
+
+def incident_composite(config: Config) -> CompositeSpec:
+    """ingestion-at-risk over the incident's children this configuration has (no canary rows when the canary is
+    off, no events-table rows without the DynamoDB sink)."""
+    absent = set() if config.canary.enabled else {"canary-failing", "canary-errors"}
+    if "dynamodb" not in config.sinks:  # the events table's rows are built only with the table (alarm_specs)
+        absent |= {"table-system-errors"}
+    children = tuple(child for child in INCIDENT_CHILDREN if child[0] not in absent)
+    return CompositeSpec("ingestion-at-risk", "high", children, INCIDENT_SUMMARY)
 
 
 def alarm_name(config: Config, row: str, tier: Tier) -> str:
@@ -469,8 +490,17 @@ def composite_definitions(config: Config) -> tuple[CompositeDefinition, ...]:
             tuple(alarm_name(config, row, tier) for row, tier in spec.any_of),
             runbook_link(config, spec.name),
         )
-        for spec in (*burn_rate_composites(config), *COMPOSITES)
+        for spec in (*burn_rate_composites(config), incident_composite(config))
     )
+
+
+# How the runtime and the console name the delivery of an `at_once` alarm (low tier, never held).
+LOW_AT_ONCE = "low, at once"
+
+
+def delivered_at_once(config: Config, catalog: Catalog) -> frozenset[str]:
+    """The names of the alarms that reach the low tier's people at once (AlarmSpec.at_once)."""
+    return frozenset(d.name for d in alarm_definitions(config, catalog) if d.spec.at_once)
 
 
 def notified_tiers(config: Config, catalog: Catalog) -> dict[str, Tier | None]:

@@ -40,7 +40,12 @@ def build_notifications(config: Config) -> Notifications:
     high = _topic("HighTopic", config.resource_name("high"), key)
     low = _topic("LowTopic", config.resource_name("low"), key)
     notify = _topic("NotifyTopic", config.resource_name("notify"), key)
-    policies = (_topic_policy("HighTopicPolicy", high), _topic_policy("LowTopicPolicy", low))
+    policies = (
+        _topic_policy("HighTopicPolicy", high),
+        _topic_policy("LowTopicPolicy", low),
+        # pages-undelivered publishes straight to the low tier's people, past the notifier (alarms.table: at_once)
+        _topic_policy("NotifyTopicPolicy", notify, ("cloudwatch.amazonaws.com",)),
+    )
     alias = kms.Alias("StackKeyAlias", AliasName=f"alias/{config.stack_name}", TargetKeyId=Ref(key))
     return Notifications(key, alias, high, low, notify, policies)
 
@@ -105,11 +110,11 @@ def _topic(title: str, name: str, key: kms.Key) -> sns.Topic:
     return sns.Topic(title, TopicName=name, KmsMasterKeyId=Ref(key))
 
 
-def _topic_policy(title: str, topic: sns.Topic) -> sns.TopicPolicy:
+def _topic_policy(title: str, topic: sns.Topic, services: tuple[str, ...] = NOTIFYING_SERVICES) -> sns.TopicPolicy:
     statement = iam.Statement(
-        Sid="AlarmsAndBudgetsPublish",
+        Sid="AlarmsAndBudgetsPublish" if services == NOTIFYING_SERVICES else "AlarmsPublish",
         Effect=iam.Allow,
-        Principal=iam.Principal("Service", list(NOTIFYING_SERVICES)),
+        Principal=iam.Principal("Service", list(services)),
         Action=[sns_actions.Publish],
         Resource=[Ref(topic)],
         Condition=iam.Condition(iam.StringEquals("aws:SourceAccount", AccountId)),

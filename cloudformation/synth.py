@@ -60,7 +60,8 @@ def recipients_lines(config: Config) -> tuple[str, ...]:
         f"high tier (pages, at once): {recipients['high'].describe()}{where}",
         f"low tier (in business hours, {hours}; a digest of the rest when they start): "
         f"{recipients['low'].describe()}{where}",
-        "undelivered pages (pages-undelivered) are told on the low tier, undelivered low-tier notifications "
+        "undelivered pages (pages-undelivered) are told to the low tier's people at once, at any hour, undelivered "
+        "low-tier notifications "
         "(notifications-undelivered) by page: neither through the subscriptions that failed",
     )
 

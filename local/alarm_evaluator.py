@@ -39,9 +39,11 @@ from local.alarm_messages import (
     ChildState,
     Transition,
     composite_message,
+    composite_reason,
     metric_alarm_message,
     reason_data,
     subject,
+    triggering_children,
 )
 from local.cloudwatch_reader import fetch_series
 
@@ -157,17 +159,15 @@ class AlarmEvaluator:
         if new == state.value:
             return None
         children = [child for child in rule_children(rule) if child in self._states]
-        triggering = [child for child in children if self._states[child].value == new] or children
-        # the rule may be OR (any child) or AND (every child, the burn-rate pairs): say which states decided it
-        reason = f"The rule {'holds' if new == ALARM else 'does not hold'}: " + ", ".join(
-            f"{child} is {self._states[child].value}" for child in children
+        # CloudWatch's shape: the reason says which child transitioned to what and when, the ones in ALARM first
+        # (not every child's state: the incident's rule has over a dozen); TriggeringChildren lists the same
+        triggering = triggering_children(
+            [ChildState(self._states[c].arn, self._states[c].value, self._states[c].changed_at) for c in children], new
         )
+        reason = composite_reason(triggering)
         transition = self._transition(composite, new, reason, now)
         state.value, state.changed_at, state.reason = new, now, reason
-        message = composite_message(
-            transition,
-            [ChildState(self._states[c].arn, self._states[c].value, self._states[c].changed_at) for c in triggering],
-        )
+        message = composite_message(transition, triggering)
         return self._announce(transition, message)
 
     def _transition(self, definition: Mapping[str, Any], new: str, reason: str, now: float) -> Transition:

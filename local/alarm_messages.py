@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alarms.evaluation import MetricAlarm, Verdict
+from alarms.evaluation import ALARM, MetricAlarm, Verdict
 
 # SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
 SUBJECT_MAX_CHARS = 99
@@ -38,6 +38,29 @@ class ChildState:
     arn: str
     value: str
     changed_at: float
+
+
+def triggering_children(children: Sequence[ChildState], new: str) -> list[ChildState]:
+    """The children that put the composite in its new state, as CloudWatch's TriggeringChildren names them: going to
+    ALARM, those in ALARM; otherwise those whose change came last (what brought the rule down). The person reads the
+    ALARM ones first, each in the order it changed (the first is where the incident began); CloudWatch documents
+    no order, so this is ours."""
+    if new == ALARM:
+        chosen = [child for child in children if child.value == ALARM]
+    else:
+        latest = max((child.changed_at for child in children), default=0.0)
+        chosen = [child for child in children if child.changed_at == latest]
+    return sorted(chosen or children, key=lambda child: (child.value != ALARM, child.changed_at))
+
+
+def composite_reason(triggering: Sequence[ChildState]) -> str:
+    """A composite's NewStateReason as CloudWatch writes it: which child transitioned to what, and when
+    ("arn:...:alarm:X transitioned to ALARM at Wednesday 10 November, 2021 02:45:55 UTC"), one per triggering child."""
+    return "; ".join(
+        f"{child.arn} transitioned to {child.value} at "
+        f"{datetime.fromtimestamp(child.changed_at, UTC):%A %d %B, %Y %H:%M:%S} UTC"
+        for child in triggering
+    )
 
 
 def subject(transition: Transition) -> str:

@@ -29,7 +29,7 @@ from botocore.client import BaseClient
 from alarms.backtest import History
 from alarms.definitions import Definitions
 from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
-from alarms.table import notified_tiers
+from alarms.table import LOW_AT_ONCE, delivered_at_once, notified_tiers
 from cloudformation.api import events_request_schema
 from cloudformation.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from cloudformation.functions import logical_id
@@ -352,8 +352,12 @@ class LocalRuntime:
             self.paths.notifications,
             settle_seconds=METRICS_INTERVAL_SECONDS + 1,
         )
-        notified = notified_tiers(self.config, build_catalog(self.config))
-        self._tiers = {name: tier or "none" for name, tier in notified.items()}
+        catalog = build_catalog(self.config)
+        at_once = delivered_at_once(self.config, catalog)
+        self._tiers = {
+            name: LOW_AT_ONCE if name in at_once else tier or "none"
+            for name, tier in notified_tiers(self.config, catalog).items()
+        }
         thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
         thread.start()
 
@@ -424,7 +428,7 @@ class LocalRuntime:
         return self._evaluator
 
     def alarm_tiers(self) -> dict[str, str]:
-        """Alarm name → the tier its actions notify (high, low or none)."""
+        """Alarm name → the tier its actions notify (high, low, "low, at once" or none)."""
         return dict(self._tiers)
 
     def metric_history(self, start: float, end: float) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from alarms.backtest import (
     HIGH,
     LOW,
+    NOTIFY,
     SUGGEST_MARGIN,
     SUGGEST_MIN_PERIODS,
     SUGGEST_PERCENTILE,
@@ -43,7 +44,7 @@ from cloudformation.synth import full_template
 from ops.errors import OpsError
 from ops.metric_history import fetch_history
 
-TOPICS = {"HighTopic": HIGH, "LowTopic": LOW}
+TOPICS = {"HighTopic": HIGH, "LowTopic": LOW, "NotifyTopic": NOTIFY}
 _SETTING = re.compile(r"(?P<row>[a-z0-9-]+)\.(?P<tier>[a-z]+)=(?P<value>.+)")
 DAY = 86_400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

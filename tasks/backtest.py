@@ -18,7 +18,7 @@ from tasks.common import AWS_HELP, aws_config, config_of, ops_errors, session_of
         "set": "ROW.TIER=VALUE: try a threshold without deploying (repeatable), e.g. api-5xx-rate.high=2",
         "json": "print the result as JSON instead of the table",
         "suggest": "propose thresholds for the static rows from this history and show what they would have paged",
-        "png": "where to write the timeline (default: <run>/backtest.png, or reports/backtest-<env>.png)",
+        "png": "where to write the timeline (default: <run>/backtest.png, or reports/backtest-<name>.png)",
         **AWS_HELP,
     },
 )
@@ -56,7 +56,11 @@ def alarms_backtest(
         if run is not None:
             recorded_env, history = recorded_history(Path(run))
             config = config_of(recorded_env)
-            default_png = (Path(run).parent if Path(run).suffix == ".json" else Path(run)) / "backtest.png"
+            # a run folder keeps its timeline; a recording file may be the repository's: never write beside it
+            recording_file = Path(run).suffix == ".json"
+            default_png = (
+                Path("reports") / f"backtest-{Path(run).stem}.png" if recording_file else Path(run) / "backtest.png"
+            )
         else:
             assert env is not None
             config = aws_config(env)

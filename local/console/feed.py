@@ -1,6 +1,7 @@
 """The notification feed, as people get it: a high-tier alarm transition pages at once (HighTopic); a
 low-tier one goes through the notifier — forwarded at once in business hours, otherwise held until they
-start, when the digest below goes out (the notifier's own `digest`, read from its held-notifications table).
+start, when the digest below goes out (the notifier's own `digest`, read from its held-notifications table);
+a low alarm that must not wait (undelivered pages: LOW_AT_ONCE) goes straight to the low tier's people.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
+from alarms.table import LOW_AT_ONCE
 from cloudformation.config import NotificationsConfig
 from functions.notifier.hours import BusinessHours, parse_business_hours
 from functions.notifier.notification import Notification, digest
@@ -29,6 +31,8 @@ def delivery(
     `real_time` its real time, to find the digest (of `sent`) that carried a held one."""
     if tier == "high":
         return "paged now (high tier)"
+    if tier == LOW_AT_ONCE:
+        return "sent now to the low tier's people, at any hour (never held)"
     moment = datetime.fromtimestamp(at, UTC)
     if business_hours(settings).contains(moment):
         return "forwarded now (low tier, business hours)"
@@ -55,7 +59,7 @@ def feed(
             ),
         }
         for transition in transitions
-        if transition["tier"] in ("high", "low") and transition["old"]
+        if transition["tier"] in ("high", "low", LOW_AT_ONCE) and transition["old"]
     ]
     return sorted(items, key=lambda item: item["time"], reverse=True)
 

@@ -15,6 +15,8 @@ from alarms.table import (
     alarm_definitions,
     alarm_table,
     composite_definitions,
+    delivered_at_once,
+    incident_composite,
     notified_tiers,
 )
 from cloudformation.config import Config, environment_names, load_config
@@ -62,12 +64,15 @@ def test_tiers_route_alarm_and_ok_actions_to_their_topic(env):
     config = load_config(env)
     alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
     composed = {child for composite in composite_definitions(config) for child in composite.children}
+    at_once = delivered_at_once(config, build_catalog(config))
     assert len(alarms) >= 20
     for props in alarms.values():
         tier = props["AlarmName"].rsplit("-", 1)[-1]
         # THEN ALARM and OK both notify the tier's topic (a composite's children: nobody, their composite
-        # pages), and the description links the runbook
-        topics = [] if props["AlarmName"] in composed else [{"Ref": {"high": "HighTopic", "low": "LowTopic"}[tier]}]
+        # pages; a low alarm that must not wait: the low tier's people, the notify topic), and the description
+        # links the runbook
+        topic = "NotifyTopic" if props["AlarmName"] in at_once else {"high": "HighTopic", "low": "LowTopic"}[tier]
+        topics = [] if props["AlarmName"] in composed else [{"Ref": topic}]
         assert props["AlarmActions"] == topics
         assert props["OKActions"] == topics
         assert props["AlarmDescription"].startswith(f"[{tier}]")
@@ -79,7 +84,7 @@ def test_notified_tiers_say_which_topic_each_alarm_of_the_template_notifies(env)
     # GIVEN the template's alarms and composites
     config = load_config(env)
     alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
-    topic_tier = {"HighTopic": "high", "LowTopic": "low"}
+    topic_tier = {"HighTopic": "high", "LowTopic": "low", "NotifyTopic": "low"}
     # WHEN the alarms' notified tiers are read from the table (as the local runtime does)
     notified = notified_tiers(config, build_catalog(config))
     # THEN they name exactly the template's alarms, with the tier of the topic each one's actions go to
@@ -89,6 +94,43 @@ def test_notified_tiers_say_which_topic_each_alarm_of_the_template_notifies(env)
     assert notified.keys() == actual.keys()
     assert {name: [tier] if tier else [] for name, tier in notified.items()} == actual
     assert None in notified.values()  # the composite's children page nobody
+
+
+# The notification path's own pages: they say pages may not arrive, so an open incident must not hide them.
+NOTIFICATION_PATH_PAGES = ("notifier-errors-high", "failures-queue-visible-high", "notifications-undelivered-high")
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_the_event_path_pages_only_through_the_incident_composite(env):
+    # GIVEN the template's alarms and composites
+    config = load_config(env)
+    alarms = {**resources(config, "AWS::CloudWatch::Alarm"), **resources(config, "AWS::CloudWatch::CompositeAlarm")}
+    # WHEN the alarms that page (actions on the high topic) are read
+    paging = {props["AlarmName"] for props in alarms.values() if {"Ref": "HighTopic"} in props["AlarmActions"]}
+    # THEN one incident is one page: only the incident composite and the notification path's alarms page
+    expected = {config.resource_name(name) for name in ("ingestion-at-risk-high", *NOTIFICATION_PATH_PAGES)}
+    assert paging == expected
+    # AND every other high alarm is the incident's child (directly, or through a burn-rate pair), canary-failing
+    # and consumer-stopped among them (each used to page beside the composite for the same fault)
+    (incident,) = [c for c in composite_definitions(config) if c.spec.name == "ingestion-at-risk"]
+    highs = {props["AlarmName"] for props in alarms.values() if props["AlarmName"].endswith("-high")}
+    composed = {child for composite in composite_definitions(config) for child in composite.children}
+    assert highs - expected <= composed
+    assert config.resource_name("consumer-stopped-high") in incident.children
+    assert (config.resource_name("canary-failing-high") in incident.children) == config.canary.enabled
+    # AND the rule is an OR of ALARM() over names CloudWatch accepts (AlarmRule: at most 10,240 characters)
+    assert incident.rule.count(" OR ") == len(incident.children) - 1 and len(incident.rule) <= 10240
+
+
+def test_the_incident_leaves_out_children_a_configuration_does_not_have():
+    # GIVEN prod without the canary and with the S3 analytics store as its only sink
+    config = load_config("prod")
+    bare = dataclasses.replace(config, canary=dataclasses.replace(config.canary, enabled=False), sinks=("s3",))
+    # WHEN its incident composite is built
+    children = {row for row, _ in incident_composite(bare).any_of}
+    # THEN it names neither the canary's alarms nor the events table's, which that configuration has no alarm for
+    assert not children & {"canary-failing", "canary-errors", "table-system-errors"}
+    assert {"api-5xx-rate", "consumer-stopped"} <= children
 
 
 def test_required_alarms_exist_with_their_tiers():

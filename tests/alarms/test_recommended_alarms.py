@@ -220,7 +220,8 @@ def test_a_few_failing_records_or_a_handful_of_records_do_not_count(local_alarms
 
 @pytest.mark.parametrize(
     ("row_and_tier", "topic", "told"),
-    [("pages-undelivered-low", "high", "LowTopic"), ("notifications-undelivered-high", "notify", "HighTopic")],
+    # undelivered pages reach the low tier's people straight (NotifyTopic), never held by the notifier till morning
+    [("pages-undelivered-low", "high", "NotifyTopic"), ("notifications-undelivered-high", "notify", "HighTopic")],
 )
 def test_undelivered_notifications_are_told_on_the_other_tier_and_clear(local_alarms, row_and_tier, topic, told):
     # GIVEN the alarm on SNS's failed deliveries of a person-facing topic
@@ -316,9 +317,19 @@ def test_undelivered_pages_reach_someone_by_subscriptions_other_than_the_failing
     alarm = prod_alarms[PROD.resource_name("pages-undelivered-low")]
     (stat,) = alarm.metric_stats().values()
     assert stat["Metric"]["Dimensions"] == [{"Name": "TopicName", "Value": PROD.resource_name("high")}]
-    # THEN it is told on the low tier, whose people are reached by the notify topic's subscriptions: there are
-    # some, and none of them is a subscription of the high topic (the ones whose deliveries fail)
-    assert actions_of(prod_template, alarm.name) == [{"Ref": "LowTopic"}]
+    # THEN it is told to the low tier's people straight, at any hour (the notify topic, not the notifier that holds
+    # low-tier notifications overnight), by the notify topic's subscriptions: there are some, and none of them is
+    # a subscription of the high topic (the ones whose deliveries fail)
+    assert actions_of(prod_template, alarm.name) == [{"Ref": "NotifyTopic"}]
+    # AND CloudWatch may publish there (the notify topic's policy; the stack key already lets it encrypt)
+    (policy,) = [
+        body["Properties"]
+        for body in prod_template["Resources"].values()
+        if body["Type"] == "AWS::SNS::TopicPolicy" and body["Properties"]["Topics"] == [{"Ref": "NotifyTopic"}]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
+    assert statement["Action"] == ["sns:Publish"]
     told = {logical_id for logical_id, _ in people_on(prod_template, "NotifyTopic")}
     assert told and not told & {logical_id for logical_id, _ in people_on(prod_template, "HighTopic")}
     # AND one page SNS could not deliver fires it

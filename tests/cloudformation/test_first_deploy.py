@@ -114,9 +114,9 @@ def test_one_incident_pages_once_through_the_composite(env: str) -> None:
     children = {
         alarm["AlarmName"]: alarm for alarm in alarms if f'ALARM("{alarm["AlarmName"]}")' in composite["AlarmRule"]
     }
-    # api-5xx-rate, enqueue-gap, enqueue-gap-window, queue-age, queue-in-flight, retry-window, dlq-visible,
-    # archiver-errors
-    assert len(children) == 8
+    # api-5xx-rate, ingest-errors, enqueue-gap, enqueue-gap-window, queue-age, queue-in-flight, consumer-stopped,
+    # table-system-errors, retry-window, dlq-visible, archiver-errors, canary-failing, canary-errors
+    assert len(children) == 13
     # (the error budget's burn-rate windows are children of their own composites: tests/alarms)
     children |= {alarm["AlarmName"]: alarm for alarm in alarms if "-error-budget-" in alarm["AlarmName"]}
     # THEN the composite pages the high topic, and its children notify nobody on their own

@@ -14,10 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from alarms.definitions import definitions_from_template
+from alarms.definitions import Definitions, definitions_from_template
 from alarms.evaluation import ALARM, INSUFFICIENT_DATA, OK
 from alarms.table import alarm_definitions, composite_definitions
-from cloudformation.config import load_config
+from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import build_catalog
 from local.alarm_evaluator import AlarmEvaluator
@@ -42,6 +42,7 @@ class Aws:
     sqs: Any
     high: str
     low: str
+    notify: str  # the low tier's people (the notifier forwards there; undelivered pages go there straight)
     inbox: dict[str, str]  # topic arn -> subscribed queue url
     clock: Clock
     log: Path
@@ -90,7 +91,7 @@ def aws(tmp_path: Path) -> Iterator[Aws]:
         sqs = boto3.client("sqs", region_name=REGION)
         inbox = {}
         topics = []
-        for tier in ("high", "low"):
+        for tier in ("high", "low", "notify"):
             topic = sns.create_topic(Name=f"alarms-{tier}")["TopicArn"]
             url = sqs.create_queue(QueueName=f"inbox-{tier}")["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -103,6 +104,7 @@ def aws(tmp_path: Path) -> Iterator[Aws]:
             sqs,
             topics[0],
             topics[1],
+            topics[2],
             inbox,
             Clock(BASE),
             tmp_path / "notifications.log",
@@ -403,15 +405,44 @@ def test_missing_data_after_an_alarm(aws, treatment, expected):
     assert moto_state(aws, f"gone-{treatment}") == expected
 
 
+def local_definitions(aws: Aws, config: Config) -> Definitions:
+    """The template's alarms, its topics resolved to the fixture's."""
+    topics = {"HighTopic": aws.high, "LowTopic": aws.low, "NotifyTopic": aws.notify}
+    return definitions_from_template(full_template(config).to_dict(), lambda node: topics[node["Ref"]])
+
+
+def test_undelivered_pages_reach_the_low_tiers_people_at_once_not_the_notifier(aws):
+    # GIVEN the local template's alarms, pages-undelivered among them
+    config = load_config("local")
+    definitions = local_definitions(aws, config)
+    for definition in definitions.alarms:
+        aws.cloudwatch.put_metric_alarm(**{k: v for k, v in definition.items() if k != "Tags"})
+    watcher = evaluator(aws, definitions.alarms, definitions.composites)
+    # WHEN SNS could not deliver a page of the high topic
+    aws.cloudwatch.put_metric_data(
+        Namespace="AWS/SNS",
+        MetricData=[
+            {
+                "MetricName": "NumberOfNotificationsFailed",
+                "Dimensions": [{"Name": "TopicName", "Value": config.resource_name("high")}],
+                "Timestamp": datetime.fromtimestamp(aws.at(1), UTC),
+                "Value": 1.0,
+            }
+        ],
+    )
+    aws.after(1)
+    watcher.evaluate_once()
+    # THEN it is published to the low tier's people (the notify topic) at once, whatever the hour: not to the
+    # low topic, whose notifier would hold it for the morning digest, nor to the high topic that fails
+    undelivered = config.resource_name("pages-undelivered-low")
+    assert [m["AlarmName"] for m in aws.received(aws.notify)] == [undelivered]
+    assert aws.nothing_received(aws.low) and aws.nothing_received(aws.high)
+
+
 def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):
     # GIVEN the local template's alarms, extracted with a resolver that maps topics to ours
     config = load_config("local")
-    topics = {"HighTopic": aws.high, "LowTopic": aws.low}
-
-    def resolve(node: dict) -> Any:
-        return topics[node["Ref"]]
-
-    definitions = definitions_from_template(full_template(config).to_dict(), resolve)
+    definitions = local_definitions(aws, config)
     catalog = build_catalog(config)
     assert {d["AlarmName"] for d in definitions.alarms} == {d.name for d in alarm_definitions(config, catalog)}
     assert {d["AlarmName"] for d in definitions.composites} == {d.name for d in composite_definitions(config)}
@@ -445,6 +476,34 @@ def test_every_alarm_of_the_local_template_is_evaluable(aws, tmp_path):
     # ... and the one incident paged once, through the composite
     pages = [m["AlarmName"] for m in aws.received(aws.high)]
     assert pages == [config.resource_name("ingestion-at-risk-high")]
+
+
+def test_a_composite_of_many_children_names_the_ones_in_alarm_first_as_cloudwatch_does(aws):
+    # GIVEN an incident composite over five children, three of them already in ALARM at different times
+    names = [f"part-{n}" for n in range(5)]
+    children = [metric_alarm(aws, name, aws.high, MetricName=name) for name in names]
+    incident = {
+        "AlarmName": "incident",
+        "AlarmRule": " OR ".join(f'ALARM("{name}")' for name in names),
+        "AlarmActions": [aws.high],
+        "OKActions": [aws.high],
+    }
+    watcher = evaluator(aws, children, [incident])
+    # WHEN part-3 breaches first, part-1 a period later (part-0, 2 and 4 stay OK)
+    aws.put("part-3", {1: 1, 2: 1, 3: 1})
+    aws.put("part-1", {2: 1, 3: 1})
+    aws.after(2)
+    watcher.evaluate_once()
+    aws.after(3)
+    watcher.evaluate_once()
+    # THEN the incident paged once, naming only the children in ALARM, the first to fire first, in CloudWatch's
+    # shape: {"Arn", "State": {"Value", "Timestamp"}}; its reason says which transitioned to ALARM and when
+    (page,) = [m for m in aws.received(aws.high) if m["AlarmName"] == "incident"]
+    (child,) = page["TriggeringChildren"]
+    assert child["Arn"].endswith(":alarm:part-3") and set(child) == {"Arn", "State"}
+    assert child["State"]["Value"] == ALARM and child["State"]["Timestamp"].endswith("+0000")
+    assert page["NewStateReason"].startswith(f"{child['Arn']} transitioned to ALARM at ")
+    assert page["NewStateReason"].endswith(" UTC") and "part-0" not in page["NewStateReason"]
 
 
 def test_a_period_is_evaluated_only_once_it_has_settled(aws):
@@ -490,7 +549,8 @@ def test_a_window_longer_than_the_step_slides_and_an_and_composite_needs_both(aw
     assert watcher.states()["burn-long"] == ALARM and watcher.states()["burn-short"] == ALARM
     (message,) = aws.received(aws.high)
     assert message["AlarmName"] == "burn-pair" and message["NewStateValue"] == ALARM
-    assert message["NewStateReason"] == "The rule holds: burn-long is ALARM, burn-short is ALARM"
+    assert [child["Arn"].rsplit(":", 1)[-1] for child in message["TriggeringChildren"]] == ["burn-long", "burn-short"]
+    assert message["NewStateReason"].count("transitioned to ALARM at") == 2
     # WHEN the next period is clean THEN the long window still remembers, the short one does not: the pair is OK
     aws.after(4)
     watcher.evaluate_once()

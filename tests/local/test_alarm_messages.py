@@ -12,8 +12,10 @@ from local.alarm_messages import (
     Transition,
     aws_time,
     composite_message,
+    composite_reason,
     reason_data,
     subject,
+    triggering_children,
 )
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
@@ -84,3 +86,23 @@ def test_a_composite_message_names_its_rule_and_the_children_that_decided_it():
     ]
     assert (message["AWSAccountId"], message["OldStateValue"], message["NewStateValue"]) == ("123456789012", OK, ALARM)
     assert message["AlarmActions"] == ["arn:topic"] and message["OKActions"] == []
+
+
+def test_triggering_children_put_the_ones_in_alarm_first_in_the_order_they_fired():
+    # GIVEN an incident's children: two in ALARM (the second fired first), the rest OK, one of them changed last
+    late, early = ChildState(ARN + "late", ALARM, 300.0), ChildState(ARN + "early", ALARM, 100.0)
+    quiet, recovered = ChildState(ARN + "quiet", OK, 0.0), ChildState(ARN + "recovered", OK, 400.0)
+    children = [quiet, late, recovered, early]
+    # WHEN the composite goes to ALARM THEN only the ones in ALARM trigger it, the first to fire first
+    assert triggering_children(children, ALARM) == [early, late]
+    # WHEN it goes to OK THEN the child whose change came last brought it down
+    assert triggering_children([quiet, recovered], OK) == [recovered]
+
+
+def test_a_composite_reason_says_which_child_transitioned_and_when_as_cloudwatch_writes_it():
+    # GIVEN the child that triggered a composite
+    child = ChildState(ARN + "canary-failing-high", ALARM, 1636512355.64)
+    # WHEN the composite's reason is written
+    reason = composite_reason([child])
+    # THEN it has CloudWatch's words: the child's ARN, its new state, and the time in words
+    assert reason == f"{ARN}canary-failing-high transitioned to ALARM at Wednesday 10 November, 2021 02:45:55 UTC"

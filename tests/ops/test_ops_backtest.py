@@ -129,10 +129,10 @@ def test_an_unknown_or_band_alarm_cannot_be_set():
         run_backtest(CONFIG, local_history(None), ["api-request-anomaly.low=2"])
 
 
-def run_invoke(*arguments: str) -> subprocess.CompletedProcess:
+def run_invoke(*arguments: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(INVOKE), "--search-root", str(PROJECT), *arguments],
-        cwd=PROJECT,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -155,6 +155,19 @@ def test_the_task_prints_the_table_and_writes_the_png_or_json(tmp_path):
     document = json.loads(answer.stdout)
     assert document["thresholds"] == {name("api-5xx-rate-high"): 30.0}
     assert {row["alarm"] for row in document["alarms"] if row["pages"]} == {name("ingestion-at-risk-high")}
+
+
+def test_a_recording_file_gets_its_timeline_under_reports_never_beside_it(tmp_path):
+    # GIVEN a recording file (the repository's own, in tests/data/recordings)
+    recording_file = RECORDINGS / "steady.json"
+    before = sorted(RECORDINGS.iterdir())
+    # WHEN the task replays it from a working folder
+    shown = run_invoke("alarms.backtest", "--run", str(recording_file), cwd=tmp_path)
+    # THEN the timeline goes to reports/backtest-<name>.png there, and nothing is written into the repository
+    assert shown.returncode == 0, shown.stderr
+    assert "timeline: reports/backtest-steady.png" in shown.stdout
+    assert (tmp_path / "reports" / "backtest-steady.png").stat().st_size > 0
+    assert sorted(RECORDINGS.iterdir()) == before
 
 
 @pytest.mark.parametrize(
@@ -251,13 +264,11 @@ def test_recorded_local_runs_replay_as_they_ran() -> None:
     loud = rows_by_name(run_backtest(load_config(outage_env), outage))
     # THEN the steady run pages nobody and notifies nobody
     assert sum(row.pages + row.low_notifications for row in quiet.rows) == 0
-    # AND the outage pages twice: the canary, which cannot read its event back, and the composite, once the oldest
-    # parked event has spent half its retry window
-    assert {alarm for alarm, row in loud.items() if row["pages"]} == {
-        name("canary-failing-high"),
-        name("ingestion-at-risk-high"),
-    }
-    assert loud[name("retry-window-high")]["episodes"] == 1
+    # AND the outage pages once, through the incident composite, as soon as its first child fires (the canary,
+    # which cannot read its event back); the retry window's alarm joins the same incident without a page
+    assert {alarm for alarm, row in loud.items() if row["pages"]} == {name("ingestion-at-risk-high")}
+    assert loud[name("ingestion-at-risk-high")]["pages"] == 1
+    assert loud[name("canary-failing-high")]["episodes"] == 1 and loud[name("retry-window-high")]["episodes"] == 1
     assert loud[name("ingestion-at-risk-high")]["first_page_after_fault_seconds"] > 0
     # AND nothing was dead-lettered or archived, and no request failed, so those alarms and the error budget stay quiet
     for quiet_row in ("dlq-visible-high", "events-archived-low", "api-5xx-rate-high", "error-budget-slow-burn-low"):
