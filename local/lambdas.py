@@ -215,10 +215,13 @@ class LocalFunction:
 
     def _new_environment(self) -> Handler:
         assert self.handler_path is not None
+        # The hook runs in the function's variables too: it may import modules (ingest's keyed requests) whose
+        # Powertools child logger takes its service from POWERTOOLS_SERVICE_NAME at import; outside the block a
+        # neighbour's import could be holding the process environment (ingest's lines logged as "retrier").
         with function_environment(self.settings.environment):
             module, handler = load_environment(self.handler_path)
-        if self.on_environment is not None:
-            self.on_environment(module)
+            if self.on_environment is not None:
+                self.on_environment(module)
         return handler
 
     def _checkout(self) -> Handler:

@@ -149,3 +149,20 @@ def test_each_function_reads_its_own_service_name_at_import_though_they_share_on
     }
 
     assert os.environ["POWERTOOLS_SERVICE_NAME"] == "canary"
+
+
+def test_a_new_environments_hook_runs_in_the_functions_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a function whose new-environment hook imports something that reads POWERTOOLS_SERVICE_NAME (ingest's
+    # keyed requests: a Powertools child logger takes its service from it), while the process holds another value
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "retrier")
+    from local.lambdas import FunctionSettings, LocalFunction
+
+    seen: list[str | None] = []
+    function = LocalFunction.from_handler_path(
+        FunctionSettings(name="ingest", environment={"POWERTOOLS_SERVICE_NAME": "ingest"}),
+        "json.dumps",
+        on_environment=lambda module: seen.append(os.environ.get("POWERTOOLS_SERVICE_NAME")),
+    )
+    # WHEN its first environment is made THEN the hook saw the function's own name, and the process keeps its own
+    assert function is not None and seen == ["ingest"]
+    assert os.environ["POWERTOOLS_SERVICE_NAME"] == "retrier"
