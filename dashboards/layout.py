@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cloudformation.slo import span
 from dashboards.catalog import Expression, Metric, Signal
 
 FULL_WIDTH = 24
@@ -174,14 +175,27 @@ def graph(
     }
     if time_range is not None:
         properties["start"] = relative_start(time_range)
-    summed = all(isinstance(s, Metric) and s.stat == "Sum" for s in signals)
-    if view == "singleValue" and (summed or time_range is not None):
-        # a count reads as "how many in the time shown", not "how many in the last period"
+    if view == "singleValue" and (counts(signals) or time_range is not None):
+        # a count reads as "how many in the time range", not "how many in the latest period"
         properties["setPeriodToTimeRange"] = True
     if view == "timeSeries":
         properties["yAxis"] = {"left": {"min": 0, "label": signals[0].unit, "showUnits": False}}
         properties["annotations"] = {"horizontal": [annotation.to_json() for annotation in annotations]}
     return {"type": "metric", "properties": properties}
+
+
+def counts(signals: Sequence[Signal]) -> bool:
+    """Whether every signal counts things (sums of counts, or metric math over them): such numbers add up over a
+    time range, where a latency, an age or a maximum does not."""
+    return all(signal.unit == "Count" and all(metric.stat == "Sum" for metric in signal.inputs) for signal in signals)
+
+
+def tile_title(title: str, signals: Sequence[Signal]) -> str:
+    """A number tile's title with what its numbers are: a CloudWatch number tile shows the most recent datapoint,
+    or, with setPeriodToTimeRange, the whole time range as one period (counts are read so)."""
+    if counts(signals):
+        return f"{title} (since the range began)"
+    return f"{title} (latest {span(signals[0].period)})"
 
 
 def _with_unit(label: str, unit: str) -> str:

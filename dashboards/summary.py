@@ -21,16 +21,18 @@ from dashboards.layout import (
     alarm_status,
     body,
     graph,
+    tile_title,
 )
 
 # The first row: the canary's verdict, whether or not any client is sending.
 ALIVE = (
-    ("Is the pipeline alive? (canary got through: 1 = yes)", ("canary_success", "canary_errors")),
+    ("Is the pipeline alive? Canary got through: 1 = yes", ("canary_success", "canary_errors")),
     ("How long does the canary's event take?", ("canary_end_to_end_p99", "canary_api_latency_p99")),
 )
-# (question, catalog id) shown as one big number each; event counts are the clients' (canary excluded).
+# (question, catalog id) shown as one big number each; event counts are the clients' (canary excluded). Each title
+# ends with what its number is (layout.tile_title): counts over the whole range, the rest their latest period.
 NUMBERS = (
-    ("Requests", "api_count"),
+    ("Requests (canary included)", "api_count"),
     ("Server errors %", "api_5xx_rate"),
     ("Latency p99", "api_latency_p99"),
     ("Client events accepted", "client_events_accepted"),
@@ -54,7 +56,7 @@ def _alarm_window(signal: Signal, alarms: Sequence[AlarmView]) -> int | None:
 def _number(title: str, signal: Signal, alarms: Sequence[AlarmView]) -> dict[str, Any]:
     window = _alarm_window(signal, alarms)
     if window is None:
-        return graph(title, [signal], view="singleValue")
+        return graph(tile_title(title, [signal]), [signal], view="singleValue")
     return graph(f"{title} (last {span(window)}, as its alarm judges)", [signal], view="singleValue", time_range=window)
 
 
@@ -64,7 +66,7 @@ def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, can
     if canary:
         for title, signal_ids in ALIVE:
             signals = [catalog[signal_id] for signal_id in signal_ids]
-            grid.add(graph(title, signals, view="singleValue"), HALF_WIDTH, SINGLE_VALUE_HEIGHT)
+            grid.add(graph(tile_title(title, signals), signals, view="singleValue"), HALF_WIDTH, SINGLE_VALUE_HEIGHT)
         grid.new_row()
     paging = [alarm for alarm in alarms if alarm.tier == "high"]
     grid.add(alarm_status("Does anything page?", paging), FULL_WIDTH, ALARM_STATUS_HEIGHT)
@@ -77,6 +79,7 @@ def summary_body(catalog: Catalog, alarms: Sequence[AlarmView], period: int, can
     grid.new_row()
     flow = [catalog[signal_id] for signal_id in ("events_accepted", "queue_sent", "events_stored")]
     grid.add(graph("Does what comes in go out?", flow, alarms), HALF_WIDTH, GRAPH_HEIGHT)
-    backlog = [catalog["queue_visible"], catalog["dlq_messages"]]
+    # what waits: visible in the queue, received and not yet deleted (in flight), and dead letters
+    backlog = [catalog["queue_visible"], catalog["queue_in_flight"], catalog["dlq_messages"]]
     grid.add(graph("Is anything piling up?", backlog, alarms), HALF_WIDTH, GRAPH_HEIGHT)
     return body(grid, period)

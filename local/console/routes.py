@@ -1,5 +1,6 @@
 """The console's HTTP routes on the control server: `GET /` (the page), `/console/static/*` (its script
-and style), `/runbook`, `/console/api/{dashboards,dashboard,overview}`; `POST /console/api/replay` and
+and style), `/runbook` and `/docs/NAME` (the pages of docs/ its links lead to),
+`/console/api/{dashboards,dashboard,overview}`; `POST /console/api/replay` and
 `POST /console/api/locust` (a load test's web UI announces itself). Faults use the control API's /chaos."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.console.views import CONSOLE_LINKS, ConsoleViews
 from local.json_reply import reply_json
-from local.markdown_page import runbook_html, safe_target
+from local.markdown_page import doc_pages, markdown_to_html, runbook_html, safe_target
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,6 +44,15 @@ def serve_get(handler: BaseHTTPRequestHandler, views: ConsoleViews, path: str, q
     elif path == "/runbook":
         page = f"<!doctype html><meta charset='utf-8'><title>Sluice runbook</title>{runbook_html(CONSOLE_LINKS)}"
         _send(handler, 200, page.encode(), CONTENT_TYPES[".html"])
+    elif path.startswith("/docs/"):
+        pages = doc_pages()
+        name = path.removeprefix("/docs/")
+        if name not in pages:  # only a page of docs/, never a path
+            reply_json(handler, 404, {"error": "not_found", "message": f"no {html.escape(path)}"})
+        else:
+            text = markdown_to_html(pages[name].read_text(encoding="utf-8"), CONSOLE_LINKS)
+            page = f"<!doctype html><meta charset='utf-8'><title>Sluice: {html.escape(name)}</title>{text}"
+            _send(handler, 200, page.encode(), CONTENT_TYPES[".html"])
     elif path == "/console/api/dashboards":
         reply_json(handler, 200, views.dashboard_names())
     elif path == "/console/api/dashboard":

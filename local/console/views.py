@@ -35,7 +35,7 @@ from ops.replay import replay
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime
 
-CONSOLE_LINKS = runbook_anchor_link("/runbook")
+CONSOLE_LINKS = runbook_anchor_link("/runbook", docs="/docs/")
 # a widget's place on the 24-column grid, with CloudWatch's defaults; anything else in a body is left out
 GRID_DEFAULTS = {"x": 0, "y": 0, "width": 6, "height": 6}
 MAX_GRID = 1000  # CloudWatch allows heights up to 1,000 grid units; a place past that is not ours

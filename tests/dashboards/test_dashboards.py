@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import environment_names, load_config
-from cloudformation.slo import windows_used
+from cloudformation.slo import span, windows_used
 from cloudformation.synth import full_template
 from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Expression, build_catalog, burn_rate_id
 from dashboards.layout import FULL_WIDTH
@@ -153,12 +153,14 @@ def test_summary_dashboard_is_compact_and_shows_the_paging_alarms():
     assert sum(w["properties"].get("view") == "singleValue" for w in summary["widgets"]) >= 6
 
 
-def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
-    # GIVEN the summary's number tiles (a number tile has no axis to name its unit)
-    config = load_config("prod")
+@pytest.mark.parametrize("env", environment_names())
+def test_number_tiles_carry_their_unit_and_say_what_they_sum(env):
+    # GIVEN every number tile of both dashboards (a number tile has no axis to name its unit)
+    config = load_config(env)
     catalog = build_catalog(config)
-    summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
-    tiles = [w["properties"] for w in summary["widgets"] if w["properties"].get("view") == "singleValue"]
+    bodies = [json.loads(text) for text in dashboard_bodies(env).values()]
+    widgets = [widget["properties"] for body in bodies for widget in body["widgets"]]
+    tiles = [properties for properties in widgets if properties.get("view") == "singleValue"]
     for tile in tiles:
         shown = [entry[-1] for entry in tile["metrics"] if entry[-1].get("visible", True)]
         signals = [catalog[entry["id"]] for entry in shown]
@@ -166,10 +168,43 @@ def test_number_tiles_carry_their_unit_and_counts_add_up_over_the_time_shown():
             # THEN a tile of milliseconds, seconds or percent says so in its label: "Latency p99 (ms)"
             symbol = {"Milliseconds": "(ms)", "Seconds": "(s)", "Percent": "(%)"}.get(signal.unit)
             assert symbol is None or entry["label"].endswith(symbol), entry
-        # AND a tile of counted events, or one with its own time range, reads the whole range as one period
-        summed = all(getattr(signal, "stat", None) == "Sum" and signal.unit == "Count" for signal in signals)
-        assert tile.get("setPeriodToTimeRange", False) == (summed or "start" in tile), shown
+        # AND counts (sums, and metric math over sums: the clients' events) add up over the whole range, and a tile
+        # with a range of its own reads that range whole
+        counted = all(s.unit == "Count" and all(m.stat == "Sum" for m in s.inputs) for s in signals)
+        assert tile.get("setPeriodToTimeRange", False) == (counted or "start" in tile), tile["title"]
+        # AND its title says which: the range it reads, since the range began, or the latest period CloudWatch shows
+        if "start" in tile:
+            assert span(range_seconds(tile["start"])) in tile["title"], tile["title"]
+        elif tile.get("setPeriodToTimeRange"):
+            assert "since the range began" in tile["title"], tile["title"]
+        else:
+            assert re.search(rf"(latest|last) {span(signals[0].period)}\b", tile["title"]), tile["title"]
     assert any("(ms)" in entry[-1]["label"] for tile in tiles for entry in tile["metrics"])
+
+
+def test_the_summary_counts_accepted_events_as_it_counts_requests():
+    # GIVEN the summary's requests and client events tiles, side by side on the wall screen
+    config = load_config("local")
+    summary = json.loads(dashboard_bodies("local")[config.resource_name("summary")])
+    tiles = {
+        entry[-1]["id"]: widget["properties"]
+        for widget in metric_widgets(summary)
+        for entry in widget["properties"]["metrics"]
+        if widget["properties"]["view"] == "singleValue" and entry[-1].get("visible", True)
+    }
+    # THEN each sums the whole time range (a count in the latest period, still running, read 0 beside 88 requests)
+    for signal_id in ("api_count", "client_events_accepted", "client_events_stored"):
+        assert tiles[signal_id].get("setPeriodToTimeRange") is True, signal_id
+        assert "since the range began" in tiles[signal_id]["title"]
+
+
+def test_is_anything_piling_up_counts_what_waits_in_flight():
+    # GIVEN the summary's backlog graph
+    config = load_config("prod")
+    summary = json.loads(dashboard_bodies("prod")[config.resource_name("summary")])
+    (backlog,) = [w for w in metric_widgets(summary) if w["properties"]["title"] == "Is anything piling up?"]
+    # THEN it draws what waits visible, what waits received and not deleted (in flight), and dead letters
+    assert {"queue_visible", "queue_in_flight", "dlq_messages"} <= entry_ids(backlog)
 
 
 @pytest.mark.parametrize("env", environment_names())

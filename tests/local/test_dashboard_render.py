@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy
 import pytest
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 from moto import mock_aws
 from PIL import Image
 
@@ -23,10 +26,18 @@ from alarms.table import alarm_definitions, composite_definitions
 from cloudformation.config import Config, load_config
 from cloudformation.synth import full_template
 from dashboards.catalog import RECONCILIATION_PERIODS, build_catalog
-from dashboards.layout import RANGE_PERIODS
+from dashboards.layout import GRAPH_HEIGHT, QUARTER_WIDTH, RANGE_PERIODS
 from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import MIN_WINDOW_PERIODS, Window
-from local.dashboard_render import _draw_metric, render_dashboard
+from local.dashboard_figure import (
+    DPI,
+    Drawing,
+    _draw_metric,
+    cell_pixels,
+    draw_widgets,
+    number_text,
+)
+from local.dashboard_render import draw_dashboard, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link
 from tests.local.console.chromium import HEADLESS_FLAGS
 
@@ -43,6 +54,7 @@ class Rendered:
     html: Path
     summary_png: Path
     end: int
+    drawings: dict[str, Drawing]
 
 
 def dashboard_body(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -118,7 +130,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
             evaluated=evaluator.states(),
         )
         summary_png, _ = render_dashboard(dashboard_body(template, "SummaryDashboard"), cloudwatch, out, now, "summary")
-    yield Rendered(config, png, html, summary_png, end)
+        # (and drawn once more, to look at the figures' text)
+        drawings = {
+            logical_id: draw_dashboard(dashboard_body(template, logical_id), cloudwatch, now)[0]
+            for logical_id in ("OperationsDashboard", "SummaryDashboard")
+        }
+    yield Rendered(config, png, html, summary_png, end, drawings)
 
 
 def colours(path: Path) -> set[tuple[int, int, int]]:
@@ -197,15 +214,134 @@ def test_markdown_of_text_widgets():
 
 def test_a_lone_datapoint_is_drawn():
     # GIVEN a graph whose series has one datapoint (20 events archived once, a minute ago)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    axes = Figure().add_subplot()
+    figure = Figure()
+    axes = figure.add_subplot()
     properties = {
         "title": "archived",
         "metrics": [["Sluice/local", "EventsArchived", {"id": "m", "label": "archived"}]],
     }
     # WHEN it is drawn
-    _draw_metric(axes, properties, {"m": {1000: 20.0}}, Window(900.0, 1100.0))
+    _draw_metric(axes, properties, {"m": {1000: 20.0}}, Window(900.0, 1100.0), FigureCanvasAgg(figure).get_renderer())
     # THEN the point has a marker: a line through one point draws nothing
     (line,) = [line for line in axes.get_lines() if len(line.get_xdata()) == 1]
     assert line.get_marker() not in (None, "None", "", " ")
+
+
+# --- what a person reads: every text inside its tile, none over another, units, numbers, ticks --------------
+
+
+def extent(artist: Any, renderer: Any) -> Bbox:
+    return artist.get_window_extent(renderer)
+
+
+def tile_texts(axes: Any) -> list[Text]:
+    """The texts drawn in a widget's cell: titles, numbers and labels, tick labels, the unit, the legend's."""
+    texts = list(axes.texts)
+    if axes.axison:  # the tick labels drawn: those inside the axis' limits
+        low, high = axes.get_xlim()
+        texts += [label for label in axes.get_xticklabels() if low <= label.get_position()[0] <= high]
+        low, high = axes.get_ylim()
+        texts += [label for label in axes.get_yticklabels() if low <= label.get_position()[1] <= high]
+        texts.append(axes.yaxis.label)
+    legend = axes.get_legend()
+    if legend is not None:
+        texts += legend.get_texts()
+    return [text for text in texts if text.get_visible() and text.get_text().strip()]
+
+
+def overlapping(boxes: list[tuple[str, Bbox]]) -> list[tuple[str, str]]:
+    return [
+        (first, second)
+        for index, (first, box) in enumerate(boxes)
+        for second, other in boxes[index + 1 :]
+        if box.overlaps(other) and box.width and other.width
+    ]
+
+
+@pytest.mark.parametrize("logical_id", ["OperationsDashboard", "SummaryDashboard"])
+def test_every_text_stays_in_its_tile_and_none_is_drawn_over_another(rendered, logical_id):
+    drawing = rendered.drawings[logical_id]
+    drawing.figure.canvas.draw()
+    renderer = drawing.figure.canvas.get_renderer()
+    for widget, axes in drawing.cells:
+        left, bottom, right, top = cell_pixels(widget, drawing.figure)
+        texts = tile_texts(axes)
+        # THEN every title, number, label, tick label, unit and off-scale note lies inside the widget's cell
+        for text in texts:
+            box = extent(text, renderer)
+            inside = box.x0 >= left - 1 and box.x1 <= right + 1 and box.y0 >= bottom - 1 and box.y1 <= top + 1
+            assert inside, (widget["properties"].get("title"), text.get_text(), box.bounds, (left, bottom, right, top))
+        # AND no two of them overlap (a number over its label, a note over the legend, a tick over the unit)
+        legend = axes.get_legend()
+        legend_texts = set(legend.get_texts()) if legend is not None else set()
+        boxes = [(text.get_text(), extent(text, renderer)) for text in texts if text not in legend_texts]
+        if legend is not None:
+            boxes.append(("the legend", extent(legend, renderer)))
+        boxes = [(name, box) for name, box in boxes if name != "no data"]  # drawn in the empty plot, under the legend
+        assert overlapping(boxes) == [], widget["properties"].get("title")
+
+
+@pytest.mark.parametrize("logical_id", ["OperationsDashboard", "SummaryDashboard"])
+def test_every_graph_names_its_unit_and_no_number_is_in_e_notation(rendered, logical_id):
+    drawing = rendered.drawings[logical_id]
+    for widget, axes in drawing.cells:
+        properties = widget["properties"]
+        # THEN every graph's y axis says what it counts or measures
+        if widget["type"] == "metric" and properties.get("view") != "singleValue":
+            assert axes.yaxis.label.get_text() == properties["yAxis"]["left"]["label"], properties["title"]
+        # AND no text is written in e-notation (8.804e+04 ms)
+        for text in tile_texts(axes):
+            assert not re.search(r"\de[+-]?\d", text.get_text()), (properties.get("title"), text.get_text())
+
+
+def test_numbers_read_as_people_write_them():
+    # WHEN numbers of every size are written for a tile
+    # THEN none uses e-notation: thousands get separators, millions a suffix, small ones their digits
+    assert number_text(88040.0) == "88,040"
+    assert number_text(12559.0) == "12,559"
+    assert number_text(3_400_000.0) == "3.4M"
+    assert number_text(127.84) == "127.8"
+    assert number_text(0.00012) == "0.00012"
+    assert number_text(0.0) == "0"
+
+
+def test_the_png_ends_with_its_content(rendered):
+    # THEN below the last widget's text (the runbook) the PNG has no band of blank rows
+    pixels = numpy.asarray(Image.open(rendered.png).convert("L"))
+    drawn = numpy.nonzero(pixels.min(axis=1) < 200)[0]
+    assert len(pixels) - drawn[-1] < 20, f"{len(pixels) - drawn[-1]} blank rows at the bottom"
+
+
+def test_a_five_minute_window_has_ticks_on_whole_minutes_that_do_not_touch():
+    # GIVEN a quarter-width graph over the last 5 minutes, its data every 10 s
+    end = 1_800_000_000.0
+    widget = {
+        "type": "metric",
+        "x": 0,
+        "y": 0,
+        "width": QUARTER_WIDTH,
+        "height": GRAPH_HEIGHT,
+        "properties": {
+            "title": "Are events accepted?",
+            "view": "timeSeries",
+            "yAxis": {"left": {"label": "Count"}},
+            "metrics": [["Sluice/local", "EventsAccepted", {"id": "m", "label": "accepted", "period": 10}]],
+        },
+    }
+    data = [{"m": {int(end) - 300 + 10 * step: 5.0 for step in range(30)}}]
+    # WHEN it is drawn
+    drawing = draw_widgets([widget], data, Window(end - 300, end), {})
+    drawing.figure.canvas.draw()
+    renderer = drawing.figure.canvas.get_renderer()
+    ((_, axes),) = drawing.cells
+    labels = [label for label in axes.get_xticklabels() if label.get_text()]
+    # THEN at least three ticks, on whole minutes (HH:MM), each label distinct, none touching the next
+    assert len(labels) >= 3
+    assert all(re.fullmatch(r"\d\d:\d\d", label.get_text()) for label in labels)
+    assert len({label.get_text() for label in labels}) == len(labels)
+    assert overlapping([(label.get_text(), extent(label, renderer).padded(2)) for label in labels]) == []
+    # AND the image is as tall as the widget: nothing to crop
+    assert drawing.figure.get_figheight() * DPI == GRAPH_HEIGHT * 0.42 * DPI

@@ -56,3 +56,19 @@ def test_planted_markup_is_escaped_wherever_it_stands() -> None:
     for tag in ("<img", "<script", "<b>", "<i>", "<svg"):
         assert tag not in page
     assert '<a href="https://example.org/&quot;onmouseover=&quot;alert.4">' in page
+
+
+def test_lines_of_one_paragraph_or_one_item_are_joined_and_autolinks_link() -> None:
+    # GIVEN markdown as docs/ writes it: a paragraph over lines, an item continued on an indented line, an autolink
+    markdown = "First line\nsecond line.\n\n- item one\n  continued\n- item two\n\nSee <http://127.0.0.1:3001/> now."
+    # WHEN it becomes HTML
+    page = markdown_to_html(markdown, CONSOLE)
+    # THEN each paragraph and each item is one element, and the autolink is a link
+    assert page.split("\n") == [
+        "<p>First line second line.</p>",
+        "<ul>",
+        "<li>item one continued</li>",
+        "<li>item two</li>",
+        "</ul>",
+        '<p>See <a href="http://127.0.0.1:3001/">http://127.0.0.1:3001/</a> now.</p>',
+    ]

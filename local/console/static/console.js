@@ -47,8 +47,21 @@ function niceTop(value) {
   return 10 * step;
 }
 
+// Tick times on a round step, as many as fit, each label whole inside the axis (as local/dashboard_figure.py)
+const TICK_STEPS = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+function timeTicks(start, end, width) {
+  for (const step of TICK_STEPS) {
+    const label = step % 60 === 0 ? 40 : 56; // pixels a "HH:MM" or "HH:MM:SS" label needs, the gap included
+    const margin = (label / 2) * (end - start) / Math.max(width, 1);
+    const ticks = [];
+    for (let t = Math.ceil((start + margin) / step) * step; t <= end - margin; t += step) ticks.push(t);
+    if (ticks.length * label <= width) return { ticks, minutes: step % 60 === 0 };
+  }
+  return { ticks: [], minutes: true };
+}
+
 function drawChart(widget, start, end, width, height) {
-  const left = 34, right = 6, top = 6, bottom = 16;
+  const left = 46, right = 6, top = 6, bottom = 16;
   const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "chart" });
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
   let dataMax = 0, drawn = 0;
@@ -66,11 +79,12 @@ function drawChart(widget, start, end, width, height) {
     svg.append(el("svg:line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#eaeded" }));
     svg.append(el("svg:text", { x: left - 3, y: y(value) + 3, "text-anchor": "end" }, compact(value)));
   }
-  for (let step = 0; step <= 3; step++) {
-    const t = start + ((end - start) * step) / 3;
-    const anchor = step === 0 ? "start" : step === 3 ? "end" : "middle";
-    svg.append(el("svg:text", { x: x(t), y: height - 3, "text-anchor": anchor }, end - start < 600 ? clock(t) : clock(t).slice(0, 5)));
+  const { ticks, minutes } = timeTicks(start, end, plotWidth);
+  for (const t of ticks) {
+    svg.append(el("svg:text", { x: x(t), y: height - 3, "text-anchor": "middle", class: "tick" }, minutes ? clock(t).slice(0, 5) : clock(t)));
   }
+  // the y axis' unit, read upwards beside the values
+  svg.append(el("svg:text", { transform: `translate(9 ${top + plotHeight / 2}) rotate(-90)`, "text-anchor": "middle", class: "unit" }, widget.unit || "Count"));
   const legend = el("div", { class: "legend" });
   widget.series.forEach((series, index) => {
     const color = series.color || COLORS[index % COLORS.length];

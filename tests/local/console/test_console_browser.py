@@ -103,6 +103,35 @@ def test_the_page_loads_without_errors_and_never_shows_the_api_key(console, loca
         assert key not in requests.get(local_stack.outputs["ControlUrl"] + path, timeout=30).text
 
 
+def choose_range(browser: Browser, minutes: str) -> None:
+    """Pick a time range in the page's menu and wait until the dashboards are drawn over it."""
+    browser.evaluate("document.getElementById('status').textContent = ''")
+    browser.evaluate(
+        f"(s => {{ s.value = '{minutes}'; s.dispatchEvent(new Event('change')); }})(document.getElementById('window'))"
+    )
+    browser.wait_for("document.getElementById('status').textContent.includes('updated')", PAGE_TIMEOUT, "a redraw")
+
+
+def test_over_five_minutes_every_graph_names_its_unit_and_its_time_ticks_do_not_touch(console):
+    # WHEN the last 5 minutes are chosen and the page redraws
+    choose_range(console, "5")
+    # THEN every graph names its unit, has three or more time ticks, and no tick label touches another
+    faults = console.evaluate(
+        """Array.from(document.querySelectorAll('.dashboard .widget.metric')).flatMap((widget) => {
+             const chart = widget.querySelector('svg.chart');
+             if (!chart) return [];
+             const title = widget.dataset.title;
+             const unit = chart.querySelector('text.unit')?.textContent ?? '';
+             const ticks = Array.from(chart.querySelectorAll('text.tick')).map((t) => t.getBoundingClientRect());
+             const touching = ticks.some((box, i) => i > 0 && box.left < ticks[i - 1].right + 2);
+             return [!unit && `${title}: no unit`, ticks.length < 3 && `${title}: ${ticks.length} ticks`,
+                     touching && `${title}: ticks touch`].filter(Boolean);
+           })"""
+    )
+    choose_range(console, "")
+    assert faults == []
+
+
 def test_a_load_test_with_its_web_ui_is_linked_while_it_runs(console, local_stack):
     # WHEN a load test run with --web announces its Locust UI for a few seconds
     locust = "http://127.0.0.1:8089/"

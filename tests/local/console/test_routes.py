@@ -4,6 +4,7 @@ answers to requests the page never makes (a path outside static/, an unknown das
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,3 +104,27 @@ def test_the_console_pages_run_only_their_own_script(console):
         # THEN a policy lets them run their own script file only: no inline script, no javascript: link
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
         assert "object-src 'none'" in policy
+
+
+def test_the_runbook_reads_in_paragraphs_and_every_link_on_it_resolves(console):
+    # GIVEN the runbook as the console serves it
+    runbook = requests.get(console + "/runbook", timeout=10).text
+    # THEN a paragraph of the source, written over several lines, is one paragraph
+    (tiers,) = re.findall(r"<p><strong>Tiers\.</strong>.*?</p>", runbook)
+    assert "business hours" in tiers and "composite" in tiers
+    # AND every link leads somewhere: an anchor of a page the console serves, or a web address
+    pages = {"/runbook": runbook}
+    links = re.findall(r'<a href="([^"]+)">', runbook)
+    assert any(link.startswith("/docs/") for link in links)
+    for target in links:
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        if path not in pages:
+            answer = requests.get(console + path, timeout=10)
+            assert answer.status_code == 200, target
+            pages[path] = answer.text
+        assert not anchor or f'id="{anchor}"' in pages[path], target
+    # AND only the pages of docs/ are served there, never a path
+    for path in ("/docs/../README.md", "/docs/%2e%2e/README.md", "/docs/nope.md"):
+        assert requests.get(console + path, timeout=10).status_code == 404, path
