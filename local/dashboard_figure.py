@@ -190,15 +190,16 @@ def _times(series: Mapping[int, Any]) -> list[float]:
 
 
 def time_ticks(start: float, end: float, width_pixels: float) -> tuple[list[float], str]:
-    """Tick times on a round step, as many as fit in `width_pixels`, each label whole inside the axis, and their
-    label format: minutes when every tick is on a whole minute."""
+    """Tick times on a round step, as many as fit in `width_pixels`, each label whole inside the axis and a label's
+    width from the next, and their label format: minutes when every tick is on a whole minute."""
     for step in TICK_STEPS:
         style = "%H:%M" if step % 60 == 0 else "%H:%M:%S"
         label = TICK_LABEL_PIXELS[style]
         margin = label / 2 * (end - start) / max(width_pixels, 1.0)  # half a label, in seconds
         first = math.ceil((start + margin) / step) * step
         ticks = [float(t) for t in range(int(first), int(end - margin) + 1, step)]
-        if len(ticks) * label <= width_pixels:
+        apart = step * width_pixels / max(end - start, 1.0)  # pixels between two ticks
+        if apart >= label and len(ticks) * label <= width_pixels:
             return ticks, style
     return [], "%H:%M"
 

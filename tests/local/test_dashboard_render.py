@@ -3,6 +3,7 @@ to a PNG and an HTML page — and the page checked as a person would, in a headl
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -31,11 +32,13 @@ from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import MIN_WINDOW_PERIODS, Window
 from local.dashboard_figure import (
     DPI,
+    TICK_LABEL_PIXELS,
     Drawing,
     _draw_metric,
     cell_pixels,
     draw_widgets,
     number_text,
+    time_ticks,
     y_axes,
 )
 from local.dashboard_render import draw_dashboard, render_dashboard
@@ -403,3 +406,14 @@ def test_a_graph_of_two_units_labels_both_axes_each_with_its_own_scale():
     assert overlapping([*boxes, ("the legend", extent(legend, renderer))]) == []
     # AND the legend names the series of both axes and the threshold
     assert [t.get_text() for t in legend.get_texts()] == ["records", "failed %", "share-high (high)"]
+
+
+@pytest.mark.parametrize("width", [90.0, 120.0, 160.0, 240.0, 400.0])
+def test_time_ticks_are_a_label_apart_however_narrow_the_graph(width):
+    # GIVEN 5 minutes over a graph `width` pixels wide (a right axis takes room from a narrow graph)
+    start, end = 1_800_000_000.0, 1_800_000_300.0
+    # WHEN its time ticks are chosen
+    ticks, style = time_ticks(start, end, width)
+    # THEN consecutive labels are at least a label's width apart, so none touches the next
+    pixels = [(tick - start) * width / (end - start) for tick in ticks]
+    assert all(later - earlier >= TICK_LABEL_PIXELS[style] for earlier, later in itertools.pairwise(pixels))
