@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:a
 TIER_COLORS = {"high": "#d62728", "low": "#ff7f0e"}
 CAPACITY_COLOR = "#7f7f7f"
 BAND_COLOR = "#95a5a6"
+# A graph's y axes, in the order units take them: the first signal's unit on the left, a second one on the right.
+Y_AXES = ("left", "right")
 # A number tile shows no axis: its label carries the unit (a bare "31.12" could be ms or s).
 UNIT_SYMBOLS = {"Milliseconds": "ms", "Seconds": "s", "Bytes": "bytes", "Percent": "%", "Count/Second": "/s"}
 
@@ -54,9 +56,11 @@ class Annotation:
     label: str
     value: float
     color: str
+    axis: str = "left"  # the y axis whose numbers `value` is in
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "value": self.value, "color": self.color}
+        line: dict[str, Any] = {"label": self.label, "value": self.value, "color": self.color}
+        return line | _on_axis(self.axis)
 
 
 class Grid:
@@ -105,28 +109,50 @@ def own_range(seconds: int) -> int | None:
     return seconds if seconds >= 60 and seconds % 60 == 0 else None
 
 
-def metric_entries(signals: Sequence[Signal], extra: Iterable[dict[str, Any]] = ()) -> list[list[Any]]:
-    """The widget's `metrics` array: each signal, and the inputs of expressions as hidden entries."""
+def metric_entries(
+    signals: Sequence[Signal], extra: Iterable[dict[str, Any]] = (), axes: Mapping[str, str] | None = None
+) -> list[list[Any]]:
+    """The widget's `metrics` array: each signal, and the inputs of expressions as hidden entries.
+
+    `axes`: the y axis of each unit (`y_axes`); a signal whose unit is on the right axis says so (rendering option
+    `yAxis`, left by default: Dashboard Body Structure and Syntax)."""
+    units = axes or {}
     shown = {signal.id for signal in signals}
     entries: dict[str, list[Any]] = {}
     for signal in signals:
+        side = _on_axis(units.get(signal.unit, "left"))
         if isinstance(signal, Expression):
             for metric in signal.inputs:
                 entries.setdefault(metric.id, _metric_entry(metric, visible=metric.id in shown))
-            entries[signal.id] = [{"expression": signal.expression, "id": signal.id, "label": signal.label}]
+            entries[signal.id] = [{"expression": signal.expression, "id": signal.id, "label": signal.label} | side]
         else:
-            entries[signal.id] = _metric_entry(signal, visible=True)
+            entries[signal.id] = _metric_entry(signal, visible=True, side=side)
     for expression in extra:
         entries[expression["id"]] = [expression]
     return list(entries.values())
 
 
-def _metric_entry(metric: Metric, visible: bool) -> list[Any]:
+def _metric_entry(metric: Metric, visible: bool, side: Mapping[str, str] | None = None) -> list[Any]:
     options: dict[str, Any] = {"id": metric.id, "label": metric.label, "stat": metric.stat, "period": metric.period}
     if not visible:
         options["visible"] = False
+    options |= side or {}
     dimensions = [part for pair in metric.dimensions for part in pair]
     return [metric.namespace, metric.name, *dimensions, options]
+
+
+def y_axes(title: str, signals: Sequence[Signal]) -> dict[str, str]:
+    """Each unit's y axis: the first signal's unit on the left, a second unit on the right. A graph has two y axes,
+    so a third unit is a programming error, refused when the template is built."""
+    units = list(dict.fromkeys(signal.unit for signal in signals))
+    if len(units) > len(Y_AXES):
+        raise ValueError(f"graph {title!r} mixes {len(units)} units ({', '.join(units)}): a graph has two y axes")
+    return dict(zip(units, Y_AXES, strict=False))
+
+
+def _on_axis(axis: str) -> dict[str, str]:
+    """The `yAxis` option of a series or a line on `axis`: none for the left, CloudWatch's default."""
+    return {} if axis == "left" else {"yAxis": axis}
 
 
 def graph(
@@ -141,15 +167,17 @@ def graph(
     `time_range`: seconds the widget shows, ending now, whatever the dashboard's range (GetMetricData returns
     nothing before its StartTime: a 30-day window in a 3-hour dashboard would sum 3 hours); a number tile with
     one reads its signal over the whole range as one period (`setPeriodToTimeRange`)."""
-    ids = {signal.id for signal in signals}
-    watching = [alarm for alarm in alarms if alarm.signal in ids]
+    axes = y_axes(title, signals) if view == "timeSeries" else {}
+    # each signal's axis: its thresholds, limit and band are drawn against that axis' numbers
+    axis_of = {signal.id: axes.get(signal.unit, "left") for signal in signals}
+    watching = [alarm for alarm in alarms if alarm.signal in axis_of]
     annotations = [
-        Annotation(f"{alarm.name} ({alarm.tier})", alarm.threshold, TIER_COLORS[alarm.tier])
+        Annotation(f"{alarm.name} ({alarm.tier})", alarm.threshold, TIER_COLORS[alarm.tier], axis_of[alarm.signal])
         for alarm in watching
-        if alarm.threshold is not None
+        if alarm.threshold is not None and alarm.signal is not None
     ]
     annotations += [
-        Annotation(f"limit: {signal.label}", signal.capacity, CAPACITY_COLOR)
+        Annotation(f"limit: {signal.label}", signal.capacity, CAPACITY_COLOR, axis_of[signal.id])
         for signal in signals
         if signal.capacity is not None
     ]
@@ -160,8 +188,9 @@ def graph(
             "label": f"expected band ({alarm.name})",
             "color": BAND_COLOR,
         }
+        | _on_axis(axis_of[alarm.signal])
         for alarm in watching
-        if alarm.band_width is not None
+        if alarm.band_width is not None and alarm.signal is not None
     ]
     if view == "singleValue":
         signals = [dataclasses.replace(signal, label=_with_unit(signal.label, signal.unit)) for signal in signals]
@@ -171,7 +200,7 @@ def graph(
         "view": view,
         "stacked": False,
         "period": signals[0].period,
-        "metrics": metric_entries(signals, bands),
+        "metrics": metric_entries(signals, bands, axes),
     }
     if time_range is not None:
         properties["start"] = relative_start(time_range)
@@ -179,7 +208,8 @@ def graph(
         # a count reads as "how many in the time range", not "how many in the latest period"
         properties["setPeriodToTimeRange"] = True
     if view == "timeSeries":
-        properties["yAxis"] = {"left": {"min": 0, "label": signals[0].unit, "showUnits": False}}
+        # each axis is labelled with the unit of the series on it
+        properties["yAxis"] = {axis: {"min": 0, "label": unit, "showUnits": False} for unit, axis in axes.items()}
         properties["annotations"] = {"horizontal": [annotation.to_json() for annotation in annotations]}
     return {"type": "metric", "properties": properties}
 

@@ -3,8 +3,9 @@ it to a PNG and an HTML page).
 
 Every piece of text stays inside its widget's cell: a title or a label too wide for its cell is set smaller, then
 wrapped; a tile's numbers stand side by side, each above its label; thresholds too far above the data to draw are
-listed in the legend ("off scale"), not over the neighbour; every graph names its unit on the y axis; time ticks
-fall on round times, as many as fit; numbers are written without e-notation.
+listed in the legend ("off scale"), not over the neighbour; every graph names its unit on the y axis, and a graph
+of two units draws the second on a right y axis with its own unit and scale; time ticks fall on round times, as
+many as fit; numbers are written without e-notation.
 """
 
 from __future__ import annotations
@@ -32,16 +33,19 @@ GRID_COLUMNS = 24
 UNIT_WIDTH_INCHES = 0.7
 UNIT_HEIGHT_INCHES = 0.42
 DPI = 80
-# Inches kept free inside a widget's cell: the title above a graph, the unit and tick labels left of it, the time
-# tick labels below it.
+# Inches kept free inside a widget's cell: the title above a graph, the unit and tick labels left of it (and right
+# of it, for a right axis), the time tick labels below it.
 TITLE_INCHES = 0.3
 TICKS_LEFT_INCHES = 0.6
+TICKS_RIGHT_INCHES = 0.6
 TICKS_BELOW_INCHES = 0.3
 GAP_INCHES = 0.1
 TITLE_SIZE = 9
 SMALLEST_TEXT = 5.5
 STATE_COLORS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
 OFF_SCALE_FACTOR = 1.25
+# One colour per series across both y axes (each axes would restart matplotlib's cycle: two series in one colour).
+SERIES_COLORS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
 # Round steps for time ticks, in seconds; a tick label needs about this many pixels, the gap included.
 TICK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 TICK_LABEL_PIXELS = {"%H:%M": 44, "%H:%M:%S": 62}
@@ -64,7 +68,8 @@ def draw_widgets(
     cells = []
     for widget, values in zip(widgets, data, strict=True):
         kind = widget["type"]
-        axes = figure.add_axes(_box(widget, rows, titled=kind != "text", ticks=kind == "metric"))
+        right = kind == "metric" and "right" in axis_units(widget["properties"])
+        axes = figure.add_axes(_box(widget, rows, titled=kind != "text", ticks=kind == "metric", right_ticks=right))
         if kind != "text":
             _title(axes, widget, renderer)
         if kind == "metric":
@@ -103,11 +108,13 @@ def cell_pixels(widget: Mapping[str, Any], figure: Figure) -> tuple[float, float
     return left, bottom, right, top
 
 
-def _box(widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool) -> tuple[float, float, float, float]:
+def _box(
+    widget: Mapping[str, Any], rows: int, titled: bool, ticks: bool, right_ticks: bool = False
+) -> tuple[float, float, float, float]:
     """The axes' rectangle in figure fractions: the widget's cell less room for title and tick labels."""
     total_width, total_height = GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES
     left = widget["x"] * UNIT_WIDTH_INCHES + (TICKS_LEFT_INCHES if ticks else GAP_INCHES)
-    right = (widget["x"] + widget["width"]) * UNIT_WIDTH_INCHES - GAP_INCHES
+    right = (widget["x"] + widget["width"]) * UNIT_WIDTH_INCHES - (TICKS_RIGHT_INCHES if right_ticks else GAP_INCHES)
     top = total_height - widget["y"] * UNIT_HEIGHT_INCHES - (TITLE_INCHES if titled else GAP_INCHES)
     bottom = total_height - (widget["y"] + widget["height"]) * UNIT_HEIGHT_INCHES
     bottom += TICKS_BELOW_INCHES if ticks else GAP_INCHES / 2
@@ -183,15 +190,16 @@ def _times(series: Mapping[int, Any]) -> list[float]:
 
 
 def time_ticks(start: float, end: float, width_pixels: float) -> tuple[list[float], str]:
-    """Tick times on a round step, as many as fit in `width_pixels`, each label whole inside the axis, and their
-    label format: minutes when every tick is on a whole minute."""
+    """Tick times on a round step, as many as fit in `width_pixels`, each label whole inside the axis and a label's
+    width from the next, and their label format: minutes when every tick is on a whole minute."""
     for step in TICK_STEPS:
         style = "%H:%M" if step % 60 == 0 else "%H:%M:%S"
         label = TICK_LABEL_PIXELS[style]
         margin = label / 2 * (end - start) / max(width_pixels, 1.0)  # half a label, in seconds
         first = math.ceil((start + margin) / step) * step
         ticks = [float(t) for t in range(int(first), int(end - margin) + 1, step)]
-        if len(ticks) * label <= width_pixels:
+        apart = step * width_pixels / max(end - start, 1.0)  # pixels between two ticks
+        if apart >= label and len(ticks) * label <= width_pixels:
             return ticks, style
     return [], "%H:%M"
 
@@ -203,6 +211,28 @@ def _set_time_axis(axes: Axes, window: Window, renderer: RendererBase) -> None:
     axes.set_xticklabels([datetime.fromtimestamp(t, UTC).strftime(style) for t in ticks])
 
 
+def axis_units(properties: Mapping[str, Any]) -> dict[str, str]:
+    """Each y axis a graph draws and its unit, the body's label (CloudWatch's unit name): the left always ("Count"
+    unless labelled), the right when the body labels one."""
+    axes = properties.get("yAxis") or {}
+    units = {"left": str((axes.get("left") or {}).get("label") or "Count")}
+    right = (axes.get("right") or {}).get("label")
+    if right:
+        units["right"] = str(right)
+    return units
+
+
+def y_axes(axes: Axes) -> list[Axes]:
+    """The axes drawn in a graph's cell: the left one (`axes`) and its right twin, if any."""
+    return [axes, *(sibling for sibling in axes.get_shared_x_axes().get_siblings(axes) if sibling is not axes)]
+
+
+def _side(options: Mapping[str, Any], plots: Mapping[str, Axes]) -> str:
+    """The y axis a series or a line is drawn against: the right when the body says so and labels a right axis,
+    else the left (CloudWatch's default)."""
+    return "right" if options.get("yAxis") == "right" and "right" in plots else "left"
+
+
 def _draw_metric(
     axes: Axes, properties: Mapping[str, Any], values: WidgetData, window: Window, renderer: RendererBase
 ) -> None:
@@ -210,53 +240,72 @@ def _draw_metric(
     if properties.get("view") == "singleValue":
         _draw_single_values(axes, properties, shown, values, renderer)
         return
-    data_max = 0.0
-    for entry in shown:
+    units = axis_units(properties)
+    plots = {"left": axes}
+    if "right" in units:
+        plots["right"] = axes.twinx()
+        # the left axes, which holds the legend, is drawn over the right one's lines (the figure is white beneath)
+        axes.set_zorder(plots["right"].get_zorder() + 1)
+        axes.patch.set_visible(False)
+    data_max = dict.fromkeys(plots, 0.0)
+    for index, entry in enumerate(shown):
+        side = _side(entry["options"], plots)
+        plot = plots[side]
         label = entry["options"].get("label", entry["id"])
         series = values.get(entry["id"], {})
         if isinstance(series, Band):
             bounds = series.bounds
             lows = [bounds[t][0] for t in sorted(bounds)]
             highs = [bounds[t][1] for t in sorted(bounds)]
-            axes.fill_between(_times(bounds), lows, highs, color=entry["options"].get("color", "#95a5a6"), alpha=0.3)
-            axes.plot([], [], color="#95a5a6", linewidth=6, alpha=0.3, label=label)
-            data_max = max([data_max, *highs])
+            plot.fill_between(_times(bounds), lows, highs, color=entry["options"].get("color", "#95a5a6"), alpha=0.3)
+            plot.plot([], [], color="#95a5a6", linewidth=6, alpha=0.3, label=label)
+            data_max[side] = max([data_max[side], *highs])
         elif series:
             # a lone datapoint has no line to draw: it gets a marker
             marker = "o" if len(series) == 1 else None
-            axes.plot(_times(series), [series[t] for t in sorted(series)], linewidth=1.2, marker=marker, label=label)
-            data_max = max([data_max, *series.values()])
+            color = SERIES_COLORS[index % len(SERIES_COLORS)]
+            times, points = _times(series), [series[t] for t in sorted(series)]
+            plot.plot(times, points, linewidth=1.2, marker=marker, color=color, label=label)
+            data_max[side] = max([data_max[side], *series.values()])
     lines = (properties.get("annotations") or {}).get("horizontal", [])
+    for side, plot in plots.items():
+        _draw_scale(plot, [line for line in lines if _side(line, plots) == side], data_max[side], units[side])
+    _set_time_axis(axes, window, renderer)
+    if not any(values.get(entry["id"]) for entry in shown):
+        axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="#7f7f7f")
+    # one legend for both axes' series and lines
+    handles, labels = [], []
+    for plot in plots.values():
+        more_handles, more_labels = plot.get_legend_handles_labels()
+        handles += more_handles
+        labels += more_labels
+    if handles:
+        legend = axes.legend(handles, labels, fontsize=6, loc="upper left", framealpha=0.6)
+        for text in legend.get_texts():
+            fit_text(text, axes.get_window_extent(renderer).width - 30, renderer, lines=1)
+
+
+def _draw_scale(plot: Axes, lines: Sequence[Mapping[str, Any]], data_max: float, unit: str) -> None:
+    """One y axis: its scale from zero over its data and its lowest threshold, its thresholds (one too far above the
+    data to draw goes to the legend, "off scale"), its tick labels and its unit."""
     lowest = min((line["value"] for line in lines if line["value"] > 0), default=0.0)
     top = max(data_max, lowest, 1.0) * OFF_SCALE_FACTOR
     for line in lines:
         color = line.get("color", "#d62728")
         if line["value"] <= top:
-            axes.axhline(line["value"], color=color, linestyle="--", linewidth=1)
-            axes.plot([], [], color=color, linestyle="--", label=line["label"])
+            plot.axhline(line["value"], color=color, linestyle="--", linewidth=1)
+            plot.plot([], [], color=color, linestyle="--", label=line["label"])
         else:  # listed in the legend, inside the tile, with an arrow for "above"
-            axes.plot([], [], color=color, linestyle="none", marker="^", label=f"off scale: {_off_scale(line)}")
-    axes.set_ylim(bottom=0, top=top)
-    _set_time_axis(axes, window, renderer)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: compact(value)))
-    axes.tick_params(labelsize=7)
-    axes.set_ylabel(_unit(properties), fontsize=7, labelpad=2)
-    if not any(values.get(entry["id"]) for entry in shown):
-        axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="#7f7f7f")
-    if axes.get_legend_handles_labels()[0]:
-        legend = axes.legend(fontsize=6, loc="upper left", framealpha=0.6)
-        for text in legend.get_texts():
-            fit_text(text, axes.get_window_extent(renderer).width - 30, renderer, lines=1)
+            plot.plot([], [], color=color, linestyle="none", marker="^", label=f"off scale: {_off_scale(line)}")
+    plot.set_ylim(bottom=0, top=top)
+    plot.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    plot.yaxis.set_major_formatter(FuncFormatter(lambda value, _: compact(value)))
+    plot.tick_params(labelsize=7)
+    plot.set_ylabel(unit, fontsize=7, labelpad=2)
 
 
 def _off_scale(line: Mapping[str, Any]) -> str:
     return f"{line['label']}: {compact(line['value'])}"
-
-
-def _unit(properties: Mapping[str, Any]) -> str:
-    """The y axis' unit: the body's label (CloudWatch's unit name), else "Count"."""
-    return str(((properties.get("yAxis") or {}).get("left") or {}).get("label") or "Count")
 
 
 def _draw_single_values(

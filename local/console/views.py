@@ -194,7 +194,9 @@ def shown_widget(
     else:
         view = properties.get("view", "timeSeries")
         shown["view"] = view if view in VIEWS else "timeSeries"
+        # each y axis' unit: a graph of two units labels a right axis too ("" where it has none)
         shown["unit"] = properties.get("yAxis", {}).get("left", {}).get("label", "")
+        shown["right_unit"] = properties.get("yAxis", {}).get("right", {}).get("label", "")
         shown["annotations"] = _annotations(properties.get("annotations", {}).get("horizontal", []))
         shown["series"] = [
             _series(properties, entry, values.get(entry["id"], {}))
@@ -206,6 +208,7 @@ def shown_widget(
 
 def _series(properties: dict[str, Any], entry: dict[str, Any], series: Any) -> dict[str, Any]:
     shown: dict[str, Any] = {"id": entry["id"], "label": entry["options"].get("label", entry["id"])}
+    shown["axis"] = _axis(entry["options"])
     if _is_colour(entry["options"].get("color")):
         shown["color"] = entry["options"]["color"]
     if isinstance(series, Band):
@@ -228,10 +231,17 @@ def _is_colour(value: Any) -> bool:
     return isinstance(value, str) and COLOUR.fullmatch(value) is not None
 
 
+def _axis(options: dict[str, Any]) -> str:
+    """The y axis a series or a line is drawn against, as a known word: "right" if the body says so, else "left"."""
+    return "right" if options.get("yAxis") == "right" else "left"
+
+
 def _annotations(lines: list[Any]) -> list[dict[str, Any]]:
-    """The threshold lines the page can draw: each with a number, and a colour only if it is a hex colour."""
+    """The threshold lines the page can draw: each with a number, its axis, and a colour only if it is a hex
+    colour."""
     return [
-        {key: value for key, value in line.items() if key != "color" or _is_colour(value)}
+        {key: value for key, value in line.items() if key != "yAxis" and (key != "color" or _is_colour(value))}
+        | {"axis": _axis(line)}
         for line in lines
         if isinstance(line, dict)
         and isinstance(line.get("value"), int | float)

@@ -96,6 +96,47 @@ def test_layout_fits_the_grid_without_overlaps(env):
             cells |= covered
 
 
+def shown_unit(options: dict[str, Any], units: dict[str, str]) -> str:
+    """The unit of a shown series: its catalog signal's; an anomaly band's is the unit of the signal it surrounds."""
+    band = re.fullmatch(r"ANOMALY_DETECTION_BAND\((\w+), [\d.]+\)", options.get("expression", ""))
+    return units[band.group(1) if band else options["id"]]
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_every_series_of_a_graph_sits_on_an_axis_labelled_with_its_unit(env):
+    # GIVEN the catalog's units, the alarms' signals and every time-series graph of the environment's dashboards
+    config = load_config(env)
+    catalog = build_catalog(config)
+    units = {signal.id: signal.unit for signal in catalog}
+    alarm_units = {f"{d.name} ({d.tier})": units[d.spec.signal] for d in alarm_definitions(config, catalog)}
+    graphs = [
+        widget["properties"]
+        for text in dashboard_bodies(env).values()
+        for widget in metric_widgets(json.loads(text))
+        if widget["properties"]["view"] == "timeSeries"
+    ]
+    for properties in graphs:
+        axes, title = properties["yAxis"], properties["title"]
+        shown = [entry[-1] for entry in properties["metrics"] if entry[-1].get("visible", True)]
+        # WHEN each shown series' axis is looked up (left unless its rendering options say right)
+        axis_of = {options["label"]: options.get("yAxis", "left") for options in shown}
+        for options in shown:
+            # THEN that axis is labelled with the series' unit, and names no unit of its own beside the label
+            axis = axes[options.get("yAxis", "left")]
+            assert axis["label"] == shown_unit(options, units), (title, options["id"])
+            assert axis["showUnits"] is False and axis["min"] == 0
+        # AND every axis carries a series: no label without a line on it
+        assert set(axes) == set(axis_of.values()), title
+        # AND every threshold is drawn against the axis of what it bounds: an alarm's signal, a series' limit
+        for line in properties["annotations"]["horizontal"]:
+            axis = axes[line.get("yAxis", "left")]
+            limited = line["label"].removeprefix("limit: ")
+            expected = alarm_units.get(line["label"]) or axes[axis_of[limited]]["label"]
+            assert axis["label"] == expected, (title, line["label"])
+    # AND the graphs that mix two units (counts and a share, durations and counts) have both axes
+    assert any(set(properties["yAxis"]) == {"left", "right"} for properties in graphs)
+
+
 def test_graphs_are_questions_in_pipeline_order_with_thresholds_drawn():
     config = load_config("prod")
     body = operations("prod")

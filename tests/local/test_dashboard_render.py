@@ -3,6 +3,7 @@ to a PNG and an HTML page — and the page checked as a person would, in a headl
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -31,11 +32,14 @@ from local.alarm_evaluator import AlarmEvaluator
 from local.dashboard_data import MIN_WINDOW_PERIODS, Window
 from local.dashboard_figure import (
     DPI,
+    TICK_LABEL_PIXELS,
     Drawing,
     _draw_metric,
     cell_pixels,
     draw_widgets,
     number_text,
+    time_ticks,
+    y_axes,
 )
 from local.dashboard_render import draw_dashboard, render_dashboard
 from local.markdown_page import markdown_to_html, runbook_anchor_link
@@ -103,7 +107,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
     with mock_aws():
         cloudwatch = boto3.client("cloudwatch", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
-        topics = {name: sns.create_topic(Name=config.resource_name(name))["TopicArn"] for name in ("high", "low")}
+        topics = {
+            name: sns.create_topic(Name=config.resource_name(name))["TopicArn"] for name in ("high", "low", "notify")
+        }
         definitions = definitions_from_template(
             template, lambda node: topics[node["Ref"].removesuffix("Topic").lower()]
         )
@@ -238,14 +244,16 @@ def extent(artist: Any, renderer: Any) -> Bbox:
 
 
 def tile_texts(axes: Any) -> list[Text]:
-    """The texts drawn in a widget's cell: titles, numbers and labels, tick labels, the unit, the legend's."""
+    """The texts drawn in a widget's cell: titles, numbers and labels, tick labels, each y axis' unit and tick
+    labels (a graph of two units has a right axis too), the legend's."""
     texts = list(axes.texts)
     if axes.axison:  # the tick labels drawn: those inside the axis' limits
         low, high = axes.get_xlim()
         texts += [label for label in axes.get_xticklabels() if low <= label.get_position()[0] <= high]
-        low, high = axes.get_ylim()
-        texts += [label for label in axes.get_yticklabels() if low <= label.get_position()[1] <= high]
-        texts.append(axes.yaxis.label)
+        for y_axis in y_axes(axes):
+            low, high = y_axis.get_ylim()
+            texts += [label for label in y_axis.get_yticklabels() if low <= label.get_position()[1] <= high]
+            texts.append(y_axis.yaxis.label)
     legend = axes.get_legend()
     if legend is not None:
         texts += legend.get_texts()
@@ -289,9 +297,10 @@ def test_every_graph_names_its_unit_and_no_number_is_in_e_notation(rendered, log
     drawing = rendered.drawings[logical_id]
     for widget, axes in drawing.cells:
         properties = widget["properties"]
-        # THEN every graph's y axis says what it counts or measures
+        # THEN every graph's y axes say what they count or measure: the left, and the right of a two-unit graph
         if widget["type"] == "metric" and properties.get("view") != "singleValue":
-            assert axes.yaxis.label.get_text() == properties["yAxis"]["left"]["label"], properties["title"]
+            drawn = [y_axis.yaxis.label.get_text() for y_axis in y_axes(axes)]
+            assert drawn == [axis["label"] for axis in properties["yAxis"].values()], properties["title"]
         # AND no text is written in e-notation (8.804e+04 ms)
         for text in tile_texts(axes):
             assert not re.search(r"\de[+-]?\d", text.get_text()), (properties.get("title"), text.get_text())
@@ -345,3 +354,66 @@ def test_a_five_minute_window_has_ticks_on_whole_minutes_that_do_not_touch():
     assert overlapping([(label.get_text(), extent(label, renderer).padded(2)) for label in labels]) == []
     # AND the image is as tall as the widget: nothing to crop
     assert drawing.figure.get_figheight() * DPI == GRAPH_HEIGHT * 0.42 * DPI
+
+
+def test_a_graph_of_two_units_labels_both_axes_each_with_its_own_scale():
+    # GIVEN a half-width graph of counts (thousands) and a share (a few percent) with a threshold on the share
+    end = 1_800_000_000.0
+    widget = {
+        "type": "metric",
+        "x": 0,
+        "y": 0,
+        "width": QUARTER_WIDTH * 2,
+        "height": GRAPH_HEIGHT,
+        "properties": {
+            "title": "What share of the records fails?",
+            "view": "timeSeries",
+            "yAxis": {"left": {"label": "Count"}, "right": {"label": "Percent"}},
+            "annotations": {"horizontal": [{"label": "share-high (high)", "value": 5, "yAxis": "right"}]},
+            "metrics": [
+                ["Sluice/local", "Records", {"id": "records", "label": "records", "period": 10}],
+                [{"expression": "100 * failed / records", "id": "share", "label": "failed %", "yAxis": "right"}],
+            ],
+        },
+    }
+    times = [int(end) - 300 + 10 * step for step in range(30)]
+    data = [{"records": dict.fromkeys(times, 4000.0), "share": dict.fromkeys(times, 2.0)}]
+    # WHEN it is drawn
+    drawing = draw_widgets([widget], data, Window(end - 300, end), {})
+    drawing.figure.canvas.draw()
+    renderer = drawing.figure.canvas.get_renderer()
+    ((_, axes),) = drawing.cells
+    left, right = y_axes(axes)
+    # THEN the left axis is labelled Count and the right one Percent, each beside its own tick labels
+    assert (left.yaxis.label.get_text(), right.yaxis.label.get_text()) == ("Count", "Percent")
+    assert extent(right.yaxis.label, renderer).x0 > extent(axes, renderer).x1
+    assert [label.get_text() for label in right.get_yticklabels() if label.get_text()]
+    # AND each axis is scaled to its own series and lines: the share is not flattened under the counts
+    assert left.get_ylim()[1] >= 4000 > right.get_ylim()[1] >= 5
+    (share,) = [line for line in right.get_lines() if len(line.get_ydata()) == len(times)]
+    assert list(share.get_ydata()) == [2.0] * len(times)
+    thresholds = [line for line in right.get_lines() if line.get_linestyle() == "--" and len(line.get_ydata())]
+    assert [list(line.get_ydata()) for line in thresholds] == [[5, 5]]
+    # AND every text stays in the tile, none over another
+    cell_left, cell_bottom, cell_right, cell_top = cell_pixels(widget, drawing.figure)
+    texts = tile_texts(axes)
+    for text in texts:
+        box = extent(text, renderer)
+        assert cell_left - 1 <= box.x0 and box.x1 <= cell_right + 1, text.get_text()
+        assert cell_bottom - 1 <= box.y0 and box.y1 <= cell_top + 1, text.get_text()
+    legend = axes.get_legend()
+    boxes = [(t.get_text(), extent(t, renderer)) for t in texts if t not in set(legend.get_texts())]
+    assert overlapping([*boxes, ("the legend", extent(legend, renderer))]) == []
+    # AND the legend names the series of both axes and the threshold
+    assert [t.get_text() for t in legend.get_texts()] == ["records", "failed %", "share-high (high)"]
+
+
+@pytest.mark.parametrize("width", [90.0, 120.0, 160.0, 240.0, 400.0])
+def test_time_ticks_are_a_label_apart_however_narrow_the_graph(width):
+    # GIVEN 5 minutes over a graph `width` pixels wide (a right axis takes room from a narrow graph)
+    start, end = 1_800_000_000.0, 1_800_000_300.0
+    # WHEN its time ticks are chosen
+    ticks, style = time_ticks(start, end, width)
+    # THEN consecutive labels are at least a label's width apart, so none touches the next
+    pixels = [(tick - start) * width / (end - start) for tick in ticks]
+    assert all(later - earlier >= TICK_LABEL_PIXELS[style] for earlier, later in itertools.pairwise(pixels))

@@ -47,51 +47,70 @@ function niceTop(value) {
   return 10 * step;
 }
 
-// Tick times on a round step, as many as fit, each label whole inside the axis (as local/dashboard_figure.py)
+// Tick times on a round step, as many as fit, each label whole inside the axis and a label's width from the next
+// (as local/dashboard_figure.py)
 const TICK_STEPS = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 function timeTicks(start, end, width) {
   for (const step of TICK_STEPS) {
-    const label = step % 60 === 0 ? 40 : 56; // pixels a "HH:MM" or "HH:MM:SS" label needs, the gap included
+    const label = step % 60 === 0 ? 30 : 44; // pixels a 9-px "HH:MM" or "HH:MM:SS" label needs, a gap included
     const margin = (label / 2) * (end - start) / Math.max(width, 1);
     const ticks = [];
     for (let t = Math.ceil((start + margin) / step) * step; t <= end - margin; t += step) ticks.push(t);
-    if (ticks.length * label <= width) return { ticks, minutes: step % 60 === 0 };
+    const apart = (step * width) / Math.max(end - start, 1);
+    if (apart >= label && ticks.length * label <= width) return { ticks, minutes: step % 60 === 0 };
   }
   return { ticks: [], minutes: true };
 }
 
+// A graph of two units draws the second on a right y axis, with its own unit, ticks and scale.
 function drawChart(widget, start, end, width, height) {
-  const left = 46, right = 6, top = 6, bottom = 16;
+  const twoAxes = Boolean(widget.right_unit);
+  const left = 46, right = twoAxes ? 46 : 6, top = 6, bottom = 16;
   const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "chart" });
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
-  let dataMax = 0, drawn = 0;
+  const sideOf = (item) => (twoAxes && item.axis === "right" ? "right" : "left");
+  const dataMax = { left: 0, right: 0 };
+  let drawn = 0;
   for (const series of widget.series) {
-    for (const [, value] of series.points || []) dataMax = Math.max(dataMax, value);
-    for (const [, , high] of series.band || []) dataMax = Math.max(dataMax, high);
+    const side = sideOf(series);
+    for (const [, value] of series.points || []) dataMax[side] = Math.max(dataMax[side], value);
+    for (const [, , high] of series.band || []) dataMax[side] = Math.max(dataMax[side], high);
   }
   const lines = widget.annotations || [];
-  const lowest = Math.min(...lines.map((line) => line.value).filter((value) => value > 0), Infinity);
-  const yTop = niceTop(Math.max(dataMax, lowest === Infinity ? 0 : lowest, 1) * OFF_SCALE_FACTOR);
+  const yTop = {};
+  for (const side of ["left", "right"]) {
+    const own = lines.filter((line) => sideOf(line) === side).map((line) => line.value).filter((value) => value > 0);
+    const lowest = Math.min(...own, Infinity);
+    yTop[side] = niceTop(Math.max(dataMax[side], lowest === Infinity ? 0 : lowest, 1) * OFF_SCALE_FACTOR);
+  }
   const x = (t) => left + ((t - start) / (end - start)) * plotWidth;
-  const y = (v) => top + plotHeight - (v / yTop) * plotHeight;
+  const y = (v, side = "left") => top + plotHeight - (v / yTop[side]) * plotHeight;
   for (const fraction of [0, 0.5, 1]) {
-    const value = yTop * fraction;
+    const value = yTop.left * fraction;
     svg.append(el("svg:line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#eaeded" }));
-    svg.append(el("svg:text", { x: left - 3, y: y(value) + 3, "text-anchor": "end" }, compact(value)));
+    svg.append(el("svg:text", { x: left - 3, y: y(value) + 3, "text-anchor": "end", class: "value left" }, compact(value)));
+    if (twoAxes) {
+      const rightValue = yTop.right * fraction;
+      svg.append(el("svg:text", { x: width - right + 3, y: y(rightValue, "right") + 3, "text-anchor": "start", class: "value right" }, compact(rightValue)));
+    }
   }
   const { ticks, minutes } = timeTicks(start, end, plotWidth);
   for (const t of ticks) {
     svg.append(el("svg:text", { x: x(t), y: height - 3, "text-anchor": "middle", class: "tick" }, minutes ? clock(t).slice(0, 5) : clock(t)));
   }
-  // the y axis' unit, read upwards beside the values
+  // each y axis' unit, read upwards beside its values
   svg.append(el("svg:text", { transform: `translate(9 ${top + plotHeight / 2}) rotate(-90)`, "text-anchor": "middle", class: "unit" }, widget.unit || "Count"));
+  if (twoAxes) {
+    svg.append(el("svg:text", { transform: `translate(${width - 4} ${top + plotHeight / 2}) rotate(-90)`, "text-anchor": "middle", class: "unit right" }, widget.right_unit));
+  }
   const legend = el("div", { class: "legend" });
   widget.series.forEach((series, index) => {
     const color = series.color || COLORS[index % COLORS.length];
+    const side = sideOf(series);
     if (series.band) {
       if (series.band.length) {
-        const upper = series.band.map(([t, , high]) => `${x(t)},${y(high)}`);
-        const lower = series.band.map(([t, low]) => `${x(t)},${y(Math.max(low, 0))}`).reverse();
+        const upper = series.band.map(([t, , high]) => `${x(t)},${y(high, side)}`);
+        const lower = series.band.map(([t, low]) => `${x(t)},${y(Math.max(low, 0), side)}`).reverse();
         svg.append(el("svg:polygon", { points: [...upper, ...lower].join(" "), fill: color, opacity: 0.3 }));
         drawn += series.band.length;
       }
@@ -101,9 +120,9 @@ function drawChart(widget, start, end, width, height) {
       let run = [];
       const flush = () => {
         if (run.length === 1) {
-          svg.append(el("svg:circle", { cx: x(run[0][0]), cy: y(run[0][1]), r: 2.5, fill: color }));
+          svg.append(el("svg:circle", { cx: x(run[0][0]), cy: y(run[0][1], side), r: 2.5, fill: color }));
         } else if (run.length > 1) {
-          const path = run.map(([t, v]) => `${x(t)},${y(v)}`).join(" ");
+          const path = run.map(([t, v]) => `${x(t)},${y(v, side)}`).join(" ");
           svg.append(el("svg:polyline", { points: path, fill: "none", stroke: color, "stroke-width": 1.5 }));
         }
         run = [];
@@ -120,9 +139,10 @@ function drawChart(widget, start, end, width, height) {
   const offScale = [];
   for (const line of lines) {
     const color = line.color || "#d62728";
-    if (line.value <= yTop) {
+    const side = sideOf(line);
+    if (line.value <= yTop[side]) {
       svg.append(el("svg:line", {
-        x1: left, x2: width - right, y1: y(line.value), y2: y(line.value),
+        x1: left, x2: width - right, y1: y(line.value, side), y2: y(line.value, side),
         stroke: color, "stroke-dasharray": "4 3", class: "threshold",
       }));
       legend.append(el("span", {}, el("i", { style: `background:${color}` }), line.label));

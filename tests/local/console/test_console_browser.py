@@ -132,6 +132,51 @@ def test_over_five_minutes_every_graph_names_its_unit_and_its_time_ticks_do_not_
     assert faults == []
 
 
+def graph_units(stack: BackgroundStack) -> dict[str, list[str]]:
+    """'dashboard: title' -> the units its body labels its y axes with (left, then right), for every graph."""
+    cloudwatch = stack.client("cloudwatch")
+    units = {}
+    for entry in cloudwatch.list_dashboards()["DashboardEntries"]:
+        body = json.loads(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
+        for widget in body["widgets"]:
+            properties = widget["properties"]
+            if widget["type"] == "metric" and properties.get("view") == "timeSeries":
+                title = f"{entry['DashboardName']}: {properties['title']}"
+                units[title] = [axis["label"] for axis in properties["yAxis"].values()]
+    return units
+
+
+def test_a_graph_of_two_units_draws_a_right_axis_with_its_unit_and_ticks(console, local_stack):
+    # GIVEN the units each graph's body labels its axes with: some graphs mix two (counts and a share)
+    expected = graph_units(local_stack)
+    assert any(len(units) == 2 for units in expected.values())
+    # WHEN the page's graphs are read: each axis' unit, the right axis' tick labels, and where they are drawn
+    drawn = console.evaluate(
+        """Object.fromEntries(Array.from(document.querySelectorAll('.dashboard .widget.metric')).flatMap((widget) => {
+             const chart = widget.querySelector('svg.chart');
+             if (!chart) return [];
+             const frame = chart.getBoundingClientRect();
+             const units = Array.from(chart.querySelectorAll('text.unit'));
+             const ticks = Array.from(chart.querySelectorAll('text.value.right'));
+             const boxes = [...units, ...ticks].map((text) => text.getBoundingClientRect());
+             const outside = boxes.some((b) => b.left < frame.left - 1 || b.right > frame.right + 1
+                                             || b.top < frame.top - 1 || b.bottom > frame.bottom + 1);
+             const touching = units.slice(1).some((unit) => ticks.some((tick) => {
+               const [a, b] = [unit.getBoundingClientRect(), tick.getBoundingClientRect()];
+               return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+             }));
+             const key = widget.closest('.dashboard').dataset.name + ': ' + widget.dataset.title;
+             return [[key, { units: units.map((unit) => unit.textContent), ticks: ticks.length, outside, touching }]];
+           }))"""
+    )
+    # THEN every graph names the units of its body's axes, left then right, and only those
+    assert {key: chart["units"] for key, chart in drawn.items()} == expected
+    for key, chart in drawn.items():
+        # AND a right axis has its own tick labels, inside the graph and clear of its unit
+        assert chart["ticks"] == (3 if len(expected[key]) == 2 else 0), key
+        assert not chart["outside"] and not chart["touching"], key
+
+
 def test_a_load_test_with_its_web_ui_is_linked_while_it_runs(console, local_stack):
     # WHEN a load test run with --web announces its Locust UI for a few seconds
     locust = "http://127.0.0.1:8089/"

@@ -53,4 +53,39 @@ def test_a_planted_graph_keeps_only_colours_numbers_and_known_views() -> None:
     # THEN the view is a known one, the CSS colours are gone, the hex colour stays, and only numeric lines remain
     assert shown["view"] == "timeSeries"
     assert "color" not in shown["series"][0] and shown["series"][0]["points"] == [[1000, 20.0]]
-    assert shown["annotations"] == [{"label": "high", "value": 10}, {"label": "low", "value": 5, "color": "#ff7f0e"}]
+    assert shown["annotations"] == [
+        {"label": "high", "value": 10, "axis": "left"},
+        {"label": "low", "value": 5, "color": "#ff7f0e", "axis": "left"},
+    ]
+
+
+def test_a_graph_of_two_units_hands_the_page_both_units_and_each_series_axis() -> None:
+    # GIVEN a graph of counts and a share on the right axis, with a threshold on the share and a planted axis
+    widget = {
+        "type": "metric",
+        "properties": {
+            "view": "timeSeries",
+            "yAxis": {"left": {"label": "Count"}, "right": {"label": "Percent"}},
+            "metrics": [
+                ["Sluice/local", "Records", {"id": "records", "label": "records"}],
+                [{"expression": "100 * failed / records", "id": "share", "label": "failed %", "yAxis": "right"}],
+                ["Sluice/local", "Retries", {"id": "retries", "label": "retries", "yAxis": f"right; {CSS}"}],
+            ],
+            "annotations": {"horizontal": [{"label": "share-high", "value": 5, "yAxis": "right"}]},
+        },
+    }
+    # WHEN the page is handed it
+    shown = shown_widget(widget, {"records": {1000: 4000.0}, "share": {1000: 2.0}}, WINDOW, {})
+    # THEN it names both axes' units, each series' axis as a known word, and the threshold's axis
+    assert (shown["unit"], shown["right_unit"]) == ("Count", "Percent")
+    assert [(series["id"], series["axis"]) for series in shown["series"]] == [
+        ("records", "left"),
+        ("share", "right"),
+        ("retries", "left"),
+    ]
+    assert shown["annotations"] == [{"label": "share-high", "value": 5, "axis": "right"}]
+
+
+def test_a_graph_of_one_unit_has_no_right_unit() -> None:
+    widget = {"type": "metric", "properties": {"yAxis": {"left": {"label": "Count"}}, "metrics": []}}
+    assert shown_widget(widget, {}, WINDOW, {})["right_unit"] == ""
