@@ -1,6 +1,7 @@
 """`python -m local.moto_server [moto.server's arguments]`: moto server whose standard SQS queues are indexed.
 
-The local stack starts this instead of `python -m moto.server` (see local/fast_sqs). Its standard queues
+The local stack starts this instead of `python -m moto.server` (see local/fast_sqs); it also frees what moto
+deleted (local/moto_instances.py), so that a long run does not grow it. Its standard queues
 hold at most SLUICE_SQS_IN_FLIGHT_LIMIT messages in flight (from the environment; SQS's quota of 120,000
 when unset). On a moto version the index was not written for, or a limit that is not a positive integer,
 it prints one line and exits 2 before listening.
@@ -16,6 +17,7 @@ from moto.server import main as serve
 
 from local.emulator import IN_FLIGHT_LIMIT_ENV
 from local.fast_sqs import SQS_IN_FLIGHT_LIMIT, MotoVersionError, install
+from local.moto_instances import track_weakly
 
 
 class LimitError(ValueError):
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MotoVersionError, LimitError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    track_weakly()  # or every model instance moto makes stays in memory for the server's life
     serve(argv)
     return 0
 
