@@ -1,13 +1,15 @@
-"""moto server's memory over a long run at a steady rate: it must stay flat, whatever the run's length.
+"""moto server's memory over a long run at a steady rate: once its windows are full it must stay flat.
 
 Starts a local stack of its own (`python -m local.runtime` on free ports, a temporary state folder), sends
-RATE events/s through the local API for MINUTES (EVENTS_PER_REQUEST per POST), prints the moto server
-process's resident memory every SAMPLE_SECONDS, then waits for the queue to drain, stops the stack and prints
-the slope: bytes of moto RSS per accepted event, over the samples after the first (the first minute fills
-moto's caches and pymalloc's arenas), and per minute. What legitimately grows is the stored data (one
-DynamoDB item per event, one S3 analytics object per consumer batch); anything else per event is a leak.
+RATE events/s through the local API for MINUTES (EVENTS_PER_REQUEST per POST), prints the resident memory of
+the moto server and of the runtime every SAMPLE_SECONDS, then waits for the queue to drain, stops the stack and
+prints the slopes of moto's RSS — bytes per accepted event and per minute — over the samples after the first
+(the first minute loads code and fills caches) and over their first and second halves. What legitimately grows
+is the stored data (one DynamoDB item per event, one S3 analytics object per consumer batch): the run removes
+it a sample after the events were accepted, unless --keep-stored; anything else that grows per event is a leak.
+moto's windows (metric data, deleted receipt handles) fill first: --metrics-window sets the metric one.
 
-    python -m benchmarks.memory_soak --minutes 30 --rate 50
+    python -m benchmarks.memory_soak --minutes 30 --rate 50 --metrics-window 900
 
 Not a test (it takes as long as it is told); bounded in requests and time, it stops by itself.
 """

@@ -1,8 +1,8 @@
 """A window of metric data in moto's CloudWatch, instead of all of it for the life of the server.
 
 moto appends every PutMetricData datum to one list (`CloudWatchBackend.metric_data`) and never drops one, so
-a local stack grows by what its metrics publisher sends (~5 MB a minute under load: 300 series, a datum per
-active series every 2 s, ~4.8 KB each) and every read scans them all. CloudWatch keeps data points with a
+a local stack grows by what its metrics publisher sends (~3 MiB a minute at 50 events/s: ~320 series, a datum
+per active series every 2 s, ~4.8 KB each in moto) and every read scans them all. CloudWatch keeps data points with a
 period below 60 seconds — all the local stack publishes (local/metrics.py) — for 3 hours; the local stack's
 moto server keeps the last RETENTION_ENV seconds (default DEFAULT_RETENTION_SECONDS), dropping older datums
 at most once every PRUNE_INTERVAL_SECONDS.
