@@ -1,11 +1,13 @@
 """`python -m local.moto_server [-H HOST] [-p PORT]`: moto server whose standard SQS queues are indexed, behind
 the local stack's guard.
 
-The local stack starts this instead of `python -m moto.server` (see local/fast_sqs). Its standard queues
+The local stack starts this instead of `python -m moto.server` (see local/fast_sqs); it also frees what moto
+deleted (local/moto_instances.py) and keeps a window of metric data (local/metrics_retention.py:
+SLUICE_METRICS_RETENTION_SECONDS, 3 hours when unset), so that a long run does not grow it. Its standard queues
 hold at most SLUICE_SQS_IN_FLIGHT_LIMIT messages in flight (from the environment; SQS's quota of 120,000
 when unset), and moto's own event source mappings never run (local/moto_mappings.py). Every request passes
 local/emulator_guard.py first: only local tools reach moto, never another web page. On a moto version the index
-was not written for, or a limit that is not a positive integer, it prints one line and exits 2 before listening.
+was not written for, or a limit or window out of bounds, it prints one line and exits 2 before listening.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from werkzeug.serving import run_simple
 from local.emulator import IN_FLIGHT_LIMIT_ENV
 from local.emulator_guard import LocalOnly
 from local.fast_sqs import SQS_IN_FLIGHT_LIMIT, MotoVersionError, install
+from local.metrics_retention import RetentionError, keep_metrics_for, retention_seconds
+from local.moto_instances import track_weakly
 from local.moto_mappings import switch_off_moto_event_source_mappings
 
 
@@ -64,11 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--port", type=int, default=4566, help="the port to listen on")
     arguments = parser.parse_args(argv)
     try:
-        install(in_flight_limit(os.environ))
-    except (MotoVersionError, LimitError) as error:
+        limit, metrics_window = in_flight_limit(os.environ), retention_seconds(os.environ)
+        install(limit)
+    except (MotoVersionError, LimitError, RetentionError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     switch_off_moto_event_source_mappings()  # the local pollers run the mappings (local/moto_mappings.py)
+    track_weakly()  # or every model instance moto makes stays in memory for the server's life
+    keep_metrics_for(metrics_window)
     serve(arguments.host, arguments.port)
     return 0
 

@@ -4,6 +4,8 @@ Only the operations whose cost grew with the queue's depth are overridden — re
 visibility, purge, the Approximate* counts and long polling's wake-up test — and each keeps moto's
 observable behaviour step by step (the order messages come out in, receive counts, redrive to the DLQ
 when a message reaches maxReceiveCount, old receipt handles that still delete, the retention check).
+One bound is added: a queue remembers only its most recently deleted receipt handles (local/fast_sqs/deleted.py),
+where moto keeps every one forever.
 Everything else (validation, send, attributes, tags, CloudFormation) is moto's code unchanged.
 
 One behaviour is added, which moto lacks: SQS's in-flight quota per standard queue (AWS's "Amazon SQS
@@ -29,6 +31,7 @@ from moto.core.utils import unix_time, unix_time_millis
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid, SQSException
 from moto.sqs.models import Message, Queue, SQSBackend, _filter_message_attributes, sqs_backends
 
+from local.fast_sqs.deleted import DELETED_HANDLES_REMEMBERED, RecentHandles
 from local.fast_sqs.index import MessageIndex, State
 
 MOTO_VERSION = "5.2.5"  # the pin in pyproject.toml; the overrides below follow this version's models.py
@@ -61,12 +64,16 @@ class InFlightLimitReached(SQSException):
 class IndexedQueue(Queue):
     """A standard queue whose `_messages` is a MessageIndex instead of a list."""
 
+    deleted_handles_remembered = DELETED_HANDLES_REMEMBERED
+
     def __init__(
         self, name: str, region: str, account_id: str, in_flight_limit: int = SQS_IN_FLIGHT_LIMIT, **kwargs: Any
     ) -> None:
         super().__init__(name, region, account_id, **kwargs)
         # moto's add_message appends under _messages_lock and notifies long pollers: the index keeps that.
         self._messages: MessageIndex = MessageIndex()  # type: ignore[assignment]  # (the point of this class)
+        # moto's set of every deleted handle grows forever: only the recent ones are kept (see deleted.py)
+        self.deleted_messages: RecentHandles = RecentHandles(self.deleted_handles_remembered)  # type: ignore[assignment]
         self.in_flight_limit = in_flight_limit
 
     @property

@@ -11,7 +11,9 @@ are delayed or in flight — in O(log n) amortised:
 - READY messages sit in a heap keyed by their order of arrival, so they come out oldest first, the
   order moto's list scan yields them;
 - heap entries are never removed in place: each placement gets a fresh token and an entry whose
-  token is no longer the message's is skipped when it surfaces (lazy deletion);
+  token is no longer the message's is skipped when it surfaces (lazy deletion); when stale entries
+  outnumber live ones the heaps are rebuilt without them, so a deleted message (and its body) is not
+  held until its old deadline — up to 12 hours of visibility — comes round;
 - every receipt handle a message ever had maps to it, as moto accepts any of them.
 
 The predicates are moto's own (`Message.delayed`: now < delayed_until; `Message.visible`:
@@ -28,6 +30,10 @@ from dataclasses import dataclass
 
 from moto.core.utils import unix_time_millis
 from moto.sqs.models import Message
+
+# Rebuild the heaps once they hold more than twice as many entries as there are messages, plus this slack
+# (so a near-empty queue is not rebuilt at every removal): amortised O(1) per entry, memory O(messages).
+COMPACTION_SLACK = 1024
 
 
 class State(enum.Enum):
@@ -97,6 +103,23 @@ class MessageIndex:
         for handle in message.all_receipt_handles:
             if handle is not None:
                 self._by_handle.pop(handle, None)
+        if len(self._ready) + len(self._waiting) > 2 * len(self._slots) + COMPACTION_SLACK:
+            self._compact()
+
+    def heap_entries(self) -> int:
+        """Entries in the heaps, stale ones included: what the index holds beyond its messages."""
+        return len(self._ready) + len(self._waiting)
+
+    def _compact(self) -> None:
+        """Drop every stale heap entry (a removed message's, or one a later placement replaced)."""
+        self._ready = [entry for entry in self._ready if self._is_current(entry[2], entry[1])]
+        self._waiting = [entry for entry in self._waiting if self._is_current(entry[3], entry[2])]
+        heapq.heapify(self._ready)
+        heapq.heapify(self._waiting)
+
+    def _is_current(self, message: Message, token: int) -> bool:
+        slot = self._slots.get(message)
+        return slot is not None and slot.token == token
 
     def place(self, message: Message, now: float) -> None:
         """File the message under its state at `now` (after a send, a receive or a visibility change)."""

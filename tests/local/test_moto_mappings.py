@@ -74,6 +74,9 @@ def test_the_moto_server_module_switches_the_mappings_off_before_serving(monkeyp
     switched = []
     monkeypatch.setattr(moto_server, "switch_off_moto_event_source_mappings", lambda: switched.append(True))
     monkeypatch.setattr(moto_server, "install", lambda limit: None)
+    # moto's model register and metric store stay as they are in this process (the server patches its own)
+    monkeypatch.setattr(moto_server, "track_weakly", lambda: None)
+    monkeypatch.setattr(moto_server, "keep_metrics_for", lambda seconds: None)
     monkeypatch.setattr(moto_server, "serve", lambda host, port: switched.append("served"))
     # WHEN it starts
     assert moto_server.main(["-p", "0"]) == 0

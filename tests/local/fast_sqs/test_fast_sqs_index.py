@@ -148,3 +148,18 @@ def test_visibility_expiry_costs_per_message_that_expires_not_per_message_held(e
     # THEN it gets those 10, in order, having examined only them
     assert taken == [f"m{n}" for n in range(10)]
     assert {seen.body for seen in examined} == set(taken)
+
+
+def test_stale_heap_entries_stay_within_the_compaction_slack_however_many_messages_left() -> None:
+    # GIVEN an index through which many more messages than the slack pass: each received (a second heap entry,
+    # the first now stale) with a deadline far ahead, then removed (its entry stale until that deadline)
+    index = MessageIndex()
+    for n in range(5 * index_module.COMPACTION_SLACK):
+        passing = message(str(n))
+        index.append(passing, NOW)
+        assert index.take_ready(NOW) is passing
+        in_flight_until(index, passing, visible_at=NOW + 43_200_000)
+        index.remove(passing)
+    # WHEN / THEN the heaps hold at most the slack: stale entries (and the messages in them) do not accumulate
+    assert len(index) == 0
+    assert index.heap_entries() <= index_module.COMPACTION_SLACK
