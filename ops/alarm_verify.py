@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -142,11 +142,11 @@ def _check_group(cloudwatch: BaseClient, alarms: Sequence[MetricAlarm], start: i
     return checks
 
 
-def after_deploy(cloudwatch: BaseClient, cfn: BaseClient, config: Config, hours: float) -> str:
-    """The one line `invoke deploy` prints: the check's summary, or why it could not run. Never raises: a check of
-    CloudWatch's arithmetic is no reason to call a deploy failed."""
+def after_deploy(client: Callable[[str], BaseClient], config: Config, hours: float) -> str:
+    """The one line `invoke deploy` prints: the check's summary, or why it could not run. Never raises (making
+    its clients included): a check of CloudWatch's arithmetic is no reason to call a deploy failed."""
     try:
-        return verify_alarms(cloudwatch, cfn, config, hours).summary()
+        return verify_alarms(client("cloudwatch"), client("cloudformation"), config, hours).summary()
     except Exception as error:  # whatever went wrong, the deploy stands: say so in one line
         reason = " ".join(str(error).split()) or type(error).__name__
         return (

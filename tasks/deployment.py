@@ -109,7 +109,7 @@ def deploy(
     from ops.alarm_verify import AFTER_DEPLOY_HOURS, after_deploy
 
     # CloudWatch's metric math against ours, on whatever data the stack has; never fails the deploy
-    print(after_deploy(session.client("cloudwatch"), session.client("cloudformation"), config, AFTER_DEPLOY_HOURS))
+    print(after_deploy(session.client, config, AFTER_DEPLOY_HOURS))
 
 
 @task(help={"env": "environment to destroy", "yes": "delete without asking for the stack name", **AWS_HELP})

@@ -360,7 +360,8 @@ def test_composite_alarm_follows_its_children(aws):
     assert set(messages) == {"child-b", "at-risk"}
     assert messages["at-risk"]["AlarmRule"] == composite["AlarmRule"]
     assert [child["Arn"].rsplit(":", 1)[-1] for child in messages["at-risk"]["TriggeringChildren"]] == ["child-b"]
-    assert watcher.reason_of("at-risk").startswith("The rule holds")
+    assert watcher.reason_of("at-risk") == messages["at-risk"]["NewStateReason"]
+    assert "child-b transitioned to ALARM" in watcher.reason_of("at-risk")
     # WHEN B recovers THEN the composite returns to OK
     aws.after(5)
     watcher.evaluate_once()

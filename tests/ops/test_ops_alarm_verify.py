@@ -198,7 +198,7 @@ def test_deploy_gets_one_line_when_verify_cannot_run():
     with Stubber(cfn) as cfn_stub:
         cfn_stub.add_client_error("list_stack_resources", "ValidationError", "Stack with id sluice-dev does not exist")
         # WHEN deploy asks for the check's line
-        line = after_deploy(cloudwatch, cfn, CONFIG, 3.0)
+        line = after_deploy({"cloudformation": cfn, "cloudwatch": cloudwatch}.__getitem__, CONFIG, 3.0)
     # THEN it is one line saying the check could not run and that the deploy stands
     assert line == (
         "alarms.verify sluice-dev: could not run (listing the stack's resources: ValidationError: Stack "

@@ -151,7 +151,7 @@ def test_every_option_with_a_default_states_it() -> None:
         (("--help", "cost"), "--outage-hours HOURS"),  # a float option showed no value at all
         (("--help", "cost"), "--rate PER_SECOND"),
         (("--help", "replay"), "-s TIME, --since TIME"),
-        (("--help", "chaos"), "consumer-paused: the consumer's event source mapping stops polling"),
+        (("--help", "chaos"), "consumer-paused: the consumer's event source mapping is stuck"),
         (("--help", "chaos"), "default 60"),
         (("--help", "events.query"), "-t TARGET, --target TARGET"),
     ],
