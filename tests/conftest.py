@@ -17,6 +17,17 @@ import pytest
 from local.background import BackgroundStack, start_background_stack
 
 
+@pytest.fixture(autouse=True)
+def faults_lifted_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that fails while its fault is on (a 600 s pause, say) must not leave its group's shared stack broken
+    for the tests after it: whatever fault is still active when a test on the shared stack ends is lifted."""
+    yield
+    if "local_stack" in request.fixturenames:
+        stack = request.getfixturevalue("local_stack")
+        for fault in stack.status()["chaos"]:
+            stack.lift(fault)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundStack]:
     stack = start_background_stack(tmp_path_factory.mktemp("local-stack"))
