@@ -119,7 +119,8 @@ def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
     # THEN the search really read them: our traffic is there, and so is the key's id
     assert MARKER in places["archive"] and MARKER in places["table"]
     assert key_id in places["archive"] and key_id in places["table"] and '"exception"' in places["functions.log"]
-    assert all(places.get(name) for name in ("functions.log", "runtime.log", "moto.log", "console.log", "metrics"))
+    assert all(places.get(name) for name in ("functions.log", "moto.log", "console.log", "metrics"))
+    assert "runtime.log" in places  # read, though a quiet run writes nothing there (botocore's chatter is dropped)
     # AND the key's value is nowhere
     assert [name for name, text in places.items() if key in text] == []
     # AND neither is the canary's key's value (the canary reads it from API Gateway at run time), though it ran
