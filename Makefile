@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools
 CHECKOV_VERSION := 3.2.459
 
-.PHONY: demo test lint clean
+.PHONY: demo test unit lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/invoke demo
 
-# Three pytest workers on two cores: the e2e groups mostly wait on the local stacks' clocks (tests/conftest.py).
+# Four pytest workers on two cores, one per e2e group: those mostly wait on the local stacks' clocks (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 3 --dist loadgroup --durations=10
+	$(BIN)/pytest -n 4 --dist loadgroup --durations=10
+
+# The inner loop: everything but the end-to-end tests (no local stack is started).
+unit: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 4 -m "not e2e" --durations=5
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,9 +37,14 @@ class OneLineArgument(Argument):
 
 
 class SluiceTask(Task):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.option_help = dict(self.help)  # invoke's get_arguments() pops each option's help out of self.help
+
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         from tasks.cli import short_flags
 
+        self.help = dict(self.option_help)  # so that asking twice (a parser, then `--help`) keeps every help text
         arguments = super().get_arguments(ignore_unknown_help)
         short_flags(arguments)
         for argument in arguments:

@@ -21,7 +21,7 @@ from alarms.table import composite_definitions
 from cloudformation.config import load_config
 from local.faults import FAULTS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
 CONFIG = load_config("local")
 (INCIDENT,) = [d for d in composite_definitions(CONFIG) if d.spec.name == "ingestion-at-risk"]

@@ -3,7 +3,6 @@ from a folder with no local stack, so nothing here reaches a running stack or AW
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import subprocess
@@ -99,7 +98,6 @@ def test_an_unknown_aws_profile_is_named_with_where_it_came_from(
     )
 
 
-@functools.cache  # invoke hands each option its help once: a second get_arguments() has none
 def _task_arguments() -> list[tuple[str, inspect.Parameter, Argument]]:
     """(task name, its function's parameter, the argument invoke builds for it) for every task."""
     import tasks
@@ -122,6 +120,16 @@ def _task_arguments() -> list[tuple[str, inspect.Parameter, Argument]]:
 def _position(parameters: list[inspect.Parameter]) -> Any:
     order = [parameter.name for parameter in parameters]
     return lambda argument: order.index(argument.name)
+
+
+def test_asking_for_a_tasks_options_twice_keeps_their_help() -> None:
+    # GIVEN a task whose options were already built once (invoke's get_arguments() pops each help text)
+    import tasks
+
+    cost = tasks.namespace.tasks["cost"]
+    first = {argument.name: argument.help for argument in cost.get_arguments()}
+    # WHEN they are built again (a test, or a parser after --help) THEN each option still has its help
+    assert {argument.name: argument.help for argument in cost.get_arguments()} == first and first["rate"]
 
 
 def test_a_short_flag_means_one_thing_in_every_task() -> None:
