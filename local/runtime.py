@@ -56,8 +56,9 @@ from local.ports import Ports, ensure_ports_free
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.sqs_metrics import QueueSampler, SqsObserver
-from local.state import DEFAULT_STATE_DIR, StatePaths
+from local.state import StatePaths
 from local.validation import body_validator
+from ops.state_folder import DEFAULT_STATE_DIR
 
 log = logging.getLogger(__name__)
 
