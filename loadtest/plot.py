@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, safe in threads and CI
 import matplotlib.pyplot as plt
 
-if TYPE_CHECKING:
-    from loadtest.report import RunRecord
+from loadtest.record import RunRecord
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 10, 8, 100
 

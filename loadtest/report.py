@@ -5,21 +5,16 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alarms.history import RECORDING_FILE
-from loadtest.expectations import Check, fired_alarms
+from loadtest.expectations import fired_alarms
 from loadtest.idlog import MERGED_NAME
-from loadtest.knee import Knee
-from loadtest.locust_stats import FailureRow, HistoryPoint, Row
-from loadtest.profiles import Slo
 from loadtest.reconcile import Reconciliation
-from loadtest.sampler import DepthSample
-from loadtest.scenarios import Scenario
-from loadtest.stack import Transition, iso
-from loadtest.stages import STAGES_FILE, StageStats
+from loadtest.record import RunRecord
+from loadtest.stack import iso
+from loadtest.stages import STAGES_FILE
 from ops.progress import counted
 
 SUMMARY_FILE = "summary.json"
@@ -41,37 +36,6 @@ FILE_NOTES = (
     (f"{LOCUST_PREFIX}_*.csv", "Locust's statistics"),
     ("locust-*", "Locust's output"),
 )
-
-
-@dataclass
-class RunRecord:
-    scenario: Scenario
-    target: str
-    users: int
-    rate: float
-    duration: float
-    workers: int
-    slo: Slo
-    started: float  # epoch seconds, the load's start
-    ended: float  # the load's end
-    totals: Row
-    rows: Sequence[Row] = ()
-    failures: Sequence[FailureRow] = ()
-    history: Sequence[HistoryPoint] = ()
-    depth: Sequence[DepthSample] = ()
-    reconciliation: Reconciliation | None = None
-    transitions: Sequence[Transition] = ()
-    alarm_names: Sequence[str] = ()
-    alarms_in_alarm_at_start: Sequence[str] = ()
-    checks: Sequence[Check] = ()
-    stages: Sequence[StageStats] = ()
-    knee: Knee | None = None
-    fault_window: tuple[float, float] | None = None  # epoch seconds
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def expectations_met(self) -> bool:
-        return bool(self.checks) and all(check.ok for check in self.checks)
 
 
 def summary(record: RunRecord) -> dict[str, Any]:
@@ -251,7 +215,7 @@ def _alarm_lines(record: RunRecord) -> list[str]:
 
 def write_report(record: RunRecord, folder: Path) -> Path:
     """summary.json, report.md, the plot and the lost ids; returns the report's path."""
-    from loadtest.plot import plot_run
+    from loadtest.plot import plot_run  # matplotlib takes over a second to import: only a report pays for it
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary(record), indent=2) + "\n", encoding="utf-8")

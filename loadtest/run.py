@@ -24,7 +24,8 @@ from loadtest.markers import LOAD_STARTED, LOAD_STOPPED, read_marker
 from loadtest.profiles import load_profile
 from loadtest.progress import ProgressLine
 from loadtest.reconcile import reconcile
-from loadtest.report import LOCUST_PREFIX, RunRecord, write_report
+from loadtest.record import RunRecord
+from loadtest.report import LOCUST_PREFIX, write_report
 from loadtest.sampler import DepthSampler
 from loadtest.scenarios import Scenario
 from loadtest.stack import AwsStackView, LocalStackView, StackView

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.console.routes import serve_get, serve_post
@@ -29,16 +29,14 @@ from local.console.views import ConsoleViews
 from local.faults import UnknownFaultError
 from local.json_reply import reply_json
 from local.local_only import refusal
-
-if TYPE_CHECKING:
-    from local.runtime import LocalRuntime
+from local.running_stack import RunningStack
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 4096
 
 
 class ControlServer:
-    def __init__(self, runtime: LocalRuntime, port: int) -> None:
+    def __init__(self, runtime: RunningStack, port: int) -> None:
         self._runtime = runtime
         handler = type("Handler", (_Handler,), {"runtime": runtime, "console": ConsoleViews(runtime)})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -60,7 +58,7 @@ class ControlServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    runtime: LocalRuntime
+    runtime: RunningStack
     console: ConsoleViews
     timeout = 10  # a local tool sends its request at once; a silent connection is let go
 

@@ -15,7 +15,8 @@ from cloudformation.config import Config
 from local.background import start_background_stack
 from local.ports import Ports, ensure_ports_free
 from local.recovery import surviving_moto
-from local.state import DEFAULT_STATE_DIR, STATE_DIR_VARIABLE, StatePaths
+from local.state import StatePaths
+from ops.state_folder import DEFAULT_STATE_DIR, STATE_DIR_VARIABLE
 
 # AWS CLI v1 pins `aws sqs` to SQS's legacy endpoint unless --endpoint-url is given (its customization
 # overridesslcommonname.py), so AWS_ENDPOINT_URL does not reach it; v2 and the SDKs honour the variable.

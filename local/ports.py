@@ -1,7 +1,8 @@
 """Where a local stack listens and keeps its state, as the operator chose, and who holds a port it cannot take.
 
 Each port comes from, first to last: the task's flag (`invoke up --api-port 3100`), the environment
-(`SLUICE_API_PORT=3100`), the configuration (`local.api_port` in sluice.toml). The state folder is local/state.py's.
+(`SLUICE_API_PORT=3100`), the configuration (`local.api_port` in sluice.toml). The state folder is
+ops/state_folder.py's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import psutil
 
 from cloudformation.config import Config
 from local.emulator import PortInUseError, ensure_port_free
-from local.state import STATE_DIR_VARIABLE
+from ops.state_folder import STATE_DIR_VARIABLE
 
 # role → (the flag of `invoke up`/`invoke demo`, the environment variable)
 PORT_CHOICES = {

@@ -27,7 +27,7 @@ from cloudformation.config import Config
 from local.deploy import LocalStack
 from local.emulator import DEFAULT_REGION, aws_client, read_pidfile, stop_process
 from local.resolver import StackValues
-from local.state import STATE_DIR_VARIABLE
+from ops.state_folder import STATE_DIR_VARIABLE
 
 
 class StateFolderInUse(RuntimeError):

@@ -54,10 +54,12 @@ from local.notifications import DigestLog, SnsToFunctionBridge
 from local.pollers import SqsMapping, SqsPoller
 from local.ports import Ports, ensure_ports_free
 from local.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
+from local.running_stack import AlarmTransition
 from local.schedule import BusinessHoursSchedule, RateSchedule
 from local.sqs_metrics import QueueSampler, SqsObserver
-from local.state import DEFAULT_STATE_DIR, StatePaths
+from local.state import StatePaths
 from local.validation import body_validator
+from ops.state_folder import DEFAULT_STATE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +81,6 @@ def environment_clients(name: str, module: ModuleType) -> list[BaseClient]:
 # The faults that pause a function's event source mapping (local/chaos.py), by function.
 PAUSE_FAULTS = {"consumer": "consumer-paused"}
 EVALUATION_INTERVAL_SECONDS = 2.0
-
-
-@dataclass
-class AlarmTransition:
-    alarm: str
-    tier: str
-    old: str
-    new: str
-    time: float
-    reason: str = ""
-    clock_time: float | None = None  # the local clock's reading (business hours), when it is moved
 
 
 @dataclass

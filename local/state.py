@@ -1,24 +1,12 @@
-"""Where a local stack keeps its state: one folder, `.local/` at the project root unless SLUICE_STATE_DIR names
-another (every local task and tool reads it, so they all find the stack `SLUICE_STATE_DIR=… invoke up` started)."""
+"""What a local stack keeps in its state folder. Which folder that is (SLUICE_STATE_DIR, else `.local/`) and where
+its outputs file lies are ops/state_folder.py's: the operate tools find the stack by that file."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR_VARIABLE = "SLUICE_STATE_DIR"
-
-
-def state_dir_of(environment: Mapping[str, str]) -> Path:
-    """SLUICE_STATE_DIR's folder, or `.local/` at the project root when it is unset or empty."""
-    text = environment.get(STATE_DIR_VARIABLE, "").strip()
-    return Path(text).expanduser().resolve() if text else PROJECT_ROOT / ".local"
-
-
-DEFAULT_STATE_DIR = state_dir_of(os.environ)
+from ops.state_folder import DEFAULT_STATE_DIR, OUTPUTS_FILE
 
 
 @dataclass(frozen=True)
@@ -27,7 +15,7 @@ class StatePaths:
 
     @property
     def outputs(self) -> Path:
-        return self.root / "outputs.json"  # the stack's outputs: how every tool finds it
+        return self.root / OUTPUTS_FILE
 
     @property
     def pidfile(self) -> Path:

@@ -16,13 +16,12 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from cloudformation.config import Config, ConfigError, load_config
-from local.state import DEFAULT_PATHS
 from ops.aws import aws_errors, make_session, region_of
 from ops.deploy import stack_outputs
 from ops.errors import OpsError
+from ops.state_folder import LOCAL_OUTPUTS
 
 LOCAL = "local"
-LOCAL_OUTPUTS = DEFAULT_PATHS.outputs
 # moto accepts any credentials; explicit dummies keep a developer's real ones out of local calls.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context, Exit
 
 from local.faults import FAULTS
-from local.state import DEFAULT_PATHS, STATE_DIR_VARIABLE
+from local.state import DEFAULT_PATHS
+from ops.state_folder import STATE_DIR_VARIABLE
 from tasks.common import config_of, task
 
 if TYPE_CHECKING:  # the stack's modules are imported when a task runs: `invoke --list` stays fast

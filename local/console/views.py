@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.client import BaseClient
 
@@ -30,10 +30,8 @@ from local.dashboard_data import (
 from local.deploy import clients
 from local.faults import FAULTS
 from local.markdown_page import markdown_to_html, runbook_anchor_link
+from local.running_stack import RunningStack
 from ops.replay import replay
-
-if TYPE_CHECKING:
-    from local.runtime import LocalRuntime
 
 CONSOLE_LINKS = runbook_anchor_link("/runbook", docs="/docs/")
 # a widget's place on the 24-column grid, with CloudWatch's defaults; anything else in a body is left out
@@ -48,7 +46,7 @@ REPLAY_MARGIN = timedelta(hours=1)
 class ConsoleViews:
     """Reads the running stack for the page; AWS clients are made once, on first use."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: RunningStack) -> None:
         self._runtime = runtime
         self._clients: dict[str, BaseClient] = {}
         self._lock = threading.Lock()

@@ -9,7 +9,8 @@ from loadtest.knee import find_knee
 from loadtest.locust_stats import HistoryPoint, Row
 from loadtest.profiles import Slo
 from loadtest.reconcile import Reconciliation, S3Copy
-from loadtest.report import PLOT_FILE, REPORT_FILE, SUMMARY_FILE, RunRecord, write_report
+from loadtest.record import RunRecord
+from loadtest.report import PLOT_FILE, REPORT_FILE, SUMMARY_FILE, write_report
 from loadtest.sampler import DepthSample
 from loadtest.scenarios import SCENARIOS
 from loadtest.stack import Transition

@@ -13,7 +13,6 @@ from cloudformation.config import load_config
 from local import detach
 from local.emulator import MotoServer, PortInUseError, free_port, start_moto, write_pidfile
 from local.ports import PortChoiceError, Ports, chosen_ports, ensure_ports_free
-from local.state import state_dir_of
 
 CONFIG = load_config("local")
 
@@ -50,11 +49,6 @@ def test_a_bad_port_choice_is_one_line_naming_it(flags: dict, environment: dict,
     with pytest.raises(PortChoiceError) as raised:
         chosen_ports(CONFIG, flags, environment)
     assert str(raised.value) == message
-
-
-def test_the_state_folder_follows_sluice_state_dir(tmp_path: Path) -> None:
-    assert state_dir_of({"SLUICE_STATE_DIR": str(tmp_path)}) == tmp_path.resolve()
-    assert state_dir_of({}).name == ".local"
 
 
 def test_a_port_another_program_holds_names_the_flag_and_the_variable(listener: socket.socket) -> None:
