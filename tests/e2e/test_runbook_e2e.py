@@ -1,57 +1,91 @@
-"""The runbook's local steps are safe to follow: run as written against a local stack, they recover it and
-dead-letter nothing (issue 28: enabling the mapping once started moto's own mapping beside the local poller,
-which dead-lettered 628 events in 3 s).
+"""The runbook's local steps are safe to follow: every ```sh block of docs/runbook.md, run as written against a local
+stack while its section's cause is injected, shows the cause and leaves every event of the test stored and none
+dead-lettered (issue 28: enabling the mapping once started moto's own mapping beside the local poller, which
+dead-lettered 628 events in 3 s).
 
-The block is read from docs/runbook.md and run by bash, in a shell with the environment `invoke up --detach`
-tells people to export. `aws` is tests/e2e/aws_cli.py (the CLI's grammar over botocore: the project does not
-depend on the CLI), `invoke` the project's own, finding the test's stack through SLUICE_STATE_DIR.
+Each block runs in tests/e2e/user_shell.py's shell: the environment `invoke up --detach` tells people to paste,
+`aws` the CLI's grammar over botocore, `invoke` the project's own, the docs' default ports swapped for the test
+stack's.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import stat
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.e2e.user_shell import PROJECT, UserShell
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
-PROJECT = Path(__file__).resolve().parents[2]
-QUIET_TIMEOUT = 120
-STORE_TIMEOUT = 120
-PAUSE_SECONDS = 600  # the runbook's steps lift it long before
+QUIET_TIMEOUT = 240  # another test's fault may still be draining
+EFFECT_TIMEOUT = 120  # three canary periods, or a consumer-stopped bound, plus the metrics' delay
+STORE_TIMEOUT = 240  # a parked backlog drains once the store answers
+FAULT_SECONDS = 600  # the cause lasts until the test (or the block) lifts it
 EVENTS_PER_BATCH = 100
 
 
-def runbook_block(section: str) -> str:
-    """The first ```sh block of the runbook's `## section`."""
+def runbook_sections() -> dict[str, str]:
+    """Each `## section` of the runbook: its body."""
     text = (PROJECT / "docs/runbook.md").read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    found = re.search(r"```sh\n(.*?)```", body, re.DOTALL)
-    assert found is not None, f"no ```sh block in the runbook's {section} section"
-    return found.group(1)
+    parts = re.split(r"^## ([\w-]+)\n", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
-def shell_environment(stack, bin_dir: Path) -> dict[str, str]:
-    """The user's shell after pasting the export line of `invoke up --detach`, for the test's own stack."""
-    aws = bin_dir / "aws"
-    aws.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m tests.e2e.aws_cli "$@"\n', encoding="utf-8")
-    aws.chmod(aws.stat().st_mode | stat.S_IXUSR)
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SLUICE_"))}
-    return {
-        **clean,
-        "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), clean.get("PATH", "")]),
-        "PYTHONPATH": str(PROJECT),
-        "SLUICE_STATE_DIR": str(stack.state_dir),
-        "AWS_ENDPOINT_URL": stack.outputs["AwsEndpoint"],
-        "AWS_DEFAULT_REGION": stack.outputs["Region"],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+def local_steps(section: str) -> str:
+    """The ```sh block of the runbook's `section`: its local steps."""
+    found = re.findall(r"```sh\n(.*?)```", runbook_sections()[section], re.DOTALL)
+    assert len(found) == 1, f"the runbook's {section} section has {len(found)} ```sh blocks, not one"
+    return found[0]
+
+
+def alarm_is(state: str, row: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: status["alarms"][f"sluice-local-{row}"] == state
+
+
+@dataclass(frozen=True)
+class WalkThrough:
+    section: str
+    cause: str  # the local fault that makes the section's alarm fire
+    effect: Callable[[dict[str, Any]], bool]  # what the person on call would be looking at when they start
+    shows: tuple[str, ...]  # what the steps' output must show them
+
+
+WALK_THROUGHS = (
+    # a stuck mapping: the steps themselves lift the fault (their last line)
+    WalkThrough(
+        "consumer-stopped",
+        "consumer-paused",
+        # (a receive already under way when the fault began may still take some of the test's events)
+        lambda status: alarm_is("ALARM", "consumer-stopped-high")(status) and status["queues"]["ingest"]["visible"] > 0,
+        ("faults     consumer-paused", "consumer-paused: lifted"),
+    ),
+    # the database unreachable: the steps show the canary's reason and the children beside it
+    WalkThrough(
+        "canary-failing",
+        "db-down",
+        alarm_is("ALARM", "canary-failing-high"),
+        ("faults     db-down", "ALARM             sluice-local-canary-failing-high", "reason=not stored within"),
+    ),
+)
+
+
+def test_every_runbook_section_with_local_steps_is_walked_through() -> None:
+    # GIVEN the runbook's sections that have a ```sh block of local steps
+    with_steps = {name for name, body in runbook_sections().items() if "```sh\n" in body}
+    # THEN each has a walk-through below, and each walk-through a section
+    assert with_steps == {walk.section for walk in WALK_THROUGHS}
+
+
+def quiet(status: dict[str, Any]) -> bool:
+    """No fault, nothing waiting in the ingest or dead-letter queue, nothing parked."""
+    queues = [status["queues"][name] for name in ("ingest", "dead_letter")]
+    idle = all(queue["visible"] == 0 and queue["in_flight"] == 0 for queue in queues)
+    return idle and not status["chaos"] and status["parked_objects"] == 0
 
 
 def send(stack, label: str) -> list[str]:
@@ -60,44 +94,34 @@ def send(stack, label: str) -> list[str]:
     return list(response.json()["ids"])
 
 
-def test_the_local_consumer_stopped_steps_store_every_event_and_dead_letter_none(local_stack, tmp_path: Path):
+@pytest.mark.parametrize("walk", WALK_THROUGHS, ids=lambda walk: walk.section)
+def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, walk: WalkThrough, tmp_path: Path):
     stack = local_stack
-    # GIVEN a stack with no fault and nothing dead-lettered or waiting
+    shell = UserShell(stack, tmp_path)
+    # GIVEN a stack with no fault and nothing dead-lettered, waiting or parked
     for fault in stack.status()["chaos"]:
         stack.lift(fault)
-
-    def quiet(status: dict) -> bool:
-        queues = [status["queues"][name] for name in ("ingest", "dead_letter")]
-        return all(queue["visible"] == 0 and queue["in_flight"] == 0 for queue in queues)
-
-    before = stack.wait_until(quiet, QUIET_TIMEOUT, "empty ingest and dead-letter queues")
-    # AND the consumer-paused fault, with events waiting on it
-    stack.inject("consumer-paused", PAUSE_SECONDS)
-    waiting = send(stack, "before")
-    stack.wait_until(
-        lambda status: status["queues"]["ingest"]["visible"] >= EVENTS_PER_BATCH, QUIET_TIMEOUT, "events waiting"
-    )
-    # WHEN the runbook's local recovery steps are run as written
-    steps = runbook_block("consumer-stopped")
-    ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", steps],
-        cwd=PROJECT,
-        env=shell_environment(stack, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert ran.returncode == 0, f"the runbook's steps failed:\n{ran.stdout}\n{ran.stderr}"
-    # AND clients go on sending (moto's own mapping, had it been started, would take these inside SendMessage)
-    after = send(stack, "after")
-    # THEN every event of theirs is stored
+    before = stack.wait_until(quiet, QUIET_TIMEOUT, "no fault, empty ingest and dead-letter queues, nothing parked")
+    # AND the section's cause, with the test's events sent into it, until its alarm is what the person sees
+    stack.inject(walk.cause, FAULT_SECONDS)
+    try:
+        waiting = send(stack, f"{walk.section} before")
+        stack.wait_until(walk.effect, EFFECT_TIMEOUT, f"{walk.cause}'s effect")
+        # WHEN the section's local steps are run as written
+        ran = shell.run_after_export(local_steps(walk.section))
+        # AND clients go on sending (moto's own mapping, had a step started it, would take these inside SendMessage)
+        after = send(stack, f"{walk.section} after")
+    finally:
+        # AND the cause is fixed (a fault the steps lifted is already gone: lifting it again is a no-op)
+        stack.lift(walk.cause)
+    # THEN the steps succeeded and showed the cause
+    assert ran.returncode == 0, f"the runbook's {walk.section} steps failed:\n{ran}"
+    for shown in walk.shows:
+        assert shown in ran.stdout, f"the {walk.section} steps did not show {shown!r}:\n{ran}"
+    # AND every event of the test is stored
     stack.wait_stored(waiting + after, STORE_TIMEOUT)
-    # AND none was dead-lettered or archived
-    status = stack.status()
+    # AND none was dead-lettered or archived, and the consumer's mapping reads Enabled
+    status = stack.wait_until(lambda status: status["parked_objects"] == 0, STORE_TIMEOUT, "nothing parked")
     assert status["queues"]["dead_letter"] == {"visible": 0, "in_flight": 0}
     assert status["archive_objects"] == before["archive_objects"]
-    # AND the fault is lifted and the mapping reads Enabled, the state the runbook's steps left it in
-    assert "consumer-paused" not in status["chaos"]
-    assert status["mappings"]["consumer"] == "Enabled"
-    assert "consumer-paused" in ran.stdout  # `invoke status` showed the fault the last step lifted
+    assert not status["chaos"] and status["mappings"]["consumer"] == "Enabled"
