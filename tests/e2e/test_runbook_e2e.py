@@ -1,29 +1,35 @@
 """The runbook's local steps are safe to follow: every ```sh block of docs/runbook.md, run as written against a local
-stack while its section's cause is injected, shows the cause and leaves every event of the test stored and none
-dead-lettered (issue 28: enabling the mapping once started moto's own mapping beside the local poller, which
-dead-lettered 628 events in 3 s).
+stack with its section's cause injected, shows the cause, and afterwards every event of the test is stored and the
+steps dead-lettered nothing (issue 28: enabling the mapping once started moto's own mapping beside the local poller,
+which dead-lettered 628 events in 3 s). Where the cause itself dead-letters events (events-archived: a crashing
+consumer), the section's steps are the replay that brings them back, and nothing may be dead-lettered after them.
 
-Each block runs in tests/e2e/user_shell.py's shell: the environment `invoke up --detach` tells people to paste,
-`aws` the CLI's grammar over botocore, `invoke` the project's own, the docs' default ports swapped for the test
-stack's.
+Each block runs in tests/e2e/user_shell.py's shell after the export line `invoke up --detach` prints, with `SINCE`
+set to when the test began; `aws` is the CLI's grammar over botocore, `invoke` the project's own, the docs' default
+ports swapped for the test stack's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.user_shell import PROJECT, UserShell
+from tests.e2e.clients import drained
+from tests.e2e.user_shell import PROJECT, Ran, UserShell
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 QUIET_TIMEOUT = 240  # another test's fault may still be draining
-EFFECT_TIMEOUT = 120  # three canary periods, or a consumer-stopped bound, plus the metrics' delay
+EFFECT_TIMEOUT = (
+    180  # three canary periods, a consumer-stopped bound, or five crashed receives, plus the metrics' delay
+)
 STORE_TIMEOUT = 240  # a parked backlog drains once the store answers
 FAULT_SECONDS = 600  # the cause lasts until the test (or the block) lifts it
 EVENTS_PER_BATCH = 100
@@ -53,6 +59,8 @@ class WalkThrough:
     cause: str  # the local fault that makes the section's alarm fire
     effect: Callable[[dict[str, Any]], bool]  # what the person on call would be looking at when they start
     shows: tuple[str, ...]  # what the steps' output must show them
+    fixed_first: bool = False  # the section says: fix the cause, then run the steps
+    canary: bool = True  # off where its own events, dead-lettered by the cause after the steps, would blur the count
 
 
 WALK_THROUGHS = (
@@ -70,6 +78,15 @@ WALK_THROUGHS = (
         "db-down",
         alarm_is("ALARM", "canary-failing-high"),
         ("faults     db-down", "ALARM             sluice-local-canary-failing-high", "reason=not stored within"),
+    ),
+    # a consumer that crashed on every batch until its records were dead-lettered and archived: fixed, then replayed
+    WalkThrough(
+        "events-archived",
+        "consumer-crash",
+        lambda status: alarm_is("ALARM", "events-archived-low")(status) and drained(status),
+        ("would send ", "sent "),
+        fixed_first=True,
+        canary=False,
     ),
 )
 
@@ -94,6 +111,27 @@ def send(stack, label: str) -> list[str]:
     return list(response.json()["ids"])
 
 
+def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> tuple[Ran, list[str], list[str], dict]:
+    """Inject the cause, send the test's events into it, run the section's steps; the cause is lifted after."""
+    stack.inject(walk.cause, FAULT_SECONDS)
+    try:
+        waiting = send(stack, f"{walk.section} before")
+        stack.wait_until(walk.effect, EFFECT_TIMEOUT, f"{walk.cause}'s effect")
+        if walk.fixed_first:
+            stack.lift(walk.cause)
+            # the cause did dead-letter some of the test's events: the steps have something to bring back
+            assert stack.stored_ids(waiting) < set(waiting), f"{walk.cause} dead-lettered none of the test's events"
+        before_steps = stack.status()
+        # WHEN the section's local steps are run as written
+        ran = shell.run_after_export(f"SINCE={began}\n{local_steps(walk.section)}")
+        # AND clients go on sending (moto's own mapping, had a step started it, would take these inside SendMessage)
+        after = send(stack, f"{walk.section} after")
+    finally:
+        # AND the cause is fixed (a fault already lifted, by the test or by the steps, is lifted again: a no-op)
+        stack.lift(walk.cause)
+    return ran, waiting, after, before_steps
+
+
 @pytest.mark.parametrize("walk", WALK_THROUGHS, ids=lambda walk: walk.section)
 def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, walk: WalkThrough, tmp_path: Path):
     stack = local_stack
@@ -102,26 +140,23 @@ def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, wal
     for fault in stack.status()["chaos"]:
         stack.lift(fault)
     before = stack.wait_until(quiet, QUIET_TIMEOUT, "no fault, empty ingest and dead-letter queues, nothing parked")
+    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")  # what the reader puts in SINCE: when it began
     # AND the section's cause, with the test's events sent into it, until its alarm is what the person sees
-    stack.inject(walk.cause, FAULT_SECONDS)
-    try:
-        waiting = send(stack, f"{walk.section} before")
-        stack.wait_until(walk.effect, EFFECT_TIMEOUT, f"{walk.cause}'s effect")
-        # WHEN the section's local steps are run as written
-        ran = shell.run_after_export(local_steps(walk.section))
-        # AND clients go on sending (moto's own mapping, had a step started it, would take these inside SendMessage)
-        after = send(stack, f"{walk.section} after")
-    finally:
-        # AND the cause is fixed (a fault the steps lifted is already gone: lifting it again is a no-op)
-        stack.lift(walk.cause)
+    canary_off = contextlib.nullcontext() if walk.canary else stack.canary_paused()
+    with canary_off:
+        ran, waiting, after, before_steps = cause_then_steps(stack, shell, walk, began)
     # THEN the steps succeeded and showed the cause
     assert ran.returncode == 0, f"the runbook's {walk.section} steps failed:\n{ran}"
     for shown in walk.shows:
         assert shown in ran.stdout, f"the {walk.section} steps did not show {shown!r}:\n{ran}"
-    # AND every event of the test is stored
+    # AND every event of the test is stored, as the runbook's reconcile of the clients' ids says too
     stack.wait_stored(waiting + after, STORE_TIMEOUT)
-    # AND none was dead-lettered or archived, and the consumer's mapping reads Enabled
+    (shell.root / "accepted-ids.txt").write_text("\n".join(waiting + after) + "\n", encoding="utf-8")
+    reconciled = shell.run_after_export("invoke reconcile --ids accepted-ids.txt")
+    assert reconciled.returncode == 0 and "missing: none" in reconciled.stdout, str(reconciled)
+    # AND the steps dead-lettered nothing: nothing in the dead-letter queue, no archive object since they ran
     status = stack.wait_until(lambda status: status["parked_objects"] == 0, STORE_TIMEOUT, "nothing parked")
     assert status["queues"]["dead_letter"] == {"visible": 0, "in_flight": 0}
-    assert status["archive_objects"] == before["archive_objects"]
+    # (and where the cause itself dead-letters nothing, nothing since the test began)
+    assert status["archive_objects"] == (before_steps if walk.fixed_first else before)["archive_objects"]
     assert not status["chaos"] and status["mappings"]["consumer"] == "Enabled"
