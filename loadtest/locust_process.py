@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtest.errors import LoadTestError
@@ -139,6 +139,8 @@ def worker_command(plan: LocustPlan, port: int, index: int) -> list[str]:
 
 def commands(plan: LocustPlan, port: int | None = None) -> list[list[str]]:
     """The processes to start, the one that decides the run first."""
+    # Locust runs in the project root: a run folder relative to the caller's directory would land there instead
+    plan = replace(plan, folder=plan.folder.absolute())
     if plan.workers <= 0:
         return [single_command(plan)]
     port = port or free_port()

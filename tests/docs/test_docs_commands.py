@@ -33,7 +33,8 @@ DOCS = [
 RUNS_LOCALLY = {"synth", "cost", "load -s list", "load --scenario list", "--list"}
 
 _INLINE = re.compile(r"`((?:[\w./$()]*/)?invoke [^`]+)`")
-_IN_BLOCK = re.compile(r"(?:^|\s)((?:[\w./$()]*/)?invoke\s.*?)(?:\s*&)?(?:\s+#.*)?\s*$")
+# the command ends before a pipe (`invoke logs | grep …`), a trailing `&` or a comment
+_IN_BLOCK = re.compile(r"(?:^|\s)((?:[\w./$()]*/)?invoke\s.*?)(?:\s*&)?(?:\s+\|.*)?(?:\s+#.*)?\s*$")
 _PLACEHOLDER = re.compile(r"^(?:<.*>|[A-Z][A-Z0-9_]*|\.\.\.|…|.*\|.*)$")
 
 

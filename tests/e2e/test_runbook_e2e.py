@@ -1,57 +1,114 @@
-"""The runbook's local steps are safe to follow: run as written against a local stack, they recover it and
-dead-letter nothing (issue 28: enabling the mapping once started moto's own mapping beside the local poller,
-which dead-lettered 628 events in 3 s).
+"""The runbook's local steps are safe to follow: every ```sh block of docs/runbook.md, run as written against a local
+stack with its section's cause injected, shows the cause, and afterwards every event of the test is stored and the
+steps dead-lettered nothing (issue 28: enabling the mapping once started moto's own mapping beside the local poller,
+which dead-lettered 628 events in 3 s). Where the cause itself dead-letters events (events-archived: a crashing
+consumer), the section's steps are the replay that brings them back, and nothing may be dead-lettered after them.
 
-The block is read from docs/runbook.md and run by bash, in a shell with the environment `invoke up --detach`
-tells people to export. `aws` is tests/e2e/aws_cli.py (the CLI's grammar over botocore: the project does not
-depend on the CLI), `invoke` the project's own, finding the test's stack through SLUICE_STATE_DIR.
+Each block runs in tests/e2e/user_shell.py's shell after the export line `invoke up --detach` prints, with `SINCE`
+set to when the test began; `aws` is the CLI's grammar over botocore, `invoke` the project's own, the docs' default
+ports swapped for the test stack's.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
-import stat
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.e2e.clients import drained
+from tests.e2e.user_shell import PROJECT, Ran, UserShell
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
-PROJECT = Path(__file__).resolve().parents[2]
-QUIET_TIMEOUT = 120
-STORE_TIMEOUT = 120
-PAUSE_SECONDS = 600  # the runbook's steps lift it long before
+QUIET_TIMEOUT = 240  # another test's fault may still be draining
+EFFECT_TIMEOUT = (
+    180  # three canary periods, a consumer-stopped bound, or five crashed receives, plus the metrics' delay
+)
+STORE_TIMEOUT = 240  # a parked backlog drains once the store answers
+FAULT_SECONDS = 600  # the cause lasts until the test (or the block) lifts it
 EVENTS_PER_BATCH = 100
 
 
-def runbook_block(section: str) -> str:
-    """The first ```sh block of the runbook's `## section`."""
+def runbook_sections() -> dict[str, str]:
+    """Each `## section` of the runbook: its body."""
     text = (PROJECT / "docs/runbook.md").read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    found = re.search(r"```sh\n(.*?)```", body, re.DOTALL)
-    assert found is not None, f"no ```sh block in the runbook's {section} section"
-    return found.group(1)
+    parts = re.split(r"^## ([\w-]+)\n", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
-def shell_environment(stack, bin_dir: Path) -> dict[str, str]:
-    """The user's shell after pasting the export line of `invoke up --detach`, for the test's own stack."""
-    aws = bin_dir / "aws"
-    aws.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m tests.e2e.aws_cli "$@"\n', encoding="utf-8")
-    aws.chmod(aws.stat().st_mode | stat.S_IXUSR)
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SLUICE_"))}
-    return {
-        **clean,
-        "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), clean.get("PATH", "")]),
-        "PYTHONPATH": str(PROJECT),
-        "SLUICE_STATE_DIR": str(stack.state_dir),
-        "AWS_ENDPOINT_URL": stack.outputs["AwsEndpoint"],
-        "AWS_DEFAULT_REGION": stack.outputs["Region"],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+def local_steps(section: str) -> str:
+    """The ```sh block of the runbook's `section`: its local steps."""
+    found = re.findall(r"```sh\n(.*?)```", runbook_sections()[section], re.DOTALL)
+    assert len(found) == 1, f"the runbook's {section} section has {len(found)} ```sh blocks, not one"
+    return found[0]
+
+
+def alarm_is(state: str, row: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: status["alarms"][f"sluice-local-{row}"] == state
+
+
+@dataclass(frozen=True)
+class WalkThrough:
+    section: str
+    cause: str  # the local fault that makes the section's alarm fire
+    effect: Callable[[dict[str, Any]], bool]  # what the person on call would be looking at when they start
+    shows: tuple[str, ...]  # what the steps' output must show them
+    fixed_first: bool = False  # the section says: fix the cause, then run the steps
+    canary: bool = True  # off where its own events, dead-lettered by the cause after the steps, would blur the count
+
+
+WALK_THROUGHS = (
+    # a stuck mapping: the steps themselves lift the fault (their last line)
+    WalkThrough(
+        "consumer-stopped",
+        "consumer-paused",
+        # (a receive already under way when the fault began may still take some of the test's events)
+        lambda status: alarm_is("ALARM", "consumer-stopped-high")(status) and status["queues"]["ingest"]["visible"] > 0,
+        ("faults     consumer-paused", "consumer-paused: lifted"),
+    ),
+    # the database unreachable: the steps show the canary's reason and the children beside it
+    WalkThrough(
+        "canary-failing",
+        "db-down",
+        alarm_is("ALARM", "canary-failing-high"),
+        ("faults     db-down", "ALARM             sluice-local-canary-failing-high", "reason=not stored within"),
+    ),
+    # a consumer that crashed on every batch until its records were dead-lettered and archived: fixed, then replayed
+    WalkThrough(
+        "events-archived",
+        "consumer-crash",
+        alarm_is("ALARM", "events-archived-low"),
+        ("would send ", "sent "),
+        fixed_first=True,
+        canary=False,
+    ),
+)
+
+
+def test_every_runbook_section_with_local_steps_is_walked_through() -> None:
+    # GIVEN the runbook's sections that have a ```sh block of local steps
+    with_steps = {name for name, body in runbook_sections().items() if "```sh\n" in body}
+    # THEN each has a walk-through below, and each walk-through a section
+    assert with_steps == {walk.section for walk in WALK_THROUGHS}
+
+
+# Out of ALARM before a walk-through starts, so that its effect is its own cause's, not the last test's: the incident
+# (and so every child: canary-failing, consumer-stopped) and events-archived.
+CLEAR_FIRST = ("ingestion-at-risk-high", "events-archived-low")
+
+
+def quiet(status: dict[str, Any]) -> bool:
+    """No fault, nothing waiting in the ingest or dead-letter queue, nothing parked, CLEAR_FIRST out of ALARM."""
+    queues = [status["queues"][name] for name in ("ingest", "dead_letter")]
+    idle = all(queue["visible"] == 0 and queue["in_flight"] == 0 for queue in queues)
+    cleared = not any(alarm_is("ALARM", row)(status) for row in CLEAR_FIRST)
+    return idle and cleared and not status["chaos"] and status["parked_objects"] == 0
 
 
 def send(stack, label: str) -> list[str]:
@@ -60,52 +117,53 @@ def send(stack, label: str) -> list[str]:
     return list(response.json()["ids"])
 
 
-def test_the_local_consumer_stopped_steps_store_every_event_and_dead_letter_none(local_stack, tmp_path: Path):
+def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> tuple[Ran, list[str], list[str], dict]:
+    """Inject the cause, send the test's events into it, run the section's steps; the cause is lifted after."""
+    stack.inject(walk.cause, FAULT_SECONDS)
+    try:
+        waiting = send(stack, f"{walk.section} before")
+        stack.wait_until(walk.effect, EFFECT_TIMEOUT, f"{walk.cause}'s effect")
+        if walk.fixed_first:  # fixed, and what was still retrying drained: the rest is what the steps bring back
+            stack.lift(walk.cause)
+            stack.wait_until(drained, STORE_TIMEOUT, "the backlog drained once the cause was fixed")
+            # the cause did dead-letter some of the test's events: the steps have something to bring back
+            assert stack.stored_ids(waiting) < set(waiting), f"{walk.cause} dead-lettered none of the test's events"
+        before_steps = stack.status()
+        # WHEN the section's local steps are run as written
+        ran = shell.run_after_export(f"SINCE={began}\n{local_steps(walk.section)}")
+        # AND clients go on sending (moto's own mapping, had a step started it, would take these inside SendMessage)
+        after = send(stack, f"{walk.section} after")
+    finally:
+        # AND the cause is fixed (a fault already lifted, by the test or by the steps, is lifted again: a no-op)
+        stack.lift(walk.cause)
+    return ran, waiting, after, before_steps
+
+
+@pytest.mark.parametrize("walk", WALK_THROUGHS, ids=lambda walk: walk.section)
+def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, walk: WalkThrough, tmp_path: Path):
     stack = local_stack
-    # GIVEN a stack with no fault and nothing dead-lettered or waiting
+    shell = UserShell(stack, tmp_path)
+    # GIVEN a stack with no fault, nothing dead-lettered, waiting or parked, and no incident open
     for fault in stack.status()["chaos"]:
         stack.lift(fault)
-
-    def quiet(status: dict) -> bool:
-        queues = [status["queues"][name] for name in ("ingest", "dead_letter")]
-        return all(queue["visible"] == 0 and queue["in_flight"] == 0 for queue in queues)
-
-    before = stack.wait_until(quiet, QUIET_TIMEOUT, "empty ingest and dead-letter queues")
-    # AND the consumer-paused fault, with events waiting on it (queued by the time of their 202; a message holds
-    # several events, so the queue counts fewer messages than events)
-    stack.inject("consumer-paused", PAUSE_SECONDS)
-    try:
-        waiting = send(stack, "before")
-        stack.wait_until(
-            lambda status: status["queues"]["ingest"]["visible"] > 0 and status["queues"]["ingest"]["in_flight"] == 0,
-            QUIET_TIMEOUT,
-            "events waiting",
-        )
-        # WHEN the runbook's local recovery steps are run as written
-        steps = runbook_block("consumer-stopped")
-        ran = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", steps],
-            cwd=PROJECT,
-            env=shell_environment(stack, tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    finally:  # a failing test must not leave the group's stack paused for the tests after it
-        left_paused = "consumer-paused" in stack.status()["chaos"]
-        if left_paused:
-            stack.lift("consumer-paused")
-    assert ran.returncode == 0, f"the runbook's steps failed:\n{ran.stdout}\n{ran.stderr}"
-    # AND clients go on sending (moto's own mapping, had it been started, would take these inside SendMessage)
-    after = send(stack, "after")
-    # THEN every event of theirs is stored
+    before = stack.wait_until(quiet, QUIET_TIMEOUT, "a quiet stack (no fault, no backlog, no incident)")
+    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")  # what the reader puts in SINCE: when it began
+    # AND the section's cause, with the test's events sent into it, until its alarm is what the person sees
+    canary_off = contextlib.nullcontext() if walk.canary else stack.canary_paused()
+    with canary_off:
+        ran, waiting, after, before_steps = cause_then_steps(stack, shell, walk, began)
+    # THEN the steps succeeded and showed the cause
+    assert ran.returncode == 0, f"the runbook's {walk.section} steps failed:\n{ran}"
+    for shown in walk.shows:
+        assert shown in ran.stdout, f"the {walk.section} steps did not show {shown!r}:\n{ran}"
+    # AND every event of the test is stored, as the runbook's reconcile of the clients' ids says too
     stack.wait_stored(waiting + after, STORE_TIMEOUT)
-    # AND none was dead-lettered or archived
-    status = stack.status()
+    (shell.root / "accepted-ids.txt").write_text("\n".join(waiting + after) + "\n", encoding="utf-8")
+    reconciled = shell.run_after_export("invoke reconcile --ids accepted-ids.txt")
+    assert reconciled.returncode == 0 and "missing: none" in reconciled.stdout, str(reconciled)
+    # AND the steps dead-lettered nothing: nothing in the dead-letter queue, no archive object since they ran
+    status = stack.wait_until(lambda status: status["parked_objects"] == 0, STORE_TIMEOUT, "nothing parked")
     assert status["queues"]["dead_letter"] == {"visible": 0, "in_flight": 0}
-    assert status["archive_objects"] == before["archive_objects"]
-    # AND the runbook's steps lifted the fault, and the mapping reads Enabled, the state they left it in
-    assert not left_paused
-    assert status["mappings"]["consumer"] == "Enabled"
-    assert "consumer-paused" in ran.stdout  # `invoke status` showed the fault the last step lifted
+    # (and where the cause itself dead-letters nothing, nothing since the test began)
+    assert status["archive_objects"] == (before_steps if walk.fixed_first else before)["archive_objects"]
+    assert not status["chaos"] and status["mappings"]["consumer"] == "Enabled"

@@ -63,6 +63,17 @@ def test_a_single_process_run_is_headless_bounded_and_reports(tmp_path) -> None:
     assert command[command.index("--sluice-run-dir") + 1] == str(tmp_path)
 
 
+def test_a_relative_run_folder_is_the_callers_for_locust_too(tmp_path, monkeypatch) -> None:
+    # GIVEN a run folder relative to the caller's directory, which is not the project root Locust runs in
+    monkeypatch.chdir(tmp_path)
+    relative = LocustPlan(get_scenario("smoke"), OUTPUTS["ApiUrl"], "local", 4, 8.0, 15.0, 0, Path("reports/run"))
+    # WHEN the command is built
+    (command,) = commands(relative)
+    # THEN every path Locust writes to is under the caller's directory (`invoke load` checks its statistics there)
+    for option in ("--sluice-run-dir", "--logfile", "--csv", "--html"):
+        assert command[command.index(option) + 1].startswith(str(tmp_path / "reports" / "run")), option
+
+
 def test_a_distributed_run_is_one_master_and_n_workers_on_localhost(tmp_path) -> None:
     master, *workers = commands(plan(tmp_path, workers=3), port=5599)
     assert len(workers) == 3
