@@ -20,7 +20,7 @@ from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
 CONFIG = load_config("local")
 # The local stand-in for CloudWatch's metric delay: a period is evaluated once the publisher has sent it (settle),

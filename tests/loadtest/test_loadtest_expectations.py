@@ -89,11 +89,21 @@ def test_bad_input_needs_the_4xx_alarm_and_nothing_else() -> None:
     assert failed(check_expectations(expectations, SLO, observed(both))) == ["every other alarm stays OK"]
 
 
-def test_db_outage_needs_retries_and_queue_age_alarms_no_dead_letter_and_zero_loss() -> None:
+OUTAGE_ALARMS = [
+    went("sluice-local-retries-low"),
+    went("sluice-local-canary-failing-high"),
+    went("sluice-local-ingestion-at-risk-high"),
+]
+
+
+def test_db_outage_needs_retries_told_one_page_no_dead_letter_and_zero_loss() -> None:
     expectations = SCENARIOS["db-outage"].expectations
-    transitions = [went("sluice-local-retries-low"), went("sluice-local-queue-age-low")]
-    # GIVEN both alarms fired and everything was stored after the outage: passes
+    transitions = OUTAGE_ALARMS
+    # GIVEN the retries alarm and the incident fired and everything was stored after the outage: passes
     assert failed(check_expectations(expectations, SLO, observed(transitions))) == []
+    # GIVEN the old expectation's queue-age instead of the incident (parked events never age in the queue): fails
+    queue_age = [went("sluice-local-retries-low"), went("sluice-local-queue-age-low")]
+    assert failed(check_expectations(expectations, SLO, observed(queue_age))) == ["ingestion-at-risk alarm fires"]
     # GIVEN 3 ids were lost: the loss check fails
     lossy = Reconciliation(900, 1200, 1197, ("a", "b", "c"), 0, 0)
     assert failed(check_expectations(expectations, SLO, observed(transitions, result=lossy))) == ["zero loss"]
@@ -129,7 +139,6 @@ def test_a_run_without_requests_never_passes() -> None:
 
 def test_db_outage_checks_errors_but_not_latency() -> None:
     slow = Row("Aggregated", 1000, 0, 20.0, 40.0, 2000.0)
-    transitions = [went("sluice-local-retries-low"), went("sluice-local-queue-age-low")]
-    checks = check_expectations(SCENARIOS["db-outage"].expectations, SLO, observed(transitions, totals=slow))
+    checks = check_expectations(SCENARIOS["db-outage"].expectations, SLO, observed(OUTAGE_ALARMS, totals=slow))
     assert failed(checks) == []
     assert "error ratio ≤ 1.00%" in [check.name for check in checks]

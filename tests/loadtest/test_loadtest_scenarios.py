@@ -53,7 +53,7 @@ def test_db_outage_outlasts_five_receives_but_not_the_retry_window_and_needs_no_
     assert scenario.fault is not None and scenario.fault.name == "db-down"
     assert 5 * config.visibility_timeout_seconds < scenario.fault.seconds < config.queue.retry_window_seconds
     assert not scenario.replay
-    assert {"retries", "queue-age"} <= scenario.expectations.must_fire
+    assert {"retries", "ingestion-at-risk"} <= scenario.expectations.must_fire
     assert {"dlq-visible", "events-archived"} <= scenario.expectations.must_stay_ok
 
 
