@@ -8,7 +8,6 @@ only its own requests: the stack is shared, and the canary and other tests call 
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
@@ -22,6 +21,7 @@ from functions.common.item import decode
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 from tests.e2e.clients import drained
+from tests.raw_http import exact_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -198,15 +198,8 @@ def emulator_request(
 ) -> tuple[int, str]:
     """One request to the emulator's port with exactly these headers (Host too, when given)."""
     endpoint = urlsplit(local_stack.outputs["AwsEndpoint"])
-    connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
-    connection.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
-    for name, value in {**headers, "Content-Length": str(len(body))}.items():
-        connection.putheader(name, value)
-    connection.endheaders(body)
-    response = connection.getresponse()
-    answer = response.status, response.read().decode(errors="replace")
-    connection.close()
-    return answer
+    assert endpoint.hostname is not None and endpoint.port is not None
+    return exact_request(endpoint.hostname, endpoint.port, method, path, headers, body)
 
 
 def signed_as(service: str) -> dict[str, str]:

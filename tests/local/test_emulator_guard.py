@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from local.emulator import DUMMY_CREDENTIALS, MotoServer, aws_client
 from local.emulator_guard import LocalOnly
+from tests.raw_http import exact_request
 
 KEY_VALUE = "guarded-key-value-0123456789"
 # what botocore signs with; moto reads the service from it (the signature itself is never checked)
@@ -27,15 +28,7 @@ AUTHORIZATION = (
 
 def request(moto: MotoServer, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, str]:
     """One raw request to the server, with exactly these headers (Host too, when given)."""
-    connection = http.client.HTTPConnection(moto.host, moto.port, timeout=10)
-    connection.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
-    for name, value in {**headers, "Content-Length": str(len(body))}.items():
-        connection.putheader(name, value)
-    connection.endheaders(body)
-    response = connection.getresponse()
-    answer = response.status, response.read().decode()
-    connection.close()
-    return answer
+    return exact_request(moto.host, moto.port, method, path, headers, body, timeout=10)
 
 
 @pytest.fixture(scope="module")
