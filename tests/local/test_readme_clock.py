@@ -18,8 +18,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def readme_clock_command() -> list[str]:
-    text = " ".join((PROJECT / "README.md").read_text(encoding="utf-8").split())
-    found = re.search(r"`(curl -XPOST \$CONTROL/clock [^`]*)`", text)
+    """The README's line that moves the clock to a moment (`curl … $CONTROL/clock … {"at": "…"}`)."""
+    text = (PROJECT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^(curl .*-XPOST \$CONTROL/clock .*\"at\": \".*)$", text, re.MULTILINE)
     assert found is not None, "the README's clock command is gone"
     return shlex.split(found.group(1))
 
@@ -33,7 +34,8 @@ def test_the_readme_clock_command_moves_the_clock() -> None:
     body = words[words.index("-d") + 1]
     try:
         # WHEN it is sent as written (curl -XPOST with its -H and -d)
-        response = requests.post(words[2].replace("$CONTROL", server.url), data=body, headers=headers, timeout=10)
+        url = next(word for word in words if word.startswith("$CONTROL/"))
+        response = requests.post(url.replace("$CONTROL", server.url), data=body, headers=headers, timeout=10)
     finally:
         server.stop()
     # THEN the clock reads the moment it names
