@@ -362,14 +362,6 @@ def analytics_store_counts(
     return counts
 
 
-def analytics_line_counts(
-    s3: Any, bucket: str, prefixes: Iterable[str], *, progress_stream: Any = None
-) -> tuple[Counter[str], int]:
-    """(lines per event id, objects read) under `prefixes` of the S3 analytics store."""
-    counts = analytics_store_counts(s3, bucket, prefixes, progress_stream=progress_stream)
-    return counts.lines, counts.objects
-
-
 def _event_ids(data: bytes, name: str) -> list[str]:
     """The event ids of one store object, one per line; OpsError naming the object when it is not one."""
     try:
