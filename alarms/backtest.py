@@ -1,7 +1,7 @@
 """How the alarm table would have behaved on recorded history: the shared evaluation replayed period by period.
 
 `replay(definitions, history, tiers)` evaluates every metric alarm at each period end of the history with
-alarms.evaluation (as CloudWatch would just after that period completes), then the composites over the new
+alarms.engine.evaluation (as CloudWatch would just after that period completes), then the composites over the new
 states, and returns every transition. `summarize` turns them into what a person cares about: episodes, time
 in ALARM, pages (an ALARM transition whose actions reach the high-tier topic), low-tier notifications and how
 many of those fall outside business hours (the notifier holds them for the digest), and the time from a
@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alarms.definitions import Definitions
-from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
-from alarms.rules import composite_state, evaluation_order, rule_children
-from dashboards.metric_math import Series
+from alarms.engine.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
+from alarms.engine.metric_math import Series
+from alarms.engine.rules import composite_state, evaluation_order, rule_children
 
 # AlarmActions that reach people are these topic names after resolution (see ops.backtest): the low tier through
 # the notifier (held outside business hours), or straight to its people (NOTIFY: undelivered pages, never held).

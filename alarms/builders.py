@@ -22,8 +22,8 @@ from alarms.table import (
     composite_definitions,
     notified_tiers,
 )
-from cloudformation.config import Config
 from cloudformation.template import Stack
+from core.config import Config
 from dashboards.catalog import Catalog, Expression, Metric, Signal, build_catalog
 
 

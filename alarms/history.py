@@ -18,7 +18,7 @@ from typing import Any
 
 from alarms.backtest import History, Marker, history_step, recorded_stat, stat_key
 from alarms.definitions import Definitions
-from alarms.evaluation import MetricAlarm
+from alarms.engine.evaluation import MetricAlarm
 
 RECORDING_FILE = "metrics.json"
 DAY = 86_400

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cloudformation.config import Config
+from core.config import Config
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alarms.stopped_consumer import stopped_consumer_bound
-from cloudformation.config import Config
-from cloudformation.slo import burn_windows, span
+from core.config import Config
+from core.slo import burn_windows, span
 from dashboards.catalog import Catalog, burn_rate_id
 
 Tier = Literal["low", "high"]
@@ -386,7 +386,7 @@ def _canary_rows(config: Config) -> list[AlarmSpec]:
 
 
 def _burn_rate_rows(config: Config) -> list[AlarmSpec]:
-    """The error budget's burn-rate alarms (cloudformation.slo): one alarm per window of each pair, judged on its
+    """The error budget's burn-rate alarms (core.slo): one alarm per window of each pair, judged on its
     latest datapoint — a whole window's requests, summed over one period as long as the window."""
     rows = []
     for pair in burn_windows(config.monitoring):

@@ -1,7 +1,7 @@
 """Our metric math against CloudWatch's: an alarm's expressions as CloudWatch computed them beside the same
-expressions evaluated by alarms.evaluation on CloudWatch's own raw inputs, period by period.
+expressions evaluated by alarms.engine.evaluation on CloudWatch's own raw inputs, period by period.
 
-The alarms/evaluation.py evaluator (the local stack's and the backtest's) rests on metric-math semantics; this
+The alarms/engine/evaluation.py evaluator (the local stack's and the backtest's) rests on metric-math semantics; this
 is where a deployed stack confirms or refutes them. Nothing here reads a clock or a client: ops.alarm_verify
 fetches, this compares. One request holds many alarms, so each alarm's query ids are namespaced (`namespaced`).
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from alarms.evaluation import MetricAlarm
-from dashboards.metric_math import MathError, Series
+from alarms.engine.evaluation import MetricAlarm
+from alarms.engine.metric_math import MathError, Series
 
 Outcome = Literal["agrees", "differs", "error", "no data", "unsupported"]
 ERROR_STATUSES = frozenset({"InternalError", "Forbidden", "PartialData"})

@@ -4,7 +4,7 @@ alarm side hands it these views."""
 from __future__ import annotations
 
 from alarms.table import alarm_definitions, composite_definitions
-from cloudformation.config import Config
+from core.config import Config
 from dashboards.catalog import Catalog
 from dashboards.layout import AlarmView
 

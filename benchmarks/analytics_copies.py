@@ -21,7 +21,7 @@ from typing import Any
 
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
-from local.background import BackgroundStack, start_background_stack
+from local.stack.background import BackgroundStack, start_background_stack
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 

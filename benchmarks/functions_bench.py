@@ -24,7 +24,7 @@ from importlib import import_module
 from typing import Any
 
 from benchmarks.cold_start import AWS_ENV, BOTO3_CLIENT, INGEST_ENV, Result, interleaved_medians, print_results
-from local.lambdas import FunctionSettings, LambdaContext
+from local.services.lambdas import FunctionSettings, LambdaContext
 
 WARM_ITERATIONS = 400
 COLD_RUNS = 15

@@ -1,7 +1,7 @@
-"""What the emulator's guard (local/emulator_guard.py) costs per request, against moto unguarded, in one run.
+"""What the emulator's guard (local/emulation/guard.py) costs per request, against moto unguarded, in one run.
 
 1. Over HTTP: moto's own app served twice in this process (the same backends, werkzeug's server and moto's
-   request handler as `local.moto_server` runs them), once behind the guard; a botocore client calls SQS
+   request handler as `local.emulation.server` runs them), once behind the guard; a botocore client calls SQS
    GetQueueUrl on each, alternating in ROUNDS rounds of CALLS so drift hits both alike. Median per call.
 2. The guard alone: its check around an app that does nothing, against that app, in-process (microseconds).
 
@@ -22,8 +22,8 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local.emulator import aws_client, free_port
-from local.emulator_guard import LocalOnly
+from local.emulation.guard import LocalOnly
+from local.emulation.process import aws_client, free_port
 
 ROUNDS = 10
 CALLS = 100

@@ -1,6 +1,6 @@
 """moto server's memory over a long run at a steady rate: once its windows are full it must stay flat.
 
-Starts a local stack of its own (`python -m local.runtime` on free ports, a temporary state folder), sends
+Starts a local stack of its own (`python -m local.stack.runtime` on free ports, a temporary state folder), sends
 RATE events/s through the local API for MINUTES (EVENTS_PER_REQUEST per POST), prints the resident memory of
 the moto server and of the runtime every SAMPLE_SECONDS, then waits for the queue to drain, stops the stack and
 prints the slopes of moto's RSS — bytes per accepted event and per minute — over the samples after the first
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import requests
 
-from local.background import BackgroundStack, start_background_stack
-from local.metrics_retention import DEFAULT_RETENTION_SECONDS, MINIMUM_RETENTION_SECONDS, RETENTION_ENV
+from local.emulation.metrics_retention import DEFAULT_RETENTION_SECONDS, MINIMUM_RETENTION_SECONDS, RETENTION_ENV
+from local.stack.background import BackgroundStack, start_background_stack
 
 MAX_MINUTES = 240
 MAX_RATE = 500  # events/s: the local stack's pipeline tops out well below this on 2 cores

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmarks.outage_queue import Backlog, Cohorts, DesignResult, Scenario, consumer_in_flight
-from cloudformation.config import Config
+from core.config import Config
 from ops.cost import Assumptions, Prices, Workload
 from ops.outage_cost import parking_lines
 from ops.outage_model import (

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cloudformation.config import SQS_IN_FLIGHT_QUOTA, Config
+from core.config import SQS_IN_FLIGHT_QUOTA, Config
 from ops.cost import Line
 
 K = TypeVar("K", int, tuple[int, int], tuple[int, float, int])

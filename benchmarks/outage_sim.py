@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from benchmarks.outage_parking import simulate_parking
 from benchmarks.outage_queue import DesignResult, Scenario, configured_in_flight_limit
 from benchmarks.outage_today import simulate_today, todays_schedule
-from cloudformation.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, load_config
 from functions.consumer.unparking import MAX_UNPARKED_EVENTS, READERS
 from ops.cost import SQS_SEND_BATCH, Assumptions, Prices, Workload
 from ops.cost_report import human

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from local.background import BackgroundStack, start_background_stack
+from local.stack.background import BackgroundStack, start_background_stack
 
 EVENTS = 1000  # enough for a steady rate; the local stack's queues cost the same at any depth (local/fast_sqs)
 EVENTS_PER_REQUEST = 10  # one SendMessageBatch per request on both sides

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from botocore.client import BaseClient
 
-from local.emulator import MotoServer, free_port, start_moto
+from local.emulation.process import MotoServer, free_port, start_moto
 
-SERVERS = {"plain moto": "moto.server", "indexed": "local.moto_server"}
+SERVERS = {"plain moto": "moto.server", "indexed": "local.emulation.server"}
 SHALLOW = 10
 DEPTH = 10_000  # the indexed server
 PLAIN_DEPTH = 1_000  # plain moto: its fill and drain are quadratic in the depth

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from troposphere import GetAtt, Join, Ref, athena, glue, kms, s3
 
-from cloudformation.config import Config
 from cloudformation.storage import private_bucket, tls_only_policy
+from core.config import Config
 
 PREFIX = "events"  # the consumer's ANALYTICS_PREFIX
 # Without the table the consumer writes each canary event here, where the canary reads it back

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from troposphere import AWSObject, GetAtt, Join, Ref, Sub, apigateway, awslambda, kms, logs, wafv2
 
-from cloudformation.config import Config
+from core.config import Config
 
 # The canary sends one request a run (every few seconds at most, locally).
 CANARY_RATE_LIMIT = 1.0

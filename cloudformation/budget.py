@@ -10,8 +10,8 @@ from __future__ import annotations
 from troposphere import AWSObject, Ref, budgets, sns
 
 from cloudformation.common import PROJECT_TAG
-from cloudformation.config import Config
 from cloudformation.template import Stack
+from core.config import Config
 
 FORECAST_WARNING_PERCENT = 80.0
 ACTUAL_LIMIT_PERCENT = 100.0

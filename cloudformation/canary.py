@@ -14,8 +14,8 @@ from troposphere import GetAtt, Join, Ref, Sub, apigateway, s3
 
 from cloudformation.analytics import CANARY_PREFIX, Analytics
 from cloudformation.common import allow
-from cloudformation.config import Config
 from cloudformation.storage import Storage
+from core.config import Config
 
 # The prefix ingest gives canary event ids (functions/common/canary.py): the only items the canary may read.
 CANARY_ID_PREFIX = "canary-"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from awacs import aws as iam
 from troposphere import AWSObject, Retain, RetainExceptOnCreate, Tags
 
-from cloudformation.config import Config
+from core.config import Config
 
 PROJECT_TAG = "Project"  # the budget filters costs on this tag (value: the stack name)
 

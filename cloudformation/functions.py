@@ -24,10 +24,10 @@ from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
 from cloudformation.analytics import Analytics
 from cloudformation.canary import SCHEDULE_INPUT, canary_environment, canary_statements
 from cloudformation.common import allow
-from cloudformation.config import Config
 from cloudformation.notifications import Notifications
 from cloudformation.queues import Queues
 from cloudformation.storage import Storage
+from core.config import Config
 from functions.common.archive import ARCHIVE_PREFIX
 from functions.common.parked import PARKING_ROOT
 

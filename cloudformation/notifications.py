@@ -14,7 +14,7 @@ from awacs import sns as sns_actions
 from troposphere import AccountId, GetAtt, Join, Partition, Ref, Sub, kms, sns, sqs
 
 from cloudformation.common import kept_outside_local
-from cloudformation.config import Config
+from core.config import Config
 
 # Services that publish alarm and budget notifications into our encrypted topics. With the AWS-managed
 # alias/aws/sns key their publishes are silently dropped: they need grants on a key we own.

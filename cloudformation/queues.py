@@ -12,7 +12,7 @@ from awacs.aws import PolicyDocument
 from troposphere import GetAtt, NoValue, Ref, kms, sns, sqs
 
 from cloudformation.common import deny_insecure_transport
-from cloudformation.config import Config
+from core.config import Config
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Sub, dynamodb,
 from troposphere import applicationautoscaling as autoscaling
 
 from cloudformation.common import deny_insecure_transport, kept_outside_local
-from cloudformation.config import Config
+from core.config import Config
 
 # The events table's TTL attribute, epoch seconds: the consumer's item codec writes it
 # (functions/common/item.py EXPIRES_AT, which describers may not import). TTL is always on: canary events

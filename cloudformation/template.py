@@ -13,11 +13,11 @@ from cloudformation.analytics import Analytics, build_analytics, database_name, 
 from cloudformation.api import Api, build_api
 from cloudformation.canary import build_canary_key
 from cloudformation.common import tag_all
-from cloudformation.config import Config
 from cloudformation.functions import Functions, build_functions, logical_id
 from cloudformation.notifications import Notifications, build_notifications, people_subscriptions
 from cloudformation.queues import Queues, build_queues
 from cloudformation.storage import Storage, build_storage
+from core.config import Config
 
 
 @dataclass(frozen=True)

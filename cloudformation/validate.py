@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudformation.scan_exceptions import SCAN_EXCEPTIONS
+from core.paths import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # checkov pins urllib3 1.x, which Locust cannot run with, so `make` installs it into a virtualenv of its own.
 CHECKOV_CANDIDATES = (PROJECT_ROOT / ".tools" / "bin" / "checkov", BIN / "checkov")
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from cloudformation.config import Config
-from cloudformation.slo import budget_percent, span, windows_used
+from core.config import Config
+from core.slo import budget_percent, span, windows_used
 
 API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
@@ -210,7 +210,7 @@ BUDGET_REMAINING = "error_budget_remaining"
 
 
 def _availability(config: Config) -> list[Signal]:
-    """The availability objective (cloudformation.slo): requests and server errors summed over each burn-rate
+    """The availability objective (core.slo): requests and server errors summed over each burn-rate
     window (one period of the window's length: CloudWatch alarms slide it, evaluating every minute), the burn
     rate over it, and the error budget left over the SLO window. A window with fewer than
     monitoring.min_requests_per_period requests burns nothing, as the 5XX-rate alarm counts no such period."""

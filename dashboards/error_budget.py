@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cloudformation.slo import span
+from core.slo import span
 from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Catalog, Signal
 from dashboards.layout import FULL_WIDTH, AlarmView, Grid, graph, own_range
 

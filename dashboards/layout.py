@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloudformation.slo import span
+from core.slo import span
 from dashboards.catalog import Expression, Metric, Signal
 
 FULL_WIDTH = 24

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloudformation.slo import span
+from core.slo import span
 from dashboards.catalog import BUDGET_REMAINING, REJECTION_REASONS, Catalog
 from dashboards.error_budget import add_error_budget_row, burn_rates
 from dashboards.layout import (

@@ -8,7 +8,7 @@ from typing import Any
 
 from troposphere import Sub, cloudwatch
 
-from cloudformation.config import Config
+from core.config import Config
 from dashboards.catalog import Catalog
 from dashboards.layout import AlarmView
 from dashboards.operations import operations_body

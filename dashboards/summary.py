@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from cloudformation.slo import span
+from core.slo import span
 from dashboards.catalog import Catalog, Expression, Signal
 from dashboards.error_budget import add_error_budget_row
 from dashboards.layout import (

@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.paths import PROJECT_ROOT
 from loadtest.errors import LoadTestError
 from loadtest.report import LOCUST_HTML, LOCUST_PREFIX
 from loadtest.scenarios import Scenario
 from loadtest.target import API_KEY_ENV
 
 LOADTEST_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = LOADTEST_DIR.parent
 STOP_TIMEOUT_SECONDS = 10  # users finish their request (and log its ids) before they stop
 STARTUP_GRACE_SECONDS = 60  # bound on process start-up, worker connection and the final reports
 WORKER_WAIT_SECONDS = 30

@@ -20,7 +20,7 @@ from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.reconcile import dynamodb_lookup, s3_store_counts
 from loadtest.target import Target
-from local.control_client import ControlClient, ControlError, NotOffered
+from local.console.control_client import ControlClient, ControlError, NotOffered
 from ops.reconcile import StoreCounts
 
 CONTROL_TIMEOUT_SECONDS = 10.0
@@ -275,9 +275,9 @@ class AwsStackView:
         from alarms.backtest import History
         from alarms.definitions import definitions_from_template
         from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
-        from cloudformation.config import load_config
-        from cloudformation.synth import full_template
+        from core.config import load_config
         from ops.metric_history import fetch_history
+        from synth.synthesize import full_template
 
         config = load_config(self.target.env)
         definitions = definitions_from_template(full_template(config).to_dict(), str)

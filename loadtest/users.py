@@ -70,7 +70,7 @@ def profile_for(env: str) -> LoadProfile:
 
 def api_limits(env: str) -> ApiLimits:
     """The target environment's limits, from the one configuration (sluice.toml)."""
-    from cloudformation.config import load_config
+    from core.config import load_config
 
     api = load_config(env).api
     return ApiLimits(api.max_event_bytes, api.max_body_bytes, api.max_batch_events)

@@ -27,7 +27,7 @@ class StatePaths:
 
     @property
     def stack(self) -> Path:
-        return self.root / "stack.json"  # the deployed stack, for resuming after a crash (local/recovery.py)
+        return self.root / "stack.json"  # the deployed stack, for resuming after a crash (local/stack/recovery.py)
 
     @property
     def logs(self) -> Path:

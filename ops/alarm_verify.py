@@ -2,7 +2,8 @@
 
 For every metric alarm of the deployed stack, GetMetricData returns its queries over the window — the expressions
 as CloudWatch computes them and their raw inputs — and alarms.verify evaluates the same expressions with
-alarms.evaluation on those raw inputs, period by period. Per alarm: agrees / differs / CloudWatch's error / no data.
+alarms.engine.evaluation on those raw inputs, period by period. Per alarm: agrees / differs / CloudWatch's error / no
+data.
 
 The alarms come from the stack (its `AWS::CloudWatch::Alarm` resources, then DescribeAlarms), not from the
 template this checkout would synthesize: the check is of what CloudWatch evaluates, which is what was deployed —
@@ -23,10 +24,10 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from alarms.definitions import Definitions
-from alarms.evaluation import MetricAlarm
+from alarms.engine.evaluation import MetricAlarm
 from alarms.history import resolution_limit
 from alarms.verify import AlarmCheck, check_alarm, namespaced
-from cloudformation.config import Config
+from core.config import Config
 from ops.aws import aws_errors, error_message
 from ops.errors import OpsError
 from ops.metric_history import batched, flattened, read_metric_data
@@ -44,7 +45,7 @@ def local_line() -> str:
     return (
         f"alarms.verify local: nothing to check against: moto {version('moto')} evaluates no metric math "
         "(GetMetricData returns an expression empty unless it is a bare metric id); the local stack's alarms run on "
-        "alarms/evaluation.py itself"
+        "alarms/engine/evaluation.py itself"
     )
 
 

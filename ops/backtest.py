@@ -39,10 +39,10 @@ from alarms.history import (
     resolution_limit,
 )
 from alarms.table import TIERS, alarm_name
-from cloudformation.config import Config
-from cloudformation.synth import full_template
+from core.config import Config
 from ops.errors import OpsError
 from ops.metric_history import fetch_history
+from synth.synthesize import full_template
 
 TOPICS = {"HighTopic": HIGH, "LowTopic": LOW, "NotifyTopic": NOTIFY}
 _SETTING = re.compile(r"(?P<row>[a-z0-9-]+)\.(?P<tier>[a-z]+)=(?P<value>.+)")

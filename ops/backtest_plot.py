@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only: no display, safe in threads and CI
 import matplotlib.pyplot as plt
 
 from alarms.backtest import history_step, signal_values
-from alarms.evaluation import ALARM
+from alarms.engine.evaluation import ALARM
 from ops.backtest import Backtest
 
 WIDTH_INCHES, ROW_INCHES, DPI = 11, 1.6, 100

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudformation.config import Config
+from core.config import Config
 from dashboards.catalog import ANALYTICS_SINK_METRICS, NOTIFIER_METRICS, build_catalog
 from ops.errors import OpsError
 

@@ -8,9 +8,8 @@ import dataclasses
 import json
 import math
 
-from cloudformation.config import Config
-from cloudformation.synth import full_template
 from cloudformation.template import render
+from core.config import Config
 from ops.cost import (
     SECONDS_PER_HOUR,
     Assumptions,
@@ -27,6 +26,7 @@ from ops.cost import (
 from ops.errors import OpsError
 from ops.outage_cost import OutageEstimate, outage_estimate
 from ops.outage_model import parking_design
+from synth.synthesize import full_template
 
 
 def positive_number(option: str, value: str | float, what: str, *, zero_allowed: bool = False) -> float:

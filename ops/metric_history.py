@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from dashboards.metric_math import Series
+from alarms.engine.metric_math import Series
 
 GET_METRIC_DATA_MAX_QUERIES = 500
 COMPLETE = "Complete"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cloudformation.config import Config
+from core.config import Config
 from ops.cost import MILLION, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions, Line, Prices, Workload, sqs_requests
 from ops.outage_model import (
     POINTERS_PER_ROUND,

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from cloudformation.config import Config
+from core.config import Config
 from functions.consumer.unparking import MAX_UNPARKED_EVENTS, READERS
 from functions.retrier.parked_store import MAX_KEYS_PER_RUN
 from ops.cost import DYNAMODB_BATCH_WRITE_MAX, SECONDS_PER_HOUR, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-from cloudformation.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, load_config
 from ops.aws import aws_errors, make_session, region_of
 from ops.deploy import stack_outputs
 from ops.errors import OpsError

@@ -26,13 +26,13 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
-from cloudformation.config import FUNCTION_NAMES
 from cloudformation.functions import ARCHITECTURE, ARTIFACTS_BUCKET_PARAMETER, RUNTIME, code_key_parameter
+from core.config import FUNCTION_NAMES
+from core.paths import PROJECT_ROOT
 from ops.aws import aws_errors, error_code
 from ops.bytecode import Compiler, runtime_compiler
 from ops.errors import OpsError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 REQUIREMENTS = PROJECT_ROOT / "functions" / "requirements.txt"
 

@@ -26,8 +26,8 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloudformation.common import PROJECT_TAG
-from cloudformation.config import Config
 from cloudformation.notifications import tier_recipients
+from core.config import Config
 from ops.aws import aws_errors, error_code, error_message
 from ops.changeset import stack_status
 from ops.deploy import EMPTY_LEFTOVERS, stack_outputs

@@ -7,10 +7,9 @@ from pathlib import Path
 import boto3
 
 from cloudformation.common import project_tags
-from cloudformation.config import Config
 from cloudformation.storage import DELETION_PROTECTION_PARAMETER, protects_events_table
-from cloudformation.synth import full_template
 from cloudformation.template import render
+from core.config import Config
 from ops.aws import account_id, region_of
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES, Template
 from ops.deploy import Output, StackSpec
@@ -27,6 +26,7 @@ from ops.package import (
     publish,
     upload_template,
 )
+from synth.synthesize import full_template
 
 
 def package_environment(

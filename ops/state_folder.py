@@ -10,7 +10,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import PROJECT_ROOT
+
 STATE_DIR_VARIABLE = "SLUICE_STATE_DIR"
 OUTPUTS_FILE = "outputs.json"  # the stack's outputs: how every tool finds it
 

@@ -12,7 +12,7 @@ from invoke import task as invoke_task
 from invoke.exceptions import ParseError
 from invoke.parser.argument import Argument
 
-from cloudformation.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     import boto3

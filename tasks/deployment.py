@@ -11,7 +11,7 @@ from tasks.common import AWS_HELP, aws_config, confirmation_possible, ops_errors
 if TYPE_CHECKING:
     import boto3
 
-    from cloudformation.config import Config
+    from core.config import Config
 
 
 @task(help={"env": "environment to package for", **AWS_HELP})

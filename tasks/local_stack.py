@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 
-from local.faults import FAULTS
+from local.services.faults import FAULTS
 from local.state import DEFAULT_PATHS
 from ops.state_folder import STATE_DIR_VARIABLE
 from tasks.common import config_of, task
 
 if TYPE_CHECKING:  # the stack's modules are imported when a task runs: `invoke --list` stays fast
-    from cloudformation.config import Config
-    from local.ports import Ports
+    from core.config import Config
+    from local.stack.ports import Ports
 
 
 def local_outputs() -> dict[str, Any]:
@@ -28,8 +28,8 @@ def local_outputs() -> dict[str, Any]:
 
 def control(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One call of the running stack's control API; a dead stack or a refused call is one line."""
-    from local.control_client import ControlClient, ControlError, Unreachable
-    from local.recovery import crash_hint
+    from local.console.control_client import ControlClient, ControlError, Unreachable
+    from local.stack.recovery import crash_hint
 
     try:
         return ControlClient(local_outputs()["ControlUrl"]).call(method, path, body)
@@ -54,7 +54,7 @@ def placement(
     """The ports and the state folder `invoke up`/`demo` use: flag, else environment, else sluice.toml."""
     import os
 
-    from local.ports import PortChoiceError, chosen_ports
+    from local.stack.ports import PortChoiceError, chosen_ports
 
     flags = {"aws": aws_port, "api": api_port, "control": console_port}
     try:
@@ -81,13 +81,13 @@ def up(
     state_dir: str | None = None,
 ) -> None:
     """Start the local stack (moto server, the template, the handlers, gateway, alarms); Ctrl-C stops it."""
-    from local.runtime import run_foreground
+    from local.stack.runtime import run_foreground
 
     config = config_of(env)
     ports, folder = placement(config, aws_port, api_port, console_port, state_dir)
     try:
         if detach:
-            from local.detach import up_detached
+            from local.stack.detach import up_detached
 
             print("starting the local stack in the background (about 15 s) …", flush=True)
             print(up_detached(config, ports, folder))
@@ -100,7 +100,7 @@ def up(
 @task
 def down(c: Context) -> None:
     """Stop the local stack started by `invoke up` in another shell."""
-    from local.emulator import stop_from_pidfile
+    from local.emulation.process import stop_from_pidfile
 
     runtime, moto = DEFAULT_PATHS.pidfile, DEFAULT_PATHS.moto_pidfile
     if not runtime.exists() and not moto.exists():
@@ -162,7 +162,7 @@ def demo(
     state_dir: str | None = None,
 ) -> None:
     """Bring the local stack up, send real traffic, wait for the queue to drain, report, stop."""
-    from local.demo import run_demo
+    from local.stack.demo import run_demo
 
     config = config_of(env)
     ports, folder = placement(config, aws_port, api_port, console_port, state_dir)
@@ -180,9 +180,9 @@ def dashboard(c: Context, out: str = ".local/dashboards") -> None:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from cloudformation.synth import full_template
-    from local.dashboard_render import render_stack_dashboards
-    from local.deploy import clients
+    from local.console.dashboard_render import render_stack_dashboards
+    from local.deploying.deploy import clients
+    from synth.synthesize import full_template
 
     outputs = local_outputs()
     template = full_template(config_of("local")).to_dict()
@@ -204,7 +204,7 @@ def logs(c: Context, errors: bool = False, follow: bool = False, lines: int = 40
     """Show the local stack's logs: the runtime, the handlers (metric lines apart) and alarm notifications."""
     import sys
 
-    from local.logs import show
+    from local.stack.logs import show
 
     folder = DEFAULT_PATHS.logs
     if not folder.is_dir():

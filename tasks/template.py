@@ -10,7 +10,7 @@ from tasks.common import config_of, task
 @task(help={"env": "environment: a table of sluice.toml (default: local)"})
 def synth(c: Context, env: str = "local") -> None:
     """Write build/<env>/template.json and print the resource count by type."""
-    from cloudformation.synth import synthesize
+    from synth.synthesize import synthesize
 
     print(synthesize(config_of(env)).summary())
 
@@ -19,8 +19,8 @@ def synth(c: Context, env: str = "local") -> None:
 def validate(c: Context, env: str = "local") -> None:
     """Scan the template with cfn-lint (serverless rules) and checkov; fail on any unexcepted finding."""
     from cloudformation.scan_exceptions import SCAN_EXCEPTIONS
-    from cloudformation.synth import synthesize
     from cloudformation.validate import ScannerError, scan
+    from synth.synthesize import synthesize
 
     synthesized = synthesize(config_of(env))
     print(synthesized.summary())

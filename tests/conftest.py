@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.background import BackgroundStack, start_background_stack
+from local.stack.background import BackgroundStack, start_background_stack
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import PROJECT_ROOT
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -13,11 +13,11 @@ from typing import Any
 from botocore.client import BaseClient
 
 from alarms.table import LOW_AT_ONCE
-from cloudformation.config import NotificationsConfig
+from core.config import NotificationsConfig
 from functions.notifier.hours import BusinessHours, parse_business_hours
 from functions.notifier.notification import Notification, digest
-from local.notifications import SentDigest
-from local.schedule import next_start
+from local.services.notifications import SentDigest
+from local.services.schedule import next_start
 
 
 def business_hours(settings: NotificationsConfig) -> BusinessHours:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.console.json_reply import reply_json
+from local.console.markdown_page import doc_pages, markdown_to_html, runbook_html, safe_target
 from local.console.views import CONSOLE_LINKS, ConsoleViews
-from local.json_reply import reply_json
-from local.markdown_page import doc_pages, markdown_to_html, runbook_html, safe_target
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"

@@ -14,9 +14,8 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from dashboards.metric_math import Band
-from local.console.feed import feed, last_sent, pending_digest
-from local.dashboard_data import (
+from alarms.engine.metric_math import Band
+from local.console.dashboard_data import (
     Window,
     alarm_states,
     entries,
@@ -27,10 +26,11 @@ from local.dashboard_data import (
     smallest_period,
     tile_value,
 )
-from local.deploy import clients
-from local.faults import FAULTS
-from local.markdown_page import markdown_to_html, runbook_anchor_link
-from local.running_stack import RunningStack
+from local.console.feed import feed, last_sent, pending_digest
+from local.console.markdown_page import markdown_to_html, runbook_anchor_link
+from local.console.running_stack import RunningStack
+from local.deploying.deploy import clients
+from local.services.faults import FAULTS
 from ops.replay import replay
 
 CONSOLE_LINKS = runbook_anchor_link("/runbook", docs="/docs/")
@@ -110,7 +110,7 @@ class ConsoleViews:
             "started_at": runtime.started_at,
             "alarms": self._alarms(status["alarms"], transitions),
             "feed": feed(transitions, settings, sent),
-            # business hours follow the local clock (local/clock.py), as the notifier's do
+            # business hours follow the local clock (local/services/clock.py), as the notifier's do
             "digest": {
                 **pending_digest(
                     self.client("dynamodb"), outputs["HeldNotificationsTable"], settings, runtime.clock.now()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
+from alarms.engine.metric_math import referenced_ids
 from alarms.stopped_consumer import stopped_consumer_bound
 from alarms.table import (
     CANARY_FAILING_PERIODS,
@@ -19,13 +19,13 @@ from alarms.table import (
     incident_composite,
     notified_tiers,
 )
-from cloudformation.config import Config, environment_names, load_config
-from cloudformation.synth import full_template, synthesize
 from cloudformation.validate import scan
+from core.config import Config, environment_names, load_config
+from core.paths import PROJECT_ROOT
 from dashboards.catalog import Expression, Metric, build_catalog
-from dashboards.metric_math import referenced_ids
+from synth.synthesize import full_template, synthesize
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 
 
 def provisioned(config: Config) -> Config:

@@ -9,10 +9,10 @@ from alarms.backtest import History, replay
 from alarms.definitions import Definitions
 from alarms.history import metric_stats
 from alarms.table import composite_definitions
-from cloudformation.config import load_config
-from cloudformation.slo import burn_windows
-from cloudformation.synth import full_template
+from core.config import load_config
+from core.slo import burn_windows
 from ops.backtest import table_definitions
+from synth.synthesize import full_template
 from tests.alarms.test_alarm_table import resources
 
 PROD = load_config("prod")

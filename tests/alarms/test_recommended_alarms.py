@@ -8,10 +8,10 @@ from collections.abc import Mapping
 import pytest
 
 from alarms.definitions import definitions_from_template
-from alarms.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
+from alarms.engine.evaluation import ALARM, OK, MetricAlarm, evaluate_alarm
 from alarms.stopped_consumer import stopped_consumer_bound
-from cloudformation.config import load_config
-from cloudformation.synth import full_template, synthesize
+from core.config import load_config
+from synth.synthesize import full_template, synthesize
 
 CONFIG = load_config("local")
 PERIOD = CONFIG.monitoring.period_seconds

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from alarms.evaluation import MetricAlarm
+from alarms.engine.evaluation import MetricAlarm
 from alarms.verify import check_alarm, namespaced
-from cloudformation.config import load_config
+from core.config import load_config
 from ops.backtest import table_definitions
 from ops.metric_history import QueryData
 
@@ -128,7 +128,7 @@ def test_the_band_is_not_compared_but_whether_cloudwatch_had_a_model_is_said():
 
 
 def test_an_expression_beyond_our_evaluator_is_reported_as_such():
-    # GIVEN an alarm whose expression uses a function dashboards.metric_math does not have
+    # GIVEN an alarm whose expression uses a function alarms.engine.metric_math does not have
     definition = {
         "AlarmName": "x",
         "EvaluationPeriods": 1,

@@ -8,7 +8,7 @@ import pytest
 from benchmarks.outage_queue import Cohorts
 from benchmarks.outage_sim import Cell, full_throughput_minutes, in_flight_bound, main, simulate
 from benchmarks.outage_today import todays_schedule
-from cloudformation.config import load_config
+from core.config import load_config
 from ops.cost import Assumptions, Prices, Workload
 from ops.outage_cost import outage_estimate
 from ops.outage_model import drain_throughput

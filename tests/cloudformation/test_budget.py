@@ -3,8 +3,8 @@
 import pytest
 
 from cloudformation.common import PROJECT_TAG
-from cloudformation.config import environment_names, load_config
-from cloudformation.synth import full_template
+from core.config import environment_names, load_config
+from synth.synthesize import full_template
 
 
 @pytest.mark.parametrize("env", environment_names())

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloudformation.config import environment_names, load_config
-from cloudformation.synth import full_template
+from core.config import environment_names, load_config
 from functions.notifier.schedule import schedule_moment
+from synth.synthesize import full_template
 
 # Fixed-name resources that keep data: a rolled-back first create must not leave them behind (they would
 # block the retry with "already exists"), and a stack deletion must keep them and the key that reads them.

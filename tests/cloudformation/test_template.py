@@ -9,15 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudformation.config import ConfigError, environment_names, load_config
 from cloudformation.functions import logical_id
-from cloudformation.synth import full_template
 from cloudformation.template import render
+from core.config import ConfigError, environment_names, load_config
+from core.paths import PROJECT_ROOT
 from functions.common.item import EXPIRES_AT
+from synth.synthesize import full_template
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("SLUICE_UPDATE_GOLDEN") == "1"  # regenerate with: SLUICE_UPDATE_GOLDEN=1 pytest ...
-REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
+REAL_CONFIG = PROJECT_ROOT / "sluice.toml"
 
 
 def synthesized(env: str) -> dict:
@@ -339,7 +340,7 @@ def test_the_canary_runs_on_a_schedule_with_an_explicit_input_and_its_items_expi
 
 def test_a_canary_switched_off_is_disabled_and_raises_no_alarm(tmp_path):
     # GIVEN prod with the canary off
-    text = Path(__file__).resolve().parents[2].joinpath("sluice.toml").read_text()
+    text = PROJECT_ROOT.joinpath("sluice.toml").read_text()
     path = tmp_path / "sluice.toml"
     path.write_text(text + "\n[prod.canary]\nenabled = false\n")
     template = full_template(load_config("prod", path)).to_dict()

@@ -1,15 +1,14 @@
 """cfn-lint (with the serverless rules) and checkov judge every environment's template."""
 
-from pathlib import Path
-
 import pytest
 
-from cloudformation.config import environment_names, load_config
 from cloudformation.scan_exceptions import SCAN_EXCEPTIONS
-from cloudformation.synth import synthesize
 from cloudformation.validate import Finding, ScanReport, scan
+from core.config import environment_names, load_config
+from core.paths import PROJECT_ROOT
+from synth.synthesize import synthesize
 
-REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
+REAL_CONFIG = PROJECT_ROOT / "sluice.toml"
 
 
 def test_the_exception_list_is_short_and_justified():

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from cloudformation.config import FUNCTION_NAMES, environment_names, load_config
-from cloudformation.synth import full_template
+from alarms.engine.metric_math import evaluate, referenced_ids
+from core.config import FUNCTION_NAMES, environment_names, load_config
+from core.paths import PROJECT_ROOT
 from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog
-from dashboards.metric_math import evaluate, referenced_ids
+from synth.synthesize import full_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 
 
 def metric_keys(env: str) -> set[tuple[str, str, str]]:

@@ -5,23 +5,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from alarms.engine.metric_math import referenced_ids
 from alarms.table import alarm_definitions, composite_definitions
-from cloudformation.config import environment_names, load_config
-from cloudformation.slo import span, windows_used
-from cloudformation.synth import full_template
+from core.config import environment_names, load_config
+from core.paths import PROJECT_ROOT
+from core.slo import span, windows_used
 from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Expression, build_catalog, burn_rate_id
 from dashboards.layout import FULL_WIDTH
-from dashboards.metric_math import referenced_ids
-from local.dashboard_data import range_seconds
+from local.console.dashboard_data import range_seconds
+from synth.synthesize import full_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 PSEUDO = {"${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012", "${AWS::Partition}": "aws"}
 
 

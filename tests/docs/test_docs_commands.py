@@ -18,11 +18,12 @@ from invoke.exceptions import ParseError
 from invoke.parser import Parser, ParserContext
 
 import tasks
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES
 from tests.tasks.helpers import run_invoke
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 DOCS = [
     PROJECT / "README.md",
     *sorted((PROJECT / "docs").glob("*.md")),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[2]
+from core.paths import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 DOC = (PROJECT / "docs" / "configuration.md").read_text(encoding="utf-8")
 
 

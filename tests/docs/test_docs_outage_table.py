@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from benchmarks.outage_sim import main
+from core.paths import PROJECT_ROOT
 
-CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs/configuration.md"
+CONFIGURATION_DOC = PROJECT_ROOT / "docs/configuration.md"
 GENERATED = re.compile(
     r"```sh\n(?P<command>python -m benchmarks\.outage_sim[^\n]*)\n```\n\n"
     r"<!-- python -m benchmarks\.outage_sim --markdown: begin [^\n]*-->\n(?P<output>.*?)\n"

@@ -23,7 +23,7 @@ from invoke.exceptions import ParseError
 from invoke.parser import Parser
 
 import tasks
-from local.background import BackgroundStack
+from local.stack.background import BackgroundStack
 from tests.docs.test_docs_commands import DOCS, PROJECT, DocCommand, contexts, doc_commands, runnable
 from tests.e2e.user_shell import Ran, UserShell
 
@@ -33,7 +33,7 @@ SKIPPED = {
     "machine cannot take; `invoke demo`'s report is tested in tests/tasks",
     "make test": "the test suite itself",
     ".venv/bin/invoke up --detach": "binds the configured ports as `make demo` does; the fixture's stack is started "
-    "by the same code (local.background.start_background_stack) on free ports",
+    "by the same code (local.stack.background.start_background_stack) on free ports",
     ".venv/bin/invoke down": "would stop the stack the whole e2e group shares",
     "python -m benchmarks.outage_sim": "needs no stack: tests/docs/test_docs_outage_table.py runs it and compares",
     "invoke load --scenario step": "a load test of minutes (step 180 s, soak 600 s, the others 60-90 s plus the "

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from core.paths import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 
 def layout_table_folders() -> set[str]:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from alarms.table import INCIDENT_CHILDREN
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from ops.backtest import Backtest, recorded_history, run_backtest
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 RECORDINGS = PROJECT / "tests" / "data" / "recordings"
 COUNTS = {"nobody": 0, "once": 1, "twice": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 INCIDENT = "ingestion-at-risk"

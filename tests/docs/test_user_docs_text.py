@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+from core.paths import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 USER_DOCS = ["README.md", "docs/configuration.md", "docs/runbook.md", "docs/recommended-alarms.md"]
 USER_DOCS += ["ops/README.md", "loadtest/README.md"]
 ISSUE_REFERENCE = re.compile(r"\b[Ii]ssue\s+#?\d+|\(#\d+\)")

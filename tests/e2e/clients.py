@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from local.background import BackgroundStack
+from local.stack.background import BackgroundStack
 
 
 def drained(status: dict, queues: tuple[str, ...] = ("ingest", "dead_letter")) -> bool:

@@ -1,7 +1,8 @@
 """The alarms on the local stack (issue 5): each kind of evaluation in alarms/table.py driven to ALARM by its
 real cause and back to OK once the cause stops, and a steady nominal load that fires no alarm at all.
 
-The local evaluator (local/alarm_evaluator.py) reads 10-second periods, three of them; two must breach unless the
+The local evaluator (local/services/alarm_evaluator.py) reads 10-second periods, three of them; two must breach unless
+the
 row says otherwise. The kinds, and the alarms that stand for them here:
 
 | kind                                          | alarm                        | cause                              |
@@ -38,14 +39,14 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from alarms.engine.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band, evaluate
 from alarms.table import REQUEST_BAND_WIDTH, alarm_definitions, composite_definitions
-from cloudformation.config import load_config
-from cloudformation.slo import windows_used
+from core.config import load_config
+from core.slo import windows_used
 from dashboards.catalog import build_catalog
-from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band, evaluate
-from local.background import BackgroundStack
-from local.cloudwatch_reader import fetch_series
-from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from local.services.cloudwatch_reader import fetch_series
+from local.stack.background import BackgroundStack
+from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle, drained, stop_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
@@ -53,7 +54,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 CONFIG = load_config("local")
 CATALOG = build_catalog(CONFIG)
 PERIOD = CONFIG.monitoring.period_seconds
-# A period is evaluated once the metrics publisher has sent it (local/runtime.py), on the next evaluation round.
+# A period is evaluated once the metrics publisher has sent it (local/stack/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
 RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and redrive's receives
 

@@ -11,7 +11,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +29,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from core.paths import PROJECT_ROOT
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
-OPENAPI = Path(__file__).resolve().parents[2] / "cloudformation" / "openapi.json"
+OPENAPI = PROJECT_ROOT / "cloudformation" / "openapi.json"
 # Invalid requests are cheap (the gateway or ingest refuses them); each valid one queues its events. Together with
 # GET /health (which has almost nothing to vary) well over 2,000 requests.
 POSITIVE_EXAMPLES = 560

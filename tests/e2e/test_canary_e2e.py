@@ -17,8 +17,8 @@ from datetime import datetime
 
 import pytest
 
-from cloudformation.config import load_config
-from local.background import BackgroundStack
+from core.config import load_config
+from local.stack.background import BackgroundStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local.background import PROJECT_ROOT, start_background_stack
-from local.emulator import free_port, read_pidfile
+from local.emulation.process import free_port, read_pidfile
+from local.stack.background import PROJECT_ROOT, start_background_stack
 
 pytestmark = [pytest.mark.e2e]
 
@@ -68,7 +68,7 @@ def test_a_second_runtime_on_the_same_state_folder_is_refused(tmp_path: Path) ->
         # WHEN a second runtime is started on its state folder (its own ports, so only the folder is shared)
         ports = {"--aws-port": free_port(), "--api-port": free_port(), "--control-port": free_port()}
         second = subprocess.run(
-            [sys.executable, "-m", "local.runtime", "--state-dir", str(state)]
+            [sys.executable, "-m", "local.stack.runtime", "--state-dir", str(state)]
             + [part for flag, port in ports.items() for part in (flag, str(port))],
             cwd=PROJECT_ROOT,
             capture_output=True,

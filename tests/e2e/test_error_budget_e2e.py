@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cloudformation.config import load_config
-from cloudformation.slo import burn_windows
-from local.background import BackgroundStack
-from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from core.config import load_config
+from core.slo import burn_windows
+from local.stack.background import BackgroundStack
+from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -40,7 +40,7 @@ RATE = CONFIG.api.rate_limit * 3 // 5  # requests a second, well under the usage
 QUIET_TIMEOUT = PAIRS["slow-burn"].long_seconds + 120.0  # the slow pair's long window forgets in 12 min
 FIRE_TIMEOUT = 120.0
 CLEAR_TIMEOUT = 90.0
-# A period is judged once the metrics publisher has sent it (local/runtime.py), on the next evaluation round.
+# A period is judged once the metrics publisher has sent it (local/stack/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
 
 

@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 import requests
 
-from cloudformation.config import load_config
+from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
-from local.faults import FAULTS
+from local.services.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 from ops.whereabouts import locate

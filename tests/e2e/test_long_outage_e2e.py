@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import parse_iso
 from functions.common.dead_letter import RETRY_WINDOW_SPENT

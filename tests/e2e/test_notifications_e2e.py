@@ -2,7 +2,8 @@
 low-tier alarms held outside business hours arrive as one digest when the schedule fires in business hours.
 
 The local business hours are Mon–Fri 09:00–17:00 in Berlin (sluice.toml). The digest test moves the local
-stack's business-hours clock (local/clock.py, `POST /clock`) to Sunday night and then to Monday 09:00:05; alarms
+stack's business-hours clock (local/services/clock.py, `POST /clock`) to Sunday night and then to Monday 09:00:05;
+alarms
 are evaluated on real time throughout. Each wait is for a cause (a transition, a held item, a message)."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pytest
 import requests
 
 from alarms.table import composite_definitions
-from cloudformation.config import load_config
-from local.background import BackgroundStack
+from core.config import load_config
+from local.stack.background import BackgroundStack
 from ops.outputs import resolve_target
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from alarms.table import composite_definitions
-from cloudformation.config import load_config
-from local.faults import FAULTS
+from core.config import load_config
+from local.services.faults import FAULTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
@@ -37,7 +37,7 @@ def not_alarming(status: dict[str, Any]) -> bool:
     return not status["chaos"] and all(status["alarms"].get(name) != "ALARM" for name in names)
 
 
-# local.alarm_evaluator's line: "<time>  <alarm>  <old> -> <new>  [<topic names, or no action>]  <reason>"
+# local.services.alarm_evaluator's line: "<time>  <alarm>  <old> -> <new>  [<topic names, or no action>]  <reason>"
 TRANSITION_LINE = re.compile(r"^\S+  (?P<name>\S+)  \S+ -> (?P<new>\S+)  \[(?P<routed>[^\]]*)\]")
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from cloudformation.config import load_config
-from local.background import BackgroundStack
+from core.config import load_config
+from local.stack.background import BackgroundStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

@@ -10,14 +10,14 @@ from datetime import datetime
 import pytest
 
 from alarms.definitions import definitions_from_template
-from alarms.evaluation import MetricAlarm
+from alarms.engine.evaluation import MetricAlarm
+from alarms.engine.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
 from alarms.stopped_consumer import stopped_consumer_bound
-from cloudformation.config import load_config
-from cloudformation.synth import full_template
-from dashboards.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
-from local.background import BackgroundStack
-from local.cloudwatch_reader import fetch_series
-from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from core.config import load_config
+from local.services.cloudwatch_reader import fetch_series
+from local.stack.background import BackgroundStack
+from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from synth.synthesize import full_template
 from tests.e2e.clients import Background, Trickle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cloudformation.config import load_config
-from local.background import BackgroundStack
-from local.detach import where_everything_is
+from core.config import load_config
+from core.paths import PROJECT_ROOT
+from local.stack.background import BackgroundStack
+from local.stack.detach import where_everything_is
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 LOCAL = load_config("local").local
 NOT_LINKED = {".venv", ".local", ".git", "reports"}  # the look-alike's own (.git: unneeded; reports: written)
 

@@ -8,7 +8,6 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -19,10 +18,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from hypothesis import strategies as st
 
+from core.paths import PROJECT_ROOT
 from functions.common.envelope import Envelope
 from tests.aws_helpers import create_hash_table
 
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "aws-events"
+EVENTS = PROJECT_ROOT / "data" / "aws-events"
 # The notifier's business hours in the function tests: Monday to Friday, 09:00–17:00 in Berlin.
 BUSINESS_HOURS_ENVIRONMENT = {
     "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",

@@ -7,10 +7,10 @@ from types import ModuleType
 import pytest
 from moto import mock_aws
 
-from cloudformation.config import FUNCTION_NAMES, load_config
 from cloudformation.functions import logical_id
-from cloudformation.synth import full_template
+from core.config import FUNCTION_NAMES, load_config
 from functions.common.errors import ConfigError
+from synth.synthesize import full_template
 
 CONFIG = load_config("dev")
 

@@ -19,7 +19,7 @@ from moto import mock_aws
 from cloudformation.api import events_request_schema
 from functions.common.archive import read_archive_lines
 from functions.common.jsontext import MAX_NESTING_DEPTH
-from local.validation import body_validator
+from local.services.gateway.validation import body_validator
 from ops.errors import OpsError
 from ops.send import read_events
 from tests.functions.support import (

@@ -12,7 +12,7 @@ from typing import Any
 
 from loadtest.stack import QueueDepth, Transition
 from loadtest.target import Target
-from local.json_reply import reply_json
+from local.console.json_reply import reply_json
 from ops.reconcile import StoreCounts
 
 API_KEY = "fake-key"

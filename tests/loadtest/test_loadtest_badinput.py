@@ -4,17 +4,17 @@ and each body really is what its name says, as the ingest function judges it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from functions.ingest.config import IngestSettings
 from functions.ingest.request import RequestRejected, lower_headers, parse_events
 from loadtest.badinput import CASES, FORBIDDEN_MESSAGE, ApiLimits, BadCase, case_named
 from loadtest.verdicts import judge_bad
 
-OPENAPI = Path(__file__).resolve().parents[2] / "cloudformation" / "openapi.json"
+OPENAPI = PROJECT_ROOT / "cloudformation" / "openapi.json"
 API = load_config("local").api
 LIMITS = ApiLimits(API.max_event_bytes, API.max_body_bytes, API.max_batch_events)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alarms.table import alarm_definitions, composite_definitions
-from cloudformation.config import load_config
+from core.config import load_config
 from dashboards.catalog import build_catalog
 from loadtest.alarm_rows import ALL_OTHERS, alarms_of_row, resolve
 from loadtest.expectations import Observed, check_expectations, fired_alarms

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.paths import PROJECT_ROOT
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.locust_process import LocustPlan, commands, environment
@@ -31,7 +32,7 @@ from loadtest.stack import (
 )
 from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
 from loadtest.waits import drained, wait_until
-from local.json_reply import reply_json
+from local.console.json_reply import reply_json
 from ops.outputs import resolve_target
 from tests.loadtest.fakes import fake_target
 
@@ -98,7 +99,7 @@ def test_the_api_key_goes_in_the_environment_never_on_the_command_line(tmp_path)
     env = environment(OUTPUTS["ApiKey"], base={"LOCUST_SKIP_MONKEY_PATCH": "1", "PATH": "/bin"})
     assert env[API_KEY_ENV] == OUTPUTS["ApiKey"]
     assert "LOCUST_SKIP_MONKEY_PATCH" not in env  # Locust's processes need gevent's patches
-    assert env["PYTHONPATH"].split(":")[0] == str(Path(__file__).resolve().parents[2])
+    assert env["PYTHONPATH"].split(":")[0] == str(PROJECT_ROOT)
 
 
 def test_local_target_from_outputs(tmp_path) -> None:

@@ -3,20 +3,19 @@ alarm table (every environment's)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from alarms.table import alarm_table, composite_definitions
-from cloudformation.config import environment_names, load_config
+from core.config import environment_names, load_config
+from core.paths import PROJECT_ROOT
 from dashboards.catalog import build_catalog
 from loadtest.alarm_rows import ALL_OTHERS
 from loadtest.errors import LoadTestError
 from loadtest.scenarios import SCENARIOS, USER_CLASSES, get_scenario
 from loadtest.shapes import SHAPES
-from local.faults import FAULTS  # the local stack's faults: the names a scenario may inject
+from local.services.faults import FAULTS  # the local stack's faults: the names a scenario may inject
 
-SHAPES_DIR = Path(__file__).resolve().parents[2] / "loadtest" / "shapes"
+SHAPES_DIR = PROJECT_ROOT / "loadtest" / "shapes"
 
 
 def table_rows(env: str) -> set[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from botocore.client import BaseClient
 
-from local.emulator import MotoServer, PortInUseError, free_port, start_moto
+from local.emulation.process import MotoServer, PortInUseError, free_port, start_moto
 from tests.aws_helpers import unique
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from local.lambdas import FunctionSettings, LocalFunction
-from local.metrics import MetricSink
+from local.services.lambdas import FunctionSettings, LocalFunction
+from local.services.metrics import MetricSink
 
 AWS_EVENTS = Path(__file__).resolve().parent.parent / "data" / "aws-events"
 

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+from core.paths import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 pytestmark = [pytest.mark.e2e]
 
 DEMO = """
 import sys
 from pathlib import Path
-from cloudformation.config import load_config
-from local.demo import run_demo
-from local.emulator import free_port
-from local.ports import Ports
+from core.config import load_config
+from local.stack.demo import run_demo
+from local.emulation.process import free_port
+from local.stack.ports import Ports
 ports = Ports(aws=free_port(), api=free_port(), control=free_port())
 sys.exit(run_demo(load_config("local"), ports, Path(sys.argv[1])))
 """

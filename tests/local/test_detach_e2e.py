@@ -1,4 +1,4 @@
-"""`invoke up --detach` (local/detach.py): returns once the stack is healthy, says where everything is, keeps
+"""`invoke up --detach` (local/stack/detach.py): returns once the stack is healthy, says where everything is, keeps
 the stack's chatter in its console log, and leaves a stack that `invoke down` (its pidfile) stops."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from cloudformation.config import load_config
-from local.detach import up_detached
-from local.emulator import PortInUseError, free_port, read_pidfile, stop_from_pidfile
-from local.ports import Ports
+from core.config import load_config
+from local.emulation.process import PortInUseError, free_port, read_pidfile, stop_from_pidfile
+from local.stack.detach import up_detached
+from local.stack.ports import Ports
 
 pytestmark = [pytest.mark.e2e]
 

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from alarms.evaluation import MetricAlarm
+from alarms.engine.evaluation import MetricAlarm
 from alarms.verify import namespaced
-from cloudformation.config import load_config
+from core.config import load_config
 from ops.alarm_verify import after_deploy, local_line, verify_alarms
 from ops.backtest import table_definitions
 from ops.metric_history import batched

@@ -16,7 +16,8 @@ from PIL import Image
 
 from alarms.backtest import History, Marker, stat_key
 from alarms.history import RECORDING_FILE, metric_stats, recording, save_recording
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from ops.backtest import (
     deployed_history,
     format_table,
@@ -27,7 +28,7 @@ from ops.backtest import (
 )
 from ops.errors import OpsError
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 INVOKE = Path(sys.executable).parent / "invoke"
 CONFIG = load_config("local")
 PERIOD = CONFIG.monitoring.period_seconds

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from dashboards.catalog import NOTIFIER_METRICS, REJECTION_REASONS, build_catalog
 from ops.cost import (
     Assumptions,
@@ -23,7 +24,7 @@ from ops.cost import (
 from ops.errors import OpsError
 from tests.ops.cost_helpers import BATCHED, FLAT, NAIVE, SINGLE, TINY_PRICES, WORKLOAD
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 
 
 def usd(shape: Shape, prices: Prices, item_prefix: str, inventory: Inventory | None = None, **workload) -> float:
@@ -204,9 +205,7 @@ def test_the_canary_costs_a_run_every_interval_whatever_the_clients_send(prices:
     assert canary_usd(config, "canary: custom metrics") == 5.0
     # AND a canary switched off costs nothing
     path = tmp_path / "sluice.toml"
-    path.write_text(
-        Path(__file__).resolve().parents[2].joinpath("sluice.toml").read_text() + "\n[dev.canary]\nenabled = false\n"
-    )
+    path.write_text(PROJECT_ROOT.joinpath("sluice.toml").read_text() + "\n[dev.canary]\nenabled = false\n")
     assert canary_usd(load_config("dev", path), "canary") == 0.0
 
 

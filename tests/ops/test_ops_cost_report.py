@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
 from ops.cost import Inventory, Prices, estimate, sink_shapes
 from ops.cost_report import check_batch, format_sinks, suggested_budget
 from ops.errors import OpsError

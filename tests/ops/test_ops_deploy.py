@@ -14,7 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from ops.changeset import Template, stack_status
 from ops.deploy import StackSpec, deploy_stack, destroy_stack, preview_stack
 from ops.errors import OpsError
@@ -24,7 +25,7 @@ from tests.aws_helpers import unique
 from tests.ops.helpers import Console, no_sleep, yes
 from tests.ops.test_ops_package import FakeInstaller
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 
 
 def small_template(
@@ -258,7 +259,7 @@ def test_the_real_template_made_moto_compatible_deploys_updates_and_is_destroyed
 ) -> None:
     # GIVEN the dev template with only local's moto-compat rewrite (resource order, KMS tag spelling, MOCK
     # integration fields — AWS reads it identically), uploaded like the real one
-    moto_compat = pytest.importorskip("local.moto_compat")
+    moto_compat = pytest.importorskip("local.deploying.moto_compat")
     config = load_config("dev")
     cfn, s3 = fresh_moto.client("cloudformation"), fresh_moto.client("s3")
     real = environment_stack(config, fresh_moto, Console(), installer=FakeInstaller(), build_dir=tmp_path)

@@ -7,13 +7,13 @@ import json
 import boto3
 import pytest
 
-from cloudformation.config import load_config
-from cloudformation.synth import full_template
+from core.config import load_config
 from ops.changeset import Template, stack_status
 from ops.deploy import StackSpec, deploy_stack
 from ops.errors import OpsError
 from ops.kept import KeptName, kept_names
 from ops.recovery import DataClients
+from synth.synthesize import full_template
 from tests.aws_helpers import unique
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

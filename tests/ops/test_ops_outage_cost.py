@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from ops.cost import Assumptions, Prices, Workload
 from ops.cost_report import format_outage
 from ops.outage_cost import outage_estimate, parking_lines
@@ -30,7 +31,7 @@ from ops.outage_model import (
 from tests.ops.cost_helpers import FLAT, TINY_PRICES, WORKLOAD
 
 PROD = load_config("prod")
-RETRIER_APP = Path(__file__).resolve().parents[2] / "functions/retrier/app.py"
+RETRIER_APP = PROJECT_ROOT / "functions/retrier/app.py"
 
 
 def test_the_design_is_read_from_the_configuration() -> None:

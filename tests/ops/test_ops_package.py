@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from core.paths import PROJECT_ROOT
 from ops.bytecode import Compiler
 from ops.package import (
     SOURCE_ONLY,
@@ -32,7 +33,7 @@ from ops.package import (
 )
 from tests.aws_helpers import unique
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 
 
 class FakeInstaller:

@@ -17,10 +17,11 @@ import ops.deploy
 import ops.stack
 import tasks
 import tasks.deployment
-from cloudformation.config import Config, load_config
+from core.config import Config, load_config
+from core.paths import PROJECT_ROOT
 from ops.preflight import Check, Clients, run_preflight
 
-REAL_CONFIG = Path(__file__).resolve().parents[2] / "sluice.toml"
+REAL_CONFIG = PROJECT_ROOT / "sluice.toml"
 REGION = "us-east-1"
 HIGH_TOPIC = "arn:aws:sns:us-east-1:123456789012:sluice-prod-high"
 NOTIFY_TOPIC = "arn:aws:sns:us-east-1:123456789012:sluice-prod-notify"

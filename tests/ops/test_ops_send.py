@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from local.json_reply import reply_json
+from local.console.json_reply import reply_json
 from ops.errors import OpsError
 from ops.send import Sender, read_events, send_events, write_ids
 

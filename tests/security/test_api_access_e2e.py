@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cloudformation.config import load_config
-from local.gateway import API_GATEWAY_MAX_BODY_BYTES
+from core.config import load_config
+from local.services.gateway.server import API_GATEWAY_MAX_BODY_BYTES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cloudformation.config import environment_names, load_config
-from cloudformation.synth import full_template
+from core.config import environment_names, load_config
+from synth.synthesize import full_template
 
 RESOURCE_POLICIES = {
     "AWS::S3::BucketPolicy": "PolicyDocument",

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[2]
+from core.paths import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 INVOKE = Path(sys.executable).parent / "invoke"
 
 

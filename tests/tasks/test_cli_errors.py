@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudformation.config import ConfigError, load_config
-from cloudformation.synth import full_template
+from core.config import ConfigError, load_config
+from core.paths import PROJECT_ROOT
+from synth.synthesize import full_template
 from tests.tasks.helpers import run_invoke
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = PROJECT_ROOT
 REAL_CONFIG = PROJECT / "sluice.toml"
 
 
@@ -64,7 +65,7 @@ def test_a_wrong_task_argument_is_one_error_line(tmp_path: Path, arguments: tupl
 def test_the_local_runtime_refuses_an_unknown_environment_in_one_line(tmp_path: Path) -> None:
     # GIVEN the runtime's own entry point (what the e2e tests start) WHEN given an unknown environment
     result = subprocess.run(
-        [sys.executable, "-m", "local.runtime", "--env", "nope", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "local.stack.runtime", "--env", "nope", "--state-dir", str(tmp_path)],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -48,7 +48,7 @@ function niceTop(value) {
 }
 
 // Tick times on a round step, as many as fit, each label whole inside the axis and a label's width from the next
-// (as local/dashboard_figure.py)
+// (as local/console/dashboard_figure.py)
 const TICK_STEPS = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 function timeTicks(start, end, width) {
   for (const step of TICK_STEPS) {

@@ -15,23 +15,23 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from cloudformation.config import load_config
+from core.config import load_config
+from core.paths import PROJECT_ROOT
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
-from local.background import BackgroundStack
-from local.demo import demo_requests, send_traffic
-from local.faults import FAULTS
+from local.services.faults import FAULTS
+from local.stack.background import BackgroundStack
+from local.stack.demo import demo_requests, send_traffic
 from tests.local.console.chromium import Browser, find_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "console.png"
+SCREENSHOT = PROJECT_ROOT / "docs" / "console.png"
 CHROMIUM = find_chromium()
 PAGE_TIMEOUT = 30.0
 DATA_TIMEOUT = 60.0  # the metrics publisher and the page's refresh: a few periods

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import boto3
 from moto import mock_aws
 
-from cloudformation.config import NotificationsConfig
+from core.config import NotificationsConfig
 from functions.notifier.notification import Notification
 from local.console.feed import delivery, feed, last_sent, pending_digest
-from local.notifications import SentDigest
+from local.services.notifications import SentDigest
 from tests.aws_helpers import create_hash_table
 
 HOURS = NotificationsConfig(("Mon", "Tue", "Wed", "Thu", "Fri"), "09:00-17:00", "UTC")

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from local.console.json_reply import reply_json
 from local.console.routes import serve_get, serve_post
-from local.json_reply import reply_json
 
 
 class FakeViews:

@@ -3,8 +3,8 @@ every value the page writes into markup, an attribute or a style is a number, a 
 
 from __future__ import annotations
 
+from local.console.dashboard_data import Window
 from local.console.views import shown_widget
-from local.dashboard_data import Window
 
 WINDOW = Window(900.0, 1100.0)
 CSS = "red; background-image: url(https://evil.example/beacon)"

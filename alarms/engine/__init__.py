@@ -1,0 +1,1 @@
+"""CloudWatch's semantics, re-implemented: metric math, alarm evaluation and the rules our alarms are checked by."""

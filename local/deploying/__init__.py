@@ -1,0 +1,1 @@
+"""Deploying the template into moto: CloudFormation through moto, then what moto's CloudFormation skips."""

@@ -1,0 +1,2 @@
+"""The running local stack: wiring it together, in the foreground or the background, crash recovery, ports, logs and
+`make demo`."""

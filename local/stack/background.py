@@ -1,0 +1,205 @@
+"""A local stack in its own process (`python -m local.stack.runtime`) on free ports with its own state folder,
+stopped by its own process id: what the end-to-end tests and the benchmarks run against."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import requests
+
+from core.paths import PROJECT_ROOT
+from local.console.control_client import ControlClient
+from local.emulation.process import free_port
+from local.state import StatePaths
+from ops.reconcile import existing_ids
+
+if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
+    from local.stack.ports import Ports
+
+START_TIMEOUT_SECONDS = 120
+
+
+@dataclass
+class BackgroundStack:
+    process: subprocess.Popen
+    state_dir: Path
+    outputs: dict[str, Any]
+
+    @property
+    def api_url(self) -> str:
+        return self.outputs["ApiUrl"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.outputs["AwsEndpoint"],
+            region_name=self.outputs["Region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def post_events(
+        self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"
+    ) -> requests.Response:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if key is not None:
+            sent["x-api-key"] = self.outputs["ApiKey"] if key == "default" else key
+        data = body if isinstance(body, str | bytes) else json.dumps(body)
+        return requests.post(f"{self.api_url}/events", data=data, headers=sent, timeout=30)
+
+    @cached_property
+    def control_api(self) -> ControlClient:
+        return ControlClient(self.outputs["ControlUrl"])
+
+    def control(self, method: str, path: str, body: dict | None = None) -> Any:
+        return self.control_api.call(method, path, body)
+
+    def status(self) -> dict[str, Any]:
+        return self.control_api.status()
+
+    def inject(self, fault: str, seconds: float) -> None:
+        self.control_api.inject(fault, seconds)
+
+    def lift(self, fault: str) -> None:
+        self.control_api.lift(fault)
+
+    def wait_until(self, condition: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Poll the status until `condition` holds; fail with the last status after `timeout`."""
+        deadline = time.monotonic() + timeout
+        status = self.status()
+        while not condition(status):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last status: {status}")
+            time.sleep(1)
+            status = self.status()
+        return status
+
+    def fired_since(self, since: float) -> set[str]:
+        """Names of the alarms that went to ALARM since `since` (epoch seconds)."""
+        transitions = self.control("GET", f"/alarm-transitions?since={since}")
+        return {item["alarm"] for item in transitions if item["new"] == "ALARM"}
+
+    def wait_for_alarms(self, names: set[str], since: float, timeout: float) -> set[str]:
+        """Wait until every alarm in `names` has fired since `since`; returns all that fired."""
+        deadline = time.monotonic() + timeout
+        fired = self.fired_since(since)
+        while not names <= fired:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
+                )
+            time.sleep(1)
+            fired = self.fired_since(since)
+        return fired
+
+    def stored_ids(self, ids: list[str]) -> set[str]:
+        return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
+
+    def wait_stored(self, ids: list[str], timeout: float) -> None:
+        """Until every id is in the table; AssertionError with the count missing after `timeout`."""
+        deadline = time.monotonic() + timeout
+        missing = set(ids) - self.stored_ids(ids)
+        while missing:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
+            time.sleep(1)
+            missing -= self.stored_ids(sorted(missing))
+
+    @contextlib.contextmanager
+    def canary_paused(self) -> Iterator[None]:
+        """No canary run (and so no canary request through ingest) while the block runs: for tests that check
+        that their own requests ran nothing."""
+        self.control("POST", "/canary", {"paused": True})
+        try:
+            yield
+        finally:
+            self.control("POST", "/canary", {"paused": False})
+
+    def client_items(self, attempts: int = 20) -> int:
+        """Items in the table that are not the canary's. The canary stores one every few seconds: the table's
+        count is read between two counts of canary items, and read again until no canary item landed meanwhile."""
+        dynamodb, table = self.client("dynamodb"), self.outputs["TableName"]
+        for _ in range(attempts):
+            before = _canary_items(dynamodb, table)
+            total = int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
+            if _canary_items(dynamodb, table) == before:
+                return total - before
+        raise RuntimeError(f"canary items kept landing while counting {table}")
+
+    def functions_log(self) -> str:
+        return (self.state_dir / "logs" / "functions.log").read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _canary_items(dynamodb: Any, table: str) -> int:
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        Select="COUNT",
+        ConsistentRead=True,
+        FilterExpression="attribute_exists(#canary)",
+        ExpressionAttributeNames={"#canary": "canary"},  # what marks a canary item (functions/common/canary.py)
+    )
+    return sum(page["Count"] for page in pages)
+
+
+def start_background_stack(
+    state_dir: Path, env: str = "local", ports: Ports | None = None, *, detached: bool = False
+) -> BackgroundStack:
+    """Free ports unless `ports` are given; `detached`: in a session of its own, so it outlives the shell's
+    Ctrl-C and the command that started it (`invoke up --detach`; `invoke down` stops it)."""
+    aws, api, control = (ports.aws, ports.api, ports.control) if ports else (free_port(), free_port(), free_port())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "local.stack.runtime",
+        "--env",
+        env,
+        "--state-dir",
+        str(state_dir),
+        "--aws-port",
+        str(aws),
+        "--api-port",
+        str(api),
+        "--control-port",
+        str(control),
+    ]
+    console = (state_dir / "console.log").open("w")
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=detached,
+    )
+    outputs_path = StatePaths(state_dir).outputs
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not outputs_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                process.kill()
+            raise RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    return BackgroundStack(process=process, state_dir=state_dir, outputs=json.loads(outputs_path.read_text()))

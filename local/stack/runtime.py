@@ -1,0 +1,584 @@
+"""The embedded local stack: moto server, the deployed template, the real handlers behind a local API
+gateway and event-source pollers, the metrics publisher, the alarm evaluator and fault injection.
+
+Run it with `invoke up` (foreground) or `python -m local.stack.runtime` (what the end-to-end tests start).
+Everything listens on 127.0.0.1; Ctrl-C, SIGTERM, `invoke down` or POST /shutdown stop all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, TextIO
+
+import psutil
+from botocore.client import BaseClient
+
+from alarms.backtest import History
+from alarms.definitions import Definitions
+from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
+from alarms.table import LOW_AT_ONCE, delivered_at_once, notified_tiers
+from cloudformation.api import events_request_schema
+from cloudformation.functions import logical_id
+from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
+from dashboards.catalog import build_catalog
+from functions.common.archive import ARCHIVE_PREFIX
+from functions.common.parked import BREAKER_FRESH_PROBES, BREAKER_KEY, PARKED_PREFIX, breaker_is_open
+from local.console.control import ControlServer
+from local.console.running_stack import AlarmTransition
+from local.deploying.deploy import LocalStack, clients, deploy
+from local.emulation.process import MotoServer, start_moto, write_pidfile
+from local.services.alarm_evaluator import AlarmEvaluator
+from local.services.chaos import Chaos, find_clients
+from local.services.clock import LocalClock
+from local.services.cloudwatch_reader import fetch_series
+from local.services.dynamodb_metrics import DynamoDbObserver
+from local.services.emf import EmfCapture
+from local.services.gateway.server import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
+from local.services.gateway.validation import body_validator
+from local.services.lambdas import FunctionSettings, LocalFunction
+from local.services.mapping_state import MappingState, find_mapping_uuid
+from local.services.metrics import MetricSink, Publisher
+from local.services.notifications import DigestLog, SnsToFunctionBridge
+from local.services.pollers import SqsMapping, SqsPoller
+from local.services.schedule import BusinessHoursSchedule, RateSchedule
+from local.services.sqs_metrics import QueueSampler, SqsObserver
+from local.stack.logs import start_run_logs
+from local.stack.ports import Ports, ensure_ports_free
+from local.stack.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
+from local.state import StatePaths
+from ops.state_folder import DEFAULT_STATE_DIR
+
+log = logging.getLogger(__name__)
+
+METRICS_INTERVAL_SECONDS = 2.0
+# The pipeline's faults hit the pipeline's calls: the notifier's own table is not the events table.
+FAULT_TARGETS = ("ingest", "consumer", "archiver")
+
+
+def environment_clients(name: str, module: ModuleType) -> list[BaseClient]:
+    """The AWS clients of a function's new execution environment: those its module holds, and those it makes on
+    first use, made now so that faults (db-down) and metrics reach them too: ingest's idempotency-table client,
+    made on the first keyed request."""
+    found = find_clients(module)
+    if name == "ingest":
+        found.append(module.keyed_requests().client)
+    return found
+
+
+# The faults that pause a function's event source mapping (local/services/chaos.py), by function.
+PAUSE_FAULTS = {"consumer": "consumer-paused"}
+EVALUATION_INTERVAL_SECONDS = 2.0
+
+
+@dataclass
+class LocalRuntime:
+    """Starts and stops every part of the local stack, in order."""
+
+    config: Config
+    ports: Ports
+    paths: StatePaths
+    console: TextIO = field(default_factory=lambda: sys.stdout)
+    stack: LocalStack | None = None
+    transitions: list[AlarmTransition] = field(default_factory=list)
+    _moto: MotoServer | AdoptedMoto | None = None
+    _lock: IO[str] | None = None
+    _functions: dict[str, LocalFunction] = field(default_factory=dict)
+    _stoppables: list[Any] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _capture: EmfCapture | None = None
+    _capture_log: TextIO | None = None
+    _metrics_log: TextIO | None = None
+    _evaluator: AlarmEvaluator | None = None
+    chaos: Chaos = field(default_factory=Chaos)
+    canary: RateSchedule | None = None  # the canary's schedule, when the environment runs it
+    digests: DigestLog | None = None  # the notifier, recording the digests it sends
+    sink: MetricSink = field(default_factory=MetricSink)
+    clock: LocalClock = field(default_factory=LocalClock)  # the notifier's business hours (POST /clock)
+    started_at: float = field(default_factory=time.time)  # reset by start(): where graphs begin
+    _tiers: dict[str, str] = field(default_factory=dict)
+    _mappings: dict[str, MappingState] = field(default_factory=dict)  # by function: what switches its poller
+
+    def say(self, message: str) -> None:
+        print(message, file=self.console, flush=True)
+
+    # --- start -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        # First, before any file is touched: a second runtime must not disturb the one that owns the folder.
+        self._lock = lock_state_folder(self.paths.root)
+        adopted = surviving_moto(self.paths.moto_pidfile)
+        # A surviving moto keeps its own port, which is then no obstacle: the runtime resumes on it.
+        ensure_ports_free(self.ports, ("api", "control") if adopted else ("aws", "api", "control"))
+        self.started_at = time.time()
+        start_run_logs(self.paths.logs)  # this run's logs fresh; the last run's in logs/previous/
+        self.paths.outputs.unlink(missing_ok=True)
+        write_pidfile(self.paths.pidfile)
+        self.stack = self._resume(adopted) if adopted is not None else None
+        if self.stack is None:
+            self._start_and_deploy()
+        assert self._moto is not None
+        client = clients(self._moto.endpoint_url, self.config.region)
+        self._start_handlers(client)
+        self._start_metrics(client)
+        self._start_gateway()
+        self._start_pollers(client)
+        self._start_alarm_evaluation(client)
+        control = ControlServer(self, port=self.ports.control).start()
+        self._stoppables.append(control)
+        self._write_outputs(control.url)
+        self.say(self.banner())
+
+    def _resume(self, moto: AdoptedMoto) -> LocalStack | None:
+        """Take over the moto server a crashed runtime left running, with its deployed stack and data."""
+        stack = load_stack(self.config, self.paths.stack)
+        if stack is None:  # it died before its stack was deployed: nothing in it to keep
+            self.say(f"stopping the moto server (pid {moto.pid}) a crashed runtime left without a deployed stack")
+            moto.stop()
+            return None
+        self.say(
+            f"resuming on the moto server a crashed runtime left running (pid {moto.pid}, {moto.endpoint_url}): "
+            "the stack, its queues and its tables are as they were"
+        )
+        self._moto = moto
+        self._set_process_environment()
+        return stack
+
+    def _start_and_deploy(self) -> None:
+        self.say(f"starting moto server on 127.0.0.1:{self.ports.aws} …")
+        self._moto = start_moto(
+            port=self.ports.aws,
+            log_path=self.paths.logs / "moto.log",
+            in_flight_limit=self.config.queue.in_flight_limit,  # SQS's quota, or the smaller one local sets
+        )
+        # moto runs in its own session: if this process dies hard, a restart or `invoke down` still finds it
+        write_pidfile(self.paths.moto_pidfile, self._moto.pid)
+        self._set_process_environment()
+        self.say(f"deploying the {self.config.env} template into moto's CloudFormation …")
+        self.stack = deploy(self.config, clients(self._endpoint, self.config.region))
+        save_stack(self.stack, self.paths.stack)
+
+    @property
+    def _endpoint(self) -> str:
+        """moto server's URL: every part of the stack talks to it."""
+        assert self._moto is not None, "moto server is not running"
+        return self._moto.endpoint_url
+
+    def _set_process_environment(self) -> None:
+        # The handlers' boto3 clients find moto through AWS_ENDPOINT_URL, as they would any endpoint.
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self._endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": self.config.region,
+                "AWS_REGION": self.config.region,
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
+            }
+        )
+
+    def _start_handlers(self, client: Callable[[str], BaseClient]) -> None:
+        assert self.stack is not None
+        # The canary calls the public API: locally, that is the local gateway (over the template's execute-api URL).
+        local = {"API_URL": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"}
+        environments = {name: {**self.stack.function_environment(name), **local} for name in FUNCTION_NAMES}
+        for environment in environments.values():
+            os.environ.update(environment)
+        # Powertools binds sys.stdout when a Logger is created: capture before the handlers are imported.
+        self._capture_log = (self.paths.logs / "functions.log").open("a", encoding="utf-8")
+        self._metrics_log = (self.paths.logs / "metrics.log").open("a", encoding="utf-8")
+        self._capture = EmfCapture(self.sink, self._capture_log, metrics_log=self._metrics_log)
+        sys.stdout = self._capture
+        self._sqs_observer = SqsObserver(self.sink)
+        observers: dict[str, SqsObserver | DynamoDbObserver] = {
+            "sqs": self._sqs_observer,
+            "dynamodb": DynamoDbObserver(self.sink),
+        }
+        for name in FUNCTION_NAMES:
+            props = self.stack.template["Resources"][logical_id(name)]["Properties"]
+            settings = FunctionSettings(
+                name=props["FunctionName"],
+                timeout_seconds=float(props["Timeout"]),
+                memory_mb=int(props["MemorySize"]),
+                reserved_concurrency=int(props["ReservedConcurrentExecutions"]),
+                region=self.config.region,
+                environment=environments[name],
+            )
+            self._functions[name] = LocalFunction.from_handler_path(
+                settings, props["Handler"], self.sink, on_environment=partial(self._hook_environment, name, observers)
+            )
+
+    def _hook_environment(
+        self, name: str, observers: Mapping[str, SqsObserver | DynamoDbObserver], module: ModuleType
+    ) -> None:
+        """A new execution environment: its AWS clients get the metrics observers and fault injection."""
+        aws_clients = environment_clients(name, module)
+        if name in FAULT_TARGETS:
+            self.chaos.attach(*aws_clients)
+        if name == "notifier":
+            vars(module)["now"] = self.clock.now  # business hours follow the local clock (local/services/clock.py)
+        for aws_client in aws_clients:
+            observer = observers.get(aws_client.meta.service_model.service_name)
+            if observer is not None:
+                observer.attach(aws_client)
+
+    def _start_metrics(self, client: Callable[[str], BaseClient]) -> None:
+        assert self.stack is not None
+        outputs = self.stack.outputs
+        sqs = client("sqs")
+        self._sqs_observer.attach(sqs)
+        sampler = QueueSampler(
+            sqs,
+            [outputs["QueueUrl"], outputs["DeadLetterQueueUrl"], outputs["FailuresQueueUrl"]],
+            self.sink,
+            self._sqs_observer,
+        )
+        publisher = Publisher(
+            self.sink,
+            client("cloudwatch"),
+            interval_seconds=METRICS_INTERVAL_SECONDS,
+            samplers=[sampler.sample],
+        )
+        publisher.start()
+        self._stoppables.append(publisher)
+        self._poller_sqs = sqs
+
+    def _start_gateway(self) -> None:
+        assert self.stack is not None
+        api = self.config.api
+        settings = GatewaySettings(
+            stage=api.stage_name,
+            api_name=self.config.resource_name("api"),
+            api_id=self.stack.outputs["ApiId"],
+            region=self.config.region,
+            key_limits=ThrottleLimits(rate_per_second=float(api.rate_limit), burst=api.burst_limit),
+            stage_limits=ThrottleLimits(rate_per_second=float(api.stage_rate_limit), burst=api.stage_burst_limit),
+        )
+        gateway = ApiGateway(
+            settings,
+            self._functions["ingest"],
+            self.stack.api_keys,
+            validator=body_validator(events_request_schema()),
+            sink=self.sink,
+        )
+        server = LocalGateway(gateway, port=self.ports.api).start()
+        self._stoppables.append(server)
+
+    def _start_pollers(self, client: Callable[[str], BaseClient]) -> None:
+        assert self.stack is not None
+        resources = self.stack.template["Resources"]
+        outputs = self.stack.outputs
+        queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
+        lambda_client = client("lambda")
+        for name, (url_key, arn_key) in queues.items():
+            props = resources[f"{name.title()}EventSourceMapping"]["Properties"]
+            mapping = SqsMapping(
+                queue_url=outputs[url_key],
+                queue_arn=outputs[arn_key],
+                batch_size=int(props["BatchSize"]),
+                batching_window_seconds=float(props["MaximumBatchingWindowInSeconds"]),
+                report_batch_item_failures="ReportBatchItemFailures" in props["FunctionResponseTypes"],
+                maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
+                region=self.config.region,
+            )
+            # The mapping's Enabled state (UpdateEventSourceMapping) switches the poller, as on AWS (moto never polls)
+            uuid = find_mapping_uuid(lambda_client, self._functions[name].name, outputs[arn_key])
+            state = MappingState(lambda_client, uuid)
+            self._mappings[name] = state
+            fault = PAUSE_FAULTS.get(name)
+            paused = partial(_paused, state, partial(self.chaos.is_active, fault) if fault else lambda: False)
+            poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
+            poller.start()
+            self._stoppables.append(poller)
+        # The notifier records the digests it sends (the notifications log, the console)
+        notifier = DigestLog(
+            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs["NotifyTopicArn"]
+        )
+        self.digests = notifier
+        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], notifier, client("sqs"), client("sns"))
+        bridge.start()
+        self._stoppables.append(bridge)
+        schedule = BusinessHoursSchedule(self.config.notifications, notifier, self.clock.now)
+        schedule.start()
+        self._stoppables.append(schedule)
+        # The retrier's schedule: the template's rate is whole minutes; locally it runs every
+        # queue.retrier_interval_seconds, like the canary's faster rate.
+        retrier_target = resources["RetrierSchedule"]["Properties"]["Target"]
+        retrier = RateSchedule(
+            "retrier",
+            self.config.queue.retrier_interval_seconds,
+            self._functions["retrier"],
+            json.loads(retrier_target["Input"]),
+        )
+        retrier.start()
+        self._stoppables.append(retrier)
+        if self.config.canary.enabled:
+            target = resources["CanarySchedule"]["Properties"]["Target"]
+            canary = RateSchedule(
+                "canary", self.config.canary.interval_seconds, self._functions["canary"], json.loads(target["Input"])
+            )
+            canary.start()
+            self._stoppables.append(canary)
+            self.canary = canary
+
+    def _start_alarm_evaluation(self, client: Callable[[str], BaseClient]) -> None:
+        assert self.stack is not None
+        self._evaluator = AlarmEvaluator(
+            client("cloudwatch"),
+            client("sns"),
+            self.stack.alarms,
+            self.stack.composite_alarms,
+            self.paths.notifications,
+            settle_seconds=METRICS_INTERVAL_SECONDS + 1,
+        )
+        catalog = build_catalog(self.config)
+        at_once = delivered_at_once(self.config, catalog)
+        self._tiers = {
+            name: LOW_AT_ONCE if name in at_once else tier or "none"
+            for name, tier in notified_tiers(self.config, catalog).items()
+        }
+        thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
+        thread.start()
+
+    def _evaluate_loop(self, tiers: dict[str, str]) -> None:
+        assert self._evaluator is not None
+        previous = self._evaluator.states()
+        while not self._stop.wait(EVALUATION_INTERVAL_SECONDS):
+            try:
+                self._evaluator.evaluate_once()
+            except Exception:
+                log.exception("alarm evaluation failed")
+                continue
+            current = self._evaluator.states()
+            for name, state in sorted(current.items()):
+                if state != previous.get(name):
+                    transition = AlarmTransition(
+                        name,
+                        tiers.get(name, "none"),
+                        previous.get(name, ""),
+                        state,
+                        time.time(),
+                        self._evaluator.reason_of(name),
+                        clock_time=self.clock.now().timestamp(),
+                    )
+                    self.transitions.append(transition)
+                    self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")
+            previous = current
+
+    def _write_outputs(self, control_url: str) -> None:
+        assert self.stack is not None
+        # The clients' key (the canary has its own, which the canary reads from API Gateway itself).
+        key_id = self.stack.values.physical_id("ApiKey")
+        (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
+        outputs = {
+            **self.stack.outputs,
+            "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
+            "ApiKey": key_value,
+            "ApiKeyId": key_id,
+            "AwsEndpoint": self._endpoint,
+            "Region": self.config.region,
+            "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
+            "ControlUrl": control_url,
+            "ConsoleUrl": control_url + "/",
+            "StartedAt": self.started_at,
+            "FunctionsLog": str(self.paths.logs / "functions.log"),
+            "NotificationsLog": str(self.paths.notifications),
+        }
+        self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def banner(self) -> str:
+        assert self.stack is not None
+        outputs = json.loads(self.paths.outputs.read_text())
+        return (
+            "\nSluice local stack is up\n"
+            f"  API        {outputs['ApiUrl']}/events   (x-api-key: see {self.paths.outputs})\n"
+            f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
+            f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)\n"
+            f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
+            f"  logs       {self.paths.logs}/ (invoke logs [--errors] [--follow]; the last run's in previous/)\n"
+            f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
+            f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
+        )
+
+    # --- status ------------------------------------------------------------------------------------
+
+    @property
+    def evaluator(self) -> AlarmEvaluator | None:
+        return self._evaluator
+
+    def alarm_tiers(self) -> dict[str, str]:
+        """Alarm name → the tier its actions notify (high, low, "low, at once" or none)."""
+        return dict(self._tiers)
+
+    def metric_history(self, start: float, end: float) -> dict[str, Any]:
+        """Every series the alarms read over [start, end) (widened to periods, with the alarms' lead-in), as
+        the local evaluator reads them: the recording `invoke load` keeps for `invoke alarms.backtest`."""
+        assert self.stack is not None and self._moto is not None
+        definitions = Definitions(list(self.stack.alarms), list(self.stack.composite_alarms))
+        stats = metric_stats(definitions)
+        first, last = aligned_window(start, end, self.config.monitoring.period_seconds, lead_in_seconds(definitions))
+        cloudwatch = clients(self._moto.endpoint_url, self.config.region)("cloudwatch")
+        return recording(self.config.env, History(first, last, fetch_series(cloudwatch, stats, first, last)), stats)
+
+    def status(self) -> dict[str, Any]:
+        assert self.stack is not None and self._moto is not None
+        client = clients(self._moto.endpoint_url, self.config.region)
+        outputs = self.stack.outputs
+        sqs = client("sqs")
+        queues = {}
+        for label, key in (
+            ("ingest", "QueueUrl"),
+            ("dead_letter", "DeadLetterQueueUrl"),
+            ("failures", "FailuresQueueUrl"),
+        ):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=outputs[key],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            queues[label] = {
+                "visible": int(attributes["ApproximateNumberOfMessages"]),
+                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            }
+        return {
+            "endpoints": json.loads(self.paths.outputs.read_text()) if self.paths.outputs.exists() else {},
+            "queues": queues,
+            "in_flight_limit": self.config.queue.in_flight_limit,
+            "table_items": _count_items(client("dynamodb"), outputs["TableName"]),
+            "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], ARCHIVE_PREFIX),
+            # what the consumer parked while the store fails, and its breaker's last word (functions/common/parked.py)
+            "parked_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], PARKED_PREFIX),
+            "breaker": _breaker_state(
+                client("s3"),
+                outputs["ArchiveBucket"],
+                BREAKER_FRESH_PROBES * self.config.queue.probe_interval_seconds * 1000,
+            ),
+            "alarms": self._evaluator.states() if self._evaluator else {},
+            "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
+            "mappings": {name: "Disabled" if state.disabled() else "Enabled" for name, state in self._mappings.items()},
+            "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
+            "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
+            "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
+            # resident memory of the runtime and of moto server, for soak runs: must stay flat
+            "memory": {
+                "runtime_rss_bytes": psutil.Process().memory_info().rss,
+                "moto_rss_bytes": psutil.Process(self._moto.pid).memory_info().rss,
+            },
+        }
+
+    # --- stop --------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def wait(self) -> None:
+        while not self._stop.wait(0.5):
+            pass
+
+    def stop(self) -> None:
+        if self._lock is None:  # refused before it owned the state folder: nothing there is its to remove
+            return
+        self._stop.set()
+        for part in reversed(self._stoppables):
+            with contextlib.suppress(Exception):
+                part.stop()
+        self._stoppables.clear()
+        self.chaos.detach()
+        if self._capture is not None:
+            sys.stdout = sys.__stdout__
+            self._capture.close()
+            self._capture = None
+        if self._capture_log is not None:
+            self._capture_log.close()
+        if self._metrics_log is not None:
+            self._metrics_log.close()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+            # Only with moto stopped: a surviving moto's pidfile is how the next start or `invoke down` finds it.
+            self.paths.moto_pidfile.unlink(missing_ok=True)
+            self.paths.stack.unlink(missing_ok=True)
+        self.paths.outputs.unlink(missing_ok=True)
+        self.paths.pidfile.unlink(missing_ok=True)
+        self._lock.close()
+        self._lock = None
+        self.say("local stack stopped")
+
+
+def _paused(mapping: MappingState, fault_active: Callable[[], bool]) -> bool:
+    """A poller stops while its mapping is disabled or its pause fault (a stuck mapping) is active."""
+    return mapping.disabled() or fault_active()
+
+
+def _count_items(dynamodb: BaseClient, table: str) -> int:
+    # moto's ItemCount is live (AWS refreshes it every few hours): no scan under load.
+    return int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
+
+
+def _count_objects(s3: BaseClient, bucket: str, prefix: str) -> int:
+    paginator = s3.get_paginator("list_objects_v2")
+    return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
+
+
+def _breaker_state(s3: BaseClient, bucket: str, fresh_ms: int) -> str:
+    """The consumers' breaker as the retrier reads it: "open" only while fresh; "closed" before any failure."""
+    try:
+        document = s3.get_object(Bucket=bucket, Key=BREAKER_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return "closed"
+    return "open" if breaker_is_open(document, int(time.time() * 1000), fresh_ms) else "closed"
+
+
+def run_foreground(config: Config, ports: Ports, state_dir: Path) -> None:
+    """Start the stack and serve until Ctrl-C, SIGTERM or a shutdown request; always clean up."""
+    runtime = LocalRuntime(config=config, ports=ports, paths=StatePaths(state_dir))
+    signal.signal(signal.SIGTERM, lambda *_: runtime.request_stop())
+    try:
+        runtime.start()
+        runtime.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack.runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--aws-port", type=int)
+    parser.add_argument("--api-port", type=int)
+    parser.add_argument("--control-port", type=int)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.env)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    defaults = Ports.from_config(config)
+    ports = Ports(
+        aws=args.aws_port or defaults.aws,
+        api=args.api_port or defaults.api,
+        control=args.control_port or defaults.control,
+    )
+    try:
+        run_foreground(config, ports, args.state_dir)
+    except Exception as error:  # one clear line for the operator; details are in the logs
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The composition root: the whole template (pipeline, alarms, dashboards, budget) put together and written out."""
