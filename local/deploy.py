@@ -26,6 +26,7 @@ from cloudformation.functions import ARTIFACTS_BUCKET_PARAMETER, code_key_parame
 from cloudformation.synth import full_template
 from local.moto_compat import moto_compatible
 from local.resolver import StackValues
+from ops.local_credentials import LOCAL_CREDENTIALS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACK_WAIT_SECONDS = 120
@@ -53,7 +54,7 @@ class LocalStack:
 
 
 def clients(endpoint: str, region: str) -> Callable[[str], BaseClient]:
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    session = boto3.session.Session(region_name=region, **LOCAL_CREDENTIALS)
     return lambda service: session.client(service, endpoint_url=endpoint)
 
 

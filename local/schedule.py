@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cloudformation.config import WEEKDAYS, NotificationsConfig
+from cloudformation.config import NotificationsConfig
 from cloudformation.functions import NOTIFIER_SCHEDULE_INPUT, SCHEDULED_TIME_ATTRIBUTE
+from functions.common.contract import WEEKDAYS
 from local.lambdas import Invoker
 
 log = logging.getLogger(__name__)
