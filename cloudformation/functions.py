@@ -28,13 +28,22 @@ from cloudformation.queues import Queues
 from cloudformation.storage import Storage
 from functions.common import env_names
 from functions.common.archive import ARCHIVE_PREFIX
-from functions.common.contract import ANALYTICS_CANARY_PREFIX, ANALYTICS_PREFIX
+from functions.common.contract import (
+    ANALYTICS_CANARY_PREFIX,
+    ANALYTICS_PREFIX,
+    NOTIFIER_FLUSH_ACTION,
+    NOTIFIER_SCHEDULE_KEY,
+    NOTIFIER_SCHEDULED_TIME_KEY,
+)
 from functions.common.parked import PARKING_ROOT
 
 RUNTIME = "python3.12"
-# What the notifier's schedule sends (functions/notifier/app.py recognises it; a test keeps both in step).
+# What the notifier's schedule sends (functions/notifier/schedule.py recognises it).
 SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the time the run was due
-NOTIFIER_SCHEDULE_INPUT = {"sluice": "flush-held-notifications", "scheduled_time": SCHEDULED_TIME_ATTRIBUTE}
+NOTIFIER_SCHEDULE_INPUT = {
+    NOTIFIER_SCHEDULE_KEY: NOTIFIER_FLUSH_ACTION,
+    NOTIFIER_SCHEDULED_TIME_KEY: SCHEDULED_TIME_ATTRIBUTE,
+}
 RETRIER_SCHEDULE_INPUT = {"sluice": "retry-parked-events"}
 ARCHITECTURE = "arm64"
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"

@@ -32,6 +32,12 @@ ANALYTICS_COLUMNS = (
     "trace_id",
 )
 
+# The notifier's schedule Input, which the template sends and the notifier recognises:
+# {"sluice": "flush-held-notifications", "scheduled_time": <the time the run was due, filled in by Scheduler>}
+NOTIFIER_SCHEDULE_KEY = "sluice"
+NOTIFIER_FLUSH_ACTION = "flush-held-notifications"
+NOTIFIER_SCHEDULED_TIME_KEY = "scheduled_time"
+
 # Business days as the configuration spells them, in `datetime.weekday()` order (Monday = 0).
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
