@@ -7,10 +7,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
+
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    **LOCAL_CREDENTIALS_ENVIRONMENT,
     "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
 }
 # What Lambda sets and Powertools/the X-Ray SDK read: "running in Lambda", so tracing is on.

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from benchmarks.outage_queue import Backlog, Cohorts, DesignResult, Scenario, consumer_in_flight
-from core.config import Config
+from core.config import SQS_MAX_VISIBILITY_SECONDS, Config
 from ops.cost import MILLION, SQS_RECEIVE_MAX, SQS_SEND_BATCH, Assumptions, Line, Prices, Workload, sqs_requests
 from ops.outage_cost import dead_letter_lines, invocations_line, lambda_duration_line
 from ops.outage_model import Batch, batch_milliseconds, events_per_batch, full_throughput
 
-SQS_MAX_VISIBILITY_SECONDS = 43_200  # ChangeMessageVisibility: 0–12 h (botocore sqs model)
 JITTER_PERCENT = 10
 
 

@@ -22,31 +22,17 @@ from troposphere import GetAtt, Join, Ref, athena, glue, kms, s3
 
 from cloudformation.storage import private_bucket, tls_only_policy
 from core.config import Config
+from functions.common.contract import ANALYTICS_CANARY_PREFIX, ANALYTICS_COLUMNS, ANALYTICS_PREFIX
 
-PREFIX = "events"  # the consumer's ANALYTICS_PREFIX
-# Without the table the consumer writes each canary event here, where the canary reads it back
-# (functions/common/analytics.py CANARY_PREFIX, which describers may not import); outside the Glue table's location.
-CANARY_PREFIX = "canary"
 RESULTS_PREFIX = "athena-results"
 TABLE = "events"  # the view every query reads: one row per event (and hour)
 RAW_TABLE = "events_raw"  # every line of the objects, copies included
 FIRST_DAY = "2026-01-01"  # projected partitions start here; a query outside its data just scans nothing
 QUERY_SCAN_LIMIT_BYTES = 100 * 1024**3  # a runaway query stops at 100 GB (about $0.49)
-# The JSON Lines fields, in order (functions/common/analytics.py)
-COLUMNS = (
-    ("event_id", "string"),
-    ("received_at", "string"),
-    ("raw", "string"),
-    ("source_ip", "string"),
-    ("user_agent", "string"),
-    ("api_key_id", "string"),
-    ("request_id", "string"),
-    ("trace_id", "string"),
-)
 
 
 PARTITIONS = ("dt", "hour")
-VIEW_COLUMNS = (*(name for name, _ in COLUMNS), *PARTITIONS)  # all strings
+VIEW_COLUMNS = (*ANALYTICS_COLUMNS, *PARTITIONS)  # all strings
 
 
 def deduplicated_sql(raw_table: str = RAW_TABLE) -> str:
@@ -83,7 +69,7 @@ class Analytics:
     def resources(self) -> list:
         return [self.bucket, self.policy, self.database, self.raw_table, self.view, self.workgroup]
 
-    def object_arns(self, prefix: str = PREFIX) -> Join:
+    def object_arns(self, prefix: str = ANALYTICS_PREFIX) -> Join:
         return Join("", [GetAtt(self.bucket, "Arn"), f"/{prefix}/*"])
 
 
@@ -100,7 +86,11 @@ def _canary_expiry(config: Config) -> list[s3.LifecycleRule]:
     if "dynamodb" in config.sinks:
         return []
     days = max(1, math.ceil(config.canary.ttl_hours / 24))
-    return [s3.LifecycleRule(Id="canary-events", Status="Enabled", Prefix=f"{CANARY_PREFIX}/", ExpirationInDays=days)]
+    return [
+        s3.LifecycleRule(
+            Id="canary-events", Status="Enabled", Prefix=f"{ANALYTICS_CANARY_PREFIX}/", ExpirationInDays=days
+        )
+    ]
 
 
 def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
@@ -132,7 +122,7 @@ def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
         CatalogId=Ref("AWS::AccountId"),
         DatabaseInput=glue.DatabaseInput(Name=database_name(config), Description="Sluice events (S3 sink)"),
     )
-    location = Join("", ["s3://", Ref(bucket), f"/{PREFIX}/"])
+    location = Join("", ["s3://", Ref(bucket), f"/{ANALYTICS_PREFIX}/"])
     raw_table = glue.Table(
         "AnalyticsRawTable",
         CatalogId=Ref("AWS::AccountId"),
@@ -157,7 +147,7 @@ def build_analytics(config: Config, key: kms.Key) -> Analytics | None:
             },
             PartitionKeys=[glue.Column(Name="dt", Type="string"), glue.Column(Name="hour", Type="string")],
             StorageDescriptor=glue.StorageDescriptor(
-                Columns=[glue.Column(Name=name, Type=kind) for name, kind in COLUMNS],
+                Columns=[glue.Column(Name=name, Type="string") for name in ANALYTICS_COLUMNS],
                 Location=location,
                 InputFormat="org.apache.hadoop.mapred.TextInputFormat",
                 OutputFormat="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",

@@ -12,6 +12,7 @@ from troposphere import AWSObject, GetAtt, Join, Ref, Sub, apigateway, awslambda
 from core.config import Config
 
 # The canary sends one request a run (every few seconds at most, locally).
+CLIENT_API_KEY_ID = "ApiKey"  # the logical id of the clients' key (the canary has its own)
 CANARY_RATE_LIMIT = 1.0
 CANARY_BURST_LIMIT = 2
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -164,7 +165,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_k
         ],
     )
     api_key = apigateway.ApiKey(
-        "ApiKey", Name=config.resource_name("default-key"), Enabled=True, Description="Default client key"
+        CLIENT_API_KEY_ID, Name=config.resource_name("default-key"), Enabled=True, Description="Default client key"
     )
     usage_plan = apigateway.UsagePlan(
         "UsagePlan",

@@ -12,13 +12,13 @@ from awacs import s3 as s3_actions
 from awacs.aws import Condition, ForAllValuesStringLike, Statement
 from troposphere import GetAtt, Join, Ref, Sub, apigateway, s3
 
-from cloudformation.analytics import CANARY_PREFIX, Analytics
+from cloudformation.analytics import Analytics
 from cloudformation.common import allow
 from cloudformation.storage import Storage
 from core.config import Config
+from functions.common import env_names
+from functions.common.contract import ANALYTICS_CANARY_PREFIX, CANARY_ID_PREFIX
 
-# The prefix ingest gives canary event ids (functions/common/canary.py): the only items the canary may read.
-CANARY_ID_PREFIX = "canary-"
 SCHEDULE_INPUT = json.dumps({"source": "sluice.canary", "action": "probe"}, sort_keys=True)
 
 
@@ -38,12 +38,16 @@ def api_url(config: Config) -> Sub:
 
 def canary_environment(config: Config, key: apigateway.ApiKey, storage: Storage, analytics: Analytics | None) -> dict:
     """Where the canary reads its event back: the table, or without one the analytics bucket."""
-    store = {"TABLE_NAME": Ref(storage.table)} if storage.table else {"ANALYTICS_BUCKET": Ref(_bucket(analytics))}
+    store = (
+        {env_names.TABLE_NAME: Ref(storage.table)}
+        if storage.table
+        else {env_names.ANALYTICS_BUCKET: Ref(_bucket(analytics))}
+    )
     return {
-        "API_URL": api_url(config),
-        "CANARY_API_KEY_ID": Ref(key),
+        env_names.API_URL: api_url(config),
+        env_names.CANARY_API_KEY_ID: Ref(key),
         **store,
-        "DEADLINE_SECONDS": str(config.canary.deadline_seconds),
+        env_names.DEADLINE_SECONDS: str(config.canary.deadline_seconds),
     }
 
 
@@ -58,7 +62,10 @@ def canary_statements(key: apigateway.ApiKey, storage: Storage, analytics: Analy
         bucket = _bucket(analytics)
         return [
             read_key,
-            allow([s3_actions.GetObject], [Join("", [GetAtt(bucket, "Arn"), f"/{CANARY_PREFIX}/{CANARY_ID_PREFIX}*"])]),
+            allow(
+                [s3_actions.GetObject],
+                [Join("", [GetAtt(bucket, "Arn"), f"/{ANALYTICS_CANARY_PREFIX}/{CANARY_ID_PREFIX}*"])],
+            ),
             allow([s3_actions.ListBucket], [GetAtt(bucket, "Arn")]),
         ]
     return [

@@ -19,8 +19,6 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from troposphere import AccountId, GetAtt, Join, Parameter, Ref, apigateway, awslambda, iam, logs, scheduler, sns
 from troposphere.validators import integer
 
-from cloudformation.analytics import CANARY_PREFIX as ANALYTICS_CANARY_PREFIX
-from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
 from cloudformation.analytics import Analytics
 from cloudformation.canary import SCHEDULE_INPUT, canary_environment, canary_statements
 from cloudformation.common import allow
@@ -28,13 +26,24 @@ from cloudformation.notifications import Notifications
 from cloudformation.queues import Queues
 from cloudformation.storage import Storage
 from core.config import Config
+from functions.common import env_names
 from functions.common.archive import ARCHIVE_PREFIX
+from functions.common.contract import (
+    ANALYTICS_CANARY_PREFIX,
+    ANALYTICS_PREFIX,
+    NOTIFIER_FLUSH_ACTION,
+    NOTIFIER_SCHEDULE_KEY,
+    NOTIFIER_SCHEDULED_TIME_KEY,
+)
 from functions.common.parked import PARKING_ROOT
 
 RUNTIME = "python3.12"
-# What the notifier's schedule sends (functions/notifier/app.py recognises it; a test keeps both in step).
+# What the notifier's schedule sends (functions/notifier/schedule.py recognises it).
 SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"  # Scheduler replaces it with the time the run was due
-NOTIFIER_SCHEDULE_INPUT = {"sluice": "flush-held-notifications", "scheduled_time": SCHEDULED_TIME_ATTRIBUTE}
+NOTIFIER_SCHEDULE_INPUT = {
+    NOTIFIER_SCHEDULE_KEY: NOTIFIER_FLUSH_ACTION,
+    NOTIFIER_SCHEDULED_TIME_KEY: SCHEDULED_TIME_ATTRIBUTE,
+}
 RETRIER_SCHEDULE_INPUT = {"sluice": "retry-parked-events"}
 ARCHITECTURE = "arm64"
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
@@ -54,6 +63,16 @@ def code_key_parameter(name: str) -> str:
 def logical_id(name: str) -> str:
     """`ingest` → `IngestFunction`: the logical id every other module refers to."""
     return f"{name.title()}Function"
+
+
+def event_source_mapping_id(name: str) -> str:
+    """`consumer` → `ConsumerEventSourceMapping`: the logical id of the function's queue mapping."""
+    return f"{name.title()}EventSourceMapping"
+
+
+def schedule_id(name: str) -> str:
+    """`canary` → `CanarySchedule`: the logical id of a function's `rate()` schedule (`_runs_every`)."""
+    return f"{name.title()}Schedule"
 
 
 @dataclass(frozen=True)
@@ -78,14 +97,14 @@ def build_functions(
     specs = {
         "ingest": (
             {
-                "QUEUE_URL": Ref(queues.ingest),
-                "MAX_EVENT_BYTES": str(config.api.max_event_bytes),
-                "MAX_BODY_BYTES": str(config.api.max_body_bytes),
-                "MAX_BATCH_EVENTS": str(config.api.max_batch_events),
-                "RETRY_AFTER_SECONDS": str(config.api.retry_after_seconds),
-                "CANARY_API_KEY_ID": Ref(canary_key),
-                "IDEMPOTENCY_TABLE_NAME": Ref(storage.idempotency),
-                "IDEMPOTENCY_SECONDS": str(config.api.idempotency_key_hours * 3600),
+                env_names.QUEUE_URL: Ref(queues.ingest),
+                env_names.MAX_EVENT_BYTES: str(config.api.max_event_bytes),
+                env_names.MAX_BODY_BYTES: str(config.api.max_body_bytes),
+                env_names.MAX_BATCH_EVENTS: str(config.api.max_batch_events),
+                env_names.RETRY_AFTER_SECONDS: str(config.api.retry_after_seconds),
+                env_names.CANARY_API_KEY_ID: Ref(canary_key),
+                env_names.IDEMPOTENCY_TABLE_NAME: Ref(storage.idempotency),
+                env_names.IDEMPOTENCY_SECONDS: str(config.api.idempotency_key_hours * 3600),
             },
             [
                 allow([sqs_actions.SendMessage], [GetAtt(queues.ingest, "Arn")]),
@@ -98,18 +117,18 @@ def build_functions(
         ),
         "consumer": (
             {
-                **({"TABLE_NAME": Ref(storage.table)} if storage.table else {}),
-                "CANARY_TTL_SECONDS": str(config.canary.ttl_hours * 3600),
-                "QUEUE_URL": Ref(queues.ingest),
-                "DEAD_LETTER_QUEUE_URL": Ref(queues.dead_letter),
+                **({env_names.TABLE_NAME: Ref(storage.table)} if storage.table else {}),
+                env_names.CANARY_TTL_SECONDS: str(config.canary.ttl_hours * 3600),
+                env_names.QUEUE_URL: Ref(queues.ingest),
+                env_names.DEAD_LETTER_QUEUE_URL: Ref(queues.dead_letter),
                 # what the store does not take is parked in S3 behind a circuit breaker (functions/consumer/app.py)
-                "PARKING_BUCKET": Ref(storage.archive),
-                "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
-                "BREAKER_PROBE_SECONDS": str(config.queue.probe_interval_seconds),
-                "TABLE_TTL_DAYS": str(config.table.ttl_days),
-                "SINKS": ",".join(config.sinks),
+                env_names.PARKING_BUCKET: Ref(storage.archive),
+                env_names.RETRY_WINDOW_SECONDS: str(config.queue.retry_window_seconds),
+                env_names.BREAKER_PROBE_SECONDS: str(config.queue.probe_interval_seconds),
+                env_names.TABLE_TTL_DAYS: str(config.table.ttl_days),
+                env_names.SINKS: ",".join(config.sinks),
                 **(
-                    {"ANALYTICS_BUCKET": Ref(analytics.bucket), "ANALYTICS_PREFIX": ANALYTICS_PREFIX}
+                    {env_names.ANALYTICS_BUCKET: Ref(analytics.bucket), env_names.ANALYTICS_PREFIX: ANALYTICS_PREFIX}
                     if analytics
                     else {}
                 ),
@@ -129,7 +148,7 @@ def build_functions(
             ],
         ),
         "archiver": (
-            {"ARCHIVE_BUCKET": Ref(storage.archive), "ARCHIVE_PREFIX": ARCHIVE_PREFIX},
+            {env_names.ARCHIVE_BUCKET: Ref(storage.archive), env_names.ARCHIVE_PREFIX: ARCHIVE_PREFIX},
             [
                 allow(
                     [sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes],
@@ -140,11 +159,11 @@ def build_functions(
         ),
         "notifier": (
             {
-                "HELD_TABLE_NAME": Ref(storage.held_notifications),
-                "DESTINATION_TOPIC_ARN": Ref(notifications.notify),
-                "BUSINESS_DAYS": ",".join(config.notifications.business_days),
-                "BUSINESS_HOURS": config.notifications.business_hours,
-                "BUSINESS_TIMEZONE": config.notifications.business_timezone,
+                env_names.HELD_TABLE_NAME: Ref(storage.held_notifications),
+                env_names.DESTINATION_TOPIC_ARN: Ref(notifications.notify),
+                env_names.BUSINESS_DAYS: ",".join(config.notifications.business_days),
+                env_names.BUSINESS_HOURS: config.notifications.business_hours,
+                env_names.BUSINESS_TIMEZONE: config.notifications.business_timezone,
             },
             [
                 allow(
@@ -168,14 +187,14 @@ def build_functions(
         ),
         "retrier": (
             {
-                "PARKING_BUCKET": Ref(storage.archive),
-                "QUEUE_URL": Ref(queues.ingest),
-                "RETRY_WINDOW_SECONDS": str(config.queue.retry_window_seconds),
-                "UNPARK_QUEUE_DEPTH": str(config.unpark_queue_depth),
-                "BREAKER_PROBE_SECONDS": str(config.queue.probe_interval_seconds),
+                env_names.PARKING_BUCKET: Ref(storage.archive),
+                env_names.QUEUE_URL: Ref(queues.ingest),
+                env_names.RETRY_WINDOW_SECONDS: str(config.queue.retry_window_seconds),
+                env_names.UNPARK_QUEUE_DEPTH: str(config.unpark_queue_depth),
+                env_names.BREAKER_PROBE_SECONDS: str(config.queue.probe_interval_seconds),
                 # a pointer not handled comes back after the queue's visibility timeout: twice that, and it is lost
-                "REPOINT_AFTER_SECONDS": str(2 * config.visibility_timeout_seconds),
-                "RUN_SECONDS": str(config.retrier_run_seconds),
+                env_names.REPOINT_AFTER_SECONDS: str(2 * config.visibility_timeout_seconds),
+                env_names.RUN_SECONDS: str(config.retrier_run_seconds),
             },
             [
                 allow(
@@ -217,9 +236,9 @@ def build_functions(
             KmsKeyArn=key_arn,
             Environment=awslambda.Environment(
                 Variables={
-                    "POWERTOOLS_SERVICE_NAME": name,
-                    "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
-                    "LOG_LEVEL": "INFO",
+                    env_names.POWERTOOLS_SERVICE_NAME: name,
+                    env_names.POWERTOOLS_METRICS_NAMESPACE: config.metrics_namespace,
+                    env_names.LOG_LEVEL: "INFO",
                     **environment,
                 }
             ),
@@ -299,7 +318,7 @@ def _event_source_mappings(config: Config, functions: Mapping[str, awslambda.Fun
         settings = config.mapping(name)
         mappings.append(
             awslambda.EventSourceMapping(
-                f"{name.title()}EventSourceMapping",
+                event_source_mapping_id(name),
                 EventSourceArn=GetAtt(queue, "Arn"),
                 FunctionName=Ref(functions[name]),
                 BatchSize=settings.batch_size,
@@ -444,7 +463,7 @@ def _runs_every(
     )
     minutes = max(1, interval_seconds // 60)
     schedule = scheduler.Schedule(
-        f"{name}Schedule",
+        schedule_id(name),
         Description=description,
         ScheduleExpression=f"rate({minutes} {'minute' if minutes == 1 else 'minutes'})",
         FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),

@@ -13,11 +13,10 @@ from troposphere import applicationautoscaling as autoscaling
 
 from cloudformation.common import deny_insecure_transport, kept_outside_local
 from core.config import Config
+from functions.common.contract import EXPIRES_AT_ATTRIBUTE
 
-# The events table's TTL attribute, epoch seconds: the consumer's item codec writes it
-# (functions/common/item.py EXPIRES_AT, which describers may not import). TTL is always on: canary events
-# carry it always (functions/common/canary.py), client events only when `table.ttl_days` is set.
-TTL_ATTRIBUTE = "expires_at"
+# The events table's TTL (functions/common/contract.py EXPIRES_AT_ATTRIBUTE) is always on: canary events carry it
+# always (functions/common/canary.py), client events only when `table.ttl_days` is set.
 
 # The events table's deletion protection is a parameter: a first create that fails rolls back by deleting the
 # table (DeletionPolicy RetainExceptOnCreate), which protection would refuse ("When enabled, the table cannot be
@@ -100,7 +99,7 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         TableName=config.resource_name("events"),
         AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="event_id", AttributeType="S")],
         KeySchema=[dynamodb.KeySchema(AttributeName="event_id", KeyType="HASH")],
-        TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
+        TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName=EXPIRES_AT_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
         DeletionProtectionEnabled=If(PROTECTED_CONDITION, True, False) if protects_events_table(config) else False,

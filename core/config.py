@@ -17,11 +17,14 @@ from typing import Any, Literal, get_args, get_origin
 
 from core.paths import PROJECT_ROOT
 from core.slo import objective_problems
+from functions.common.contract import WEEKDAYS
 
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "sluice.toml"
 FUNCTION_NAMES = ("ingest", "consumer", "archiver", "notifier", "canary", "retrier")
 SINKS = ("dynamodb", "s3")  # where the consumer stores events: the table, the S3 analytics store, or both
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# SQS's longest visibility timeout, counted from a message's receive: "Values range: 0 to 43200. Maximum: 12 hours"
+# (botocore's sqs model, ChangeMessageVisibilityRequest.VisibilityTimeout; SetQueueAttributes says the same).
+SQS_MAX_VISIBILITY_SECONDS = 43_200
 # A queue's visibility timeout must cover at least six consumer timeouts (AWS's own guidance for
 # event source mappings), and the whole retry budget must end well before the queue drops messages.
 VISIBILITY_TIMEOUT_FACTOR = 6
@@ -406,9 +409,9 @@ def _check_invariants(config: Config, where: str) -> None:
     require(queue.dlq_retention_seconds <= 1_209_600, "queue.dlq_retention_seconds", "expected ≤ 1209600")
     _check_in_flight_limit(config, require)
     require(
-        config.visibility_timeout_seconds <= 43_200,
+        config.visibility_timeout_seconds <= SQS_MAX_VISIBILITY_SECONDS,
         "functions.consumer.timeout_seconds",
-        f"{VISIBILITY_TIMEOUT_FACTOR}× it is the visibility timeout, which SQS caps at 43200 s",
+        f"{VISIBILITY_TIMEOUT_FACTOR}× it is the visibility timeout, which SQS caps at {SQS_MAX_VISIBILITY_SECONDS} s",
     )
     require(1 <= queue.probe_interval_seconds <= 3600, "queue.probe_interval_seconds", "expected 1–3600 seconds")
     require(1 <= queue.retrier_interval_seconds <= 3600, "queue.retrier_interval_seconds", "expected 1–3600 seconds")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudformation.analytics import PREFIX as ANALYTICS_PREFIX
+from functions.common.contract import ANALYTICS_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.idlog import AcceptedRequest
 from ops.errors import OpsError

@@ -21,11 +21,11 @@ from loadtest.errors import LoadTestError
 from loadtest.reconcile import dynamodb_lookup, s3_store_counts
 from loadtest.target import Target
 from local.console.control_client import ControlClient, ControlError, NotOffered
+from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import StoreCounts
 
 CONTROL_TIMEOUT_SECONDS = 10.0
 REPLAY_TIMEOUT_SECONDS = 120.0
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class LocalStackView:
             import boto3
 
             self._clients[service] = boto3.client(
-                service, endpoint_url=self.target.aws_endpoint, region_name=self.target.region, **DUMMY_CREDENTIALS
+                service, endpoint_url=self.target.aws_endpoint, region_name=self.target.region, **LOCAL_CREDENTIALS
             )
         return self._clients[service]
 

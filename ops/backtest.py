@@ -40,6 +40,7 @@ from alarms.history import (
 )
 from alarms.table import TIERS, alarm_name
 from core.config import Config
+from functions.common.contract import WEEKDAYS
 from ops.errors import OpsError
 from ops.metric_history import fetch_history
 from synth.synthesize import full_template
@@ -47,7 +48,6 @@ from synth.synthesize import full_template
 TOPICS = {"HighTopic": HIGH, "LowTopic": LOW, "NotifyTopic": NOTIFY}
 _SETTING = re.compile(r"(?P<row>[a-z0-9-]+)\.(?P<tier>[a-z]+)=(?P<value>.+)")
 DAY = 86_400
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def business_hours(config: Config) -> Callable[[datetime], bool]:
     """Whether a moment falls in the notifier's business hours (start inclusive, end exclusive)."""
     settings = config.notifications
     zone = ZoneInfo(settings.business_timezone)
-    days = {WEEKDAYS.index(day.strip().lower()[:3]) for day in settings.business_days}
+    days = {WEEKDAYS.index(day) for day in settings.business_days}  # the configuration checked their names
     start, end = (clock_time.fromisoformat(part) for part in settings.business_hours.split("-"))
 
     def contains(moment: datetime) -> bool:

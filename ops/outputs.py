@@ -19,11 +19,10 @@ from core.config import Config, ConfigError, load_config
 from ops.aws import aws_errors, make_session, region_of
 from ops.deploy import stack_outputs
 from ops.errors import OpsError
+from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.state_folder import LOCAL_OUTPUTS
 
 LOCAL = "local"
-# moto accepts any credentials; explicit dummies keep a developer's real ones out of local calls.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudformation.analytics import RAW_TABLE, TABLE, deduplicated_sql
+from cloudformation.analytics import PARTITIONS, RAW_TABLE, TABLE, VIEW_COLUMNS, deduplicated_sql
+from functions.common.contract import ANALYTICS_COLUMNS, ANALYTICS_PREFIX
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.progress import Progress
 
-PREFIX = "events"  # cloudformation/analytics.py PREFIX, the consumer's ANALYTICS_PREFIX
-COLUMNS = ("event_id", "received_at", "raw", "source_ip", "user_agent", "api_key_id", "request_id", "trace_id")
 TB = 1024**4
 ATHENA_MINIMUM_BYTES = 10 * 1024**2  # Athena bills at least 10 MB per query
 POLL_SECONDS = 1.0
@@ -53,8 +52,8 @@ def query_local(
         root = Path(workdir or scratch).resolve()
         progress = Progress("query: objects read from the local S3", stream=progress_stream)
         outside: list[str] = []
-        with aws_errors(f"reading s3://{bucket}/{PREFIX}/"):
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/"):
+        with aws_errors(f"reading s3://{bucket}/{ANALYTICS_PREFIX}/"):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{ANALYTICS_PREFIX}/"):
                 for item in page.get("Contents", []):
                     path = scratch_path(root, item["Key"])
                     if path is None:
@@ -96,14 +95,18 @@ def scratch_path(root: Path, key: str) -> Path | None:
 
 def _raw_view(root: Path, objects: int) -> str:
     if not objects:  # read_json refuses an empty glob: an empty view with the same columns answers the same SQL
-        nulls = ", ".join(f"NULL::VARCHAR AS {name}" for name in (*COLUMNS, "dt", "hour"))
+        nulls = ", ".join(f"NULL::VARCHAR AS {name}" for name in VIEW_COLUMNS)
         return f"CREATE VIEW {RAW_TABLE} AS SELECT {nulls} WHERE false"
-    glob = str(root / PREFIX / "*" / "*" / "*.jsonl.gz").replace("'", "''")
-    types = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in COLUMNS) + "}"
+    glob = str(root / ANALYTICS_PREFIX / "*" / "*" / "*.jsonl.gz").replace("'", "''")
     return (
         f"CREATE VIEW {RAW_TABLE} AS SELECT * FROM read_json('{glob}', format='newline_delimited', compression='gzip', "
-        f"hive_partitioning=true, hive_types={{'dt': 'VARCHAR', 'hour': 'VARCHAR'}}, columns={types})"
+        f"hive_partitioning=true, hive_types={_varchar(PARTITIONS)}, columns={_varchar(ANALYTICS_COLUMNS)})"
     )
+
+
+def _varchar(names: tuple[str, ...]) -> str:
+    """A DuckDB struct literal typing each named column VARCHAR: {'a': 'VARCHAR', ...}."""
+    return "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
 
 
 def query_athena(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from alarms.history import DAY, RETENTION, retained_resolution
 from functions.common.analytics import read_lines
+from functions.common.contract import ANALYTICS_PREFIX, CANARY_ATTRIBUTE
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.events import received_between
@@ -45,7 +46,6 @@ METRIC_NAME = "EventsAccepted"
 METRIC_DIMENSIONS = [{"Name": "service", "Value": "ingest"}]  # Powertools adds `service` to every metric
 CANARY_METRIC_NAME = "CanaryAccepted"  # 1 per canary event the API accepted (functions/canary/app.py)
 CANARY_METRIC_DIMENSIONS = [{"Name": "service", "Value": "canary"}]
-CANARY_ATTRIBUTE = "canary"  # what marks a canary item (functions/common/canary.py)
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 
 
@@ -372,7 +372,7 @@ def _event_ids(data: bytes, name: str) -> list[str]:
 
 
 def reconcile_ids_s3(
-    s3: Any, bucket: str, ids: list[str], *, prefix: str = "events", progress_stream: Any = None
+    s3: Any, bucket: str, ids: list[str], *, prefix: str = ANALYTICS_PREFIX, progress_stream: Any = None
 ) -> S3IdsResult:
     """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further) and count
     each listed id as the view `events` does (a row per hour partition) and as its lines (`events_raw`)."""

@@ -17,7 +17,7 @@ from functions.archiver.config import load_settings
 from functions.common import aws, env
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.clock import iso_millis, utc_now
-from functions.common.dead_letter import REASON_ATTRIBUTE
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
 from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import attribute, partial_batch_response, sqs_records
@@ -53,7 +53,7 @@ def _reason(record: dict[str, Any]) -> str | None:
     """Why the consumer or the retrier dead-lettered the message (its `dead_letter_reason` attribute); None when
     redrive moved it (after maxReceiveCount failed receives)."""
     attributes = record.get("messageAttributes")
-    value = attributes.get(REASON_ATTRIBUTE) if isinstance(attributes, dict) else None
+    value = attributes.get(DEAD_LETTER_REASON_ATTRIBUTE) if isinstance(attributes, dict) else None
     reason = value.get("stringValue") if isinstance(value, dict) else None
     return reason if isinstance(reason, str) else None
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from functions.common import env
+from functions.common import env, env_names
 from functions.common.archive import ARCHIVE_PREFIX
 
 
@@ -13,4 +13,6 @@ class ArchiverSettings:
 
 
 def load_settings() -> ArchiverSettings:
-    return ArchiverSettings(bucket=env.require("ARCHIVE_BUCKET"), prefix=env.optional("ARCHIVE_PREFIX", ARCHIVE_PREFIX))
+    return ArchiverSettings(
+        bucket=env.require(env_names.ARCHIVE_BUCKET), prefix=env.optional(env_names.ARCHIVE_PREFIX, ARCHIVE_PREFIX)
+    )

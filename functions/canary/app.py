@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env
+from functions.common import aws, env, env_names
 from functions.common.analytics import canary_key
 from functions.common.canary import is_canary
 from functions.common.clock import iso_millis, utc_now
@@ -55,11 +55,11 @@ class CanarySettings:
 
 def load_settings() -> CanarySettings:
     return CanarySettings(
-        api_url=env.require("API_URL").rstrip("/"),
-        api_key_id=env.require("CANARY_API_KEY_ID"),
-        table_name=env.optional("TABLE_NAME", ""),
-        analytics_bucket=env.optional("ANALYTICS_BUCKET", ""),
-        deadline_seconds=env.integer("DEADLINE_SECONDS", 20, minimum=1, maximum=600),
+        api_url=env.require(env_names.API_URL).rstrip("/"),
+        api_key_id=env.require(env_names.CANARY_API_KEY_ID),
+        table_name=env.optional(env_names.TABLE_NAME, ""),
+        analytics_bucket=env.optional(env_names.ANALYTICS_BUCKET, ""),
+        deadline_seconds=env.integer(env_names.DEADLINE_SECONDS, 20, minimum=1, maximum=600),
     )
 
 

@@ -13,25 +13,27 @@ import gzip
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict
 from datetime import UTC
 from typing import Any
 
 from functions.common.clock import parse_iso
+from functions.common.contract import ANALYTICS_CANARY_PREFIX, ANALYTICS_COLUMNS
 from functions.common.envelope import Envelope
 
 SUFFIX = ".jsonl.gz"
-# Without the table the canary reads its event back from here: one small object per canary event, beside (not
-# in) the analytics prefix, so queries never see it.
-CANARY_PREFIX = "canary"
 
 
 def canary_key(event_id: str) -> str:
-    return f"{CANARY_PREFIX}/{event_id}.json"
+    return f"{ANALYTICS_CANARY_PREFIX}/{event_id}.json"
 
 
 def canary_marker(envelope: Envelope) -> bytes:
     return json.dumps({"event_id": envelope.event_id, "received_at": envelope.received_at}).encode("utf-8")
+
+
+def line_of(envelope: Envelope) -> dict[str, Any]:
+    """The event's line: its fields named by the store's columns, in their order."""
+    return {column: getattr(envelope, column) for column in ANALYTICS_COLUMNS}
 
 
 def partition_of(envelope: Envelope) -> str:
@@ -49,7 +51,7 @@ def analytics_objects(prefix: str, envelopes: list[Envelope]) -> dict[str, tuple
         ids = sorted(events)
         digest = hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()[:32]
         key = "/".join(part for part in (prefix.strip("/"), partition, digest + SUFFIX) if part)
-        objects[key] = (write_lines([asdict(events[event_id]) for event_id in ids]), ids)
+        objects[key] = (write_lines([line_of(events[event_id]) for event_id in ids]), ids)
     return objects
 
 

@@ -3,11 +3,7 @@ API key does it give this prefix, so no client can make one of its events look l
 The prefix is also what the canary's IAM policy lets it read (a dynamodb:LeadingKeys condition)."""
 
 from functions.common.clock import parse_iso
-
-CANARY_ID_PREFIX = "canary-"
-# The table's TTL attribute (epoch seconds): DynamoDB deletes an item some time after it passed.
-EXPIRES_AT_ATTRIBUTE = "expires_at"
-CANARY_ATTRIBUTE = "canary"
+from functions.common.contract import CANARY_ID_PREFIX
 
 
 def is_canary(event_id: str) -> bool:

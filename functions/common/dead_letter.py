@@ -3,7 +3,8 @@ operator (the archiver reads it back; a message moved by redrive has none)."""
 
 from typing import Any
 
-REASON_ATTRIBUTE = "dead_letter_reason"
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
+
 SOURCE_ATTRIBUTE = "source_message_id"
 RETRY_WINDOW_SPENT = "retry window spent"
 # A message attribute value counts towards the message's size: keep the reason short.
@@ -21,7 +22,7 @@ def dead_letter_entry(entry_id: str, message_id: str, body: str, reason: str) ->
         "Id": entry_id,
         "MessageBody": body,
         "MessageAttributes": {
-            REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
+            DEAD_LETTER_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
             SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": message_id},
         },
     }

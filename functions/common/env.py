@@ -2,6 +2,7 @@
 
 import os
 
+from functions.common import env_names
 from functions.common.errors import ConfigError
 
 DEFAULT_METRICS_NAMESPACE = "Sluice"
@@ -35,8 +36,8 @@ def integer(name: str, default: int | None, *, minimum: int, maximum: int) -> in
 def service_name() -> str:
     """The function's name for Powertools (log field, trace and metric dimension `service`): POWERTOOLS_SERVICE_NAME,
     which the template sets (cloudformation/functions.py), so the name has one source."""
-    return require("POWERTOOLS_SERVICE_NAME")
+    return require(env_names.POWERTOOLS_SERVICE_NAME)
 
 
 def metrics_namespace() -> str:
-    return optional("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE)
+    return optional(env_names.POWERTOOLS_METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE)

@@ -25,13 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from functions.common.clock import iso_millis
+from functions.common.contract import EXPIRES_AT_ATTRIBUTE
 from functions.common.envelope import Envelope
 
 KEY = "event_id"
 RAW = "r"
 RAW_COMPRESSED = "z"
 RECEIVED_AT = "t"
-EXPIRES_AT = "expires_at"  # the table's TimeToLiveSpecification attribute
 _TEXT = {"source_ip": "ip", "user_agent": "ua", "api_key_id": "k"}
 REQUEST_ID = "q"
 TRACE_ID = "x"
@@ -100,7 +100,7 @@ def encode(envelope: Envelope, ttl_days: int | None = None) -> Item:
     if envelope.trace_id is not None:
         item[TRACE_ID] = _pack_trace(envelope.trace_id)
     if ttl_days is not None and millis is not None:
-        item[EXPIRES_AT] = {"N": str(millis // 1000 + ttl_days * SECONDS_PER_DAY)}
+        item[EXPIRES_AT_ATTRIBUTE] = {"N": str(millis // 1000 + ttl_days * SECONDS_PER_DAY)}
     plain = {**item, RAW: {"S": envelope.raw}}
     if write_units(plain) == 1:  # nothing to save: skip the compression's CPU
         return plain
@@ -128,8 +128,8 @@ def decode(item: Item) -> dict[str, Any]:
     if TRACE_ID in item:
         value = item[TRACE_ID]
         fields["trace_id"] = _unpack_trace(_binary(value["B"])) if "B" in value else value["S"]
-    if EXPIRES_AT in item:
-        fields[EXPIRES_AT] = int(Decimal(item[EXPIRES_AT]["N"]))
+    if EXPIRES_AT_ATTRIBUTE in item:
+        fields[EXPIRES_AT_ATTRIBUTE] = int(Decimal(item[EXPIRES_AT_ATTRIBUTE]["N"]))
     return dict(sorted(fields.items()))
 
 

@@ -44,8 +44,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common import aws, env
 from functions.common.analytics import analytics_objects, canary_key, canary_marker
-from functions.common.canary import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE, expires_at, is_canary
+from functions.common.canary import expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
+from functions.common.contract import CANARY_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE
 from functions.common.dead_letter import RETRY_WINDOW_SPENT, dead_letter_entry, safe_entry_id
 from functions.common.envelope import Envelope, parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from functions.common import env
+from functions.common import env, env_names
+from functions.common.contract import ANALYTICS_PREFIX
 from functions.common.errors import ConfigError
 
 SINKS = frozenset({"dynamodb", "s3"})
@@ -24,19 +25,21 @@ class ConsumerSettings:
 
 
 def load_settings() -> ConsumerSettings:
-    sinks = frozenset(env.optional("SINKS", "dynamodb").split(","))
+    sinks = frozenset(env.optional(env_names.SINKS, "dynamodb").split(","))
     if sinks - SINKS:  # "," splits to {""}: refused too
-        raise ConfigError(f"environment variable SINKS must name dynamodb and/or s3, got {','.join(sorted(sinks))!r}")
+        raise ConfigError(
+            f"environment variable {env_names.SINKS} must name dynamodb and/or s3, got {','.join(sorted(sinks))!r}"
+        )
     return ConsumerSettings(
         sinks=sinks,
-        table_name=env.require("TABLE_NAME") if "dynamodb" in sinks else "",
-        analytics_bucket=env.require("ANALYTICS_BUCKET") if "s3" in sinks else "",
-        analytics_prefix=env.optional("ANALYTICS_PREFIX", "events"),
-        queue_url=env.require("QUEUE_URL"),
-        dead_letter_queue_url=env.require("DEAD_LETTER_QUEUE_URL"),
-        parking_bucket=env.require("PARKING_BUCKET"),
-        retry_window_seconds=env.integer("RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=14 * 86_400),
-        probe_interval_seconds=env.integer("BREAKER_PROBE_SECONDS", 30, minimum=1, maximum=3600),
-        ttl_days=env.integer("TABLE_TTL_DAYS", 0, minimum=0, maximum=36500) or None,
-        canary_ttl_seconds=env.integer("CANARY_TTL_SECONDS", 86_400, minimum=3600, maximum=366 * 86_400),
+        table_name=env.require(env_names.TABLE_NAME) if "dynamodb" in sinks else "",
+        analytics_bucket=env.require(env_names.ANALYTICS_BUCKET) if "s3" in sinks else "",
+        analytics_prefix=env.optional(env_names.ANALYTICS_PREFIX, ANALYTICS_PREFIX),
+        queue_url=env.require(env_names.QUEUE_URL),
+        dead_letter_queue_url=env.require(env_names.DEAD_LETTER_QUEUE_URL),
+        parking_bucket=env.require(env_names.PARKING_BUCKET),
+        retry_window_seconds=env.integer(env_names.RETRY_WINDOW_SECONDS, 86_400, minimum=1, maximum=14 * 86_400),
+        probe_interval_seconds=env.integer(env_names.BREAKER_PROBE_SECONDS, 30, minimum=1, maximum=3600),
+        ttl_days=env.integer(env_names.TABLE_TTL_DAYS, 0, minimum=0, maximum=36500) or None,
+        canary_ttl_seconds=env.integer(env_names.CANARY_TTL_SECONDS, 86_400, minimum=3600, maximum=366 * 86_400),
     )

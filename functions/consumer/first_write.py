@@ -20,8 +20,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.contract import EXPIRES_AT_ATTRIBUTE
 from functions.common.envelope import Envelope, is_derived_event_id
-from functions.common.item import EXPIRES_AT, Item, decode
+from functions.common.item import Item, decode
 
 logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 
@@ -45,5 +46,5 @@ def already_stored(client: Any, table_name: str, key: str, event_ids: list[str])
 
 def is_resend(stored: Item, envelope: Envelope) -> bool:
     """True when the table's item was written from another delivery than `envelope` (other metadata)."""
-    fields = {name: value for name, value in decode(stored).items() if name != EXPIRES_AT}
+    fields = {name: value for name, value in decode(stored).items() if name != EXPIRES_AT_ATTRIBUTE}
     return fields != {name: value for name, value in asdict(envelope).items() if value is not None}

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from functions.common import aws, env
-from functions.common.canary import CANARY_ID_PREFIX
 from functions.common.clock import iso_millis, utc_now
+from functions.common.contract import CANARY_ID_PREFIX
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.ingest.config import load_settings
 from functions.ingest.request import RequestInfo, RequestRejected, lower_headers, parse_events, request_info

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from functions.common import env
+from functions.common import env, env_names
 
 # An event is stored whole in one DynamoDB item (≤ 400 KB) and, JSON-escaped inside an ASCII
 # envelope (at most 3× its UTF-8 size), in one SQS message (≤ 1 MiB): 320 KiB fits both.
@@ -25,14 +25,14 @@ class IngestSettings:
 
 def load_settings() -> IngestSettings:
     return IngestSettings(
-        queue_url=env.require("QUEUE_URL"),
-        max_event_bytes=env.integer("MAX_EVENT_BYTES", 262_144, minimum=2, maximum=MAX_EVENT_BYTES_LIMIT),
-        max_body_bytes=env.integer("MAX_BODY_BYTES", 1_048_576, minimum=2, maximum=MAX_BODY_BYTES_LIMIT),
-        max_batch_events=env.integer("MAX_BATCH_EVENTS", 500, minimum=1, maximum=10_000),
+        queue_url=env.require(env_names.QUEUE_URL),
+        max_event_bytes=env.integer(env_names.MAX_EVENT_BYTES, 262_144, minimum=2, maximum=MAX_EVENT_BYTES_LIMIT),
+        max_body_bytes=env.integer(env_names.MAX_BODY_BYTES, 1_048_576, minimum=2, maximum=MAX_BODY_BYTES_LIMIT),
+        max_batch_events=env.integer(env_names.MAX_BATCH_EVENTS, 500, minimum=1, maximum=10_000),
         # The Retry-After of a 503 (api.retry_after_seconds): the template always sets it, so no default here.
-        retry_after_seconds=env.integer("RETRY_AFTER_SECONDS", None, minimum=1, maximum=3600),
-        idempotency_table=env.require("IDEMPOTENCY_TABLE_NAME"),
+        retry_after_seconds=env.integer(env_names.RETRY_AFTER_SECONDS, None, minimum=1, maximum=3600),
+        idempotency_table=env.require(env_names.IDEMPOTENCY_TABLE_NAME),
         # How long an Idempotency-Key is remembered with its request's fingerprint (api.idempotency_key_hours).
-        idempotency_seconds=env.integer("IDEMPOTENCY_SECONDS", 86_400, minimum=60, maximum=7 * 86_400),
-        canary_api_key_id=env.optional("CANARY_API_KEY_ID", ""),
+        idempotency_seconds=env.integer(env_names.IDEMPOTENCY_SECONDS, 86_400, minimum=60, maximum=7 * 86_400),
+        canary_api_key_id=env.optional(env_names.CANARY_API_KEY_ID, ""),
     )

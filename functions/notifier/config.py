@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from functions.common import env
+from functions.common import env, env_names
 from functions.notifier.hours import BusinessHours, parse_business_hours
 
 
@@ -15,9 +15,11 @@ class NotifierSettings:
 
 def load_settings() -> NotifierSettings:
     return NotifierSettings(
-        held_table_name=env.require("HELD_TABLE_NAME"),
-        destination_topic_arn=env.require("DESTINATION_TOPIC_ARN"),
+        held_table_name=env.require(env_names.HELD_TABLE_NAME),
+        destination_topic_arn=env.require(env_names.DESTINATION_TOPIC_ARN),
         business_hours=parse_business_hours(
-            env.require("BUSINESS_DAYS"), env.require("BUSINESS_HOURS"), env.require("BUSINESS_TIMEZONE")
+            env.require(env_names.BUSINESS_DAYS),
+            env.require(env_names.BUSINESS_HOURS),
+            env.require(env_names.BUSINESS_TIMEZONE),
         ),
     )

@@ -4,9 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from functions.common import env_names
+from functions.common.contract import WEEKDAYS
 from functions.common.errors import ConfigError
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A day's number (Monday = 0) by its name in any case: "Mon", "mon" and "MON" are Monday.
+DAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAYS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +31,26 @@ class BusinessHours:
 def parse_business_hours(days: str, hours: str, zone: str) -> BusinessHours:
     """From BUSINESS_DAYS ("Mon,Tue,Wed,Thu,Fri"), BUSINESS_HOURS ("09:00-17:00") and BUSINESS_TIMEZONE."""
     names = [name.strip().lower() for name in days.split(",") if name.strip()]
-    if not names or any(name not in WEEKDAYS for name in names):
-        raise ConfigError(f"environment variable BUSINESS_DAYS must list days like Mon,Tue,Wed, got {days!r}")
+    if not names or any(name not in DAY_NUMBERS for name in names):
+        raise ConfigError(
+            f"environment variable {env_names.BUSINESS_DAYS} must list days like Mon,Tue,Wed, got {days!r}"
+        )
     try:
         start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in hours.split("-"))
     except ValueError:
-        raise ConfigError(f"environment variable BUSINESS_HOURS must look like 09:00-17:00, got {hours!r}") from None
+        raise ConfigError(
+            f"environment variable {env_names.BUSINESS_HOURS} must look like 09:00-17:00, got {hours!r}"
+        ) from None
     if start >= end:
-        raise ConfigError(f"environment variable BUSINESS_HOURS must end after it starts, got {hours!r}")
+        raise ConfigError(f"environment variable {env_names.BUSINESS_HOURS} must end after it starts, got {hours!r}")
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"environment variable BUSINESS_TIMEZONE is not an IANA time zone: {zone!r}") from None
+        raise ConfigError(
+            f"environment variable {env_names.BUSINESS_TIMEZONE} is not an IANA time zone: {zone!r}"
+        ) from None
     return BusinessHours(
-        days=frozenset(WEEKDAYS.index(name) for name in names),
+        days=frozenset(DAY_NUMBERS[name] for name in names),
         start=start,
         end=end,
         zone=tz,

@@ -8,11 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from functions.common.contract import SNS_SUBJECT_MAX_CHARS
 from functions.common.errors import InvalidEventError
 from functions.common.jsontext import loads
 
-# SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
-SUBJECT_MAX_CHARS = 99
 DETAIL_MAX_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -72,7 +71,7 @@ def sns_notifications(event: dict[str, Any]) -> list[Notification]:
 def clean_subject(subject: str) -> str:
     """An SNS Subject: one line, under 100 characters."""
     line = " ".join(_CONTROL.sub(" ", subject).split())
-    return line if len(line) <= SUBJECT_MAX_CHARS else line[: SUBJECT_MAX_CHARS - 3] + "..."
+    return line if len(line) <= SNS_SUBJECT_MAX_CHARS else line[: SNS_SUBJECT_MAX_CHARS - 3] + "..."
 
 
 def _shorten(text: str) -> str:

@@ -10,10 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from functions.common.clock import parse_iso
+from functions.common.contract import NOTIFIER_FLUSH_ACTION, NOTIFIER_SCHEDULE_KEY, NOTIFIER_SCHEDULED_TIME_KEY
 
-SCHEDULE_KEY = "sluice"
-FLUSH_ACTION = "flush-held-notifications"
-SCHEDULED_TIME_KEY = "scheduled_time"
 SCHEDULE_SOURCES = ("aws.scheduler", "aws.events")
 
 
@@ -23,8 +21,8 @@ def schedule_moment(event: dict[str, Any], received: datetime) -> datetime | Non
     A retried or late delivery still counts for the business-hours start it was scheduled for; an event
     without a readable time stands for the moment it was `received`.
     """
-    if event.get(SCHEDULE_KEY) == FLUSH_ACTION:
-        stamp = event.get(SCHEDULED_TIME_KEY)
+    if event.get(NOTIFIER_SCHEDULE_KEY) == NOTIFIER_FLUSH_ACTION:
+        stamp = event.get(NOTIFIER_SCHEDULED_TIME_KEY)
     elif event.get("source") in SCHEDULE_SOURCES and event.get("detail-type") == "Scheduled Event":
         stamp = event.get("time")
     else:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from functions.common import env
+from functions.common import env, env_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +22,11 @@ class RetrierSettings:
 
 def load_settings() -> RetrierSettings:
     return RetrierSettings(
-        parking_bucket=env.require("PARKING_BUCKET"),
-        queue_url=env.require("QUEUE_URL"),
-        retry_window_seconds=env.integer("RETRY_WINDOW_SECONDS", 86_400, minimum=1, maximum=14 * 86_400),
-        unpark_queue_depth=env.integer("UNPARK_QUEUE_DEPTH", 2000, minimum=10, maximum=1_000_000),
-        run_seconds=env.integer("RUN_SECONDS", 45, minimum=1, maximum=900),
-        probe_interval_seconds=env.integer("BREAKER_PROBE_SECONDS", 30, minimum=1, maximum=3600),
-        repoint_after_seconds=env.integer("REPOINT_AFTER_SECONDS", 360, minimum=1, maximum=86_400),
+        parking_bucket=env.require(env_names.PARKING_BUCKET),
+        queue_url=env.require(env_names.QUEUE_URL),
+        retry_window_seconds=env.integer(env_names.RETRY_WINDOW_SECONDS, 86_400, minimum=1, maximum=14 * 86_400),
+        unpark_queue_depth=env.integer(env_names.UNPARK_QUEUE_DEPTH, 2000, minimum=10, maximum=1_000_000),
+        run_seconds=env.integer(env_names.RUN_SECONDS, 45, minimum=1, maximum=900),
+        probe_interval_seconds=env.integer(env_names.BREAKER_PROBE_SECONDS, 30, minimum=1, maximum=3600),
+        repoint_after_seconds=env.integer(env_names.REPOINT_AFTER_SECONDS, 360, minimum=1, maximum=86_400),
     )

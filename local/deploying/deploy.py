@@ -25,6 +25,7 @@ from core.config import FUNCTION_NAMES, Config
 from core.paths import PROJECT_ROOT
 from local.deploying.moto_compat import moto_compatible
 from local.deploying.resolver import StackValues
+from ops.local_credentials import LOCAL_CREDENTIALS
 from synth.synthesize import full_template
 
 STACK_WAIT_SECONDS = 120
@@ -52,7 +53,7 @@ class LocalStack:
 
 
 def clients(endpoint: str, region: str) -> Callable[[str], BaseClient]:
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    session = boto3.session.Session(region_name=region, **LOCAL_CREDENTIALS)
     return lambda service: session.client(service, endpoint_url=endpoint)
 
 

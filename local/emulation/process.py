@@ -24,9 +24,9 @@ import psutil
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from ops.local_credentials import LOCAL_CREDENTIALS
+
 DEFAULT_REGION = "us-east-1"
-# moto accepts any credentials; explicit dummies keep a developer's real ones out of every local call.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LOG_TAIL_CHARS = 2000
 # local.emulation.server reads its standard queues' in-flight limit from this variable (unset: SQS's 120,000)
 IN_FLIGHT_LIMIT_ENV = "SLUICE_SQS_IN_FLIGHT_LIMIT"
@@ -73,7 +73,7 @@ def aws_client(service: str, endpoint_url: str, region: str = DEFAULT_REGION, **
         endpoint_url=endpoint_url,
         region_name=region,
         config=Config(**config) if config else None,
-        **DUMMY_CREDENTIALS,
+        **LOCAL_CREDENTIALS,
     )
 
 

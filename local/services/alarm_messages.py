@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alarms.engine.evaluation import ALARM, MetricAlarm, Verdict
-
-# SNS Publish: "Subjects must be ... less than 100 characters long" (botocore's sns model).
-SUBJECT_MAX_CHARS = 99
+from functions.common.contract import SNS_SUBJECT_MAX_CHARS
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def composite_reason(triggering: Sequence[ChildState]) -> str:
 
 def subject(transition: Transition) -> str:
     text = f'{transition.new}: "{transition.definition["AlarmName"]}" in {transition.region}'
-    return text if len(text) <= SUBJECT_MAX_CHARS else text[: SUBJECT_MAX_CHARS - 3] + "..."
+    return text if len(text) <= SNS_SUBJECT_MAX_CHARS else text[: SNS_SUBJECT_MAX_CHARS - 3] + "..."
 
 
 def metric_alarm_message(transition: Transition, alarm: MetricAlarm) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Any
 from botocore.client import BaseClient
 
 from alarms.engine.metric_math import Series
+from ops.metric_history import GET_METRIC_DATA_MAX_QUERIES
 
 BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
-GET_METRIC_DATA_MAX_QUERIES = 500
 # moto scans all its data once per query and period asked for: a few periods per call keep reads linear.
 PERIODS_PER_CALL = 6
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cloudformation.functions import NOTIFIER_SCHEDULE_INPUT, SCHEDULED_TIME_ATTRIBUTE
-from core.config import WEEKDAYS, NotificationsConfig
+from core.config import NotificationsConfig
+from functions.common.contract import WEEKDAYS
 from local.services.lambdas import Invoker
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,11 @@ import boto3
 import requests
 
 from core.paths import PROJECT_ROOT
+from functions.common.contract import CANARY_ATTRIBUTE
 from local.console.control_client import ControlClient
 from local.emulation.process import free_port
 from local.state import StatePaths
+from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import existing_ids
 
 if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
@@ -46,8 +48,7 @@ class BackgroundStack:
             service,
             endpoint_url=self.outputs["AwsEndpoint"],
             region_name=self.outputs["Region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            **LOCAL_CREDENTIALS,
         )
 
     def post_events(
@@ -157,7 +158,7 @@ def _canary_items(dynamodb: Any, table: str) -> int:
         Select="COUNT",
         ConsistentRead=True,
         FilterExpression="attribute_exists(#canary)",
-        ExpressionAttributeNames={"#canary": "canary"},  # what marks a canary item (functions/common/canary.py)
+        ExpressionAttributeNames={"#canary": CANARY_ATTRIBUTE},
     )
     return sum(page["Count"] for page in pages)
 

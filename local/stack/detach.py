@@ -16,6 +16,7 @@ from local.stack.background import start_background_stack
 from local.stack.ports import Ports, ensure_ports_free
 from local.stack.recovery import surviving_moto
 from local.state import StatePaths
+from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from ops.state_folder import DEFAULT_STATE_DIR, STATE_DIR_VARIABLE
 
 # AWS CLI v1 pins `aws sqs` to SQS's legacy endpoint unless --endpoint-url is given (its customization
@@ -50,7 +51,7 @@ def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_d
     firing = sorted(name for name, state in alarms.items() if state == "ALARM")
     environment = (
         f"export AWS_ENDPOINT_URL={outputs['AwsEndpoint']} AWS_DEFAULT_REGION={outputs['Region']} "
-        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        + " ".join(f"{name}={value}" for name, value in LOCAL_CREDENTIALS_ENVIRONMENT.items())
     )
     state_hint = (
         []

@@ -30,10 +30,11 @@ from alarms.backtest import History
 from alarms.definitions import Definitions
 from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
 from alarms.table import LOW_AT_ONCE, delivered_at_once, notified_tiers
-from cloudformation.api import events_request_schema
-from cloudformation.functions import logical_id
+from cloudformation.api import CLIENT_API_KEY_ID, events_request_schema
+from cloudformation.functions import event_source_mapping_id, logical_id, schedule_id
 from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from dashboards.catalog import build_catalog
+from functions.common import env_names
 from functions.common.archive import ARCHIVE_PREFIX
 from functions.common.parked import BREAKER_FRESH_PROBES, BREAKER_KEY, PARKED_PREFIX, breaker_is_open
 from local.console.control import ControlServer
@@ -59,6 +60,7 @@ from local.stack.logs import start_run_logs
 from local.stack.ports import Ports, ensure_ports_free
 from local.stack.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.state import StatePaths
+from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from ops.state_folder import DEFAULT_STATE_DIR
 
 log = logging.getLogger(__name__)
@@ -181,8 +183,7 @@ class LocalRuntime:
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self._endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                **LOCAL_CREDENTIALS_ENVIRONMENT,
                 "AWS_DEFAULT_REGION": self.config.region,
                 "AWS_REGION": self.config.region,
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
@@ -192,7 +193,7 @@ class LocalRuntime:
     def _start_handlers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         # The canary calls the public API: locally, that is the local gateway (over the template's execute-api URL).
-        local = {"API_URL": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"}
+        local = {env_names.API_URL: f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}"}
         environments = {name: {**self.stack.function_environment(name), **local} for name in FUNCTION_NAMES}
         for environment in environments.values():
             os.environ.update(environment)
@@ -283,7 +284,7 @@ class LocalRuntime:
         queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
         lambda_client = client("lambda")
         for name, (url_key, arn_key) in queues.items():
-            props = resources[f"{name.title()}EventSourceMapping"]["Properties"]
+            props = resources[event_source_mapping_id(name)]["Properties"]
             mapping = SqsMapping(
                 queue_url=outputs[url_key],
                 queue_arn=outputs[arn_key],
@@ -315,7 +316,7 @@ class LocalRuntime:
         self._stoppables.append(schedule)
         # The retrier's schedule: the template's rate is whole minutes; locally it runs every
         # queue.retrier_interval_seconds, like the canary's faster rate.
-        retrier_target = resources["RetrierSchedule"]["Properties"]["Target"]
+        retrier_target = resources[schedule_id("retrier")]["Properties"]["Target"]
         retrier = RateSchedule(
             "retrier",
             self.config.queue.retrier_interval_seconds,
@@ -325,7 +326,7 @@ class LocalRuntime:
         retrier.start()
         self._stoppables.append(retrier)
         if self.config.canary.enabled:
-            target = resources["CanarySchedule"]["Properties"]["Target"]
+            target = resources[schedule_id("canary")]["Properties"]["Target"]
             canary = RateSchedule(
                 "canary", self.config.canary.interval_seconds, self._functions["canary"], json.loads(target["Input"])
             )
@@ -380,7 +381,7 @@ class LocalRuntime:
     def _write_outputs(self, control_url: str) -> None:
         assert self.stack is not None
         # The clients' key (the canary has its own, which the canary reads from API Gateway itself).
-        key_id = self.stack.values.physical_id("ApiKey")
+        key_id = self.stack.values.physical_id(CLIENT_API_KEY_ID)
         (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
         outputs = {
             **self.stack.outputs,

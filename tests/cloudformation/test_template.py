@@ -13,7 +13,6 @@ from cloudformation.functions import logical_id
 from cloudformation.template import render
 from core.config import ConfigError, environment_names, load_config
 from core.paths import PROJECT_ROOT
-from functions.common.item import EXPIRES_AT
 from synth.synthesize import full_template
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -202,7 +201,6 @@ def test_table_ttl_is_on_the_consumers_attribute_and_client_items_carry_it_when_
     # THEN the table expires items on `expires_at` and the consumer is told the days
     ttl = template["Resources"]["EventsTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expires_at", "Enabled": True}
-    assert ttl["AttributeName"] == EXPIRES_AT  # the consumer's codec writes the same attribute
     consumer = template["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
     assert consumer["TABLE_TTL_DAYS"] == "90"
     # AND without ttl_days the TTL is still on (canary events always expire); client items get none (0 days)
@@ -348,16 +346,6 @@ def test_a_canary_switched_off_is_disabled_and_raises_no_alarm(tmp_path):
     assert template["Resources"]["CanarySchedule"]["Properties"]["State"] == "DISABLED"
     alarms = [body["Properties"]["AlarmName"] for body in resources_of(template, "AWS::CloudWatch::Alarm").values()]
     assert alarms and not [name for name in alarms if "-canary-" in name]
-
-
-def test_the_template_and_the_functions_agree_on_what_marks_a_canary_item():
-    # THEN the prefix the canary's IAM condition allows is the one ingest gives, and the table's TTL attribute
-    # is the one the consumer writes (the describers may not import the functions, so each names them once)
-    from cloudformation import canary, storage
-    from functions.common import canary as marks
-
-    assert canary.CANARY_ID_PREFIX == marks.CANARY_ID_PREFIX
-    assert storage.TTL_ATTRIBUTE == marks.EXPIRES_AT_ATTRIBUTE
 
 
 def s3_only_template(tmp_path: Path) -> dict:

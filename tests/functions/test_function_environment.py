@@ -9,6 +9,7 @@ from moto import mock_aws
 
 from cloudformation.functions import logical_id
 from core.config import FUNCTION_NAMES, load_config
+from functions.common import env_names
 from functions.common.errors import ConfigError
 from synth.synthesize import full_template
 
@@ -74,3 +75,27 @@ def test_the_retry_after_of_a_503_is_the_configured_one(monkeypatch: pytest.Monk
     monkeypatch.delenv("RETRY_AFTER_SECONDS")
     with mock_aws(), pytest.raises(ConfigError, match="RETRY_AFTER_SECONDS is not set"):
         fresh_import("ingest")
+
+
+def named_variables() -> list[str]:
+    """The names functions/common/env_names.py defines."""
+    return [value for name, value in vars(env_names).items() if name.isupper()]
+
+
+def variables_set_in(env: str) -> set[str]:
+    """Every variable some function's environment has in the environment's template."""
+    resources = full_template(load_config(env)).to_dict()["Resources"]
+    return {
+        variable
+        for name in FUNCTION_NAMES
+        for variable in resources[logical_id(name)]["Properties"]["Environment"]["Variables"]
+    }
+
+
+def test_the_template_sets_exactly_the_variables_named_once_in_env_names() -> None:
+    # GIVEN every function's environment in the dev, local (both sinks) and prod templates
+    set_by_template = variables_set_in("dev") | variables_set_in("local") | variables_set_in("prod")
+    # THEN each variable is one of the names the functions read theirs by, and each name is used
+    assert set_by_template == set(named_variables())
+    # AND no name is spelled by two constants
+    assert len(set(named_variables())) == len(named_variables())

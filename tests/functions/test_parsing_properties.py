@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from functions.common.contract import NOTIFIER_FLUSH_ACTION, NOTIFIER_SCHEDULE_KEY, NOTIFIER_SCHEDULED_TIME_KEY
 from functions.common.envelope import derived_event_id, events_fingerprint
 from functions.common.errors import InvalidEventError
-from functions.notifier.schedule import FLUSH_ACTION, SCHEDULE_KEY, SCHEDULED_TIME_KEY, schedule_moment
+from functions.notifier.schedule import schedule_moment
 from tests.functions.support import (
     API_KEY_ID,
     BUSINESS_HOURS_ENVIRONMENT,
@@ -69,7 +70,7 @@ BUDGET = sns_event(
 )
 SCHEDULE = scheduled_event("2026-11-25T11:00:00Z")
 SCHEDULER_DEFAULT = {**load_event("eventbridge-scheduler-default.json"), "time": "2026-11-25T22:00:00Z"}
-SCHEDULE_INPUT = {SCHEDULE_KEY: FLUSH_ACTION, SCHEDULED_TIME_KEY: "2026-11-25T08:00:00Z"}
+SCHEDULE_INPUT = {NOTIFIER_SCHEDULE_KEY: NOTIFIER_FLUSH_ACTION, NOTIFIER_SCHEDULED_TIME_KEY: "2026-11-25T08:00:00Z"}
 
 # Refused events publish no metric, and Powertools warns about that; expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")

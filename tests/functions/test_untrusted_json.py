@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from cloudformation.api import events_request_schema
 from functions.common.archive import read_archive_lines
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
 from functions.common.jsontext import MAX_NESTING_DEPTH
 from local.services.gateway.validation import body_validator
 from ops.errors import OpsError
@@ -133,7 +134,7 @@ def test_the_consumer_fails_only_a_deeply_nested_record(apps: dict[str, Any]) ->
     [dead] = plain_client("sqs").receive_message(QueueUrl=apps["dead_letters"], MessageAttributeNames=["All"])[
         "Messages"
     ]
-    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"].startswith("not a Sluice envelope")
+    assert dead["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"].startswith("not a Sluice envelope")
 
 
 def test_the_archiver_archives_a_deeply_nested_body(apps: dict[str, Any]) -> None:

@@ -119,6 +119,8 @@ def test_a_zip_holds_its_function_the_shared_helpers_and_the_dependencies_only(s
     assert "functions/__init__.py" in names
     assert "functions/ingest/app.py" in names
     assert "functions/common/envelope.py" in names
+    # (with the values every function shares with the template, which imports them from there)
+    assert {"functions/common/contract.py", "functions/common/env_names.py"} <= set(names)
     assert "fakedep/__init__.py" in names
     # no other function, no bytecode, no SDK the runtime already has (nor its dependencies), no scripts
     runtime_provided = ("botocore/", "urllib3/", "dateutil/", "jmespath/", "six.py", "python_dateutil-")

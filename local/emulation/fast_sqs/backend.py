@@ -32,11 +32,13 @@ from moto.core.utils import unix_time, unix_time_millis
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid, SQSException
 from moto.sqs.models import Message, Queue, SQSBackend, _filter_message_attributes, sqs_backends
 
+from core.config import SQS_MAX_VISIBILITY_SECONDS
 from local.emulation.fast_sqs.deleted import DELETED_HANDLES_REMEMBERED, RecentHandles
 from local.emulation.fast_sqs.index import MessageIndex, State
 
 MOTO_VERSION = "5.2.5"  # the pin in pyproject.toml; the overrides below follow this version's models.py
-MAXIMUM_TOTAL_VISIBILITY_MS = 43200 * 1000  # moto's (and SQS's) 12-hour ceiling since the message was sent
+# moto's (and SQS's) 12-hour ceiling since the message was sent
+MAXIMUM_TOTAL_VISIBILITY_MS = SQS_MAX_VISIBILITY_SECONDS * 1000
 # "a maximum of approximately 120,000 in flight messages" per standard queue (AWS's SQS quotas; botocore's
 # ChangeMessageVisibility documentation says the same): the server's default unless `install` is given another
 SQS_IN_FLIGHT_LIMIT = 120_000
@@ -245,7 +247,7 @@ class IndexedSQSBackend(SQSBackend):
             if given_visibility_timeout - message.sent_timestamp > MAXIMUM_TOTAL_VISIBILITY_MS:
                 raise InvalidParameterValue(
                     f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
-                    "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+                    f"VisibilityTimeout for the message is beyond the limit [{SQS_MAX_VISIBILITY_SECONDS} seconds]"
                 )
             message.change_visibility(visibility_timeout)
             if message.visible:

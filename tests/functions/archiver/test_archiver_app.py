@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from ulid import ULID
 
 from functions.common.archive import read_archive_lines
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
 from functions.common.errors import ConfigError
 from tests.functions.support import (
     FakeContext,
@@ -97,7 +98,7 @@ def test_the_reason_the_consumer_gave_is_kept(frozen: ModuleType) -> None:
     # GIVEN a DLQ batch whose second message the consumer dead-lettered at once, with its reason
     event = dlq_batch()
     event["Records"][1]["messageAttributes"] = {
-        "dead_letter_reason": {"stringValue": "not a Sluice envelope: body is not JSON", "dataType": "String"}
+        DEAD_LETTER_REASON_ATTRIBUTE: {"stringValue": "not a Sluice envelope: body is not JSON", "dataType": "String"}
     }
 
     # WHEN it is archived

@@ -1,8 +1,10 @@
 """The analytics store's object format: partitioned by received hour, keyed and ordered by its events."""
 
 import json
+from dataclasses import fields
 
 from functions.common.analytics import analytics_objects, read_lines
+from functions.common.contract import ANALYTICS_COLUMNS
 from functions.common.envelope import Envelope
 
 
@@ -30,8 +32,13 @@ def test_the_same_events_make_the_same_keys_and_bytes_whatever_their_order() -> 
         assert [line["event_id"] for line in read_lines(data)] == ids == sorted(ids)
 
 
-def test_a_line_holds_every_envelope_field() -> None:
+def test_a_line_holds_every_envelope_field_under_the_store_columns_in_their_order() -> None:
+    # GIVEN the envelope's fields: everything ingest knows about an event
+    assert set(ANALYTICS_COLUMNS) == {field.name for field in fields(Envelope)}
+    # WHEN an event's object is written
     [(data, _)] = analytics_objects("events", [envelope("x", "2026-11-25T10:00:00.000Z")]).values()
+    # THEN its line holds each of them, named and ordered as the Glue table's columns
+    assert list(read_lines(data)[0]) == list(ANALYTICS_COLUMNS)
     assert read_lines(data) == [
         {
             "event_id": "x",

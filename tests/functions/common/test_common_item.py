@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.common.contract import EXPIRES_AT_ATTRIBUTE
 from functions.common.envelope import Envelope
-from functions.common.item import EXPIRES_AT, decode, encode, item_bytes, write_units
+from functions.common.item import decode, encode, item_bytes, write_units
 
 TRACE = "Root=1-6745a3b1-5f2c8e0d9a1b3c4d5e6f7081;Parent=53995c3f42cd8ad8;Sampled=1"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
@@ -105,7 +106,7 @@ def test_the_ttl_attribute_is_epoch_seconds_after_the_event_was_received(ttl_day
     # THEN with table.ttl_days it expires that many days after it was received (a pure function of the
     # envelope, so a redelivery writes the same item); without it, never
     if ttl_days is None:
-        assert EXPIRES_AT not in item
+        assert EXPIRES_AT_ATTRIBUTE not in item
     else:
-        assert item[EXPIRES_AT] == {"N": str(1795634403 + 30 * 86_400)}
-        assert decode(item)[EXPIRES_AT] == 1795634403 + 30 * 86_400
+        assert item[EXPIRES_AT_ATTRIBUTE] == {"N": str(1795634403 + 30 * 86_400)}
+        assert decode(item)[EXPIRES_AT_ATTRIBUTE] == 1795634403 + 30 * 86_400

@@ -1,17 +1,20 @@
 """SendMessageBatch entries grouped within SQS's limits: 10 entries and 1 MiB, attributes included."""
 
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
 from functions.common.sqs_send import BATCH_BYTES, batches, entry_bytes
 
 
 def entry(index: int, body_bytes: int, reason: str = "") -> dict:
-    attributes = {"dead_letter_reason": {"DataType": "String", "StringValue": reason}} if reason else {}
+    attributes = {DEAD_LETTER_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason}} if reason else {}
     return {"Id": str(index), "MessageBody": "x" * body_bytes, "MessageAttributes": attributes}
 
 
 def test_an_entry_counts_its_attributes_names_types_and_values() -> None:
     # botocore's MessageAttributeValue: "All parts of the message attribute, including Name, Type, and Value,
     # are part of the message size restriction"
-    assert entry_bytes(entry(0, 100, reason="why")) == 100 + len("dead_letter_reason") + len("String") + len("why")
+    assert entry_bytes(entry(0, 100, reason="why")) == 100 + len(DEAD_LETTER_REASON_ATTRIBUTE) + len("String") + len(
+        "why"
+    )
 
 
 def test_batches_hold_at_most_ten_entries() -> None:

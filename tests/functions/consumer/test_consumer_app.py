@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
 from functions.common.errors import ConfigError, InvalidEventError
 from functions.common.parked import ParkedEvent, parked_key, write_parked
 from tests.functions.consumer.conftest import PARKING_BUCKET
@@ -74,7 +75,7 @@ def test_poison_goes_to_the_dlq_at_once_with_its_reason(consumer: Any, context: 
     assert set(consumer.items()) == {"evt-a", "evt-b"}
     dead = {message["Body"]: message["MessageAttributes"] for message in consumer.dead_letters()}
     assert set(dead) == set(sample_bodies)
-    reasons = {body: attributes["dead_letter_reason"]["StringValue"] for body, attributes in dead.items()}
+    reasons = {body: attributes[DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"] for body, attributes in dead.items()}
     assert reasons[sample_bodies[0]] == "not a Sluice envelope: body is not JSON"
     assert reasons[sample_bodies[1]].startswith("not a Sluice envelope: ")
     assert {attributes["source_message_id"]["StringValue"] for attributes in dead.values()} == {"msg-0001", "msg-0002"}
@@ -107,7 +108,9 @@ def test_poison_goes_to_the_dlq_in_calls_within_one_mebibyte(consumer: Any, cont
     assert response == {"batchItemFailures": []}
     assert len(calls) == 2
     assert all(sum(len(entry["MessageBody"]) for entry in call["Entries"]) <= 1024 * 1024 for call in calls)
-    reasons = {dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] for dead in consumer.dead_letters()}
+    reasons = {
+        dead["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"] for dead in consumer.dead_letters()
+    }
     assert reasons == {"not a Sluice envelope: body is not JSON"}
 
 
@@ -127,7 +130,9 @@ def test_an_item_dynamodb_rejects_is_dead_lettered_alone(consumer: Any, context:
     assert set(consumer.items()) == {f"evt-{index:02d}" for index in range(30) if index != 7}
     [dead] = consumer.dead_letters()
     assert dead["MessageAttributes"]["source_message_id"]["StringValue"] == "msg-0007"
-    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"].startswith("DynamoDB rejects the item: ")
+    assert dead["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"].startswith(
+        "DynamoDB rejects the item: "
+    )
     # AND splitting took a handful of calls, not one per item
     assert len(calls) <= 2 + 2 * 5
 
@@ -192,7 +197,7 @@ def test_an_event_whose_window_is_spent_goes_to_the_dlq_with_the_reason(consumer
 
     # THEN the old one is in the DLQ with "retry window spent", the new one is parked
     [dead] = consumer.dead_letters()
-    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] == "retry window spent"
+    assert dead["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"] == "retry window spent"
     assert json.loads(dead["Body"])["event_id"] == "old"
     assert [json.loads(parked.body)["event_id"] for parked in consumer.parked()] == ["new"]
 
@@ -208,7 +213,7 @@ def test_an_unparked_event_keeps_its_retry_clock(consumer: Any, context: FakeCon
     # WHEN it is consumed THEN its window counts from acceptance: spent, dead-lettered
     assert consumer.app.handler(event, context) == {"batchItemFailures": []}
     [dead] = consumer.dead_letters()
-    assert dead["MessageAttributes"]["dead_letter_reason"]["StringValue"] == "retry window spent"
+    assert dead["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"] == "retry window spent"
 
 
 def test_records_return_to_the_queue_when_they_can_be_neither_stored_nor_parked(
@@ -496,7 +501,7 @@ def test_a_pointer_while_the_store_fails_leaves_its_events_in_their_object_or_de
     # THEN the spent events are in the DLQ with the reason and the message ids they first came as
     dead = consumer.dead_letters() + consumer.dead_letters()
     assert {json.loads(m["Body"])["event_id"] for m in dead} == {"s0", "s1", "m0"}
-    assert {m["MessageAttributes"]["dead_letter_reason"]["StringValue"] for m in dead} == {"retry window spent"}
+    assert {m["MessageAttributes"][DEAD_LETTER_REASON_ATTRIBUTE]["StringValue"] for m in dead} == {"retry window spent"}
     assert {m["MessageAttributes"]["source_message_id"]["StringValue"] for m in dead} == {"orig-0", "orig-1"}
     # AND the young events stay in their own objects, under the same keys (never merged into another): the spent
     # object is gone, the young one untouched, the mixed one holds just its young event

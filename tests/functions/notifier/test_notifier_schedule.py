@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from functions.common.contract import NOTIFIER_FLUSH_ACTION, NOTIFIER_SCHEDULE_KEY, NOTIFIER_SCHEDULED_TIME_KEY
 from functions.common.errors import InvalidEventError
-from functions.notifier.schedule import FLUSH_ACTION, SCHEDULE_KEY, SCHEDULED_TIME_KEY
 from tests.functions.support import FakeContext, alarm_event, load_event
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -19,7 +19,7 @@ MONDAY_0900_UTC = "2026-11-30T08:00:00Z"  # 09:00 in Berlin, the start of busine
 
 def explicit_input(scheduled_time: str) -> dict[str, Any]:
     """What Scheduler delivers from the template's input once it replaced <aws.scheduler.scheduled-time>."""
-    return {SCHEDULE_KEY: FLUSH_ACTION, SCHEDULED_TIME_KEY: scheduled_time}
+    return {NOTIFIER_SCHEDULE_KEY: NOTIFIER_FLUSH_ACTION, NOTIFIER_SCHEDULED_TIME_KEY: scheduled_time}
 
 
 def hold_one_on_sunday(notifier: Any) -> None:
@@ -75,7 +75,7 @@ def test_a_schedule_due_outside_business_hours_sends_nothing(notifier: Any) -> N
 @pytest.mark.parametrize(
     "event",
     [
-        {SCHEDULE_KEY: "something-else", SCHEDULED_TIME_KEY: MONDAY_0900_UTC},
+        {NOTIFIER_SCHEDULE_KEY: "something-else", NOTIFIER_SCHEDULED_TIME_KEY: MONDAY_0900_UTC},
         {"source": "aws.scheduler", "detail-type": "Object Created", "detail": "{}"},
         {"detail": json.dumps(explicit_input(MONDAY_0900_UTC))},
     ],

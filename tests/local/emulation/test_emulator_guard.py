@@ -16,7 +16,8 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from local.emulation.guard import LocalOnly
-from local.emulation.process import DUMMY_CREDENTIALS, MotoServer, aws_client
+from local.emulation.process import MotoServer, aws_client
+from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from tests.raw_http import exact_request
 
 KEY_VALUE = "guarded-key-value-0123456789"
@@ -100,8 +101,7 @@ def test_the_aws_cli_reaches_the_emulator(keyed: MotoServer) -> None:
     # GIVEN the AWS CLI pointed at the emulator as the README's `export` line does
     environment = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        **LOCAL_CREDENTIALS_ENVIRONMENT,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

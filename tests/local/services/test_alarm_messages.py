@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from alarms.engine.evaluation import ALARM, OK, Datapoint, MetricAlarm, Verdict
+from functions.common.contract import SNS_SUBJECT_MAX_CHARS
 from local.services.alarm_messages import (
-    SUBJECT_MAX_CHARS,
     ChildState,
     Transition,
     aws_time,
@@ -38,7 +38,7 @@ def test_a_subject_longer_than_sns_allows_is_cut_with_an_ellipsis():
     # WHEN the subject is written
     text = subject(transition(long_name))
     # THEN it fits, ends in "...", and a short one is left whole
-    assert len(text) == SUBJECT_MAX_CHARS and text.endswith("...")
+    assert len(text) == SNS_SUBJECT_MAX_CHARS and text.endswith("...")
     assert subject(transition("short")) == 'ALARM: "short" in us-east-1'
 
 

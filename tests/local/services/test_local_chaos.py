@@ -12,11 +12,12 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from local.emulation.process import DUMMY_CREDENTIALS, MotoServer
+from local.emulation.process import MotoServer
 from local.services.chaos import Chaos, InjectedCrash, find_clients
 from local.services.dynamodb_metrics import DynamoDbObserver
 from local.services.faults import UnknownFaultError
 from local.services.metrics import MetricSink
+from ops.local_credentials import LOCAL_CREDENTIALS
 from tests.aws_helpers import create_hash_table, unique
 from tests.local.helpers import named, stub_function
 
@@ -55,7 +56,7 @@ def test_finds_the_clients_a_handler_module_uses(moto: MotoServer, monkeypatch: 
     archive.__module__ = "stubfns.helpers"
     app = types.ModuleType("stubfns.app")
     app.sqs = moto.client("sqs")
-    resource = boto3.resource("dynamodb", endpoint_url=moto.endpoint_url, region_name="us-east-1", **DUMMY_CREDENTIALS)
+    resource = boto3.resource("dynamodb", endpoint_url=moto.endpoint_url, region_name="us-east-1", **LOCAL_CREDENTIALS)
     app.table = resource.Table("events")
     app.archive = archive
     app.json = __import__("json")  # modules of other packages are not searched

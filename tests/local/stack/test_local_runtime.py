@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from local.emulation.process import DUMMY_CREDENTIALS, MotoServer
+from local.emulation.process import MotoServer
 from local.services.chaos import Chaos
 from local.services.lambdas import load_environment
 from local.stack.runtime import environment_clients
+from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from tests.aws_helpers import create_hash_table, unique
 
 
@@ -21,8 +22,7 @@ def test_db_down_reaches_the_idempotency_table_ingest_uses_on_its_first_keyed_re
     environment = {
         "AWS_ENDPOINT_URL": moto.endpoint_url,
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        **LOCAL_CREDENTIALS_ENVIRONMENT,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "QUEUE_URL": f"{moto.endpoint_url}/123456789012/unused",
         "IDEMPOTENCY_TABLE_NAME": table,
