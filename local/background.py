@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +22,7 @@ from local.control_client import ControlClient
 from local.emulator import free_port
 from local.state import StatePaths
 from ops.reconcile import existing_ids
+from ops.waiting import WaitTimedOut, wait_until
 
 if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
     from local.ports import Ports
@@ -77,14 +77,10 @@ class BackgroundStack:
 
     def wait_until(self, condition: Callable[[dict], bool], timeout: float, what: str) -> dict:
         """Poll the status until `condition` holds; fail with the last status after `timeout`."""
-        deadline = time.monotonic() + timeout
-        status = self.status()
-        while not condition(status):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last status: {status}")
-            time.sleep(1)
-            status = self.status()
-        return status
+        try:
+            return wait_until(self.status, condition, timeout=timeout, interval=1, what=what)
+        except WaitTimedOut as timed_out:
+            raise AssertionError(str(timed_out)) from None
 
     def fired_since(self, since: float) -> set[str]:
         """Names of the alarms that went to ALARM since `since` (epoch seconds)."""
@@ -93,29 +89,33 @@ class BackgroundStack:
 
     def wait_for_alarms(self, names: set[str], since: float, timeout: float) -> set[str]:
         """Wait until every alarm in `names` has fired since `since`; returns all that fired."""
-        deadline = time.monotonic() + timeout
-        fired = self.fired_since(since)
-        while not names <= fired:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
-                )
-            time.sleep(1)
-            fired = self.fired_since(since)
-        return fired
+        try:
+            return wait_until(
+                lambda: self.fired_since(since), names.issubset, timeout=timeout, interval=1, what=f"alarms {names}"
+            )
+        except WaitTimedOut as timed_out:
+            fired = timed_out.last
+            raise AssertionError(
+                f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
+            ) from None
 
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
 
     def wait_stored(self, ids: list[str], timeout: float) -> None:
         """Until every id is in the table; AssertionError with the count missing after `timeout`."""
-        deadline = time.monotonic() + timeout
-        missing = set(ids) - self.stored_ids(ids)
-        while missing:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
-            time.sleep(1)
-            missing -= self.stored_ids(sorted(missing))
+        missing = set(ids)
+
+        def all_stored() -> bool:
+            missing.difference_update(self.stored_ids(sorted(missing)))
+            return not missing
+
+        try:
+            wait_until(all_stored, timeout=timeout, interval=1, what="the accepted events to be stored")
+        except WaitTimedOut:
+            raise AssertionError(
+                f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s"
+            ) from None
 
     @contextlib.contextmanager
     def canary_paused(self) -> Iterator[None]:
@@ -195,11 +195,19 @@ def start_background_stack(
         start_new_session=detached,
     )
     outputs_path = StatePaths(state_dir).outputs
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not outputs_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.kill()
-            raise RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")
-        time.sleep(0.5)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise _did_not_start(state_dir)
+        return outputs_path.exists()
+
+    try:
+        wait_until(started, timeout=START_TIMEOUT_SECONDS, interval=0.5, what="the local stack's outputs")
+    except WaitTimedOut:
+        process.kill()
+        raise _did_not_start(state_dir) from None
     return BackgroundStack(process=process, state_dir=state_dir, outputs=json.loads(outputs_path.read_text()))
+
+
+def _did_not_start(state_dir: Path) -> RuntimeError:
+    return RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")

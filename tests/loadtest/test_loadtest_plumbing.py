@@ -30,7 +30,7 @@ from loadtest.stack import (
     sqs_depth,
 )
 from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
-from loadtest.waits import drained, wait_until
+from loadtest.waits import drained, wait_with_progress
 from local.json_reply import reply_json
 from ops.outputs import resolve_target
 from tests.loadtest.fakes import fake_target
@@ -284,7 +284,9 @@ def test_drain_waits_until_the_queues_stay_empty() -> None:
     depths = [QueueDepth(5), QueueDepth(), QueueDepth(0, 1), QueueDepth(), QueueDepth(), QueueDepth()]
     clock = Clock()
     # WHEN drained with a settle of three polls
-    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep)
+    result = wait_with_progress(
+        drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep
+    )
     # THEN it is done only after three empty polls in a row
     assert result.done and clock.now == 5
 
@@ -294,7 +296,9 @@ def test_drain_waits_for_the_events_parked_for_retry() -> None:
     depths = [QueueDepth(parked=2), QueueDepth(parked=1), QueueDepth(), QueueDepth()]
     clock = Clock()
     # WHEN drained with a settle of two polls
-    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 2, 1, clock, clock.sleep)
+    result = wait_with_progress(
+        drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 2, 1, clock, clock.sleep
+    )
     # THEN it is done only once nothing is parked either (a run reconciled early found its parked events lost)
     assert result.done and clock.now == 3
 
@@ -321,7 +325,7 @@ def test_a_wait_is_bounded_and_survives_failing_checks() -> None:
         raise ConnectionError("refused")
 
     clock = Clock()
-    result = wait_until(check, "draining", 10, ProgressLine(None), 1, 1, clock, clock.sleep)
+    result = wait_with_progress(check, "draining", 10, ProgressLine(None), 1, 1, clock, clock.sleep)
     assert not result.done and clock.now == 10 and "refused" in result.note
 
 
