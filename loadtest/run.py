@@ -22,7 +22,6 @@ from loadtest.locust_process import LocustPlan, free_port, require_locust_output
 from loadtest.locust_stats import read_failures, read_history, read_rows, read_totals
 from loadtest.markers import LOAD_STARTED, LOAD_STOPPED, read_marker
 from loadtest.profiles import load_profile
-from loadtest.progress import ProgressLine
 from loadtest.reconcile import reconcile
 from loadtest.record import RunRecord
 from loadtest.report import LOCUST_PREFIX, write_report
@@ -33,6 +32,7 @@ from loadtest.stages import STAGES_FILE, read_stages
 from loadtest.start_state import CLEAR_TIMEOUT_SECONDS, wait_for_known_start
 from loadtest.target import Target, resolve_load_target
 from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_with_progress
+from ops.progress import ProgressLine
 
 FAULT_CLEAR_GRACE_SECONDS = 30.0
 MAX_WORKERS = 64

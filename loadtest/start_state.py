@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from loadtest.alarm_rows import resolve
 from loadtest.errors import LoadTestError
-from loadtest.progress import ProgressLine
 from loadtest.scenarios import Scenario
 from loadtest.waits import wait_with_progress
+from ops.progress import ProgressLine
 
 ALARM = "ALARM"
 CLEAR_TIMEOUT_SECONDS = 120.0  # local alarms clear within a few 10-second periods; AWS's take minutes

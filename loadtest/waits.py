@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadtest.progress import ProgressLine
 from loadtest.stack import QueueDepth
+from ops.progress import ProgressLine
 from ops.waiting import WaitTimedOut, wait_until
 
 POLL_SECONDS = 1.0

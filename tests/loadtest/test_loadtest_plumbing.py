@@ -19,7 +19,6 @@ from moto import mock_aws
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.locust_process import LocustPlan, commands, environment
-from loadtest.progress import ProgressLine
 from loadtest.scenarios import get_scenario
 from loadtest.stack import (
     AwsStackView,
@@ -33,6 +32,7 @@ from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
 from loadtest.waits import drained, wait_with_progress
 from local.json_reply import reply_json
 from ops.outputs import resolve_target
+from ops.progress import ProgressLine
 from tests.loadtest.fakes import fake_target
 
 OUTPUTS = {

@@ -12,9 +12,9 @@ import pytest
 from alarms.history import RECORDING_FILE, load_recording
 from loadtest.cli import run_load
 from loadtest.errors import LoadTestError
-from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, check_options, run_scenario
 from loadtest.scenarios import Fault, get_scenario
+from ops.progress import ProgressLine
 from tests.loadtest.fakes import FakeApi, FakeStackView, fake_target
 
 
