@@ -30,8 +30,9 @@ from loadtest.scenarios import Scenario
 from loadtest.stack import AwsStackView, LocalStackView, StackView
 from loadtest.stages import STAGES_FILE, read_stages
 from loadtest.start_state import CLEAR_TIMEOUT_SECONDS, wait_for_known_start
-from loadtest.target import Target, resolve_load_target
+from loadtest.target import resolve_load_target
 from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_with_progress
+from ops.outputs import Target
 from ops.progress import ProgressLine
 
 FAULT_CLEAR_GRACE_SECONDS = 30.0
@@ -163,7 +164,7 @@ def run_scenario(
         print(f"Locust web UI: {web_url} (the run starts by itself)")
         _safely(notes, "console link", lambda: view.announce_web(web_url, plan.deadline_seconds), None)
     try:
-        outcome = run_locust(plan, target.api_key, on_tick=tick)
+        outcome = run_locust(plan, target.api_key(), on_tick=tick)
         started = read_marker(folder, LOAD_STARTED) or launched
         ended = read_marker(folder, LOAD_STOPPED) or time.time()
         progress.done(f"load {scenario.name}: finished after {outcome.seconds:.0f} s")

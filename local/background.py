@@ -33,6 +33,10 @@ START_TIMEOUT_SECONDS = 120
 
 @dataclass
 class BackgroundStack:
+    """A local stack this program started in a process of its own: the process (`stop()` ends it), its state
+    folder and the outputs it wrote. Not to be confused with ops.outputs.Target (any stack the tools point at,
+    by its outputs) nor with ControlClient (a client of a stack's control API, which this one holds)."""
+
     process: subprocess.Popen
     state_dir: Path
     outputs: dict[str, Any]

@@ -116,10 +116,11 @@ def test_load_tests_and_operators_tools_resolve_the_same_stack(tmp_path) -> None
     # WHEN the load tests and the ops tasks each resolve `local`
     load = resolve_load_target("local", path)
     ops = resolve_target("local", local_outputs=path)
-    # THEN both see the dev configuration the stack runs, the same table and key
+    # THEN both hold one kind of target, see the dev configuration the stack runs, the same table and key
+    assert type(load) is type(ops)
     assert load.env == ops.config.env == "dev"
     assert ops.config.metrics_namespace == "Sluice/dev"
-    assert (load.table_name, load.api_key) == (ops.require("TableName"), ops.api_key())
+    assert (load.table_name, load.api_key()) == (ops.require("TableName"), ops.api_key())
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,9 @@ def control() -> Iterator[LocalStackView]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), ControlApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target = fake_target()
-    yield LocalStackView(target.__class__(**{**vars(target), "control_url": f"http://127.0.0.1:{server.server_port}"}))
+    yield LocalStackView(
+        replace(target, outputs={**target.outputs, "ControlUrl": f"http://127.0.0.1:{server.server_port}"})
+    )
     server.shutdown()
     server.server_close()
 
@@ -313,7 +316,10 @@ def test_the_queue_depth_counts_the_parked_objects() -> None:
     for name in ("a", "b"):
         s3.put_object(Bucket="archive", Key=f"{PARKED_PREFIX}{name}.jsonl.gz", Body=b"")
     s3.put_object(Bucket="archive", Key="dlq/2026/x.json", Body=b"")  # an archived dead letter: not parked
-    target = replace(fake_target(), queue_url=queue, dead_letter_queue_url=dead, archive_bucket="archive")
+    stack = fake_target()
+    target = replace(
+        stack, outputs={**stack.outputs, "QueueUrl": queue, "DeadLetterQueueUrl": dead, "ArchiveBucket": "archive"}
+    )
     # WHEN its depth is read
     depth = sqs_depth(sqs, target, s3)
     # THEN the parked objects count, and the queues are not empty of work until they are gone
