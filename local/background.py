@@ -1,5 +1,6 @@
 """A local stack in its own process (`python -m local.runtime`) on free ports with its own state folder,
-stopped by its own process id: what the end-to-end tests and the benchmarks run against."""
+stopped by its own process id: what `invoke up --detach` starts, and what the end-to-end tests (through
+tests/local_stack_harness.py, which adds their waits) and the benchmarks run against."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -79,47 +80,8 @@ class BackgroundStack:
     def lift(self, fault: str) -> None:
         self.control_api.lift(fault)
 
-    def wait_until(self, condition: Callable[[dict], bool], timeout: float, what: str) -> dict:
-        """Poll the status until `condition` holds; fail with the last status after `timeout`."""
-        try:
-            return wait_until(self.status, condition, timeout=timeout, interval=1, what=what)
-        except WaitTimedOut as timed_out:
-            raise AssertionError(str(timed_out)) from None
-
-    def fired_since(self, since: float) -> set[str]:
-        """Names of the alarms that went to ALARM since `since` (epoch seconds)."""
-        transitions = self.control("GET", f"/alarm-transitions?since={since}")
-        return {item["alarm"] for item in transitions if item["new"] == "ALARM"}
-
-    def wait_for_alarms(self, names: set[str], since: float, timeout: float) -> set[str]:
-        """Wait until every alarm in `names` has fired since `since`; returns all that fired."""
-        try:
-            return wait_until(
-                lambda: self.fired_since(since), names.issubset, timeout=timeout, interval=1, what=f"alarms {names}"
-            )
-        except WaitTimedOut as timed_out:
-            fired = timed_out.last
-            raise AssertionError(
-                f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
-            ) from None
-
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
-
-    def wait_stored(self, ids: list[str], timeout: float) -> None:
-        """Until every id is in the table; AssertionError with the count missing after `timeout`."""
-        missing = set(ids)
-
-        def all_stored() -> bool:
-            missing.difference_update(self.stored_ids(sorted(missing)))
-            return not missing
-
-        try:
-            wait_until(all_stored, timeout=timeout, interval=1, what="the accepted events to be stored")
-        except WaitTimedOut:
-            raise AssertionError(
-                f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s"
-            ) from None
 
     @contextlib.contextmanager
     def canary_paused(self) -> Iterator[None]:

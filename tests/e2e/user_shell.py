@@ -22,8 +22,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cloudformation.config import load_config
-from local.background import BackgroundStack
 from local.detach import where_everything_is
+from tests.local_stack_harness import HarnessStack
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOCAL = load_config("local").local
@@ -56,7 +56,7 @@ class Ran:
 class UserShell:
     """bash in the project look-alike under `home`, with the pasted environment of `stack`."""
 
-    def __init__(self, stack: BackgroundStack, home: Path) -> None:
+    def __init__(self, stack: HarnessStack, home: Path) -> None:
         self.stack = stack
         self.root = home / "sluice"
         self.root.mkdir(parents=True)
