@@ -24,6 +24,7 @@ from functions.common.envelope import Envelope, derived_event_id, events_fingerp
 from local.stack.background import BackgroundStack, start_background_stack
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
+from ops.waiting import wait_until
 
 TIMEOUT_SECONDS = 300
 
@@ -39,14 +40,16 @@ def send(stack: BackgroundStack, envelopes: list[Envelope]) -> None:
 
 
 def consumed(stack: BackgroundStack, ids: list[str]) -> None:
-    stack.wait_stored(ids, TIMEOUT_SECONDS)
-    stack.wait_until(
+    wait_until(lambda: stack.stored_ids(ids) >= set(ids), timeout=TIMEOUT_SECONDS, interval=1, what="the events stored")
+    wait_until(
+        stack.status,
         lambda status: (
             all(q["visible"] == 0 and q["in_flight"] == 0 for q in status["queues"].values())
             and status["parked_objects"] == 0
         ),
-        TIMEOUT_SECONDS,
-        "the queues to drain",
+        timeout=TIMEOUT_SECONDS,
+        interval=1,
+        what="the queues to drain",
     )
 
 

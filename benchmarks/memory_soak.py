@@ -32,6 +32,7 @@ import requests
 
 from local.emulation.metrics_retention import DEFAULT_RETENTION_SECONDS, MINIMUM_RETENTION_SECONDS, RETENTION_ENV
 from local.stack.background import BackgroundStack, start_background_stack
+from ops.waiting import WaitTimedOut, wait_until
 
 MAX_MINUTES = 240
 MAX_RATE = 500  # events/s: the local stack's pipeline tops out well below this on 2 cores
@@ -186,13 +187,15 @@ def print_sample(row: Sample) -> None:
 
 def wait_drained(stack: BackgroundStack, timeout: float) -> None:
     """Until the ingest queue holds nothing, visible or in flight (or `timeout` s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def drained() -> bool:
         ingest = stack.status()["queues"]["ingest"]
-        if ingest["visible"] == 0 and ingest["in_flight"] == 0:
-            return
-        time.sleep(2)
-    print(f"  (the queue had not drained after {timeout:.0f} s)", flush=True)
+        return ingest["visible"] == 0 and ingest["in_flight"] == 0
+
+    try:
+        wait_until(drained, timeout=timeout, interval=2, what="the ingest queue to drain")
+    except WaitTimedOut:
+        print(f"  (the queue had not drained after {timeout:.0f} s)", flush=True)
 
 
 def soak(

@@ -14,13 +14,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
 from local.stack.background import BackgroundStack, start_background_stack
+from ops.waiting import wait_until
 
 EVENTS = 1000  # enough for a steady rate; the local stack's queues cost the same at any depth (local/fast_sqs)
 EVENTS_PER_REQUEST = 10  # one SendMessageBatch per request on both sides
@@ -35,14 +35,6 @@ def _batches(count: int) -> list[list[dict]]:
         [{"bench": True, "n": start + i} for i in range(EVENTS_PER_REQUEST)]
         for start in range(0, count, EVENTS_PER_REQUEST)
     ]
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def pipeline_rate(stack: BackgroundStack, events: int = EVENTS) -> tuple[float, int]:
@@ -62,7 +54,12 @@ def pipeline_rate(stack: BackgroundStack, events: int = EVENTS) -> tuple[float, 
     started = time.monotonic()
     with ThreadPoolExecutor(SENDERS) as pool:
         list(pool.map(post, _batches(events)))
-    _wait_for(lambda: stack.status()["table_items"] - before >= len(accepted), STORE_TIMEOUT_SECONDS, "storage")
+    wait_until(
+        lambda: stack.status()["table_items"] - before >= len(accepted),
+        timeout=STORE_TIMEOUT_SECONDS,
+        interval=0.25,
+        what="the accepted events to be stored",
+    )
     elapsed = time.monotonic() - started
     lost = len(set(accepted) - stack.stored_ids(accepted))
     return len(accepted) / elapsed, lost

@@ -22,7 +22,6 @@ from loadtest.locust_process import LocustPlan, free_port, require_locust_output
 from loadtest.locust_stats import read_failures, read_history, read_rows, read_totals
 from loadtest.markers import LOAD_STARTED, LOAD_STOPPED, read_marker
 from loadtest.profiles import load_profile
-from loadtest.progress import ProgressLine
 from loadtest.reconcile import reconcile
 from loadtest.record import RunRecord
 from loadtest.report import LOCUST_PREFIX, write_report
@@ -31,8 +30,10 @@ from loadtest.scenarios import Scenario
 from loadtest.stack import AwsStackView, LocalStackView, StackView
 from loadtest.stages import STAGES_FILE, read_stages
 from loadtest.start_state import CLEAR_TIMEOUT_SECONDS, wait_for_known_start
-from loadtest.target import Target, resolve_load_target
-from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_until
+from loadtest.target import resolve_load_target
+from loadtest.waits import SETTLE_POLLS, drained, faults_cleared, wait_with_progress
+from ops.outputs import Target
+from ops.progress import ProgressLine
 
 FAULT_CLEAR_GRACE_SECONDS = 30.0
 MAX_WORKERS = 64
@@ -163,7 +164,7 @@ def run_scenario(
         print(f"Locust web UI: {web_url} (the run starts by itself)")
         _safely(notes, "console link", lambda: view.announce_web(web_url, plan.deadline_seconds), None)
     try:
-        outcome = run_locust(plan, target.api_key, on_tick=tick)
+        outcome = run_locust(plan, target.api_key(), on_tick=tick)
         started = read_marker(folder, LOAD_STARTED) or launched
         ended = read_marker(folder, LOAD_STOPPED) or time.time()
         progress.done(f"load {scenario.name}: finished after {outcome.seconds:.0f} s")
@@ -238,13 +239,15 @@ def _after_load(
     """Let the stack finish: the fault expires, the queues drain, the archive is replayed and drains too."""
     if scenario.fault is not None:
         timeout = scenario.fault.at_seconds + scenario.fault.seconds + FAULT_CLEAR_GRACE_SECONDS
-        wait_until(faults_cleared(view.faults), "waiting for the fault to expire", timeout, progress, poll=poll)
+        wait_with_progress(faults_cleared(view.faults), "waiting for the fault to expire", timeout, progress, poll=poll)
     settle = SETTLE_POLLS
-    result = wait_until(drained(view.depth), "draining", scenario.drain_seconds, progress, settle, poll)
+    result = wait_with_progress(drained(view.depth), "draining", scenario.drain_seconds, progress, settle, poll)
     if scenario.replay:
         replayed = _safely(notes, "replay", lambda: view.replay(started), None)
         notes.append(f"replayed the archive since the start: {replayed}")
-        result = wait_until(drained(view.depth), "draining the replay", scenario.drain_seconds, progress, settle, poll)
+        result = wait_with_progress(
+            drained(view.depth), "draining the replay", scenario.drain_seconds, progress, settle, poll
+        )
     if not result.done:
         notes.append(f"the queues had not drained after {scenario.drain_seconds:.0f} s: {result.note}")
     return result.done
@@ -264,6 +267,6 @@ def _wait_for_alarms(
         missing = [row for row, mapped in resolve(rows, names).items() if not fired & set(mapped)]
         return not missing, f"waiting for {', '.join(missing)}" if missing else "all fired"
 
-    result = wait_until(all_fired, "waiting for alarms", scenario.alarm_wait_seconds, progress, poll=2 * poll)
+    result = wait_with_progress(all_fired, "waiting for alarms", scenario.alarm_wait_seconds, progress, poll=2 * poll)
     if not result.done:
         notes.append(f"after {scenario.alarm_wait_seconds:.0f} s: {result.note}")

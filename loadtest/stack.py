@@ -12,17 +12,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.reconcile import dynamodb_lookup, s3_store_counts
-from loadtest.target import Target
 from local.console.control_client import ControlClient, ControlError, NotOffered
 from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import StoreCounts
+
+if TYPE_CHECKING:
+    from ops.outputs import Target
 
 CONTROL_TIMEOUT_SECONDS = 10.0
 REPLAY_TIMEOUT_SECONDS = 120.0
@@ -58,6 +60,8 @@ class Transition:
 
 
 class StackView(Protocol):
+    """What a load run observes of the stack it loads and does to it; LocalStackView or AwsStackView."""
+
     def depth(self) -> QueueDepth: ...
     def alarm_states(self) -> dict[str, str]: ...
     def transitions(self, since: float) -> list[Transition]: ...
@@ -120,7 +124,7 @@ class LocalStackView:
             import boto3
 
             self._clients[service] = boto3.client(
-                service, endpoint_url=self.target.aws_endpoint, region_name=self.target.region, **LOCAL_CREDENTIALS
+                service, endpoint_url=self.target.endpoint_url, region_name=self.target.region, **LOCAL_CREDENTIALS
             )
         return self._clients[service]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from loadtest.alarm_rows import resolve
 from loadtest.errors import LoadTestError
-from loadtest.progress import ProgressLine
 from loadtest.scenarios import Scenario
-from loadtest.waits import wait_until
+from loadtest.waits import wait_with_progress
+from ops.progress import ProgressLine
 
 ALARM = "ALARM"
 CLEAR_TIMEOUT_SECONDS = 120.0  # local alarms clear within a few 10-second periods; AWS's take minutes
@@ -48,7 +48,7 @@ def wait_for_known_start(
         return not firing, f"still in ALARM: {', '.join(firing)}" if firing else "all out of ALARM"
 
     label = f"load {scenario.name}: waiting for the alarms it judges to leave ALARM"
-    result = wait_until(clear, label, timeout, progress, poll=poll)
+    result = wait_with_progress(clear, label, timeout, progress, poll=poll)
     if not result.done:
         raise LoadTestError(
             f"scenario {scenario.name!r} cannot start from a known alarm state: {result.note.removeprefix('still ')} "

@@ -1,10 +1,10 @@
 """Where the load goes: the local stack (its outputs file) or a deployed environment (its stack outputs),
-found by the operators' resolver (ops/outputs.py) so both tools always point at the same stack."""
+found by the operators' resolver as the operators' Target (ops/outputs.py), so both tools always point at the
+same stack, and checked for what a load run needs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,34 +13,12 @@ from loadtest.errors import LoadTestError
 from local.state import DEFAULT_PATHS
 
 if TYPE_CHECKING:
-    from ops.outputs import Target as StackTarget
+    from ops.outputs import Target
 
 LOCAL_KEYS = ("ApiUrl", "ApiKey", "AwsEndpoint", "Region", "TableName", "QueueUrl", "DeadLetterQueueUrl", "ControlUrl")
 DEPLOYED_KEYS = ("ApiUrl", "ApiKeyId", "TableName", "QueueUrl", "DeadLetterQueueUrl")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API_KEY_ENV = "SLUICE_API_KEY"  # how the key reaches Locust: never on a command line
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str  # "local" or the environment's name
-    env: str  # the configuration environment (sluice.toml table, load profile)
-    api_url: str
-    api_key: str = field(repr=False)
-    region: str
-    table_name: str
-    queue_url: str
-    dead_letter_queue_url: str
-    aws_endpoint: str | None = None  # None: AWS itself
-    control_url: str | None = None  # the local stack's control API
-    stack_name: str = ""
-    archive_bucket: str = ""
-    analytics_bucket: str = ""  # the S3 analytics store, when `sinks` holds "s3"
-    session: Any = field(default=None, repr=False, compare=False)  # boto3 session of a deployed stack
-
-    @property
-    def is_local(self) -> bool:
-        return self.control_url is not None
 
 
 def resolve_load_target(
@@ -69,8 +47,8 @@ def local_target(outputs: Mapping[str, Any]) -> Target:
         raise LoadTestError(str(error)) from None
 
 
-def from_stack(stack: StackTarget) -> Target:
-    """The load target of a resolved stack; a local one must be complete and entirely on this machine."""
+def from_stack(stack: Target) -> Target:
+    """The stack, checked for a load run: it has what a run reads; a local one is entirely on this machine."""
     from ops.outputs import LOCAL
 
     outputs = stack.outputs
@@ -83,19 +61,5 @@ def from_stack(stack: StackTarget) -> Target:
         for key in ("ApiUrl", "AwsEndpoint", "ControlUrl"):
             if urlsplit(outputs[key]).hostname not in LOOPBACK:
                 raise LoadTestError(f"local stack output {key}={outputs[key]!r} is not on 127.0.0.1")
-    return Target(
-        name=stack.name,
-        env=stack.config.env,
-        api_url=outputs["ApiUrl"].rstrip("/"),
-        api_key=stack.api_key(),
-        region=stack.session.region_name or "",
-        table_name=outputs["TableName"],
-        queue_url=outputs["QueueUrl"],
-        dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
-        aws_endpoint=stack.endpoint_url,
-        control_url=outputs["ControlUrl"].rstrip("/") if local else None,
-        stack_name="" if local else stack.config.stack_name,
-        archive_bucket=outputs.get("ArchiveBucket", ""),
-        analytics_bucket=outputs.get("AnalyticsBucket", ""),
-        session=None if local else stack.session,
-    )
+    stack.api_key()  # looked up now (and kept): a key that cannot be read stops the run before it starts
+    return stack

@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadtest.progress import ProgressLine
 from loadtest.stack import QueueDepth
+from ops.progress import ProgressLine
+from ops.waiting import WaitTimedOut, wait_until
 
 POLL_SECONDS = 1.0
 SETTLE_POLLS = 3  # an empty queue must stay empty this many polls: a message may be between hands
@@ -20,7 +21,7 @@ class WaitResult:
     note: str
 
 
-def wait_until(
+def wait_with_progress(
     check: Callable[[], tuple[bool, str]],
     label: str,
     timeout: float,
@@ -30,25 +31,33 @@ def wait_until(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WaitResult:
-    """Poll `check` (→ done, note) until it holds `settle` times in a row or `timeout` passes."""
+    """ops.waiting.wait_until for a load run: poll `check` (→ done, note) until it holds `settle` times in a row
+    or `timeout` passes, showing each poll on `progress`, and report the outcome instead of raising."""
     started = clock()
     streak = 0
-    note = ""
-    while True:
+
+    def look() -> tuple[bool, str]:
+        nonlocal streak
         try:
             done, note = check()
         except Exception as error:  # the stack may hiccup under load; the timeout still bounds us
             done, note = False, f"check failed: {error}"
         streak = streak + 1 if done else 0
-        elapsed = clock() - started
-        if streak >= settle:
-            progress.done(f"{label}: done in {elapsed:.0f} s ({note})")
-            return WaitResult(True, elapsed, note)
-        if elapsed >= timeout:
-            progress.done(f"{label}: gave up after {timeout:.0f} s ({note})")
-            return WaitResult(False, elapsed, note)
-        progress.show(f"{label}: {elapsed:.0f}/{timeout:.0f} s {note}")
-        sleep(poll)
+        if streak < settle:
+            progress.show(f"{label}: {clock() - started:.0f}/{timeout:.0f} s {note}")
+        return streak >= settle, note
+
+    try:
+        _, note = wait_until(
+            look, lambda seen: seen[0], timeout=timeout, interval=poll, what=label, clock=clock, sleep=sleep
+        )
+    except WaitTimedOut as timed_out:
+        note = timed_out.last[1]
+        progress.done(f"{label}: gave up after {timeout:.0f} s ({note})")
+        return WaitResult(False, clock() - started, note)
+    elapsed = clock() - started
+    progress.done(f"{label}: done in {elapsed:.0f} s ({note})")
+    return WaitResult(True, elapsed, note)
 
 
 def drained(depth: Callable[[], QueueDepth]) -> Callable[[], tuple[bool, str]]:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from ops.aws import aws_errors, error_code, error_message
 from ops.errors import OpsError
+from ops.waiting import WaitTimedOut, wait_until
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 MAX_TEMPLATE_BODY_BYTES = 51_200  # CloudFormation's limit for an inline TemplateBody
@@ -142,25 +143,28 @@ def create_change_set(
             return ChangeSet(id="", stack_id="", change_set_type=change_set_type, no_changes=True)
         raise OpsError(f"creating the change set for {stack_name}: {error_message(error)}") from None
     change_set_id, stack_id = created["Id"], created["StackId"]
-    deadline = clock() + timeout_seconds
     with aws_errors(f"waiting for change set {change_set_id}"):
-        while True:
-            described = cfn.describe_change_set(ChangeSetName=change_set_id, StackName=stack_id)
-            status = described["Status"]
-            if status == "CREATE_COMPLETE":
-                break
-            if status == "FAILED":
-                reason = described.get("StatusReason", "") or "no reason given"
-                cfn.delete_change_set(ChangeSetName=change_set_id, StackName=stack_id)
-                if _is_no_change(reason):
-                    return ChangeSet(id="", stack_id=stack_id, change_set_type=change_set_type, no_changes=True)
-                raise OpsError(f"CloudFormation refused the change set: {reason}")
-            if clock() >= deadline:
-                raise OpsError(
-                    f"change set {change_set_id} still {status} after {timeout_seconds:.0f} s; "
-                    "look at it in the CloudFormation console"
-                )
-            sleep(POLL_SECONDS)
+        try:
+            described = wait_until(
+                lambda: cfn.describe_change_set(ChangeSetName=change_set_id, StackName=stack_id),
+                lambda found: found["Status"] in ("CREATE_COMPLETE", "FAILED"),
+                timeout=timeout_seconds,
+                interval=POLL_SECONDS,
+                what=f"change set {change_set_id}",
+                clock=clock,
+                sleep=sleep,
+            )
+        except WaitTimedOut as timed_out:
+            raise OpsError(
+                f"change set {change_set_id} still {timed_out.last['Status']} after {timeout_seconds:.0f} s; "
+                "look at it in the CloudFormation console"
+            ) from None
+        if described["Status"] == "FAILED":
+            reason = described.get("StatusReason", "") or "no reason given"
+            cfn.delete_change_set(ChangeSetName=change_set_id, StackName=stack_id)
+            if _is_no_change(reason):
+                return ChangeSet(id="", stack_id=stack_id, change_set_type=change_set_type, no_changes=True)
+            raise OpsError(f"CloudFormation refused the change set: {reason}")
         changes = [Change.from_api(change) for change in described.get("Changes", [])]
         token = described.get("NextToken")
         while token:  # more than 100 changes come in pages

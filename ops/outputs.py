@@ -27,10 +27,13 @@ LOCAL = "local"
 
 @dataclass(frozen=True)
 class Target:
+    """A stack the tools point at, resolved once: its name (`local` or the environment's), the configuration
+    it runs, an AWS session for it and its outputs. The operate tasks and the load tests both use it."""
+
     name: str
     config: Config
     session: boto3.Session
-    outputs: Mapping[str, str]
+    outputs: Mapping[str, str] = field(repr=False)  # the local stack's hold the API key's value
     endpoint_url: str | None = None
     _api_key: list[str] = field(default_factory=list, repr=False)  # memo: looked up once
 
@@ -39,6 +42,53 @@ class Target:
             options.setdefault("endpoint_url", self.endpoint_url)
         options.setdefault("config", BotoConfig(retries={"mode": "standard", "max_attempts": 5}))
         return self.session.client(service, **options)
+
+    @property
+    def is_local(self) -> bool:
+        return self.name == LOCAL
+
+    @property
+    def env(self) -> str:
+        """The configuration environment it runs (a sluice.toml table): `invoke up --env NAME` runs another's."""
+        return self.config.env
+
+    @property
+    def stack_name(self) -> str:
+        return self.config.stack_name
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name or ""
+
+    @property
+    def api_url(self) -> str:
+        return self.require("ApiUrl").rstrip("/")
+
+    @property
+    def table_name(self) -> str:
+        return self.require("TableName")
+
+    @property
+    def queue_url(self) -> str:
+        return self.require("QueueUrl")
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        return self.require("DeadLetterQueueUrl")
+
+    @property
+    def archive_bucket(self) -> str:
+        return self.outputs.get("ArchiveBucket", "")
+
+    @property
+    def analytics_bucket(self) -> str:
+        """The S3 analytics store; empty when `sinks` does not hold "s3"."""
+        return self.outputs.get("AnalyticsBucket", "")
+
+    @property
+    def control_url(self) -> str | None:
+        """The local stack's control API; None for a deployed stack."""
+        return self.require("ControlUrl").rstrip("/") if self.is_local else None
 
     def require(self, key: str) -> str:
         value = self.outputs.get(key)

@@ -23,10 +23,14 @@ from functions.common.contract import ANALYTICS_COLUMNS, ANALYTICS_PREFIX
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.progress import Progress
+from ops.waiting import WaitTimedOut, wait_until
 
 TB = 1024**4
 ATHENA_MINIMUM_BYTES = 10 * 1024**2  # Athena bills at least 10 MB per query
 POLL_SECONDS = 1.0
+# Athena cancels a DML query at its timeout, which can be raised to 240 minutes at most (Athena's Service
+# Quotas page); the queue's wait comes on top.
+QUERY_WAIT_SECONDS = 250 * 60
 # a value is stored or planted text: control characters (a terminal's escape sequences, line breaks) and
 # bidirectional overrides are shown as escapes, so a value can neither drive the terminal nor fake the table
 UNPRINTABLE = {
@@ -126,18 +130,33 @@ def query_athena(
         )["QueryExecutionId"]
     shown_id = printable(query_id)  # the service's answer, shown in every line below
     progress = Progress(f"query {shown_id}: seconds", stream=progress_stream)
-    while True:
+
+    def execution() -> dict[str, Any]:
         with aws_errors(f"reading query {shown_id}"):
-            execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        state = execution["Status"]["State"]
-        scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
-        if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        sleep(POLL_SECONDS)
-        progress.update(1, note=f"{state}, {scanned / 1024**2:.1f} MB scanned")
+            found: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        if not ended(found):
+            scanned = int(found.get("Statistics", {}).get("DataScannedInBytes", 0))
+            progress.update(1, note=f"{found['Status']['State']}, {scanned / 1024**2:.1f} MB scanned")
+        return found
+
+    def ended(found: dict[str, Any]) -> bool:
+        return found["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+    try:
+        final = wait_until(
+            execution, ended, timeout=QUERY_WAIT_SECONDS, interval=POLL_SECONDS, what=f"query {shown_id}", sleep=sleep
+        )
+    except WaitTimedOut as timed_out:
+        still = printable(timed_out.last["Status"]["State"])
+        progress.finish(note=still)
+        raise OpsError(
+            f"query {shown_id} still {still} after {QUERY_WAIT_SECONDS / 60:.0f} min; follow it in the Athena console"
+        ) from None
+    state = final["Status"]["State"]
+    scanned = int(final.get("Statistics", {}).get("DataScannedInBytes", 0))
     progress.finish(note=state)
     if state != "SUCCEEDED":
-        reason = execution["Status"].get("StateChangeReason", "no reason given")
+        reason = final["Status"].get("StateChangeReason", "no reason given")
         raise OpsError(f"query {printable(state.lower())}: {printable(reason)}")
     columns: list[str] = []
     rows: list[list[Any]] = []

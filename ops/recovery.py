@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from ops.aws import aws_errors, error_code
 from ops.errors import OpsError
 from ops.stack_events import EventStream, Output, deployed_template, resource_summaries, wait_for_stack
+from ops.waiting import WaitTimedOut, wait_until
 
 # What each failed rollback means, in one line.
 FAILED_ROLLBACKS: Mapping[str, str] = {
@@ -132,18 +133,31 @@ def delete_leftover(
         data.dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
         out(f"  switched off the deletion protection of table {name}")
     data.dynamodb.delete_table(TableName=name)
-    deadline = clock() + DATA_WAIT_SECONDS
-    while True:
+
+    def status() -> str | None:
+        """The table's status; None once it is gone."""
         try:
-            status = data.dynamodb.describe_table(TableName=name)["Table"]["TableStatus"]
+            return str(data.dynamodb.describe_table(TableName=name)["Table"]["TableStatus"])
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
-                out(f"  deleted table {name}")
-                return
+                return None
             raise
-        if clock() >= deadline:
-            raise OpsError(f"table {name} is still {status} after {DATA_WAIT_SECONDS} s; run the deploy again later")
-        sleep(POLL_SECONDS)
+
+    try:
+        wait_until(
+            status,
+            lambda found: found is None,
+            timeout=DATA_WAIT_SECONDS,
+            interval=POLL_SECONDS,
+            what=f"table {name} to go",
+            clock=clock,
+            sleep=sleep,
+        )
+    except WaitTimedOut as timed_out:
+        raise OpsError(
+            f"table {name} is still {timed_out.last} after {DATA_WAIT_SECONDS} s; run the deploy again later"
+        ) from None
+    out(f"  deleted table {name}")
 
 
 def recover_failed_create(

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from ops.aws import aws_errors, error_code, error_message
 from ops.errors import OpsError
 from ops.progress import Progress
+from ops.waiting import WaitTimedOut, wait_until
 
 # What "this endpoint has no message move task" looks like: moto's NotImplementedError becomes a 500.
 UNSUPPORTED_CODES = frozenset({"InvalidAction", "UnsupportedOperation", "NotImplemented", "500", "501"})
@@ -71,29 +72,40 @@ def follow_move_task(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> RedriveResult:
-    deadline = clock() + timeout_seconds
     moved = 0
-    while True:
+
+    def task() -> dict[str, Any]:
+        nonlocal moved
         with aws_errors("reading the message move task"):
             tasks = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=10)["Results"]
-        task = next((task for task in tasks if task.get("TaskHandle") == task_handle), tasks[0] if tasks else {})
-        status = task.get("Status", "UNKNOWN")
-        new_moved = int(task.get("ApproximateNumberOfMessagesMoved", moved))
+        found: dict[str, Any] = next(
+            (each for each in tasks if each.get("TaskHandle") == task_handle), tasks[0] if tasks else {}
+        )
+        new_moved = int(found.get("ApproximateNumberOfMessagesMoved", moved))
         if progress:
-            progress.update(new_moved - moved, note=status.lower())
+            progress.update(new_moved - moved, note=found.get("Status", "UNKNOWN").lower())
         moved = new_moved
-        if status == "COMPLETED":
-            return RedriveResult("message move task", moved=moved)
-        if status in ("FAILED", "CANCELLED", "CANCELLING"):
-            reason = task.get("FailureReason", status)
-            return RedriveResult("message move task", moved=moved, failed=[f"task {status}: {reason}"])
-        if clock() >= deadline:
-            return RedriveResult(
-                "message move task",
-                moved=moved,
-                note=f"still {status} after {timeout_seconds / 60:.0f} min; SQS carries on moving in the background",
-            )
-        sleep(POLL_SECONDS)
+        return found
+
+    def ended(found: dict[str, Any]) -> bool:
+        return found.get("Status") in ("COMPLETED", "FAILED", "CANCELLED", "CANCELLING")
+
+    try:
+        final = wait_until(
+            task, ended, timeout=timeout_seconds, interval=POLL_SECONDS, what="the move task", clock=clock, sleep=sleep
+        )
+    except WaitTimedOut as timed_out:
+        status = timed_out.last.get("Status", "UNKNOWN")
+        return RedriveResult(
+            "message move task",
+            moved=moved,
+            note=f"still {status} after {timeout_seconds / 60:.0f} min; SQS carries on moving in the background",
+        )
+    status = final["Status"]
+    if status == "COMPLETED":
+        return RedriveResult("message move task", moved=moved)
+    reason = final.get("FailureReason", status)
+    return RedriveResult("message move task", moved=moved, failed=[f"task {status}: {reason}"])
 
 
 def move_by_hand(

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from ops.aws import aws_errors
 from ops.errors import OpsError
+from ops.waiting import WaitTimedOut, wait_until
 
 Output = Callable[[str], None]
 
@@ -86,20 +87,29 @@ def wait_for_stack(
     clock: Callable[[], float] = time.monotonic,
 ) -> str:
     """Stream events until the stack settles; return its final status. Raises OpsError on timeout."""
-    deadline = clock() + timeout_seconds
-    while True:
+
+    def status() -> str:
         stream.poll(total)
         with aws_errors("reading the stack status"):
-            status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if is_settled(status):
-            stream.poll(total)  # the events that landed with the final status
-            return status
-        if clock() >= deadline:
-            raise OpsError(
-                f"gave up waiting after {timeout_seconds / 60:.0f} min: the stack is still {status}; "
-                "CloudFormation carries on — follow it in the console, then run the command again"
-            )
-        sleep(POLL_SECONDS)
+            return str(cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"])
+
+    try:
+        final = wait_until(
+            status,
+            is_settled,
+            timeout=timeout_seconds,
+            interval=POLL_SECONDS,
+            what="the stack",
+            clock=clock,
+            sleep=sleep,
+        )
+    except WaitTimedOut as timed_out:
+        raise OpsError(
+            f"gave up waiting after {timeout_seconds / 60:.0f} min: the stack is still {timed_out.last}; "
+            "CloudFormation carries on — follow it in the console, then run the command again"
+        ) from None
+    stream.poll(total)  # the events that landed with the final status
+    return final
 
 
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.stack.background import BackgroundStack, start_background_stack
+from tests.local_stack_harness import HarnessStack, start_harness_stack
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def faults_lifted_after_each_test(request: pytest.FixtureRequest) -> Iterator[No
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundStack]:
-    stack = start_background_stack(tmp_path_factory.mktemp("local-stack"))
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessStack]:
+    stack = start_harness_stack(tmp_path_factory.mktemp("local-stack"))
     yield stack
     stack.stop()

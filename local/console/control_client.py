@@ -22,6 +22,9 @@ class NotOffered(ControlError):
 
 
 class ControlClient:
+    """A client of one running local stack's control API, found by its URL (the outputs' ControlUrl): status,
+    faults, alarms. It owns no process: it talks to whichever stack answers there, started by anyone."""
+
     def __init__(self, url: str, http: requests.Session | None = None) -> None:
         self.url = url.rstrip("/")
         # Without a session each call opens its own connection: safe from any thread.

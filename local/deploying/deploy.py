@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from core.paths import PROJECT_ROOT
 from local.deploying.moto_compat import moto_compatible
 from local.deploying.resolver import StackValues
 from ops.local_credentials import LOCAL_CREDENTIALS
+from ops.waiting import WaitTimedOut, wait_until
 from synth.synthesize import full_template
 
 STACK_WAIT_SECONDS = 120
@@ -113,16 +113,21 @@ def _upload_artifacts(config: Config, s3: BaseClient) -> dict[str, str]:
 
 
 def _wait_for_stack(cloudformation: BaseClient, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + STACK_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-        status = stack["StackStatus"]
-        if status == "CREATE_COMPLETE":
-            return stack
-        if not status.endswith("IN_PROGRESS"):
-            raise DeployError(f"stack {name} ended in {status}: {stack.get('StackStatusReason', 'no reason given')}")
-        time.sleep(0.5)
-    raise DeployError(f"stack {name} was not created within {STACK_WAIT_SECONDS} s")
+    try:
+        stack: dict[str, Any] = wait_until(
+            lambda: cloudformation.describe_stacks(StackName=name)["Stacks"][0],
+            lambda found: not found["StackStatus"].endswith("IN_PROGRESS"),
+            timeout=STACK_WAIT_SECONDS,
+            interval=0.5,
+            what=f"stack {name}",
+        )
+    except WaitTimedOut:
+        raise DeployError(f"stack {name} was not created within {STACK_WAIT_SECONDS} s") from None
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise DeployError(
+            f"stack {name} ended in {stack['StackStatus']}: {stack.get('StackStatusReason', 'no reason given')}"
+        )
+    return stack
 
 
 # --- what moto's CloudFormation skips, created from the template's own definitions ---------------------

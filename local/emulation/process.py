@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +24,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 
 from ops.local_credentials import LOCAL_CREDENTIALS
+from ops.waiting import WaitTimedOut, wait_until
 
 DEFAULT_REGION = "us-east-1"
 LOG_TAIL_CHARS = 2000
@@ -158,20 +158,21 @@ def start_moto(
 
 
 def _wait_until_answering(server: MotoServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if server.process.poll() is not None:
             tail = _log_tail(server.log_path)
             if "Address already in use" in tail:
                 raise PortInUseError(server.host, server.port)
             raise EmulatorStartError(f"moto server exited with code {server.process.returncode}: {tail}")
-        if _answers_http(server.host, server.port):
-            return
-        time.sleep(0.1)
-    raise EmulatorStartError(
-        f"moto server on {server.endpoint_url} did not answer within {timeout:.0f} s "
-        f"(log: {server.log_path}): {_log_tail(server.log_path)}"
-    )
+        return _answers_http(server.host, server.port)
+
+    try:
+        wait_until(answers, timeout=timeout, interval=0.1, what=f"moto server on {server.endpoint_url}")
+    except WaitTimedOut:
+        raise EmulatorStartError(
+            f"moto server on {server.endpoint_url} did not answer within {timeout:.0f} s "
+            f"(log: {server.log_path}): {_log_tail(server.log_path)}"
+        ) from None
 
 
 def _answers_http(host: str, port: int) -> bool:

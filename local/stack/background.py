@@ -1,5 +1,6 @@
 """A local stack in its own process (`python -m local.stack.runtime`) on free ports with its own state folder,
-stopped by its own process id: what the end-to-end tests and the benchmarks run against."""
+stopped by its own process id: what `invoke up --detach` starts, and what the end-to-end tests (through
+tests/local_stack_harness.py, which adds their waits) and the benchmarks run against."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +26,7 @@ from local.emulation.process import free_port
 from local.state import StatePaths
 from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import existing_ids
+from ops.waiting import WaitTimedOut, wait_until
 
 if TYPE_CHECKING:  # the runtime's imports are heavy; this module only needs the type
     from local.stack.ports import Ports
@@ -35,6 +36,10 @@ START_TIMEOUT_SECONDS = 120
 
 @dataclass
 class BackgroundStack:
+    """A local stack this program started in a process of its own: the process (`stop()` ends it), its state
+    folder and the outputs it wrote. Not to be confused with ops.outputs.Target (any stack the tools point at,
+    by its outputs) nor with ControlClient (a client of a stack's control API, which this one holds)."""
+
     process: subprocess.Popen
     state_dir: Path
     outputs: dict[str, Any]
@@ -76,47 +81,8 @@ class BackgroundStack:
     def lift(self, fault: str) -> None:
         self.control_api.lift(fault)
 
-    def wait_until(self, condition: Callable[[dict], bool], timeout: float, what: str) -> dict:
-        """Poll the status until `condition` holds; fail with the last status after `timeout`."""
-        deadline = time.monotonic() + timeout
-        status = self.status()
-        while not condition(status):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last status: {status}")
-            time.sleep(1)
-            status = self.status()
-        return status
-
-    def fired_since(self, since: float) -> set[str]:
-        """Names of the alarms that went to ALARM since `since` (epoch seconds)."""
-        transitions = self.control("GET", f"/alarm-transitions?since={since}")
-        return {item["alarm"] for item in transitions if item["new"] == "ALARM"}
-
-    def wait_for_alarms(self, names: set[str], since: float, timeout: float) -> set[str]:
-        """Wait until every alarm in `names` has fired since `since`; returns all that fired."""
-        deadline = time.monotonic() + timeout
-        fired = self.fired_since(since)
-        while not names <= fired:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"alarms {sorted(names - fired)} did not fire within {timeout:.0f} s; fired: {fired}"
-                )
-            time.sleep(1)
-            fired = self.fired_since(since)
-        return fired
-
     def stored_ids(self, ids: list[str]) -> set[str]:
         return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
-
-    def wait_stored(self, ids: list[str], timeout: float) -> None:
-        """Until every id is in the table; AssertionError with the count missing after `timeout`."""
-        deadline = time.monotonic() + timeout
-        missing = set(ids) - self.stored_ids(ids)
-        while missing:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(missing)} of {len(ids)} accepted events not stored after {timeout:.0f} s")
-            time.sleep(1)
-            missing -= self.stored_ids(sorted(missing))
 
     @contextlib.contextmanager
     def canary_paused(self) -> Iterator[None]:
@@ -196,11 +162,19 @@ def start_background_stack(
         start_new_session=detached,
     )
     outputs_path = StatePaths(state_dir).outputs
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not outputs_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.kill()
-            raise RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")
-        time.sleep(0.5)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise _did_not_start(state_dir)
+        return outputs_path.exists()
+
+    try:
+        wait_until(started, timeout=START_TIMEOUT_SECONDS, interval=0.5, what="the local stack's outputs")
+    except WaitTimedOut:
+        process.kill()
+        raise _did_not_start(state_dir) from None
     return BackgroundStack(process=process, state_dir=state_dir, outputs=json.loads(outputs_path.read_text()))
+
+
+def _did_not_start(state_dir: Path) -> RuntimeError:
+    return RuntimeError(f"local stack did not start: {(state_dir / 'console.log').read_text()[-2000:]}")

@@ -26,6 +26,7 @@ from local.stack.ports import Ports
 from local.stack.runtime import LocalRuntime
 from local.state import StatePaths
 from ops.reconcile import existing_ids
+from ops.waiting import WaitTimedOut, wait_until
 
 DRAIN_TIMEOUT_SECONDS = 90
 METRICS_TIMEOUT_SECONDS = 60
@@ -106,13 +107,15 @@ def traffic_seconds(config: Config) -> float:
 
 def wait_for_alarm(runtime: LocalRuntime, suffix: str, since: float, timeout: float) -> bool:
     """Wait (bounded) until an alarm whose name contains `suffix` goes to ALARM after `since`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        fired = [item.alarm for item in runtime.transitions if item.time >= since and item.new == "ALARM"]
-        if any(suffix in name for name in fired):
-            return True
-        time.sleep(1)
-    return False
+
+    def fired() -> bool:
+        names = [item.alarm for item in runtime.transitions if item.time >= since and item.new == "ALARM"]
+        return any(suffix in name for name in names)
+
+    try:
+        return wait_until(fired, timeout=timeout, interval=1, what=f"alarm {suffix}")
+    except WaitTimedOut:
+        return False
 
 
 def wait_for_drain(
@@ -124,19 +127,21 @@ def wait_for_drain(
 ) -> dict:
     """Wait until the queue is empty and the demo's own events are stored (the table's item count includes the
     canary's, which would end the wait early and make the progress line count events the demo never sent)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def drained() -> tuple[dict, bool]:
         status = runtime.status()
         ingest = status["queues"]["ingest"]
-        drained = ingest["visible"] == 0 and ingest["in_flight"] == 0
         stored = demo_stored()
         runtime.say(
             f"  draining: queue {ingest['visible']} waiting, {ingest['in_flight']} in flight; "
             f"the demo's events stored {stored}/{expected}"
         )
-        if (drained and stored >= expected) or time.monotonic() > deadline:
-            return status
-        time.sleep(interval)
+        return status, ingest["visible"] == 0 and ingest["in_flight"] == 0 and stored >= expected
+
+    try:
+        return wait_until(drained, lambda seen: seen[1], timeout=timeout, interval=interval, what="the drain")[0]
+    except WaitTimedOut as timed_out:
+        return timed_out.last[0]
 
 
 def metric_totals(
@@ -158,19 +163,20 @@ def wait_for_metrics(
     """Wait until CloudWatch counts at least `expected` (catalog id → count) since the stack started:
     the metrics publisher runs every few seconds, so a dashboard drawn at once would show part of the demo."""
     catalog = build_catalog(runtime.config)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def caught_up() -> bool:
         totals = metric_totals(cloudwatch, catalog, list(expected), runtime.started_at, time.time())
         runtime.say(
             "  metrics (the canary's included): "
             + ", ".join(f"{catalog[key].label.lower()} {totals[key]:.0f}/{count}" for key, count in expected.items())
         )
-        if all(totals[key] >= count for key, count in expected.items()):
-            return True
-        if time.monotonic() > deadline:
-            runtime.say(f"  the metrics did not catch up within {timeout:.0f} s: the dashboard shows what arrived")
-            return False
-        time.sleep(1)
+        return all(totals[key] >= count for key, count in expected.items())
+
+    try:
+        return wait_until(caught_up, timeout=timeout, interval=1, what="the metrics")
+    except WaitTimedOut:
+        runtime.say(f"  the metrics did not catch up within {timeout:.0f} s: the dashboard shows what arrived")
+        return False
 
 
 def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:

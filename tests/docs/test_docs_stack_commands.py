@@ -23,9 +23,9 @@ from invoke.exceptions import ParseError
 from invoke.parser import Parser
 
 import tasks
-from local.stack.background import BackgroundStack
 from tests.docs.test_docs_commands import DOCS, PROJECT, DocCommand, contexts, doc_commands, runnable
 from tests.e2e.user_shell import Ran, UserShell
+from tests.local_stack_harness import HarnessStack
 
 # Commands the docs show that this test does not run, and why (a prefix of the command as written).
 SKIPPED = {
@@ -192,7 +192,7 @@ def test_the_shell_swaps_only_the_default_ports(tmp_path: Path) -> None:
         "AwsEndpoint": "http://127.0.0.1:41001",
         "ControlUrl": "http://127.0.0.1:41002",
     }
-    stack = BackgroundStack(process=None, state_dir=tmp_path / "state", outputs=outputs)  # type: ignore[arg-type]
+    stack = HarnessStack(process=None, state_dir=tmp_path / "state", outputs=outputs)  # type: ignore[arg-type]
     stack.state_dir.mkdir()
     reader = UserShell(stack, tmp_path / "home")
     # THEN the docs' URLs reach that stack and nothing else of the text changes

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from local.stack.background import BackgroundStack
+from tests.local_stack_harness import HarnessStack
 
 
 def drained(status: dict, queues: tuple[str, ...] = ("ingest", "dead_letter")) -> bool:
@@ -65,7 +65,7 @@ def stop_all(*threads: Background) -> None:
 class Trickle:
     """Posts one small valid event per step and keeps what the API answered."""
 
-    def __init__(self, stack: BackgroundStack) -> None:
+    def __init__(self, stack: HarnessStack) -> None:
         self._stack = stack
         self.accepted: list[tuple[float, str]] = []  # (time posted, id)
         self.statuses: Counter[int] = Counter()

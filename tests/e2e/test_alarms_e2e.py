@@ -45,9 +45,9 @@ from core.config import load_config
 from core.slo import windows_used
 from dashboards.catalog import build_catalog
 from local.services.cloudwatch_reader import fetch_series
-from local.stack.background import BackgroundStack
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle, drained, stop_all
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -123,11 +123,11 @@ BURST_415_SHARE = 0.1
 # --- the alarm transitions ------------------------------------------------------------------------------
 
 
-def transitions(stack: BackgroundStack, since: float) -> list[dict]:
+def transitions(stack: HarnessStack, since: float) -> list[dict]:
     return sorted(stack.control("GET", f"/alarm-transitions?since={since}"), key=lambda item: item["time"])
 
 
-def back_to_ok_since(stack: BackgroundStack, since: float) -> set[str]:
+def back_to_ok_since(stack: HarnessStack, since: float) -> set[str]:
     """Alarms that went to ALARM after `since` and whose latest transition since then is back to OK."""
     fired: set[str] = set()
     recovered: set[str] = set()
@@ -140,7 +140,7 @@ def back_to_ok_since(stack: BackgroundStack, since: float) -> set[str]:
     return recovered
 
 
-def wait_back_to_ok(stack: BackgroundStack, names: set[str], since: float, timeout: float) -> None:
+def wait_back_to_ok(stack: HarnessStack, names: set[str], since: float, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     recovered = back_to_ok_since(stack, since)
     while not names <= recovered:
@@ -152,7 +152,7 @@ def wait_back_to_ok(stack: BackgroundStack, names: set[str], since: float, timeo
         recovered = back_to_ok_since(stack, since)
 
 
-def children_in_alarm_when_it_fired(stack: BackgroundStack, composite: str, since: float) -> set[str]:
+def children_in_alarm_when_it_fired(stack: HarnessStack, composite: str, since: float) -> set[str]:
     """The composite's children in ALARM at its first ALARM transition since `since`."""
     states: dict[str, str] = {}
     for item in transitions(stack, since):
@@ -162,7 +162,7 @@ def children_in_alarm_when_it_fired(stack: BackgroundStack, composite: str, sinc
     raise AssertionError(f"{composite} did not fire since {since}")
 
 
-def wait_ok(stack: BackgroundStack, names: Iterable[str], timeout: float) -> None:
+def wait_ok(stack: HarnessStack, names: Iterable[str], timeout: float) -> None:
     wanted = set(names)
     stack.wait_until(
         lambda status: all(status["alarms"][alarm] == "OK" for alarm in wanted),
@@ -171,7 +171,7 @@ def wait_ok(stack: BackgroundStack, names: Iterable[str], timeout: float) -> Non
     )
 
 
-def quiet_stack(stack: BackgroundStack, alarms: Iterable[str], timeout: float = QUIET_TIMEOUT) -> None:
+def quiet_stack(stack: HarnessStack, alarms: Iterable[str], timeout: float = QUIET_TIMEOUT) -> None:
     """No fault, nothing queued or dead-lettered, and `alarms` OK (another test's may still be clearing)."""
     for fault in stack.status()["chaos"]:
         stack.lift(fault)  # left over from a test that failed before lifting it
@@ -187,7 +187,7 @@ def quiet_stack(stack: BackgroundStack, alarms: Iterable[str], timeout: float = 
     stack.wait_until(quiet, timeout, "a quiet stack (no fault, empty queues, the alarms needed OK)")
 
 
-def request_counts(stack: BackgroundStack, periods: int) -> dict[int, float]:
+def request_counts(stack: HarnessStack, periods: int) -> dict[int, float]:
     """Client requests per period (the anomaly alarm's signal: the canary's own are left out, and a period without
     any has no value) over the last `periods` complete periods."""
     end = int(time.time() // PERIOD) * PERIOD
@@ -205,7 +205,7 @@ def sleep_until(moment: float) -> None:
 # --- load and causes ------------------------------------------------------------------------------------
 
 
-def lost_events_publisher(stack: BackgroundStack) -> Callable[[], None]:
+def lost_events_publisher(stack: HarnessStack) -> Callable[[], None]:
     """One EventsAccepted datapoint that has no NumberOfMessagesSent: an accepted event that never reached the
     queue, published to the local CloudWatch as the ingest function's metrics would be (namespace Sluice/local,
     dimension service=ingest — the catalog's events_accepted metric)."""
@@ -230,7 +230,7 @@ def lost_events_publisher(stack: BackgroundStack) -> Callable[[], None]:
     return publish
 
 
-def send_poison(stack: BackgroundStack, count: int) -> None:
+def send_poison(stack: HarnessStack, count: int) -> None:
     """Messages that are not our envelope, straight into the ingest queue: every receive fails them."""
     sqs = stack.client("sqs")
     entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {index}"} for index in range(count)]
@@ -238,7 +238,7 @@ def send_poison(stack: BackgroundStack, count: int) -> None:
     assert len(response.get("Successful", [])) == count
 
 
-def refused_requests(stack: BackgroundStack, count: int) -> tuple[Counter[int], Counter[int]]:
+def refused_requests(stack: HarnessStack, count: int) -> tuple[Counter[int], Counter[int]]:
     """`count` requests the API refuses: most without an API key (403), a tenth with a wrong content type (415).
     Returns the statuses expected and those answered."""
     url = f"{stack.api_url}/events"
@@ -257,7 +257,7 @@ def refused_requests(stack: BackgroundStack, count: int) -> tuple[Counter[int], 
         return expected, Counter(pool.map(send, range(count)))
 
 
-def burst_sizes(stack: BackgroundStack, first: int) -> tuple[int, int] | None:
+def burst_sizes(stack: HarnessStack, first: int) -> tuple[int, int] | None:
     """Requests for the periods starting at `first` and one period later, each `BURST_MARGIN` times above the
     upper bound of the band the alarm will draw then; None while there is too little history for a band."""
     history = request_counts(stack, BAND_HISTORY_PERIODS)
@@ -272,7 +272,7 @@ def burst_sizes(stack: BackgroundStack, first: int) -> tuple[int, int] | None:
     return sizes[0], sizes[1]
 
 
-def burst(stack: BackgroundStack, timeout: float) -> tuple[float, Counter[int], Counter[int]]:
+def burst(stack: HarnessStack, timeout: float) -> tuple[float, Counter[int], Counter[int]]:
     """Refused requests in two consecutive periods, far above the request history; returns when it started, and
     the statuses expected and answered."""
     deadline = time.monotonic() + timeout

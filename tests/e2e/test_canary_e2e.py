@@ -18,7 +18,7 @@ from datetime import datetime
 import pytest
 
 from core.config import load_config
-from local.stack.background import BackgroundStack
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -37,7 +37,7 @@ CLEAR_TIMEOUT = 90.0
 FAULT_BOUND_SECONDS = 120.0  # the fault lifts itself by then even if a test dies
 
 
-def canary_runs(stack: BackgroundStack, since: float) -> list[dict]:
+def canary_runs(stack: HarnessStack, since: float) -> list[dict]:
     """The canary's runs logged since `since` (epoch seconds), oldest first."""
     runs = []
     for line in stack.functions_log().splitlines():
@@ -50,7 +50,7 @@ def canary_runs(stack: BackgroundStack, since: float) -> list[dict]:
     return runs
 
 
-def wait_runs(stack: BackgroundStack, since: float, count: int, timeout: float) -> list[dict]:
+def wait_runs(stack: HarnessStack, since: float, count: int, timeout: float) -> list[dict]:
     deadline = time.monotonic() + timeout
     runs = canary_runs(stack, since)
     while len(runs) < count:
@@ -61,12 +61,12 @@ def wait_runs(stack: BackgroundStack, since: float, count: int, timeout: float) 
     return runs
 
 
-def transitions(stack: BackgroundStack, alarm: str, since: float) -> list[dict]:
+def transitions(stack: HarnessStack, alarm: str, since: float) -> list[dict]:
     found = stack.control("GET", f"/alarm-transitions?since={since}")
     return sorted((item for item in found if item["alarm"] == alarm), key=lambda item: item["time"])
 
 
-def wait_transition(stack: BackgroundStack, alarm: str, state: str, since: float, timeout: float) -> float:
+def wait_transition(stack: HarnessStack, alarm: str, state: str, since: float, timeout: float) -> float:
     """When `alarm` went to `state` after `since` (epoch seconds)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -78,7 +78,7 @@ def wait_transition(stack: BackgroundStack, alarm: str, state: str, since: float
         time.sleep(1)
 
 
-def quiet(stack: BackgroundStack) -> None:
+def quiet(stack: HarnessStack) -> None:
     """No fault, and the canary's alarms OK (a previous test's fault may still be clearing)."""
     for fault in stack.status()["chaos"]:
         stack.lift(fault)

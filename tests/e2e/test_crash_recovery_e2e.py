@@ -13,7 +13,8 @@ import psutil
 import pytest
 
 from local.emulation.process import free_port, read_pidfile
-from local.stack.background import PROJECT_ROOT, start_background_stack
+from local.stack.background import PROJECT_ROOT
+from tests.local_stack_harness import start_harness_stack
 
 pytestmark = [pytest.mark.e2e]
 
@@ -28,7 +29,7 @@ def test_kill_9_with_events_queued_then_restart_stores_every_accepted_event(tmp_
     # GIVEN a stack whose consumer's mapping is stuck (nothing is received), with accepted events waiting in the
     # queue (a database outage would park them in S3 instead: they would not wait in the queue)
     state = tmp_path / "state"
-    first = start_background_stack(state)
+    first = start_harness_stack(state)
     restarted = None
     try:
         first.inject("consumer-paused", 600)
@@ -44,7 +45,7 @@ def test_kill_9_with_events_queued_then_restart_stores_every_accepted_event(tmp_
         first.process.kill()
         first.process.wait(30)
         (state / "outputs.json").unlink()  # the dead runtime's; the new one writes its own
-        restarted = start_background_stack(state)
+        restarted = start_harness_stack(state)
         # THEN the restart took over the surviving moto server, its stack and its queue ...
         console = (state / "console.log").read_text()
         assert "resuming on the moto server a crashed runtime left running" in console
@@ -62,7 +63,7 @@ def test_kill_9_with_events_queued_then_restart_stores_every_accepted_event(tmp_
 def test_a_second_runtime_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
     # GIVEN a running stack
     state = tmp_path / "state"
-    running = start_background_stack(state)
+    running = start_harness_stack(state)
     try:
         files = {name: (state / name).read_text() for name in ("outputs.json", "runtime.pid", "moto.pid")}
         # WHEN a second runtime is started on its state folder (its own ports, so only the folder is shared)

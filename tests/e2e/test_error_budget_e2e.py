@@ -19,8 +19,8 @@ import pytest
 
 from core.config import load_config
 from core.slo import burn_windows
-from local.stack.background import BackgroundStack
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -47,7 +47,7 @@ EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL
 class Client:
     """Good requests from CLIENTS threads; a server error is a request sent while the queue is down."""
 
-    def __init__(self, stack: BackgroundStack) -> None:
+    def __init__(self, stack: HarnessStack) -> None:
         self.stack = stack
         self.statuses: Counter[int] = Counter()
         self._lock = threading.Lock()
@@ -101,12 +101,12 @@ def client(local_stack):
             local_stack.lift("queue-down")
 
 
-def states(stack: BackgroundStack, names) -> dict[str, str]:
+def states(stack: HarnessStack, names) -> dict[str, str]:
     alarms = stack.status()["alarms"]
     return {name: alarms[name] for name in names}
 
 
-def wait_state(stack: BackgroundStack, names, state: str, timeout: float) -> None:
+def wait_state(stack: HarnessStack, names, state: str, timeout: float) -> None:
     wanted = set(names)
     stack.wait_until(
         lambda status: all(status["alarms"][name] == state for name in wanted), timeout, f"{sorted(wanted)} {state}"

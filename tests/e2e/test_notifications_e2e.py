@@ -21,8 +21,8 @@ import requests
 
 from alarms.table import composite_definitions
 from core.config import load_config
-from local.stack.background import BackgroundStack
 from ops.outputs import resolve_target
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -53,7 +53,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float) -> Any:
 class Inbox:
     """A queue subscribed to a topic (not raw: each message is SNS's JSON with its Subject and Message)."""
 
-    def __init__(self, stack: BackgroundStack, topic_arn: str) -> None:
+    def __init__(self, stack: HarnessStack, topic_arn: str) -> None:
         self._sqs = stack.client("sqs")
         self.url = self._sqs.create_queue(QueueName=f"notifications-e2e-{uuid.uuid4().hex[:12]}")["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -69,24 +69,24 @@ class Inbox:
         return received
 
 
-def states(stack: BackgroundStack, names: set[str]) -> dict[str, str]:
+def states(stack: HarnessStack, names: set[str]) -> dict[str, str]:
     return {name: stack.status()["alarms"][name] for name in names}
 
 
-def quiet(stack: BackgroundStack, names: set[str]) -> None:
+def quiet(stack: HarnessStack, names: set[str]) -> None:
     for fault in stack.status()["chaos"]:
         stack.lift(fault)  # left over from a test that failed before lifting it
     wait_for(lambda: set(states(stack, names).values()) == {"OK"}, f"{sorted(names)} to be OK", QUIET_TIMEOUT)
 
 
-def back_to_ok(stack: BackgroundStack, names: set[str], since: float) -> bool:
+def back_to_ok(stack: HarnessStack, names: set[str], since: float) -> bool:
     latest: dict[str, str] = {}
     for item in sorted(stack.control("GET", f"/alarm-transitions?since={since}"), key=lambda item: item["time"]):
         latest[item["alarm"]] = item["new"]
     return all(latest.get(name) == "OK" for name in names)
 
 
-def held(stack: BackgroundStack) -> list[dict[str, Any]]:
+def held(stack: HarnessStack) -> list[dict[str, Any]]:
     table = stack.outputs["HeldNotificationsTable"]
     return stack.client("dynamodb").scan(TableName=table, ConsistentRead=True).get("Items", [])
 
@@ -124,7 +124,7 @@ def test_one_incident_that_trips_several_children_of_the_composite_pages_once(lo
     assert about_incident == [(AT_RISK.name, "ALARM"), (AT_RISK.name, "OK")]
 
 
-def refuse_until(stack: BackgroundStack, fired: Callable[[], bool], timeout: float) -> None:
+def refuse_until(stack: HarnessStack, fired: Callable[[], bool], timeout: float) -> None:
     """Requests without an API key (403), a few a second, until `fired()` says their alarm went off."""
     url = f"{stack.api_url}/events"
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from core.config import load_config
-from local.stack.background import BackgroundStack
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -24,7 +24,7 @@ QUIET_TIMEOUT = 120.0
 FIRE_TIMEOUT = 90.0
 
 
-def send_period(stack: BackgroundStack, accepted: int, refused: int) -> Counter[int]:
+def send_period(stack: HarnessStack, accepted: int, refused: int) -> Counter[int]:
     """One period's requests: `accepted` valid events, `refused` without an API key (403)."""
     statuses: Counter[int] = Counter()
     for index in range(accepted + refused):
@@ -37,7 +37,7 @@ def next_boundary() -> float:
     return (time.time() // PERIOD + 1) * PERIOD
 
 
-def first_alarm_since(stack: BackgroundStack, since: float) -> float | None:
+def first_alarm_since(stack: HarnessStack, since: float) -> float | None:
     """When CLIENT_ERRORS first went to ALARM after `since`."""
     moments = [
         item["time"]

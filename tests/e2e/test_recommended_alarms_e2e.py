@@ -15,10 +15,10 @@ from alarms.engine.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY
 from alarms.stopped_consumer import stopped_consumer_bound
 from core.config import load_config
 from local.services.cloudwatch_reader import fetch_series
-from local.stack.background import BackgroundStack
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from synth.synthesize import full_template
 from tests.e2e.clients import Background, Trickle
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
@@ -39,11 +39,11 @@ CLIENT_INTERVAL = 0.5  # two requests a second: about 20 a period, far above the
 LEARN_TIMEOUT = (BAND_HISTORY_PERIODS + BAND_MIN_HISTORY + 3) * PERIOD + QUIET_TIMEOUT
 
 
-def alarm_state(stack: BackgroundStack, name: str) -> str:
+def alarm_state(stack: HarnessStack, name: str) -> str:
     return stack.status()["alarms"][name]
 
 
-def first_alarm_since(stack: BackgroundStack, name: str, since: float) -> float:
+def first_alarm_since(stack: HarnessStack, name: str, since: float) -> float:
     """When `name` last went to ALARM after `since` (epoch seconds), by the stack's own record."""
     times = [
         item["time"]
@@ -53,7 +53,7 @@ def first_alarm_since(stack: BackgroundStack, name: str, since: float) -> float:
     return min(times)
 
 
-def last_judged_period_end(stack: BackgroundStack, name: str) -> float:
+def last_judged_period_end(stack: HarnessStack, name: str) -> float:
     """The end of the newest period the alarm's last transition was decided on (its StateReasonData)."""
     (alarm,) = stack.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
     reason = json.loads(alarm["StateReasonData"])
@@ -120,7 +120,7 @@ def traffic_stopped_alarm() -> MetricAlarm:
     return MetricAlarm.from_definition(definition)
 
 
-def stop_would_breach(stack: BackgroundStack, alarm: MetricAlarm) -> bool:
+def stop_would_breach(stack: HarnessStack, alarm: MetricAlarm) -> bool:
     """Whether the band the alarm draws for the current period, from the traffic so far, lies above zero."""
     now = int(time.time() // PERIOD) * PERIOD
     start = now - (BAND_HISTORY_PERIODS + 1) * PERIOD

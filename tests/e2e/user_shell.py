@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from core.config import load_config
 from core.paths import PROJECT_ROOT
-from local.stack.background import BackgroundStack
 from local.stack.detach import where_everything_is
+from tests.local_stack_harness import HarnessStack
 
 PROJECT = PROJECT_ROOT
 LOCAL = load_config("local").local
@@ -57,7 +57,7 @@ class Ran:
 class UserShell:
     """bash in the project look-alike under `home`, with the pasted environment of `stack`."""
 
-    def __init__(self, stack: BackgroundStack, home: Path) -> None:
+    def __init__(self, stack: HarnessStack, home: Path) -> None:
         self.stack = stack
         self.root = home / "sluice"
         self.root.mkdir(parents=True)

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from loadtest.stack import QueueDepth, Transition
-from loadtest.target import Target
 from local.console.json_reply import reply_json
+from ops.outputs import Target, local_target_from
 from ops.reconcile import StoreCounts
 
 API_KEY = "fake-key"
@@ -111,17 +111,19 @@ class FakeApi:
 
 
 def fake_target(api_url: str = "http://127.0.0.1:1/v1") -> Target:
-    return Target(
-        name="local",
-        env="local",
-        api_url=api_url,
-        api_key=API_KEY,
-        region="us-east-1",
-        table_name="events",
-        queue_url="http://127.0.0.1:1/queue/ingest",
-        dead_letter_queue_url="http://127.0.0.1:1/queue/dlq",
-        aws_endpoint="http://127.0.0.1:1",
-        control_url="http://127.0.0.1:2",
+    """A local stack's target whose outputs point at fakes (nothing listens on port 1 or 2)."""
+    return local_target_from(
+        {
+            "Env": "local",
+            "ApiUrl": api_url,
+            "ApiKey": API_KEY,
+            "Region": "us-east-1",
+            "TableName": "events",
+            "QueueUrl": "http://127.0.0.1:1/queue/ingest",
+            "DeadLetterQueueUrl": "http://127.0.0.1:1/queue/dlq",
+            "AwsEndpoint": "http://127.0.0.1:1",
+            "ControlUrl": "http://127.0.0.1:2",
+        }
     )
 
 

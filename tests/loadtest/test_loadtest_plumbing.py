@@ -20,7 +20,6 @@ from core.paths import PROJECT_ROOT
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
 from loadtest.locust_process import LocustPlan, commands, environment
-from loadtest.progress import ProgressLine
 from loadtest.scenarios import get_scenario
 from loadtest.stack import (
     AwsStackView,
@@ -31,9 +30,10 @@ from loadtest.stack import (
     sqs_depth,
 )
 from loadtest.target import API_KEY_ENV, local_target, resolve_load_target
-from loadtest.waits import drained, wait_until
+from loadtest.waits import drained, wait_with_progress
 from local.console.json_reply import reply_json
 from ops.outputs import resolve_target
+from ops.progress import ProgressLine
 from tests.loadtest.fakes import fake_target
 
 OUTPUTS = {
@@ -117,10 +117,11 @@ def test_load_tests_and_operators_tools_resolve_the_same_stack(tmp_path) -> None
     # WHEN the load tests and the ops tasks each resolve `local`
     load = resolve_load_target("local", path)
     ops = resolve_target("local", local_outputs=path)
-    # THEN both see the dev configuration the stack runs, the same table and key
+    # THEN both hold one kind of target, see the dev configuration the stack runs, the same table and key
+    assert type(load) is type(ops)
     assert load.env == ops.config.env == "dev"
     assert ops.config.metrics_namespace == "Sluice/dev"
-    assert (load.table_name, load.api_key) == (ops.require("TableName"), ops.api_key())
+    assert (load.table_name, load.api_key()) == (ops.require("TableName"), ops.api_key())
 
 
 @pytest.mark.parametrize(
@@ -191,7 +192,9 @@ def control() -> Iterator[LocalStackView]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), ControlApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target = fake_target()
-    yield LocalStackView(target.__class__(**{**vars(target), "control_url": f"http://127.0.0.1:{server.server_port}"}))
+    yield LocalStackView(
+        replace(target, outputs={**target.outputs, "ControlUrl": f"http://127.0.0.1:{server.server_port}"})
+    )
     server.shutdown()
     server.server_close()
 
@@ -285,7 +288,9 @@ def test_drain_waits_until_the_queues_stay_empty() -> None:
     depths = [QueueDepth(5), QueueDepth(), QueueDepth(0, 1), QueueDepth(), QueueDepth(), QueueDepth()]
     clock = Clock()
     # WHEN drained with a settle of three polls
-    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep)
+    result = wait_with_progress(
+        drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 3, 1, clock, clock.sleep
+    )
     # THEN it is done only after three empty polls in a row
     assert result.done and clock.now == 5
 
@@ -295,7 +300,9 @@ def test_drain_waits_for_the_events_parked_for_retry() -> None:
     depths = [QueueDepth(parked=2), QueueDepth(parked=1), QueueDepth(), QueueDepth()]
     clock = Clock()
     # WHEN drained with a settle of two polls
-    result = wait_until(drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 2, 1, clock, clock.sleep)
+    result = wait_with_progress(
+        drained(lambda: depths.pop(0)), "draining", 60, ProgressLine(None), 2, 1, clock, clock.sleep
+    )
     # THEN it is done only once nothing is parked either (a run reconciled early found its parked events lost)
     assert result.done and clock.now == 3
 
@@ -310,7 +317,10 @@ def test_the_queue_depth_counts_the_parked_objects() -> None:
     for name in ("a", "b"):
         s3.put_object(Bucket="archive", Key=f"{PARKED_PREFIX}{name}.jsonl.gz", Body=b"")
     s3.put_object(Bucket="archive", Key="dlq/2026/x.json", Body=b"")  # an archived dead letter: not parked
-    target = replace(fake_target(), queue_url=queue, dead_letter_queue_url=dead, archive_bucket="archive")
+    stack = fake_target()
+    target = replace(
+        stack, outputs={**stack.outputs, "QueueUrl": queue, "DeadLetterQueueUrl": dead, "ArchiveBucket": "archive"}
+    )
     # WHEN its depth is read
     depth = sqs_depth(sqs, target, s3)
     # THEN the parked objects count, and the queues are not empty of work until they are gone
@@ -322,7 +332,7 @@ def test_a_wait_is_bounded_and_survives_failing_checks() -> None:
         raise ConnectionError("refused")
 
     clock = Clock()
-    result = wait_until(check, "draining", 10, ProgressLine(None), 1, 1, clock, clock.sleep)
+    result = wait_with_progress(check, "draining", 10, ProgressLine(None), 1, 1, clock, clock.sleep)
     assert not result.done and clock.now == 10 and "refused" in result.note
 
 

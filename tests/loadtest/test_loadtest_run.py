@@ -12,9 +12,9 @@ import pytest
 from alarms.history import RECORDING_FILE, load_recording
 from loadtest.cli import run_load
 from loadtest.errors import LoadTestError
-from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, check_options, run_scenario
 from loadtest.scenarios import Fault, get_scenario
+from ops.progress import ProgressLine
 from tests.loadtest.fakes import FakeApi, FakeStackView, fake_target
 
 
@@ -67,7 +67,7 @@ def test_a_fault_is_injected_on_schedule_and_the_archive_replayed(tmp_path: Path
 
 
 def test_faults_are_refused_against_a_deployed_target() -> None:
-    target = replace(fake_target(), name="prod", env="prod", control_url=None)
+    target = replace(fake_target(), name="prod")
     with pytest.raises(LoadTestError, match="only against the local stack"):
         check_options(get_scenario("db-outage"), target, RunOptions())
 

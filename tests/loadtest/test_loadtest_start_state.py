@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from loadtest.errors import LoadTestError
-from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, run_scenario
 from loadtest.scenarios import get_scenario
 from loadtest.start_state import judged_alarms, wait_for_known_start
+from ops.progress import ProgressLine
 from tests.loadtest.fakes import FakeApi, FakeStackView, fake_target
 
 FOUR_XX = "sluice-local-api-4xx-rate-low"

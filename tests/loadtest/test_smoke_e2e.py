@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, run_scenario
 from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
 from loadtest.target import local_target
+from ops.progress import ProgressLine
 
 
 @pytest.mark.e2e

@@ -24,9 +24,9 @@ from core.paths import PROJECT_ROOT
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from local.services.faults import FAULTS
-from local.stack.background import BackgroundStack
 from local.stack.demo import demo_requests, send_traffic
 from tests.local.console.chromium import Browser, find_chromium
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -56,7 +56,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def console(browser: Browser, local_stack: BackgroundStack) -> Browser:
+def console(browser: Browser, local_stack: HarnessStack) -> Browser:
     browser.open(local_stack.outputs["ConsoleUrl"])
     browser.wait_for("document.querySelectorAll('.dashboard').length === 2", PAGE_TIMEOUT, "both dashboards")
     browser.wait_for("document.querySelectorAll('#alarms li').length > 0", PAGE_TIMEOUT, "the alarm list")
@@ -79,7 +79,7 @@ def widgets_without_data(browser: Browser) -> list[str]:
     )
 
 
-def metric_widget_count(stack: BackgroundStack) -> int:
+def metric_widget_count(stack: HarnessStack) -> int:
     cloudwatch = stack.client("cloudwatch")
     bodies = [
         json.loads(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
@@ -132,7 +132,7 @@ def test_over_five_minutes_every_graph_names_its_unit_and_its_time_ticks_do_not_
     assert faults == []
 
 
-def graph_units(stack: BackgroundStack) -> dict[str, list[str]]:
+def graph_units(stack: HarnessStack) -> dict[str, list[str]]:
     """'dashboard: title' -> the units its body labels its y axes with (left, then right), for every graph."""
     cloudwatch = stack.client("cloudwatch")
     units = {}
@@ -228,7 +228,7 @@ def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local
 class Traffic:
     """Posts small batches from a thread until stopped: at most `max_requests`, for at most `max_seconds`."""
 
-    def __init__(self, stack: BackgroundStack, max_requests: int = 600, max_seconds: float = 240.0) -> None:
+    def __init__(self, stack: HarnessStack, max_requests: int = 600, max_seconds: float = 240.0) -> None:
         self._stack, self._max_requests, self._max_seconds = stack, max_requests, max_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="console-traffic", daemon=True)
