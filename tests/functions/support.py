@@ -22,7 +22,7 @@ from core.paths import PROJECT_ROOT
 from functions.common.envelope import Envelope
 from tests.aws_helpers import create_hash_table
 
-EVENTS = PROJECT_ROOT / "data" / "aws-events"
+EVENTS = PROJECT_ROOT / "tests" / "data" / "aws-events"
 # The notifier's business hours in the function tests: Monday to Friday, 09:00–17:00 in Berlin.
 BUSINESS_HOURS_ENVIRONMENT = {
     "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
