@@ -204,7 +204,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "Events are parked to retry: the store fails or throttles; the events are safe in S3.",
             breach="any",
         ),
-        # the S3 analytics sink: its failed events are parked like a database failure's (low);
+        # the analytics store: its failed events are parked like a database failure's (low);
         # retry-window pages if they near the DLQ
         *(
             [

@@ -30,7 +30,7 @@ class Stack:
     storage: Storage
     functions: Functions
     api: Api
-    analytics: Analytics | None = None  # the S3 sink, when `sinks` holds "s3"
+    analytics: Analytics | None = None  # the analytics store, when `sinks` holds "s3"
 
 
 # A monitoring builder takes the stack and returns the resources it adds (alarms, dashboards, budget).

@@ -18,7 +18,7 @@ import requests
 
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
-from loadtest.reconcile import dynamodb_lookup, s3_store_counts
+from loadtest.reconcile import analytics_counts_since, dynamodb_lookup
 from loadtest.target import Target
 from local.control_client import ControlClient, ControlError, NotOffered
 from ops.reconcile import StoreCounts
@@ -190,10 +190,10 @@ class LocalStackView:
         return self._lookup(ids)
 
     def analytics_counts(self, since: float) -> StoreCounts | None:
-        """The S3 analytics store's lines per event id since `since`; None without the S3 sink."""
+        """The S3 analytics store's lines per event id since `since`; None without the analytics store."""
         if not self.target.analytics_bucket:
             return None
-        return s3_store_counts(self._client("s3"), self.target.analytics_bucket, since)
+        return analytics_counts_since(self._client("s3"), self.target.analytics_bucket, since)
 
 
 def sqs_depth(sqs: Any, target: Target, s3: Any = None) -> QueueDepth:
@@ -256,7 +256,7 @@ class AwsStackView:
     def analytics_counts(self, since: float) -> StoreCounts | None:
         if not self.target.analytics_bucket:
             return None
-        return s3_store_counts(self._s3, self.target.analytics_bucket, since)
+        return analytics_counts_since(self._s3, self.target.analytics_bucket, since)
 
     def faults(self) -> dict[str, float]:
         return {}

@@ -101,7 +101,7 @@ class Outcome:
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
     objects_written: int = 0
-    sink_errors: int = 0  # events the S3 sink failed to write (they are parked)
+    sink_errors: int = 0  # events the analytics store failed to write (they are parked)
     store_failed: bool = False  # a store call failed (running out of time is not a failure: the breaker stays)
 
 

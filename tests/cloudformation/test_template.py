@@ -210,7 +210,7 @@ def test_table_ttl_is_on_the_consumers_attribute_and_client_items_carry_it_when_
     assert prod["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["TABLE_TTL_DAYS"] == "0"
 
 
-def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
+def test_the_analytics_store_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
     # GIVEN local (sinks dynamodb and s3) and prod (dynamodb only)
     local, prod = synthesized("local"), synthesized("prod")
     # THEN local has the analytics bucket, a Glue table projecting dt/hour over the consumer's prefix, a workgroup
