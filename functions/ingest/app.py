@@ -85,7 +85,7 @@ def keyed_requests() -> "KeyedRequests":
     return KeyedRequests(settings.idempotency_table, client, settings.idempotency_seconds, _accept)
 
 
-def _replayed(body: str) -> dict[str, Any]:
+def _remembered_answer(body: str) -> dict[str, Any]:
     _count([])  # nothing new is queued by a retry
     return _response(202, json.loads(body))
 
@@ -97,7 +97,7 @@ def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         info = request_info(event, headers)
         if info.idempotency_key is None:
             return _accept(raws, info)
-        return keyed_requests().handle(raws, info, context, _replayed)
+        return keyed_requests().handle(raws, info, context, _remembered_answer)
     except RequestRejected as rejected:
         logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
         _count([], rejected=1, reason=rejected.code)

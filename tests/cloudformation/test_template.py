@@ -71,8 +71,8 @@ def test_queue_timing_invariants(env):
     consumer_timeout = template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"]
     # THEN the visibility timeout covers six consumer timeouts
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
-    # AND redrive happens after AWS's least advised 5 receives, and the longest an event may wait (the window, a
-    # retrier run, redrive's receives) ends well before retention
+    # AND the redrive policy dead-letters after AWS's least advised 5 receives, and the longest an event may wait
+    # (the window, a retrier run, the redrive policy's receives) ends well before retention
     max_receives = ingest["RedrivePolicy"]["maxReceiveCount"]
     assert max_receives == config.max_receive_count == 5
     assert config.retry_budget_seconds <= ingest["MessageRetentionPeriod"] / 2
