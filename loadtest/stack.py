@@ -70,23 +70,6 @@ class StackView(Protocol):
     def metric_history(self, start: float, end: float) -> dict[str, Any]: ...
 
 
-def _count(mapping: Any, *path: str) -> int:
-    for key in path:
-        mapping = mapping.get(key) if isinstance(mapping, dict) else None
-    return int(mapping) if isinstance(mapping, int | float) else 0
-
-
-def depth_from_status(status: dict[str, Any]) -> QueueDepth:
-    """The control API's `GET /status` queue counts (for a look at the stack without AWS clients)."""
-    return QueueDepth(
-        visible=_count(status, "queues", "ingest", "visible"),
-        in_flight=_count(status, "queues", "ingest", "in_flight"),
-        dlq_visible=_count(status, "queues", "dead_letter", "visible"),
-        dlq_in_flight=_count(status, "queues", "dead_letter", "in_flight"),
-        parked=_count(status, "parked_objects"),
-    )
-
-
 def transition_from_json(item: dict[str, Any]) -> Transition:
     return Transition(
         alarm=str(item.get("alarm", "")),

@@ -25,7 +25,7 @@ SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 settings = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-# EphemeralMetrics keeps its own metric set: locally the four functions share one process, and
+# EphemeralMetrics keeps its own metric set: locally the six functions share one process, and
 # Metrics' class-level set would mix their metrics.
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 # API Gateway gives up after 29 s: keep SQS calls short so a broken queue becomes a quick 503.
