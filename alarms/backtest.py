@@ -1,6 +1,6 @@
-"""How the alarm table would have behaved on recorded history: the shared evaluation replayed period by period.
+"""How the alarm table would have behaved on recorded history: the shared evaluation run period by period.
 
-`replay(definitions, history, tiers)` evaluates every metric alarm at each period end of the history with
+`backtest(definitions, history)` evaluates every metric alarm at each period end of the history with
 alarms.engine.evaluation (as CloudWatch would just after that period completes), then the composites over the new
 states, and returns every transition. `summarize` turns them into what a person cares about: episodes, time
 in ALARM, pages (an ALARM transition whose actions reach the high-tier topic), low-tier notifications and how
@@ -105,7 +105,7 @@ class Transition:
 
 
 @dataclass
-class Replay:
+class BacktestRun:
     transitions: list[Transition] = field(default_factory=list)
     evaluated_from: int = 0
     evaluated_to: int = 0
@@ -116,11 +116,11 @@ def history_step(definitions: Definitions) -> int:
     return min((MetricAlarm.from_definition(definition).period for definition in definitions.alarms), default=60)
 
 
-def replay(definitions: Definitions, history: History) -> Replay:
+def backtest(definitions: Definitions, history: History) -> BacktestRun:
     """Every transition of the table's alarms over the history; each alarm starts OK, as the local stack's do."""
     alarms = [MetricAlarm.from_definition(definition) for definition in definitions.alarms]
     states = {alarm.name: OK for alarm in alarms} | {c["AlarmName"]: OK for c in definitions.composites}
-    result = Replay()
+    result = BacktestRun()
     if not alarms:
         return result
     step = history_step(definitions)
@@ -173,7 +173,7 @@ class AlarmSummary:
 def summarize(
     definitions: Definitions,
     history: History,
-    outcome: Replay,
+    outcome: BacktestRun,
     in_business_hours: Callable[[datetime], bool],
 ) -> list[AlarmSummary]:
     """One row per alarm of the table, in the table's order (composites last)."""

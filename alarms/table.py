@@ -204,7 +204,7 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             "Events are parked to retry: the store fails or throttles; the events are safe in S3.",
             breach="any",
         ),
-        # the S3 analytics sink: its failed events are parked like a database failure's (low);
+        # the analytics store: its failed events are parked like a database failure's (low);
         # retry-window pages if they near the DLQ
         *(
             [
@@ -237,8 +237,8 @@ def alarm_table(config: Config, catalog: Catalog) -> tuple[AlarmSpec, ...]:
             # loss shows in every period.
             breach="every",
         ),
-        # dead letters: a message moved by redrive never counts in the DLQ's NumberOfMessagesSent; visible and
-        # in-flight messages both count, as a failing archiver holds its batch in flight (catalog: dlq_messages)
+        # dead letters: a message moved by the redrive policy never counts in the DLQ's NumberOfMessagesSent; visible
+        # and in-flight messages both count, as a failing archiver holds its batch in flight (catalog: dlq_messages)
         AlarmSpec(
             "dlq-visible",
             "dlq_messages",

@@ -1,6 +1,6 @@
 """TODAY's retry design through a database outage, in cohorts: the consumer keeps each message it could not store
-in flight for a backoff delay (ChangeMessageVisibilityBatch), redrive dead-letters it once its receives exceed
-maxReceiveCount (one more than the delays), and the queue holds at most `in_flight_limit` messages in flight: at
+in flight for a backoff delay (ChangeMessageVisibilityBatch), the redrive policy dead-letters it once its receives
+exceed maxReceiveCount (one more than the delays), and the queue holds at most `in_flight_limit` messages in flight: at
 that limit a long-poll receive returns nothing, so later events wait visible, their receive count never grows,
 and after the queue's retention they are deleted unread (lost).
 
@@ -138,11 +138,11 @@ class TodayModel:
             int((self.failing if down else self.storing) * step), self.scenario.in_flight_limit - self.in_backoff
         )
         delivered = 0
-        for _ in range(1_000):  # redriven messages take no room: receive again until the room is used
+        for _ in range(1_000):  # dead-lettered messages take no room: receive again until the room is used
             if room - delivered <= 0 or not self.visible.total:
                 break
             for (clock, receives), count in self.visible.take(room - delivered):
-                if receives + 1 > self.schedule.max_receive_count:  # this receive would exceed it: redrive
+                if receives + 1 > self.schedule.max_receive_count:  # this receive would exceed it: the redrive policy
                     self.result.dead_lettered += count
                     self.backlog.settled(clock, count, now)
                     continue
@@ -174,7 +174,7 @@ class TodayModel:
 
     def _back_off(self, now: int, step: int, clock: int, receives: int, count: int) -> None:
         """A failed delivery waits in flight for its backoff; after the last receive the consumer sets none and the
-        queue's visibility timeout applies, then redrive takes it at its next receive."""
+        queue's visibility timeout applies, then the redrive policy takes it at its next receive."""
         if receives <= len(self.schedule.delays):
             delay = self.schedule.mean_delay(receives)
             self.counts.backoffs += count

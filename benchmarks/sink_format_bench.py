@@ -1,4 +1,4 @@
-"""The S3 sink's file format: gzip JSON Lines (what the consumer writes) vs Parquet, on what they cost the
+"""The analytics store's file format: gzip JSON Lines (what the consumer writes) vs Parquet, on what they cost the
 consumer — cold start (a fresh interpreter importing the writer), the time to write one batch, the object's
 bytes, and the package size a Lambda would carry. Same run, same events.
 

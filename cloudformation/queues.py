@@ -1,4 +1,4 @@
-"""The ingest queue and its dead-letter queue, with redrive and a TLS-only policy, and the queue that
+"""The ingest queue and its dead-letter queue, with a redrive policy and a TLS-only policy, and the queue that
 catches what the asynchronous paths (SNS → notifier, the schedule, async invokes) fail to deliver."""
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ every other finding fails `invoke validate`."""
 SCAN_EXCEPTIONS: dict[str, str] = {
     # SQS event source mappings cannot have an on-failure destination (AWS supports it only for
     # streams and Kafka); a failed message goes to the dead-letter queue by the queue's redrive policy.
-    "ES1001": "SQS event source mappings do not support OnFailure destinations; redrive is the failure path",
+    "ES1001": "SQS event source mappings do not support OnFailure destinations; the redrive policy is the failure path",
     # The dead-letter queue and the failures queue are the end of the line: a DLQ of a DLQ only moves the
     # problem. Both are alarmed on depth and the DLQ is archived to S3.
     "ES6000": "dead-letter queues are the end of the line; they are alarmed and archived instead",
     # A function's DeadLetterConfig applies to asynchronous invocations only: ingest is invoked synchronously,
-    # consumer and archiver by event source mappings (the queues' redrive is their failure path), and the
+    # consumer and archiver by event source mappings (the queues' redrive policy is their failure path), and the
     # notifier's failures take its OnFailure destination; a DLQ as well would deliver each failure twice.
     # The canary and the retrier run on schedules whose next run does the same work: a failed run is not retried.
     "CKV_AWS_116": "sync, mapping-driven and scheduled functions never use a DLQ; the notifier's take OnFailure",

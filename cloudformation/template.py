@@ -30,7 +30,7 @@ class Stack:
     storage: Storage
     functions: Functions
     api: Api
-    analytics: Analytics | None = None  # the S3 sink, when `sinks` holds "s3"
+    analytics: Analytics | None = None  # the analytics store, when `sinks` holds "s3"
 
 
 # A monitoring builder takes the stack and returns the resources it adds (alarms, dashboards, budget).
@@ -40,7 +40,8 @@ MonitoringBuilder = Callable[[Stack], Iterable[AWSObject]]
 def build_stack(config: Config) -> Stack:
     notifications = build_notifications(config)
     queues = build_queues(config, notifications.key, (notifications.low, notifications.high, notifications.notify))
-    # The people's subscriptions redrive what SNS cannot deliver into the failures queue, built after the topics.
+    # The people's subscriptions' redrive policies send what SNS cannot deliver to the failures queue: built after
+    # the topics.
     notifications = replace(notifications, subscriptions=people_subscriptions(config, notifications, queues.failures))
     storage = build_storage(config, notifications.key)
     canary_key = build_canary_key(config)

@@ -30,8 +30,8 @@ SQS_MAX_VISIBILITY_SECONDS = 43_200
 VISIBILITY_TIMEOUT_FACTOR = 6
 RETRY_BUDGET_MAX_SHARE_OF_RETENTION = 0.5
 # The redrive policy's maxReceiveCount. Retries do not count receives (the consumer parks what it cannot store,
-# functions/consumer/app.py): redrive only catches a record that crashes or times out its invocation again and
-# again, or that could be neither parked nor dead-lettered. 5 is AWS's least advice for a Lambda event source
+# functions/consumer/app.py): the redrive policy only catches a record that crashes or times out its invocation
+# again and again, or that could be neither parked nor dead-lettered. 5 is AWS's least advice for a Lambda event source
 # mapping (throttled invocations also spend receives).
 REDRIVE_MAX_RECEIVES = 5
 # "a maximum of approximately 120,000 in flight messages" per standard queue (AWS's "Amazon SQS standard queue
@@ -226,7 +226,7 @@ class Config:
     @property
     def retry_budget_seconds(self) -> int:
         """The longest an event can wait before it is stored or in the DLQ: the retry window, the retrier's interval
-        (the run that dead-letters it), and redrive's receives for a record that cannot even be parked."""
+        (the run that dead-letters it), and the redrive policy's receives for a record that cannot even be parked."""
         return (
             self.queue.retry_window_seconds
             + self.queue.retrier_interval_seconds
@@ -428,7 +428,8 @@ def _check_invariants(config: Config, where: str) -> None:
     require(
         config.retry_budget_seconds <= RETRY_BUDGET_MAX_SHARE_OF_RETENTION * queue.retention_seconds,
         "queue.retry_window_seconds",
-        f"an event may wait {config.retry_budget_seconds} s (the window, a retrier run and redrive's receives), which "
+        f"an event may wait {config.retry_budget_seconds} s (the window, a retrier run and the redrive policy's "
+        "receives), which "
         f"must end within half of queue.retention_seconds ({queue.retention_seconds} s): the rest is the margin "
         "before SQS deletes an event a stopped consumer never received",
     )

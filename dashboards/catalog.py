@@ -32,8 +32,8 @@ TABLE_WRITE_OPERATION = "BatchWriteItem"
 # What the notifier publishes about low-tier messages (forwarded at once, held outside business hours, sent in a
 # digest): no dashboard draws them and no alarm reads them (the notifier's Lambda errors page), but they are billed.
 NOTIFIER_METRICS = ("NotificationsForwarded", "NotificationsHeld", "NotificationsDigested")
-# The S3 analytics sink's metrics (published only when `sinks` holds "s3"), by signal id.
-ANALYTICS_SINK_METRICS = {
+# The analytics store's metrics (published only when `sinks` holds "s3"), by signal id.
+ANALYTICS_STORE_METRICS = {
     "analytics_objects_written": "AnalyticsObjectsWritten",
     "analytics_sink_errors": "AnalyticsSinkErrors",
 }
@@ -472,9 +472,9 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
             "Records parked to retry (share of records received)",
         ),
         _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
-        # The S3 analytics sink (sinks holds "s3"): objects written, and events it failed to write (they come
+        # The analytics store (sinks holds "s3"): objects written, and events it failed to write (they come
         # back to the queue like a database failure). Zero, not missing, is only published when the sink is on.
-        *(_ours(config, signal_id, name, "consumer", period) for signal_id, name in ANALYTICS_SINK_METRICS.items()),
+        *(_ours(config, signal_id, name, "consumer", period) for signal_id, name in ANALYTICS_STORE_METRICS.items()),
     ]
 
 

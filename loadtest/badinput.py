@@ -76,10 +76,3 @@ CASES: tuple[BadCase, ...] = (
     BadCase("wrong_api_key", 403, frozenset(), frozenset({FORBIDDEN_MESSAGE}),
             lambda limits: _VALID, api_key="wrong"),
 )  # fmt: skip
-
-
-def case_named(name: str) -> BadCase:
-    for case in CASES:
-        if case.name == name:
-            return case
-    raise KeyError(name)

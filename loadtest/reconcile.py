@@ -70,7 +70,7 @@ def chunks(items: Sequence[str], size: int = BATCH_GET_MAX_KEYS) -> Iterable[Seq
 
 
 def reconcile(
-    requests: Sequence[AcceptedRequest], lookup: Lookup, s3_store: StoreCounts | None = None
+    requests: Sequence[AcceptedRequest], lookup: Lookup, analytics_store: StoreCounts | None = None
 ) -> Reconciliation:
     keys_of: dict[str, list[str | None]] = defaultdict(list)
     for request in requests:
@@ -88,7 +88,7 @@ def reconcile(
     for chunk in chunks(accepted):
         stored |= lookup(chunk)
     lost = tuple(event_id for event_id in accepted if event_id not in stored)
-    s3 = s3_copy(accepted, s3_store) if s3_store is not None else None
+    s3 = s3_copy(accepted, analytics_store) if analytics_store is not None else None
     return Reconciliation(len(requests), len(accepted), len(accepted) - len(lost), lost, duplicates, idempotent, s3)
 
 
@@ -102,7 +102,7 @@ def s3_copy(accepted: Sequence[str], store: StoreCounts) -> S3Copy:
     return S3Copy(len(accepted) - len(lost), lost, extra, duplicated, store.objects, copies)
 
 
-def s3_store_counts(client: Any, bucket: str, since: float, until: float | None = None) -> StoreCounts:
+def analytics_counts_since(client: Any, bucket: str, since: float, until: float | None = None) -> StoreCounts:
     """Rows and lines per event id in the store's hour partitions from `since` (epoch seconds) on: a run's
     events."""
     first = datetime.fromtimestamp(since - CLOCK_MARGIN_SECONDS, UTC)

@@ -28,7 +28,7 @@ MAX_LISTED_LOST = 20
 FILE_NOTES = (
     (SUMMARY_FILE, "the figures of this report, as JSON"),
     (PLOT_FILE, "throughput, latency, queue depth"),
-    (RECORDING_FILE, "the run's metrics: `invoke alarms.backtest --run` on this folder replays the alarms over them"),
+    (RECORDING_FILE, "the run's metrics: `invoke alarms.backtest --run` on this folder runs the alarms over them"),
     (MERGED_NAME, "every accepted id, one request per line"),
     (LOST_FILE, "the accepted ids the table does not hold"),
     (STAGES_FILE, "per-stage statistics"),

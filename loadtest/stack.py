@@ -18,7 +18,7 @@ import requests
 
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
-from loadtest.reconcile import dynamodb_lookup, s3_store_counts
+from loadtest.reconcile import analytics_counts_since, dynamodb_lookup
 from local.console.control_client import ControlClient, ControlError, NotOffered
 from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import StoreCounts
@@ -72,23 +72,6 @@ class StackView(Protocol):
     def replay(self, since: float) -> Any: ...
     def announce_web(self, url: str, seconds: float) -> None: ...
     def metric_history(self, start: float, end: float) -> dict[str, Any]: ...
-
-
-def _count(mapping: Any, *path: str) -> int:
-    for key in path:
-        mapping = mapping.get(key) if isinstance(mapping, dict) else None
-    return int(mapping) if isinstance(mapping, int | float) else 0
-
-
-def depth_from_status(status: dict[str, Any]) -> QueueDepth:
-    """The control API's `GET /status` queue counts (for a look at the stack without AWS clients)."""
-    return QueueDepth(
-        visible=_count(status, "queues", "ingest", "visible"),
-        in_flight=_count(status, "queues", "ingest", "in_flight"),
-        dlq_visible=_count(status, "queues", "dead_letter", "visible"),
-        dlq_in_flight=_count(status, "queues", "dead_letter", "in_flight"),
-        parked=_count(status, "parked_objects"),
-    )
 
 
 def transition_from_json(item: dict[str, Any]) -> Transition:
@@ -194,10 +177,10 @@ class LocalStackView:
         return self._lookup(ids)
 
     def analytics_counts(self, since: float) -> StoreCounts | None:
-        """The S3 analytics store's lines per event id since `since`; None without the S3 sink."""
+        """The S3 analytics store's lines per event id since `since`; None without the analytics store."""
         if not self.target.analytics_bucket:
             return None
-        return s3_store_counts(self._client("s3"), self.target.analytics_bucket, since)
+        return analytics_counts_since(self._client("s3"), self.target.analytics_bucket, since)
 
 
 def sqs_depth(sqs: Any, target: Target, s3: Any = None) -> QueueDepth:
@@ -260,7 +243,7 @@ class AwsStackView:
     def analytics_counts(self, since: float) -> StoreCounts | None:
         if not self.target.analytics_bucket:
             return None
-        return s3_store_counts(self._s3, self.target.analytics_bucket, since)
+        return analytics_counts_since(self._s3, self.target.analytics_bucket, since)
 
     def faults(self) -> dict[str, float]:
         return {}

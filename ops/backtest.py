@@ -1,4 +1,4 @@
-"""`invoke alarms.backtest`: the alarm table of an environment replayed over a recorded run or over the deployed
+"""`invoke alarms.backtest`: the alarm table of an environment run over a recorded run or over the deployed
 stack's history, with candidate thresholds (`--set ROW.TIER=VALUE`) tried without deploying anything."""
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from alarms.backtest import (
     SUGGEST_MIN_PERIODS,
     SUGGEST_PERCENTILE,
     AlarmSummary,
+    BacktestRun,
     History,
-    Replay,
     Suggestion,
-    replay,
+    backtest,
     suggest,
     summarize,
     with_thresholds,
@@ -56,7 +56,7 @@ class Backtest:
     prefix: str  # the stack's alarm name prefix, left out in the table
     definitions: Definitions
     history: History
-    outcome: Replay
+    outcome: BacktestRun
     rows: list[AlarmSummary]
     thresholds: Mapping[str, float]  # the --set values, by alarm name
 
@@ -108,7 +108,7 @@ def run_backtest(config: Config, history: History, settings: Sequence[str] = ())
         definitions = with_thresholds(table_definitions(config), thresholds)
     except ValueError as error:
         raise OpsError(f"--set: {error}") from None
-    outcome = replay(definitions, history)
+    outcome = backtest(definitions, history)
     rows = summarize(definitions, history, outcome, business_hours(config))
     return Backtest(config.env, config.resource_name(""), definitions, history, outcome, rows, thresholds)
 
@@ -117,7 +117,7 @@ def suggestions(config: Config, history: History, baseline: Backtest) -> tuple[l
     """Proposed thresholds for the static rows, and the backtest with all of them applied at once."""
     proposals = suggest(baseline.definitions, history)
     definitions = with_thresholds(baseline.definitions, {item.alarm: item.proposed for item in proposals})
-    outcome = replay(definitions, history)
+    outcome = backtest(definitions, history)
     rows = summarize(definitions, history, outcome, business_hours(config))
     proposed = Backtest(config.env, baseline.prefix, definitions, history, outcome, rows, baseline.thresholds)
     return proposals, proposed

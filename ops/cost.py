@@ -12,7 +12,7 @@ Three shapes of the same workload are priced side by side:
   once per batch of `mappings.consumer.batch_size`);
 - ours, batched: the same with `--batch` events per API request (SendMessageBatch, 10 per call).
 
-Each sink configuration (`sinks`: DynamoDB, the S3 analytics sink, or both) is priced on the batched shape
+Each sink configuration (`sinks`: DynamoDB, the analytics store, or both) is priced on the batched shape
 side by side (`sink_shapes`): the DynamoDB item as the consumer's codec writes it (compact metadata, raw
 compressed when that saves a write unit), and one compressed S3 object per consumer batch.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
-from dashboards.catalog import ANALYTICS_SINK_METRICS, NOTIFIER_METRICS, build_catalog
+from dashboards.catalog import ANALYTICS_STORE_METRICS, NOTIFIER_METRICS, build_catalog
 from ops.errors import OpsError
 
 PRICES_PATH = Path(__file__).resolve().parent / "prices.toml"
@@ -191,7 +191,7 @@ class Assumptions:
         return [
             f"envelope = event × {self.envelope_escape_factor} + {self.envelope_overhead_bytes} B; "
             f"item = event + {self.item_overhead_bytes} B, raw compressed (× {self.compression_ratio:g}) when that "
-            f"saves a write unit; S3 sink objects: (event + {self.s3_line_overhead_bytes} B) × "
+            f"saves a write unit; analytics store objects: (event + {self.s3_line_overhead_bytes} B) × "
             f"{self.compression_ratio:g}, one PUT of {self.s3_put_ms:g} ms per batch",
             f"ingest runs {self.ingest_base_ms:g} ms + {self.sqs_call_ms:g} ms per SQS call; consumer "
             f"{self.consumer_base_ms:g} ms + {self.consumer_per_record_ms:g} ms per record + "
@@ -317,7 +317,7 @@ def estimate(
     if "dynamodb" in shape.sinks:
         _dynamodb_lines(result, config, prices, workload, shape, assume)
     if "s3" in shape.sinks:
-        _s3_sink_lines(result, config, prices, workload, consumer_batch, assume)
+        _analytics_store_lines(result, config, prices, workload, consumer_batch, assume)
 
     # S3: the archive holds only dead-lettered messages
     result.add("S3", "DLQ archive (negligible while the consumer is healthy)", 0, "GB-month", 0.0)
@@ -391,8 +391,9 @@ def estimate(
 
 def custom_metric_series(config: Config, sinks: tuple[str, ...]) -> tuple[int, int]:
     """(pipeline, canary): the custom metric series the functions publish, each billed as a metric: the metric
-    catalog's (one series per name and dimensions; the S3 sink's only with the S3 sink) and the notifier's."""
-    skipped = set() if "s3" in sinks else set(ANALYTICS_SINK_METRICS.values())
+    catalog's (one series per name and dimensions; the analytics store's only when `sinks` holds s3) and the
+    notifier's."""
+    skipped = set() if "s3" in sinks else set(ANALYTICS_STORE_METRICS.values())
     series = {
         (metric.name, metric.dimensions)
         for metric in build_catalog(config).metrics()
@@ -544,7 +545,7 @@ def _dynamodb_lines(
     )
 
 
-def _s3_sink_lines(
+def _analytics_store_lines(
     result: Estimate, config: Config, prices: Prices, workload: Workload, batch: int, assume: Assumptions
 ) -> None:
     """One compressed object per consumer batch; Athena is billed per query (bytes scanned), not per event."""
@@ -552,7 +553,7 @@ def _s3_sink_lines(
     puts = events / batch
     result.add(
         "S3",
-        f"analytics sink PUTs (one object per batch of {batch})",
+        f"analytics store PUTs (one object per batch of {batch})",
         puts,
         "requests",
         puts / 1000 * prices("s3", "put_requests_per_thousand"),
@@ -560,7 +561,7 @@ def _s3_sink_lines(
     stored_gb = events * (workload.event_bytes + assume.s3_line_overhead_bytes) * assume.compression_ratio / GB
     result.add(
         "S3",
-        "analytics sink storage of one month of events (grows monthly)",
+        "analytics store: one month of events stored (grows monthly)",
         stored_gb,
         "GB-month",
         stored_gb * prices("s3", "standard_gb_month"),

@@ -1,5 +1,6 @@
-"""GetMetricData, read one way for every tool: the backtest's history (`fetch_history`) and the alarm check
-(ops.alarm_verify) both go through `read_metric_data`.
+"""GetMetricData, read one way for every tool: the backtest's history (`fetch_history`), the alarm check
+(ops.alarm_verify) and the local stack's reader (local.services.cloudwatch_reader, over `fetch_history`) all go through
+`read_metric_data`.
 
 At most 500 queries a call (botocore's cloudwatch model, GetMetricDataInput.MetricDataQueries: "A single
 GetMetricData call can include as many as 500 MetricDataQuery structures"), oldest first, following NextToken with
@@ -11,6 +12,7 @@ operation as possible is still executed"). "NextToken is not returned if you are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,14 +104,17 @@ def flattened(call: Sequence[Sequence[Mapping[str, Any]]]) -> list[Mapping[str, 
 def fetch_history(
     cloudwatch: BaseClient, stats: Mapping[str, Mapping[str, Any]], start: int, end: int
 ) -> dict[str, Series]:
-    """GetMetricData for `stats` (by key) over [start, end): {key: {period start: value}}."""
-    keys = list(stats)
-    queries = [
-        {"Id": f"q{index}", "MetricStat": dict(stats[key]), "ReturnData": True} for index, key in enumerate(keys)
-    ]
-    series: dict[str, Series] = {}
-    for call in batched([[query] for query in queries]):
+    """GetMetricData for `stats` (by key) over [start, end): {key: {period start: value}}. Identical MetricStats
+    are asked for once and answered under each key."""
+    queries: dict[str, dict[str, Any]] = {}  # by the MetricStat's canonical JSON
+    query_of: dict[str, str] = {}  # key -> query id
+    for key, stat in stats.items():
+        canonical = json.dumps(stat, sort_keys=True)
+        if canonical not in queries:
+            queries[canonical] = {"Id": f"q{len(queries)}", "MetricStat": dict(stat), "ReturnData": True}
+        query_of[key] = queries[canonical]["Id"]
+    values: dict[str, Series] = {}
+    for call in batched([[query] for query in queries.values()]):
         data = read_metric_data(cloudwatch, flattened(call), start, end)
-        for query in flattened(call):
-            series[keys[int(query["Id"][1:])]] = data.results[query["Id"]].values
-    return series
+        values |= {query["Id"]: data.results[query["Id"]].values for query in flattened(call)}
+    return {key: values[query_id] for key, query_id in query_of.items()}

@@ -34,7 +34,6 @@ from ops.bytecode import Compiler, runtime_compiler
 from ops.errors import OpsError
 
 BUILD_DIR = PROJECT_ROOT / "build"
-REQUIREMENTS = PROJECT_ROOT / "functions" / "requirements.txt"
 
 # The Lambda runtime (python3.12 on arm64) decides which wheels fit, not the machine that packages.
 PIP_PLATFORM = ("--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.12")

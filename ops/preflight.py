@@ -205,10 +205,6 @@ def cost_allocation_tag(ce: Any, config: Config) -> Check:
 PERSON_TOPICS = {"high": ("HighTopicArn", "a page"), "low": ("NotifyTopicArn", "a low-tier notification")}
 
 
-def high_tier_subscribers(sns: Any, config: Config, outputs: Mapping[str, str] | None) -> Check:
-    return tier_subscribers(sns, config, outputs, "high")
-
-
 def tier_subscribers(sns: Any, config: Config, outputs: Mapping[str, str] | None, tier: str) -> Check:
     """The tier's people (the low tier's own, or the high tier's as its fallback): no placeholder address; with a
     deployed stack's `outputs`, at least one confirmed subscription on the tier's person-facing topic."""

@@ -288,7 +288,7 @@ class S3IdsResult:
             f"in the S3 analytics store ({self.objects} objects read): {self.found} of {self.unique}",
         ]
         if self.missing:
-            lines.append(f"MISSING from the S3 store: {len(self.missing)}")
+            lines.append(f"MISSING from the analytics store: {len(self.missing)}")
             lines += [f"  {event_id}" for event_id in self.missing]
         else:
             lines.append("missing: none")

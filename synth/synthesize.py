@@ -75,7 +75,8 @@ def retries_line(config: Config) -> str:
         f"the queue's in-flight cap {queue.in_flight_limit}), the store probed every {queue.probe_interval_seconds} s "
         "per consumer environment; "
         f"the retrier runs every {queue.retrier_interval_seconds} s, unparks once the store answers and dead-letters "
-        f"events {queue.retry_window_seconds} s after acceptance; redrive after {config.max_receive_count} receives "
+        f"events {queue.retry_window_seconds} s after acceptance; the redrive policy (after "
+        f"{config.max_receive_count} receives) "
         "catches only what crashes the consumer"
     )
 

@@ -9,42 +9,37 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from tasks.backtest import alarms
-from tasks.benchmarking import bench
+# Each module is named for the command (or the group of commands) it defines, and imported as a module so that
+# no task shadows it (`tasks.cost` is the module, `tasks.cost.cost` the task). invoke puts tasks/ itself on
+# sys.path, so a module may not take a top-level package's name: the `alarms` group lives in alarms_tasks.py.
+from tasks import alarms_tasks, bench, cost, deployment, events, load, local_stack, operate, template
 from tasks.cli import install as install_cli_errors
-from tasks.deployment import deploy, destroy, diff, package, preflight
-from tasks.load_tests import load
-from tasks.local_stack import chaos, dashboard, demo, down, logs, status, up
-from tasks.operate import reconcile, redrive, replay, send
-from tasks.pricing import cost
-from tasks.stored_events import events
-from tasks.template import synth, validate
 
 # Argument errors in our words (one line, the usage when something is missing); `| head` ends quietly.
 install_cli_errors()
 
 namespace = Collection(
-    synth,
-    validate,
-    up,
-    down,
-    status,
-    chaos,
-    demo,
-    dashboard,
-    logs,
-    bench,
-    package,
-    diff,
-    preflight,
-    deploy,
-    destroy,
-    send,
-    replay,
-    redrive,
-    reconcile,
-    cost,
-    load,
-    alarms,
-    events,
+    template.synth,
+    template.validate,
+    local_stack.up,
+    local_stack.down,
+    local_stack.status,
+    local_stack.chaos,
+    local_stack.demo,
+    local_stack.dashboard,
+    local_stack.logs,
+    bench.bench,
+    deployment.package,
+    deployment.diff,
+    deployment.preflight,
+    deployment.deploy,
+    deployment.destroy,
+    operate.send,
+    operate.replay,
+    operate.redrive,
+    operate.reconcile,
+    cost.cost,
+    load.load,
+    alarms_tasks.alarms,
+    events.events,
 )

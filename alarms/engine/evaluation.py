@@ -1,7 +1,7 @@
 """CloudWatch alarm evaluation as a pure function of metric series: one window of datapoints → a state.
 
 Used wherever an alarm must be judged without CloudWatch doing it: the local stack (local.services.alarm_evaluator
-reads moto's metrics and calls this) and the backtest (alarms.backtest replays recorded or fetched
+reads moto's metrics and calls this) and the backtest (alarms.backtest runs it over recorded or fetched
 history). Nothing here reads a clock, a client or a file.
 
 `MetricAlarm.from_definition` takes a PutMetricAlarm-style dict (see alarms.definitions); `evaluate_alarm`

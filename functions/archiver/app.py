@@ -51,7 +51,7 @@ def _event_id(body: Any) -> str | None:
 
 def _reason(record: dict[str, Any]) -> str | None:
     """Why the consumer or the retrier dead-lettered the message (its `dead_letter_reason` attribute); None when
-    redrive moved it (after maxReceiveCount failed receives)."""
+    the redrive policy moved it (after maxReceiveCount failed receives)."""
     attributes = record.get("messageAttributes")
     value = attributes.get(DEAD_LETTER_REASON_ATTRIBUTE) if isinstance(attributes, dict) else None
     reason = value.get("stringValue") if isinstance(value, dict) else None

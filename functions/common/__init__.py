@@ -1,1 +1,2 @@
-"""Helpers shared by the four functions: environment, envelope, archive format, SQS records, errors."""
+"""Helpers shared by the six functions (ingest, consumer, archiver, notifier, retrier, canary): environment,
+envelope, archive format, SQS records, errors."""

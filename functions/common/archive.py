@@ -3,7 +3,7 @@
 Each line: message_id, body (the original message body string), receive_count, sent_timestamp,
 first_receive_timestamp (epoch milliseconds as ints, null when unknown), archived_at (UTC ISO 8601),
 event_id (from the envelope, null when the body is not an envelope) and reason (why the consumer
-dead-lettered it at once, e.g. "not a Sluice envelope: body is not JSON"; null when redrive moved it
+dead-lettered it at once, e.g. "not a Sluice envelope: body is not JSON"; null when the redrive policy moved it
 after the retry window).
 """
 

@@ -1,5 +1,5 @@
 """What a message sent to the dead-letter queue on purpose carries: its reason, for the archive and the
-operator (the archiver reads it back; a message moved by redrive has none)."""
+operator (the archiver reads it back; a message moved by the redrive policy has none)."""
 
 from typing import Any
 

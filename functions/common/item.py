@@ -17,9 +17,11 @@ significant digits + 1). So the layout is compact, and lossless:
 stay readable.
 """
 
+import base64
 import re
 import uuid
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -138,22 +140,32 @@ def _number_bytes(text: str) -> int:
     return (len(digits) + 1) // 2 + 1
 
 
-def item_bytes(item: Item) -> int:
-    """The item's size as DynamoDB bills it (scalar attributes, which is all Sluice writes)."""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode("utf-8"))
-        if "S" in value:
-            size += len(value["S"].encode("utf-8"))
-        elif "B" in value:
-            size += len(_binary(value["B"]))
-        elif "N" in value:
-            size += _number_bytes(value["N"])
-        else:
-            raise ValueError(f"attribute {name}: only S, B and N are sized here")
-    return size
+def item_bytes(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """The item's size as DynamoDB bills it: every attribute's name plus its value (AWS: "DynamoDB item sizes
+    and formats"). The one sizer: the consumer's layout and the local stack's write-unit metric use it."""
+    return sum(len(name.encode("utf-8")) + _value_bytes(value) for name, value in item.items())
 
 
-def write_units(item: Item) -> int:
+def _value_bytes(value: Mapping[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode("utf-8"))
+    if kind == "N":
+        return _number_bytes(inner)
+    if kind == "B":
+        # raw bytes; a request body (what the local stack sees) carries them as base64 text
+        return len(base64.b64decode(inner)) if isinstance(inner, str) else len(_binary(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: element}) for element in inner)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(element) for element in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode("utf-8")) + _value_bytes(element) for name, element in inner.items())
+    raise ValueError(f"not a DynamoDB attribute type: {kind!r}")
+
+
+def write_units(item: Mapping[str, Mapping[str, Any]]) -> int:
     """Write request units of one PutItem (or one BatchWriteItem entry) of this item."""
     return max(1, -(-item_bytes(item) // WRITE_UNIT_BYTES))

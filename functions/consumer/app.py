@@ -22,7 +22,7 @@ queue; a retry parked there stalls the queue at any real rate):
   rejects as invalid) and events whose retry window — counted from acceptance, not from a first receive —
   is spent and that still could not be stored.
 A record that could be neither parked nor dead-lettered (S3 or SQS failing too) returns to the queue
-(batchItemFailures) and comes back after the queue's visibility timeout; redrive dead-letters it after
+(batchItemFailures) and comes back after the queue's visibility timeout; the redrive policy dead-letters it after
 maxReceiveCount receives.
 """
 
@@ -102,7 +102,7 @@ class Outcome:
     stored: list[Envelope] = field(default_factory=list)
     write_retries: int = 0
     objects_written: int = 0
-    sink_errors: int = 0  # events the S3 sink failed to write (they are parked)
+    sink_errors: int = 0  # events the analytics store failed to write (they are parked)
     store_failed: bool = False  # a store call failed (running out of time is not a failure: the breaker stays)
 
 

@@ -25,7 +25,7 @@ SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 settings = load_settings()
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-# EphemeralMetrics keeps its own metric set: locally the four functions share one process, and
+# EphemeralMetrics keeps its own metric set: locally the six functions share one process, and
 # Metrics' class-level set would mix their metrics.
 metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
 # API Gateway gives up after 29 s: keep SQS calls short so a broken queue becomes a quick 503.
@@ -85,7 +85,7 @@ def keyed_requests() -> "KeyedRequests":
     return KeyedRequests(settings.idempotency_table, client, settings.idempotency_seconds, _accept)
 
 
-def _replayed(body: str) -> dict[str, Any]:
+def _remembered_answer(body: str) -> dict[str, Any]:
     _count([])  # nothing new is queued by a retry
     return _response(202, json.loads(body))
 
@@ -97,7 +97,7 @@ def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         info = request_info(event, headers)
         if info.idempotency_key is None:
             return _accept(raws, info)
-        return keyed_requests().handle(raws, info, context, _replayed)
+        return keyed_requests().handle(raws, info, context, _remembered_answer)
     except RequestRejected as rejected:
         logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
         _count([], rejected=1, reason=rejected.code)

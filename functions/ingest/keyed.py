@@ -45,7 +45,7 @@ logger = Logger(child=True)  # named after POWERTOOLS_SERVICE_NAME
 Response = dict[str, Any]
 Accept = Callable[[list[str], RequestInfo], Response]
 """Queue the events and answer: 202 when every event is in the queue."""
-Replayed = Callable[[str], Response]
+RememberedAnswer = Callable[[str], Response]
 """The answer to a true retry, from the remembered 202 body."""
 
 # Fixed: the stored records are found by it (Powertools' default would follow the function's name).
@@ -95,7 +95,9 @@ class KeyedRequests:
             raise _NotAccepted(call.response)
         return call.response["body"]
 
-    def handle(self, raws: list[str], info: RequestInfo, context: LambdaContext, replayed: Replayed) -> Response:
+    def handle(
+        self, raws: list[str], info: RequestInfo, context: LambdaContext, remembered_answer: RememberedAnswer
+    ) -> Response:
         """Accept a keyed request at most once; RequestRejected (422, 409) when the key forbids it."""
         call = _Call(raws, info)
         # The events are what the key promises; Powertools hashes them (sha256) as the request's fingerprint.
@@ -120,4 +122,4 @@ class KeyedRequests:
         except IdempotencyPersistenceLayerError:
             logger.warning("idempotency table unavailable: keyed request accepted without the reuse check")
             return call.response if call.response is not None else self._accept(raws, info)
-        return call.response if call.response is not None else replayed(remembered)
+        return call.response if call.response is not None else remembered_answer(remembered)

@@ -8,46 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.client import BaseClient
 
-from local.services.metrics import KIB, MetricSink
+from functions.common.item import write_units
+from local.services.metrics import MetricSink
 
 log = logging.getLogger(__name__)
 
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """Approximate DynamoDB item size in bytes from its typed JSON (names + values)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: Mapping[str, Any]) -> int:
-    ((kind, inner),) = value.items()
-    if kind == "S":
-        return len(inner.encode())
-    if kind == "N":
-        return len(inner.lstrip("-").replace(".", "")) // 2 + 1
-    if kind == "B":
-        return len(inner) * 3 // 4  # base64 in the request
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind in ("SS", "NS", "BS"):
-        return sum(_value_size({kind[0]: element}) for element in inner)
-    if kind == "L":
-        return 3 + sum(1 + _value_size(element) for element in inner)
-    return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in inner.items())  # "M"
-
-
-def write_units(item: Mapping[str, Any]) -> int:
-    """Write capacity units of one item: one per started KiB."""
-    return max(1, math.ceil(item_size(item) / KIB))
 
 
 def _requested_writes(operation: str, body: Mapping[str, Any]) -> dict[str, int]:

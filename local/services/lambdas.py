@@ -117,12 +117,6 @@ class FunctionStats:
     max_in_flight: int = 0
 
 
-def resolve_handler(path: str) -> Handler:
-    """Import "package.module.function" and return the function (as Lambda's Handler setting does)."""
-    module_name, attribute = _split_handler_path(path)
-    return _handler_of(importlib.import_module(module_name), path, attribute)
-
-
 def load_environment(path: str) -> tuple[ModuleType, Handler]:
     """A fresh copy of the handler's module, as a new Lambda execution environment would import it.
 

@@ -33,7 +33,6 @@ Dimensions = tuple[tuple[str, str], ...]
 # Bounds memory if nothing drains the sink (no publisher running): the oldest datapoints go first.
 MAX_BUFFERED_DATAPOINTS = 500_000
 PUT_METRIC_DATA_MAX_DATUMS = 1000
-KIB = 1024
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ so the local stack polls the queues itself with Lambda's documented semantics:
   if it did: the poller never resets it, as Lambda does not;
 - a throttled invocation is retried with backoff while the batch is still invisible;
 - a paused mapping (`paused()` true: the `consumer-paused` fault) receives nothing, like a disabled mapping;
-- redrive to the DLQ after maxReceiveCount is moto's: its ReceiveMessage moves a message whose
+- dead-lettering after maxReceiveCount (the redrive policy) is moto's: its ReceiveMessage moves a message whose
   receive count reached maxReceiveCount (tests/local/test_pollers.py proves it).
 """
 

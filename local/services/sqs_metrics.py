@@ -38,7 +38,7 @@ class _OldestTracker:
         self.receive_count[message_id] = receive_count
         if handle:
             self.handles[handle] = message_id
-        # Bounded: handles of redelivered or redriven messages are never deleted by anyone.
+        # Bounded: handles of redelivered or dead-lettered messages are never deleted by anyone.
         while len(self.sent_ms) > MAX_TRACKED_MESSAGES_PER_QUEUE:
             self.discard(next(iter(self.sent_ms)))
         while len(self.handles) > MAX_TRACKED_MESSAGES_PER_QUEUE:
@@ -61,8 +61,8 @@ class _OldestTracker:
 class SqsObserver:
     """Counts what SQS would count, from `after-call` hooks on the clients that talk to the queues.
 
-    Attach the ingest handler's client (sends) and the pollers' client (receives, deletes). Moves by
-    redrive are invisible to clients, so — as on AWS — they never count as sent to the DLQ.
+    Attach the ingest handler's client (sends) and the pollers' client (receives, deletes). Moves by the
+    redrive policy are invisible to clients, so — as on AWS — they never count as sent to the DLQ.
     It also tracks the sent time of messages not yet deleted, for ApproximateAgeOfOldestMessage
     (moto has no such attribute): see `oldest_sent_ms`.
     """
@@ -82,7 +82,7 @@ class SqsObserver:
         """SentTimestamp of the oldest message seen and not deleted, skipping those received ≥ 3 times.
 
         An approximation: messages nobody has received yet count from when we saw them sent; a message
-        moved to the DLQ by redrive leaves the source when the DLQ's poller receives it.
+        moved to the DLQ by the redrive policy leaves the source when the DLQ's poller receives it.
         """
         with self._lock:
             tracker = self._trackers.get(queue_name)
@@ -139,7 +139,7 @@ class SqsObserver:
     def _track_receive(self, queue: str, tracker: _OldestTracker, message: dict[str, Any], now_ms: int) -> None:
         attributes = message.get("Attributes", {})
         message_id = message["MessageId"]
-        # A message id is unique across queues: seen here means it left any other queue (redrive).
+        # A message id is unique across queues: seen here means it left any other queue (the redrive policy).
         for name, other in self._trackers.items():
             if name != queue:
                 other.discard(message_id)

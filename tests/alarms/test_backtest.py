@@ -1,4 +1,4 @@
-"""The backtest's replay and summary: the shared evaluation run period by period over a history."""
+"""The backtest and its summary: the shared evaluation run period by period over a history."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alarms.backtest import HIGH, LOW, History, Marker, replay, stat_key, suggest, summarize, with_thresholds
+from alarms.backtest import HIGH, LOW, History, Marker, backtest, stat_key, suggest, summarize, with_thresholds
 from alarms.definitions import Definitions
 
 PERIOD = 60
@@ -61,12 +61,12 @@ def history(errors: dict[int, float], slow: dict[int, float], periods: int = 40,
 
 
 def summary(result_history: History, definitions: Definitions = DEFINITIONS) -> dict[str, dict]:
-    outcome = replay(definitions, result_history)
+    outcome = backtest(definitions, result_history)
     return {row.alarm: row.to_dict() for row in summarize(definitions, result_history, outcome, office_hours)}
 
 
 def test_a_quiet_history_pages_nobody():
-    # GIVEN a history where nothing breaches WHEN it is replayed THEN no alarm has an episode
+    # GIVEN a history where nothing breaches WHEN it is backtested THEN no alarm has an episode
     rows = summary(history({}, {}))
     assert {name: (row["episodes"], row["pages"], row["low_notifications"]) for name, row in rows.items()} == {
         "errors-high": (0, 0, 0),
@@ -79,7 +79,7 @@ def test_an_outage_pages_once_through_the_composite_and_times_the_first_page():
     # GIVEN errors in periods 10-14 after a fault marked at the start of period 9
     fault = MONDAY_6AM + 9 * PERIOD
     outage = history({i: 3.0 for i in range(10, 15)}, {}, markers=[Marker(fault, "db-down")])
-    # WHEN it is replayed
+    # WHEN it is backtested
     rows = summary(outage)
     # THEN the child has one episode but no page of its own; the composite pages once
     assert rows["errors-high"]["episodes"] == 1 and rows["errors-high"]["pages"] == 0
@@ -129,7 +129,7 @@ def test_an_alarm_whose_series_the_history_lacks_has_no_data_not_zero_episodes()
     # GIVEN a history recorded before the Slow metric existed (its series is absent, not merely quiet)
     full = history({}, {})
     older = History(full.start, full.end, {stat_key(stat("Errors")): full.series[stat_key(stat("Errors"))]})
-    # WHEN it is replayed
+    # WHEN it is backtested
     rows = summary(older)
     # THEN the alarm on Slow is marked as not judged, while the ones whose series are there are judged
     assert rows["slow-low"]["has_data"] is False

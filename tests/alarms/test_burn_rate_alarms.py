@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from alarms.backtest import History, replay
+from alarms.backtest import History, backtest
 from alarms.definitions import Definitions
 from alarms.history import metric_stats
 from alarms.table import composite_definitions
@@ -123,14 +123,14 @@ def traffic(periods: int, requests: int, errors_at: dict[int, int]) -> History:
 def fired(history: History) -> set[str]:
     return {
         t.alarm.removeprefix(LOCAL.resource_name(""))
-        for t in replay(burn_definitions(), history).transitions
+        for t in backtest(burn_definitions(), history).transitions
         if t.new == "ALARM" and "-long-" not in t.alarm and "-short-" not in t.alarm
     }
 
 
 def test_a_short_burst_of_a_few_percent_pages_and_stops_when_it_stops():
     # GIVEN 100 requests a period WHEN 3 % of them fail for two periods, then none
-    outcome = replay(burn_definitions(), traffic(150, 100, {100: 3, 101: 3}))
+    outcome = backtest(burn_definitions(), traffic(150, 100, {100: 3, 101: 3}))
     # THEN the fast burn pages at once (the steady pair too: 3 % is 30× the budget's pace)
     pages = {t.alarm: t.time for t in outcome.transitions if t.new == "ALARM" and t.alarm.endswith("-burn-high")}
     assert pages[LOCAL.resource_name("error-budget-fast-burn-high")] == START + 101 * PERIOD

@@ -71,8 +71,8 @@ def test_queue_timing_invariants(env):
     consumer_timeout = template["Resources"]["ConsumerFunction"]["Properties"]["Timeout"]
     # THEN the visibility timeout covers six consumer timeouts
     assert ingest["VisibilityTimeout"] >= 6 * consumer_timeout
-    # AND redrive happens after AWS's least advised 5 receives, and the longest an event may wait (the window, a
-    # retrier run, redrive's receives) ends well before retention
+    # AND the redrive policy dead-letters after AWS's least advised 5 receives, and the longest an event may wait
+    # (the window, a retrier run, the redrive policy's receives) ends well before retention
     max_receives = ingest["RedrivePolicy"]["maxReceiveCount"]
     assert max_receives == config.max_receive_count == 5
     assert config.retry_budget_seconds <= ingest["MessageRetentionPeriod"] / 2
@@ -209,7 +209,7 @@ def test_table_ttl_is_on_the_consumers_attribute_and_client_items_carry_it_when_
     assert prod["ConsumerFunction"]["Properties"]["Environment"]["Variables"]["TABLE_TTL_DAYS"] == "0"
 
 
-def test_the_s3_sink_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
+def test_the_analytics_store_brings_its_bucket_glue_table_and_athena_workgroup_only_when_configured():
     # GIVEN local (sinks dynamodb and s3) and prod (dynamodb only)
     local, prod = synthesized("local"), synthesized("prod")
     # THEN local has the analytics bucket, a Glue table projecting dt/hour over the consumer's prefix, a workgroup

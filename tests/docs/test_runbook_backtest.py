@@ -62,7 +62,7 @@ def first_alarm_at(result: Backtest, alarm: str) -> float:
 def test_steady_pages_and_notifies_nobody() -> None:
     # GIVEN the runbook's claim about the steady recording
     stated(r"steady pages nobody and notifies nobody")
-    # WHEN the alarm table is replayed over it
+    # WHEN the alarm table is run over it
     result = backtest("steady")
     # THEN no alarm paged or notified
     assert pages(result) == 0 and low_tier_rows(result) == set()
@@ -74,7 +74,7 @@ def test_db_outage_pages_as_the_runbook_says() -> None:
         r"db-outage pages (\w+) — `(?P<incident>[\w-]+)` (?P<seconds>\d+) s after the fault began, through its first "
         r"child `(?P<child>[\w-]+)`"
     )
-    # WHEN the alarm table is replayed over the db-outage recording
+    # WHEN the alarm table is run over the db-outage recording
     result = backtest("db-outage")
     incident = row(result, f"{INCIDENT}-high")
     # THEN it paged that many times, all through the incident, that long after the fault
@@ -131,7 +131,7 @@ def test_the_set_example_has_the_effect_the_runbook_gives() -> None:
         r"`--set (?P<setting>[\w.=-]+)` still pages (?P<count>\w+) at (?P<seconds>\d+) s and only closes the incident "
         r"with the canary, after (?P<open>\d+) s"
     )
-    # WHEN the db-outage recording is replayed with that threshold
+    # WHEN the db-outage recording is backtested with that threshold
     result = backtest("db-outage", claim["setting"])
     incident = row(result, f"{INCIDENT}-high")
     # THEN the page count and time are as stated, and the incident closes when the canary's child does

@@ -56,7 +56,7 @@ CATALOG = build_catalog(CONFIG)
 PERIOD = CONFIG.monitoring.period_seconds
 # A period is evaluated once the metrics publisher has sent it (local/stack/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
-RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and redrive's receives
+RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and the redrive policy's receives
 
 DRAINED_QUEUES = ("ingest", "dead_letter")
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing

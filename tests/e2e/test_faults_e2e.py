@@ -4,7 +4,7 @@
 Each test waits until the stack is quiet (no fault, queues drained, its alarms back to OK), runs a background
 client posting batches while the fault lasts, then checks the table, the archive and the alarm transitions since
 its start. The outages are short (15-25 s) where the retry window is not the point, except the database outage
-longer than redrive's budget (5 receives) but inside the retry window; the outage longer than the window
+longer than the redrive policy's budget (5 receives) but inside the retry window; the outage longer than the window
 (DLQ → archive → replay) and a backlog beyond the in-flight cap are test_long_outage_e2e.py's, the poison
 messages test_pipeline_e2e.py's.
 
@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 OUTAGE_SECONDS = 15
 CONFIG = load_config("local")
-# What redrive alone would allow: 5 receives, one visibility timeout apart.
+# What the redrive policy alone would allow: 5 receives, one visibility timeout apart.
 REDRIVE_BUDGET = 5 * CONFIG.visibility_timeout_seconds
 QUIET_TIMEOUT_SECONDS = 120
 ALARM_TIMEOUT_SECONDS = 60
@@ -265,7 +265,7 @@ def test_db_outage_longer_than_redrive_allows_but_inside_the_window_dead_letters
     retrying = alarm("retries-low")
     before = quiet(local_stack, {retrying})
     since = time.time()
-    # WHEN the table is unreachable for longer than redrive alone would allow (5 receives × one visibility
+    # WHEN the table is unreachable for longer than the redrive policy alone would allow (5 receives × one visibility
     # timeout) but shorter than the window
     outage = (REDRIVE_BUDGET + CONFIG.queue.retry_window_seconds) / 2
     assert REDRIVE_BUDGET < outage < CONFIG.queue.retry_window_seconds

@@ -83,7 +83,7 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=marker)
     sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
-    # WHEN the consumer has received them (redrive would take the whole retry window: twice this bound)
+    # WHEN the consumer has received them (the redrive policy would take the whole retry window: twice this bound)
     began = time.monotonic()
     local_stack.wait_until(
         lambda status: drained(status) and status["archive_objects"] > archived_before,
@@ -91,7 +91,7 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
         "the poison to be archived",
     )
     # THEN the good events are stored, and both poison messages are in the archive with the consumer's reason
-    # (a message redrive moves has none), received once from the dead-letter queue
+    # (a message the redrive policy moves has none), received once from the dead-letter queue
     assert local_stack.stored_ids(good) == set(good)
     reasons = {line["body"]: line["reason"] for line in archived_lines(local_stack)}
     assert reasons[marker] == "not a Sluice envelope: body is not JSON"

@@ -134,7 +134,7 @@ class FakeStackView:
         self, table: set[str], alarms: dict[str, str] | None = None, s3_lines: Counter[str] | None = None
     ) -> None:
         self.table = table
-        self.s3_lines = s3_lines  # lines per event id in the S3 analytics store; None: no S3 sink
+        self.s3_lines = s3_lines  # lines per event id in the S3 analytics store; None: no analytics store
         self.alarms = alarms or {}
         self.transition_list: list[Transition] = []
         self.injected: list[tuple[str, float]] = []

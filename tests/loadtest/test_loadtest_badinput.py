@@ -11,12 +11,17 @@ from core.config import load_config
 from core.paths import PROJECT_ROOT
 from functions.ingest.config import IngestSettings
 from functions.ingest.request import RequestRejected, lower_headers, parse_events
-from loadtest.badinput import CASES, FORBIDDEN_MESSAGE, ApiLimits, BadCase, case_named
+from loadtest.badinput import CASES, FORBIDDEN_MESSAGE, ApiLimits, BadCase
 from loadtest.verdicts import judge_bad
 
 OPENAPI = PROJECT_ROOT / "cloudformation" / "openapi.json"
 API = load_config("local").api
 LIMITS = ApiLimits(API.max_event_bytes, API.max_body_bytes, API.max_batch_events)
+
+
+def case_named(name: str) -> BadCase:
+    (case,) = (case for case in CASES if case.name == name)
+    return case
 
 
 def responses() -> dict[str, dict]:

@@ -19,7 +19,7 @@ from loadtest.expectations import Observed, check_expectations
 from loadtest.idlog import MERGED_NAME, AcceptedRequest, IdLog, merge_id_logs, read_id_log
 from loadtest.locust_stats import Row
 from loadtest.profiles import Slo
-from loadtest.reconcile import Reconciliation, dynamodb_lookup, reconcile, s3_store_counts
+from loadtest.reconcile import Reconciliation, analytics_counts_since, dynamodb_lookup, reconcile
 from loadtest.scenarios import Expectations
 from ops.reconcile import StoreCounts
 
@@ -154,7 +154,7 @@ def test_a_right_s3_copy_holds_each_accepted_id_in_exactly_one_row() -> None:
 
 
 def test_a_wrong_s3_copy_fails_on_a_missing_and_a_duplicated_event() -> None:
-    # GIVEN a complete table but an S3 store that lacks b and holds c in two rows (two hours)
+    # GIVEN a complete table but an analytics store that lacks b and holds c in two rows (two hours)
     store = StoreCounts(Counter({"a": 1, "c": 2}), Counter({"a": 1, "c": 2}), objects=2)
     result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), store)
     # WHEN its checks are made
@@ -169,7 +169,7 @@ def test_a_wrong_s3_copy_fails_on_a_missing_and_a_duplicated_event() -> None:
     }
 
 
-def test_without_an_s3_sink_only_the_table_is_checked() -> None:
+def test_without_the_analytics_store_only_the_table_is_checked() -> None:
     result = reconcile(ACCEPTED, lookup_in({"a", "b", "c"}, []), None)
     assert result.s3 is None
     assert set(loss_checks(result)) == {"zero loss", "no duplicate ids"}
@@ -189,7 +189,7 @@ def test_the_run_reads_the_s3_copy_of_its_hours_only() -> None:
         for key, (body, _) in analytics_objects("events", batch).items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
     # WHEN the run's hours are read
-    store = s3_store_counts(s3, bucket, run_start.timestamp(), until=run_start.timestamp() + 1800)
+    store = analytics_counts_since(s3, bucket, run_start.timestamp(), until=run_start.timestamp() + 1800)
     # THEN the batch delivered again rewrote its object (one line each), the regrouped event has two lines but
     # one row of the view (its copies are identical, in one hour), and the day before is not read
     assert (store.lines, store.rows, store.objects) == (

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from invoke import Context, Exit
 
-import tasks
+import tasks.deployment
 from ops.endpoint_guard import ensure_aws_endpoints, this_machine
 from ops.errors import OpsError
 
@@ -32,7 +32,7 @@ def local_shell(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("task", "options"),
-    [(tasks.preflight, {"env": "dev"}), (tasks.deploy, {"env": "dev", "yes": True})],
+    [(tasks.deployment.preflight, {"env": "dev"}), (tasks.deployment.deploy, {"env": "dev", "yes": True})],
 )
 def test_preflight_and_deploy_refuse_the_local_stacks_endpoint_in_one_line(local_shell, task, options) -> None:
     # GIVEN a shell with the local stack's export line WHEN preflight or deploy runs

@@ -1,4 +1,4 @@
-"""`invoke alarms.backtest`: the environment's generated alarm table replayed over a recorded run, candidate
+"""`invoke alarms.backtest`: the environment's generated alarm table run over a recorded run, candidate
 thresholds with --set, the table, the PNG and --json; errors are one line."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def rows_by_name(result) -> dict[str, dict]:
 
 
 def test_steady_history_pages_nobody_and_an_outage_pages_once_with_its_delay():
-    # GIVEN steady traffic WHEN the local table is replayed over it THEN nobody is paged
+    # GIVEN steady traffic WHEN the local table is run over it THEN nobody is paged
     steady = run_backtest(CONFIG, local_history(None))
     assert sum(row.pages for row in steady.rows) == 0
     # GIVEN the same with server errors from the fault on
@@ -90,7 +90,7 @@ def test_a_row_whose_series_the_recording_lacks_says_no_data():
     # GIVEN a recording made before the canary's metrics existed (their series are absent)
     full = local_history(None)
     older = History(full.start, full.end, {key: series for key, series in full.series.items() if '"Canary' not in key})
-    # WHEN it is replayed and printed
+    # WHEN it is backtested and printed
     table = format_table(run_backtest(CONFIG, older))
     # THEN the canary's rows say "no data", never "0" episodes the data cannot show
     canary = next(line for line in table.splitlines() if line.startswith("canary-failing-high"))
@@ -162,7 +162,7 @@ def test_a_recording_file_gets_its_timeline_under_reports_never_beside_it(tmp_pa
     # GIVEN a recording file (the repository's own, in tests/data/recordings)
     recording_file = RECORDINGS / "steady.json"
     before = sorted(RECORDINGS.iterdir())
-    # WHEN the task replays it from a working folder
+    # WHEN the task backtests it from a working folder
     shown = run_invoke("alarms.backtest", "--run", str(recording_file), cwd=tmp_path)
     # THEN the timeline goes to reports/backtest-<name>.png there, and nothing is written into the repository
     assert shown.returncode == 0, shown.stderr
@@ -243,7 +243,7 @@ def test_each_recording_holds_every_series_the_alarm_table_reads(file: str) -> N
     wanted = metric_stats(table_definitions(load_config(env)))
     # WHEN the series the table reads are looked up in the recording
     missing = sorted(series_label(stat) for key, stat in wanted.items() if key not in history.series)
-    # THEN none is missing: a recording made before an alarm's metric existed replays that alarm over no data,
+    # THEN none is missing: a recording made before an alarm's metric existed runs that alarm over no data,
     # so re-record it (`invoke load --scenario steady|db-outage`, docs/runbook.md)
     assert missing == [], f"{file} lacks {len(missing)} of the {len(wanted)} series the alarms read: {missing}"
 
@@ -255,12 +255,12 @@ def series_label(stat: dict) -> str:
     return f"{metric['Namespace']}/{metric['MetricName']}({dimensions}) {stat['Stat']}"
 
 
-def test_recorded_local_runs_replay_as_they_ran() -> None:
+def test_recorded_local_runs_backtest_as_they_ran() -> None:
     # GIVEN the recordings of a steady run (no alarm fired) and of a db-outage run (90 s of DynamoDB down: events
     # parked and brought back, nothing dead-lettered)
     steady_env, steady = recorded_history(RECORDINGS / "steady.json")
     outage_env, outage = recorded_history(RECORDINGS / "db-outage.json")
-    # WHEN the local table is replayed over them
+    # WHEN the local table is run over them
     quiet = run_backtest(load_config(steady_env), steady)
     loud = rows_by_name(run_backtest(load_config(outage_env), outage))
     # THEN the steady run pages nobody and notifies nobody

@@ -90,13 +90,13 @@ def test_each_sink_configuration_prices_only_its_sinks(tmp_path: Path) -> None:
 
     # WHEN each configuration is priced
     dynamodb, both, s3_only = lines(("dynamodb",)), lines(("dynamodb", "s3")), lines(("s3",))
-    # THEN the S3 sink is one PUT per consumer batch and (event + 250 B) × 0.8 stored per event: with the table
+    # THEN the analytics store is one PUT per consumer batch and (event + 250 B) × 0.8 stored per event: with the table
     # batches of mappings.consumer (3.6 M / 100), alone the analytics store's bigger ones (3.6 M / 1000)
-    puts = "analytics sink PUTs (one object per batch of 100)"
+    puts = "analytics store PUTs (one object per batch of 100)"
     assert both[puts] == pytest.approx(36.0)
-    assert s3_only["analytics sink PUTs (one object per batch of 1000)"] == pytest.approx(3.6)
+    assert s3_only["analytics store PUTs (one object per batch of 1000)"] == pytest.approx(3.6)
     stored = 3_600_000 * 1250 * 0.8 / 1024**3
-    assert s3_only["analytics sink storage of one month of events (grows monthly)"] == pytest.approx(stored)
+    assert s3_only["analytics store: one month of events stored (grows monthly)"] == pytest.approx(stored)
     # AND DynamoDB appears only where it is a sink; both is the sum of the two
     assert not any(item.startswith("BatchWriteItem") for item in s3_only)
     assert puts not in dynamodb
@@ -157,7 +157,7 @@ def test_custom_metrics_are_the_series_the_functions_publish(prices: Prices) -> 
     pipeline, canary = custom_metric_series(config, ("dynamodb",))
     # THEN the catalog (and its list of the notifier's) knows every published metric, and the estimate bills each
     # series: 18 names (the retrier's three with them), EventsRejected
-    # once per reason, the S3 sink's two only with the S3 sink, the canary's five on the canary's lines
+    # once per reason, the analytics store's two only when sinks holds s3, the canary's five on the canary's lines
     assert ours | set(NOTIFIER_METRICS) == published
     assert (pipeline, canary) == (18 + len(REJECTION_REASONS), 5)
     assert custom_metric_series(config, ("dynamodb", "s3")) == (pipeline + 2, 5)

@@ -259,7 +259,8 @@ def test_the_real_template_made_moto_compatible_deploys_updates_and_is_destroyed
 ) -> None:
     # GIVEN the dev template with only local's moto-compat rewrite (resource order, KMS tag spelling, MOCK
     # integration fields — AWS reads it identically), uploaded like the real one
-    moto_compat = pytest.importorskip("local.deploying.moto_compat")
+    from local.deploying import moto_compat
+
     config = load_config("dev")
     cfn, s3 = fresh_moto.client("cloudformation"), fresh_moto.client("s3")
     real = environment_stack(config, fresh_moto, Console(), installer=FakeInstaller(), build_dir=tmp_path)

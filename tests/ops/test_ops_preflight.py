@@ -15,7 +15,6 @@ from invoke import Context, Exit
 
 import ops.deploy
 import ops.stack
-import tasks
 import tasks.deployment
 from core.config import Config, load_config
 from core.paths import PROJECT_ROOT
@@ -326,7 +325,7 @@ def test_invoke_preflight_prints_every_check_and_fails_on_the_placeholder(
     monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     # WHEN `invoke preflight --env prod` runs
     with pytest.raises(Exit) as raised:
-        tasks.preflight(Context(), env="prod")
+        tasks.deployment.preflight(Context(), env="prod")
     # THEN each check printed one line, and the placeholder fails it in one line
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "preflight of sluice-prod:"
@@ -346,7 +345,7 @@ def test_deploy_runs_preflight_before_any_change_set(
     monkeypatch.setattr(tasks.deployment, "session_of", lambda config, profile, region: session)
     # WHEN `invoke deploy --env prod --yes` runs
     with pytest.raises(Exit) as raised:
-        tasks.deploy(Context(), env="prod", yes=True)
+        tasks.deployment.deploy(Context(), env="prod", yes=True)
     # THEN it stops at preflight: no change set was asked for (the Stubber refuses any unplanned call)
     assert "preflight" in str(raised.value.message)
     session.cfn_stub.assert_no_pending_responses()
@@ -368,7 +367,7 @@ def test_deploy_names_the_subscriptions_still_pending_once_the_stack_is_up(
     deployed = ops.deploy.DeployOutcome("deployed", "UPDATE_COMPLETE", OUTPUTS)
     monkeypatch.setattr(ops.deploy, "deploy_stack", lambda *args, **kwargs: deployed)
     # WHEN `invoke deploy --env prod --yes` runs
-    tasks.deploy(Context(), env="prod", yes=True)
+    tasks.deployment.deploy(Context(), env="prod", yes=True)
     # THEN after the preflight lines it says that nobody is paged yet, and who must confirm
     out = capsys.readouterr().out
     assert "ok    lambda concurrency" in out

@@ -132,7 +132,7 @@ def test_the_canarys_events_are_left_out_of_the_window_report(aws: boto3.Session
     assert "canary excluded" in "\n".join(result.summary())
 
 
-def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3.Session) -> None:
+def test_reconciling_the_analytics_store_finds_missing_and_duplicated_events(aws: boto3.Session) -> None:
     # GIVEN a store holding e1 twice (two batches) and e2 once, and a client log of e1, e2, e3
     s3 = aws.client("s3")
     bucket = unique("analytics")
@@ -141,7 +141,7 @@ def test_reconciling_the_s3_store_finds_missing_and_duplicated_events(aws: boto3
     for batch in ([e1, e2], [e1]):
         for key, (body, _) in analytics_objects("events", batch).items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-    # WHEN the log is reconciled against the S3 store
+    # WHEN the log is reconciled against the analytics store
     result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3"])
     # THEN e3 is missing, and e1 is a copy in the objects (half the events found) but one row of the view
     # `events` that queries read (issue 32: it was reported, and counted, as a duplicate)
@@ -163,7 +163,7 @@ def test_a_copy_in_another_hour_is_a_duplicate_through_the_view_and_measured(aws
     for batch in (first, [resent]):
         for key, (body, _) in analytics_objects("events", batch).items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-    # WHEN the log is reconciled against the S3 store
+    # WHEN the log is reconciled against the analytics store
     result = reconcile_ids_s3(s3, bucket, ["e1", "e2", "e3", "e4"])
     # THEN e1 is two rows of the view: reported DUPLICATED, with its share of the events found
     assert (result.found, result.copies, result.duplicated) == (4, {"e1": 2}, {"e1": 2})

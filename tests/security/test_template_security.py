@@ -136,7 +136,7 @@ def test_key_policy_star_means_this_key_and_the_key_rotates(template):
 
 def test_tls_is_required_for_every_action_on_the_bucket_and_its_objects(template):
     bucket_policies = of_type(template, "AWS::S3::BucketPolicy")
-    # every bucket (the archive; the analytics store when the S3 sink is on) has a policy
+    # every bucket (the archive; the analytics store when `sinks` holds "s3") has a policy
     assert sorted(props["Bucket"]["Ref"] for props in bucket_policies.values()) == sorted(
         of_type(template, "AWS::S3::Bucket")
     )

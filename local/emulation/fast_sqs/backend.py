@@ -2,7 +2,7 @@
 
 Only the operations whose cost grew with the queue's depth are overridden — receive, delete, change
 visibility, purge, the Approximate* counts and long polling's wake-up test — and each keeps moto's
-observable behaviour step by step (the order messages come out in, receive counts, redrive to the DLQ
+observable behaviour step by step (the order messages come out in, receive counts, dead-lettering by the redrive policy
 when a message reaches maxReceiveCount, old receipt handles that still delete, the retention check).
 One bound is added: a queue remembers only its most recently deleted receipt handles
 (local/emulation/fast_sqs/deleted.py),

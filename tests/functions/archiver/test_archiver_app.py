@@ -104,7 +104,7 @@ def test_the_reason_the_consumer_gave_is_kept(frozen: ModuleType) -> None:
     # WHEN it is archived
     frozen.handler(event, FakeContext())
 
-    # THEN its line carries the reason; the one redrive moved has none
+    # THEN its line carries the reason; the one the redrive policy moved has none
     [body] = objects().values()
     assert [line["reason"] for line in read_archive_lines(body)] == [None, "not a Sluice envelope: body is not JSON"]
 

@@ -99,6 +99,21 @@ def test_item_size_follows_the_documented_rules() -> None:
     assert write_units({"event_id": {"S": "x" * (1025 - 8)}}) == 2
 
 
+def test_item_size_counts_documents_sets_and_request_binary_as_documented() -> None:
+    # GIVEN the other types, as the local stack sees them in a request body (binary as base64 text)
+    item = {
+        "b": {"B": "AAEC"},  # 3 raw bytes
+        "f": {"BOOL": True},
+        "u": {"NULL": True},
+        "s": {"SS": ["ab", "c"]},
+        "l": {"L": [{"S": "ab"}, {"N": "7"}]},
+        "m": {"M": {"k": {"S": "v"}}},
+    }
+    # THEN binary counts its raw bytes, null and Boolean 1, a set the sum of its elements, and a list or map
+    # 3 bytes plus 1 per element (and a map's element its name too)
+    assert item_bytes(item) == (1 + 3) + (1 + 1) + (1 + 1) + (1 + 3) + (1 + 3 + 1 + 2 + 1 + 2) + (1 + 3 + 1 + 1 + 1)
+
+
 @pytest.mark.parametrize("ttl_days", [None, 30])
 def test_the_ttl_attribute_is_epoch_seconds_after_the_event_was_received(ttl_days: int | None) -> None:
     # GIVEN an event received at 2026-11-25T19:20:03.123Z

@@ -25,7 +25,7 @@ class Consumer:
         return {item["event_id"]["S"]: item for item in scan(TABLE)}
 
     def analytics_objects(self) -> dict[str, bytes]:
-        """The S3 sink's objects by key."""
+        """The analytics store's objects by key."""
         s3 = plain_client("s3")
         listing = s3.list_objects_v2(Bucket=ANALYTICS_BUCKET).get("Contents", [])
         return {item["Key"]: s3.get_object(Bucket=ANALYTICS_BUCKET, Key=item["Key"])["Body"].read() for item in listing}

@@ -1,4 +1,4 @@
-"""The consumer's S3 analytics sink: one object per batch and hour, idempotent, never ahead of the table."""
+"""The consumer's S3 analytics store: one object per batch and hour, idempotent, never ahead of the table."""
 
 import json
 import time
@@ -87,7 +87,7 @@ def test_an_s3_failure_sends_the_records_back(both_sinks: Any, capsys: pytest.Ca
     assert '"AnalyticsSinkErrors":[3.0]' in capsys.readouterr().out
 
 
-def test_with_the_s3_sink_alone_the_table_is_not_written(both_sinks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_the_analytics_store_alone_no_table_is_written(both_sinks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINKS", "s3")
     app = load_module("functions.consumer.app")
     assert app.handler(sqs_event([envelope_body("evt-only-s3")]), FakeContext()) == {"batchItemFailures": []}

@@ -89,8 +89,8 @@ def test_poison_returns_to_the_queue_when_the_move_to_the_dlq_fails(consumer: An
     # WHEN a batch with one non-envelope is consumed
     response = consumer.app.handler(fresh([envelope_body("evt-a"), "not an envelope"]), context)
 
-    # THEN the poison returns to the queue as it is (tried again after the queue's visibility timeout, redrive
-    # after maxReceiveCount), nothing is parked in flight, and its neighbour is stored
+    # THEN the poison returns to the queue as it is (tried again after the queue's visibility timeout, dead-lettered
+    # by the redrive policy after maxReceiveCount), nothing is parked in flight, and its neighbour is stored
     assert failed_ids(response) == ["msg-0001"]
     assert visibility == []
     assert set(consumer.items()) == {"evt-a"}

@@ -24,7 +24,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_each_sink_needs_its_store_and_only_its_store(environment: pytest.MonkeyPatch) -> None:
-    # GIVEN only the S3 sink and its bucket WHEN the settings are read THEN no table is needed
+    # GIVEN only the analytics store and its bucket WHEN the settings are read THEN no table is needed
     environment.setenv("SINKS", "s3")
     environment.setenv("ANALYTICS_BUCKET", "analytics")
     settings = load_settings()

@@ -13,7 +13,6 @@ from local.services.lambdas import (
     FunctionTimeoutError,
     TooManyRequestsException,
     current_request_id,
-    resolve_handler,
 )
 from local.services.metrics import MetricSink
 from tests.local.helpers import named, stub_function
@@ -41,15 +40,6 @@ def test_handler_gets_a_lambda_context() -> None:
     # AND fault injection can tell which invocation runs in the thread
     assert seen["request_id_in_thread"] == seen["aws_request_id"]
     assert current_request_id() is None
-
-
-def test_resolve_handler_imports_a_dotted_path() -> None:
-    # GIVEN a handler path WHEN resolved THEN it is the callable
-    import json
-
-    assert resolve_handler("json.dumps") is json.dumps
-    with pytest.raises(ValueError, match="no callable"):
-        resolve_handler("json.nothing_here")
 
 
 def test_busy_reserved_concurrency_throttles() -> None:

@@ -140,7 +140,7 @@ def test_without_report_batch_item_failures_the_list_is_ignored(sqs: BaseClient,
 
 
 def test_moto_redrives_to_the_dlq_after_max_receive_count(sqs: BaseClient, make_queue: QueueFactory) -> None:
-    # GIVEN a queue (visibility 1 s) redriving to a DLQ after 2 receives, and a handler that always fails
+    # GIVEN a queue (visibility 1 s) whose redrive policy dead-letters after 2 receives, and a handler that always fails
     dlq_url, dlq_arn = make_queue()
     url, arn = make_queue(visibility_timeout=1, dlq_arn=dlq_arn, max_receive_count=2)
     (message_id,) = send(sqs, url, "poison")

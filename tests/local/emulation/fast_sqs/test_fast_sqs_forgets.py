@@ -4,8 +4,8 @@ moto keeps every message object it ever made (its register of model instances, f
 deleted message's receipt handles (~270 bytes a message), and the index kept a left message in its heaps until
 its old visibility deadline came round (up to 12 hours of ChangeMessageVisibility).
 Each test sends, receives and gets rid of ROUNDS × MESSAGES messages one way (DeleteMessage,
-DeleteMessageBatch, redrive to the dead-letter queue and delete there, purge) and requires what the queues
-hold after the last round to be what they held after the first, and every message object to be gone.
+DeleteMessageBatch, the redrive policy's move to the dead-letter queue and delete there, purge) and requires what the
+queues hold after the last round to be what they held after the first, and every message object to be gone.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ LEAVING: dict[str, Callable[[IndexedSQSBackend], None]] = {
     "DeleteMessage": delete_each,
     "DeleteMessageBatch": delete_in_batches,
     "backoff then DeleteMessage": back_off_then_delete,
-    "redrive, then DeleteMessage on the DLQ": redrive_then_delete_from_the_dead_letter_queue,
+    "the redrive policy's move, then DeleteMessage on the DLQ": redrive_then_delete_from_the_dead_letter_queue,
     "PurgeQueue with messages in flight": purge_in_flight,
 }
 

@@ -166,9 +166,9 @@ def test_parking_failed_messages_in_flight_stalls_the_queue_at_the_cap(sqs: Base
     it sets the message's visibility to a backoff delay (ChangeMessageVisibilityBatch) and reports it in
     batchItemFailures. During a database outage every received message is parked so; once the parked ones
     reach the queue's in-flight limit, the event source mapping's long polls return nothing, and the events
-    behind them wait visible, never received (their receive count never grows, redrive never moves them) until
-    retention deletes them."""
-    # GIVEN an ingest queue with a DLQ redrive, holding more events than the in-flight limit
+    behind them wait visible, never received (their receive count never grows, the redrive policy never moves them)
+    until retention deletes them."""
+    # GIVEN an ingest queue with a redrive policy to a DLQ, holding more events than the in-flight limit
     dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})

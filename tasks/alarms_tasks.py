@@ -1,4 +1,4 @@
-"""`invoke alarms.backtest` and `invoke alarms.verify`: the alarm table replayed over recorded or deployed metrics,
+"""`invoke alarms.backtest` and `invoke alarms.verify`: the alarm table run over recorded or deployed metrics,
 and the deployed alarms' metric math checked against CloudWatch's."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from tasks.common import AWS_HELP, aws_config, config_of, ops_errors, session_of
     name="backtest",
     iterable=["set"],
     help={
-        "run": "a run folder of `invoke load` (reports/<run>): replay its recorded metrics",
-        "env": "a deployed environment: replay its last --days of CloudWatch metrics",
+        "run": "a run folder of `invoke load` (reports/<run>): run the alarms over its recorded metrics",
+        "env": "a deployed environment: run the alarms over its last --days of CloudWatch metrics",
         "days": "with --env: days of history (60-second data is kept 15 days; default: 1)",
         "set": "ROW.TIER=VALUE: try a threshold without deploying (repeatable), e.g. api-5xx-rate.high=2",
         "json": "print the result as JSON instead of the table",
@@ -34,7 +34,7 @@ def alarms_backtest(
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
-    """Replay the alarm table over recorded or deployed metrics: episodes, pages, notifications per alarm."""
+    """Run the alarm table over recorded or deployed metrics: episodes, pages, notifications per alarm."""
     import json as json_module
     from pathlib import Path
 
