@@ -326,3 +326,7 @@ def _task_definition(
         ExecutionRoleArn=GetAtt(execution_role, "Arn"),
         ContainerDefinitions=[ecs.ContainerDefinition(**container)],
     )
+
+
+if __name__ == "__main__":  # `python -m loadtest.fargate.stack > loadgen.json`: the template to deploy
+    print(render_template(), end="")
