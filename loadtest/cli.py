@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from loadtest.errors import LoadTestError
+from loadtest.fargate.outputs import DEFAULT_STACK_NAME
 from loadtest.run import RunOptions, RunResult, open_target, run_scenario
 from loadtest.scenarios import SCENARIOS, get_scenario
 from local.state import DEFAULT_PATHS
@@ -44,6 +45,9 @@ def run_load(
     reports: str = "reports",
     profile: str | None = None,
     region: str | None = None,
+    fargate_workers: int | str | None = 0,
+    yes: bool = False,
+    fargate_stack: str = DEFAULT_STACK_NAME,
 ) -> RunResult:
     """Run one scenario; raises LoadTestError for anything the person can fix."""
     chosen = get_scenario(scenario)
@@ -52,20 +56,31 @@ def run_load(
             f"scenario {chosen.name!r} injects the fault {chosen.fault.name!r}: fault scenarios run only "
             f"against the local stack (--target local), never against {target!r}"
         )
-    try:
-        worker_count = int(workers or 0)
-    except (TypeError, ValueError):
-        raise LoadTestError(f"--workers: expected a whole number, got {workers!r}") from None
+    worker_count = _whole_number(workers, "workers")
+    fargate_count = _whole_number(fargate_workers, "fargate-workers")
+    if fargate_count and worker_count:
+        raise LoadTestError("--workers (local processes) and --fargate-workers (tasks on Fargate): choose one")
     options = RunOptions(
         users=_positive_or_none(users, "users", int),
         rate=_positive_or_none(rate, "rate", float),
         duration=_positive_or_none(duration, "duration", float),
-        workers=worker_count,
+        workers=fargate_count or worker_count,
         web=web,
         reports_dir=Path(reports),
     )
     stack_target, view = open_target(target, Path(outputs) if outputs else DEFAULT_PATHS.outputs, profile, region)
+    if fargate_count:
+        from loadtest.fargate.runner import run_on_fargate  # boto3 clients and troposphere: only when asked
+
+        return run_on_fargate(chosen, stack_target, view, options, fargate_stack, yes)
     return run_scenario(chosen, stack_target, view, options)
+
+
+def _whole_number(value: int | str | None, name: str) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise LoadTestError(f"--{name}: expected a whole number, got {value!r}") from None
 
 
 def describe(result: RunResult) -> str:

@@ -58,15 +58,19 @@ def free_port() -> int:
 LOCUST = str(Path(sys.executable).parent / "locust")
 
 
-def locust_files(shape: str) -> str:
-    return f"{LOADTEST_DIR / 'locustfile.py'},{LOADTEST_DIR / 'shapes' / f'{shape}.py'}"
+def locust_files(shape: str, loadtest_dir: Path = LOADTEST_DIR) -> str:
+    return f"{loadtest_dir / 'locustfile.py'},{loadtest_dir / 'shapes' / f'{shape}.py'}"
 
 
 def _common(plan: LocustPlan, log_name: str) -> list[str]:
+    return [LOCUST, *locust_arguments(plan, log_name)]
+
+
+def locust_arguments(plan: LocustPlan, log_name: str, loadtest_dir: Path = LOADTEST_DIR) -> list[str]:
+    """Every argument both modes share, after the executable; the Fargate tasks run them from their bundle."""
     return [
-        LOCUST,
         "-f",
-        locust_files(plan.scenario.shape),
+        locust_files(plan.scenario.shape, loadtest_dir),
         *plan.scenario.mix,  # only the scenario's user classes run
         "--host",
         plan.host,
@@ -89,7 +93,8 @@ def _common(plan: LocustPlan, log_name: str) -> list[str]:
     ]
 
 
-def _reporting(plan: LocustPlan) -> list[str]:
+def reporting_arguments(plan: LocustPlan) -> list[str]:
+    """What the process that decides the run (single or master) reports, and how it stops."""
     run_mode = (
         ["--web-host", LOCALHOST, "--web-port", str(plan.web_port), "--autostart", "--autoquit", "5"]
         if plan.web
@@ -107,13 +112,13 @@ def _reporting(plan: LocustPlan) -> list[str]:
 
 
 def single_command(plan: LocustPlan) -> list[str]:
-    return [*_common(plan, "locust.log"), *_reporting(plan)]
+    return [*_common(plan, "locust.log"), *reporting_arguments(plan)]
 
 
 def master_command(plan: LocustPlan, port: int) -> list[str]:
     return [
         *_common(plan, "locust-master.log"),
-        *_reporting(plan),
+        *reporting_arguments(plan),
         "--master",
         "--master-bind-host",
         LOCALHOST,

@@ -18,7 +18,7 @@ from loadtest.errors import LoadTestError
 from loadtest.expectations import Observed, check_expectations, fired_alarms
 from loadtest.idlog import merge_id_logs
 from loadtest.knee import find_knee
-from loadtest.locust_process import LocustPlan, free_port, require_locust_output, run_locust
+from loadtest.locust_process import LocustOutcome, LocustPlan, free_port, require_locust_output, run_locust
 from loadtest.locust_stats import read_failures, read_history, read_rows, read_totals
 from loadtest.markers import LOAD_STARTED, LOAD_STOPPED, read_marker
 from loadtest.profiles import load_profile
@@ -126,8 +126,17 @@ class _FaultInjector:
         self.notes.append(f"fault {self.fault.name} injected at {elapsed:.0f} s for {self.fault.seconds:g} s")
 
 
+# Runs Locust for a plan and hands back its outcome: local processes, or tasks on Fargate (loadtest/fargate/).
+Launcher = Callable[[LocustPlan, str, Callable[[float], None]], LocustOutcome]
+
+
 def run_scenario(
-    scenario: Scenario, target: Target, view: StackView, options: RunOptions, progress: ProgressLine | None = None
+    scenario: Scenario,
+    target: Target,
+    view: StackView,
+    options: RunOptions,
+    progress: ProgressLine | None = None,
+    launcher: Launcher | None = None,
 ) -> RunResult:
     check_options(scenario, target, options)
     progress = progress or ProgressLine()
@@ -164,11 +173,12 @@ def run_scenario(
         print(f"Locust web UI: {web_url} (the run starts by itself)")
         _safely(notes, "console link", lambda: view.announce_web(web_url, plan.deadline_seconds), None)
     try:
-        outcome = run_locust(plan, target.api_key(), on_tick=tick)
+        outcome = (launcher or run_locust)(plan, target.api_key(), tick)
         started = read_marker(folder, LOAD_STARTED) or launched
         ended = read_marker(folder, LOAD_STOPPED) or time.time()
         progress.done(f"load {scenario.name}: finished after {outcome.seconds:.0f} s")
-        if outcome.exit_code is None:
+        notes.extend(getattr(launcher, "notes", ()))  # what a launcher saw: its time limit, a task it could not stop
+        if outcome.exit_code is None and launcher is None:
             notes.append(f"Locust did not stop by itself within {plan.deadline_seconds:.0f} s and was stopped")
         require_locust_output(folder, outcome)
         _, requests = merge_id_logs(folder)

@@ -21,6 +21,9 @@ from tasks.common import task
         "reports": "where the run's folder is written (default: reports)",
         "profile": "AWS profile, for a deployed target",
         "region": "AWS region, for a deployed target (default: the environment's)",
+        "fargate_workers": "Locust workers as ECS Fargate tasks (a master task too); against local, a local rehearsal",
+        "yes": "start a Fargate run without asking (it prints its estimated cost first)",
+        "fargate_stack": "the load generator's CloudFormation stack (default: sluice-loadgen)",
     }
 )
 def load(
@@ -36,6 +39,9 @@ def load(
     reports: str = "reports",
     profile: str | None = None,
     region: str | None = None,
+    fargate_workers: str | None = None,
+    yes: bool = False,
+    fargate_stack: str = "sluice-loadgen",
 ) -> None:
     """Run a load scenario, reconcile every accepted id, check SLOs and alarms; exit 1 if any check fails."""
     from loadtest.cli import describe, run_load, scenario_table
@@ -45,9 +51,27 @@ def load(
         print(scenario_table())
         return
     try:
-        result = run_load(scenario, target, users, rate, duration, workers, web, outputs, reports, profile, region)
+        result = run_load(
+            scenario,
+            target,
+            users,
+            rate,
+            duration,
+            workers,
+            web,
+            outputs,
+            reports,
+            profile,
+            region,
+            fargate_workers,
+            yes,
+            fargate_stack,
+        )
     except LoadTestError as error:
         raise Exit(f"error: {error}", code=2) from None
+    except KeyboardInterrupt:
+        message = "interrupted: every task the run started was stopped; what they uploaded is in the run's folder"
+        raise Exit(message, code=130) from None
     print(describe(result))
     if not result.passed:
         raise Exit(code=1)
