@@ -11,6 +11,7 @@ from invoke import Collection
 
 from tasks.backtest import alarms
 from tasks.benchmarking import bench
+from tasks.capacity import capacity
 from tasks.cli import install as install_cli_errors
 from tasks.deployment import deploy, destroy, diff, package, preflight
 from tasks.load_tests import load
@@ -44,6 +45,7 @@ namespace = Collection(
     redrive,
     reconcile,
     cost,
+    capacity,
     load,
     alarms,
     events,
