@@ -36,11 +36,11 @@ def capacity(
     event_bytes: int = 1024,
     events_per_request: float = 1.0,
     api_keys: int = 1,
-    ingest_ms: float | None = None,
-    consumer_batch_ms: float | None = None,
-    local_cores: float | None = None,
-    runtime_cpu_ms: float | None = None,
-    moto_cpu_ms: float | None = None,
+    ingest_ms: str | None = None,
+    consumer_batch_ms: str | None = None,
+    local_cores: str | None = None,
+    runtime_cpu_ms: str | None = None,
+    moto_cpu_ms: str | None = None,
     defaults: bool = False,
     json: bool = False,
     profile: str | None = None,
@@ -56,10 +56,14 @@ def capacity(
         timing = durations(
             config,
             traffic,
-            _number(ingest_ms),
-            _number(consumer_batch_ms),
+            _number("ingest-ms", ingest_ms, "milliseconds"),
+            _number("consumer-batch-ms", consumer_batch_ms, "milliseconds"),
         )
-        host = local_host(_number(local_cores), _number(runtime_cpu_ms), _number(moto_cpu_ms))
+        host = local_host(
+            _number("local-cores", local_cores, "cores"),
+            _number("runtime-cpu-ms", runtime_cpu_ms, "milliseconds"),
+            _number("moto-cpu-ms", moto_cpu_ms, "milliseconds"),
+        )
     quotas: Quotas = Quotas()
     notes: tuple[str, ...] = ()
     if not config.is_local and not defaults:
@@ -88,5 +92,8 @@ def _account_quotas(config: Config, profile: str | None, region: str | None) -> 
     return reading.quotas, reading.notes
 
 
-def _number(value: float | None) -> float | None:
-    return None if value is None else float(value)
+def _number(option: str, value: str | float | None, what: str) -> float | None:
+    """An optional number flag (invoke passes it as text): None when absent, one line when it is not a number."""
+    from ops.cost_report import positive_number
+
+    return None if value is None else positive_number(option, value, what)
