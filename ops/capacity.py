@@ -231,7 +231,8 @@ def local_machine(host: LocalHost, traffic: Traffic) -> StageCapacity:
     per_request = host.runtime_cpu_ms + host.moto_cpu_ms
     free = host.cores - host.runtime_idle_cores - host.moto_idle_cores
     why = (
-        f"{host.cores:g} cores − {host.runtime_idle_cores + host.moto_idle_cores:.2f} idle work, ÷ {per_request:g} "
+        f"{host.cores:g} core{'s' * (host.cores != 1)} − {host.runtime_idle_cores + host.moto_idle_cores:.2f} idle "
+        f"work, ÷ {per_request:g} "
         f"CPU ms per request (runtime {host.runtime_cpu_ms:g} + moto {host.moto_cpu_ms:g}); the load generator's "
         "CPU not counted"
     )
