@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from cloudformation.api import CANARY_RATE_LIMIT
 from cloudformation.config import SQS_IN_FLIGHT_QUOTA, Config
 from ops.cost import DYNAMODB_BATCH_WRITE_MAX, SQS_SEND_BATCH, Assumptions, item_write_units
 from ops.errors import OpsError
@@ -135,8 +136,10 @@ def api_stage_throttle(rate: float, burst: int, traffic: Traffic) -> StageCapaci
 
 
 def api_usage_plan(rate: float, burst: int, keys: int, traffic: Traffic) -> StageCapacity:
-    """The usage plan throttles each API key on it: `keys` clients together get `keys` × its rate."""
+    """The clients' usage plan throttles each API key on it: `keys` clients together get `keys` × its rate. The
+    canary's plan (its own key, CANARY_RATE_LIMIT) carries no client traffic."""
     why = f"usage plan: {rate:,.0f} requests/s per API key (burst {burst:,}) × {keys} key{'s' * (keys != 1)}"
+    why += f"; the canary's plan: {CANARY_RATE_LIMIT:g}/s for its own key"
     return _throttle("API Gateway usage plan", rate * keys, traffic, why, "sluice.toml api.rate_limit")
 
 
@@ -311,7 +314,7 @@ def local_host(cores: float | None, runtime_cpu_ms: float | None, moto_cpu_ms: f
     recorded = RECORDED_LOCAL_CPU
     chosen = dataclasses.replace(
         recorded,
-        cores=float(os.cpu_count() or 1) if cores is None else cores,
+        cores=float(len(os.sched_getaffinity(0))) if cores is None else cores,  # the cores this process may use
         runtime_cpu_ms=recorded.runtime_cpu_ms if runtime_cpu_ms is None else runtime_cpu_ms,
         moto_cpu_ms=recorded.moto_cpu_ms if moto_cpu_ms is None else moto_cpu_ms,
     )

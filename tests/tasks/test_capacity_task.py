@@ -16,9 +16,11 @@ NO_AWS = {
 
 
 def test_local_reads_the_local_configuration_and_names_the_bottleneck(tmp_path: Path) -> None:
-    # GIVEN the local configuration and the local load profile's mix
+    # GIVEN the local configuration, the local load profile's mix and two cores for the stack (with more, the runtime
+    # process's one core binds first)
     # WHEN invoke capacity --env local
-    result = run_invoke(tmp_path, "capacity", "--env", "local", "--events-per-request", "1.48", "--event-bytes", "910")
+    arguments = ("--events-per-request", "1.48", "--event-bytes", "910", "--local-cores", "2")
+    result = run_invoke(tmp_path, "capacity", "--env", "local", *arguments)
     # THEN the local stages, the bottleneck and the cost, and no account quota
     assert result.returncode == 0, result.stderr
     out = result.stdout
