@@ -31,7 +31,7 @@ DOCS = [
     PROJECT / "loadtest/README.md",
 ]
 # Commands that need neither a stack nor AWS and finish in seconds: run them as the docs show them.
-RUNS_LOCALLY = {"synth", "cost", "load -s list", "load --scenario list", "--list"}
+RUNS_LOCALLY = {"synth", "cost", "capacity --env local", "load -s list", "load --scenario list", "--list"}
 
 _INLINE = re.compile(r"`((?:[\w./$()]*/)?invoke [^`]+)`")
 # the command ends before a pipe (`invoke logs | grep …`), a trailing `&` or a comment
