@@ -13,6 +13,7 @@ from tasks.backtest import alarms
 from tasks.benchmarking import bench
 from tasks.cli import install as install_cli_errors
 from tasks.deployment import deploy, destroy, diff, package, preflight
+from tasks.keys import keys
 from tasks.load_tests import load
 from tasks.local_stack import chaos, dashboard, demo, down, logs, status, up
 from tasks.operate import reconcile, redrive, replay, send
@@ -47,4 +48,5 @@ namespace = Collection(
     load,
     alarms,
     events,
+    keys,
 )
