@@ -16,6 +16,7 @@ from local.deploy import LocalStack
 from local.notifications import DigestLog
 from local.schedule import RateSchedule
 from local.state import StatePaths
+from local.usage_plans import UsagePlans
 
 
 @dataclass
@@ -58,6 +59,9 @@ class RunningStack(Protocol):
 
     @property
     def canary(self) -> RateSchedule | None: ...  # None when the environment runs no canary
+
+    @property
+    def usage_plans(self) -> UsagePlans | None: ...  # the local gateway's keys and usage; None until it starts
 
     @property
     def digests(self) -> DigestLog | None: ...
