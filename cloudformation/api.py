@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from troposphere import AWSObject, GetAtt, Join, Ref, Sub, apigateway, awslambda, kms, logs, wafv2
+from troposphere import AWSObject, GetAtt, Join, NoValue, Ref, Sub, apigateway, awslambda, kms, logs, wafv2
 
 from core.config import Config
 
@@ -169,7 +169,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_k
     )
     usage_plan = apigateway.UsagePlan(
         "UsagePlan",
-        UsagePlanName=config.resource_name("default-plan"),
+        UsagePlanName=usage_plan_name(config, "default"),
         ApiStages=[apigateway.ApiStage(ApiId=Ref(rest_api), Stage=Ref(stage))],
         Throttle=apigateway.ThrottleSettings(RateLimit=float(config.api.rate_limit), BurstLimit=config.api.burst_limit),
     )
@@ -177,6 +177,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_k
         "UsagePlanKey", KeyId=Ref(api_key), KeyType="API_KEY", UsagePlanId=Ref(usage_plan)
     )
     canary_plan, canary_plan_key = _canary_usage_plan(config, rest_api, stage, canary_key)
+    producer_plans = _producer_usage_plans(config, rest_api, stage)
     permission = awslambda.Permission(
         "IngestInvokeFromApi",
         FunctionName=Ref(ingest),
@@ -215,6 +216,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_k
         api_key,
         usage_plan,
         usage_plan_key,
+        *producer_plans,
         canary_key,
         canary_plan,
         canary_plan_key,
@@ -238,6 +240,36 @@ def _canary_usage_plan(
         "CanaryUsagePlanKey", KeyId=Ref(canary_key), KeyType="API_KEY", UsagePlanId=Ref(plan)
     )
     return plan, plan_key
+
+
+def usage_plan_name(config: Config, producer_class: str) -> str:
+    """The usage plan of a producer class, by name: how `invoke keys.*` finds it (the default class's plan is the
+    template's `UsagePlan`, named so since before classes existed)."""
+    return config.resource_name(f"{producer_class}-plan")
+
+
+def _producer_usage_plans(
+    config: Config, rest_api: apigateway.RestApi, stage: apigateway.Stage
+) -> list[apigateway.UsagePlan]:
+    """One usage plan per configured producer class (producers.<class>); keys join them at run time (keys.create)."""
+    plans = []
+    for name, producer in config.producers.items():
+        quota = (
+            apigateway.QuotaSettings(Limit=producer.quota_limit, Period=producer.quota_period)
+            if producer.quota_limit
+            else NoValue
+        )
+        plans.append(
+            apigateway.UsagePlan(
+                f"Producer{''.join(part.title() for part in name.split('-'))}UsagePlan",
+                UsagePlanName=usage_plan_name(config, name),
+                Description=f"Producer class {name}",
+                ApiStages=[apigateway.ApiStage(ApiId=Ref(rest_api), Stage=Ref(stage))],
+                Throttle=apigateway.ThrottleSettings(RateLimit=producer.rate_limit, BurstLimit=producer.burst_limit),
+                Quota=quota,
+            )
+        )
+    return plans
 
 
 def _fingerprint(resources: list[AWSObject]) -> str:

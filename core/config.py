@@ -7,6 +7,7 @@ dataclasses below, so a typo or a wrong type is reported as one line naming the 
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -59,6 +60,24 @@ class ApiConfig:
     waf_web_acl_arn: str = ""
     idempotency_key_hours: int = 24
     retry_after_seconds: int = 5  # the Retry-After of a 503 when the queue cannot take events
+
+
+# A producer class names a usage plan (`<project>-<env>-<class>-plan`): lowercase, digits and dashes.
+PRODUCER_CLASS_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+# The class every key created before classes existed belongs to: the template's `UsagePlan`, throttled by
+# api.rate_limit and api.burst_limit (its name is taken, so `[env.producers.default]` is refused).
+DEFAULT_PRODUCER_CLASS = "default"
+RESERVED_PRODUCER_CLASSES = (DEFAULT_PRODUCER_CLASS, "canary")
+
+
+@dataclass(frozen=True)
+class ProducerClassConfig:
+    """One producer class: a usage plan every key of the class is in (API Gateway's throttle and quota)."""
+
+    rate_limit: float  # requests per second per key (the plan's ThrottleSettings.rateLimit)
+    burst_limit: int
+    quota_limit: int = 0  # requests per key per quota_period; 0: no quota
+    quota_period: Literal["DAY", "MONTH"] = "DAY"  # a UTC calendar day or month (QuotaSettings.period)
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,14 @@ class Config:
     local: LocalConfig = field(default_factory=lambda: LocalConfig(aws_port=4566, api_port=3000, console_port=3001))
     sinks: tuple[str, ...] = ("dynamodb",)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    producers: Mapping[str, ProducerClassConfig] = field(default_factory=dict)
+
+    @property
+    def producer_classes(self) -> dict[str, ProducerClassConfig]:
+        """Every class a key can be in: `default` (api.rate_limit and api.burst_limit, no quota) and
+        producers.<class>."""
+        default = ProducerClassConfig(rate_limit=float(self.api.rate_limit), burst_limit=self.api.burst_limit)
+        return {DEFAULT_PRODUCER_CLASS: default, **self.producers}
 
     def mapping(self, name: str) -> MappingConfig:
         """The event source mapping `name` deploys with: mappings.<name>, except that an S3-only environment's
@@ -522,6 +549,7 @@ def _check_invariants(config: Config, where: str) -> None:
         f"expected 1 to {API_GATEWAY_TIMEOUT_MS} ms (API Gateway ends a request at 29 s)",
     )
     _check_canary(config, require)
+    _check_producers(config, require)
     require(monitoring.min_requests_per_period >= 1, "monitoring.min_requests_per_period", "expected an integer ≥ 1")
     _check_objective(config, require)
     url = monitoring.runbook_url
@@ -558,6 +586,29 @@ def _check_in_flight_limit(config: Config, require: Callable[[bool, str, str], N
         f"expected at least {needed} (the consumer's maximum_concurrency {mapping.maximum_concurrency} × batch "
         f"size {mapping.batch_size} + {IN_FLIGHT_HEADROOM}): below it the consumer alone could stall the queue",
     )
+
+
+def _check_producers(config: Config, require: Callable[[bool, str, str], None]) -> None:
+    for name, producer in config.producers.items():
+        key = f"producers.{name}"
+        require(
+            name not in RESERVED_PRODUCER_CLASSES,
+            key,
+            f"{name!r} is taken (the default class is api.rate_limit and api.burst_limit); name the class otherwise",
+        )
+        require(
+            PRODUCER_CLASS_PATTERN.fullmatch(name) is not None,
+            key,
+            "expected a class name of lowercase letters, digits and dashes (at most 32), starting with a letter",
+        )
+        require(producer.rate_limit > 0, f"{key}.rate_limit", "expected a positive number of requests per second")
+        require(producer.burst_limit >= 1, f"{key}.burst_limit", "expected an integer ≥ 1")
+        require(
+            producer.rate_limit <= config.api.stage_rate_limit,
+            f"{key}.rate_limit",
+            f"expected at most api.stage_rate_limit ({config.api.stage_rate_limit}): the stage throttles first",
+        )
+        require(producer.quota_limit >= 0, f"{key}.quota_limit", "expected 0 (no quota) or a positive integer")
 
 
 def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> None:

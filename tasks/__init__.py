@@ -12,7 +12,7 @@ from invoke import Collection
 # Each module is named for the command (or the group of commands) it defines, and imported as a module so that
 # no task shadows it (`tasks.cost` is the module, `tasks.cost.cost` the task). invoke puts tasks/ itself on
 # sys.path, so a module may not take a top-level package's name: the `alarms` group lives in alarms_tasks.py.
-from tasks import alarms_tasks, bench, capacity, cost, deployment, events, load, local_stack, operate, template
+from tasks import alarms_tasks, bench, capacity, cost, deployment, events, keys, load, local_stack, operate, template
 from tasks.cli import install as install_cli_errors
 
 # Argument errors in our words (one line, the usage when something is missing); `| head` ends quietly.
@@ -43,4 +43,5 @@ namespace = Collection(
     load.load,
     alarms_tasks.alarms,
     events.events,
+    keys.keys,
 )

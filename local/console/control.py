@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(400, {"error": "bad_request", "message": "expected ?start=EPOCH&end=EPOCH"})
                 return
             self._reply(200, self.runtime.metric_history(start, end))
+        elif url.path == "/usage":
+            self._usage(parse_qs(url.query))
         elif not serve_get(self, self.console, url.path, url.query):
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 
@@ -116,6 +118,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.runtime.request_stop()
         elif not serve_post(self, self.console, path, body):
             self._reply(404, {"error": "not_found", "message": f"no {path}"})
+
+    def _usage(self, query: dict[str, list[str]]) -> None:
+        """GetUsage's answer from the local gateway's counts (moto has no GetUsage): `invoke keys.list` reads it."""
+        plans = self.runtime.usage_plans
+        try:
+            plan_id, key_id = query["usagePlanId"][0], query["keyId"][0]
+            start, end = date.fromisoformat(query["startDate"][0]), date.fromisoformat(query["endDate"][0])
+        except (KeyError, ValueError):
+            message = "expected ?usagePlanId=ID&keyId=ID&startDate=YYYY-MM-DD&endDate=YYYY-MM-DD"
+            self._reply(400, {"error": "bad_request", "message": message})
+            return
+        if plans is None:
+            self._reply(503, {"error": "unavailable", "message": "the local gateway is not running yet"})
+            return
+        self._reply(200, plans.usage(plan_id, key_id, start, end))
 
     def _chaos(self, body: dict[str, Any]) -> None:
         fault, seconds = body.get("fault"), body.get("seconds")

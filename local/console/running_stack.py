@@ -14,6 +14,7 @@ from local.deploying.deploy import LocalStack
 from local.services.alarm_evaluator import AlarmEvaluator
 from local.services.chaos import Chaos
 from local.services.clock import LocalClock
+from local.services.gateway.usage_plans import UsagePlans
 from local.services.notifications import DigestLog
 from local.services.schedule import RateSchedule
 from local.state import StatePaths
@@ -59,6 +60,9 @@ class RunningStack(Protocol):
 
     @property
     def canary(self) -> RateSchedule | None: ...  # None when the environment runs no canary
+
+    @property
+    def usage_plans(self) -> UsagePlans | None: ...  # the local gateway's keys and usage; None until it starts
 
     @property
     def digests(self) -> DigestLog | None: ...

@@ -175,6 +175,7 @@ def _stage(local: LocalStack, client: Callable[[str], BaseClient], resource_id: 
 
 def _usage_plan(local: LocalStack, client: Callable[[str], BaseClient], resource_id: str, props: dict) -> str:
     resolved = local.values.resolve(props)
+    quota = resolved.get("Quota")
     plan = client("apigateway").create_usage_plan(
         name=resolved["UsagePlanName"],
         apiStages=[{"apiId": stage["ApiId"], "stage": stage["Stage"]} for stage in resolved["ApiStages"]],
@@ -182,6 +183,7 @@ def _usage_plan(local: LocalStack, client: Callable[[str], BaseClient], resource
             "rateLimit": float(resolved["Throttle"]["RateLimit"]),
             "burstLimit": int(resolved["Throttle"]["BurstLimit"]),
         },
+        **({"quota": {"limit": int(quota["Limit"]), "period": quota["Period"]}} if quota else {}),
     )
     return plan["id"]
 

@@ -1,6 +1,7 @@
 """The local stack's clock for business hours: real time, or real time shifted to a moment an operator or
 a test set through the control API (`POST /clock`), so the held-notification digest can be seen end to end
-at any hour. Only the notifier and its schedule read it; everything else keeps real time."""
+at any hour, and a usage plan's quota period reset. Only the notifier, its schedule and the usage plans' quota periods
+(local/services/gateway/usage_plans.py) read it; everything else keeps real time."""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ from local.services.cloudwatch_reader import fetch_series
 from local.services.dynamodb_metrics import DynamoDbObserver
 from local.services.emf import EmfCapture
 from local.services.gateway.server import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
+from local.services.gateway.usage_plans import UsagePlans
 from local.services.gateway.validation import body_validator
 from local.services.lambdas import FunctionSettings, LocalFunction
 from local.services.mapping_state import MappingState, find_mapping_uuid
@@ -95,6 +96,7 @@ class LocalRuntime:
     console: TextIO = field(default_factory=lambda: sys.stdout)
     stack: LocalStack | None = None
     transitions: list[AlarmTransition] = field(default_factory=list)
+    usage_plans: UsagePlans | None = None  # the gateway's keys and plans (GET /usage of the control API reads it)
     _moto: MotoServer | AdoptedMoto | None = None
     _lock: IO[str] | None = None
     _functions: dict[str, LocalFunction] = field(default_factory=dict)
@@ -135,7 +137,7 @@ class LocalRuntime:
         client = clients(self._moto.endpoint_url, self.config.region)
         self._start_handlers(client)
         self._start_metrics(client)
-        self._start_gateway()
+        self._start_gateway(client)
         self._start_pollers(client)
         self._start_alarm_evaluation(client)
         control = ControlServer(self, port=self.ports.control).start()
@@ -256,7 +258,7 @@ class LocalRuntime:
         self._stoppables.append(publisher)
         self._poller_sqs = sqs
 
-    def _start_gateway(self) -> None:
+    def _start_gateway(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
         api = self.config.api
         settings = GatewaySettings(
@@ -273,9 +275,21 @@ class LocalRuntime:
             self.stack.api_keys,
             validator=body_validator(events_request_schema()),
             sink=self.sink,
+            plans=self._usage_plans(client),
         )
         server = LocalGateway(gateway, port=self.ports.api).start()
         self._stoppables.append(server)
+
+    def _usage_plans(self, client: Callable[[str], BaseClient]) -> UsagePlans:
+        """Each key's plan as `invoke keys.*` changes it while the stack runs
+        (local/services/gateway/usage_plans.py)."""
+        assert self.stack is not None
+        plans = UsagePlans(
+            client("apigateway"), self.stack.outputs["ApiId"], self.config.api.stage_name, self.clock.now
+        )
+        self.usage_plans = plans.start()
+        self._stoppables.append(plans)
+        return plans
 
     def _start_pollers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None

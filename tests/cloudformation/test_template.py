@@ -274,6 +274,20 @@ def test_waf_association_only_when_configured(tmp_path):
     assert "ApiWebAclAssociation" not in synthesized("prod")["Resources"]
 
 
+def test_each_producer_class_is_a_usage_plan_and_the_default_plan_and_key_keep_their_ids():
+    # GIVEN prod's configuration (classes default and partner) WHEN the template is synthesized
+    plans = resources_of(synthesized("prod"), "AWS::ApiGateway::UsagePlan")
+    by_name = {body["Properties"]["UsagePlanName"]: (name, body["Properties"]) for name, body in plans.items()}
+    # THEN the default class is still `UsagePlan` (an upgrade keeps `ApiKey` in it) and the canary keeps its own
+    assert by_name["sluice-prod-default-plan"][0] == "UsagePlan"
+    assert by_name["sluice-prod-canary-plan"][0] == "CanaryUsagePlan"
+    # AND the partner class is a plan with the configured throttle and daily quota
+    name, partner = by_name["sluice-prod-partner-plan"]
+    assert name == "ProducerPartnerUsagePlan"
+    assert partner["Throttle"] == {"RateLimit": 50.0, "BurstLimit": 100}
+    assert partner["Quota"] == {"Limit": 1000000, "Period": "DAY"}
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     consumer_timeout=st.integers(1, 900),

@@ -87,6 +87,14 @@ def test_every_environment_loads(env):
             'sinks = ["s3"]\n[test.analytics]\ns3_only_batching_window_seconds = 30\n',
             "test.canary.deadline_seconds: must exceed the consumer's batching window (30 s)",
         ),
+        ("[test.producers.default]\nrate_limit = 1\nburst_limit = 1\n", "test.producers.default: 'default' is taken"),
+        ("[test.producers.Big_Co]\nrate_limit = 1\nburst_limit = 1\n", "test.producers.Big_Co: expected a class name"),
+        ("[test.producers.slow]\nrate_limit = 0\nburst_limit = 1\n", "test.producers.slow.rate_limit: expected a pos"),
+        ("[test.producers.slow]\nrate_limit = 1\n", "test.producers.slow.burst_limit: missing"),
+        (
+            "[test.producers.slow]\nrate_limit = 1\nburst_limit = 1\nquota_period = 'YEAR'\n",
+            "test.producers.slow.quota_period: expected one of 'DAY', 'MONTH', got 'YEAR'",
+        ),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):
@@ -198,3 +206,14 @@ def test_the_in_flight_limit_must_hold_what_an_s3_only_consumer_holds_in_flight(
     message = str(raised.value)
     assert "s3only.queue.in_flight_limit: expected at least 10010 (" in message
     assert "\n" not in message
+
+
+def test_the_default_producer_class_is_the_apis_throttle_and_classes_come_from_producers():
+    # GIVEN the committed configuration WHEN the local environment is loaded
+    config = load_config("local")
+    # THEN the default class keeps today's per-key throttle (api.rate_limit, api.burst_limit) without a quota
+    default = config.producer_classes["default"]
+    api = config.api
+    assert (default.rate_limit, default.burst_limit, default.quota_limit) == (api.rate_limit, api.burst_limit, 0)
+    # AND each producers.<class> table is a class of its own
+    assert config.producer_classes["partner"] == config.producers["partner"]

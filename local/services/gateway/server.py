@@ -6,7 +6,8 @@ it derives. `LocalGateway` serves it over HTTP with a threading server.
 
 Status codes, as a REST API answers:
 - unknown resource or method: 403 Missing Authentication Token;
-- missing or unknown API key: 403 Forbidden; usage plan or stage throttling: 429 Too Many Requests;
+- missing, unknown or disabled API key, or a key in no usage plan of the stage: 403 Forbidden; usage plan or stage
+  throttling: 429 Too Many Requests; the key's quota spent: 429 Limit Exceeded (local/services/gateway/usage_plans.py);
 - body over 10 MB: 413; body rejected by the request validator: 400 Invalid request body;
 - the function raised, timed out or returned a malformed proxy response: 502 Internal server error;
 - the function was throttled (reserved concurrency): 500 Internal server error — API Gateway maps
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from local.emulation.process import PortInUseError
@@ -68,6 +69,14 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 RequestValidator = Callable[[str | None], bool]
 """Gets the request body (None if empty); False means API Gateway answers 400 Invalid request body."""
+
+
+class KeyPlans(Protocol):
+    """Keys and their usage plans as they change at run time (local/services/gateway/usage_plans.py)."""
+
+    def key_id(self, value: str | None) -> str | None: ...  # None: 403
+
+    def admit(self, key_id: str) -> str | None: ...  # None: pass; else the 429's message
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,10 @@ class ApiGateway:
         api_keys: Mapping[str, str],
         validator: RequestValidator | None = None,
         sink: MetricSink | None = None,
+        plans: KeyPlans | None = None,  # when given, it decides keys and per-key limits instead of api_keys/key_limits
     ) -> None:
         self.settings = settings
+        self._plans = plans
         self._ingest = ingest
         self._api_keys = dict(api_keys)  # key value → key id
         self._validator = validator
@@ -202,7 +213,7 @@ class ApiGateway:
 
     def _authorize(self, request: HttpRequest) -> tuple[str, str]:
         api_key = _last_header(request.headers, "x-api-key")
-        key_id = self._api_keys.get(api_key or "")
+        key_id = self._plans.key_id(api_key) if self._plans else self._api_keys.get(api_key or "")
         if api_key is None or key_id is None:
             raise _Rejected(403, "Forbidden", "ForbiddenException")
         return api_key, key_id
@@ -212,6 +223,11 @@ class ApiGateway:
             raise _Rejected(429, "Too Many Requests", "TooManyRequestsException")
 
     def _throttle_key(self, key_id: str) -> None:
+        if self._plans is not None:
+            refused = self._plans.admit(key_id)
+            if refused is not None:
+                raise _Rejected(429, refused, "TooManyRequestsException")
+            return
         limits = self.settings.key_limits
         if limits is None:
             return

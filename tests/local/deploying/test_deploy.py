@@ -30,8 +30,10 @@ def test_local_template_reaches_create_complete_and_skipped_resources_exist(aws)
     api_id = local.outputs["ApiId"]
     assert [stage["stageName"] for stage in aws("apigateway").get_stages(restApiId=api_id)["item"]] == ["v1"]
     plans = {plan["name"]: plan for plan in aws("apigateway").get_usage_plans()["items"]}
-    assert set(plans) == {"sluice-local-default-plan", "sluice-local-canary-plan"}  # clients', and the canary's own
+    # clients' (default class), the canary's own, and one per producer class with its quota
+    assert set(plans) == {"sluice-local-default-plan", "sluice-local-canary-plan", "sluice-local-partner-plan"}
     assert plans["sluice-local-default-plan"]["throttle"] == {"rateLimit": 100.0, "burstLimit": 200}
+    assert plans["sluice-local-partner-plan"]["quota"] == {"limit": 50, "period": "DAY"}
     assert len(local.api_keys) == 2  # the clients' key and the canary's own
     # AND the TLS-only queue policy is in place
     attributes = aws("sqs").get_queue_attributes(QueueUrl=local.outputs["QueueUrl"], AttributeNames=["Policy"])
