@@ -27,8 +27,8 @@ from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, RunResult, check_options, run_scenario
 from loadtest.scenarios import Scenario
 from loadtest.stack import StackView
-from loadtest.target import Target
 from ops.local_credentials import LOCAL_CREDENTIALS
+from ops.outputs import Target
 
 REHEARSAL_BUCKET = "sluice-loadgen-rehearsal"
 REHEARSAL_WORKER_WAIT_SECONDS = 60.0

@@ -16,7 +16,8 @@ from loadtest.fargate.stack import render_template
 from loadtest.run import RunOptions
 from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
-from loadtest.target import Target, local_target
+from loadtest.target import local_target
+from ops.outputs import Target
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("fargate")]
 
