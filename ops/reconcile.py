@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alarms.history import DAY, RETENTION, retained_resolution
+from cloudformation import output_keys
 from functions.common import metric_names
 from functions.common.analytics import read_lines
 from functions.common.contract import ANALYTICS_PREFIX, CANARY_ATTRIBUTE
@@ -414,9 +415,9 @@ def reconcile_target(
         listed = read_ids(ids)
         target = resolve()
         if sink == "s3":
-            bucket = target.require("AnalyticsBucket")
+            bucket = target.require(output_keys.ANALYTICS_BUCKET)
             return reconcile_ids_s3(target.client("s3"), bucket, listed, progress_stream=progress_stream)
-        table = target.require("TableName")
+        table = target.require(output_keys.TABLE_NAME)
         result = reconcile_ids(target.client("dynamodb"), table, listed, progress_stream=progress_stream)
         if result.missing:
             result.whereabouts = _whereabouts(target, result.missing)
@@ -428,7 +429,7 @@ def reconcile_target(
     window = reconcile_window(
         target.client("cloudwatch"),
         target.client("dynamodb"),
-        target.require("TableName"),
+        target.require(output_keys.TABLE_NAME),
         target.config.metrics_namespace,
         start,
         end,
@@ -443,7 +444,7 @@ def _whereabouts(target: Target, missing: list[str]) -> Whereabouts:
         missing,
         target.client("sqs"),
         target.client("s3"),
-        target.require("QueueUrl"),
-        target.require("DeadLetterQueueUrl"),
-        target.require("ArchiveBucket"),
+        target.require(output_keys.QUEUE_URL),
+        target.require(output_keys.DEAD_LETTER_QUEUE_URL),
+        target.require(output_keys.ARCHIVE_BUCKET),
     )
