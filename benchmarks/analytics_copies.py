@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cloudformation import output_keys
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from local.stack.background import BackgroundStack, start_background_stack
@@ -30,7 +31,7 @@ TIMEOUT_SECONDS = 300
 
 
 def send(stack: BackgroundStack, envelopes: list[Envelope]) -> None:
-    sqs, queue = stack.client("sqs"), stack.outputs["QueueUrl"]
+    sqs, queue = stack.client("sqs"), stack.outputs[output_keys.QUEUE_URL]
     for start in range(0, len(envelopes), 10):
         batch = envelopes[start : start + 10]
         entries = [{"Id": str(i), "MessageBody": envelope.to_json()} for i, envelope in enumerate(batch)]
@@ -54,7 +55,7 @@ def consumed(stack: BackgroundStack, ids: list[str]) -> None:
 
 
 def measured(stack: BackgroundStack, label: str, ids: list[str]) -> str:
-    copy = reconcile_ids_s3(stack.client("s3"), stack.outputs["AnalyticsBucket"], ids)
+    copy = reconcile_ids_s3(stack.client("s3"), stack.outputs[output_keys.ANALYTICS_BUCKET], ids)
     extra_lines = sum(copy.copies.values()) - len(copy.copies)
     return (
         f"{label}: {copy.found} of {len(ids)} events in the store; in more than one line (events_raw): "
@@ -63,7 +64,7 @@ def measured(stack: BackgroundStack, label: str, ids: list[str]) -> str:
 
 
 def keyed_resend(stack: BackgroundStack, events: int, run: str) -> str:
-    key, api_key_id = f"{run}-resend", stack.outputs["ApiKeyId"]
+    key, api_key_id = f"{run}-resend", stack.outputs[output_keys.API_KEY_ID]
     raws = [json.dumps({"run": run, "keyed": n}) for n in range(events)]
     fingerprint = events_fingerprint(raws)
     ids = [derived_event_id(api_key_id, key, fingerprint, index) for index in range(events)]
@@ -81,7 +82,7 @@ def keyed_resend(stack: BackgroundStack, events: int, run: str) -> str:
     listed = ", ".join(f"'{event_id}'" for event_id in ids)
     by_request = query_local(
         stack.client("s3"),
-        stack.outputs["AnalyticsBucket"],
+        stack.outputs[output_keys.ANALYTICS_BUCKET],
         f"SELECT request_id, count(*) FROM events_raw WHERE event_id IN ({listed}) GROUP BY 1 ORDER BY 1",
     ).rows
     lines = ", ".join(f"{request_id}: {count}" for request_id, count in by_request)

@@ -7,12 +7,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions.common import metric_names
 from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     **LOCAL_CREDENTIALS_ENVIRONMENT,
-    "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+    "POWERTOOLS_METRICS_NAMESPACE": metric_names.DEFAULT_NAMESPACE,
 }
 # What Lambda sets and Powertools/the X-Ray SDK read: "running in Lambda", so tracing is on.
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "sluice-bench"}

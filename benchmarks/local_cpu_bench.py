@@ -25,10 +25,12 @@ from pathlib import Path
 
 import requests
 
+from cloudformation import output_keys
 from loadtest.payloads import batch_body, event_json
 from loadtest.profiles import load_profile
 from local.console.control_client import ControlClient
 from local.emulation.process import read_pidfile
+from ops import local_output_keys
 
 DRAIN_TIMEOUT_SECONDS = 120
 IDLE_SECONDS = 20.0
@@ -56,11 +58,11 @@ def measure(outputs_path: Path, count: int, rate: float, seed: int = 7) -> dict[
     outputs = json.loads(outputs_path.read_text())
     folder = outputs_path.parent
     runtime_pid, moto_pid = _pid(folder, "runtime.pid"), _pid(folder, "moto.pid")
-    control = ControlClient(outputs["ControlUrl"])
+    control = ControlClient(outputs[local_output_keys.CONTROL_URL])
     profile = load_profile("local")
     rng = random.Random(seed)
     session = requests.Session()
-    url = f"{outputs['ApiUrl']}/events"
+    url = f"{outputs[output_keys.API_URL]}/events"
     events = 0
     # What the stack spends with no traffic (metrics publisher, alarm evaluator, canary, retrier, idle long polls)
     # is charged to no request: measured first, over a quiet spell, and subtracted.
@@ -73,7 +75,7 @@ def measure(outputs_path: Path, count: int, rate: float, seed: int = 7) -> dict[
         batch = profile.batch_size(rng)
         events += batch
         body = batch_body([event_json(rng, profile.event_size(rng)) for _ in range(batch)])
-        headers = {"x-api-key": outputs["ApiKey"], "Content-Type": "application/json"}
+        headers = {"x-api-key": outputs[local_output_keys.API_KEY], "Content-Type": "application/json"}
         if rng.random() < profile.idempotency_share:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         session.post(url, data=body, headers=headers, timeout=30).raise_for_status()

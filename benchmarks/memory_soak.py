@@ -30,8 +30,10 @@ from pathlib import Path
 
 import requests
 
+from cloudformation import output_keys
 from local.emulation.metrics_retention import DEFAULT_RETENTION_SECONDS, MINIMUM_RETENTION_SECONDS, RETENTION_ENV
 from local.stack.background import BackgroundStack, start_background_stack
+from ops import local_output_keys
 from ops.waiting import WaitTimedOut, wait_until
 
 MAX_MINUTES = 240
@@ -81,7 +83,7 @@ class Sender:
 
     def __init__(self, stack: BackgroundStack, rate: float, events_per_request: int) -> None:
         self._url = f"{stack.api_url}/events"
-        self._headers = {"x-api-key": stack.outputs["ApiKey"], "Content-Type": "application/json"}
+        self._headers = {"x-api-key": stack.outputs[local_output_keys.API_KEY], "Content-Type": "application/json"}
         self._interval = events_per_request / rate
         self._events_per_request = events_per_request
         self._lock = threading.Lock()
@@ -137,8 +139,8 @@ class StoredData:
     def __init__(self, stack: BackgroundStack) -> None:
         self._dynamodb = stack.client("dynamodb")
         self._s3 = stack.client("s3")
-        self._table = stack.outputs["TableName"]
-        self._bucket = stack.outputs.get("AnalyticsBucket", "")
+        self._table = stack.outputs[output_keys.TABLE_NAME]
+        self._bucket = stack.outputs.get(output_keys.ANALYTICS_BUCKET, "")
 
     def remove(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), BATCH_WRITE_MAX_ITEMS):

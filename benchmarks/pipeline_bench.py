@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from local.stack.background import BackgroundStack, start_background_stack
+from ops import local_output_keys
 from ops.waiting import wait_until
 
 EVENTS = 1000  # enough for a steady rate; the local stack's queues cost the same at any depth (local/fast_sqs)
@@ -40,7 +41,7 @@ def _batches(count: int) -> list[list[dict]]:
 def pipeline_rate(stack: BackgroundStack, events: int = EVENTS) -> tuple[float, int]:
     """Events per second from the first POST until every accepted event is in the table; and events lost."""
     session = requests.Session()
-    headers = {"x-api-key": stack.outputs["ApiKey"], "Content-Type": "application/json"}
+    headers = {"x-api-key": stack.outputs[local_output_keys.API_KEY], "Content-Type": "application/json"}
     before = stack.status()["table_items"]
     accepted: list[str] = []
     lock = threading.Lock()
@@ -139,7 +140,7 @@ def latency_at(
 ) -> tuple[float, float]:
     """p50 and p99 API latency (ms) with requests paced to `events_per_second`."""
     session = requests.Session()
-    headers = {"x-api-key": stack.outputs["ApiKey"], "Content-Type": "application/json"}
+    headers = {"x-api-key": stack.outputs[local_output_keys.API_KEY], "Content-Type": "application/json"}
     interval = EVENTS_PER_REQUEST / events_per_second
     latencies: list[float] = []
     lock = threading.Lock()

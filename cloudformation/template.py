@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from troposphere import AWSObject, GetAtt, Output, Ref, Sub, Template
 
+from cloudformation import output_keys
 from cloudformation.analytics import Analytics, build_analytics, database_name, workgroup_name
 from cloudformation.api import Api, build_api
 from cloudformation.canary import build_canary_key
@@ -81,30 +82,32 @@ def _outputs(stack: Stack) -> list[Output]:
     config = stack.config
     return [
         Output(
-            "ApiUrl",
+            output_keys.API_URL,
             Description="Base URL of the API stage",
             Value=Sub(f"https://${{Api}}.execute-api.${{AWS::Region}}.amazonaws.com/{config.api.stage_name}"),
         ),
-        Output("ApiId", Value=Ref(stack.api.rest_api)),
+        Output(output_keys.API_ID, Value=Ref(stack.api.rest_api)),
         Output(
-            "ApiKeyId",
+            output_keys.API_KEY_ID,
             Description="Id of the default API key (its value: aws apigateway get-api-key)",
             Value=Ref(stack.api.api_key),
         ),
-        Output("CanaryApiKeyId", Description="Id of the canary's API key", Value=Ref(stack.api.canary_key)),
-        *([Output("TableName", Value=Ref(stack.storage.table))] if stack.storage.table else []),
-        Output("QueueUrl", Value=Ref(stack.queues.ingest)),
-        Output("QueueArn", Value=GetAtt(stack.queues.ingest, "Arn")),
-        Output("DeadLetterQueueUrl", Value=Ref(stack.queues.dead_letter)),
-        Output("DeadLetterQueueArn", Value=GetAtt(stack.queues.dead_letter, "Arn")),
-        Output("FailuresQueueUrl", Value=Ref(stack.queues.failures)),
-        Output("ArchiveBucket", Value=Ref(stack.storage.archive)),
-        Output("HeldNotificationsTable", Value=Ref(stack.storage.held_notifications)),
-        Output("HighTopicArn", Value=Ref(stack.notifications.high)),
-        Output("LowTopicArn", Value=Ref(stack.notifications.low)),
-        Output("NotifyTopicArn", Value=Ref(stack.notifications.notify)),
+        Output(
+            output_keys.CANARY_API_KEY_ID, Description="Id of the canary's API key", Value=Ref(stack.api.canary_key)
+        ),
+        *([Output(output_keys.TABLE_NAME, Value=Ref(stack.storage.table))] if stack.storage.table else []),
+        Output(output_keys.QUEUE_URL, Value=Ref(stack.queues.ingest)),
+        Output(output_keys.QUEUE_ARN, Value=GetAtt(stack.queues.ingest, "Arn")),
+        Output(output_keys.DEAD_LETTER_QUEUE_URL, Value=Ref(stack.queues.dead_letter)),
+        Output(output_keys.DEAD_LETTER_QUEUE_ARN, Value=GetAtt(stack.queues.dead_letter, "Arn")),
+        Output(output_keys.FAILURES_QUEUE_URL, Value=Ref(stack.queues.failures)),
+        Output(output_keys.ARCHIVE_BUCKET, Value=Ref(stack.storage.archive)),
+        Output(output_keys.HELD_NOTIFICATIONS_TABLE, Value=Ref(stack.storage.held_notifications)),
+        Output(output_keys.HIGH_TOPIC_ARN, Value=Ref(stack.notifications.high)),
+        Output(output_keys.LOW_TOPIC_ARN, Value=Ref(stack.notifications.low)),
+        Output(output_keys.NOTIFY_TOPIC_ARN, Value=Ref(stack.notifications.notify)),
         *(
-            Output(f"{logical_id(name)}Name", Value=Ref(function))
+            Output(output_keys.function_name_key(logical_id(name)), Value=Ref(function))
             for name, function in stack.functions.functions.items()
         ),
         *_analytics_outputs(stack),
@@ -115,9 +118,9 @@ def _analytics_outputs(stack: Stack) -> list[Output]:
     if stack.analytics is None:
         return []
     return [
-        Output("AnalyticsBucket", Value=Ref(stack.analytics.bucket)),
-        Output("AnalyticsDatabase", Value=database_name(stack.config)),
-        Output("AnalyticsWorkGroup", Value=workgroup_name(stack.config)),
+        Output(output_keys.ANALYTICS_BUCKET, Value=Ref(stack.analytics.bucket)),
+        Output(output_keys.ANALYTICS_DATABASE, Value=database_name(stack.config)),
+        Output(output_keys.ANALYTICS_WORK_GROUP, Value=workgroup_name(stack.config)),
     ]
 
 

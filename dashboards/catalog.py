@@ -21,6 +21,7 @@ from typing import Any
 
 from core.config import Config
 from core.slo import budget_percent, span, windows_used
+from functions.common import metric_names
 
 API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
@@ -31,11 +32,15 @@ SNS = "AWS/SNS"
 TABLE_WRITE_OPERATION = "BatchWriteItem"
 # What the notifier publishes about low-tier messages (forwarded at once, held outside business hours, sent in a
 # digest): no dashboard draws them and no alarm reads them (the notifier's Lambda errors page), but they are billed.
-NOTIFIER_METRICS = ("NotificationsForwarded", "NotificationsHeld", "NotificationsDigested")
+NOTIFIER_METRICS = (
+    metric_names.NOTIFICATIONS_FORWARDED,
+    metric_names.NOTIFICATIONS_HELD,
+    metric_names.NOTIFICATIONS_DIGESTED,
+)
 # The analytics store's metrics (published only when `sinks` holds "s3"), by signal id.
 ANALYTICS_STORE_METRICS = {
-    "analytics_objects_written": "AnalyticsObjectsWritten",
-    "analytics_sink_errors": "AnalyticsSinkErrors",
+    "analytics_objects_written": metric_names.ANALYTICS_OBJECTS_WRITTEN,
+    "analytics_sink_errors": metric_names.ANALYTICS_SINK_ERRORS,
 }
 # The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
 REJECTION_REASONS = (
@@ -302,11 +307,20 @@ def _ours(
 ) -> Metric:
     """One of our EMF metrics: Powertools adds the `service` dimension."""
     label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
-    return Metric(signal_id, config.metrics_namespace, name, (("service", service),), stat, period, unit, label)
+    return Metric(
+        signal_id,
+        config.metrics_namespace,
+        name,
+        ((metric_names.SERVICE_DIMENSION, service),),
+        stat,
+        period,
+        unit,
+        label,
+    )
 
 
 def _accepted(config: Config, period: int) -> Metric:
-    return _ours(config, "events_accepted", "EventsAccepted", "ingest", period)
+    return _ours(config, "events_accepted", metric_names.EVENTS_ACCEPTED, "ingest", period)
 
 
 def _ingest_events(config: Config, period: int) -> list[Signal]:
@@ -314,8 +328,8 @@ def _ingest_events(config: Config, period: int) -> list[Signal]:
         Metric(
             f"rejected_{reason}",
             config.metrics_namespace,
-            "EventsRejected",
-            (("reason", reason), ("service", "ingest")),
+            metric_names.EVENTS_REJECTED,
+            ((metric_names.REASON_DIMENSION, reason), (metric_names.SERVICE_DIMENSION, "ingest")),
             "Sum",
             period,
             "Count",
@@ -325,7 +339,7 @@ def _ingest_events(config: Config, period: int) -> list[Signal]:
     ]
     return [
         _accepted(config, period),
-        _ours(config, "bytes_accepted", "BytesAccepted", "ingest", period, unit="Bytes"),
+        _ours(config, "bytes_accepted", metric_names.BYTES_ACCEPTED, "ingest", period, unit="Bytes"),
         *rejected,
         Expression(
             "events_rejected",
@@ -419,7 +433,7 @@ POINTERS_SENT = "parked_objects_sent"  # the same series as the Retries row's
 
 def _pointers_sent(config: Config, signal_id: str, period: int) -> Metric:
     """The retrier's pointers to parked objects: messages on the ingest queue that carry no accepted event."""
-    return _ours(config, signal_id, "ParkedObjectsSent", "retrier", period)
+    return _ours(config, signal_id, metric_names.PARKED_OBJECTS_SENT, "retrier", period)
 
 
 def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
@@ -428,7 +442,7 @@ def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
     Counted only in windows with at least min_requests_per_period events per period: one request's events in flight
     across the window's edge would be a large share of a handful."""
     window = period * config.monitoring.evaluation_periods
-    accepted = _ours(config, "accepted_gap_window", "EventsAccepted", "ingest", window)
+    accepted = _ours(config, "accepted_gap_window", metric_names.EVENTS_ACCEPTED, "ingest", window)
     sent = _sqs(config, "sent_gap_window", "ingest", "NumberOfMessagesSent", window)
     pointers = _pointers_sent(config, "pointers_sent_gap_window", window)
     minimum = config.monitoring.min_requests_per_period * config.monitoring.evaluation_periods
@@ -449,15 +463,15 @@ def _enqueue_gap_window(config: Config, period: int) -> list[Signal]:
 
 def _consumer_events(config: Config, period: int) -> list[Signal]:
     return [
-        _ours(config, "events_stored", "EventsStored", "consumer", period),
-        _ours(config, "write_retries", "WriteRetries", "consumer", period),
-        _ours(config, "ingest_lag_p99", "IngestLag", "consumer", period, unit="Milliseconds", stat="p99"),
+        _ours(config, "events_stored", metric_names.EVENTS_STORED, "consumer", period),
+        _ours(config, "write_retries", metric_names.WRITE_RETRIES, "consumer", period),
+        _ours(config, "ingest_lag_p99", metric_names.INGEST_LAG, "consumer", period, unit="Milliseconds", stat="p99"),
         # Events the consumer parked in S3 because the store did not take them (a record counts each time it is
         # parked), whether its circuit breaker is open (1: the store is spared until the next probe), and the poison
         # and spent events it sent straight to the DLQ.
-        _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
-        _ours(config, "breaker_open", "BreakerOpen", "consumer", period, stat="Maximum"),
-        _ours(config, "records_received", "RecordsReceived", "consumer", period),
+        _ours(config, "events_waiting_on_retry", metric_names.EVENTS_WAITING_ON_RETRY, "consumer", period),
+        _ours(config, "breaker_open", metric_names.BREAKER_OPEN, "consumer", period, stat="Maximum"),
+        _ours(config, "records_received", metric_names.RECORDS_RECEIVED, "consumer", period),
         # The share of the batches' records the consumer parked (Lambda's Errors never counts them), in periods
         # with at least min_requests_per_period records: one record of two failing is not half of everything.
         Expression(
@@ -465,13 +479,13 @@ def _consumer_events(config: Config, period: int) -> list[Signal]:
             f"IF(records_received >= {config.monitoring.min_requests_per_period}, "
             "100 * FILL(events_waiting_on_retry, 0) / records_received, 0)",
             (
-                _ours(config, "events_waiting_on_retry", "EventsWaitingOnRetry", "consumer", period),
-                _ours(config, "records_received", "RecordsReceived", "consumer", period),
+                _ours(config, "events_waiting_on_retry", metric_names.EVENTS_WAITING_ON_RETRY, "consumer", period),
+                _ours(config, "records_received", metric_names.RECORDS_RECEIVED, "consumer", period),
             ),
             "Percent",
             "Records parked to retry (share of records received)",
         ),
-        _ours(config, "events_dead_lettered", "EventsDeadLettered", "consumer", period),
+        _ours(config, "events_dead_lettered", metric_names.EVENTS_DEAD_LETTERED, "consumer", period),
         # The analytics store (sinks holds "s3"): objects written, and events it failed to write (they come
         # back to the queue like a database failure). Zero, not missing, is only published when the sink is on.
         *(_ours(config, signal_id, name, "consumer", period) for signal_id, name in ANALYTICS_STORE_METRICS.items()),
@@ -483,17 +497,25 @@ def _retrier_events(config: Config, period: int) -> list[Signal]:
     consumer's as it handles the pointers."""
     window = float(config.queue.retry_window_seconds)
     return [
-        _ours(config, "parked_objects", "ParkedObjects", "retrier", period, stat="Maximum"),
+        _ours(config, "parked_objects", metric_names.PARKED_OBJECTS, "retrier", period, stat="Maximum"),
         # The oldest parked event's wait: the retry window's clock (at the window's end it is dead-lettered).
         dataclasses.replace(
-            _ours(config, "oldest_retry_age", "OldestRetryAge", "retrier", period, unit="Seconds", stat="Maximum"),
+            _ours(
+                config,
+                "oldest_retry_age",
+                metric_names.OLDEST_RETRY_AGE,
+                "retrier",
+                period,
+                unit="Seconds",
+                stat="Maximum",
+            ),
             capacity=window,
         ),
-        _ours(config, "parked_objects_sent", "ParkedObjectsSent", "retrier", period),
+        _ours(config, "parked_objects_sent", metric_names.PARKED_OBJECTS_SENT, "retrier", period),
         # the consumer's side: events it read back from parked objects, and those it dead-lettered because their
         # retry window was spent while the store still failed
-        _ours(config, "events_unparked", "EventsUnparked", "consumer", period),
-        _ours(config, "events_window_spent", "EventsWindowSpent", "consumer", period),
+        _ours(config, "events_unparked", metric_names.EVENTS_UNPARKED, "consumer", period),
+        _ours(config, "events_window_spent", metric_names.EVENTS_WINDOW_SPENT, "consumer", period),
     ]
 
 
@@ -565,7 +587,7 @@ def _dead_letters(config: Config, period: int) -> list[Signal]:
     visible = _sqs(config, "dlq_visible", "dead-letter", "ApproximateNumberOfMessagesVisible", period)
     in_flight = _sqs(config, "dlq_in_flight", "dead-letter", "ApproximateNumberOfMessagesNotVisible", period)
     age = _sqs(config, "dlq_age", "dead-letter", "ApproximateAgeOfOldestMessage", period, capacity=retention)
-    archived = _ours(config, "events_archived", "EventsArchived", "archiver", period)
+    archived = _ours(config, "events_archived", metric_names.EVENTS_ARCHIVED, "archiver", period)
     return [
         visible,
         in_flight,
@@ -588,9 +610,9 @@ def _reconciliation(config: Config, period: int) -> list[Signal]:
     window = period * RECONCILIATION_PERIODS
 
     inputs = (
-        _ours(config, "accepted_window", "EventsAccepted", "ingest", window),
-        _ours(config, "stored_window", "EventsStored", "consumer", window),
-        _ours(config, "archived_window", "EventsArchived", "archiver", window),
+        _ours(config, "accepted_window", metric_names.EVENTS_ACCEPTED, "ingest", window),
+        _ours(config, "stored_window", metric_names.EVENTS_STORED, "consumer", window),
+        _ours(config, "archived_window", metric_names.EVENTS_ARCHIVED, "archiver", window),
     )
     # Redeliveries and replays store an event again, so stored + archived may exceed accepted; a
     # persistent positive gap is events that went nowhere.
@@ -630,20 +652,22 @@ def _sns_failed(config: Config, topic: str, period: int) -> Metric:
 
 def _canary(config: Config, period: int) -> list[Signal]:
     """The end-to-end canary's results, and the business counts without its events (dashboards show clients)."""
-    end_to_end = _ours(config, "canary_end_to_end", "CanaryEndToEnd", "canary", period, unit="Milliseconds")
-    api = _ours(config, "canary_api_latency", "CanaryApiLatency", "canary", period, unit="Milliseconds")
+    end_to_end = _ours(
+        config, "canary_end_to_end", metric_names.CANARY_END_TO_END, "canary", period, unit="Milliseconds"
+    )
+    api = _ours(config, "canary_api_latency", metric_names.CANARY_API_LATENCY, "canary", period, unit="Milliseconds")
     # Any successful run in a period makes the period a success: a failing period is one with none.
     success = dataclasses.replace(
-        _ours(config, "canary_success", "CanarySuccess", "canary", period, stat="Maximum"),
+        _ours(config, "canary_success", metric_names.CANARY_SUCCESS, "canary", period, stat="Maximum"),
         label="Canary succeeded (any run in the period)",
     )
-    canary_accepted = _ours(config, "canary_accepted", "CanaryAccepted", "canary", period)
+    canary_accepted = _ours(config, "canary_accepted", metric_names.CANARY_ACCEPTED, "canary", period)
     canary_stored = dataclasses.replace(
-        _ours(config, "canary_stored", "CanarySuccess", "canary", period), label="Canary events stored"
+        _ours(config, "canary_stored", metric_names.CANARY_SUCCESS, "canary", period), label="Canary events stored"
     )
     accepted = _accepted(config, period)
-    stored = _ours(config, "events_stored", "EventsStored", "consumer", period)
-    requests = _ours(config, "canary_requests", "CanaryRequests", "canary", period)
+    stored = _ours(config, "events_stored", metric_names.EVENTS_STORED, "consumer", period)
+    requests = _ours(config, "canary_requests", metric_names.CANARY_REQUESTS, "canary", period)
     clients = "(api_count - FILL(canary_requests, 0))"
     return [
         success,

@@ -9,14 +9,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from cloudformation import output_keys
 from loadtest.errors import LoadTestError
 from local.state import DEFAULT_PATHS
+from ops import local_output_keys
 
 if TYPE_CHECKING:
     from ops.outputs import Target
 
-LOCAL_KEYS = ("ApiUrl", "ApiKey", "AwsEndpoint", "Region", "TableName", "QueueUrl", "DeadLetterQueueUrl", "ControlUrl")
-DEPLOYED_KEYS = ("ApiUrl", "ApiKeyId", "TableName", "QueueUrl", "DeadLetterQueueUrl")
+LOCAL_KEYS = (
+    output_keys.API_URL,
+    local_output_keys.API_KEY,
+    local_output_keys.AWS_ENDPOINT,
+    local_output_keys.REGION,
+    output_keys.TABLE_NAME,
+    output_keys.QUEUE_URL,
+    output_keys.DEAD_LETTER_QUEUE_URL,
+    local_output_keys.CONTROL_URL,
+)
+DEPLOYED_KEYS = (
+    output_keys.API_URL,
+    output_keys.API_KEY_ID,
+    output_keys.TABLE_NAME,
+    output_keys.QUEUE_URL,
+    output_keys.DEAD_LETTER_QUEUE_URL,
+)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API_KEY_ENV = "SLUICE_API_KEY"  # how the key reaches Locust: never on a command line
 
@@ -58,7 +75,7 @@ def from_stack(stack: Target) -> Target:
         where = "local stack outputs" if local else f"stack {stack.config.stack_name}"
         raise LoadTestError(f"{where} lack {', '.join(missing)}")
     if local:
-        for key in ("ApiUrl", "AwsEndpoint", "ControlUrl"):
+        for key in (output_keys.API_URL, local_output_keys.AWS_ENDPOINT, local_output_keys.CONTROL_URL):
             if urlsplit(outputs[key]).hostname not in LOOPBACK:
                 raise LoadTestError(f"local stack output {key}={outputs[key]!r} is not on 127.0.0.1")
     stack.api_key()  # looked up now (and kept): a key that cannot be read stops the run before it starts

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from cloudformation import output_keys
 from ops.aws import aws_errors, error_message
 from ops.changeset import (
     ChangeSet,
@@ -50,7 +51,7 @@ from ops.stack_events import (
 SUCCEEDED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"})
 # Left behind by a first deploy that never completed; they hold no resources, so deploy clears them.
 EMPTY_LEFTOVERS = frozenset({"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"})
-OUTPUTS_FIRST = ("ApiUrl", "DashboardUrl", "ApiKeyId")
+OUTPUTS_FIRST = (output_keys.API_URL, output_keys.API_KEY_ID)
 
 
 # What the operator does after a deploy that ended in a failed rollback: run the same command again.

@@ -15,7 +15,9 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from cloudformation import output_keys
 from core.config import Config, ConfigError, load_config
+from ops import local_output_keys
 from ops.aws import aws_errors, make_session, region_of
 from ops.deploy import stack_outputs
 from ops.errors import OpsError
@@ -62,33 +64,33 @@ class Target:
 
     @property
     def api_url(self) -> str:
-        return self.require("ApiUrl").rstrip("/")
+        return self.require(output_keys.API_URL).rstrip("/")
 
     @property
     def table_name(self) -> str:
-        return self.require("TableName")
+        return self.require(output_keys.TABLE_NAME)
 
     @property
     def queue_url(self) -> str:
-        return self.require("QueueUrl")
+        return self.require(output_keys.QUEUE_URL)
 
     @property
     def dead_letter_queue_url(self) -> str:
-        return self.require("DeadLetterQueueUrl")
+        return self.require(output_keys.DEAD_LETTER_QUEUE_URL)
 
     @property
     def archive_bucket(self) -> str:
-        return self.outputs.get("ArchiveBucket", "")
+        return self.outputs.get(output_keys.ARCHIVE_BUCKET, "")
 
     @property
     def analytics_bucket(self) -> str:
         """The S3 analytics store; empty when `sinks` does not hold "s3"."""
-        return self.outputs.get("AnalyticsBucket", "")
+        return self.outputs.get(output_keys.ANALYTICS_BUCKET, "")
 
     @property
     def control_url(self) -> str | None:
         """The local stack's control API; None for a deployed stack."""
-        return self.require("ControlUrl").rstrip("/") if self.is_local else None
+        return self.require(local_output_keys.CONTROL_URL).rstrip("/") if self.is_local else None
 
     def require(self, key: str) -> str:
         value = self.outputs.get(key)
@@ -100,10 +102,10 @@ class Target:
     def api_key(self) -> str:
         """The API key VALUE: the local stack writes it out; AWS keeps it behind apigateway get_api_key."""
         if not self._api_key:
-            if "ApiKey" in self.outputs:
-                self._api_key.append(self.outputs["ApiKey"])
+            if local_output_keys.API_KEY in self.outputs:
+                self._api_key.append(self.outputs[local_output_keys.API_KEY])
             else:
-                key_id = self.require("ApiKeyId")
+                key_id = self.require(output_keys.API_KEY_ID)
                 with aws_errors(f"reading API key {key_id}"):
                     value = self.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
                 self._api_key.append(value)
@@ -132,16 +134,16 @@ def local_target(path: Path = LOCAL_OUTPUTS) -> Target:
 def local_target_from(outputs: Mapping[str, Any], where: str = "the local stack's outputs") -> Target:
     """The local stack from its outputs, with the configuration it runs (`invoke up --env NAME` runs the
     local stack with another environment's configuration, and writes that name as `Env`)."""
-    env = outputs.get("Env")
+    env = outputs.get(local_output_keys.ENV)
     if not env:
         raise OpsError(f"{where}: no Env (written by an older `invoke up`): restart the local stack")
-    session = boto3.Session(region_name=outputs.get("Region") or "us-east-1", **LOCAL_CREDENTIALS)
+    session = boto3.Session(region_name=outputs.get(local_output_keys.REGION) or "us-east-1", **LOCAL_CREDENTIALS)
     return Target(
         name=LOCAL,
         config=load_environment(str(env)),
         session=session,
         outputs={key: str(value) for key, value in outputs.items()},
-        endpoint_url=outputs.get("AwsEndpoint") or None,
+        endpoint_url=outputs.get(local_output_keys.AWS_ENDPOINT) or None,
     )
 
 

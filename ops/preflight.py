@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from cloudformation import output_keys
 from cloudformation.common import PROJECT_TAG
 from cloudformation.notifications import tier_recipients
 from core.config import Config
@@ -202,7 +203,10 @@ def cost_allocation_tag(ce: Any, config: Config) -> Check:
 
 
 # Each person-facing topic: the stack output that names it, and what reaches nobody when nobody confirmed.
-PERSON_TOPICS = {"high": ("HighTopicArn", "a page"), "low": ("NotifyTopicArn", "a low-tier notification")}
+PERSON_TOPICS = {
+    "high": (output_keys.HIGH_TOPIC_ARN, "a page"),
+    "low": (output_keys.NOTIFY_TOPIC_ARN, "a low-tier notification"),
+}
 
 
 def tier_subscribers(sns: Any, config: Config, outputs: Mapping[str, str] | None, tier: str) -> Check:

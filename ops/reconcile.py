@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alarms.history import DAY, RETENTION, retained_resolution
+from cloudformation import output_keys
+from functions.common import metric_names
 from functions.common.analytics import read_lines
 from functions.common.contract import ANALYTICS_PREFIX, CANARY_ATTRIBUTE
 from ops.aws import aws_errors
@@ -42,10 +44,9 @@ if TYPE_CHECKING:
 
 KEYS_PER_CALL = 100  # BatchGetItem's limit
 MAX_UNPROCESSED_ATTEMPTS = 8
-METRIC_NAME = "EventsAccepted"
-METRIC_DIMENSIONS = [{"Name": "service", "Value": "ingest"}]  # Powertools adds `service` to every metric
-CANARY_METRIC_NAME = "CanaryAccepted"  # 1 per canary event the API accepted (functions/canary/app.py)
-CANARY_METRIC_DIMENSIONS = [{"Name": "service", "Value": "canary"}]
+# Powertools adds the `service` dimension to every metric; CanaryAccepted is 1 per canary event the API accepted.
+METRIC_DIMENSIONS = [{"Name": metric_names.SERVICE_DIMENSION, "Value": "ingest"}]
+CANARY_METRIC_DIMENSIONS = [{"Name": metric_names.SERVICE_DIMENSION, "Value": "canary"}]
 MAX_DATAPOINTS = 1440  # GetMetricStatistics answers at most this many per call
 
 
@@ -193,8 +194,10 @@ class WindowResult:
 def metric_sum(cloudwatch: Any, namespace: str, since: datetime, until: datetime, now: datetime | None = None) -> float:
     """Clients' events accepted over [since, until): EventsAccepted less the canary's CanaryAccepted."""
     period = sum_period(since, until, now or datetime.now(UTC))
-    accepted = _sum(cloudwatch, namespace, METRIC_NAME, METRIC_DIMENSIONS, since, until, period)
-    return accepted - _sum(cloudwatch, namespace, CANARY_METRIC_NAME, CANARY_METRIC_DIMENSIONS, since, until, period)
+    accepted = _sum(cloudwatch, namespace, metric_names.EVENTS_ACCEPTED, METRIC_DIMENSIONS, since, until, period)
+    return accepted - _sum(
+        cloudwatch, namespace, metric_names.CANARY_ACCEPTED, CANARY_METRIC_DIMENSIONS, since, until, period
+    )
 
 
 def sum_period(since: datetime, until: datetime, now: datetime) -> int:
@@ -412,9 +415,9 @@ def reconcile_target(
         listed = read_ids(ids)
         target = resolve()
         if sink == "s3":
-            bucket = target.require("AnalyticsBucket")
+            bucket = target.require(output_keys.ANALYTICS_BUCKET)
             return reconcile_ids_s3(target.client("s3"), bucket, listed, progress_stream=progress_stream)
-        table = target.require("TableName")
+        table = target.require(output_keys.TABLE_NAME)
         result = reconcile_ids(target.client("dynamodb"), table, listed, progress_stream=progress_stream)
         if result.missing:
             result.whereabouts = _whereabouts(target, result.missing)
@@ -426,7 +429,7 @@ def reconcile_target(
     window = reconcile_window(
         target.client("cloudwatch"),
         target.client("dynamodb"),
-        target.require("TableName"),
+        target.require(output_keys.TABLE_NAME),
         target.config.metrics_namespace,
         start,
         end,
@@ -441,7 +444,7 @@ def _whereabouts(target: Target, missing: list[str]) -> Whereabouts:
         missing,
         target.client("sqs"),
         target.client("s3"),
-        target.require("QueueUrl"),
-        target.require("DeadLetterQueueUrl"),
-        target.require("ArchiveBucket"),
+        target.require(output_keys.QUEUE_URL),
+        target.require(output_keys.DEAD_LETTER_QUEUE_URL),
+        target.require(output_keys.ARCHIVE_BUCKET),
     )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, Exit
 
+from cloudformation import output_keys
 from tasks.common import AWS_HELP, aws_config, confirmation_possible, ops_errors, session_of, task, typed
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ def deploy(
         )
     if not outcome.ok:
         raise Exit(f"error: deploy of {config.stack_name} failed (see the reasons above)", code=1)
-    if outcome.outputs.get("ApiKeyId"):
-        print(f"API key value: aws apigateway get-api-key --api-key {outcome.outputs['ApiKeyId']} --include-value")
+    key_id = outcome.outputs.get(output_keys.API_KEY_ID)
+    if key_id:
+        print(f"API key value: aws apigateway get-api-key --api-key {key_id} --include-value")
     from ops.preflight import PERSON_TOPICS, tier_subscribers
 
     for tier in PERSON_TOPICS:  # every person-facing topic: confirmed subscriptions, pending ones named

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection, Context, Exit
 
+from cloudformation import output_keys
 from tasks.common import AWS_HELP, TARGET_HELP, ops_errors, target_of, task
 
 
@@ -18,7 +19,7 @@ def events_get(
 
     with ops_errors():
         resolved = target_of(target, profile, region)
-        table = resolved.require("TableName")
+        table = resolved.require(output_keys.TABLE_NAME)
         item = get_event(resolved.client("dynamodb"), table, event_id)
     if item is None:
         raise Exit(f"error: no event {event_id!r} in {table}", code=1)
@@ -58,7 +59,7 @@ def events_list(
         resolved = target_of(target, profile, region)
         items, truncated = list_events(
             resolved.client("dynamodb"),
-            resolved.require("TableName"),
+            resolved.require(output_keys.TABLE_NAME),
             start,
             end,
             limit=limit,
@@ -95,14 +96,14 @@ def events_query(
             )
         if resolved.name == "local":
             result = query_local(
-                resolved.client("s3"), resolved.require("AnalyticsBucket"), sql, progress_stream=sys.stderr
+                resolved.client("s3"), resolved.require(output_keys.ANALYTICS_BUCKET), sql, progress_stream=sys.stderr
             )
         else:
             result = query_athena(
                 resolved.client("athena"),
                 sql,
-                resolved.require("AnalyticsDatabase"),
-                resolved.require("AnalyticsWorkGroup"),
+                resolved.require(output_keys.ANALYTICS_DATABASE),
+                resolved.require(output_keys.ANALYTICS_WORK_GROUP),
                 Prices.load()("athena", "scanned_tb"),
                 progress_stream=sys.stderr,
             )

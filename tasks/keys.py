@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context
 
+from ops import local_output_keys
 from tasks.common import AWS_HELP, TARGET_HELP, ops_errors, target_of, task
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def producer_keys(target: str, profile: str | None, region: str | None) -> Produ
     resolved = target_of(target, profile, region)
     usage = None
     if resolved.name == LOCAL:
-        usage = _local_usage_reader(resolved.require("ControlUrl"))
+        usage = _local_usage_reader(resolved.require(local_output_keys.CONTROL_URL))
     return ProducerKeys(resolved.client("apigateway"), resolved.config, usage=usage)
 
 

@@ -9,6 +9,7 @@ from invoke import Context, Exit
 
 from local.services.faults import FAULTS
 from local.state import DEFAULT_PATHS
+from ops import local_output_keys
 from ops.state_folder import STATE_DIR_VARIABLE
 from tasks.common import config_of, task
 
@@ -32,7 +33,7 @@ def control(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     from local.stack.recovery import crash_hint
 
     try:
-        return ControlClient(local_outputs()["ControlUrl"]).call(method, path, body)
+        return ControlClient(local_outputs()[local_output_keys.CONTROL_URL]).call(method, path, body)
     except Unreachable as error:
         raise Exit(f"error: {error}: {crash_hint(DEFAULT_PATHS.root)}", code=1) from None
     except ControlError as error:
@@ -186,8 +187,8 @@ def dashboard(c: Context, out: str = ".local/dashboards") -> None:
 
     outputs = local_outputs()
     template = full_template(config_of("local")).to_dict()
-    cloudwatch = clients(outputs["AwsEndpoint"], outputs["Region"])("cloudwatch")
-    since = outputs.get("StartedAt")  # the graphs start with the stack, not 30 minutes before it
+    cloudwatch = clients(outputs[local_output_keys.AWS_ENDPOINT], outputs[local_output_keys.REGION])("cloudwatch")
+    since = outputs.get(local_output_keys.STARTED_AT)  # the graphs start with the stack, not 30 minutes before it
     evaluated = control("GET", "/status")["alarms"]  # composites' states live in the local evaluator
     for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC), since, evaluated):
         print(f"{png}\n{html}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke import Context, Exit
 
+from cloudformation import output_keys
 from tasks.common import AWS_HELP, TARGET_HELP, ops_errors, target_of, task
 
 
@@ -41,7 +42,7 @@ def send(
         size = batch or api.max_batch_events
         if not 1 <= size <= api.max_batch_events:
             raise Exit(f"error: --batch: expected 1–{api.max_batch_events}, got {batch}", code=2)
-        sender = Sender(resolved.require("ApiUrl"), resolved.api_key())
+        sender = Sender(resolved.require(output_keys.API_URL), resolved.api_key())
         result = send_events(
             events,
             sender,
@@ -89,8 +90,8 @@ def replay(
         result = run_replay(
             resolved.client("s3"),
             resolved.client("sqs"),
-            resolved.require("ArchiveBucket"),
-            resolved.require("QueueUrl"),
+            resolved.require(output_keys.ARCHIVE_BUCKET),
+            resolved.require(output_keys.QUEUE_URL),
             start,
             end,
             dry_run=dry_run,
@@ -122,8 +123,8 @@ def redrive(
         resolved = target_of(target, profile, region)
         result = run_redrive(
             resolved.client("sqs"),
-            resolved.require("DeadLetterQueueUrl"),
-            resolved.require("QueueUrl"),
+            resolved.require(output_keys.DEAD_LETTER_QUEUE_URL),
+            resolved.require(output_keys.QUEUE_URL),
             limit=limit or None,
             progress_stream=sys.stderr,
             # No retries for the move-task call: an endpoint without it should say so at once.

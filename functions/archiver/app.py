@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
 from functions.archiver.config import load_settings
-from functions.common import aws, env
+from functions.common import aws, env, metric_names
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
@@ -101,5 +101,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     """Archive a DLQ batch as one object; when that fails the invocation fails and the batch stays in the DLQ."""
     records = sqs_records(event)
     archived = archive_records(records, utc_now())
-    metrics.add_metric(name="EventsArchived", unit=MetricUnit.Count, value=len(records) if archived else 0)
+    metrics.add_metric(name=metric_names.EVENTS_ARCHIVED, unit=MetricUnit.Count, value=len(records) if archived else 0)
     return partial_batch_response(event, records, partial(_confirm_archived, archived=archived), processor, context)

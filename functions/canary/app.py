@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env, env_names
+from functions.common import aws, env, env_names, metric_names
 from functions.common.analytics import canary_key
 from functions.common.canary import is_canary
 from functions.common.clock import iso_millis, utc_now
@@ -187,13 +187,17 @@ def probe() -> Outcome:
 
 
 def _record(outcome: Outcome) -> None:
-    metrics.add_metric(name="CanaryRequests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="CanaryAccepted", unit=MetricUnit.Count, value=int(outcome.event_id is not None))
-    metrics.add_metric(name="CanarySuccess", unit=MetricUnit.Count, value=int(outcome.success))
+    metrics.add_metric(name=metric_names.CANARY_REQUESTS, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=metric_names.CANARY_ACCEPTED, unit=MetricUnit.Count, value=int(outcome.event_id is not None)
+    )
+    metrics.add_metric(name=metric_names.CANARY_SUCCESS, unit=MetricUnit.Count, value=int(outcome.success))
     if outcome.api_ms is not None:
-        metrics.add_metric(name="CanaryApiLatency", unit=MetricUnit.Milliseconds, value=outcome.api_ms)
+        metrics.add_metric(name=metric_names.CANARY_API_LATENCY, unit=MetricUnit.Milliseconds, value=outcome.api_ms)
     if outcome.end_to_end_ms is not None:
-        metrics.add_metric(name="CanaryEndToEnd", unit=MetricUnit.Milliseconds, value=outcome.end_to_end_ms)
+        metrics.add_metric(
+            name=metric_names.CANARY_END_TO_END, unit=MetricUnit.Milliseconds, value=outcome.end_to_end_ms
+        )
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -2,10 +2,8 @@
 
 import os
 
-from functions.common import env_names
+from functions.common import env_names, metric_names
 from functions.common.errors import ConfigError
-
-DEFAULT_METRICS_NAMESPACE = "Sluice"
 
 
 def require(name: str) -> str:
@@ -40,4 +38,4 @@ def service_name() -> str:
 
 
 def metrics_namespace() -> str:
-    return optional(env_names.POWERTOOLS_METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE)
+    return optional(env_names.POWERTOOLS_METRICS_NAMESPACE, metric_names.DEFAULT_NAMESPACE)

@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env
+from functions.common import aws, env, metric_names
 from functions.common.analytics import analytics_objects, canary_key, canary_marker
 from functions.common.canary import expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
@@ -249,21 +249,23 @@ def _record_metrics(outcome: Outcome, received: int, waiting: int, dead_lettered
     now = utc_now()
     for envelope in outcome.stored:
         lag = (now - parse_iso(envelope.received_at)).total_seconds() * 1000
-        metrics.add_metric(name="IngestLag", unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
+        metrics.add_metric(name=metric_names.INGEST_LAG, unit=MetricUnit.Milliseconds, value=max(lag, 0.0))
     # Powertools flushes by itself at 100 values of a metric: adding the counts last keeps the set
     # it flushes at the end of the invocation non-empty.
-    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(outcome.stored))
-    metrics.add_metric(name="WriteRetries", unit=MetricUnit.Count, value=outcome.write_retries)
+    metrics.add_metric(name=metric_names.EVENTS_STORED, unit=MetricUnit.Count, value=len(outcome.stored))
+    metrics.add_metric(name=metric_names.WRITE_RETRIES, unit=MetricUnit.Count, value=outcome.write_retries)
     if "s3" in SETTINGS.sinks:
-        metrics.add_metric(name="AnalyticsObjectsWritten", unit=MetricUnit.Count, value=outcome.objects_written)
-        metrics.add_metric(name="AnalyticsSinkErrors", unit=MetricUnit.Count, value=outcome.sink_errors)
+        metrics.add_metric(
+            name=metric_names.ANALYTICS_OBJECTS_WRITTEN, unit=MetricUnit.Count, value=outcome.objects_written
+        )
+        metrics.add_metric(name=metric_names.ANALYTICS_SINK_ERRORS, unit=MetricUnit.Count, value=outcome.sink_errors)
     # The batch's records, and those parked to retry (EventsWaitingOnRetry): Lambda's Errors never counts them, so
     # the share of records not stored is ours to publish.
-    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)
-    metrics.add_metric(name="EventsWaitingOnRetry", unit=MetricUnit.Count, value=waiting)
-    metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=1 if breaker.is_open else 0)
-    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=dead_lettered)
-    metrics.add_metric(name="EventsWindowSpent", unit=MetricUnit.Count, value=window_spent)
+    metrics.add_metric(name=metric_names.RECORDS_RECEIVED, unit=MetricUnit.Count, value=received)
+    metrics.add_metric(name=metric_names.EVENTS_WAITING_ON_RETRY, unit=MetricUnit.Count, value=waiting)
+    metrics.add_metric(name=metric_names.BREAKER_OPEN, unit=MetricUnit.Count, value=1 if breaker.is_open else 0)
+    metrics.add_metric(name=metric_names.EVENTS_DEAD_LETTERED, unit=MetricUnit.Count, value=dead_lettered)
+    metrics.add_metric(name=metric_names.EVENTS_WINDOW_SPENT, unit=MetricUnit.Count, value=window_spent)
 
 
 def settle(records: list[dict[str, Any]], outcome: Outcome, in_place: set[str]) -> dict[str, str]:
@@ -319,5 +321,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     failures = settle(unparked.records, store_records(unparked.records, deadline), in_place)
     settle_objects(s3, SETTINGS.parking_bucket, unparked, in_place & set(failures))
     if unparked.pointers:
-        metrics.add_metric(name="EventsUnparked", unit=MetricUnit.Count, value=unparked.events)
+        metrics.add_metric(name=metric_names.EVENTS_UNPARKED, unit=MetricUnit.Count, value=unparked.events)
     return partial_batch_response(event, records, partial(_confirm_stored, failures=failures), processor, context)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_m
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from functions.common import aws, env
+from functions.common import aws, env, metric_names
 from functions.common.clock import iso_millis, utc_now
 from functions.common.contract import CANARY_ID_PREFIX
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
@@ -52,14 +52,16 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
 def _count(accepted: list[str], rejected: int = 0, reason: str = "") -> None:
     """EventsAccepted and BytesAccepted on every request (zero included, so the series has no gaps);
     EventsRejected with its `reason` dimension in a metric set of its own."""
-    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(accepted))
-    metrics.add_metric(name="BytesAccepted", unit=MetricUnit.Bytes, value=sum(len(raw.encode()) for raw in accepted))
+    metrics.add_metric(name=metric_names.EVENTS_ACCEPTED, unit=MetricUnit.Count, value=len(accepted))
+    metrics.add_metric(
+        name=metric_names.BYTES_ACCEPTED, unit=MetricUnit.Bytes, value=sum(len(raw.encode()) for raw in accepted)
+    )
     if rejected:
         with single_metric(
-            name="EventsRejected", unit=MetricUnit.Count, value=rejected, namespace=metrics.namespace
+            name=metric_names.EVENTS_REJECTED, unit=MetricUnit.Count, value=rejected, namespace=metrics.namespace
         ) as metric:
-            metric.add_dimension(name="service", value=SERVICE)
-            metric.add_dimension(name="reason", value=reason)
+            metric.add_dimension(name=metric_names.SERVICE_DIMENSION, value=SERVICE)
+            metric.add_dimension(name=metric_names.REASON_DIMENSION, value=reason)
 
 
 def _event_ids(raws: list[str], info: RequestInfo) -> list[str]:

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env
+from functions.common import aws, env, metric_names
 from functions.common.clock import iso_millis, utc_now
 from functions.notifier.config import load_settings
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
@@ -123,7 +123,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     moment = now()
     outcome = process(event if isinstance(event, dict) else {}, moment)
     logger.info("notifications handled", extra={**outcome, "at": iso_millis(moment)})
-    metrics.add_metric(name="NotificationsForwarded", unit=MetricUnit.Count, value=outcome["forwarded"])
-    metrics.add_metric(name="NotificationsHeld", unit=MetricUnit.Count, value=outcome["held"])
-    metrics.add_metric(name="NotificationsDigested", unit=MetricUnit.Count, value=outcome["digested"])
+    metrics.add_metric(name=metric_names.NOTIFICATIONS_FORWARDED, unit=MetricUnit.Count, value=outcome["forwarded"])
+    metrics.add_metric(name=metric_names.NOTIFICATIONS_HELD, unit=MetricUnit.Count, value=outcome["held"])
+    metrics.add_metric(name=metric_names.NOTIFICATIONS_DIGESTED, unit=MetricUnit.Count, value=outcome["digested"])
     return outcome

@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common import aws, env
+from functions.common import aws, env, metric_names
 from functions.common.clock import utc_now
 from functions.common.parked import BREAKER_FRESH_PROBES, POINTER_ATTRIBUTE
 from functions.common.sqs_send import send_entries
@@ -151,9 +151,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = min(float(SETTINGS.run_seconds), context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
     now_ms = int(utc_now().timestamp() * 1000)
     report = retrier.run(now_ms, time.monotonic() + max(budget, 0.0))
-    metrics.add_metric(name="ParkedObjects", unit=MetricUnit.Count, value=report.parked_objects)
-    metrics.add_metric(name="OldestRetryAge", unit=MetricUnit.Seconds, value=report.oldest_retry_age_seconds)
-    metrics.add_metric(name="ParkedObjectsSent", unit=MetricUnit.Count, value=report.spent_sent + report.waiting_sent)
+    metrics.add_metric(name=metric_names.PARKED_OBJECTS, unit=MetricUnit.Count, value=report.parked_objects)
+    metrics.add_metric(
+        name=metric_names.OLDEST_RETRY_AGE, unit=MetricUnit.Seconds, value=report.oldest_retry_age_seconds
+    )
+    metrics.add_metric(
+        name=metric_names.PARKED_OBJECTS_SENT, unit=MetricUnit.Count, value=report.spent_sent + report.waiting_sent
+    )
     return {
         "parked_objects": report.parked_objects,
         "spent_sent": report.spent_sent,

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from alarms.engine.metric_math import Band
+from cloudformation import output_keys
 from local.console.dashboard_data import (
     Window,
     alarm_states,
@@ -31,6 +32,7 @@ from local.console.markdown_page import markdown_to_html, runbook_anchor_link
 from local.console.running_stack import RunningStack
 from local.deploying.deploy import clients
 from local.services.faults import FAULTS
+from ops import local_output_keys
 from ops.replay import replay
 
 CONSOLE_LINKS = runbook_anchor_link("/runbook", docs="/docs/")
@@ -56,7 +58,9 @@ class ConsoleViews:
         with self._lock:
             if service not in self._clients:
                 outputs = json.loads(self._runtime.paths.outputs.read_text())
-                self._clients[service] = clients(outputs["AwsEndpoint"], outputs["Region"])(service)
+                self._clients[service] = clients(
+                    outputs[local_output_keys.AWS_ENDPOINT], outputs[local_output_keys.REGION]
+                )(service)
             return self._clients[service]
 
     # --- dashboards ----------------------------------------------------------------------------------
@@ -113,7 +117,10 @@ class ConsoleViews:
             # business hours follow the local clock (local/services/clock.py), as the notifier's do
             "digest": {
                 **pending_digest(
-                    self.client("dynamodb"), outputs["HeldNotificationsTable"], settings, runtime.clock.now()
+                    self.client("dynamodb"),
+                    outputs[output_keys.HELD_NOTIFICATIONS_TABLE],
+                    settings,
+                    runtime.clock.now(),
                 ),
                 "last_sent": last_sent(sent),
             },
@@ -164,8 +171,8 @@ class ConsoleViews:
         result = replay(
             self.client("s3"),
             self.client("sqs"),
-            outputs["ArchiveBucket"],
-            outputs["QueueUrl"],
+            outputs[output_keys.ARCHIVE_BUCKET],
+            outputs[output_keys.QUEUE_URL],
             since=started,
             until=datetime.now(UTC) + REPLAY_MARGIN,
             progress_stream=io.StringIO(),  # the page shows the result, not a progress line

@@ -4,26 +4,24 @@ tests/local_stack_harness.py, which adds their waits) and the benchmarks run aga
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import requests
 
+from cloudformation import output_keys
 from core.paths import PROJECT_ROOT
-from functions.common.contract import CANARY_ATTRIBUTE
 from local.console.control_client import ControlClient
 from local.emulation.process import free_port
 from local.state import StatePaths
+from ops import local_output_keys
 from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.reconcile import existing_ids
 from ops.waiting import WaitTimedOut, wait_until
@@ -46,28 +44,19 @@ class BackgroundStack:
 
     @property
     def api_url(self) -> str:
-        return self.outputs["ApiUrl"]
+        return self.outputs[output_keys.API_URL]
 
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.outputs["AwsEndpoint"],
-            region_name=self.outputs["Region"],
+            endpoint_url=self.outputs[local_output_keys.AWS_ENDPOINT],
+            region_name=self.outputs[local_output_keys.REGION],
             **LOCAL_CREDENTIALS,
         )
 
-    def post_events(
-        self, body: Any, headers: dict[str, str] | None = None, key: str | None = "default"
-    ) -> requests.Response:
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if key is not None:
-            sent["x-api-key"] = self.outputs["ApiKey"] if key == "default" else key
-        data = body if isinstance(body, str | bytes) else json.dumps(body)
-        return requests.post(f"{self.api_url}/events", data=data, headers=sent, timeout=30)
-
     @cached_property
     def control_api(self) -> ControlClient:
-        return ControlClient(self.outputs["ControlUrl"])
+        return ControlClient(self.outputs[local_output_keys.CONTROL_URL])
 
     def control(self, method: str, path: str, body: dict | None = None) -> Any:
         return self.control_api.call(method, path, body)
@@ -75,38 +64,8 @@ class BackgroundStack:
     def status(self) -> dict[str, Any]:
         return self.control_api.status()
 
-    def inject(self, fault: str, seconds: float) -> None:
-        self.control_api.inject(fault, seconds)
-
-    def lift(self, fault: str) -> None:
-        self.control_api.lift(fault)
-
     def stored_ids(self, ids: list[str]) -> set[str]:
-        return existing_ids(self.client("dynamodb"), self.outputs["TableName"], ids)
-
-    @contextlib.contextmanager
-    def canary_paused(self) -> Iterator[None]:
-        """No canary run (and so no canary request through ingest) while the block runs: for tests that check
-        that their own requests ran nothing."""
-        self.control("POST", "/canary", {"paused": True})
-        try:
-            yield
-        finally:
-            self.control("POST", "/canary", {"paused": False})
-
-    def client_items(self, attempts: int = 20) -> int:
-        """Items in the table that are not the canary's. The canary stores one every few seconds: the table's
-        count is read between two counts of canary items, and read again until no canary item landed meanwhile."""
-        dynamodb, table = self.client("dynamodb"), self.outputs["TableName"]
-        for _ in range(attempts):
-            before = _canary_items(dynamodb, table)
-            total = int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
-            if _canary_items(dynamodb, table) == before:
-                return total - before
-        raise RuntimeError(f"canary items kept landing while counting {table}")
-
-    def functions_log(self) -> str:
-        return (self.state_dir / "logs" / "functions.log").read_text(encoding="utf-8", errors="replace")
+        return existing_ids(self.client("dynamodb"), self.outputs[output_keys.TABLE_NAME], ids)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -116,17 +75,6 @@ class BackgroundStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-
-
-def _canary_items(dynamodb: Any, table: str) -> int:
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        Select="COUNT",
-        ConsistentRead=True,
-        FilterExpression="attribute_exists(#canary)",
-        ExpressionAttributeNames={"#canary": CANARY_ATTRIBUTE},
-    )
-    return sum(page["Count"] for page in pages)
 
 
 def start_background_stack(

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from botocore.client import BaseClient
 
+from cloudformation import output_keys
 from core.config import Config
 from dashboards.catalog import Catalog, Metric, build_catalog
 from local.console.dashboard_render import render_stack_dashboards
@@ -25,6 +26,7 @@ from local.services.cloudwatch_reader import fetch_series
 from local.stack.ports import Ports
 from local.stack.runtime import LocalRuntime
 from local.state import StatePaths
+from ops import local_output_keys
 from ops.reconcile import existing_ids
 from ops.waiting import WaitTimedOut, wait_until
 
@@ -185,16 +187,17 @@ def run_demo(config: Config, ports: Ports, state_dir: Path) -> int:
     try:
         runtime.start()
         outputs = json.loads(runtime.paths.outputs.read_text())
-        runtime.say(
-            f"watch it live in the console: {outputs['ConsoleUrl']}  (until the demo ends; `invoke up` keeps it)"
-        )
+        console = outputs[local_output_keys.CONSOLE_URL]
+        runtime.say(f"watch it live in the console: {console}  (until the demo ends; `invoke up` keeps it)")
         spread = traffic_seconds(config)
         runtime.say(f"sending real HTTP traffic (valid and invalid) for {spread:.0f} s …")
         started = time.time()
-        traffic = send_traffic(outputs["ApiUrl"], outputs["ApiKey"], demo_requests(), spread)
+        traffic = send_traffic(
+            outputs[output_keys.API_URL], outputs[local_output_keys.API_KEY], demo_requests(), spread
+        )
         unique_ids = sorted(set(traffic.accepted_ids))
-        client = clients(outputs["AwsEndpoint"], outputs["Region"])
-        table = outputs["TableName"]
+        client = clients(outputs[local_output_keys.AWS_ENDPOINT], outputs[local_output_keys.REGION])
+        table = outputs[output_keys.TABLE_NAME]
         wait_for_drain(runtime, lambda: len(existing_ids(client("dynamodb"), table, unique_ids)), len(unique_ids))
         # The alarm fires once enough evaluated periods have seen the 4XX: wait for that, within N periods.
         bound = config.monitoring.period_seconds * (config.monitoring.evaluation_periods + 2)
@@ -245,7 +248,7 @@ def _report(
         "\n=== Sluice demo ===\n"
         f"  requests sent    {traffic.requests}\n"
         f"  events accepted  {len(unique_ids)} (202; an idempotent retry returned the same id)\n"
-        f"  events stored    {len(stored)} in {runtime.stack.outputs['TableName']}\n"
+        f"  events stored    {len(stored)} in {runtime.stack.outputs[output_keys.TABLE_NAME]}\n"
         f"  events lost      {len(lost)}\n"
         f"  rejected         {sum(traffic.rejected.values())} requests, by reason:\n{rejected}\n"
         f"  alarms           {len(alarms)} evaluated, fired: {', '.join(fired) or 'none'}\n"

@@ -11,11 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cloudformation import output_keys
 from core.config import Config
 from local.stack.background import start_background_stack
 from local.stack.ports import Ports, ensure_ports_free
 from local.stack.recovery import surviving_moto
 from local.state import StatePaths
+from ops import local_output_keys
 from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from ops.state_folder import DEFAULT_STATE_DIR, STATE_DIR_VARIABLE
 
@@ -49,8 +51,10 @@ def _last_error(console: Path) -> str:
 def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_dir: Path) -> str:
     alarms = status.get("alarms", {})
     firing = sorted(name for name, state in alarms.items() if state == "ALARM")
+    endpoint, console = outputs[local_output_keys.AWS_ENDPOINT], outputs[local_output_keys.CONSOLE_URL]
+    api, key_file = outputs[output_keys.API_URL], StatePaths(state_dir).outputs
     environment = (
-        f"export AWS_ENDPOINT_URL={outputs['AwsEndpoint']} AWS_DEFAULT_REGION={outputs['Region']} "
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={outputs[local_output_keys.REGION]} "
         + " ".join(f"{name}={value}" for name, value in LOCAL_CREDENTIALS_ENVIRONMENT.items())
     )
     state_hint = (
@@ -61,13 +65,13 @@ def where_everything_is(outputs: dict[str, Any], status: dict[str, Any], state_d
     return "\n".join(
         [
             "Sluice local stack is up (in the background)",
-            f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)",
-            f"  API        {outputs['ApiUrl']}/events   (x-api-key: ApiKey in {StatePaths(state_dir).outputs})",
-            f"  AWS        {outputs['AwsEndpoint']}   for the aws CLI, paste:",
+            f"  console    {console}   (open it in a browser: dashboards, alarms, faults)",
+            f"  API        {api}/events   (x-api-key: {local_output_keys.API_KEY} in {key_file})",
+            f"  AWS        {endpoint}   for the aws CLI, paste:",
             f"             {environment}",
             f"             ({CLI_V1_SQS_NOTE})",
             *state_hint,
-            f"  table      {outputs['TableName']}   ({status.get('table_items', 0)} items)",
+            f"  table      {outputs[output_keys.TABLE_NAME]}   ({status.get('table_items', 0)} items)",
             f"  alarms     {len(alarms)} evaluated, in ALARM: {', '.join(firing) or 'none'}",
             f"  logs       invoke logs [--errors] [--follow]   (console: {state_dir / 'console.log'})",
             "  next       invoke status | invoke chaos FAULT | invoke dashboard | invoke down",

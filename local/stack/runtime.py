@@ -30,6 +30,7 @@ from alarms.backtest import History
 from alarms.definitions import Definitions
 from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
 from alarms.table import LOW_AT_ONCE, delivered_at_once, notified_tiers
+from cloudformation import output_keys
 from cloudformation.api import CLIENT_API_KEY_ID, events_request_schema
 from cloudformation.functions import event_source_mapping_id, logical_id, schedule_id
 from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
@@ -61,6 +62,7 @@ from local.stack.logs import start_run_logs
 from local.stack.ports import Ports, ensure_ports_free
 from local.stack.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.state import StatePaths
+from ops import local_output_keys
 from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from ops.state_folder import DEFAULT_STATE_DIR
 
@@ -244,7 +246,11 @@ class LocalRuntime:
         self._sqs_observer.attach(sqs)
         sampler = QueueSampler(
             sqs,
-            [outputs["QueueUrl"], outputs["DeadLetterQueueUrl"], outputs["FailuresQueueUrl"]],
+            [
+                outputs[output_keys.QUEUE_URL],
+                outputs[output_keys.DEAD_LETTER_QUEUE_URL],
+                outputs[output_keys.FAILURES_QUEUE_URL],
+            ],
             self.sink,
             self._sqs_observer,
         )
@@ -264,7 +270,7 @@ class LocalRuntime:
         settings = GatewaySettings(
             stage=api.stage_name,
             api_name=self.config.resource_name("api"),
-            api_id=self.stack.outputs["ApiId"],
+            api_id=self.stack.outputs[output_keys.API_ID],
             region=self.config.region,
             key_limits=ThrottleLimits(rate_per_second=float(api.rate_limit), burst=api.burst_limit),
             stage_limits=ThrottleLimits(rate_per_second=float(api.stage_rate_limit), burst=api.stage_burst_limit),
@@ -285,7 +291,7 @@ class LocalRuntime:
         (local/services/gateway/usage_plans.py)."""
         assert self.stack is not None
         plans = UsagePlans(
-            client("apigateway"), self.stack.outputs["ApiId"], self.config.api.stage_name, self.clock.now
+            client("apigateway"), self.stack.outputs[output_keys.API_ID], self.config.api.stage_name, self.clock.now
         )
         self.usage_plans = plans.start()
         self._stoppables.append(plans)
@@ -295,7 +301,10 @@ class LocalRuntime:
         assert self.stack is not None
         resources = self.stack.template["Resources"]
         outputs = self.stack.outputs
-        queues = {"consumer": ("QueueUrl", "QueueArn"), "archiver": ("DeadLetterQueueUrl", "DeadLetterQueueArn")}
+        queues = {
+            "consumer": (output_keys.QUEUE_URL, output_keys.QUEUE_ARN),
+            "archiver": (output_keys.DEAD_LETTER_QUEUE_URL, output_keys.DEAD_LETTER_QUEUE_ARN),
+        }
         lambda_client = client("lambda")
         for name, (url_key, arn_key) in queues.items():
             props = resources[event_source_mapping_id(name)]["Properties"]
@@ -319,10 +328,10 @@ class LocalRuntime:
             self._stoppables.append(poller)
         # The notifier records the digests it sends (the notifications log, the console)
         notifier = DigestLog(
-            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs["NotifyTopicArn"]
+            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs[output_keys.NOTIFY_TOPIC_ARN]
         )
         self.digests = notifier
-        bridge = SnsToFunctionBridge(outputs["LowTopicArn"], notifier, client("sqs"), client("sns"))
+        bridge = SnsToFunctionBridge(outputs[output_keys.LOW_TOPIC_ARN], notifier, client("sqs"), client("sns"))
         bridge.start()
         self._stoppables.append(bridge)
         schedule = BusinessHoursSchedule(self.config.notifications, notifier, self.clock.now)
@@ -399,29 +408,30 @@ class LocalRuntime:
         (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
         outputs = {
             **self.stack.outputs,
-            "ApiUrl": f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
-            "ApiKey": key_value,
-            "ApiKeyId": key_id,
-            "AwsEndpoint": self._endpoint,
-            "Region": self.config.region,
-            "Env": self.config.env,  # the configuration this stack runs: the operators' tools read it
-            "ControlUrl": control_url,
-            "ConsoleUrl": control_url + "/",
-            "StartedAt": self.started_at,
-            "FunctionsLog": str(self.paths.logs / "functions.log"),
-            "NotificationsLog": str(self.paths.notifications),
+            output_keys.API_URL: f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
+            local_output_keys.API_KEY: key_value,
+            output_keys.API_KEY_ID: key_id,
+            local_output_keys.AWS_ENDPOINT: self._endpoint,
+            local_output_keys.REGION: self.config.region,
+            local_output_keys.ENV: self.config.env,  # the configuration this stack runs: the operators' tools read it
+            local_output_keys.CONTROL_URL: control_url,
+            local_output_keys.CONSOLE_URL: control_url + "/",
+            local_output_keys.STARTED_AT: self.started_at,
+            local_output_keys.FUNCTIONS_LOG: str(self.paths.logs / "functions.log"),
+            local_output_keys.NOTIFICATIONS_LOG: str(self.paths.notifications),
         }
         self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def banner(self) -> str:
         assert self.stack is not None
         outputs = json.loads(self.paths.outputs.read_text())
+        console = outputs[local_output_keys.CONSOLE_URL]
         return (
             "\nSluice local stack is up\n"
-            f"  API        {outputs['ApiUrl']}/events   (x-api-key: see {self.paths.outputs})\n"
-            f"  AWS        {outputs['AwsEndpoint']}   (any AWS client with --endpoint-url)\n"
-            f"  console    {outputs['ConsoleUrl']}   (open it in a browser: dashboards, alarms, faults)\n"
-            f"  control    {outputs['ControlUrl']}   (invoke status | invoke chaos | invoke down)\n"
+            f"  API        {outputs[output_keys.API_URL]}/events   (x-api-key: see {self.paths.outputs})\n"
+            f"  AWS        {outputs[local_output_keys.AWS_ENDPOINT]}   (any AWS client with --endpoint-url)\n"
+            f"  console    {console}   (open it in a browser: dashboards, alarms, faults)\n"
+            f"  control    {outputs[local_output_keys.CONTROL_URL]}   (invoke status | invoke chaos | invoke down)\n"
             f"  logs       {self.paths.logs}/ (invoke logs [--errors] [--follow]; the last run's in previous/)\n"
             f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
             f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
@@ -454,9 +464,9 @@ class LocalRuntime:
         sqs = client("sqs")
         queues = {}
         for label, key in (
-            ("ingest", "QueueUrl"),
-            ("dead_letter", "DeadLetterQueueUrl"),
-            ("failures", "FailuresQueueUrl"),
+            ("ingest", output_keys.QUEUE_URL),
+            ("dead_letter", output_keys.DEAD_LETTER_QUEUE_URL),
+            ("failures", output_keys.FAILURES_QUEUE_URL),
         ):
             attributes = sqs.get_queue_attributes(
                 QueueUrl=outputs[key],
@@ -470,13 +480,13 @@ class LocalRuntime:
             "endpoints": json.loads(self.paths.outputs.read_text()) if self.paths.outputs.exists() else {},
             "queues": queues,
             "in_flight_limit": self.config.queue.in_flight_limit,
-            "table_items": _count_items(client("dynamodb"), outputs["TableName"]),
-            "archive_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], ARCHIVE_PREFIX),
+            "table_items": _count_items(client("dynamodb"), outputs[output_keys.TABLE_NAME]),
+            "archive_objects": _count_objects(client("s3"), outputs[output_keys.ARCHIVE_BUCKET], ARCHIVE_PREFIX),
             # what the consumer parked while the store fails, and its breaker's last word (functions/common/parked.py)
-            "parked_objects": _count_objects(client("s3"), outputs["ArchiveBucket"], PARKED_PREFIX),
+            "parked_objects": _count_objects(client("s3"), outputs[output_keys.ARCHIVE_BUCKET], PARKED_PREFIX),
             "breaker": _breaker_state(
                 client("s3"),
-                outputs["ArchiveBucket"],
+                outputs[output_keys.ARCHIVE_BUCKET],
                 BREAKER_FRESH_PROBES * self.config.queue.probe_interval_seconds * 1000,
             ),
             "alarms": self._evaluator.states() if self._evaluator else {},

@@ -20,6 +20,7 @@ from invoke.parser import Parser, ParserContext
 import tasks
 from core.config import load_config
 from core.paths import PROJECT_ROOT
+from ops import local_output_keys
 from ops.changeset import MAX_TEMPLATE_BODY_BYTES
 from tests.tasks.helpers import run_invoke
 
@@ -213,7 +214,7 @@ def test_readme_aws_environment_is_enough_for_a_client_of_the_local_stack(local_
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     export = next(line for line in readme.splitlines() if line.startswith("export AWS_ENDPOINT_URL="))
     variables = dict(word.split("=", 1) for word in export.removeprefix("export ").split())
-    variables["AWS_ENDPOINT_URL"] = local_stack.outputs["AwsEndpoint"]
+    variables["AWS_ENDPOINT_URL"] = local_stack.outputs[local_output_keys.AWS_ENDPOINT]
     clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     # WHEN a botocore client (what the aws CLI v1 is built on) is made from the environment alone, no ~/.aws
     script = (

@@ -41,11 +41,13 @@ import requests
 
 from alarms.engine.metric_math import BAND_HISTORY_PERIODS, BAND_MIN_HISTORY, anomaly_band, evaluate
 from alarms.table import REQUEST_BAND_WIDTH, alarm_definitions, composite_definitions
+from cloudformation import output_keys
 from core.config import load_config
 from core.slo import windows_used
 from dashboards.catalog import build_catalog
 from local.services.cloudwatch_reader import fetch_series
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from ops import local_output_keys
 from tests.e2e.clients import Background, Trickle, drained, stop_all
 from tests.local_stack_harness import HarnessStack
 
@@ -234,7 +236,7 @@ def send_poison(stack: HarnessStack, count: int) -> None:
     """Messages that are not our envelope, straight into the ingest queue: every receive fails them."""
     sqs = stack.client("sqs")
     entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {index}"} for index in range(count)]
-    response = sqs.send_message_batch(QueueUrl=stack.outputs["QueueUrl"], Entries=entries)
+    response = sqs.send_message_batch(QueueUrl=stack.outputs[output_keys.QUEUE_URL], Entries=entries)
     assert len(response.get("Successful", [])) == count
 
 
@@ -242,7 +244,7 @@ def refused_requests(stack: HarnessStack, count: int) -> tuple[Counter[int], Cou
     """`count` requests the API refuses: most without an API key (403), a tenth with a wrong content type (415).
     Returns the statuses expected and those answered."""
     url = f"{stack.api_url}/events"
-    key = stack.outputs["ApiKey"]
+    key = stack.outputs[local_output_keys.API_KEY]
     wrong_type = max(1, int(count * BURST_415_SHARE))
     expected = Counter({403: count - wrong_type, 415: wrong_type})
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cloudformation import output_keys
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
@@ -31,7 +32,7 @@ STORE_TIMEOUT_SECONDS = 90
 
 def send(stack: Any, envelopes: list[Envelope]) -> None:
     """Queue the envelopes as ingest (or replay) does, 10 per SendMessageBatch."""
-    sqs, queue = stack.client("sqs"), stack.outputs["QueueUrl"]
+    sqs, queue = stack.client("sqs"), stack.outputs[output_keys.QUEUE_URL]
     for start in range(0, len(envelopes), 10):
         entries = [
             {"Id": str(index), "MessageBody": envelope.to_json()}
@@ -51,7 +52,7 @@ def consumed(stack: Any, ids: list[str]) -> None:
 def rows_of(stack: Any, ids: list[str], columns: str = "event_id") -> list[list[Any]]:
     """The rows of the view `events` holding these ids, as `invoke events.query` answers locally."""
     listed = ", ".join(f"'{event_id}'" for event_id in ids)
-    s3, bucket = stack.client("s3"), stack.outputs["AnalyticsBucket"]
+    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ANALYTICS_BUCKET]
     return query_local(s3, bucket, f"SELECT {columns} FROM events WHERE event_id IN ({listed}) ORDER BY 1").rows
 
 
@@ -71,7 +72,7 @@ def test_replaying_events_twice_leaves_one_row_each_in_the_analytics_store(local
     send(local_stack, list(reversed(events[11:])))
     consumed(local_stack, ids)
     # THEN the replays did write copies into the objects (events_raw): the path under test ran
-    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"], ids)
+    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET], ids)
     assert copy.copies, "no replayed copy reached the store: the groupings matched the first delivery's"
     # AND through the view every event is one row, and reconcile --sink s3 finds each once
     assert (copy.found, copy.missing, copy.duplicated) == (37, [], {})
@@ -80,7 +81,7 @@ def test_replaying_events_twice_leaves_one_row_each_in_the_analytics_store(local
 
 def test_a_same_key_whole_body_resend_after_a_partial_503_adds_no_row(local_stack):
     # GIVEN a keyed request of 5 events of which 3 were queued (a partial 503), stored in both sinks
-    key, api_key_id = f"{RUN}-partial-503", local_stack.outputs["ApiKeyId"]
+    key, api_key_id = f"{RUN}-partial-503", local_stack.outputs[output_keys.API_KEY_ID]
     raws = [json.dumps({"run": RUN, "keyed": n}) for n in range(5)]
     fingerprint = events_fingerprint(raws)
     ids = [derived_event_id(api_key_id, key, fingerprint, index) for index in range(5)]
@@ -96,11 +97,11 @@ def test_a_same_key_whole_body_resend_after_a_partial_503_adds_no_row(local_stac
     send(local_stack, request(iso_millis(first_at + timedelta(hours=1)), "request-2", range(5)))
     consumed(local_stack, ids)
     # THEN the table holds each event once, the first three with the first request's metadata
-    table, dynamodb = local_stack.outputs["TableName"], local_stack.client("dynamodb")
+    table, dynamodb = local_stack.outputs[output_keys.TABLE_NAME], local_stack.client("dynamodb")
     stored = [decode(dynamodb.get_item(TableName=table, Key={"event_id": {"S": i}})["Item"]) for i in ids]
     assert [item["request_id"] for item in stored] == ["request-1"] * 3 + ["request-2"] * 2
     # AND so does the analytics store: no copy in the objects, one row each through the view, the same metadata
-    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"], ids)
+    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET], ids)
     assert (copy.found, copy.missing, copy.copies, copy.duplicated) == (5, [], {}, {})
     by_id = {item["event_id"]: item["request_id"] for item in stored}
     assert rows_of(local_stack, ids, "event_id, request_id") == [[i, by_id[i]] for i in sorted(ids)]

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.paths import PROJECT_ROOT
+from ops import local_output_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -109,7 +110,7 @@ def shortened(mode: GenerationMode, case: Any) -> Any:
 def run_mode(stack: Any, schema: Any, path: str, method: str, mode: GenerationMode, examples: int) -> Outcome:
     outcome = Outcome()
     session = requests.Session()
-    headers = {"x-api-key": stack.outputs["ApiKey"]}
+    headers = {"x-api-key": stack.outputs[local_output_keys.API_KEY]}
     deadline = time.monotonic() + RUN_BUDGET_SECONDS
     slots = threading.BoundedSemaphore(SENDERS * 2)
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pytest
 
+from cloudformation import output_keys
 from core.config import load_config
 from tests.local_stack_harness import HarnessStack
 
@@ -106,7 +107,7 @@ def test_a_healthy_pipeline_passes_every_canary_run_and_its_alarms_stay_ok(local
     assert all(run["event_id"].startswith("canary-") and run["status"] == 202 for run in runs)
     # AND the events are in the table, marked and expiring
     item = stack.client("dynamodb").get_item(
-        TableName=stack.outputs["TableName"], Key={"event_id": {"S": runs[-1]["event_id"]}}
+        TableName=stack.outputs[output_keys.TABLE_NAME], Key={"event_id": {"S": runs[-1]["event_id"]}}
     )["Item"]
     assert item["canary"] == {"BOOL": True} and int(item["expires_at"]["N"]) > time.time()
     # AND none of the canary's alarms fired meanwhile

@@ -26,12 +26,14 @@ from typing import Any
 import pytest
 import requests
 
+from cloudformation import output_keys
 from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.common.item import decode
 from local.services.faults import FAULTS
+from ops import local_output_keys
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 from ops.whereabouts import locate
@@ -98,7 +100,7 @@ class Traffic:
                 return
             events = [{"run": RUN, "fault": self.label, "request": number, "i": i} for i in range(self.batch)]
             key = f"{RUN}-{self.label}-{number}" if self.keyed or number % 2 == 0 else None
-            headers = {"x-api-key": self.stack.outputs["ApiKey"], "Content-Type": "application/json"}
+            headers = {"x-api-key": self.stack.outputs[local_output_keys.API_KEY], "Content-Type": "application/json"}
             if key is not None:
                 headers["Idempotency-Key"] = key
             try:
@@ -160,7 +162,7 @@ def quiet(stack: Any, alarms_ok: set[str]) -> dict:
 
 def stored_items(stack: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The table items of `ids` that exist, by event id."""
-    dynamodb, table = stack.client("dynamodb"), stack.outputs["TableName"]
+    dynamodb, table = stack.client("dynamodb"), stack.outputs[output_keys.TABLE_NAME]
     found: dict[str, dict[str, Any]] = {}
     wanted = list(dict.fromkeys(ids))
     for start in range(0, len(wanted), 100):
@@ -229,7 +231,7 @@ def expect_stored_once(
     altered = [i for i, item in items.items() if json.loads(decode(item)["raw"]) != accepted[i]]
     grown = stack.client_items() - items_before
     duplicates = (len(handed_out) - len(set(handed_out))) + max(grown - len(accepted), 0)
-    copy = reconcile_ids_s3(stack.client("s3"), stack.outputs["AnalyticsBucket"], list(accepted))
+    copy = reconcile_ids_s3(stack.client("s3"), stack.outputs[output_keys.ANALYTICS_BUCKET], list(accepted))
     FIGURES["events accepted"] += len(accepted)
     FIGURES["events lost"] += len(lost)
     FIGURES["duplicates"] += duplicates
@@ -241,12 +243,12 @@ def expect_stored_once(
             lost,
             stack.client("sqs"),
             stack.client("s3"),
-            outputs["QueueUrl"],
-            outputs["DeadLetterQueueUrl"],
-            outputs["ArchiveBucket"],
+            outputs[output_keys.QUEUE_URL],
+            outputs[output_keys.DEAD_LETTER_QUEUE_URL],
+            outputs[output_keys.ARCHIVE_BUCKET],
         )
         lines = "\n".join(where.summary(sorted(lost)))
-        s3, bucket = stack.client("s3"), outputs["ArchiveBucket"]
+        s3, bucket = stack.client("s3"), outputs[output_keys.ARCHIVE_BUCKET]
         for key in sorted(set(where.archived.values()))[:3]:
             for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=key)["Body"].read())[:2]:
                 lines += f"\n  archived: reason={line['reason']} receives={line['receive_count']} key={key}"
@@ -309,7 +311,7 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
     # were posted as json.dumps(events): each one's text is json.dumps of it)
     refused = [
         derived_event_id(
-            local_stack.outputs["ApiKeyId"], exchange.key, events_fingerprint(posted_texts(exchange)), index
+            local_stack.outputs[output_keys.API_KEY_ID], exchange.key, events_fingerprint(posted_texts(exchange)), index
         )
         for exchange in refusals
         for index in (
@@ -346,7 +348,7 @@ def envelope_of(stack: Any, event: dict[str, Any]) -> tuple[str, str]:
         received_at=iso_millis(utc_now()),
         source_ip="127.0.0.1",
         user_agent="test-faults",
-        api_key_id=stack.outputs["ApiKeyId"],
+        api_key_id=stack.outputs[output_keys.API_KEY_ID],
         request_id=str(uuid.uuid4()),
     )
     return envelope.event_id, envelope.to_json()
@@ -358,7 +360,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
     archived_alarm = alarm("events-archived-low")
     before = quiet(local_stack, paged | {archived_alarm})
     started, since = datetime.now(UTC), time.time()
-    sqs, dlq = local_stack.client("sqs"), local_stack.outputs["DeadLetterQueueUrl"]
+    sqs, dlq = local_stack.client("sqs"), local_stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL]
     dead: dict[str, dict[str, Any]] = {}
     with Traffic(local_stack, "archive-down", max_seconds=40) as traffic:
         # WHEN the archive bucket is unreachable while dead letters keep arriving (a poison message among them)
@@ -385,7 +387,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
     )
     local_stack.wait_for_alarms({archived_alarm}, since, ALARM_TIMEOUT_SECONDS)
     # AND replaying the archive stores the dead-lettered events; the HTTP traffic was stored all along
-    s3, bucket = local_stack.client("s3"), local_stack.outputs["ArchiveBucket"]
+    s3, bucket = local_stack.client("s3"), local_stack.outputs[output_keys.ARCHIVE_BUCKET]
     window = (started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1))
     # (the window is whole hours of the archive: other tests' dead letters in it are replayed too)
     replayable = {
@@ -395,7 +397,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
     }
     others = replayable - set(dead)
     others_new = len(others) - len(local_stack.stored_ids(list(others)))
-    result = replay(s3, local_stack.client("sqs"), bucket, local_stack.outputs["QueueUrl"], *window)
+    result = replay(s3, local_stack.client("sqs"), bucket, local_stack.outputs[output_keys.QUEUE_URL], *window)
     assert not result.failed and result.sent == len(replayable) >= len(dead)
     assert any(item.reason for item in result.not_replayable), "the poison message is archived, not replayed"
     assert set(traffic.statuses()) == {202}, traffic.statuses()
@@ -410,7 +412,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
 def test_duplicate_deliveries_store_one_identical_item(local_stack):
     # GIVEN a quiet stack, a client posting batches, and two envelopes as ingest writes them
     before = quiet(local_stack, set())
-    sqs, queue = local_stack.client("sqs"), local_stack.outputs["QueueUrl"]
+    sqs, queue = local_stack.client("sqs"), local_stack.outputs[output_keys.QUEUE_URL]
     first = {"run": RUN, "fault": "duplicate", "n": 1}
     second = {"run": RUN, "fault": "duplicate", "n": 2}
     (first_id, first_body), (second_id, second_body) = envelope_of(local_stack, first), envelope_of(local_stack, second)

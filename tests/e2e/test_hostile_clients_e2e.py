@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from cloudformation import output_keys
 from functions.common.item import decode
+from ops import local_output_keys
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 from tests.e2e.clients import drained
@@ -29,7 +31,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 def stored_item(local_stack, event_id: str) -> dict:
     """The stored event's fields as the operators' tools read them (the item codec decoded)."""
     table = local_stack.client("dynamodb")
-    item = table.get_item(TableName=local_stack.outputs["TableName"], Key={"event_id": {"S": event_id}})["Item"]
+    item = table.get_item(TableName=local_stack.outputs[output_keys.TABLE_NAME], Key={"event_id": {"S": event_id}})[
+        "Item"
+    ]
     return decode(item)
 
 
@@ -85,7 +89,7 @@ def test_an_event_holding_unicode_line_breaks_is_stored_as_sent_and_reconciled(l
     # THEN the table holds its text as sent, and reconciling against the whole S3 analytics store (which read it
     # as several broken lines and stopped) finds it there once
     assert stored_item(local_stack, event_id)["raw"] == body
-    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    s3, bucket = local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET]
     deadline = time.monotonic() + 60
     while (copy := reconcile_ids_s3(s3, bucket, [event_id])).missing and time.monotonic() < deadline:
         time.sleep(1)  # the consumer writes the S3 copy beside the table's: poll until it is there
@@ -103,7 +107,7 @@ def stored_events_holding(local_stack, marker: str) -> list[str]:
     pages = (
         local_stack.client("dynamodb")
         .get_paginator("scan")
-        .paginate(TableName=local_stack.outputs["TableName"], ConsistentRead=True)
+        .paginate(TableName=local_stack.outputs[output_keys.TABLE_NAME], ConsistentRead=True)
     )
     raws = (decode(item)["raw"] for page in pages for item in page["Items"])
     return [raw for raw in raws if marker in raw]
@@ -146,8 +150,9 @@ def event_request(local_stack, body: str, line: str = "") -> str:
     Content-Length: where a line that ends the headers early hides them."""
     host = local_stack.api_url.removeprefix("http://").split("/")[0]
     stage = local_stack.api_url.rstrip("/").rsplit("/", 1)[1]
+    key = local_stack.outputs[local_output_keys.API_KEY]
     return (
-        f"POST /{stage}/events HTTP/1.1\r\nHost: {host}\r\nx-api-key: {local_stack.outputs['ApiKey']}\r\n{line}"
+        f"POST /{stage}/events HTTP/1.1\r\nHost: {host}\r\nx-api-key: {key}\r\n{line}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
     )
 
@@ -197,7 +202,7 @@ def emulator_request(
     local_stack, method: str, path: str, headers: dict[str, str], body: bytes = b""
 ) -> tuple[int, str]:
     """One request to the emulator's port with exactly these headers (Host too, when given)."""
-    endpoint = urlsplit(local_stack.outputs["AwsEndpoint"])
+    endpoint = urlsplit(local_stack.outputs[local_output_keys.AWS_ENDPOINT])
     assert endpoint.hostname is not None and endpoint.port is not None
     return exact_request(endpoint.hostname, endpoint.port, method, path, headers, body)
 
@@ -222,9 +227,9 @@ def test_a_web_page_reaches_nothing_through_the_emulators_port(local_stack):
     # GIVEN the stack's API keys (the clients' and the canary's), as a local tool reads them
     keys = local_stack.client("apigateway").get_api_keys(includeValues=True)["items"]
     values = [key["value"] for key in keys]
-    assert local_stack.outputs["ApiKey"] in values
-    port = str(urlsplit(local_stack.outputs["AwsEndpoint"]).port)
-    scan = json.dumps({"TableName": local_stack.outputs["TableName"]}).encode()
+    assert local_stack.outputs[local_output_keys.API_KEY] in values
+    port = str(urlsplit(local_stack.outputs[local_output_keys.AWS_ENDPOINT]).port)
+    scan = json.dumps({"TableName": local_stack.outputs[output_keys.TABLE_NAME]}).encode()
     answers = {}
     for kind, page in PAGE_HEADERS.items():
         headers = {name: value.format(port=port) for name, value in page.items()}
@@ -254,7 +259,7 @@ def test_a_web_page_reaches_nothing_through_the_emulators_port(local_stack):
 def test_a_planted_dashboard_link_is_text_in_the_console(local_stack):
     # GIVEN the summary dashboard in the local CloudWatch with a text widget planted in it, whose link would
     # read /status (the API keys) and inject a fault
-    console = local_stack.outputs["ConsoleUrl"].rstrip("/")
+    console = local_stack.outputs[local_output_keys.CONSOLE_URL].rstrip("/")
     name = requests.get(f"{console}/console/api/dashboards", timeout=30).json()[0]
     cloudwatch = local_stack.client("cloudwatch")
     original = cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]
@@ -286,7 +291,7 @@ def test_a_planted_dashboard_link_is_text_in_the_console(local_stack):
 
 def test_a_planted_s3_key_never_makes_events_query_write_outside_its_scratch_folder(local_stack, tmp_path):
     # GIVEN an object in the S3 analytics store whose key climbs out of the folder a query copies into
-    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    s3, bucket = local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET]
     planted = f"events/../../planted-{uuid.uuid4()}.jsonl.gz"
     s3.put_object(Bucket=bucket, Key=planted, Body=b"planted")
     scratch = tmp_path / "work" / "scratch"

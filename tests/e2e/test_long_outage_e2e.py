@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from cloudformation import output_keys
 from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import parse_iso
@@ -40,7 +41,7 @@ class InFlightSampler:
 
     def __init__(self, stack: Any) -> None:
         self._sqs = stack.client("sqs")
-        self._url = stack.outputs["QueueUrl"]
+        self._url = stack.outputs[output_keys.QUEUE_URL]
         self._stop = threading.Event()
         self.samples: list[int] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -84,13 +85,13 @@ def post(stack: Any, run: str, requests: int) -> list[str]:
 
 
 def parked_events(stack: Any) -> int:
-    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
     return s3.list_objects_v2(Bucket=bucket, Prefix="parked/events/").get("KeyCount", 0)
 
 
 def archived_lines(stack: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
     """The archive's lines of the events `ids`, by event id."""
-    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
     found: dict[str, dict[str, Any]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="dlq/"):
         for item in page.get("Contents", []):
@@ -125,7 +126,7 @@ def test_a_backlog_several_times_the_in_flight_cap_never_stalls_and_is_stored_on
     assert sampler.samples and max(sampler.samples) <= bound < cap, (max(sampler.samples), bound, cap)
     # AND every accepted event is stored, and in the S3 analytics copy exactly once
     assert local_stack.stored_ids(accepted) == set(accepted)
-    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"], accepted)
+    copy = reconcile_ids_s3(local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET], accepted)
     assert not copy.missing and not copy.duplicated, (copy.missing[:5], copy.duplicated)
     print(
         f"\n{len(accepted)} events ({len(accepted) / cap:.0f}× the in-flight cap of {cap}) accepted during db-down: "
@@ -173,8 +174,8 @@ def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_an
     result = replay(
         local_stack.client("s3"),
         local_stack.client("sqs"),
-        local_stack.outputs["ArchiveBucket"],
-        local_stack.outputs["QueueUrl"],
+        local_stack.outputs[output_keys.ARCHIVE_BUCKET],
+        local_stack.outputs[output_keys.QUEUE_URL],
         started,
         datetime.now(UTC) + timedelta(minutes=1),
     )

@@ -20,7 +20,9 @@ import pytest
 import requests
 
 from alarms.table import composite_definitions
+from cloudformation import output_keys
 from core.config import load_config
+from ops import local_output_keys
 from ops.outputs import resolve_target
 from tests.local_stack_harness import HarnessStack
 
@@ -87,7 +89,7 @@ def back_to_ok(stack: HarnessStack, names: set[str], since: float) -> bool:
 
 
 def held(stack: HarnessStack) -> list[dict[str, Any]]:
-    table = stack.outputs["HeldNotificationsTable"]
+    table = stack.outputs[output_keys.HELD_NOTIFICATIONS_TABLE]
     return stack.client("dynamodb").scan(TableName=table, ConsistentRead=True).get("Items", [])
 
 
@@ -95,7 +97,7 @@ def test_the_local_stack_tells_the_operators_tools_which_configuration_it_runs(l
     # GIVEN the running local stack WHEN the operators' tools resolve it from its outputs file
     target = resolve_target("local", local_outputs=local_stack.state_dir / "outputs.json")
     # THEN they read the configuration it runs, and so the metrics namespace its functions publish to
-    assert local_stack.outputs["Env"] == CONFIG.env
+    assert local_stack.outputs[local_output_keys.ENV] == CONFIG.env
     assert target.config == CONFIG and target.config.metrics_namespace == f"Sluice/{CONFIG.env}"
 
 
@@ -104,13 +106,15 @@ def test_one_incident_that_trips_several_children_of_the_composite_pages_once(lo
     incident = {AT_RISK.name, *AT_RISK.children}
     # GIVEN a quiet stack, and someone on call (a queue subscribed to the high topic)
     quiet(stack, incident)
-    pager = Inbox(stack, stack.outputs["HighTopicArn"])
+    pager = Inbox(stack, stack.outputs[output_keys.HIGH_TOPIC_ARN])
     start = time.time()
     # WHEN the archive is down and a message reaches the dead-letter queue: two children of the composite,
     # the held dead letter and the failing archiver, go to ALARM
     stack.inject("archive-down", FIRE_TIMEOUT + 60)
     try:
-        stack.client("sqs").send_message(QueueUrl=stack.outputs["DeadLetterQueueUrl"], MessageBody="one incident")
+        stack.client("sqs").send_message(
+            QueueUrl=stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL], MessageBody="one incident"
+        )
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS, AT_RISK.name}, start, FIRE_TIMEOUT)
     finally:
         stack.lift("archive-down")
@@ -141,7 +145,7 @@ def test_low_tier_alarms_held_outside_business_hours_arrive_as_one_digest_when_t
     # GIVEN a quiet 4XX alarm, the low tier's people (a queue subscribed to the notify topic), and the local
     # business-hours clock at Sunday 22:00 in Berlin
     quiet(stack, {CLIENT_ERRORS})
-    people = Inbox(stack, stack.outputs["NotifyTopicArn"])
+    people = Inbox(stack, stack.outputs[output_keys.NOTIFY_TOPIC_ARN])
     stack.control("POST", "/clock", {"at": SUNDAY_NIGHT.isoformat()})
     try:
         start = time.time()

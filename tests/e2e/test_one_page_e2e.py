@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from alarms.table import composite_definitions
+from cloudformation import output_keys
 from core.config import load_config
 from local.services.faults import FAULTS
+from ops import local_output_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
@@ -55,7 +57,7 @@ def test_a_fault_pages_once_through_the_incident(local_stack, fault):
     for name in local_stack.status()["chaos"]:
         local_stack.lift(name)
     local_stack.wait_until(not_alarming, QUIET_TIMEOUT, "a quiet stack (the incident and its children not in ALARM)")
-    log = Path(local_stack.outputs["NotificationsLog"])
+    log = Path(local_stack.outputs[local_output_keys.NOTIFICATIONS_LOG])
     offset = log.stat().st_size if log.exists() else 0
     # WHEN the fault lasts until the incident paged (the archive needs dead letters to fail on)
     local_stack.inject(fault, PAGE_TIMEOUT + 30)
@@ -63,7 +65,8 @@ def test_a_fault_pages_once_through_the_incident(local_stack, fault):
         if fault == "archive-down":
             sqs = local_stack.client("sqs")
             sqs.send_message(
-                QueueUrl=local_stack.outputs["DeadLetterQueueUrl"], MessageBody=f"one-page {uuid.uuid4()}: poison"
+                QueueUrl=local_stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL],
+                MessageBody=f"one-page {uuid.uuid4()}: poison",
             )
         local_stack.wait_until(
             lambda status: status["alarms"][INCIDENT.name] == "ALARM", PAGE_TIMEOUT, f"{INCIDENT.name} under {fault}"

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from cloudformation import output_keys
 from core.config import load_config
 from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
@@ -41,11 +42,13 @@ def test_posted_events_are_stored_exactly_once(local_stack):
     # THEN every accepted id is in the table, and the table holds one item per id
     assert local_stack.stored_ids(ids) == set(ids)
     table = local_stack.client("dynamodb")
-    item = table.get_item(TableName=local_stack.outputs["TableName"], Key={"event_id": {"S": ids[0]}})["Item"]
+    item = table.get_item(TableName=local_stack.outputs[output_keys.TABLE_NAME], Key={"event_id": {"S": ids[0]}})[
+        "Item"
+    ]
     assert json.loads(decode(item)["raw"]) == {"kind": "view", "n": 0}
-    assert decode(item)["api_key_id"] == local_stack.outputs["ApiKeyId"]
+    assert decode(item)["api_key_id"] == local_stack.outputs[output_keys.API_KEY_ID]
     # AND the local stack's S3 analytics store holds each of them exactly once, and answers SQL on them
-    s3, bucket = local_stack.client("s3"), local_stack.outputs["AnalyticsBucket"]
+    s3, bucket = local_stack.client("s3"), local_stack.outputs[output_keys.ANALYTICS_BUCKET]
     copy = reconcile_ids_s3(s3, bucket, ids)
     assert (copy.missing, copy.duplicated) == ([], {})
     listed = ", ".join(f"'{event_id}'" for event_id in set(ids))
@@ -64,7 +67,7 @@ def test_gateway_refuses_what_api_gateway_refuses(local_stack):
 
 def archived_lines(local_stack) -> list[dict]:
     s3 = local_stack.client("s3")
-    bucket = local_stack.outputs["ArchiveBucket"]
+    bucket = local_stack.outputs[output_keys.ARCHIVE_BUCKET]
     lines: list[dict] = []
     for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dlq/").get("Contents", []):
         lines += read_archive_lines(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
@@ -80,8 +83,8 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     # random bytes as base64: over DynamoDB's 400 KB even compressed, under SQS's 1 MiB
     blob = base64.b64encode(random.Random(0).randbytes(420_000)).decode()
     huge = Envelope(new_event_id(), json.dumps({"blob": blob}), iso_millis(utc_now()))
-    sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=marker)
-    sqs.send_message(QueueUrl=local_stack.outputs["QueueUrl"], MessageBody=huge.to_json())
+    sqs.send_message(QueueUrl=local_stack.outputs[output_keys.QUEUE_URL], MessageBody=marker)
+    sqs.send_message(QueueUrl=local_stack.outputs[output_keys.QUEUE_URL], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
     # WHEN the consumer has received them (the redrive policy would take the whole retry window: twice this bound)
     began = time.monotonic()

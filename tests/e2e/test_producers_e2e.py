@@ -21,7 +21,7 @@ import requests
 
 from core.config import load_config
 from core.paths import PROJECT_ROOT
-from local.stack.background import BackgroundStack
+from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("producers")]
 
@@ -31,7 +31,7 @@ SEEN_TIMEOUT = 5.0  # the gateway rereads keys every 0.5 s; the figure printed i
 VALUE = re.compile(r"value \(shown once; send it as the x-api-key header\): (\S+)")
 
 
-def keys_task(stack: BackgroundStack, *args: str) -> str:
+def keys_task(stack: HarnessStack, *args: str) -> str:
     """`invoke keys.<args>` against the stack, as an operator runs it; its stdout."""
     env = {**os.environ, "SLUICE_STATE_DIR": str(stack.state_dir), "PYTHONPATH": str(PROJECT)}
     ran = subprocess.run(
@@ -48,11 +48,11 @@ def created_value(output: str) -> str:
     return match.group(1)
 
 
-def health(stack: BackgroundStack, key: str) -> int:
+def health(stack: HarnessStack, key: str) -> int:
     return requests.get(f"{stack.api_url}/health", headers={"x-api-key": key}, timeout=10).status_code
 
 
-def wait_status(stack: BackgroundStack, key: str, status: int) -> float:
+def wait_status(stack: HarnessStack, key: str, status: int) -> float:
     """Seconds until a request with `key` is answered `status` (the gateway has seen the key's change)."""
     started = time.monotonic()
     while (answered := health(stack, key)) != status:
@@ -65,14 +65,14 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:6]}"
 
 
-def list_row(stack: BackgroundStack, name: str) -> list[str]:
+def list_row(stack: HarnessStack, name: str) -> list[str]:
     rows = [line.split() for line in keys_task(stack, "keys.list").splitlines()]
     (row,) = [row for row in rows if row and row[0] == name]
     return row
 
 
 def test_a_throttled_producer_leaves_another_class_alone_and_its_quota_resets_at_the_next_utc_day(
-    local_stack: BackgroundStack,
+    local_stack: HarnessStack,
 ) -> None:
     stack = local_stack
     # GIVEN two producers: acme in the partner class (5 requests/s, burst 5, 50 a day), beta in the default class
@@ -115,7 +115,7 @@ def test_a_throttled_producer_leaves_another_class_alone_and_its_quota_resets_at
         stack.control("POST", "/clock", {"at": None})
 
 
-def test_a_revoked_key_is_refused_within_a_second_and_its_events_stay_stored(local_stack: BackgroundStack) -> None:
+def test_a_revoked_key_is_refused_within_a_second_and_its_events_stay_stored(local_stack: HarnessStack) -> None:
     stack = local_stack
     # GIVEN a producer that sent events
     name = unique("gone")
@@ -134,7 +134,7 @@ def test_a_revoked_key_is_refused_within_a_second_and_its_events_stay_stored(loc
     assert list_row(stack, name)[1:3] == ["default", "disabled"]
 
 
-def test_a_rotated_key_works_at_once_and_the_old_one_stops_after_the_overlap(local_stack: BackgroundStack) -> None:
+def test_a_rotated_key_works_at_once_and_the_old_one_stops_after_the_overlap(local_stack: HarnessStack) -> None:
     stack = local_stack
     # GIVEN a producer's key
     name = unique("turn")

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from cloudformation import output_keys
 from functions.common.archive import ARCHIVE_PREFIX
 from tests.e2e.clients import drained
 from tests.e2e.user_shell import PROJECT, Ran, UserShell
@@ -115,7 +116,7 @@ def quiet(status: dict[str, Any]) -> bool:
 
 def archived_ids(stack, ids: list[str]) -> set[str]:
     """Which of `ids` the archiver wrote to the archive (gzip JSON lines under dlq/ of the archive bucket)."""
-    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
     text = ""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{ARCHIVE_PREFIX}/"):
         for item in page.get("Contents", []):

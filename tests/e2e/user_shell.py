@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cloudformation import output_keys
 from core.config import load_config
 from core.paths import PROJECT_ROOT
 from local.stack.detach import where_everything_is
+from ops import local_output_keys
 from tests.local_stack_harness import HarnessStack
 
 PROJECT = PROJECT_ROOT
@@ -81,9 +83,9 @@ class UserShell:
     def on_stack_ports(self, text: str) -> str:
         """The docs' default ports replaced by the test stack's."""
         ports = {
-            LOCAL.api_port: _port(self.stack.outputs["ApiUrl"]),
-            LOCAL.aws_port: _port(self.stack.outputs["AwsEndpoint"]),
-            LOCAL.console_port: _port(self.stack.outputs["ControlUrl"]),
+            LOCAL.api_port: _port(self.stack.outputs[output_keys.API_URL]),
+            LOCAL.aws_port: _port(self.stack.outputs[local_output_keys.AWS_ENDPOINT]),
+            LOCAL.console_port: _port(self.stack.outputs[local_output_keys.CONTROL_URL]),
         }
         for documented, actual in ports.items():
             text = text.replace(f"127.0.0.1:{documented}", f"127.0.0.1:{actual}")

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cloudformation import output_keys
 from core.paths import PROJECT_ROOT
 from functions.common.parked import PARKED_PREFIX
 from loadtest.errors import LoadTestError
@@ -120,7 +121,7 @@ def test_load_tests_and_operators_tools_resolve_the_same_stack(tmp_path) -> None
     assert type(load) is type(ops)
     assert load.env == ops.config.env == "dev"
     assert ops.config.metrics_namespace == "Sluice/dev"
-    assert (load.table_name, load.api_key()) == (ops.require("TableName"), ops.api_key())
+    assert (load.table_name, load.api_key()) == (ops.require(output_keys.TABLE_NAME), ops.api_key())
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 from core.config import load_config
 from core.paths import PROJECT_ROOT
 from dashboards.catalog import NOTIFIER_METRICS, REJECTION_REASONS, build_catalog
+from functions.common import metric_names
 from ops.cost import (
     Assumptions,
     Inventory,
@@ -150,7 +151,8 @@ def test_alarms_dashboards_and_metrics_come_from_the_template(prices: Prices) ->
 def test_custom_metrics_are_the_series_the_functions_publish(prices: Prices) -> None:
     # GIVEN the metric names the handlers publish (their add_metric calls)
     sources = "\n".join(path.read_text() for path in (ROOT / "functions").rglob("*.py"))
-    published = set(re.findall(r'add_metric\(\s*name="(\w+)"', sources)) | {"EventsRejected"}
+    constants = set(re.findall(r"add_metric\(\s*name=metric_names\.(\w+)", sources))
+    published = {getattr(metric_names, constant) for constant in constants} | {metric_names.EVENTS_REJECTED}
     # WHEN the catalog's metrics of our namespace are counted, one series per name and dimensions
     config = load_config("dev")
     ours = {metric.name for metric in build_catalog(config).metrics() if metric.namespace == config.metrics_namespace}

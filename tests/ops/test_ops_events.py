@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cloudformation import output_keys
 from ops.errors import OpsError
 from ops.events import get_event, list_events
 from ops.outputs import resolve_target
@@ -59,10 +60,10 @@ def test_the_local_target_reads_the_local_stacks_outputs(tmp_path: Path) -> None
     )
     target = resolve_target("local", local_outputs=outputs)
     assert target.api_key() == "local-key-value"
-    assert target.require("TableName") == "sluice-local-events"
+    assert target.require(output_keys.TABLE_NAME) == "sluice-local-events"
     assert target.client("dynamodb").meta.endpoint_url == "http://127.0.0.1:4566"
     with pytest.raises(OpsError, match="ArchiveBucket is not in the local stack's outputs"):
-        target.require("ArchiveBucket")
+        target.require(output_keys.ARCHIVE_BUCKET)
     with pytest.raises(OpsError, match=r"no local stack: .* not found \(start one with `invoke up`\)"):
         resolve_target("local", local_outputs=tmp_path / "absent.json")
 
@@ -83,8 +84,8 @@ def test_an_environment_target_reads_its_stack_outputs_and_the_api_key_value(fre
     # WHEN the dev target is resolved
     target = resolve_target("dev")
     # THEN it carries the outputs, and the key's VALUE comes from API Gateway
-    assert target.require("ApiUrl").endswith("/v1")
-    assert target.require("QueueUrl").startswith("http")
+    assert target.require(output_keys.API_URL).endswith("/v1")
+    assert target.require(output_keys.QUEUE_URL).startswith("http")
     assert target.api_key() == "k" * 30
     assert target.config.metrics_namespace == "Sluice/dev"
 

@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from cloudformation import output_keys
 from core.config import load_config
 from local.services.gateway.server import API_GATEWAY_MAX_BODY_BYTES
+from ops import local_output_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -38,7 +40,7 @@ def post(stack, data: bytes | str, headers: dict[str, str], path: str = "/events
 
 def test_without_the_exact_key_nobody_gets_in_and_nothing_runs(local_stack):
     # GIVEN the valid key, and requests that carry everything but it in x-api-key
-    key, key_id = local_stack.outputs["ApiKey"], local_stack.outputs["ApiKeyId"]
+    key, key_id = local_stack.outputs[local_output_keys.API_KEY], local_stack.outputs[output_keys.API_KEY_ID]
     body = json.dumps({"kind": "intruder"})
     before = ingest_invocations(local_stack)
     # WHEN they are sent: no key, an empty one, the key's id, the key in another case, in another header, in the
@@ -71,7 +73,7 @@ def test_without_the_exact_key_nobody_gets_in_and_nothing_runs(local_stack):
 
 def test_a_body_over_api_gateways_limit_is_refused_before_any_work(local_stack):
     # GIVEN bodies just over API Gateway's 10 MB payload limit: declared by Content-Length, and chunked
-    key = {"x-api-key": local_stack.outputs["ApiKey"]}
+    key = {"x-api-key": local_stack.outputs[local_output_keys.API_KEY]}
     oversized = b'[{"a": "' + b"x" * API_GATEWAY_MAX_BODY_BYTES + b'"}]'
 
     def chunks():
@@ -91,7 +93,7 @@ def test_a_body_over_api_gateways_limit_is_refused_before_any_work(local_stack):
 def test_a_burst_beyond_the_usage_plan_is_throttled_with_429(local_stack):
     # GIVEN three times the usage plan's burst of requests with the valid key, each cheap for the stack (a body
     # the request validator refuses: throttling comes first, the function never runs)
-    key = {"x-api-key": local_stack.outputs["ApiKey"]}
+    key = {"x-api-key": local_stack.outputs[local_output_keys.API_KEY]}
     count = 3 * API.burst_limit
     before = ingest_invocations(local_stack)
 

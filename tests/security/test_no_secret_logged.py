@@ -11,9 +11,11 @@ import uuid
 
 import pytest
 
+from cloudformation import output_keys
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
+from ops import local_output_keys
 from tests.e2e.clients import drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -31,7 +33,7 @@ LOGS = (
 
 def send_traffic(stack) -> list[str]:
     """Accepted events, every kind of refusal, and 503s while the queue is down; returns the accepted ids."""
-    key = stack.outputs["ApiKey"]
+    key = stack.outputs[local_output_keys.API_KEY]
     ids = []
     for n in range(5):
         answer = stack.post_events([{"marker": MARKER, "n": n}], headers={"Idempotency-Key": f"{MARKER}-{n}"})
@@ -61,16 +63,16 @@ def dead_letters(stack) -> None:
         received_at=iso_millis(utc_now()),
         source_ip="127.0.0.1",
         user_agent="test-no-secret",
-        api_key_id=stack.outputs["ApiKeyId"],
+        api_key_id=stack.outputs[output_keys.API_KEY_ID],
         request_id=str(uuid.uuid4()),
     )
-    sqs, dlq = stack.client("sqs"), stack.outputs["DeadLetterQueueUrl"]
+    sqs, dlq = stack.client("sqs"), stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL]
     sqs.send_message(QueueUrl=dlq, MessageBody=envelope.to_json())
     sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {MARKER}")
 
 
 def archive_text(stack) -> str:
-    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
+    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
     texts = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
@@ -90,14 +92,16 @@ def metrics_text(stack) -> str:
 def table_text(stack) -> str:
     """Every stored event's fields, decoded (a compressed raw is searched as the text it holds)."""
     items = []
-    for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.outputs["TableName"]):
+    for page in (
+        stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.outputs[output_keys.TABLE_NAME])
+    ):
         items += [decode(item) for item in page["Items"]]
     return json.dumps(items)
 
 
 def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
     # GIVEN real traffic through the stack, and dead letters archived
-    key, key_id = local_stack.outputs["ApiKey"], local_stack.outputs["ApiKeyId"]
+    key, key_id = local_stack.outputs[local_output_keys.API_KEY], local_stack.outputs[output_keys.API_KEY_ID]
     archived_before = local_stack.status()["archive_objects"]
     accepted = send_traffic(local_stack)
     dead_letters(local_stack)

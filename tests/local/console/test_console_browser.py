@@ -19,12 +19,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from cloudformation import output_keys
 from core.config import load_config
 from core.paths import PROJECT_ROOT
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from local.services.faults import FAULTS
 from local.stack.demo import demo_requests, send_traffic
+from ops import local_output_keys
 from tests.local.console.chromium import Browser, find_chromium
 from tests.local_stack_harness import HarnessStack
 
@@ -57,7 +59,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def console(browser: Browser, local_stack: HarnessStack) -> Browser:
-    browser.open(local_stack.outputs["ConsoleUrl"])
+    browser.open(local_stack.outputs[local_output_keys.CONSOLE_URL])
     browser.wait_for("document.querySelectorAll('.dashboard').length === 2", PAGE_TIMEOUT, "both dashboards")
     browser.wait_for("document.querySelectorAll('#alarms li').length > 0", PAGE_TIMEOUT, "the alarm list")
     return browser
@@ -97,10 +99,10 @@ def test_the_page_loads_without_errors_and_never_shows_the_api_key(console, loca
     assert console.errors == []
     # AND neither the page nor anything it fetched holds the API key
     page = console.evaluate("document.documentElement.outerHTML")
-    key = local_stack.outputs["ApiKey"]
+    key = local_stack.outputs[local_output_keys.API_KEY]
     assert key not in page
     for path in ("/console/api/overview", "/console/api/dashboards", "/console/static/console.js"):
-        assert key not in requests.get(local_stack.outputs["ControlUrl"] + path, timeout=30).text
+        assert key not in requests.get(local_stack.outputs[local_output_keys.CONTROL_URL] + path, timeout=30).text
 
 
 def choose_range(browser: Browser, minutes: str) -> None:
@@ -188,10 +190,10 @@ def test_a_load_test_with_its_web_ui_is_linked_while_it_runs(console, local_stac
 
 def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local_stack):
     # GIVEN real traffic, valid and invalid, and a dead letter (the archiver runs)
-    send_traffic(local_stack.api_url, local_stack.outputs["ApiKey"], demo_requests(valid_requests=20))
+    send_traffic(local_stack.api_url, local_stack.outputs[local_output_keys.API_KEY], demo_requests(valid_requests=20))
     envelope = Envelope(new_event_id(), json.dumps({"kind": "dead-letter"}), iso_millis(utc_now()))
     sqs = local_stack.client("sqs")
-    sqs.send_message(QueueUrl=local_stack.outputs["DeadLetterQueueUrl"], MessageBody=envelope.to_json())
+    sqs.send_message(QueueUrl=local_stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL], MessageBody=envelope.to_json())
     # AND refused requests until the low-tier 4XX alarm is in ALARM (it notified: the notifier ran), bounded. A
     # state, not a transition: the demo traffic or an earlier test on this shared stack may have fired it already
     deadline = time.monotonic() + FIRE_TIMEOUT

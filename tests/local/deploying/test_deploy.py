@@ -4,6 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cloudformation import output_keys
 from core.config import load_config
 from local.deploying.deploy import deploy
 
@@ -25,9 +26,9 @@ def test_local_template_reaches_create_complete_and_skipped_resources_exist(aws)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     # AND the outputs name real resources
     assert aws("sqs").get_queue_url(QueueName="sluice-local-ingest")["QueueUrl"].endswith("sluice-local-ingest")
-    assert local.outputs["TableName"] == "sluice-local-events"
+    assert local.outputs[output_keys.TABLE_NAME] == "sluice-local-events"
     # AND the stage, API key and usage plan that moto skips were created from the template
-    api_id = local.outputs["ApiId"]
+    api_id = local.outputs[output_keys.API_ID]
     assert [stage["stageName"] for stage in aws("apigateway").get_stages(restApiId=api_id)["item"]] == ["v1"]
     plans = {plan["name"]: plan for plan in aws("apigateway").get_usage_plans()["items"]}
     # clients' (default class), the canary's own, and one per producer class with its quota
@@ -36,7 +37,9 @@ def test_local_template_reaches_create_complete_and_skipped_resources_exist(aws)
     assert plans["sluice-local-partner-plan"]["quota"] == {"limit": 50, "period": "DAY"}
     assert len(local.api_keys) == 2  # the clients' key and the canary's own
     # AND the TLS-only queue policy is in place
-    attributes = aws("sqs").get_queue_attributes(QueueUrl=local.outputs["QueueUrl"], AttributeNames=["Policy"])
+    attributes = aws("sqs").get_queue_attributes(
+        QueueUrl=local.outputs[output_keys.QUEUE_URL], AttributeNames=["Policy"]
+    )
     assert "aws:SecureTransport" in attributes["Attributes"]["Policy"]
     # AND the event source mappings read Enabled, as the template says (the local pollers run them while they
     # do; moto's own never runs: local/emulation/mappings.py)
