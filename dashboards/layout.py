@@ -244,6 +244,21 @@ def alarm_status(title: str, alarms: Sequence[AlarmView]) -> dict[str, Any]:
     }
 
 
+def log_table(title: str, log_groups: Sequence[str], query_lines: Sequence[str]) -> dict[str, Any]:
+    """A Logs Insights query drawn as a table: the query names its log groups with SOURCE and separates its commands
+    with "\\n|" (AWS's dashboard body structure, log widget object). Each refresh runs the query again."""
+    sources = " | ".join(f"SOURCE '{group}'" for group in log_groups)
+    return {
+        "type": "log",
+        "properties": {
+            "title": title,
+            "region": REGION,
+            "view": "table",
+            "query": "\n| ".join([sources, *query_lines]),
+        },
+    }
+
+
 def text(markdown: str) -> dict[str, Any]:
     return {"type": "text", "properties": {"markdown": markdown}}
 

@@ -23,11 +23,13 @@ from dashboards.layout import (
     alarm_status,
     body,
     graph,
+    log_table,
     own_range,
     runbook_markdown,
     text,
     text_height,
 )
+from functions.common.contract import PRODUCER_ACCEPTED_FIELD, PRODUCER_FIELD, PRODUCER_REJECTED_FIELD
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Stage:
 
 
 TABLE_STAGE = "Table: does DynamoDB take the writes?"
+INGEST_STAGE = "Ingest: are events accepted and enqueued?"
 REJECTIONS = tuple(f"rejected_{reason}" for reason in REJECTION_REASONS)
 _STAGES = (
     (
@@ -53,7 +56,7 @@ _STAGES = (
         ),
     ),
     (
-        "Ingest: are events accepted and enqueued?",
+        INGEST_STAGE,
         (
             ("Are events accepted or rejected?", ("events_accepted", "events_rejected")),
             ("Why are events rejected?", REJECTIONS),
@@ -198,10 +201,37 @@ def _error_budget_stage(grid: Grid, catalog: Catalog, alarms: Sequence[AlarmView
         grid.add(tile, width, SINGLE_VALUE_HEIGHT)
 
 
+WHO_IS_SENDING = "Who is sending? (events per API key id, Logs Insights)"
+PRODUCER_ROWS = 50  # the table's longest list: the busiest producers first
+PRODUCER_HEIGHT = 8
+
+
+def who_is_sending(ingest_log_group: str) -> dict[str, Any]:
+    """Accepted and rejected events per producer, summed from ingest's EMF records (the key id and the counts are
+    properties there, not dimensions: no custom metric per producer). Requests API Gateway refused before ingest
+    (403, 429) are not in these records: the API access log has them (docs/producers.md)."""
+    return log_table(
+        WHO_IS_SENDING,
+        [ingest_log_group],
+        [
+            f"filter ispresent({PRODUCER_FIELD})",
+            f"stats sum({PRODUCER_ACCEPTED_FIELD}) as accepted, sum({PRODUCER_REJECTED_FIELD}) as rejected"
+            f" by {PRODUCER_FIELD}",
+            "sort accepted desc",
+            f"limit {PRODUCER_ROWS}",
+        ],
+    )
+
+
 def operations_body(
-    catalog: Catalog, alarms: Sequence[AlarmView], period: int, events_table: bool = True
+    catalog: Catalog,
+    alarms: Sequence[AlarmView],
+    period: int,
+    events_table: bool = True,
+    ingest_log_group: str | None = None,
 ) -> dict[str, Any]:
-    """`events_table`: whether `sinks` holds "dynamodb" (the events table and its signals exist)."""
+    """`events_table`: whether `sinks` holds "dynamodb" (the events table and its signals exist).
+    `ingest_log_group`: the ingest function's log group, queried by the "Who is sending?" table; None: no table."""
     grid = Grid()
     grid.add(alarm_status("Which alarms are firing?", alarms), FULL_WIDTH, ALARM_STATUS_HEIGHT)
     for stage in stages(events_table):
@@ -210,6 +240,9 @@ def operations_body(
         width = QUARTER_WIDTH if len(stage.graphs) >= 4 else THIRD_WIDTH
         for question, ids in stage.graphs:
             grid.add(graph(question, [catalog[signal_id] for signal_id in ids], alarms), width, GRAPH_HEIGHT)
+        if ingest_log_group is not None and stage.header == INGEST_STAGE:
+            grid.new_row()
+            grid.add(who_is_sending(ingest_log_group), FULL_WIDTH, PRODUCER_HEIGHT)
     grid.new_row()
     _error_budget_stage(grid, catalog, alarms)
     grid.new_row()

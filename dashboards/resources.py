@@ -32,7 +32,13 @@ def build_dashboards(config: Config, catalog: Catalog, views: Sequence[AlarmView
         dashboard(
             "OperationsDashboard",
             config.resource_name("operations"),
-            operations_body(catalog, views, period, events_table="dynamodb" in config.sinks),
+            operations_body(
+                catalog,
+                views,
+                period,
+                events_table="dynamodb" in config.sinks,
+                ingest_log_group=f"/aws/lambda/{config.resource_name('ingest')}",
+            ),
         ),
         dashboard(
             "SummaryDashboard",

@@ -44,3 +44,11 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100
 # characters long" (botocore's sns model, PublishInput.Subject).
 SNS_SUBJECT_MAX_CHARS = 99
+
+# Ingest's EMF records carry the request's API key id in PRODUCER_FIELD and the counts again as plain numbers (EMF
+# writes a metric's values as a list): metadata, not dimensions, so no metric per key. The operations dashboard's
+# "Who is sending?" Logs Insights query sums the counts by key id.
+PRODUCER_FIELD = "api_key_id"
+PRODUCER_ACCEPTED_FIELD = "events_accepted"
+PRODUCER_REJECTED_FIELD = "events_rejected"
+NO_KEY = "(no key)"  # a request without an API key (only the local stack's tests send one)

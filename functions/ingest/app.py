@@ -12,7 +12,13 @@ from botocore.config import Config
 
 from functions.common import aws, env, metric_names
 from functions.common.clock import iso_millis, utc_now
-from functions.common.contract import CANARY_ID_PREFIX
+from functions.common.contract import (
+    CANARY_ID_PREFIX,
+    NO_KEY,
+    PRODUCER_ACCEPTED_FIELD,
+    PRODUCER_FIELD,
+    PRODUCER_REJECTED_FIELD,
+)
 from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
 from functions.ingest.config import load_settings
 from functions.ingest.request import RequestInfo, RequestRejected, lower_headers, parse_events, request_info
@@ -49,19 +55,28 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
     }
 
 
-def _count(accepted: list[str], rejected: int = 0, reason: str = "") -> None:
+def _count(accepted: list[str], key_id: str | None, rejected: int = 0, reason: str = "") -> None:
     """EventsAccepted and BytesAccepted on every request (zero included, so the series has no gaps);
-    EventsRejected with its `reason` dimension in a metric set of its own."""
+    EventsRejected with its `reason` dimension in a metric set of its own.
+
+    The producer (the request's API key id) goes into each EMF record as metadata, not as a dimension: a
+    property of the log line, which the "Who is sending?" Logs Insights widget sums per key, and no new metric
+    (a dimension would be one custom metric per key, each billed monthly, however many producers come and go)."""
+    producer = key_id or NO_KEY
     metrics.add_metric(name=metric_names.EVENTS_ACCEPTED, unit=MetricUnit.Count, value=len(accepted))
     metrics.add_metric(
         name=metric_names.BYTES_ACCEPTED, unit=MetricUnit.Bytes, value=sum(len(raw.encode()) for raw in accepted)
     )
+    metrics.add_metadata(key=PRODUCER_FIELD, value=producer)
+    metrics.add_metadata(key=PRODUCER_ACCEPTED_FIELD, value=len(accepted))
     if rejected:
         with single_metric(
             name=metric_names.EVENTS_REJECTED, unit=MetricUnit.Count, value=rejected, namespace=metrics.namespace
         ) as metric:
             metric.add_dimension(name=metric_names.SERVICE_DIMENSION, value=SERVICE)
             metric.add_dimension(name=metric_names.REASON_DIMENSION, value=reason)
+            metric.add_metadata(key=PRODUCER_FIELD, value=producer)
+            metric.add_metadata(key=PRODUCER_REJECTED_FIELD, value=rejected)
 
 
 def _event_ids(raws: list[str], info: RequestInfo) -> list[str]:
@@ -88,21 +103,21 @@ def keyed_requests() -> "KeyedRequests":
 
 
 def _remembered_answer(body: str) -> dict[str, Any]:
-    _count([])  # nothing new is queued by a retry
+    _count([], None)  # nothing new is queued by a retry
     return _response(202, json.loads(body))
 
 
 def _ingest(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = lower_headers(event.get("headers"))
+    info = request_info(event, headers)
     try:
         raws = parse_events(event, headers, settings)
-        info = request_info(event, headers)
         if info.idempotency_key is None:
             return _accept(raws, info)
         return keyed_requests().handle(raws, info, context, _remembered_answer)
     except RequestRejected as rejected:
         logger.info("request rejected", extra={"code": rejected.code, "reason": rejected.message})
-        _count([], rejected=1, reason=rejected.code)
+        _count([], info.api_key_id, rejected=1, reason=rejected.code)
         return _response(rejected.status, {"error": rejected.code, "message": rejected.message})
 
 
@@ -126,12 +141,12 @@ def _accept(raws: list[str], info: RequestInfo) -> dict[str, Any]:
     failed = sender.send(bodies)
     accepted = [index for index in range(len(raws)) if index not in failed]
     if not failed:
-        _count(raws)
+        _count(raws, info.api_key_id)
         return _response(202, {"accepted": len(ids), "ids": ids})
     if not accepted:
-        _count([], rejected=len(raws), reason="queue_unavailable")
+        _count([], info.api_key_id, rejected=len(raws), reason="queue_unavailable")
         return _retry_later({"error": "queue_unavailable", "message": "the queue cannot be reached; retry later"})
-    _count([raws[index] for index in accepted], rejected=len(failed), reason="partially_accepted")
+    _count([raws[index] for index in accepted], info.api_key_id, rejected=len(failed), reason="partially_accepted")
     return _retry_later(
         {
             "error": "partially_accepted",
@@ -141,6 +156,10 @@ def _accept(raws: list[str], info: RequestInfo) -> dict[str, Any]:
             "failed": [{"index": index, "error": "queue_unavailable"} for index in sorted(failed)],
         }
     )
+
+
+def _key_id(event: Any) -> str | None:
+    return request_info(event if isinstance(event, dict) else {}, {}).api_key_id
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
@@ -176,5 +195,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _ingest(event if isinstance(event, dict) else {}, context)
     except Exception:
         logger.exception("unexpected error")
-        _count([], rejected=1, reason="internal_error")
+        _count([], _key_id(event), rejected=1, reason="internal_error")
         return _response(500, {"error": "internal_error"})

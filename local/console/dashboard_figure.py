@@ -28,7 +28,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from alarms.engine.metric_math import Band
-from local.console.dashboard_data import WidgetData, Window, entries, tile_value
+from local.console.dashboard_data import LOG_QUERY_NOTE, WidgetData, Window, entries, tile_value
 
 GRID_COLUMNS = 24
 UNIT_WIDTH_INCHES = 0.7
@@ -77,6 +77,8 @@ def draw_widgets(
             _draw_metric(axes, widget["properties"], values, window, renderer)
         elif kind == "alarm":
             _draw_alarms(axes, widget["properties"], states)
+        elif kind == "log":
+            _draw_log_query(axes, widget["properties"])
         else:
             _draw_text(axes, widget["properties"].get("markdown", ""))
         cells.append((widget, axes))
@@ -343,6 +345,14 @@ def _draw_alarms(axes: Axes, properties: Mapping[str, Any], states: Mapping[str,
         x, y = column / columns, 1 - (row + 1) / (per_column + 1)
         axes.text(x, y, "●", transform=axes.transAxes, color=STATE_COLORS.get(state, "#1f77b4"), fontsize=9)
         axes.text(x + 0.015, y, f"{name}  {state}", transform=axes.transAxes, fontsize=7, va="bottom")
+
+
+def _draw_log_query(axes: Axes, properties: Mapping[str, Any]) -> None:
+    """A Logs Insights table cannot be read from the local stack: say so, where to look instead, and the query."""
+    axes.set_axis_off()
+    axes.text(0.0, 1.0, LOG_QUERY_NOTE, transform=axes.transAxes, va="top", fontsize=7, color="#555555", wrap=True)
+    query = str(properties.get("query", ""))
+    axes.text(0.0, 0.8, query, transform=axes.transAxes, va="top", fontsize=6, family="monospace")
 
 
 def _plain(markdown: str) -> str:

@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 from alarms.engine.metric_math import Band
 from cloudformation import output_keys
 from local.console.dashboard_data import (
+    LOG_QUERY_NOTE,
     Window,
     alarm_states,
     entries,
@@ -193,6 +194,10 @@ def shown_widget(
     shown["title"] = properties.get("title", "")
     if widget["type"] == "text":
         shown["html"] = markdown_to_html(properties.get("markdown", ""), CONSOLE_LINKS)
+    elif widget["type"] == "log":  # drawn as a text widget: the note, then the query AWS runs
+        shown["type"] = "text"
+        query = str(properties.get("query", ""))
+        shown["html"] = markdown_to_html(f"{LOG_QUERY_NOTE}\n\n```\n{query}\n```", CONSOLE_LINKS)
     elif widget["type"] == "alarm":
         names = [arn.rsplit(":alarm:", 1)[-1] for arn in properties.get("alarms", [])]
         shown["alarms"] = [{"name": name, "state": states.get(name, "INSUFFICIENT_DATA")} for name in names]

@@ -344,3 +344,19 @@ def test_an_s3_only_environment_neither_draws_nor_alarms_on_an_events_table(env)
     assert {"table_system_errors", "table_throttles", "table_wcu_per_second"} <= set(
         build_catalog(load_config(env)).signals
     )
+
+
+def test_who_is_sending_sums_ingest_counts_per_key_from_its_log_group() -> None:
+    # GIVEN the local environment's operations dashboard
+    config = load_config("local")
+    body = operations("local")
+
+    # WHEN its log widgets are listed
+    [widget] = [widget for widget in body["widgets"] if widget["type"] == "log"]
+    query = widget["properties"]["query"]
+
+    # THEN one table queries the ingest function's log group and sums the counts by key id: no metric per producer
+    assert query.startswith(f"SOURCE '/aws/lambda/{config.resource_name('ingest')}'\n| ")
+    assert "by api_key_id" in query and "sum(events_accepted)" in query and "sum(events_rejected)" in query
+    assert widget["properties"]["region"] == "us-east-1" and widget["properties"]["view"] == "table"
+    assert widget["width"] == FULL_WIDTH

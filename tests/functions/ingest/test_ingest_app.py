@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from functions.common.contract import PRODUCER_ACCEPTED_FIELD, PRODUCER_FIELD, PRODUCER_REJECTED_FIELD
 from functions.common.envelope import parse_envelope
 from functions.common.errors import ConfigError
 from tests.functions.support import (
@@ -294,6 +295,25 @@ def test_metrics(ingest: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Sluice"
     assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]] and blob["service"] == "ingest"
     assert "EventsRejected" not in blob
+
+
+def test_each_count_names_its_producer_without_a_metric_per_producer(
+    ingest: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN / WHEN one request is accepted and one rejected, both with the same API key
+    call(ingest, api_request('{"a":1}'))
+    call(ingest, api_request("[]"))
+
+    # THEN every EMF record carries the key id as a property, never as a dimension (no metric per producer)
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert len(blobs) == 3 and all(blob[PRODUCER_FIELD] == API_KEY_ID for blob in blobs)
+    # ... with the counts as plain numbers, which the "Who is sending?" query sums
+    assert sum(blob.get(PRODUCER_ACCEPTED_FIELD, 0) for blob in blobs) == 1
+    assert sum(blob.get(PRODUCER_REJECTED_FIELD, 0) for blob in blobs) == 1
+    dimensions = [
+        name for blob in blobs for names in blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for name in names
+    ]
+    assert PRODUCER_FIELD not in dimensions
 
 
 def test_unexpected_error_is_a_bare_500(ingest: Any, monkeypatch: pytest.MonkeyPatch) -> None:

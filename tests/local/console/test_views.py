@@ -89,3 +89,21 @@ def test_a_graph_of_two_units_hands_the_page_both_units_and_each_series_axis() -
 def test_a_graph_of_one_unit_has_no_right_unit() -> None:
     widget = {"type": "metric", "properties": {"yAxis": {"left": {"label": "Count"}}, "metrics": []}}
     assert shown_widget(widget, {}, WINDOW, {})["right_unit"] == ""
+
+
+def test_a_logs_insights_widget_is_shown_as_a_note_that_it_runs_on_aws_only() -> None:
+    # GIVEN the operations dashboard's "Who is sending?" table (a Logs Insights query: moto cannot run it)
+    widget = {
+        "type": "log",
+        "x": 0,
+        "y": 4,
+        "width": 24,
+        "height": 8,
+        "properties": {"title": "Who is sending?", "region": "us-east-1", "view": "table",
+                       "query": "SOURCE '/aws/lambda/ingest'\n| stats sum(events_accepted) by api_key_id"},
+    }  # fmt: skip
+    # WHEN the page is handed it
+    shown = shown_widget(widget, {}, WINDOW, {})
+    # THEN it is a text tile saying where the per-producer numbers are locally, with the query AWS runs
+    assert shown["type"] == "text" and shown["title"] == "Who is sending?"
+    assert "invoke keys.list" in shown["html"] and "by api_key_id" in shown["html"]
