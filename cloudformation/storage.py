@@ -165,9 +165,16 @@ def _write_autoscaling(config: Config, table: dynamodb.Table) -> tuple:
 
 def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, **properties: Any) -> s3.Bucket:
     """A KMS-encrypted, versioned bucket no ACL or policy can make public, named per account and region."""
+    name = Sub(f"{config.resource_name(suffix)}-${{AWS::AccountId}}-${{AWS::Region}}")
+    return encrypted_private_bucket(logical_id, name, key, **properties, **kept_outside_local(config))
+
+
+def encrypted_private_bucket(logical_id: str, name: Sub, key: kms.Key, **properties: Any) -> s3.Bucket:
+    """A bucket encrypted with `key` (bucket keys on), versioned, owner-enforced, with every public access blocked:
+    the product's buckets and the load generator's alike."""
     return s3.Bucket(
         logical_id,
-        BucketName=Sub(f"{config.resource_name(suffix)}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        BucketName=name,
         BucketEncryption=s3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
                 s3.ServerSideEncryptionRule(
@@ -184,7 +191,6 @@ def private_bucket(config: Config, logical_id: str, suffix: str, key: kms.Key, *
         ),
         OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
         **properties,
-        **kept_outside_local(config),
     )
 
 

@@ -43,6 +43,8 @@ from troposphere import (
 )
 from troposphere import iam as iam_resources
 
+from cloudformation.storage import encrypted_private_bucket
+
 LOCUST_IMAGE = "locustio/locust"
 DEFAULT_LOCUST_TAG = "2.47.0"  # the Locust this project's tests run (tests pin it to the installed one)
 MASTER_PORT = 5557  # Locust's default --master-bind-port
@@ -197,24 +199,10 @@ def _key() -> kms.Key:
 
 def _bucket(key: kms.Key) -> s3.Bucket:
     """Bundles and results: private, KMS-encrypted, versioned (old versions expire), emptied after two weeks."""
-    return s3.Bucket(
+    return encrypted_private_bucket(
         "Bucket",
-        BucketName=Sub("${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"),
-        BucketEncryption=s3.BucketEncryption(
-            ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(key, "Arn")
-                    ),
-                    BucketKeyEnabled=True,
-                )
-            ]
-        ),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-        ),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        Sub("${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"),
+        key,
         LifecycleConfiguration=s3.LifecycleConfiguration(
             Rules=[
                 s3.LifecycleRule(

@@ -89,6 +89,7 @@ def test_the_local_stacks_moto_server_indexes_standard_queues_and_leaves_fifo_to
     # WHEN moto lists its model instances
     with urllib.request.urlopen(f"{moto.endpoint_url}/moto-api/data.json", timeout=10) as reply:
         models = json.load(reply)
-    # THEN the standard queue is an IndexedQueue (moto files a model under the second part of its module path: local.emulation.fast_sqs.backend), the FIFO one moto's Queue
+    # THEN the standard queue is an IndexedQueue (moto files a model under the second part of its module path:
+    # local.emulation.fast_sqs.backend), the FIFO one moto's Queue
     assert standard in [queue["name"] for queue in models["emulation"]["IndexedQueue"]]
     assert fifo in [queue["name"] for queue in models["sqs"]["Queue"]]
