@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from core.config import load_config
-from local.services.gateway.server import API_GATEWAY_MAX_BODY_BYTES
+from local.services.gateway.proxy import API_GATEWAY_MAX_BODY_BYTES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
