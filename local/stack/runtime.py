@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -23,21 +22,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, TextIO
 
-import psutil
 from botocore.client import BaseClient
 
-from alarms.backtest import History
-from alarms.definitions import Definitions
-from alarms.history import aligned_window, lead_in_seconds, metric_stats, recording
-from alarms.table import LOW_AT_ONCE, delivered_at_once, notified_tiers
 from cloudformation import output_keys
-from cloudformation.api import CLIENT_API_KEY_ID, events_request_schema
-from cloudformation.functions import event_source_mapping_id, logical_id, schedule_id
+from cloudformation.api import events_request_schema
+from cloudformation.functions import logical_id
 from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
-from dashboards.catalog import build_catalog
 from functions.common import env_names
-from functions.common.archive import ARCHIVE_PREFIX
-from functions.common.parked import BREAKER_FRESH_PROBES, BREAKER_KEY, PARKED_PREFIX, breaker_is_open
 from local.console.control import ControlServer
 from local.console.running_stack import AlarmTransition
 from local.deploying.deploy import LocalStack, clients, deploy
@@ -45,24 +36,24 @@ from local.emulation.process import MotoServer, start_moto, write_pidfile
 from local.services.alarm_evaluator import AlarmEvaluator
 from local.services.chaos import Chaos, find_clients
 from local.services.clock import LocalClock
-from local.services.cloudwatch_reader import fetch_series
 from local.services.dynamodb_metrics import DynamoDbObserver
 from local.services.emf import EmfCapture
-from local.services.gateway.server import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
+from local.services.gateway.proxy import ApiGateway, GatewaySettings, ThrottleLimits
+from local.services.gateway.server import LocalGateway
 from local.services.gateway.usage_plans import UsagePlans
 from local.services.gateway.validation import body_validator
 from local.services.lambdas import FunctionSettings, LocalFunction
-from local.services.mapping_state import MappingState, find_mapping_uuid
+from local.services.mapping_state import MappingState
 from local.services.metrics import MetricSink, Publisher
-from local.services.notifications import DigestLog, SnsToFunctionBridge
-from local.services.pollers import SqsMapping, SqsPoller
-from local.services.schedule import BusinessHoursSchedule, RateSchedule
+from local.services.notifications import DigestLog
+from local.services.schedule import RateSchedule
 from local.services.sqs_metrics import QueueSampler, SqsObserver
+from local.stack.event_sources import start_event_sources
 from local.stack.logs import start_run_logs
 from local.stack.ports import Ports, ensure_ports_free
+from local.stack.read_model import EVALUATION_INTERVAL_SECONDS, StackReadModel, alarm_tiers, transitions
 from local.stack.recovery import AdoptedMoto, load_stack, lock_state_folder, save_stack, surviving_moto
 from local.state import StatePaths
-from ops import local_output_keys
 from ops.local_credentials import LOCAL_CREDENTIALS_ENVIRONMENT
 from ops.state_folder import DEFAULT_STATE_DIR
 
@@ -81,11 +72,6 @@ def environment_clients(name: str, module: ModuleType) -> list[BaseClient]:
     if name == "ingest":
         found.append(module.keyed_requests().client)
     return found
-
-
-# The faults that pause a function's event source mapping (local/services/chaos.py), by function.
-PAUSE_FAULTS = {"consumer": "consumer-paused"}
-EVALUATION_INTERVAL_SECONDS = 2.0
 
 
 @dataclass
@@ -144,7 +130,7 @@ class LocalRuntime:
         self._start_alarm_evaluation(client)
         control = ControlServer(self, port=self.ports.control).start()
         self._stoppables.append(control)
-        self._write_outputs(control.url)
+        self._read().write_outputs(control.url)
         self.say(self.banner())
 
     def _resume(self, moto: AdoptedMoto) -> LocalStack | None:
@@ -299,63 +285,18 @@ class LocalRuntime:
 
     def _start_pollers(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
-        resources = self.stack.template["Resources"]
-        outputs = self.stack.outputs
-        queues = {
-            "consumer": (output_keys.QUEUE_URL, output_keys.QUEUE_ARN),
-            "archiver": (output_keys.DEAD_LETTER_QUEUE_URL, output_keys.DEAD_LETTER_QUEUE_ARN),
-        }
-        lambda_client = client("lambda")
-        for name, (url_key, arn_key) in queues.items():
-            props = resources[event_source_mapping_id(name)]["Properties"]
-            mapping = SqsMapping(
-                queue_url=outputs[url_key],
-                queue_arn=outputs[arn_key],
-                batch_size=int(props["BatchSize"]),
-                batching_window_seconds=float(props["MaximumBatchingWindowInSeconds"]),
-                report_batch_item_failures="ReportBatchItemFailures" in props["FunctionResponseTypes"],
-                maximum_concurrency=int(props["ScalingConfig"]["MaximumConcurrency"]),
-                region=self.config.region,
-            )
-            # The mapping's Enabled state (UpdateEventSourceMapping) switches the poller, as on AWS (moto never polls)
-            uuid = find_mapping_uuid(lambda_client, self._functions[name].name, outputs[arn_key])
-            state = MappingState(lambda_client, uuid)
-            self._mappings[name] = state
-            fault = PAUSE_FAULTS.get(name)
-            paused = partial(_paused, state, partial(self.chaos.is_active, fault) if fault else lambda: False)
-            poller = SqsPoller(mapping, self._functions[name], self._poller_sqs, paused)
-            poller.start()
-            self._stoppables.append(poller)
-        # The notifier records the digests it sends (the notifications log, the console)
-        notifier = DigestLog(
-            self._functions["notifier"], self.paths.notifications, self.clock.now, outputs[output_keys.NOTIFY_TOPIC_ARN]
+        sources = start_event_sources(
+            self.config,
+            self.stack,
+            self._functions,
+            self._poller_sqs,
+            client,
+            self.chaos,
+            self.clock,
+            self.paths.notifications,
         )
-        self.digests = notifier
-        bridge = SnsToFunctionBridge(outputs[output_keys.LOW_TOPIC_ARN], notifier, client("sqs"), client("sns"))
-        bridge.start()
-        self._stoppables.append(bridge)
-        schedule = BusinessHoursSchedule(self.config.notifications, notifier, self.clock.now)
-        schedule.start()
-        self._stoppables.append(schedule)
-        # The retrier's schedule: the template's rate is whole minutes; locally it runs every
-        # queue.retrier_interval_seconds, like the canary's faster rate.
-        retrier_target = resources[schedule_id("retrier")]["Properties"]["Target"]
-        retrier = RateSchedule(
-            "retrier",
-            self.config.queue.retrier_interval_seconds,
-            self._functions["retrier"],
-            json.loads(retrier_target["Input"]),
-        )
-        retrier.start()
-        self._stoppables.append(retrier)
-        if self.config.canary.enabled:
-            target = resources[schedule_id("canary")]["Properties"]["Target"]
-            canary = RateSchedule(
-                "canary", self.config.canary.interval_seconds, self._functions["canary"], json.loads(target["Input"])
-            )
-            canary.start()
-            self._stoppables.append(canary)
-            self.canary = canary
+        self._mappings, self.digests, self.canary = sources.mappings, sources.digests, sources.canary
+        self._stoppables.extend(sources.parts)
 
     def _start_alarm_evaluation(self, client: Callable[[str], BaseClient]) -> None:
         assert self.stack is not None
@@ -367,12 +308,7 @@ class LocalRuntime:
             self.paths.notifications,
             settle_seconds=METRICS_INTERVAL_SECONDS + 1,
         )
-        catalog = build_catalog(self.config)
-        at_once = delivered_at_once(self.config, catalog)
-        self._tiers = {
-            name: LOW_AT_ONCE if name in at_once else tier or "none"
-            for name, tier in notified_tiers(self.config, catalog).items()
-        }
+        self._tiers = alarm_tiers(self.config)
         thread = threading.Thread(target=self._evaluate_loop, args=(self._tiers,), name="alarm-evaluator", daemon=True)
         thread.start()
 
@@ -386,58 +322,33 @@ class LocalRuntime:
                 log.exception("alarm evaluation failed")
                 continue
             current = self._evaluator.states()
-            for name, state in sorted(current.items()):
-                if state != previous.get(name):
-                    transition = AlarmTransition(
-                        name,
-                        tiers.get(name, "none"),
-                        previous.get(name, ""),
-                        state,
-                        time.time(),
-                        self._evaluator.reason_of(name),
-                        clock_time=self.clock.now().timestamp(),
-                    )
-                    self.transitions.append(transition)
-                    self.say(f"alarm {name} [{transition.tier}]: {transition.old} → {state}")
+            for transition in transitions(previous, current, tiers, self._evaluator, self.clock):
+                self.transitions.append(transition)
+                self.say(f"alarm {transition.alarm} [{transition.tier}]: {transition.old} → {transition.new}")
             previous = current
 
-    def _write_outputs(self, control_url: str) -> None:
-        assert self.stack is not None
-        # The clients' key (the canary has its own, which the canary reads from API Gateway itself).
-        key_id = self.stack.values.physical_id(CLIENT_API_KEY_ID)
-        (key_value,) = [value for value, known_id in self.stack.api_keys.items() if known_id == key_id]
-        outputs = {
-            **self.stack.outputs,
-            output_keys.API_URL: f"http://127.0.0.1:{self.ports.api}/{self.config.api.stage_name}",
-            local_output_keys.API_KEY: key_value,
-            output_keys.API_KEY_ID: key_id,
-            local_output_keys.AWS_ENDPOINT: self._endpoint,
-            local_output_keys.REGION: self.config.region,
-            local_output_keys.ENV: self.config.env,  # the configuration this stack runs: the operators' tools read it
-            local_output_keys.CONTROL_URL: control_url,
-            local_output_keys.CONSOLE_URL: control_url + "/",
-            local_output_keys.STARTED_AT: self.started_at,
-            local_output_keys.FUNCTIONS_LOG: str(self.paths.logs / "functions.log"),
-            local_output_keys.NOTIFICATIONS_LOG: str(self.paths.notifications),
-        }
-        self.paths.outputs.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # --- status ------------------------------------------------------------------------------------
 
-    def banner(self) -> str:
-        assert self.stack is not None
-        outputs = json.loads(self.paths.outputs.read_text())
-        console = outputs[local_output_keys.CONSOLE_URL]
-        return (
-            "\nSluice local stack is up\n"
-            f"  API        {outputs[output_keys.API_URL]}/events   (x-api-key: see {self.paths.outputs})\n"
-            f"  AWS        {outputs[local_output_keys.AWS_ENDPOINT]}   (any AWS client with --endpoint-url)\n"
-            f"  console    {console}   (open it in a browser: dashboards, alarms, faults)\n"
-            f"  control    {outputs[local_output_keys.CONTROL_URL]}   (invoke status | invoke chaos | invoke down)\n"
-            f"  logs       {self.paths.logs}/ (invoke logs [--errors] [--follow]; the last run's in previous/)\n"
-            f"  alarms     {len(self.stack.alarms) + len(self.stack.composite_alarms)} evaluated every "
-            f"{EVALUATION_INTERVAL_SECONDS:.0f} s\n"
+    def _read(self) -> StackReadModel:
+        """What the control API and the console read, from the parts started so far."""
+        assert self.stack is not None and self._moto is not None
+        return StackReadModel(
+            config=self.config,
+            ports=self.ports,
+            paths=self.paths,
+            stack=self.stack,
+            moto=self._moto,
+            started_at=self.started_at,
+            chaos=self.chaos,
+            clock=self.clock,
+            evaluator=self._evaluator,
+            canary=self.canary,
+            mappings=self._mappings,
+            functions=self._functions,
         )
 
-    # --- status ------------------------------------------------------------------------------------
+    def banner(self) -> str:
+        return self._read().banner()
 
     @property
     def evaluator(self) -> AlarmEvaluator | None:
@@ -448,59 +359,11 @@ class LocalRuntime:
         return dict(self._tiers)
 
     def metric_history(self, start: float, end: float) -> dict[str, Any]:
-        """Every series the alarms read over [start, end) (widened to periods, with the alarms' lead-in), as
-        the local evaluator reads them: the recording `invoke load` keeps for `invoke alarms.backtest`."""
-        assert self.stack is not None and self._moto is not None
-        definitions = Definitions(list(self.stack.alarms), list(self.stack.composite_alarms))
-        stats = metric_stats(definitions)
-        first, last = aligned_window(start, end, self.config.monitoring.period_seconds, lead_in_seconds(definitions))
-        cloudwatch = clients(self._moto.endpoint_url, self.config.region)("cloudwatch")
-        return recording(self.config.env, History(first, last, fetch_series(cloudwatch, stats, first, last)), stats)
+        """Every series the alarms read over [start, end): local/stack/read_model.py."""
+        return self._read().metric_history(start, end)
 
     def status(self) -> dict[str, Any]:
-        assert self.stack is not None and self._moto is not None
-        client = clients(self._moto.endpoint_url, self.config.region)
-        outputs = self.stack.outputs
-        sqs = client("sqs")
-        queues = {}
-        for label, key in (
-            ("ingest", output_keys.QUEUE_URL),
-            ("dead_letter", output_keys.DEAD_LETTER_QUEUE_URL),
-            ("failures", output_keys.FAILURES_QUEUE_URL),
-        ):
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=outputs[key],
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            queues[label] = {
-                "visible": int(attributes["ApproximateNumberOfMessages"]),
-                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-            }
-        return {
-            "endpoints": json.loads(self.paths.outputs.read_text()) if self.paths.outputs.exists() else {},
-            "queues": queues,
-            "in_flight_limit": self.config.queue.in_flight_limit,
-            "table_items": _count_items(client("dynamodb"), outputs[output_keys.TABLE_NAME]),
-            "archive_objects": _count_objects(client("s3"), outputs[output_keys.ARCHIVE_BUCKET], ARCHIVE_PREFIX),
-            # what the consumer parked while the store fails, and its breaker's last word (functions/common/parked.py)
-            "parked_objects": _count_objects(client("s3"), outputs[output_keys.ARCHIVE_BUCKET], PARKED_PREFIX),
-            "breaker": _breaker_state(
-                client("s3"),
-                outputs[output_keys.ARCHIVE_BUCKET],
-                BREAKER_FRESH_PROBES * self.config.queue.probe_interval_seconds * 1000,
-            ),
-            "alarms": self._evaluator.states() if self._evaluator else {},
-            "chaos": {name: round(seconds, 1) for name, seconds in self.chaos.active().items()},
-            "mappings": {name: "Disabled" if state.disabled() else "Enabled" for name, state in self._mappings.items()},
-            "clock": {"now": self.clock.now().isoformat(), "shifted": self.clock.shifted},
-            "canary": "off" if self.canary is None else "paused" if self.canary.paused else "running",
-            "functions": {name: vars(function.stats()) for name, function in self._functions.items()},
-            # resident memory of the runtime and of moto server, for soak runs: must stay flat
-            "memory": {
-                "runtime_rss_bytes": psutil.Process().memory_info().rss,
-                "moto_rss_bytes": psutil.Process(self._moto.pid).memory_info().rss,
-            },
-        }
+        return self._read().status()
 
     # --- stop --------------------------------------------------------------------------------------
 
@@ -539,30 +402,6 @@ class LocalRuntime:
         self._lock.close()
         self._lock = None
         self.say("local stack stopped")
-
-
-def _paused(mapping: MappingState, fault_active: Callable[[], bool]) -> bool:
-    """A poller stops while its mapping is disabled or its pause fault (a stuck mapping) is active."""
-    return mapping.disabled() or fault_active()
-
-
-def _count_items(dynamodb: BaseClient, table: str) -> int:
-    # moto's ItemCount is live (AWS refreshes it every few hours): no scan under load.
-    return int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
-
-
-def _count_objects(s3: BaseClient, bucket: str, prefix: str) -> int:
-    paginator = s3.get_paginator("list_objects_v2")
-    return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
-
-
-def _breaker_state(s3: BaseClient, bucket: str, fresh_ms: int) -> str:
-    """The consumers' breaker as the retrier reads it: "open" only while fresh; "closed" before any failure."""
-    try:
-        document = s3.get_object(Bucket=bucket, Key=BREAKER_KEY)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return "closed"
-    return "open" if breaker_is_open(document, int(time.time() * 1000), fresh_ms) else "closed"
 
 
 def run_foreground(config: Config, ports: Ports, state_dir: Path) -> None:

@@ -14,7 +14,7 @@ import requests
 
 from cloudformation import output_keys
 from core.config import load_config
-from local.services.gateway.server import API_GATEWAY_MAX_BODY_BYTES
+from local.services.gateway.proxy import API_GATEWAY_MAX_BODY_BYTES
 from ops import local_output_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from local.services.gateway.server import ThrottleLimits, TokenBucket
+from local.services.gateway.proxy import ThrottleLimits, TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from local.emulation.process import PortInUseError
-from local.services.gateway.server import ApiGateway, GatewaySettings, LocalGateway, ThrottleLimits
+from local.services.gateway.proxy import ApiGateway, GatewaySettings, ThrottleLimits
+from local.services.gateway.server import LocalGateway
 from local.services.lambdas import LocalFunction
 from local.services.metrics import MetricSink
 from tests.local.helpers import aws_event, named, stub_function

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.services.gateway.server import API_GATEWAY_MAX_HEADER_BYTES, ApiGateway, GatewaySettings, LocalGateway
+from local.services.gateway.proxy import API_GATEWAY_MAX_HEADER_BYTES, ApiGateway, GatewaySettings
+from local.services.gateway.server import LocalGateway
 from tests.local.helpers import stub_function
 
 API_KEY = "local-key-value"
