@@ -255,7 +255,7 @@ def _producer_usage_plans(
     plans = []
     for name, producer in config.producers.items():
         quota = (
-            apigateway.QuotaSettings(Limit=producer.quota_limit, Period=producer.quota_period)
+            apigateway.QuotaSettings(Limit=producer.quota_limit, Period=producer.quota_period_or_day)
             if producer.quota_limit
             else NoValue
         )

@@ -77,7 +77,12 @@ class ProducerClassConfig:
     rate_limit: float  # requests per second per key (the plan's ThrottleSettings.rateLimit)
     burst_limit: int
     quota_limit: int = 0  # requests per key per quota_period; 0: no quota
-    quota_period: Literal["DAY", "MONTH"] = "DAY"  # a UTC calendar day or month (QuotaSettings.period)
+    # a UTC calendar day or month (QuotaSettings.period); None: not set, DAY when quota_limit is
+    quota_period: Literal["DAY", "MONTH"] | None = None
+
+    @property
+    def quota_period_or_day(self) -> Literal["DAY", "MONTH"]:
+        return self.quota_period or "DAY"
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,10 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in get_args(hint):
+        # `X | None`: None is only ever a default (TOML has no null), so a value given is an X
+        (inner,) = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _convert(inner, value, where)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     if origin is Literal:
@@ -609,6 +618,12 @@ def _check_producers(config: Config, require: Callable[[bool, str, str], None]) 
             f"expected at most api.stage_rate_limit ({config.api.stage_rate_limit}): the stage throttles first",
         )
         require(producer.quota_limit >= 0, f"{key}.quota_limit", "expected 0 (no quota) or a positive integer")
+        require(
+            producer.quota_period is None or producer.quota_limit > 0,
+            f"{key}.quota_period",
+            "set without quota_limit, so no quota would apply: set quota_limit (requests per key per period) "
+            "or remove quota_period",
+        )
 
 
 def _check_canary(config: Config, require: Callable[[bool, str, str], None]) -> None:

@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cloudformation.api import usage_plan_name
 from cloudformation.common import project_tags
 from core.config import Config
 from ops.aws import aws_errors
 from ops.errors import OpsError
+
+if TYPE_CHECKING:
+    from ops.outputs import Target
 
 # A producer's name: what operators type and what the key is called after the environment's prefix.
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -111,6 +114,15 @@ class ProducerKeys:
         if not found:
             raise OpsError(f"no key named {name!r} in {self._config.stack_name} (keys.list shows them)")
         return sorted(found, key=lambda key: (key.retired, -key.created.timestamp()))
+
+    def key_ids(self, name: str) -> list[str]:
+        """The API key ids that NAME's events carry: its key and its retired generations still in API Gateway.
+        Read only (no expiry), for the tools that filter stored events by producer."""
+        check_name(name)
+        found = [key.key_id for key in self._keys(with_usage=False) if key.producer == name]
+        if not found:
+            raise OpsError(f"--producer: no key named {name!r} in {self._config.stack_name} (keys.list shows them)")
+        return found
 
     def rotate(self, name: str, overlap: timedelta) -> tuple[NewKey, ProducerKey]:
         """A new key under NAME, active at once; the old one retired, working until `overlap` has passed."""
@@ -278,6 +290,11 @@ class ProducerKeys:
         return dict(
             self._client.get_usage(usagePlanId=usage_plan_id, keyId=key_id, startDate=start_date, endDate=end_date)
         )
+
+
+def producer_key_ids(target: Target, name: str) -> list[str]:
+    """`--producer NAME` of reconcile and events.query: the key ids NAME's stored events carry."""
+    return ProducerKeys(target.client("apigateway"), target.config).key_ids(name)
 
 
 def check_name(name: str) -> None:

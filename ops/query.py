@@ -7,10 +7,15 @@ On AWS the query runs in the stack's Athena workgroup, with a progress line and 
 they cost. Locally the same objects are read from the local S3 into an embedded DuckDB, where `events_raw` and
 `events` are views with the same columns and `events` runs the Glue view's own SQL — so the same SQL answers the
 same on a laptop without an account.
+
+`--producer NAME` narrows both views to the rows whose api_key_id is one of NAME's key ids (its key and retired
+generations): locally the views themselves are filtered; on Athena the SQL is prefixed with WITH queries of the
+same names over the database's views, so the same SQL sees only that producer's rows either way.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudformation.analytics import PARTITIONS, RAW_TABLE, TABLE, VIEW_COLUMNS, deduplicated_sql
-from functions.common.contract import ANALYTICS_COLUMNS, ANALYTICS_PREFIX
+from functions.common.contract import ANALYTICS_COLUMNS, ANALYTICS_PREFIX, PRODUCER_FIELD
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.progress import Progress
@@ -46,10 +51,36 @@ class QueryResult:
     notes: list[str] = field(default_factory=list)
 
 
+def producer_filter(key_ids: list[str]) -> str:
+    """The SQL condition keeping one producer's rows: `api_key_id IN ('id', …)` (quotes doubled)."""
+    if not key_ids:
+        raise OpsError("--producer: the producer has no key id")  # keys.key_ids never answers empty
+    quoted = ", ".join("'" + key_id.replace("'", "''") + "'" for key_id in key_ids)
+    return f"{PRODUCER_FIELD} IN ({quoted})"
+
+
+def narrowed_sql(sql: str, database: str, where: str) -> str:
+    """`sql` with WITH queries named `events_raw` and `events` over the database's own, keeping `where`'s rows;
+    a query that starts with WITH keeps its own WITH queries after these."""
+    views = ", ".join(f'{name} AS (SELECT * FROM "{database}"."{name}" WHERE {where})' for name in (RAW_TABLE, TABLE))
+    stripped = sql.lstrip()
+    if re.match(r"(?i)with\s+recursive\b", stripped):
+        raise OpsError("--producer: a WITH RECURSIVE query cannot be narrowed; filter on api_key_id yourself")
+    if re.match(r"(?i)with\b", stripped):
+        return f"WITH {views}, {stripped[4:].lstrip()}"
+    return f"WITH {views} {stripped}"
+
+
 def query_local(
-    s3: Any, bucket: str, sql: str, *, workdir: Path | None = None, progress_stream: Any = None
+    s3: Any,
+    bucket: str,
+    sql: str,
+    *,
+    where: str | None = None,
+    workdir: Path | None = None,
+    progress_stream: Any = None,
 ) -> QueryResult:
-    """Copy the store's objects out of the local S3 and run `sql` on them with DuckDB."""
+    """Copy the store's objects out of the local S3 and run `sql` on them with DuckDB; `where` narrows the views."""
     import duckdb  # only the local path needs it
 
     with tempfile.TemporaryDirectory(prefix="sluice-query-") as scratch:
@@ -69,7 +100,7 @@ def query_local(
         progress.finish()
         connection = duckdb.connect()
         try:
-            connection.execute(_raw_view(root, progress.done))
+            connection.execute(_raw_view(root, progress.done, where))
             connection.execute(f"CREATE VIEW {TABLE} AS {deduplicated_sql(RAW_TABLE)}")
             cursor = connection.execute(sql)
             columns = [column[0] for column in cursor.description or []]
@@ -97,7 +128,7 @@ def scratch_path(root: Path, key: str) -> Path | None:
     return path if path.is_relative_to(root) else None
 
 
-def _raw_view(root: Path, objects: int) -> str:
+def _raw_view(root: Path, objects: int, where: str | None = None) -> str:
     if not objects:  # read_json refuses an empty glob: an empty view with the same columns answers the same SQL
         nulls = ", ".join(f"NULL::VARCHAR AS {name}" for name in VIEW_COLUMNS)
         return f"CREATE VIEW {RAW_TABLE} AS SELECT {nulls} WHERE false"
@@ -105,6 +136,7 @@ def _raw_view(root: Path, objects: int) -> str:
     return (
         f"CREATE VIEW {RAW_TABLE} AS SELECT * FROM read_json('{glob}', format='newline_delimited', compression='gzip', "
         f"hive_partitioning=true, hive_types={_varchar(PARTITIONS)}, columns={_varchar(ANALYTICS_COLUMNS)})"
+        + (f" WHERE {where}" if where else "")
     )
 
 
@@ -120,10 +152,14 @@ def query_athena(
     workgroup: str,
     usd_per_tb: float,
     *,
+    where: str | None = None,
     progress_stream: Any = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> QueryResult:
-    """Run `sql` in the workgroup, waiting with a progress line; the result and the scan's cost."""
+    """Run `sql` in the workgroup, waiting with a progress line; the result and the scan's cost. `where` narrows
+    the views (`narrowed_sql`)."""
+    if where:
+        sql = narrowed_sql(sql, database, where)
     with aws_errors(f"starting the query in Athena workgroup {workgroup}"):
         query_id = athena.start_query_execution(
             QueryString=sql, WorkGroup=workgroup, QueryExecutionContext={"Database": database}

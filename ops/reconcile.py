@@ -13,6 +13,10 @@ Without a log: the ingest function's EventsAccepted metric summed over the windo
 items whose received_at falls in it. Approximate by nature (see `WindowResult.caveats`). The end-to-end
 canary's events are left out of both sides (its CanaryAccepted metric; its items carry `canary`): the report
 is about clients' events.
+
+With `--producer NAME` (and a client log: the metric has no producer dimension, ingest keeps the producer out of
+its dimensions to bound their number) only that producer's events count as found: an id stored under another
+key (item attribute `k`, or `api_key_id` in the first layout and the analytics store) is reported apart.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from alarms.history import DAY, RETENTION, retained_resolution
 from cloudformation import output_keys
 from functions.common import metric_names
 from functions.common.analytics import read_lines
-from functions.common.contract import ANALYTICS_PREFIX, CANARY_ATTRIBUTE
+from functions.common.contract import ANALYTICS_PREFIX, CANARY_ATTRIBUTE, PRODUCER_FIELD
+from functions.common.item import API_KEY_ID
 from ops.aws import aws_errors
 from ops.errors import OpsError
 from ops.events import received_between
+from ops.keys import producer_key_ids
 from ops.progress import Progress
 from ops.textfile import read_text
 from ops.timeparse import iso, parse_window
@@ -95,12 +101,17 @@ class IdsResult:
     missing: list[str]
     repeated_in_log: dict[str, int] = field(default_factory=dict)
     whereabouts: Whereabouts | None = None  # where the missing ones are, once looked for
+    producer: str | None = None  # --producer: only its events count as found
+    other_producer: list[str] = field(default_factory=list)  # stored, but under another producer's key
 
     def summary(self) -> list[str]:
         lines = [
             f"client log: {self.listed} ids, {self.unique} distinct",
-            f"in the table: {self.found} of {self.unique}",
+            f"in the table: {self.found} of {self.unique}" + (f" (producer {self.producer})" if self.producer else ""),
         ]
+        if self.other_producer:
+            lines.append(f"stored under ANOTHER producer's key: {len(self.other_producer)}")
+            lines += [f"  {event_id}" for event_id in self.other_producer]
         if self.missing:
             lines.append(f"MISSING from the table: {len(self.missing)}")
             lines += [f"  {event_id}" for event_id in self.missing]
@@ -127,15 +138,34 @@ def existing_ids(
     sleep: Callable[[float], None] = time.sleep,
 ) -> set[str]:
     """The subset of `ids` that are keys in the table. Unprocessed keys are retried with backoff."""
+    return set(stored_key_ids(dynamodb, table, ids, progress=progress, sleep=sleep))
+
+
+def stored_key_ids(
+    dynamodb: Any,
+    table: str,
+    ids: Iterable[str],
+    *,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
+    """Event id → the API key id stored with it ("" when none), for the `ids` that are keys in the table."""
     wanted = list(dict.fromkeys(ids))
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for start in range(0, len(wanted), KEYS_PER_CALL):
         keys = [{"event_id": {"S": event_id}} for event_id in wanted[start : start + KEYS_PER_CALL]]
-        request = {table: {"Keys": keys, "ProjectionExpression": "event_id", "ConsistentRead": True}}
+        request = {
+            table: {
+                "Keys": keys,
+                "ProjectionExpression": "event_id, #k, #key",
+                "ExpressionAttributeNames": {"#k": API_KEY_ID, "#key": PRODUCER_FIELD},
+                "ConsistentRead": True,
+            }
+        }
         for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
             with aws_errors(f"reading {table}"):
                 response = dynamodb.batch_get_item(RequestItems=request)
-            found.update(item["event_id"]["S"] for item in response.get("Responses", {}).get(table, []))
+            found |= {item["event_id"]["S"]: _key_id(item) for item in response.get("Responses", {}).get(table, [])}
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
@@ -147,17 +177,36 @@ def existing_ids(
     return found
 
 
-def reconcile_ids(dynamodb: Any, table: str, ids: list[str], *, progress_stream: Any = None) -> IdsResult:
+def _key_id(item: dict[str, Any]) -> str:
+    """The API key id of a projected item: `k` in the compact layout, `api_key_id` in the first."""
+    return str((item.get(API_KEY_ID) or item.get(PRODUCER_FIELD) or {}).get("S", ""))
+
+
+@dataclass(frozen=True)
+class Producer:
+    """`--producer NAME` resolved: the key ids its events carry (its key and retired generations)."""
+
+    name: str
+    key_ids: frozenset[str]
+
+
+def reconcile_ids(
+    dynamodb: Any, table: str, ids: list[str], *, producer: Producer | None = None, progress_stream: Any = None
+) -> IdsResult:
     counts = Counter(ids)
     progress = Progress("reconcile: looked up", total=len(counts), stream=progress_stream)
-    found = existing_ids(dynamodb, table, counts, progress=progress)
+    stored = stored_key_ids(dynamodb, table, counts, progress=progress)
     progress.finish()
+    others = [] if producer is None else [event_id for event_id in stored if stored[event_id] not in producer.key_ids]
+    found = set(stored) - set(others)
     return IdsResult(
         listed=len(ids),
         unique=len(counts),
         found=len(found),
-        missing=[event_id for event_id in counts if event_id not in found],
+        missing=[event_id for event_id in counts if event_id not in stored],
         repeated_in_log={event_id: count for event_id, count in counts.items() if count > 1},
+        producer=producer.name if producer else None,
+        other_producer=others,
     )
 
 
@@ -284,12 +333,18 @@ class S3IdsResult:
     duplicated: dict[str, int]  # event id → rows of the view `events` holding it, when more than one
     objects: int
     copies: dict[str, int] = field(default_factory=dict)  # event id → lines of the objects, when more than one
+    producer: str | None = None  # --producer: only its events count as found
+    other_producer: list[str] = field(default_factory=list)  # stored, but under another producer's key
 
     def summary(self) -> list[str]:
         lines = [
             f"client log: {self.listed} ids, {self.unique} distinct",
-            f"in the S3 analytics store ({self.objects} objects read): {self.found} of {self.unique}",
+            f"in the S3 analytics store ({self.objects} objects read): {self.found} of {self.unique}"
+            + (f" (producer {self.producer})" if self.producer else ""),
         ]
+        if self.other_producer:
+            lines.append(f"stored under ANOTHER producer's key: {len(self.other_producer)}")
+            lines += [f"  {event_id}" for event_id in self.other_producer]
         if self.missing:
             lines.append(f"MISSING from the analytics store: {len(self.missing)}")
             lines += [f"  {event_id}" for event_id in self.missing]
@@ -339,6 +394,7 @@ class StoreCounts:
     lines: Counter[str] = field(default_factory=Counter)
     rows: Counter[str] = field(default_factory=Counter)
     objects: int = 0
+    key_ids: dict[str, str] = field(default_factory=dict)  # event id → the API key id stored with it
 
 
 def analytics_store_counts(
@@ -353,8 +409,10 @@ def analytics_store_counts(
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                    ids = _event_ids(data, f"s3://{bucket}/{item['Key']}")
+                    pairs = _event_ids(data, f"s3://{bucket}/{item['Key']}")
+                    ids = [event_id for event_id, _ in pairs]
                     counts.lines.update(ids)
+                    counts.key_ids |= dict(pairs)
                     partition = item["Key"].rsplit("/", 1)[0]  # …/dt=YYYY-MM-DD/hour=HH
                     for event_id in ids:
                         partitions_of[event_id].add(partition)
@@ -365,30 +423,44 @@ def analytics_store_counts(
     return counts
 
 
-def _event_ids(data: bytes, name: str) -> list[str]:
-    """The event ids of one store object, one per line; OpsError naming the object when it is not one."""
+def _event_ids(data: bytes, name: str) -> list[tuple[str, str]]:
+    """(event id, API key id or "") of each line of one store object; OpsError naming the object when it is not
+    one."""
     try:
-        return [str(line["event_id"]) for line in read_lines(data)]
+        return [(str(line["event_id"]), str(line.get(PRODUCER_FIELD) or "")) for line in read_lines(data)]
     except (OSError, EOFError, ValueError, TypeError, KeyError) as error:
         reason = f"{type(error).__name__}: {error}".splitlines()[0]
         raise OpsError(f"{name}: not an analytics store object (gzip JSON Lines with event_id): {reason}") from None
 
 
 def reconcile_ids_s3(
-    s3: Any, bucket: str, ids: list[str], *, prefix: str = ANALYTICS_PREFIX, progress_stream: Any = None
+    s3: Any,
+    bucket: str,
+    ids: list[str],
+    *,
+    prefix: str = ANALYTICS_PREFIX,
+    producer: Producer | None = None,
+    progress_stream: Any = None,
 ) -> S3IdsResult:
     """Read every object of the store (a whole-store look: on AWS, `invoke events.query` scales further) and count
     each listed id as the view `events` does (a row per hour partition) and as its lines (`events_raw`)."""
     counts = Counter(ids)
     store = analytics_store_counts(s3, bucket, [f"{prefix}/"], progress_stream=progress_stream)
+    stored = [event_id for event_id in counts if event_id in store.lines]
+    others = (
+        [] if producer is None else [event_id for event_id in stored if store.key_ids[event_id] not in producer.key_ids]
+    )
+    counted = set(stored) - set(others)
     return S3IdsResult(
         listed=len(ids),
         unique=len(counts),
-        found=sum(1 for event_id in counts if event_id in store.lines),
+        found=len(counted),
         missing=[event_id for event_id in counts if event_id not in store.lines],
-        duplicated={event_id: n for event_id, n in store.rows.items() if n > 1 and event_id in counts},
+        duplicated={event_id: n for event_id, n in store.rows.items() if n > 1 and event_id in counted},
         objects=store.objects,
-        copies={event_id: n for event_id, n in store.lines.items() if n > 1 and event_id in counts},
+        copies={event_id: n for event_id, n in store.lines.items() if n > 1 and event_id in counted},
+        producer=producer.name if producer else None,
+        other_producer=others,
     )
 
 
@@ -402,6 +474,8 @@ def reconcile_target(
     since: str | None = None,
     until: str | None = None,
     sink: str = "dynamodb",
+    producer: str | None = None,
+    key_ids_of: Callable[[Target, str], list[str]] = producer_key_ids,
     progress_stream: Any = None,
 ) -> IdsResult | WindowResult | S3IdsResult:
     """`invoke reconcile`: a client log of ids against one sink, or the table against the EventsAccepted metric
@@ -411,14 +485,26 @@ def reconcile_target(
         raise OpsError(f"--sink: expected dynamodb or s3, got {sink!r}")
     if sink == "s3" and not ids:
         raise OpsError("reconcile --sink s3 needs --ids FILE (the store has no metric window)")
+    if producer is not None and not ids:
+        raise OpsError(
+            'reconcile --producer needs --ids FILE: EventsAccepted has no producer dimension (the "Who is sending?" '
+            "widget counts per producer)"
+        )
     if ids:
         listed = read_ids(ids)
         target = resolve()
+        chosen = None
+        if producer is not None:
+            chosen = Producer(producer, frozenset(key_ids_of(target, producer)))
         if sink == "s3":
             bucket = target.require(output_keys.ANALYTICS_BUCKET)
-            return reconcile_ids_s3(target.client("s3"), bucket, listed, progress_stream=progress_stream)
+            return reconcile_ids_s3(
+                target.client("s3"), bucket, listed, producer=chosen, progress_stream=progress_stream
+            )
         table = target.require(output_keys.TABLE_NAME)
-        result = reconcile_ids(target.client("dynamodb"), table, listed, progress_stream=progress_stream)
+        result = reconcile_ids(
+            target.client("dynamodb"), table, listed, producer=chosen, progress_stream=progress_stream
+        )
         if result.missing:
             result.whereabouts = _whereabouts(target, result.missing)
         return result

@@ -75,18 +75,25 @@ def events_list(
     name="query",
     help={
         "sql": "the SQL, over the view `events` (one row per event; `events_raw`: every line)",
+        "producer": "only this producer's rows in both views (the name given to keys.create)",
         "target": TARGET_HELP,
         **AWS_HELP,
     },
 )
 def events_query(
-    c: Context, sql: str, target: str = "local", profile: str | None = None, region: str | None = None
+    c: Context,
+    sql: str,
+    producer: str | None = None,
+    target: str = "local",
+    profile: str | None = None,
+    region: str | None = None,
 ) -> None:
     """Run SQL over the S3 analytics store: Athena on AWS, DuckDB over the local S3 objects locally."""
     import sys
 
     from ops.cost import Prices
-    from ops.query import format_result, query_athena, query_local
+    from ops.keys import producer_key_ids
+    from ops.query import format_result, producer_filter, query_athena, query_local
 
     with ops_errors():
         resolved = target_of(target, profile, region)
@@ -94,9 +101,14 @@ def events_query(
             raise Exit(
                 f'error: {target} has no S3 analytics store: set sinks = ["dynamodb", "s3"] in sluice.toml', code=2
             )
+        where = producer_filter(producer_key_ids(resolved, producer)) if producer is not None else None
         if resolved.name == "local":
             result = query_local(
-                resolved.client("s3"), resolved.require(output_keys.ANALYTICS_BUCKET), sql, progress_stream=sys.stderr
+                resolved.client("s3"),
+                resolved.require(output_keys.ANALYTICS_BUCKET),
+                sql,
+                where=where,
+                progress_stream=sys.stderr,
             )
         else:
             result = query_athena(
@@ -105,6 +117,7 @@ def events_query(
                 resolved.require(output_keys.ANALYTICS_DATABASE),
                 resolved.require(output_keys.ANALYTICS_WORK_GROUP),
                 Prices.load()("athena", "scanned_tb"),
+                where=where,
                 progress_stream=sys.stderr,
             )
     print("\n".join(format_result(result)))

@@ -139,6 +139,7 @@ def redrive(
         "since": "without --ids: start of the window to compare the EventsAccepted metric over",
         "until": "without --ids: end of the window (default: now)",
         "sink": "dynamodb (the table, default) or s3 (the analytics store: missing and duplicated, with --ids)",
+        "producer": "with --ids: count only this producer's events (the name given to keys.create)",
         "target": TARGET_HELP,
         **AWS_HELP,
     }
@@ -149,6 +150,7 @@ def reconcile(
     since: str | None = None,
     until: str | None = None,
     sink: str = "dynamodb",
+    producer: str | None = None,
     target: str = "local",
     profile: str | None = None,
     region: str | None = None,
@@ -165,8 +167,13 @@ def reconcile(
             since=since,
             until=until,
             sink=sink,
+            producer=producer,
             progress_stream=sys.stderr,
         )
     print("\n".join(result.summary()))
-    if getattr(result, "missing", None) or getattr(result, "duplicated", None):
+    if (
+        getattr(result, "missing", None)
+        or getattr(result, "duplicated", None)
+        or getattr(result, "other_producer", None)
+    ):
         raise Exit(code=1)

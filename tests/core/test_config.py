@@ -95,6 +95,10 @@ def test_every_environment_loads(env):
             "[test.producers.slow]\nrate_limit = 1\nburst_limit = 1\nquota_period = 'YEAR'\n",
             "test.producers.slow.quota_period: expected one of 'DAY', 'MONTH', got 'YEAR'",
         ),
+        (
+            "[test.producers.slow]\nrate_limit = 1\nburst_limit = 1\nquota_period = 'MONTH'\n",
+            "test.producers.slow.quota_period: set without quota_limit, so no quota would apply",
+        ),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(tmp_path, override, expected):

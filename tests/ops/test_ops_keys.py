@@ -215,3 +215,22 @@ def test_the_templates_keys_are_not_rotated_or_revoked_behind_cloudformations_ba
     expect_listing(stubber, {}, [])
     with pytest.raises(OpsError, match=r"^default-key is the template's key"):
         keys_of(client).revoke("default-key")
+
+
+def test_a_producers_key_ids_are_its_key_and_its_retired_generations_and_an_unknown_name_is_one_line(apigateway):
+    client, stubber = apigateway
+    # GIVEN acme's key, its retired generation, and another producer's key
+    keys = [
+        api_key("k-new", "acme"),
+        api_key("k-old", "acme~retired-20261125T000000Z", description="expires-at=2099-01-01T00:00:00+00:00"),
+        api_key("k-other", "zeta"),
+    ]
+    expect_listing(stubber, {"plan-default": ["k-new", "k-old", "k-other"]}, keys)
+    # WHEN reconcile or events.query resolve --producer acme
+    found = keys_of(client).key_ids("acme")
+    # THEN both of acme's key ids come back, read only (no key disabled), and not zeta's
+    assert sorted(found) == ["k-new", "k-old"]
+    # AND an unknown name is one line
+    expect_listing(stubber, {}, keys)
+    with pytest.raises(OpsError, match=r"^--producer: no key named 'nobody' in sluice-local \(keys.list shows them\)$"):
+        keys_of(client).key_ids("nobody")

@@ -10,7 +10,7 @@ import pytest
 from functions.common.analytics import analytics_objects
 from functions.common.envelope import Envelope
 from ops.errors import OpsError
-from ops.query import format_result, query_athena, query_local
+from ops.query import format_result, narrowed_sql, producer_filter, query_athena, query_local
 from tests.aws_helpers import unique
 
 
@@ -124,3 +124,37 @@ def test_a_value_cannot_drive_the_terminal_or_fake_the_table() -> None:
     # THEN each is shown as escapes, on its own line of the table
     assert lines[2].split() == ["\\x1b]0;pwned\\x07", "a\\x0ab", "\\u202eevil"]
     assert not any(ord(character) < 0x20 or 0x7F <= ord(character) < 0xA0 for line in lines for character in line)
+
+
+def test_a_producer_filter_narrows_both_local_views_to_its_key_ids(aws: boto3.Session) -> None:
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    # GIVEN events of acme (two key generations) and of zeta, one of acme's delivered twice
+    acme = [Envelope(f"a{n}", "{}", "2026-11-25T19:00:00.000Z", api_key_id=key) for n, key in enumerate(["k1", "k0"])]
+    stored(s3, bucket, [*acme, Envelope("z0", "{}", "2026-11-25T19:00:00.000Z", api_key_id="k9")])
+    stored(s3, bucket, [acme[0]])
+    where = producer_filter(["k1", "k0"])
+    # WHEN the same SQL runs over each view with acme's filter
+    rows = query_local(s3, bucket, "SELECT count(*) FROM events", where=where).rows
+    raw = query_local(s3, bucket, "SELECT count(*) FROM events_raw", where=where).rows
+    # THEN only acme's rows are there: two events, three lines (the copy)
+    assert (rows, raw) == ([[2]], [[3]])
+    assert where == "api_key_id IN ('k1', 'k0')"
+
+
+def test_on_athena_the_sql_is_prefixed_with_narrowed_views_of_the_same_names() -> None:
+    where = producer_filter(["k'1"])
+    # GIVEN a plain SELECT and one with WITH queries of its own
+    plain = narrowed_sql("SELECT count(*) FROM events", "db", where)
+    with_own = narrowed_sql("with t AS (SELECT 1) SELECT * FROM t, events", "db", where)
+    # THEN both read the database's views through WITH queries keeping the producer's rows (quotes doubled)
+    views = (
+        "events_raw AS (SELECT * FROM \"db\".\"events_raw\" WHERE api_key_id IN ('k''1')), "
+        "events AS (SELECT * FROM \"db\".\"events\" WHERE api_key_id IN ('k''1'))"
+    )
+    assert plain == f"WITH {views} SELECT count(*) FROM events"
+    assert with_own == f"WITH {views}, t AS (SELECT 1) SELECT * FROM t, events"
+    # AND a recursive query is refused in one line
+    with pytest.raises(OpsError, match=r"^--producer: a WITH RECURSIVE query cannot be narrowed"):
+        narrowed_sql("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", "db", where)

@@ -13,9 +13,18 @@ import pytest
 from functions.common.analytics import analytics_objects
 from functions.common.envelope import Envelope
 from ops.errors import OpsError
-from ops.reconcile import metric_sum, read_ids, reconcile_ids, reconcile_ids_s3, reconcile_window
+from ops.reconcile import (
+    IdsResult,
+    Producer,
+    metric_sum,
+    read_ids,
+    reconcile_ids,
+    reconcile_ids_s3,
+    reconcile_target,
+    reconcile_window,
+)
 from tests.aws_helpers import unique
-from tests.ops.helpers import create_table, envelope, item_of
+from tests.ops.helpers import create_table, envelope, first_layout_item_of, item_of
 
 
 def test_a_missing_id_is_found_and_ids_repeated_in_the_log_are_reported_apart(aws: boto3.Session) -> None:
@@ -243,3 +252,84 @@ def test_a_window_older_than_cloudwatch_keeps_is_refused_in_one_line() -> None:
     now = datetime(2026, 12, 6, 12, tzinfo=UTC)
     with pytest.raises(OpsError, match=r"^--since 2025-.*: CloudWatch keeps metric data for 455 days$"):
         metric_sum(RetainingCloudWatch(now), "Sluice/prod", now - timedelta(days=500), now, now)
+
+
+def keyed(event_id: str, key_id: str) -> str:
+    """An envelope stored with the API key id `key_id`."""
+    body = json.loads(envelope(event_id=event_id))
+    return json.dumps({**body, "api_key_id": key_id})
+
+
+ACME = Producer("acme", frozenset({"k-acme", "k-acme-old"}))
+
+
+def test_with_a_producer_only_its_events_count_as_found_in_the_table(aws: boto3.Session) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = create_table(dynamodb)
+    # GIVEN acme's events under its key and its retired key (one in the first item layout), and zeta's event
+    dynamodb.put_item(TableName=table, Item=item_of(keyed("evt-1", "k-acme")))
+    dynamodb.put_item(TableName=table, Item=first_layout_item_of(keyed("evt-2", "k-acme-old")))
+    dynamodb.put_item(TableName=table, Item=item_of(keyed("evt-3", "k-zeta")))
+    # WHEN a client log naming all three and a lost one is reconciled for acme
+    result = reconcile_ids(dynamodb, table, ["evt-1", "evt-2", "evt-3", "evt-lost"], producer=ACME)
+    # THEN acme's two are found, zeta's is reported apart (stored, not missing) and the lost one is missing
+    assert (result.found, result.other_producer, result.missing) == (2, ["evt-3"], ["evt-lost"])
+    summary = "\n".join(result.summary())
+    assert "in the table: 2 of 4 (producer acme)" in summary
+    assert "stored under ANOTHER producer's key: 1" in summary
+
+
+def test_with_a_producer_only_its_events_count_in_the_analytics_store(aws: boto3.Session) -> None:
+    s3 = aws.client("s3")
+    bucket = unique("analytics")
+    s3.create_bucket(Bucket=bucket)
+    # GIVEN acme's event and zeta's event in the store
+    events = [
+        Envelope("evt-1", "{}", "2026-11-25T10:00:00.000Z", api_key_id="k-acme"),
+        Envelope("evt-3", "{}", "2026-11-25T10:00:00.000Z", api_key_id="k-zeta"),
+    ]
+    for key, (body, _) in analytics_objects("events", events).items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    # WHEN both are reconciled for acme
+    result = reconcile_ids_s3(s3, bucket, ["evt-1", "evt-3"], producer=ACME)
+    # THEN only acme's is found; zeta's is reported apart
+    assert (result.found, result.other_producer, result.missing) == (1, ["evt-3"], [])
+    assert "(producer acme)" in "\n".join(result.summary())
+
+
+def test_a_producer_without_a_client_log_is_one_line_before_the_stack_is_looked_up() -> None:
+    def resolve() -> Any:
+        raise AssertionError("the stack must not be looked up")
+
+    # GIVEN --producer with a window instead of --ids
+    # WHEN reconciled THEN the error says the metric has no producer dimension
+    with pytest.raises(OpsError, match=r"^reconcile --producer needs --ids FILE: EventsAccepted has no producer"):
+        reconcile_target(resolve, since="2026-11-25T10:00:00Z", producer="acme")
+
+
+def test_the_producer_name_resolves_to_its_key_ids_through_the_keys(aws: boto3.Session, tmp_path: Path) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = create_table(dynamodb)
+    dynamodb.put_item(TableName=table, Item=item_of(keyed("evt-1", "k-acme")))
+    dynamodb.put_item(TableName=table, Item=item_of(keyed("evt-3", "k-zeta")))
+    log = tmp_path / "ids.log"
+    log.write_text("evt-1\nevt-3\n")
+
+    class Target:
+        def client(self, service: str) -> Any:
+            return dynamodb
+
+        def require(self, key: str) -> str:
+            return table
+
+    asked: list[str] = []
+
+    def key_ids_of(target: Any, name: str) -> list[str]:
+        asked.append(name)
+        return ["k-acme"]
+
+    # GIVEN a log of acme's and zeta's ids WHEN reconciled with --producer acme
+    result = reconcile_target(lambda: Target(), ids=str(log), producer="acme", key_ids_of=key_ids_of)  # type: ignore[arg-type, return-value]
+    # THEN the name was resolved once and only acme's event counts as found
+    assert asked == ["acme"]
+    assert isinstance(result, IdsResult) and (result.found, result.other_producer) == (1, ["evt-3"])
