@@ -67,15 +67,16 @@ class ThrottleLimits:
 class TokenBucket:
     """API Gateway's throttling algorithm: `burst` tokens, refilled at `rate_per_second`."""
 
-    def __init__(self, limits: ThrottleLimits) -> None:
+    def __init__(self, limits: ThrottleLimits, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._limits = limits
+        self._monotonic = monotonic  # seconds; a test passes a fake one
         self._tokens = float(limits.burst)
-        self._updated = time.monotonic()
+        self._updated = monotonic()
         self._lock = threading.Lock()
 
     def try_take(self) -> bool:
         with self._lock:
-            now = time.monotonic()
+            now = self._monotonic()
             self._tokens = min(
                 float(self._limits.burst), self._tokens + (now - self._updated) * self._limits.rate_per_second
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,11 +64,13 @@ class UsagePlans:
         stage: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         refresh_seconds: float = REFRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._stage = (api_id, stage)
         self._clock = clock
         self._refresh_seconds = refresh_seconds
+        self._monotonic = monotonic  # the throttle's real time, apart from `clock` (which a test may shift)
         self._grants: dict[str, Grant] = {}  # key value → grant
         self._buckets: dict[str, tuple[ThrottleLimits, TokenBucket]] = {}
         self._used: dict[tuple[str, date], int] = defaultdict(int)  # (key id, UTC day) → admitted requests
@@ -153,7 +156,7 @@ class UsagePlans:
         with self._lock:
             known = self._buckets.get(key_id)
             if known is None or known[0] != limits:  # a new key, or its plan changed
-                known = (limits, TokenBucket(limits))
+                known = (limits, TokenBucket(limits, self._monotonic))
                 self._buckets[key_id] = known
             return known[1]
 
