@@ -61,7 +61,11 @@ def producer_filter(key_ids: list[str]) -> str:
 
 def narrowed_sql(sql: str, database: str, where: str) -> str:
     """`sql` with WITH queries named `events_raw` and `events` over the database's own, keeping `where`'s rows;
-    a query that starts with WITH keeps its own WITH queries after these."""
+    a query that starts with WITH keeps its own WITH queries after these.
+
+    This relies on how Athena's engine (Trino) resolves names, which AWS's SELECT page does not spell out: an
+    unqualified name is looked up among the WITH queries first, a database-qualified one never (Trino's
+    StatementAnalyzer.visitTable). Not yet run on Athena: try `events.query --producer` on dev first."""
     views = ", ".join(f'{name} AS (SELECT * FROM "{database}"."{name}" WHERE {where})' for name in (RAW_TABLE, TABLE))
     stripped = sql.lstrip()
     if re.match(r"(?i)with\s+recursive\b", stripped):
