@@ -15,7 +15,7 @@ import pytest
 from local.background import PROJECT_ROOT, start_background_stack
 from local.emulator import free_port, read_pidfile
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own-stack-crash-recovery")]
 
 
 def waiting_unreceived(status: dict) -> bool:

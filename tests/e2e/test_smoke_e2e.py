@@ -13,16 +13,14 @@ from loadtest.run import RunOptions, run_scenario
 from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
 from loadtest.target import local_target
+from local.background import BackgroundStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
 
-@pytest.mark.e2e
-def test_smoke_passes_against_the_local_stack(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_smoke_passes_against_the_local_stack(local_stack: BackgroundStack, tmp_path: Path) -> None:
     # GIVEN the local stack, started on free ports by the shared `local_stack` fixture
-    try:
-        stack = request.getfixturevalue("local_stack")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `local_stack` fixture (tests/conftest.py): the e2e wiring of the local stack is not there yet")
-    target = local_target(stack.outputs)
+    target = local_target(local_stack.outputs)
     # WHEN the smoke scenario runs against it
     result = run_scenario(
         get_scenario("smoke"), target, LocalStackView(target), RunOptions(reports_dir=tmp_path), ProgressLine(None)

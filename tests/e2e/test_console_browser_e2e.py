@@ -31,7 +31,7 @@ from tests.local.console.chromium import Browser, find_chromium
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "console.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console.png"
 CHROMIUM = find_chromium()
 PAGE_TIMEOUT = 30.0
 DATA_TIMEOUT = 60.0  # the metrics publisher and the page's refresh: a few periods
