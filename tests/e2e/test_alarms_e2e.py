@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ from local.background import BackgroundStack
 from local.cloudwatch_reader import fetch_series
 from local.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from tests.e2e.clients import Background, Trickle, drained, stop_all
+from tests.e2e.stack_helpers import archived_bodies
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -229,12 +231,14 @@ def lost_events_publisher(stack: BackgroundStack) -> Callable[[], None]:
     return publish
 
 
-def send_poison(stack: BackgroundStack, count: int) -> None:
-    """Messages that are not our envelope, straight into the ingest queue: every receive fails them."""
-    sqs = stack.client("sqs")
-    entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {index}"} for index in range(count)]
+def send_poison(stack: BackgroundStack, count: int) -> set[str]:
+    """Messages that are not our envelope, straight into the ingest queue (every receive fails them); their
+    bodies, marked as this call's own."""
+    sqs, run = stack.client("sqs"), uuid.uuid4()
+    entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {run} {index}"} for index in range(count)]
     response = sqs.send_message_batch(QueueUrl=stack.outputs["QueueUrl"], Entries=entries)
     assert len(response.get("Successful", [])) == count
+    return {entry["MessageBody"] for entry in entries}
 
 
 def refused_requests(stack: BackgroundStack, count: int) -> tuple[Counter[int], Counter[int]]:
@@ -348,7 +352,6 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     # age, and a request history for the anomaly band)
     quiet_stack(stack, ALL_KINDS)
     start = time.time()
-    archived_before = stack.status()["archive_objects"]
     trickle = Trickle(stack)
     sender = Background(trickle.step, TRICKLE_INTERVAL, 300.0)
     lost = Background(lost_events_publisher(stack), LOST_EVENTS_INTERVAL, 8 * PERIOD)
@@ -375,7 +378,7 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         # dead-letter queue at once (after the composite's check: they page through it too)
         stack.wait_stored(trickle.ids(before=db_back), STORE_TIMEOUT)
         stack.inject("archive-down", ARCHIVE_DOWN_SECONDS)
-        send_poison(stack, POISON_MESSAGES)
+        poison = send_poison(stack, POISON_MESSAGES)
         # THEN the poison, dead-lettered while the archive is down, is held: the DLQ alarm and the archiver's
         # errors page, and the archive comes back (before the throttling: a throttled batch is parked in S3)
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
@@ -410,4 +413,4 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     # AND nothing accepted was lost: every event is stored, the poison archived
     assert set(trickle.statuses) == {202}
     stack.wait_stored(trickle.ids(), STORE_TIMEOUT)
-    assert stack.status()["archive_objects"] > archived_before
+    stack.wait_until(lambda _: set(archived_bodies(stack, poison)) == poison, STORE_TIMEOUT, "the poison archived")

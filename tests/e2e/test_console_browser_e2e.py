@@ -26,6 +26,7 @@ from functions.common.envelope import Envelope, new_event_id
 from local.background import BackgroundStack
 from local.demo import demo_requests, send_traffic
 from local.faults import FAULTS
+from tests.e2e.stack_helpers import archived_lines
 from tests.local.console.chromium import Browser, find_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -216,7 +217,11 @@ def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local
     # THEN every graph and number of both dashboards shows data, and the page logged no error
     assert console.errors == []
     # AND the replay button sends the archived dead letter back: it is stored
-    local_stack.wait_until(lambda status: status["archive_objects"] > 0, 60, "the dead letter to be archived")
+    local_stack.wait_until(
+        lambda _: set(archived_lines(local_stack, {envelope.event_id})) == {envelope.event_id},
+        60,
+        "the dead letter to be archived",
+    )
     console.evaluate("document.getElementById('replay').click()")
     result = console.wait_for(
         "(t => t.includes('sent back') && t)(document.getElementById('replay-result').textContent)", 60, "the replay"

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from cloudformation.config import load_config
-from functions.common.archive import read_archive_lines
 from functions.common.clock import parse_iso
 from functions.common.dead_letter import RETRY_WINDOW_SPENT
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
+from tests.e2e.stack_helpers import archived_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -86,18 +86,6 @@ def post(stack: Any, run: str, requests: int) -> list[str]:
 def parked_events(stack: Any) -> int:
     s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
     return s3.list_objects_v2(Bucket=bucket, Prefix="parked/events/").get("KeyCount", 0)
-
-
-def archived_lines(stack: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The archive's lines of the events `ids`, by event id."""
-    s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
-    found: dict[str, dict[str, Any]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="dlq/"):
-        for item in page.get("Contents", []):
-            for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()):
-                if line["event_id"] in ids:
-                    found[line["event_id"]] = line
-    return found
 
 
 def test_a_backlog_several_times_the_in_flight_cap_never_stalls_and_is_stored_once(local_stack):

@@ -15,6 +15,7 @@ from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from tests.e2e.clients import drained
+from tests.e2e.stack_helpers import archived_bodies, archived_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -53,8 +54,9 @@ def send_traffic(stack) -> list[str]:
     return ids
 
 
-def dead_letters(stack) -> None:
-    """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived."""
+def dead_letters(stack) -> tuple[str, str]:
+    """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived.
+    Returns the envelope's event id and the poison's body."""
     envelope = Envelope(
         event_id=new_event_id(),
         raw=json.dumps({"marker": MARKER, "dead": True}),
@@ -66,7 +68,9 @@ def dead_letters(stack) -> None:
     )
     sqs, dlq = stack.client("sqs"), stack.outputs["DeadLetterQueueUrl"]
     sqs.send_message(QueueUrl=dlq, MessageBody=envelope.to_json())
-    sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {MARKER}")
+    poison = f"poison {MARKER}"
+    sqs.send_message(QueueUrl=dlq, MessageBody=poison)
+    return envelope.event_id, poison
 
 
 def archive_text(stack) -> str:
@@ -98,11 +102,14 @@ def table_text(stack) -> str:
 def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
     # GIVEN real traffic through the stack, and dead letters archived
     key, key_id = local_stack.outputs["ApiKey"], local_stack.outputs["ApiKeyId"]
-    archived_before = local_stack.status()["archive_objects"]
     accepted = send_traffic(local_stack)
-    dead_letters(local_stack)
+    dead_id, poison = dead_letters(local_stack)
     local_stack.wait_until(
-        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        lambda status: (
+            drained(status)
+            and set(archived_lines(local_stack, {dead_id})) == {dead_id}
+            and set(archived_bodies(local_stack, {poison})) == {poison}
+        ),
         90,
         "the events to be stored and the dead letters archived",
     )
