@@ -4,12 +4,17 @@ builds them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from alarms.table import Tier, alarm_name
 from cloudformation.config import load_config
 from functions.common.archive import ARCHIVE_PREFIX, read_archive_lines
+from functions.common.clock import iso_millis, utc_now
+from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from local.background import BackgroundStack
 from tests.e2e.clients import drained
@@ -80,3 +85,92 @@ def archived_lines(stack: BackgroundStack, ids: set[str]) -> dict[str, dict[str,
 def archived_bodies(stack: BackgroundStack, bodies: set[str]) -> dict[str, dict[str, Any]]:
     """The archive's lines whose message body is one of `bodies` (poison has no event id), by body."""
     return {line["body"]: line for line in all_archived_lines(stack) if line["body"] in bodies}
+
+
+def envelope_of(stack: BackgroundStack, event: dict[str, Any]) -> tuple[str, str]:
+    """(event id, message body) of `event` in an envelope as ingest writes it (for the queues, bypassing the API)."""
+    envelope = Envelope(
+        event_id=new_event_id(),
+        raw=json.dumps(event),
+        received_at=iso_millis(utc_now()),
+        source_ip="127.0.0.1",
+        user_agent="e2e-tests",
+        api_key_id=stack.outputs["ApiKeyId"],
+        request_id=str(uuid.uuid4()),
+    )
+    return envelope.event_id, envelope.to_json()
+
+
+# --- alarms: their states now, and the transitions the stack recorded ------------------------------------
+
+
+def alarm_states(stack: BackgroundStack, names: Iterable[str]) -> dict[str, str]:
+    alarms = stack.status()["alarms"]
+    return {name: alarms[name] for name in names}
+
+
+def wait_alarm_states(stack: BackgroundStack, names: Iterable[str], state: str, timeout: float) -> dict[str, Any]:
+    """Until every alarm of `names` is in `state`; returns the stack's status then."""
+    wanted = set(names)
+    return stack.wait_until(
+        lambda status: all(status["alarms"][name] == state for name in wanted), timeout, f"{sorted(wanted)} {state}"
+    )
+
+
+def quiet_stack(stack: BackgroundStack, alarms_ok: Iterable[str], timeout: float, *, drain: bool = True) -> dict:
+    """Lift any fault left on (by a test that failed before lifting it), then wait for no fault, the queues drained
+    (unless not `drain`) and `alarms_ok` OK: another test's may still be clearing. Returns the status then."""
+    for fault in stack.status()["chaos"]:
+        stack.lift(fault)
+    wanted = set(alarms_ok)
+
+    def quiet(status: dict[str, Any]) -> bool:
+        ok = all(status["alarms"][name] == "OK" for name in wanted)
+        return ok and not status["chaos"] and (drained(status) or not drain)
+
+    return stack.wait_until(quiet, timeout, f"a quiet stack (no fault, queues drained: {drain}, {sorted(wanted)} OK)")
+
+
+def alarm_transitions(stack: BackgroundStack, since: float, alarm: str | None = None) -> list[dict[str, Any]]:
+    """The transitions the stack's evaluator recorded after `since` (epoch seconds), of `alarm` or of every
+    alarm, oldest first."""
+    found = stack.control("GET", f"/alarm-transitions?since={since}")
+    return sorted((item for item in found if alarm in (None, item["alarm"])), key=lambda item: item["time"])
+
+
+def first_transition(stack: BackgroundStack, alarm: str, state: str, since: float) -> float | None:
+    """When `alarm` first went to `state` after `since`, if it did."""
+    return next((item["time"] for item in alarm_transitions(stack, since, alarm) if item["new"] == state), None)
+
+
+def wait_transition(stack: BackgroundStack, alarm: str, state: str, since: float, timeout: float) -> float:
+    """When `alarm` went to `state` after `since`, waiting up to `timeout` seconds for it."""
+    deadline = time.monotonic() + timeout
+    while (moment := first_transition(stack, alarm, state, since)) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{alarm} did not go to {state} within {timeout:.0f} s: {stack.status()['alarms']}")
+        time.sleep(1)
+    return moment
+
+
+def back_to_ok_since(stack: BackgroundStack, since: float) -> set[str]:
+    """Alarms that went to ALARM after `since` and whose latest transition since then is back to OK."""
+    fired: set[str] = set()
+    recovered: set[str] = set()
+    for item in alarm_transitions(stack, since):
+        if item["new"] == "ALARM":
+            fired.add(item["alarm"])
+            recovered.discard(item["alarm"])
+        elif item["new"] == "OK" and item["alarm"] in fired:
+            recovered.add(item["alarm"])
+    return recovered
+
+
+def wait_back_to_ok(stack: BackgroundStack, names: set[str], since: float, timeout: float) -> None:
+    """Until every alarm of `names` fired after `since` and is back to OK."""
+    deadline = time.monotonic() + timeout
+    while not names <= (recovered := back_to_ok_since(stack, since)):
+        if time.monotonic() > deadline:
+            pending = alarm_states(stack, sorted(names - recovered))
+            raise AssertionError(f"alarms did not go back to OK within {timeout:.0f} s: {pending}")
+        time.sleep(1)

@@ -8,11 +8,9 @@ With SLUICE_UPDATE_SCREENSHOT=1 the screenshot taken while the alarm fires is wr
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,8 @@ from functions.common.envelope import Envelope, new_event_id
 from local.background import BackgroundStack
 from local.demo import demo_requests, send_traffic
 from local.faults import FAULTS
-from tests.e2e.stack_helpers import archived_lines
+from tests.e2e.clients import Traffic
+from tests.e2e.stack_helpers import alarm, archived_lines
 from tests.local.console.chromium import Browser, find_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -40,11 +39,11 @@ FIRE_TIMEOUT = 60.0  # three 10-s periods, two breaching, evaluated every 2 s
 CLEAR_TIMEOUT = 90.0
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
 FAULT = "queue-down"
-FIRING = CONFIG.resource_name("api-5xx-rate-high")
+FIRING = alarm("api-5xx-rate", "high")
 # api-5xx-rate-high is a child of the incident composite: it notifies nobody itself, the composite pages
-PAGED = CONFIG.resource_name("ingestion-at-risk-high")
-REFUSED = CONFIG.resource_name("api-4xx-rate-low")
-RETRYING = CONFIG.resource_name("retries-low")
+PAGED = alarm("ingestion-at-risk", "high")
+REFUSED = alarm("api-4xx-rate", "low")
+RETRYING = alarm("retries", "low")
 
 
 @pytest.fixture(scope="module")
@@ -230,32 +229,6 @@ def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local
     local_stack.wait_until(lambda _: local_stack.stored_ids([envelope.event_id]), 60, "the replayed event stored")
 
 
-class Traffic:
-    """Posts small batches from a thread until stopped: at most `max_requests`, for at most `max_seconds`."""
-
-    def __init__(self, stack: BackgroundStack, max_requests: int = 600, max_seconds: float = 240.0) -> None:
-        self._stack, self._max_requests, self._max_seconds = stack, max_requests, max_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="console-traffic", daemon=True)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self._max_seconds
-        for number in range(self._max_requests):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                return
-            with contextlib.suppress(requests.RequestException):  # a refused exchange is what the fault is for
-                self._stack.post_events([{"kind": "console", "n": number, "i": i} for i in range(3)])
-            self._stop.wait(0.3)
-
-
 def test_a_fault_button_fires_an_alarm_the_feed_shows_it_and_lifting_returns_ok(console, local_stack, tmp_path):
     # GIVEN a quiet stack: the alarm the fault drives is OK on the page
     console.wait_for(
@@ -263,7 +236,7 @@ def test_a_fault_button_fires_an_alarm_the_feed_shows_it_and_lifting_returns_ok(
     )
     inject = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="inject"]\')'
     lift = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="lift"]\')'
-    with Traffic(local_stack):
+    with Traffic(local_stack, "console", batch=3, pause=0.3, max_requests=600, max_seconds=240.0):
         try:
             # WHEN the fault's button is pressed while clients send events
             console.evaluate("document.getElementById('fault-seconds').value = '300'")

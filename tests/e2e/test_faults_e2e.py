@@ -17,29 +17,31 @@ events accepted, events lost, duplicates; each test asserts its own.
 from __future__ import annotations
 
 import json
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 
 from cloudformation.config import load_config
 from functions.common.archive import read_archive_lines
-from functions.common.clock import iso_millis, utc_now
-from functions.common.envelope import Envelope, derived_event_id, events_fingerprint, new_event_id
+from functions.common.envelope import derived_event_id, events_fingerprint
 from functions.common.item import decode
-from local.faults import FAULTS
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
 from ops.whereabouts import locate
-from tests.e2e.clients import drained
-from tests.e2e.stack_helpers import alarm, archived_bodies, archived_lines, stored_events_holding, stored_items
+from tests.e2e.clients import RUN, Exchange, Traffic, drained, traffic_event, traffic_marker
+from tests.e2e.stack_helpers import (
+    alarm,
+    archived_bodies,
+    archived_lines,
+    envelope_of,
+    quiet_stack,
+    stored_events_holding,
+    stored_items,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -50,7 +52,6 @@ REDRIVE_BUDGET = 5 * CONFIG.visibility_timeout_seconds
 QUIET_TIMEOUT_SECONDS = 120
 ALARM_TIMEOUT_SECONDS = 60
 STORE_TIMEOUT_SECONDS = 90
-RUN = uuid.uuid4().hex[:8]  # marks this run's events
 FIGURE_NAMES = (
     "faults survived",
     "events accepted",
@@ -69,115 +70,7 @@ def figures() -> Iterator[Counter[str]]:
     print(f"\nfault injection: {', '.join(f'{name}: {counted[name]}' for name in FIGURE_NAMES)}")
 
 
-def own_marker(label: str) -> str:
-    """The text every event of the test labelled `label` holds (Traffic's events and the envelopes alike)."""
-    return json.dumps({"run": RUN, "fault": label})[1:-1]
-
-
-# --- the client ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Exchange:
-    events: list[dict[str, Any]]
-    key: str | None
-    status: int
-    body: dict[str, Any]
-    retry_after: str | None
-
-
-@dataclass
-class Traffic:
-    """Posts batches of `batch` events from a background thread, `pause` apart: at most `max_requests`, for at
-    most `max_seconds`. Every other request (or each, with `keyed`) carries an Idempotency-Key."""
-
-    stack: Any
-    label: str
-    batch: int = 5
-    pause: float = 0.25
-    max_requests: int = 120
-    max_seconds: float = 25.0
-    keyed: bool = False
-    exchanges: list[Exchange] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Traffic:
-        self._thread = threading.Thread(target=self._run, name=f"traffic-{self.label}", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=60)
-        assert not self._thread.is_alive(), "the traffic thread did not stop"
-
-    def _run(self) -> None:
-        session = requests.Session()
-        deadline = time.monotonic() + self.max_seconds
-        for number in range(self.max_requests):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                return
-            events = [{"run": RUN, "fault": self.label, "request": number, "i": i} for i in range(self.batch)]
-            key = f"{RUN}-{self.label}-{number}" if self.keyed or number % 2 == 0 else None
-            headers = {"x-api-key": self.stack.outputs["ApiKey"], "Content-Type": "application/json"}
-            if key is not None:
-                headers["Idempotency-Key"] = key
-            try:
-                response = session.post(
-                    f"{self.stack.api_url}/events", data=json.dumps(events), headers=headers, timeout=30
-                )
-            except requests.RequestException as error:  # a broken exchange shows up as status 0
-                self.exchanges.append(Exchange(events, key, 0, {"error": repr(error)}, None))
-                continue
-            body = response.json() if response.headers.get("Content-Type") == "application/json" else {}
-            retry_after = response.headers.get("Retry-After")
-            self.exchanges.append(Exchange(events, key, response.status_code, body, retry_after))
-            self._stop.wait(self.pause)
-
-    def statuses(self) -> Counter:
-        return Counter(exchange.status for exchange in self.exchanges)
-
-    def accepted(self) -> dict[str, dict[str, Any]]:
-        """Event id → event, for every event a response said is in the queue (202, or 503 partially_accepted)."""
-        accepted: dict[str, dict[str, Any]] = {}
-        for exchange in self.exchanges:
-            if exchange.status == 202:
-                indexes = list(range(len(exchange.events)))
-            elif exchange.status == 503 and exchange.body.get("error") == "partially_accepted":
-                failed = {failure["index"] for failure in exchange.body["failed"]}
-                indexes = [index for index in range(len(exchange.events)) if index not in failed]
-            else:
-                continue
-            assert len(exchange.body["ids"]) == len(indexes), exchange
-            accepted.update(
-                {event_id: exchange.events[i] for event_id, i in zip(exchange.body["ids"], indexes, strict=True)}
-            )
-        return accepted
-
-    def handed_out(self) -> list[str]:
-        return [
-            event_id
-            for exchange in self.exchanges
-            if exchange.status in (202, 503)
-            for event_id in exchange.body.get("ids", [])
-        ]
-
-
 # --- the stack -----------------------------------------------------------------------------------------
-
-
-def quiet(stack: Any, alarms_ok: set[str]) -> dict:
-    """Lift every fault, then wait for drained queues and the given alarms in OK; returns that status."""
-    for fault in FAULTS:
-        stack.lift(fault)
-    status = stack.wait_until(
-        lambda status: not status["chaos"] and drained(status) and all(status["alarms"][a] == "OK" for a in alarms_ok),
-        QUIET_TIMEOUT_SECONDS,
-        f"a quiet stack (no fault, queues drained, {sorted(alarms_ok)} OK)",
-    )
-    return status
 
 
 def posted_texts(exchange: Exchange) -> list[str]:
@@ -226,7 +119,7 @@ def expect_stored_once(
     items = stored_items(stack, list(accepted))
     lost = set(accepted) - set(items)
     altered = [i for i, item in items.items() if json.loads(decode(item)["raw"]) != accepted[i]]
-    own = len(stored_events_holding(stack, own_marker(traffic.label)))
+    own = len(stored_events_holding(stack, traffic_marker(traffic.label)))
     duplicates = (len(handed_out) - len(set(handed_out))) + max(own - len(accepted), 0)
     copy = reconcile_ids_s3(stack.client("s3"), stack.outputs["AnalyticsBucket"], list(accepted))
     figures["events accepted"] += len(accepted)
@@ -262,7 +155,7 @@ def expect_stored_once(
 def test_db_outage_longer_than_redrive_allows_but_inside_the_window_dead_letters_nothing(local_stack, figures):
     # GIVEN a quiet stack and a client posting batches
     retrying = alarm("retries", "low")
-    quiet(local_stack, {retrying})
+    quiet_stack(local_stack, {retrying}, QUIET_TIMEOUT_SECONDS)
     since = time.time()
     # WHEN the table is unreachable for longer than redrive alone would allow (5 receives × one visibility
     # timeout) but shorter than the window
@@ -293,7 +186,7 @@ def test_db_outage_longer_than_redrive_allows_but_inside_the_window_dead_letters
 def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_half_accepted(local_stack, figures):
     # GIVEN a quiet stack and a client whose every request carries an Idempotency-Key (its ids are known)
     expected = {alarm("api-5xx-rate", "high"), alarm("ingestion-at-risk", "high")}
-    quiet(local_stack, expected)
+    quiet_stack(local_stack, expected, QUIET_TIMEOUT_SECONDS)
     # WHEN ingest cannot reach the queue, until the 5XX rate paged (through the ingestion-at-risk composite too)
     traffic = traffic_through_outage(local_stack, "queue-down", until_fired=expected, keyed=True)
     refusals = [exchange for exchange in traffic.exchanges if exchange.status == 503]
@@ -326,7 +219,7 @@ def test_queue_unreachable_from_ingest_gives_503_with_retry_after_and_nothing_ha
 def test_db_throttling_is_retried_until_every_event_is_stored(local_stack, figures):
     # GIVEN a quiet stack and a client posting batches
     expected = {alarm("table-throttles", "low")}
-    quiet(local_stack, expected)
+    quiet_stack(local_stack, expected, QUIET_TIMEOUT_SECONDS)
     # WHEN DynamoDB throttles every write, until the throttling is reported (well inside the retry window)
     traffic = traffic_through_outage(local_stack, "db-throttle", until_fired=expected)
     # THEN every accepted event is stored once
@@ -336,25 +229,11 @@ def test_db_throttling_is_retried_until_every_event_is_stored(local_stack, figur
     figures["faults survived"] += 1
 
 
-def envelope_of(stack: Any, event: dict[str, Any]) -> tuple[str, str]:
-    """(event id, message body) of `event` in an envelope as ingest writes it."""
-    envelope = Envelope(
-        event_id=new_event_id(),
-        raw=json.dumps(event),
-        received_at=iso_millis(utc_now()),
-        source_ip="127.0.0.1",
-        user_agent="test-faults",
-        api_key_id=stack.outputs["ApiKeyId"],
-        request_id=str(uuid.uuid4()),
-    )
-    return envelope.event_id, envelope.to_json()
-
-
 def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_messages_then_archives(local_stack, figures):
     # GIVEN a quiet stack and a client posting batches
     paged = {alarm("dlq-visible", "high"), alarm("archiver-errors", "high"), alarm("ingestion-at-risk", "high")}
     archived_alarm = alarm("events-archived", "low")
-    quiet(local_stack, paged | {archived_alarm})
+    quiet_stack(local_stack, paged | {archived_alarm}, QUIET_TIMEOUT_SECONDS)
     started, since = datetime.now(UTC), time.time()
     sqs, dlq = local_stack.client("sqs"), local_stack.outputs["DeadLetterQueueUrl"]
     dead: dict[str, dict[str, Any]] = {}
@@ -364,7 +243,7 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
         local_stack.inject("archive-down", 60)
         sqs.send_message(QueueUrl=dlq, MessageBody=poison)
         for n in range(10):
-            event = {"run": RUN, "fault": "archive-down", "dead": n}
+            event = traffic_event("archive-down", dead=n)
             event_id, body = envelope_of(local_stack, event)
             sqs.send_message(QueueUrl=dlq, MessageBody=body)
             dead[event_id] = event
@@ -408,10 +287,10 @@ def test_archive_unavailable_while_the_dead_letter_queue_fills_keeps_the_message
 
 def test_duplicate_deliveries_store_one_identical_item(local_stack, figures):
     # GIVEN a quiet stack, a client posting batches, and two envelopes as ingest writes them
-    quiet(local_stack, set())
+    quiet_stack(local_stack, set(), QUIET_TIMEOUT_SECONDS)
     sqs, queue = local_stack.client("sqs"), local_stack.outputs["QueueUrl"]
-    first = {"run": RUN, "fault": "duplicate", "n": 1}
-    second = {"run": RUN, "fault": "duplicate", "n": 2}
+    first = traffic_event("duplicate", n=1)
+    second = traffic_event("duplicate", n=2)
     (first_id, first_body), (second_id, second_body) = envelope_of(local_stack, first), envelope_of(local_stack, second)
     with Traffic(local_stack, "duplicate", max_seconds=8) as traffic:
         # WHEN each is delivered twice: the first in two sends, the second twice in one batch
@@ -439,7 +318,7 @@ def test_duplicate_deliveries_store_one_identical_item(local_stack, figures):
 def test_consumer_crash_mid_batch_after_a_partial_write_stores_everything_once(local_stack, figures):
     # GIVEN a quiet stack and a client posting batches of 30 (so a consumer batch takes several writes of 25)
     expected = {alarm("consumer-errors", "low")}
-    before = quiet(local_stack, expected)
+    before = quiet_stack(local_stack, expected, QUIET_TIMEOUT_SECONDS)
     # (the fault is this test's own: every consumer invocation while it lasts dies, the canary's batches' too)
     crashes_before = before["functions"]["consumer"]["errors"]
     with Traffic(local_stack, "consumer-crash", batch=30, pause=0.75) as traffic:
@@ -467,7 +346,7 @@ def test_with_dynamodb_down_a_key_reused_with_other_events_loses_none(local_stac
     the second request's events were never stored (they had the first's ids, and the consumer keeps the first
     write of an id)."""
     # GIVEN a quiet stack, and DynamoDB unreachable: the events table and the idempotency table alike
-    quiet(local_stack, set())
+    quiet_stack(local_stack, set(), QUIET_TIMEOUT_SECONDS)
     key = f"{RUN}-db-down-key-reuse"
     first = [{"run": RUN, "key reuse": "first", "i": i} for i in range(3)]
     other = [{"run": RUN, "key reuse": "other", "i": i} for i in range(2)]

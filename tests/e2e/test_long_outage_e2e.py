@@ -25,7 +25,7 @@ from functions.common.clock import parse_iso
 from functions.common.dead_letter import RETRY_WINDOW_SPENT
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
-from tests.e2e.stack_helpers import archived_lines
+from tests.e2e.stack_helpers import alarm, archived_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -126,7 +126,7 @@ def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_an
     started = datetime.now(UTC) - timedelta(minutes=1)
     run = uuid.uuid4().hex
     window = CONFIG.queue.retry_window_seconds
-    stopped = CONFIG.resource_name("consumer-stopped-high")
+    stopped = alarm("consumer-stopped", "high")
     with fault(local_stack, "db-down"):
         # GIVEN the table is unreachable, and events the consumer receives (and parks) at once
         received = post(local_stack, run, 4)

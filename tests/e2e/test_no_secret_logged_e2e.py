@@ -11,11 +11,9 @@ import uuid
 
 import pytest
 
-from functions.common.clock import iso_millis, utc_now
-from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from tests.e2e.clients import drained
-from tests.e2e.stack_helpers import archived_bodies, archived_lines
+from tests.e2e.stack_helpers import archived_bodies, archived_lines, envelope_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -57,20 +55,12 @@ def send_traffic(stack) -> list[str]:
 def dead_letters(stack) -> tuple[str, str]:
     """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived.
     Returns the envelope's event id and the poison's body."""
-    envelope = Envelope(
-        event_id=new_event_id(),
-        raw=json.dumps({"marker": MARKER, "dead": True}),
-        received_at=iso_millis(utc_now()),
-        source_ip="127.0.0.1",
-        user_agent="test-no-secret",
-        api_key_id=stack.outputs["ApiKeyId"],
-        request_id=str(uuid.uuid4()),
-    )
+    event_id, body = envelope_of(stack, {"marker": MARKER, "dead": True})
     sqs, dlq = stack.client("sqs"), stack.outputs["DeadLetterQueueUrl"]
-    sqs.send_message(QueueUrl=dlq, MessageBody=envelope.to_json())
+    sqs.send_message(QueueUrl=dlq, MessageBody=body)
     poison = f"poison {MARKER}"
     sqs.send_message(QueueUrl=dlq, MessageBody=poison)
-    return envelope.event_id, poison
+    return event_id, poison
 
 
 def archive_text(stack) -> str:
