@@ -17,6 +17,7 @@ from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from local.background import BackgroundStack
+from ops.whereabouts import locate
 from tests.e2e.clients import drained
 
 LOCAL = load_config("local")
@@ -85,6 +86,20 @@ def archived_lines(stack: BackgroundStack, ids: set[str]) -> dict[str, dict[str,
 def archived_bodies(stack: BackgroundStack, bodies: set[str]) -> dict[str, dict[str, Any]]:
     """The archive's lines whose message body is one of `bodies` (poison has no event id), by body."""
     return {line["body"]: line for line in all_archived_lines(stack) if line["body"] in bodies}
+
+
+def parked_ids(stack: BackgroundStack, ids: list[str]) -> set[str]:
+    """Which of `ids` wait parked in S3 (ops/whereabouts.py reads the parked objects as the operators' tool does)."""
+    outputs = stack.outputs
+    where = locate(
+        ids,
+        stack.client("sqs"),
+        stack.client("s3"),
+        outputs["QueueUrl"],
+        outputs["DeadLetterQueueUrl"],
+        outputs["ArchiveBucket"],
+    )
+    return set(where.parked)
 
 
 def envelope_of(stack: BackgroundStack, event: dict[str, Any]) -> tuple[str, str]:
