@@ -29,7 +29,7 @@ def post(stack, data: bytes | str, headers: dict[str, str], path: str = "/events
     return requests.post(f"{stack.api_url}{path}", data=data, headers={**JSON, **headers}, timeout=60, **kwargs)
 
 
-def test_without_the_exact_key_nobody_gets_in_and_nothing_runs(local_stack):
+def test_without_the_exact_key_nobody_gets_in_and_nothing_is_stored(local_stack):
     # GIVEN the valid key, and requests marked as this test's that carry everything but it in x-api-key
     key, key_id = local_stack.outputs["ApiKey"], local_stack.outputs["ApiKeyId"]
     marker = f"intruder-{uuid.uuid4()}"
