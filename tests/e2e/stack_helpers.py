@@ -17,7 +17,7 @@ from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from local.background import BackgroundStack
-from ops.whereabouts import locate
+from ops.whereabouts import Whereabouts, locate
 from tests.e2e.clients import drained
 
 LOCAL = load_config("local")
@@ -88,18 +88,17 @@ def archived_bodies(stack: BackgroundStack, bodies: set[str]) -> dict[str, dict[
     return {line["body"]: line for line in all_archived_lines(stack) if line["body"] in bodies}
 
 
-def parked_ids(stack: BackgroundStack, ids: list[str]) -> set[str]:
-    """Which of `ids` wait parked in S3 (ops/whereabouts.py reads the parked objects as the operators' tool does)."""
+def whereabouts(stack: BackgroundStack, ids: Iterable[str]) -> Whereabouts:
+    """Where `ids` are, parked or archived, as the operators' tool (ops/whereabouts.py) finds them."""
     outputs = stack.outputs
-    where = locate(
-        ids,
-        stack.client("sqs"),
-        stack.client("s3"),
-        outputs["QueueUrl"],
-        outputs["DeadLetterQueueUrl"],
-        outputs["ArchiveBucket"],
-    )
-    return set(where.parked)
+    sqs, s3 = stack.client("sqs"), stack.client("s3")
+    queues = outputs["QueueUrl"], outputs["DeadLetterQueueUrl"]
+    return locate(ids, sqs, s3, *queues, outputs["ArchiveBucket"])
+
+
+def parked_ids(stack: BackgroundStack, ids: list[str]) -> set[str]:
+    """Which of `ids` wait parked in S3."""
+    return set(whereabouts(stack, ids).parked)
 
 
 def envelope_of(stack: BackgroundStack, event: dict[str, Any]) -> tuple[str, str]:

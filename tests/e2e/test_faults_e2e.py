@@ -31,7 +31,6 @@ from functions.common.envelope import derived_event_id, events_fingerprint
 from functions.common.item import decode
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import archive_keys, partition_prefixes, read_object, replay
-from ops.whereabouts import locate
 from tests.e2e.clients import RUN, Exchange, Traffic, drained, traffic_event, traffic_marker
 from tests.e2e.stack_helpers import (
     alarm,
@@ -41,6 +40,7 @@ from tests.e2e.stack_helpers import (
     quiet_stack,
     stored_events_holding,
     stored_items,
+    whereabouts,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -128,17 +128,9 @@ def expect_stored_once(
     figures["missing from the S3 copy"] += len(copy.missing)
     figures["repeated in the S3 copy"] += sum(copy.duplicated.values()) - len(copy.duplicated)
     if lost:  # say where they are (queues, parked, archive): a failure here should name its cause
-        outputs = stack.outputs
-        where = locate(
-            lost,
-            stack.client("sqs"),
-            stack.client("s3"),
-            outputs["QueueUrl"],
-            outputs["DeadLetterQueueUrl"],
-            outputs["ArchiveBucket"],
-        )
+        where = whereabouts(stack, lost)
         lines = "\n".join(where.summary(sorted(lost)))
-        s3, bucket = stack.client("s3"), outputs["ArchiveBucket"]
+        s3, bucket = stack.client("s3"), stack.outputs["ArchiveBucket"]
         for key in sorted(set(where.archived.values()))[:3]:
             for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=key)["Body"].read())[:2]:
                 lines += f"\n  archived: reason={line['reason']} receives={line['receive_count']} key={key}"
