@@ -5,7 +5,10 @@ The e2e modules are split into four xdist groups ("local-stack", "local-stack-b"
 "local-stack-d") of about the same length: `--dist loadgroup` keeps a group on one worker and hands out the
 largest groups first, so with `make test`'s four workers each group gets a stack of its own and the four run side
 by side (a group's tests share one stack). Four workers on two cores: the e2e tests mostly wait on the local
-stacks' clocks (alarm periods, backoff delays, a fault's alarm firing and clearing)."""
+stacks' clocks (alarm periods, backoff delays, a fault's alarm firing and clearing). Tests that start stacks of their
+own (demo, detach, crash recovery) have groups of their own ("own-stack-..."), so no worker starts a shared stack
+for them. Every e2e test must name its group: collection fails otherwise (an ungrouped one could land on a worker
+without a stack and start a fifth)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.local_stack_harness import HarnessStack, start_harness_stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    ungrouped = [
+        item.nodeid for item in items if item.get_closest_marker("e2e") and not item.get_closest_marker("xdist_group")
+    ]
+    if ungrouped:
+        raise pytest.UsageError(f"e2e tests without an xdist_group (tests/conftest.py): {', '.join(ungrouped)}")
 
 
 @pytest.fixture(autouse=True)

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -48,7 +49,15 @@ from dashboards.catalog import build_catalog
 from local.services.cloudwatch_reader import fetch_series
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from ops import local_output_keys
-from tests.e2e.clients import Background, Trickle, drained, stop_all
+from tests.e2e.clients import Background, Trickle, stop_all
+from tests.e2e.stack_helpers import (
+    alarm,
+    alarm_transitions,
+    archived_bodies,
+    quiet_stack,
+    wait_alarm_states,
+    wait_back_to_ok,
+)
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
@@ -58,31 +67,26 @@ CATALOG = build_catalog(CONFIG)
 PERIOD = CONFIG.monitoring.period_seconds
 # A period is evaluated once the metrics publisher has sent it (local/stack/runtime.py), on the next evaluation round.
 EVALUATED_AFTER_SECONDS = METRICS_INTERVAL_SECONDS + 1 + 2 * EVALUATION_INTERVAL_SECONDS
-RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and the redrive policy's receives
+RETRY_BUDGET = CONFIG.retry_budget_seconds  # the window, a retrier run and redrive's receives
 
-DRAINED_QUEUES = ("ingest", "dead_letter")
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
 FIRE_TIMEOUT = 60.0  # from the moment the cause is in place; firing takes two or three periods
 CLEAR_TIMEOUT = 90.0  # from the moment the cause stopped (the DLQ's retry of a held batch included)
 STORE_TIMEOUT = 60.0
 
 
-def name(row_and_tier: str) -> str:
-    return CONFIG.resource_name(row_and_tier)
-
-
-QUEUE_AGE = name("queue-age-low")
-RETRIES = name("retries-low")
-ENQUEUE_GAP = name("enqueue-gap-high")
-ENQUEUE_GAP_WINDOW = name("enqueue-gap-window-high")
-AT_RISK = name("ingestion-at-risk-high")
-TABLE_THROTTLES = name("table-throttles-low")
-CONSUMER_ERRORS = name("consumer-errors-low")
-DLQ = name("dlq-visible-high")
-ARCHIVER_ERRORS = name("archiver-errors-high")
-ARCHIVED = name("events-archived-low")
-REQUEST_ANOMALY = name("api-request-anomaly-low")
-CLIENT_ERRORS = name("api-4xx-rate-low")
+QUEUE_AGE = alarm("queue-age", "low")
+RETRIES = alarm("retries", "low")
+ENQUEUE_GAP = alarm("enqueue-gap", "high")
+ENQUEUE_GAP_WINDOW = alarm("enqueue-gap-window", "high")
+AT_RISK = alarm("ingestion-at-risk", "high")
+TABLE_THROTTLES = alarm("table-throttles", "low")
+CONSUMER_ERRORS = alarm("consumer-errors", "low")
+DLQ = alarm("dlq-visible", "high")
+ARCHIVER_ERRORS = alarm("archiver-errors", "high")
+ARCHIVED = alarm("events-archived", "low")
+REQUEST_ANOMALY = alarm("api-request-anomaly", "low")
+CLIENT_ERRORS = alarm("api-4xx-rate", "low")
 ALL_KINDS = {
     QUEUE_AGE,
     RETRIES,
@@ -100,7 +104,7 @@ ALL_KINDS = {
 (AT_RISK_CHILDREN,) = [set(d.children) for d in composite_definitions(CONFIG) if d.name == AT_RISK]
 # The usage plan's rate alarm counts requests per period: a burst stays below it, so only the band speaks.
 REQUEST_RATE_THRESHOLD = next(
-    d.threshold for d in alarm_definitions(CONFIG, CATALOG) if d.name == name("api-request-rate-low")
+    d.threshold for d in alarm_definitions(CONFIG, CATALOG) if d.name == alarm("api-request-rate", "low")
 )
 
 # Nominal load: small valid events at a modest, steady rate.
@@ -125,68 +129,14 @@ BURST_415_SHARE = 0.1
 # --- the alarm transitions ------------------------------------------------------------------------------
 
 
-def transitions(stack: HarnessStack, since: float) -> list[dict]:
-    return sorted(stack.control("GET", f"/alarm-transitions?since={since}"), key=lambda item: item["time"])
-
-
-def back_to_ok_since(stack: HarnessStack, since: float) -> set[str]:
-    """Alarms that went to ALARM after `since` and whose latest transition since then is back to OK."""
-    fired: set[str] = set()
-    recovered: set[str] = set()
-    for item in transitions(stack, since):
-        if item["new"] == "ALARM":
-            fired.add(item["alarm"])
-            recovered.discard(item["alarm"])
-        elif item["new"] == "OK" and item["alarm"] in fired:
-            recovered.add(item["alarm"])
-    return recovered
-
-
-def wait_back_to_ok(stack: HarnessStack, names: set[str], since: float, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    recovered = back_to_ok_since(stack, since)
-    while not names <= recovered:
-        if time.monotonic() > deadline:
-            states = stack.status()["alarms"]
-            pending = {alarm: states.get(alarm) for alarm in sorted(names - recovered)}
-            raise AssertionError(f"alarms did not go back to OK within {timeout:.0f} s: {pending}")
-        time.sleep(1)
-        recovered = back_to_ok_since(stack, since)
-
-
 def children_in_alarm_when_it_fired(stack: HarnessStack, composite: str, since: float) -> set[str]:
     """The composite's children in ALARM at its first ALARM transition since `since`."""
     states: dict[str, str] = {}
-    for item in transitions(stack, since):
+    for item in alarm_transitions(stack, since):
         if item["alarm"] == composite and item["new"] == "ALARM":
             return {child for child in AT_RISK_CHILDREN if states.get(child) == "ALARM"}
         states[item["alarm"]] = item["new"]
     raise AssertionError(f"{composite} did not fire since {since}")
-
-
-def wait_ok(stack: HarnessStack, names: Iterable[str], timeout: float) -> None:
-    wanted = set(names)
-    stack.wait_until(
-        lambda status: all(status["alarms"][alarm] == "OK" for alarm in wanted),
-        timeout,
-        f"{sorted(wanted)} to be OK",
-    )
-
-
-def quiet_stack(stack: HarnessStack, alarms: Iterable[str], timeout: float = QUIET_TIMEOUT) -> None:
-    """No fault, nothing queued or dead-lettered, and `alarms` OK (another test's may still be clearing)."""
-    for fault in stack.status()["chaos"]:
-        stack.lift(fault)  # left over from a test that failed before lifting it
-    wanted = set(alarms)
-
-    def quiet(status: dict) -> bool:
-        return (
-            drained(status, DRAINED_QUEUES)
-            and not status["chaos"]
-            and all(status["alarms"][alarm] == "OK" for alarm in wanted)
-        )
-
-    stack.wait_until(quiet, timeout, "a quiet stack (no fault, empty queues, the alarms needed OK)")
 
 
 def request_counts(stack: HarnessStack, periods: int) -> dict[int, float]:
@@ -232,12 +182,14 @@ def lost_events_publisher(stack: HarnessStack) -> Callable[[], None]:
     return publish
 
 
-def send_poison(stack: HarnessStack, count: int) -> None:
-    """Messages that are not our envelope, straight into the ingest queue: every receive fails them."""
-    sqs = stack.client("sqs")
-    entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {index}"} for index in range(count)]
+def send_poison(stack: HarnessStack, count: int) -> set[str]:
+    """Messages that are not our envelope, straight into the ingest queue (every receive fails them); their
+    bodies, marked as this call's own."""
+    sqs, run = stack.client("sqs"), uuid.uuid4()
+    entries = [{"Id": str(index), "MessageBody": f"alarms-e2e poison {run} {index}"} for index in range(count)]
     response = sqs.send_message_batch(QueueUrl=stack.outputs[output_keys.QUEUE_URL], Entries=entries)
     assert len(response.get("Successful", [])) == count
+    return {entry["MessageBody"] for entry in entries}
 
 
 def refused_requests(stack: HarnessStack, count: int) -> tuple[Counter[int], Counter[int]]:
@@ -336,7 +288,7 @@ def test_a_steady_nominal_load_keeps_every_alarm_ok(local_stack):
         f"p99 {latencies[math.ceil(0.99 * len(latencies)) - 1]:.0f} ms, max {latencies[-1]:.0f} ms"
     )
     assert trickle.statuses == {202: len(latencies)}
-    assert stack.fired_since(start) == set(), transitions(stack, start)
+    assert stack.fired_since(start) == set(), alarm_transitions(stack, start)
 
 
 def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
@@ -349,9 +301,8 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     stack = local_stack
     # GIVEN a quiet stack, and a client sending one valid event a second throughout (queued events that can
     # age, and a request history for the anomaly band)
-    quiet_stack(stack, ALL_KINDS)
+    quiet_stack(stack, ALL_KINDS, QUIET_TIMEOUT)
     start = time.time()
-    archived_before = stack.status()["archive_objects"]
     trickle = Trickle(stack)
     sender = Background(trickle.step, TRICKLE_INTERVAL, 300.0)
     lost = Background(lost_events_publisher(stack), LOST_EVENTS_INTERVAL, 8 * PERIOD)
@@ -378,7 +329,7 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         # dead-letter queue at once (after the composite's check: they page through it too)
         stack.wait_stored(trickle.ids(before=db_back), STORE_TIMEOUT)
         stack.inject("archive-down", ARCHIVE_DOWN_SECONDS)
-        send_poison(stack, POISON_MESSAGES)
+        poison = send_poison(stack, POISON_MESSAGES)
         # THEN the poison, dead-lettered while the archive is down, is held: the DLQ alarm and the archiver's
         # errors page, and the archive comes back (before the throttling: a throttled batch is parked in S3)
         stack.wait_for_alarms({DLQ, ARCHIVER_ERRORS}, start, RETRY_BUDGET + FIRE_TIMEOUT)
@@ -390,7 +341,7 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
         stack.wait_for_alarms({TABLE_THROTTLES}, throttle_began, FIRE_TIMEOUT)
         stack.lift("db-throttle")
         # AND once the request alarms are OK, a burst of refused requests, far above the request history
-        wait_ok(stack, {REQUEST_ANOMALY, CLIENT_ERRORS}, CLEAR_TIMEOUT)
+        wait_alarm_states(stack, {REQUEST_ANOMALY, CLIENT_ERRORS}, "OK", CLEAR_TIMEOUT)
         burst_began, expected_refusals, refusals = burst(stack, BAND_HISTORY_PERIODS * PERIOD)
         # WHEN the consumer crashes mid-batch (throttled batches no longer time out: they are parked), THEN the
         # failed invocations show as errors, and their batches age in the queue past a visibility timeout (a crash
@@ -413,4 +364,4 @@ def test_each_kind_of_alarm_fires_on_its_cause_and_returns_to_ok(local_stack):
     # AND nothing accepted was lost: every event is stored, the poison archived
     assert set(trickle.statuses) == {202}
     stack.wait_stored(trickle.ids(), STORE_TIMEOUT)
-    assert stack.status()["archive_objects"] > archived_before
+    stack.wait_until(lambda _: set(archived_bodies(stack, poison)) == poison, STORE_TIMEOUT, "the poison archived")

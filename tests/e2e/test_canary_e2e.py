@@ -19,15 +19,16 @@ import pytest
 
 from cloudformation import output_keys
 from core.config import load_config
+from tests.e2e.stack_helpers import alarm, quiet_stack, wait_transition
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
 CONFIG = load_config("local")
 INTERVAL = CONFIG.canary.interval_seconds
-FAILING = CONFIG.resource_name("canary-failing-high")
-LATENCY = CONFIG.resource_name("canary-latency-low")
-ERRORS = CONFIG.resource_name("canary-errors-high")
+FAILING = alarm("canary-failing", "high")
+LATENCY = alarm("canary-latency", "low")
+ERRORS = alarm("canary-errors", "high")
 CANARY_ALARMS = {FAILING, LATENCY, ERRORS}
 
 HEALTHY_RUNS = 12
@@ -62,34 +63,6 @@ def wait_runs(stack: HarnessStack, since: float, count: int, timeout: float) -> 
     return runs
 
 
-def transitions(stack: HarnessStack, alarm: str, since: float) -> list[dict]:
-    found = stack.control("GET", f"/alarm-transitions?since={since}")
-    return sorted((item for item in found if item["alarm"] == alarm), key=lambda item: item["time"])
-
-
-def wait_transition(stack: HarnessStack, alarm: str, state: str, since: float, timeout: float) -> float:
-    """When `alarm` went to `state` after `since` (epoch seconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        moments = [item["time"] for item in transitions(stack, alarm, since) if item["new"] == state]
-        if moments:
-            return moments[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{alarm} did not go to {state} within {timeout:.0f} s: {stack.status()['alarms']}")
-        time.sleep(1)
-
-
-def quiet(stack: HarnessStack) -> None:
-    """No fault, and the canary's alarms OK (a previous test's fault may still be clearing)."""
-    for fault in stack.status()["chaos"]:
-        stack.lift(fault)
-    stack.wait_until(
-        lambda status: not status["chaos"] and all(status["alarms"][alarm] == "OK" for alarm in CANARY_ALARMS),
-        QUIET_TIMEOUT,
-        "no fault and the canary's alarms OK",
-    )
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
@@ -98,7 +71,7 @@ def percentile(values: list[float], share: float) -> float:
 def test_a_healthy_pipeline_passes_every_canary_run_and_its_alarms_stay_ok(local_stack):
     stack = local_stack
     # GIVEN a quiet stack
-    quiet(stack)
+    quiet_stack(stack, CANARY_ALARMS, QUIET_TIMEOUT, drain=False)
     start = time.time()
     # WHEN the canary runs on its own schedule, a dozen times
     runs = wait_runs(stack, start, HEALTHY_RUNS, RUNS_TIMEOUT)
@@ -126,7 +99,7 @@ def test_a_healthy_pipeline_passes_every_canary_run_and_its_alarms_stay_ok(local
 def test_an_outage_on_the_main_path_pages_within_a_few_intervals_and_clears_after_recovery(local_stack, fault):
     stack = local_stack
     # GIVEN a quiet stack
-    quiet(stack)
+    quiet_stack(stack, CANARY_ALARMS, QUIET_TIMEOUT, drain=False)
     # WHEN the table (the consumer's writes) or the queue (ingest's sends) becomes unreachable
     injected = time.time()
     stack.inject(fault, FAULT_BOUND_SECONDS)
@@ -150,7 +123,7 @@ def test_an_outage_on_the_main_path_pages_within_a_few_intervals_and_clears_afte
 def test_an_archive_outage_leaves_the_canary_green(local_stack):
     stack = local_stack
     # GIVEN a quiet stack
-    quiet(stack)
+    quiet_stack(stack, CANARY_ALARMS, QUIET_TIMEOUT, drain=False)
     # WHEN the archive (S3) is unreachable for longer than it takes canary-failing to page
     injected = time.time()
     stack.inject("archive-down", FAULT_BOUND_SECONDS)

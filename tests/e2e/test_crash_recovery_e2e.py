@@ -16,7 +16,7 @@ from local.emulation.process import free_port, read_pidfile
 from local.stack.background import PROJECT_ROOT
 from tests.local_stack_harness import start_harness_stack
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own-stack-crash-recovery")]
 
 
 def waiting_unreceived(status: dict) -> bool:

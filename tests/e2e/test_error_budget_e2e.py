@@ -20,6 +20,7 @@ import pytest
 from core.config import load_config
 from core.slo import burn_windows
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
+from tests.e2e.stack_helpers import alarm, alarm_states, wait_alarm_states
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
@@ -28,13 +29,14 @@ CONFIG = load_config("local")
 PERIOD = CONFIG.monitoring.period_seconds
 PAIRS = {pair.policy.name: pair for pair in burn_windows(CONFIG.monitoring)}
 FAST, STEADY, SLOW = (
-    CONFIG.resource_name(f"error-budget-{name}") for name in ("fast-burn-high", "steady-burn-high", "slow-burn-low")
+    alarm(f"error-budget-{name}", tier)
+    for name, tier in (("fast-burn", "high"), ("steady-burn", "high"), ("slow-burn", "low"))
 )
 COMPOSITES = (FAST, STEADY, SLOW)
-AT_RISK = CONFIG.resource_name("ingestion-at-risk-high")  # the paging pairs page through it: one page an outage
+AT_RISK = alarm("ingestion-at-risk", "high")  # the paging pairs page through it: one page an outage
 PAGES = {FAST, STEADY, AT_RISK}
 # the long windows a test needs clean before it starts: what earlier requests left there must not count
-LONG = {name: CONFIG.resource_name(f"error-budget-{name}-long-{PAIRS[name].policy.tier}") for name in PAIRS}
+LONG = {name: alarm(f"error-budget-{name}-long", PAIRS[name].policy.tier) for name in PAIRS}
 CLIENTS = 4  # threads sending the good requests
 RATE = CONFIG.api.rate_limit * 3 // 5  # requests a second, well under the usage plan's rate (100 locally)
 QUIET_TIMEOUT = PAIRS["slow-burn"].long_seconds + 120.0  # the slow pair's long window forgets in 12 min
@@ -101,21 +103,9 @@ def client(local_stack):
             local_stack.lift("queue-down")
 
 
-def states(stack: HarnessStack, names) -> dict[str, str]:
-    alarms = stack.status()["alarms"]
-    return {name: alarms[name] for name in names}
-
-
-def wait_state(stack: HarnessStack, names, state: str, timeout: float) -> None:
-    wanted = set(names)
-    stack.wait_until(
-        lambda status: all(status["alarms"][name] == state for name in wanted), timeout, f"{sorted(wanted)} {state}"
-    )
-
-
 def test_a_steady_trickle_well_under_the_objective_stays_quiet(local_stack, client):
     # GIVEN every burn-rate pair OK, and clean long windows (no server error left in them)
-    wait_state(local_stack, [*COMPOSITES, *LONG.values()], "OK", QUIET_TIMEOUT)
+    wait_alarm_states(local_stack, [*COMPOSITES, *LONG.values()], "OK", QUIET_TIMEOUT)
     start = time.time()
     # WHEN for two minutes one request in 2,000 gets a 503 (0.05 %: half the budget's pace)
     rate = client.mix(good=1999, failing=1, seconds=2 * PAIRS["steady-burn"].long_seconds)
@@ -126,13 +116,13 @@ def test_a_steady_trickle_well_under_the_objective_stays_quiet(local_stack, clie
     assert client.statuses[503] >= 1 and set(client.statuses) == {202, 503}, client.statuses
     fired = local_stack.fired_since(start) & (set(COMPOSITES) | PAGES)
     print(f"\ntrickle at {rate:.0f} requests/s, {dict(client.statuses)}: fired {sorted(fired) or 'nothing'}")
-    assert fired == set(), states(local_stack, COMPOSITES)
-    assert states(local_stack, COMPOSITES) == dict.fromkeys(COMPOSITES, "OK")
+    assert fired == set(), alarm_states(local_stack, COMPOSITES)
+    assert alarm_states(local_stack, COMPOSITES) == dict.fromkeys(COMPOSITES, "OK")
 
 
 def test_a_trickle_that_spends_the_budget_in_days_reaches_the_low_tier_only(local_stack, client):
     # GIVEN the pairs OK and clean long windows
-    wait_state(local_stack, [*COMPOSITES, *LONG.values()], "OK", QUIET_TIMEOUT)
+    wait_alarm_states(local_stack, [*COMPOSITES, *LONG.values()], "OK", QUIET_TIMEOUT)
     start = time.time()
     # WHEN one request in 250 gets a 503 (0.4 %: 4× the budget's pace, a 30-day budget gone in a week) until the
     # slow-burn pair fires
@@ -140,7 +130,7 @@ def test_a_trickle_that_spends_the_budget_in_days_reaches_the_low_tier_only(loca
     sender = threading.Thread(target=client.mix, args=(249, 1, FIRE_TIMEOUT + 60, done))
     sender.start()
     try:
-        wait_state(local_stack, [SLOW], "ALARM", FIRE_TIMEOUT)
+        wait_alarm_states(local_stack, [SLOW], "ALARM", FIRE_TIMEOUT)
     finally:
         done.set()
         sender.join()
@@ -148,19 +138,19 @@ def test_a_trickle_that_spends_the_budget_in_days_reaches_the_low_tier_only(loca
     print(f"\nslow burn: {dict(client.statuses)}; low tier after {time.time() - start:.0f} s")
     assert local_stack.fired_since(start) & PAGES == set()
     # AND once the trickle stops, the short window clears and so does the pair, though the long one remembers
-    wait_state(local_stack, [SLOW], "OK", CLEAR_TIMEOUT)
+    wait_alarm_states(local_stack, [SLOW], "OK", CLEAR_TIMEOUT)
 
 
 def test_a_short_burst_of_a_few_percent_pages_within_minutes_and_clears_when_it_stops(local_stack, client):
     # GIVEN the fast pair and the composite it pages through OK
-    wait_state(local_stack, [FAST, AT_RISK, LONG["fast-burn"]], "OK", QUIET_TIMEOUT)
+    wait_alarm_states(local_stack, [FAST, AT_RISK, LONG["fast-burn"]], "OK", QUIET_TIMEOUT)
     began = time.monotonic()
     # WHEN 3 % of requests get a 503 until the fast pair pages
     done = threading.Event()
     sender = threading.Thread(target=client.mix, args=(32, 1, FIRE_TIMEOUT + 60, done))
     sender.start()
     try:
-        wait_state(local_stack, [FAST, AT_RISK], "ALARM", FIRE_TIMEOUT)
+        wait_alarm_states(local_stack, [FAST, AT_RISK], "ALARM", FIRE_TIMEOUT)
         paged = time.monotonic() - began
     finally:
         done.set()
@@ -170,5 +160,5 @@ def test_a_short_burst_of_a_few_percent_pages_within_minutes_and_clears_when_it_
     assert client.statuses[503] >= 1
     # AND once the errors stop the page clears within a few short windows: a burst that is over pages no longer
     stopped = time.monotonic()
-    wait_state(local_stack, [FAST], "OK", CLEAR_TIMEOUT)
+    wait_alarm_states(local_stack, [FAST], "OK", CLEAR_TIMEOUT)
     print(f"cleared {time.monotonic() - stopped:.0f} s after the burst")

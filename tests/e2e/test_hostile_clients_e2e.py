@@ -23,6 +23,7 @@ from ops import local_output_keys
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 from tests.e2e.clients import drained
+from tests.e2e.stack_helpers import assert_never_stored
 from tests.raw_http import exact_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -102,27 +103,6 @@ def test_a_body_that_is_not_utf8_gets_ingests_own_400(local_stack):
     assert "not UTF-8" in response.json()["message"]
 
 
-def stored_events_holding(local_stack, marker: str) -> list[str]:
-    """The raw text of every stored event that contains `marker` (a scan: the events carry no known id)."""
-    pages = (
-        local_stack.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(TableName=local_stack.outputs[output_keys.TABLE_NAME], ConsistentRead=True)
-    )
-    raws = (decode(item)["raw"] for page in pages for item in page["Items"])
-    return [raw for raw in raws if marker in raw]
-
-
-def assert_never_stored(local_stack, marker: str) -> None:
-    """No event holding `marker` is stored, judged once an event posted after it is stored and the ingest
-    queue has drained: an event accepted before then would be in the table, or still queued, by that time."""
-    later = local_stack.post_events({"posted_after": "a refused request"})
-    assert later.status_code == 202, later.text
-    local_stack.wait_stored(later.json()["ids"], 60)
-    local_stack.wait_until(drained, 60, "the ingest queue to drain")
-    assert stored_events_holding(local_stack, marker) == []
-
-
 def test_a_60_kb_header_is_a_431_and_never_stored(local_stack):
     # GIVEN an event marked as this test's own, sent with a 60 KB header
     marker = f"oversized-header-{uuid.uuid4()}"
@@ -150,9 +130,8 @@ def event_request(local_stack, body: str, line: str = "") -> str:
     Content-Length: where a line that ends the headers early hides them."""
     host = local_stack.api_url.removeprefix("http://").split("/")[0]
     stage = local_stack.api_url.rstrip("/").rsplit("/", 1)[1]
-    key = local_stack.outputs[local_output_keys.API_KEY]
     return (
-        f"POST /{stage}/events HTTP/1.1\r\nHost: {host}\r\nx-api-key: {key}\r\n{line}"
+        f"POST /{stage}/events HTTP/1.1\r\nHost: {host}\r\nx-api-key: {local_stack.outputs['ApiKey']}\r\n{line}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
     )
 

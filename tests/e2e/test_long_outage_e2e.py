@@ -22,11 +22,11 @@ import pytest
 
 from cloudformation import output_keys
 from core.config import load_config
-from functions.common.archive import read_archive_lines
 from functions.common.clock import parse_iso
 from functions.common.dead_letter import RETRY_WINDOW_SPENT
 from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
+from tests.e2e.stack_helpers import alarm, archived_lines, parked_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
@@ -84,23 +84,6 @@ def post(stack: Any, run: str, requests: int) -> list[str]:
     return accepted
 
 
-def parked_events(stack: Any) -> int:
-    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
-    return s3.list_objects_v2(Bucket=bucket, Prefix="parked/events/").get("KeyCount", 0)
-
-
-def archived_lines(stack: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The archive's lines of the events `ids`, by event id."""
-    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
-    found: dict[str, dict[str, Any]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="dlq/"):
-        for item in page.get("Contents", []):
-            for line in read_archive_lines(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()):
-                if line["event_id"] in ids:
-                    found[line["event_id"]] = line
-    return found
-
-
 def test_a_backlog_several_times_the_in_flight_cap_never_stalls_and_is_stored_once(local_stack):
     bound = CONFIG.consumer_in_flight_bound
     cap = CONFIG.queue.in_flight_limit
@@ -112,11 +95,10 @@ def test_a_backlog_several_times_the_in_flight_cap_never_stalls_and_is_stored_on
             accepted = post(local_stack, run, 4 * cap // EVENTS_PER_REQUEST)
             # AND the consumer has received all of it (the queue holds none of ours visible: parked, not stuck)
             local_stack.wait_until(
-                lambda status: status["queues"]["ingest"]["visible"] == 0,
+                lambda _: parked_ids(local_stack, accepted) == set(accepted),
                 STORE_TIMEOUT_SECONDS,
                 "the backlog to be received and parked",
             )
-            assert parked_events(local_stack) > 0
             assert local_stack.stored_ids(accepted) == set()
         # WHEN the table is back
         recovered = time.monotonic()
@@ -139,11 +121,11 @@ def test_an_outage_longer_than_the_window_ends_in_the_archive_with_its_reason_an
     started = datetime.now(UTC) - timedelta(minutes=1)
     run = uuid.uuid4().hex
     window = CONFIG.queue.retry_window_seconds
-    stopped = CONFIG.resource_name("consumer-stopped-high")
+    stopped = alarm("consumer-stopped", "high")
     with fault(local_stack, "db-down"):
         # GIVEN the table is unreachable, and events the consumer receives (and parks) at once
         received = post(local_stack, run, 4)
-        local_stack.wait_until(lambda status: status["parked_objects"] > 0, 60, "the events to be parked")
+        local_stack.wait_until(lambda _: parked_ids(local_stack, received) == set(received), 60, "the events parked")
         # AND events the consumer does not receive within their window at all: its mapping stops polling (once
         # consumer-stopped pages, no poll is under way any more) until their window has ended
         with fault(local_stack, "consumer-paused"):

@@ -24,6 +24,7 @@ from cloudformation import output_keys
 from core.config import load_config
 from ops import local_output_keys
 from ops.outputs import resolve_target
+from tests.e2e.stack_helpers import alarm, back_to_ok_since, quiet_stack
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -33,9 +34,9 @@ BERLIN = ZoneInfo(CONFIG.notifications.business_timezone)
 SUNDAY_NIGHT = datetime(2026, 11, 29, 22, 0, tzinfo=BERLIN)
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, 5, tzinfo=BERLIN)
 (AT_RISK,) = [d for d in composite_definitions(CONFIG) if d.spec.name == "ingestion-at-risk"]
-DLQ = CONFIG.resource_name("dlq-visible-high")
-ARCHIVER_ERRORS = CONFIG.resource_name("archiver-errors-high")
-CLIENT_ERRORS = CONFIG.resource_name("api-4xx-rate-low")
+DLQ = alarm("dlq-visible", "high")
+ARCHIVER_ERRORS = alarm("archiver-errors", "high")
+CLIENT_ERRORS = alarm("api-4xx-rate", "low")
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
 FIRE_TIMEOUT = 90.0  # two or three 10-second periods, and the archiver's first failed attempt
 CLEAR_TIMEOUT = 120.0  # the DLQ's held message comes back after its visibility timeout, then is archived
@@ -71,23 +72,6 @@ class Inbox:
         return received
 
 
-def states(stack: HarnessStack, names: set[str]) -> dict[str, str]:
-    return {name: stack.status()["alarms"][name] for name in names}
-
-
-def quiet(stack: HarnessStack, names: set[str]) -> None:
-    for fault in stack.status()["chaos"]:
-        stack.lift(fault)  # left over from a test that failed before lifting it
-    wait_for(lambda: set(states(stack, names).values()) == {"OK"}, f"{sorted(names)} to be OK", QUIET_TIMEOUT)
-
-
-def back_to_ok(stack: HarnessStack, names: set[str], since: float) -> bool:
-    latest: dict[str, str] = {}
-    for item in sorted(stack.control("GET", f"/alarm-transitions?since={since}"), key=lambda item: item["time"]):
-        latest[item["alarm"]] = item["new"]
-    return all(latest.get(name) == "OK" for name in names)
-
-
 def held(stack: HarnessStack) -> list[dict[str, Any]]:
     table = stack.outputs[output_keys.HELD_NOTIFICATIONS_TABLE]
     return stack.client("dynamodb").scan(TableName=table, ConsistentRead=True).get("Items", [])
@@ -105,7 +89,7 @@ def test_one_incident_that_trips_several_children_of_the_composite_pages_once(lo
     stack = local_stack
     incident = {AT_RISK.name, *AT_RISK.children}
     # GIVEN a quiet stack, and someone on call (a queue subscribed to the high topic)
-    quiet(stack, incident)
+    quiet_stack(stack, incident, QUIET_TIMEOUT, drain=False)
     pager = Inbox(stack, stack.outputs[output_keys.HIGH_TOPIC_ARN])
     start = time.time()
     # WHEN the archive is down and a message reaches the dead-letter queue: two children of the composite,
@@ -120,7 +104,9 @@ def test_one_incident_that_trips_several_children_of_the_composite_pages_once(lo
         stack.lift("archive-down")
     # AND once the archive is back and the dead letter archived, everything returns to OK
     wait_for(
-        lambda: back_to_ok(stack, {DLQ, ARCHIVER_ERRORS, AT_RISK.name}, start), "the incident to end", CLEAR_TIMEOUT
+        lambda: {DLQ, ARCHIVER_ERRORS, AT_RISK.name} <= back_to_ok_since(stack, start),
+        "the incident to end",
+        CLEAR_TIMEOUT,
     )
     # THEN the person on call got one page when it began and one when it ended, both from the composite
     pages = [json.loads(message["Message"]) for message in pager.drain()]
@@ -144,7 +130,7 @@ def test_low_tier_alarms_held_outside_business_hours_arrive_as_one_digest_when_t
     stack = local_stack
     # GIVEN a quiet 4XX alarm, the low tier's people (a queue subscribed to the notify topic), and the local
     # business-hours clock at Sunday 22:00 in Berlin
-    quiet(stack, {CLIENT_ERRORS})
+    quiet_stack(stack, {CLIENT_ERRORS}, QUIET_TIMEOUT, drain=False)
     people = Inbox(stack, stack.outputs[output_keys.NOTIFY_TOPIC_ARN])
     stack.control("POST", "/clock", {"at": SUNDAY_NIGHT.isoformat()})
     try:

@@ -12,13 +12,13 @@ import pytest
 
 from cloudformation import output_keys
 from core.config import load_config
-from functions.common.archive import read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from ops.query import query_local
 from ops.reconcile import reconcile_ids_s3
 from tests.e2e.clients import drained
+from tests.e2e.stack_helpers import archived_bodies
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -65,20 +65,10 @@ def test_gateway_refuses_what_api_gateway_refuses(local_stack):
     assert local_stack.post_events({"a": "x" * 300_000}).status_code == 413
 
 
-def archived_lines(local_stack) -> list[dict]:
-    s3 = local_stack.client("s3")
-    bucket = local_stack.outputs[output_keys.ARCHIVE_BUCKET]
-    lines: list[dict] = []
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dlq/").get("Contents", []):
-        lines += read_archive_lines(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-    return lines
-
-
 def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_batch_is_stored(local_stack):
     # GIVEN a message that is not our envelope and an envelope too large for a DynamoDB item, in the queue
     # beside good events
     sqs = local_stack.client("sqs")
-    archived_before = local_stack.status()["archive_objects"]  # the stack is shared: earlier tests archive too
     marker = f"not an envelope {uuid.uuid4()}"
     # random bytes as base64: over DynamoDB's 400 KB even compressed, under SQS's 1 MiB
     blob = base64.b64encode(random.Random(0).randbytes(420_000)).decode()
@@ -86,17 +76,18 @@ def test_poison_is_dead_lettered_on_its_first_receive_with_its_reason_while_its_
     sqs.send_message(QueueUrl=local_stack.outputs[output_keys.QUEUE_URL], MessageBody=marker)
     sqs.send_message(QueueUrl=local_stack.outputs[output_keys.QUEUE_URL], MessageBody=huge.to_json())
     good = local_stack.post_events([{"kind": "good", "n": n} for n in range(10)]).json()["ids"]
-    # WHEN the consumer has received them (the redrive policy would take the whole retry window: twice this bound)
+    # WHEN the consumer has received them (redrive would take the whole retry window: twice this bound)
     began = time.monotonic()
+    poison = {marker, huge.to_json()}
     local_stack.wait_until(
-        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        lambda status: drained(status) and set(archived_bodies(local_stack, poison)) == poison,
         load_config("local").queue.retry_window_seconds / 2,
         "the poison to be archived",
     )
     # THEN the good events are stored, and both poison messages are in the archive with the consumer's reason
-    # (a message the redrive policy moves has none), received once from the dead-letter queue
+    # (a message redrive moves has none), received once from the dead-letter queue
     assert local_stack.stored_ids(good) == set(good)
-    reasons = {line["body"]: line["reason"] for line in archived_lines(local_stack)}
+    reasons = {body: line["reason"] for body, line in archived_bodies(local_stack, poison).items()}
     assert reasons[marker] == "not a Sluice envelope: body is not JSON"
     assert reasons[huge.to_json()].startswith("DynamoDB rejects the item: ")
     assert local_stack.stored_ids([huge.event_id]) == set()

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from core.config import load_config
+from tests.e2e.stack_helpers import alarm, first_transition
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 CONFIG = load_config("local")
 PERIOD = CONFIG.monitoring.period_seconds
 MINIMUM = CONFIG.monitoring.min_requests_per_period
-CLIENT_ERRORS = CONFIG.resource_name("api-4xx-rate-low")
+CLIENT_ERRORS = alarm("api-4xx-rate", "low")
 SPARSE_PERIODS = 8  # far more than the alarm's evaluation periods
 BUSY_REFUSED = MINIMUM  # refused requests per busy period, ...
 BUSY_ACCEPTED = 2 * MINIMUM  # ... among this many accepted ones: a third refused, as in the sparse periods
@@ -35,16 +36,6 @@ def send_period(stack: HarnessStack, accepted: int, refused: int) -> Counter[int
 
 def next_boundary() -> float:
     return (time.time() // PERIOD + 1) * PERIOD
-
-
-def first_alarm_since(stack: HarnessStack, since: float) -> float | None:
-    """When CLIENT_ERRORS first went to ALARM after `since`."""
-    moments = [
-        item["time"]
-        for item in stack.control("GET", f"/alarm-transitions?since={since}")
-        if item["alarm"] == CLIENT_ERRORS and item["new"] == "ALARM"
-    ]
-    return min(moments, default=None)
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def test_a_handful_of_requests_never_pages_but_a_real_error_rate_does(local_stac
         busy = send_period(local_stack, accepted=BUSY_ACCEPTED, refused=BUSY_REFUSED)
         assert busy == Counter({202: BUSY_ACCEPTED, 403: BUSY_REFUSED})
         time.sleep(max(0.0, next_boundary() - time.time()))
-        fired = first_alarm_since(local_stack, began)
+        fired = first_transition(local_stack, CLIENT_ERRORS, "ALARM", began)
     # THEN it fired, and not before two busy periods had ended: the sparse periods, all evaluated before them,
     # never counted
     assert fired is not None, f"{CLIENT_ERRORS} did not fire within {FIRE_TIMEOUT:.0f} s of normal traffic"

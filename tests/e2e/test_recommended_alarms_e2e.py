@@ -18,6 +18,7 @@ from local.services.cloudwatch_reader import fetch_series
 from local.stack.runtime import EVALUATION_INTERVAL_SECONDS, METRICS_INTERVAL_SECONDS
 from synth.synthesize import full_template
 from tests.e2e.clients import Background, Trickle
+from tests.e2e.stack_helpers import alarm, first_transition
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
@@ -30,27 +31,13 @@ QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
 CLEAR_TIMEOUT = 90.0
 STORE_TIMEOUT = 60.0
 PAUSE_SECONDS = 300.0  # the fault's own limit; the test lifts it as soon as the alarm fired
-CONSUMER_STOPPED = CONFIG.resource_name("consumer-stopped-high")
-TRAFFIC_STOPPED = CONFIG.resource_name("api-traffic-stopped-low")
+CONSUMER_STOPPED = alarm("consumer-stopped", "high")
+TRAFFIC_STOPPED = alarm("api-traffic-stopped", "low")
 PERIOD = CONFIG.monitoring.period_seconds
 CLIENT_INTERVAL = 0.5  # two requests a second: about 20 a period, far above the zero a stop brings
 # Until the band knows the clients' traffic: silent periods still in the history keep it near zero, and traffic
 # far above them does not train it until they have left the history.
 LEARN_TIMEOUT = (BAND_HISTORY_PERIODS + BAND_MIN_HISTORY + 3) * PERIOD + QUIET_TIMEOUT
-
-
-def alarm_state(stack: HarnessStack, name: str) -> str:
-    return stack.status()["alarms"][name]
-
-
-def first_alarm_since(stack: HarnessStack, name: str, since: float) -> float:
-    """When `name` last went to ALARM after `since` (epoch seconds), by the stack's own record."""
-    times = [
-        item["time"]
-        for item in stack.control("GET", f"/alarm-transitions?since={since}")
-        if item["alarm"] == name and item["new"] == "ALARM"
-    ]
-    return min(times)
 
 
 def last_judged_period_end(stack: HarnessStack, name: str) -> float:
@@ -92,7 +79,9 @@ def test_a_paused_consumer_pages_within_the_derived_bound_and_clears_when_it_pol
             bound.page_within_seconds + EVALUATION_DELAY_SECONDS + QUIET_TIMEOUT,
             "consumer-stopped to page",
         )
-        paged_after = first_alarm_since(stack, CONSUMER_STOPPED, visible_since) - visible_since
+        paged_at = first_transition(stack, CONSUMER_STOPPED, "ALARM", visible_since)
+        assert paged_at is not None, "consumer-stopped paged, by the stack's status, but recorded no transition"
+        paged_after = paged_at - visible_since
         # judged in metric time (the periods the paging evaluation read), not by when a busy machine evaluated them
         judged_after = last_judged_period_end(stack, CONSUMER_STOPPED) - visible_since
         print(
@@ -165,7 +154,7 @@ def test_client_traffic_that_stops_reaches_the_low_tier_and_clears_when_it_retur
     assert set(clients.statuses) == {202}
 
 
-RECORD_FAILURES = CONFIG.resource_name("consumer-record-failures-low")
+RECORD_FAILURES = alarm("consumer-record-failures", "low")
 DB_DOWN_SECONDS = 60.0  # the fault's own limit; the test lifts it as soon as the alarm fired
 
 

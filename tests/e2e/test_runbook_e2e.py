@@ -12,7 +12,6 @@ ports swapped for the test stack's.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from cloudformation import output_keys
-from functions.common.archive import ARCHIVE_PREFIX
+from alarms.table import Tier
 from tests.e2e.clients import drained
+from tests.e2e.stack_helpers import alarm, archived_lines
 from tests.e2e.user_shell import PROJECT, Ran, UserShell
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
@@ -52,8 +51,8 @@ def local_steps(section: str) -> str:
     return found[0]
 
 
-def alarm_is(state: str, row: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda status: status["alarms"][f"sluice-local-{row}"] == state
+def alarm_is(state: str, row: str, tier: Tier) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: status["alarms"][alarm(row, tier)] == state
 
 
 @dataclass(frozen=True)
@@ -72,21 +71,23 @@ WALK_THROUGHS = (
         "consumer-stopped",
         "consumer-paused",
         # (a receive already under way when the fault began may still take some of the test's events)
-        lambda status: alarm_is("ALARM", "consumer-stopped-high")(status) and status["queues"]["ingest"]["visible"] > 0,
+        lambda status: (
+            alarm_is("ALARM", "consumer-stopped", "high")(status) and status["queues"]["ingest"]["visible"] > 0
+        ),
         ("faults     consumer-paused", "consumer-paused: lifted"),
     ),
     # the database unreachable: the steps show the canary's reason and the children beside it
     WalkThrough(
         "canary-failing",
         "db-down",
-        alarm_is("ALARM", "canary-failing-high"),
+        alarm_is("ALARM", "canary-failing", "high"),
         ("faults     db-down", "ALARM             sluice-local-canary-failing-high", "reason=not stored within"),
     ),
     # a consumer that crashed on every batch until its records were dead-lettered and archived: fixed, then replayed
     WalkThrough(
         "events-archived",
         "consumer-crash",
-        alarm_is("ALARM", "events-archived-low"),
+        alarm_is("ALARM", "events-archived", "low"),
         ("would send ", "sent "),
         fixed_first=True,
         canary=False,
@@ -103,25 +104,13 @@ def test_every_runbook_section_with_local_steps_is_walked_through() -> None:
 
 # Out of ALARM before a walk-through starts, so that its effect is its own cause's, not the last test's: the incident
 # (and so every child: canary-failing, consumer-stopped) and events-archived.
-CLEAR_FIRST = ("ingestion-at-risk-high", "events-archived-low")
+CLEAR_FIRST: tuple[tuple[str, Tier], ...] = (("ingestion-at-risk", "high"), ("events-archived", "low"))
 
 
 def quiet(status: dict[str, Any]) -> bool:
     """No fault, nothing waiting in the ingest or dead-letter queue, nothing parked, CLEAR_FIRST out of ALARM."""
-    queues = [status["queues"][name] for name in ("ingest", "dead_letter")]
-    idle = all(queue["visible"] == 0 and queue["in_flight"] == 0 for queue in queues)
-    cleared = not any(alarm_is("ALARM", row)(status) for row in CLEAR_FIRST)
-    return idle and cleared and not status["chaos"] and status["parked_objects"] == 0
-
-
-def archived_ids(stack, ids: list[str]) -> set[str]:
-    """Which of `ids` the archiver wrote to the archive (gzip JSON lines under dlq/ of the archive bucket)."""
-    s3, bucket = stack.client("s3"), stack.outputs[output_keys.ARCHIVE_BUCKET]
-    text = ""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{ARCHIVE_PREFIX}/"):
-        for item in page.get("Contents", []):
-            text += gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()).decode()
-    return {event_id for event_id in ids if event_id in text}
+    cleared = not any(alarm_is("ALARM", row, tier)(status) for row, tier in CLEAR_FIRST)
+    return drained(status) and cleared and not status["chaos"]
 
 
 def send(stack, label: str) -> list[str]:
@@ -130,7 +119,7 @@ def send(stack, label: str) -> list[str]:
     return list(response.json()["ids"])
 
 
-def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> tuple[Ran, list[str], list[str], dict]:
+def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> tuple[Ran, list[str], list[str]]:
     """Inject the cause, send the test's events into it, run the section's steps; the cause is lifted after."""
     stack.inject(walk.cause, FAULT_SECONDS)
     try:
@@ -141,9 +130,8 @@ def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> 
             stack.wait_until(drained, STORE_TIMEOUT, "the backlog drained once the cause was fixed")
             # the cause did dead-letter some of the test's events: the steps have something to bring back (a crash
             # after the first write landed may have stored an event and still dead-lettered its message)
-            archived = archived_ids(stack, waiting)
+            archived = archived_lines(stack, set(waiting))
             assert archived, f"{walk.cause} dead-lettered none of the test's events"
-        before_steps = stack.status()
         # WHEN the section's local steps are run as written
         ran = shell.run_after_export(f"SINCE={began}\n{local_steps(walk.section)}")
         # AND clients go on sending (moto's own mapping, had a step started it, would take these inside SendMessage)
@@ -151,7 +139,7 @@ def cause_then_steps(stack, shell: UserShell, walk: WalkThrough, began: str) -> 
     finally:
         # AND the cause is fixed (a fault already lifted, by the test or by the steps, is lifted again: a no-op)
         stack.lift(walk.cause)
-    return ran, waiting, after, before_steps
+    return ran, waiting, after
 
 
 @pytest.mark.parametrize("walk", WALK_THROUGHS, ids=lambda walk: walk.section)
@@ -161,12 +149,12 @@ def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, wal
     # GIVEN a stack with no fault, nothing dead-lettered, waiting or parked, and no incident open
     for fault in stack.status()["chaos"]:
         stack.lift(fault)
-    before = stack.wait_until(quiet, QUIET_TIMEOUT, "a quiet stack (no fault, no backlog, no incident)")
+    stack.wait_until(quiet, QUIET_TIMEOUT, "a quiet stack (no fault, no backlog, no incident)")
     began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")  # what the reader puts in SINCE: when it began
     # AND the section's cause, with the test's events sent into it, until its alarm is what the person sees
     canary_off = contextlib.nullcontext() if walk.canary else stack.canary_paused()
     with canary_off:
-        ran, waiting, after, before_steps = cause_then_steps(stack, shell, walk, began)
+        ran, waiting, after = cause_then_steps(stack, shell, walk, began)
     # THEN the steps succeeded and showed the cause
     assert ran.returncode == 0, f"the runbook's {walk.section} steps failed:\n{ran}"
     for shown in walk.shows:
@@ -176,9 +164,9 @@ def test_the_local_steps_store_every_event_and_dead_letter_none(local_stack, wal
     (shell.root / "accepted-ids.txt").write_text("\n".join(waiting + after) + "\n", encoding="utf-8")
     reconciled = shell.run_after_export("invoke reconcile --ids accepted-ids.txt")
     assert reconciled.returncode == 0 and "missing: none" in reconciled.stdout, str(reconciled)
-    # AND the steps dead-lettered nothing: nothing in the dead-letter queue, no archive object since they ran
-    status = stack.wait_until(lambda status: status["parked_objects"] == 0, STORE_TIMEOUT, "nothing parked")
-    assert status["queues"]["dead_letter"] == {"visible": 0, "in_flight": 0}
-    # (and where the cause itself dead-letters nothing, nothing since the test began)
-    assert status["archive_objects"] == (before_steps if walk.fixed_first else before)["archive_objects"]
+    # AND the steps dead-lettered none of the test's events: once the queues drained (a dead letter is archived by
+    # then), none sent after them is in the archive
+    status = stack.wait_until(drained, STORE_TIMEOUT, "the queues to drain and nothing parked")
+    # (and where the cause itself dead-letters nothing, none of the test's events at all)
+    assert archived_lines(stack, set(after if walk.fixed_first else waiting + after)) == {}
     assert not status["chaos"] and status["mappings"]["consumer"] == "Enabled"

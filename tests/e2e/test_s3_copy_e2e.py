@@ -23,6 +23,8 @@ from loadtest.stack import LocalStackView
 from loadtest.target import local_target
 
 STORED_TIMEOUT_SECONDS = 60  # generous: the consumer's batching window is 1 s locally
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+
 S3_CHECKS = ("zero loss in the S3 copy", "no duplicates in the S3 copy")
 
 
@@ -53,7 +55,6 @@ def stored_envelope(s3, bucket: str, event_id: str) -> Envelope:
     raise AssertionError(f"{event_id} is in no object of s3://{bucket}/events/")
 
 
-@pytest.mark.e2e
 def test_the_s3_copy_of_the_local_stack_passes_when_right_and_fails_with_a_missing_and_a_duplicated_event(
     local_stack,
 ) -> None:

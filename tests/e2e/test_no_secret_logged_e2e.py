@@ -12,11 +12,10 @@ import uuid
 import pytest
 
 from cloudformation import output_keys
-from functions.common.clock import iso_millis, utc_now
-from functions.common.envelope import Envelope, new_event_id
 from functions.common.item import decode
 from ops import local_output_keys
 from tests.e2e.clients import drained
+from tests.e2e.stack_helpers import archived_bodies, archived_lines, envelope_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
 
@@ -55,20 +54,15 @@ def send_traffic(stack) -> list[str]:
     return ids
 
 
-def dead_letters(stack) -> None:
-    """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived."""
-    envelope = Envelope(
-        event_id=new_event_id(),
-        raw=json.dumps({"marker": MARKER, "dead": True}),
-        received_at=iso_millis(utc_now()),
-        source_ip="127.0.0.1",
-        user_agent="test-no-secret",
-        api_key_id=stack.outputs[output_keys.API_KEY_ID],
-        request_id=str(uuid.uuid4()),
-    )
+def dead_letters(stack) -> tuple[str, str]:
+    """A dead-lettered envelope, as ingest writes it, and a poison message, into the DLQ: they get archived.
+    Returns the envelope's event id and the poison's body."""
+    event_id, body = envelope_of(stack, {"marker": MARKER, "dead": True})
     sqs, dlq = stack.client("sqs"), stack.outputs[output_keys.DEAD_LETTER_QUEUE_URL]
-    sqs.send_message(QueueUrl=dlq, MessageBody=envelope.to_json())
-    sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {MARKER}")
+    sqs.send_message(QueueUrl=dlq, MessageBody=body)
+    poison = f"poison {MARKER}"
+    sqs.send_message(QueueUrl=dlq, MessageBody=poison)
+    return event_id, poison
 
 
 def archive_text(stack) -> str:
@@ -102,11 +96,14 @@ def table_text(stack) -> str:
 def test_the_api_key_value_is_in_no_log_metric_archive_or_table(local_stack):
     # GIVEN real traffic through the stack, and dead letters archived
     key, key_id = local_stack.outputs[local_output_keys.API_KEY], local_stack.outputs[output_keys.API_KEY_ID]
-    archived_before = local_stack.status()["archive_objects"]
     accepted = send_traffic(local_stack)
-    dead_letters(local_stack)
+    dead_id, poison = dead_letters(local_stack)
     local_stack.wait_until(
-        lambda status: drained(status) and status["archive_objects"] > archived_before,
+        lambda status: (
+            drained(status)
+            and set(archived_lines(local_stack, {dead_id})) == {dead_id}
+            and set(archived_bodies(local_stack, {poison})) == {poison}
+        ),
         90,
         "the events to be stored and the dead letters archived",
     )

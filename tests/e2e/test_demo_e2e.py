@@ -13,7 +13,7 @@ import pytest
 from core.paths import PROJECT_ROOT
 
 PROJECT = PROJECT_ROOT
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own-stack-demo")]
 
 DEMO = """
 import sys

@@ -14,7 +14,7 @@ from local.emulation.process import PortInUseError, free_port, read_pidfile, sto
 from local.stack.detach import up_detached
 from local.stack.ports import Ports
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own-stack-detach")]
 
 
 def test_a_detached_stack_is_healthy_when_up_returns_and_down_stops_it(tmp_path: Path) -> None:

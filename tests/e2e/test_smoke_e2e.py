@@ -7,17 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+from loadtest.progress import ProgressLine
 
 from loadtest.run import RunOptions, run_scenario
 from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
 from loadtest.target import local_target
-from local.stack.background import BackgroundStack
-from ops.progress import ProgressLine
+from tests.local_stack_harness import HarnessStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]
 
 
-@pytest.mark.e2e
-def test_smoke_passes_against_the_local_stack(local_stack: BackgroundStack, tmp_path: Path) -> None:
+def test_smoke_passes_against_the_local_stack(local_stack: HarnessStack, tmp_path: Path) -> None:
     # GIVEN the local stack, started on free ports by the shared `local_stack` fixture
     target = local_target(local_stack.outputs)
     # WHEN the smoke scenario runs against it

@@ -8,11 +8,9 @@ With SLUICE_UPDATE_SCREENSHOT=1 the screenshot taken while the alarm fires is wr
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 
@@ -27,6 +25,8 @@ from functions.common.envelope import Envelope, new_event_id
 from local.services.faults import FAULTS
 from local.stack.demo import demo_requests, send_traffic
 from ops import local_output_keys
+from tests.e2e.clients import Traffic
+from tests.e2e.stack_helpers import alarm, archived_lines
 from tests.local.console.chromium import Browser, find_chromium
 from tests.local_stack_harness import HarnessStack
 
@@ -41,11 +41,11 @@ FIRE_TIMEOUT = 60.0  # three 10-s periods, two breaching, evaluated every 2 s
 CLEAR_TIMEOUT = 90.0
 QUIET_TIMEOUT = 120.0  # another test's alarms may still be clearing
 FAULT = "queue-down"
-FIRING = CONFIG.resource_name("api-5xx-rate-high")
+FIRING = alarm("api-5xx-rate", "high")
 # api-5xx-rate-high is a child of the incident composite: it notifies nobody itself, the composite pages
-PAGED = CONFIG.resource_name("ingestion-at-risk-high")
-REFUSED = CONFIG.resource_name("api-4xx-rate-low")
-RETRYING = CONFIG.resource_name("retries-low")
+PAGED = alarm("ingestion-at-risk", "high")
+REFUSED = alarm("api-4xx-rate", "low")
+RETRYING = alarm("retries", "low")
 
 
 @pytest.fixture(scope="module")
@@ -218,39 +218,17 @@ def test_every_widget_of_both_dashboards_draws_data_after_traffic(console, local
     # THEN every graph and number of both dashboards shows data, and the page logged no error
     assert console.errors == []
     # AND the replay button sends the archived dead letter back: it is stored
-    local_stack.wait_until(lambda status: status["archive_objects"] > 0, 60, "the dead letter to be archived")
+    local_stack.wait_until(
+        lambda _: set(archived_lines(local_stack, {envelope.event_id})) == {envelope.event_id},
+        60,
+        "the dead letter to be archived",
+    )
     console.evaluate("document.getElementById('replay').click()")
     result = console.wait_for(
         "(t => t.includes('sent back') && t)(document.getElementById('replay-result').textContent)", 60, "the replay"
     )
     assert "0 of" not in result
     local_stack.wait_until(lambda _: local_stack.stored_ids([envelope.event_id]), 60, "the replayed event stored")
-
-
-class Traffic:
-    """Posts small batches from a thread until stopped: at most `max_requests`, for at most `max_seconds`."""
-
-    def __init__(self, stack: HarnessStack, max_requests: int = 600, max_seconds: float = 240.0) -> None:
-        self._stack, self._max_requests, self._max_seconds = stack, max_requests, max_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="console-traffic", daemon=True)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self._max_seconds
-        for number in range(self._max_requests):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                return
-            with contextlib.suppress(requests.RequestException):  # a refused exchange is what the fault is for
-                self._stack.post_events([{"kind": "console", "n": number, "i": i} for i in range(3)])
-            self._stop.wait(0.3)
 
 
 def test_a_fault_button_fires_an_alarm_the_feed_shows_it_and_lifting_returns_ok(console, local_stack, tmp_path):
@@ -260,7 +238,7 @@ def test_a_fault_button_fires_an_alarm_the_feed_shows_it_and_lifting_returns_ok(
     )
     inject = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="inject"]\')'
     lift = f'document.querySelector(\'#faults button[data-fault="{FAULT}"][data-action="lift"]\')'
-    with Traffic(local_stack):
+    with Traffic(local_stack, "console", batch=3, pause=0.3, max_requests=600, max_seconds=240.0):
         try:
             # WHEN the fault's button is pressed while clients send events
             console.evaluate("document.getElementById('fault-seconds').value = '300'")
