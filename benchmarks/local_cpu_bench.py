@@ -2,15 +2,16 @@
 
 The local stack runs the gateway, the handlers and the pollers as threads of one Python process, so that process
 can use one core at most (the GIL): 1000 ÷ its CPU ms per request is the local stack's ceiling in requests/s,
-whatever the reserved concurrency says. `invoke capacity --env local` uses the figure recorded here
-(ops/capacity.py LOCAL_RUNTIME_CPU_MS).
+whatever the reserved concurrency says. `invoke capacity --env local` uses the figures recorded from here
+(ops/capacity.py RECORDED_LOCAL_CPU).
 
-Run, on a stack started with `invoke up --detach` (nothing else sending to it):
-    python -m benchmarks.local_cpu_bench --outputs .local/outputs.json [--requests 300] [--rate 10]
+Run, on a stack started with `invoke up --detach` (nothing else sending to it, nothing else busy on the machine):
+    python -m benchmarks.local_cpu_bench --outputs .local/outputs.json [--requests 1800] [--rate 60]
 
-It sends the local load profile's mix (loadtest/profiles.toml: event sizes, batch sizes, Idempotency-Keys) at a
-low rate, so nothing queues, waits until the consumer has taken every message, and divides each process's CPU
-time (utime + stime from /proc/<pid>/stat) by the requests sent. Linux only; not a test.
+It sends the local load profile's mix (loadtest/profiles.toml: event sizes, batch sizes, Idempotency-Keys) from
+one sender at up to `--rate`, waits until the consumer has taken every message, and divides each process's CPU
+time (utime + stime from /proc/<pid>/stat) by the requests sent. A request costs less the busier the stack (the
+pollers' batches fill up), so measure as busy as one sender gets, not at a trickle. Linux only; not a test.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def measure(outputs_path: Path, count: int, rate: float, seed: int = 7) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outputs", default=".local/outputs.json", help="the running stack's outputs.json")
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=10.0, help="requests/s, low enough that nothing queues")
+    parser.add_argument("--requests", type=int, default=1800)
+    parser.add_argument("--rate", type=float, default=60.0, help="requests/s asked (one sender reaches what it can)")
     arguments = parser.parse_args()
     result = measure(Path(arguments.outputs), arguments.requests, arguments.rate)
     for name, value in result.items():

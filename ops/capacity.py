@@ -295,17 +295,18 @@ class LocalHost:
     source: str
 
 
-# `python -m benchmarks.local_cpu_bench` on a local stack of today's code, twice (2026-12-07, the shared 2-core
-# machine, load average 10–13 from other developers' tests): CPU per request of the local profile's mix (1.48 events
-# per request), idle work subtracted — runtime 14.1 and 16.8 ms, moto 18.1 and 21.4 ms, idle 0.05/0.04 and
-# 0.13/0.11 cores. The means (loadtest/README.md "Capacity"):
+# `python -m benchmarks.local_cpu_bench --requests 1800 --rate 60` on a local stack of today's code (2026-12-07, the
+# 2-core machine quiet: load average under 2; the sender reached 18 requests/s): CPU per request of the local
+# profile's mix (1.57 events per request), idle work subtracted. A request costs less the busier the stack: the
+# pollers' receives, deletes and batch writes fill up, so measure near the rate you predict (at 10 requests/s the
+# same stack cost runtime 14.4 ms and moto 22.2 ms, and predicted half the knee; loadtest/README.md "Capacity").
 RECORDED_LOCAL_CPU = LocalHost(
-    runtime_cpu_ms=15.5,
-    moto_cpu_ms=19.8,
-    runtime_idle_cores=0.045,
-    moto_idle_cores=0.12,
+    runtime_cpu_ms=7.39,
+    moto_cpu_ms=12.59,
+    runtime_idle_cores=0.05,
+    moto_idle_cores=0.10,
     cores=2.0,
-    source="benchmarks/local_cpu_bench.py, 2026-12-07: CPU per request of the local mix (1.48 events), mean of 2 runs",
+    source="benchmarks/local_cpu_bench.py, 2026-12-07: CPU per request of the local mix (1.57 events) at 18 requests/s",
 )
 
 

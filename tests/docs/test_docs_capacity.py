@@ -28,16 +28,18 @@ def test_the_documented_local_prediction_is_what_the_command_prints(tmp_path: Pa
     result = run_invoke(tmp_path, *arguments)
     assert result.returncode == 0, result.stderr
     rows = {line[:24].strip(): line for line in result.stdout.splitlines()}
-    # THEN the machine's and the runtime's requests/s are the README's
-    machine, runtime = re.findall(r"\d+\.\d", figures)
+    # THEN the machine's, the usage plan's and the runtime's requests/s are the README's
+    machine = re.findall(r"\d+\.\d", figures)[0]
+    plan, runtime = re.search(r"usage plan binds at (\d+\.\d), the runtime process at (\d+\.\d)", figures).groups()
     assert rows["local machine CPU"].split()[4] == machine
+    assert rows["API Gateway usage plan"].split()[5] == plan
     assert rows["local runtime process"].split()[4] == runtime
 
 
-@pytest.mark.parametrize(("cores", "requests_per_second"), [(1.0, 23.7), (1.6, 40.7)])
+@pytest.mark.parametrize(("cores", "requests_per_second"), [(1.0, 42.5), (1.6, 72.6)])
 def test_the_documented_core_brackets_hold(cores: float, requests_per_second: float) -> None:
     # GIVEN the local configuration and fewer cores, as the README's bracket says
-    config, traffic = load_config("local"), Traffic(910, 1.6)
+    config, traffic = load_config("local"), Traffic(910, 1.57)
     result = model(
         config, traffic, durations(config, traffic, None, None), Quotas(), host=local_host(cores, None, None)
     )
