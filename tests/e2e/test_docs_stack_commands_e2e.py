@@ -1,7 +1,8 @@
 """The docs' commands that need a running local stack run as written against one (issue 28): every line of the
 docs' ```sh blocks (the README's curl to the API, its `aws dynamodb scan` after the export line, `invoke status`,
 `invoke chaos … --seconds`, `invoke logs --errors`, the clock curl) and every complete `invoke` command of a task
-that talks to the stack, wherever the docs show it. Each must exit 0 and print what the docs say it shows.
+that talks to the stack, wherever the docs show it. Each must exit 0 and print what the docs say it shows. And the
+README's export line alone is enough for an AWS client of the local stack.
 
 tests/e2e/user_shell.py is the reader's shell: the project root with `.local` the test stack's state folder, the
 environment `invoke up --detach` prints, `aws` the CLI's grammar over botocore; the one change to a command's text
@@ -13,7 +14,10 @@ with the reason.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ from invoke.exceptions import ParseError
 from invoke.parser import Parser
 
 import tasks
+from ops import local_output_keys
 from tests.docs.test_docs_commands import DOCS, PROJECT, DocCommand, contexts, doc_commands, runnable
 from tests.e2e.user_shell import Ran, UserShell
 from tests.local_stack_harness import HarnessStack
@@ -207,3 +212,30 @@ def test_the_shell_swaps_only_the_default_ports(tmp_path: Path) -> None:
     # AND `.local` and `.venv/bin/invoke` mean there what they mean in a checkout running `invoke up`
     assert (reader.root / ".local").resolve() == stack.state_dir.resolve()
     assert (reader.root / ".venv/bin/invoke").is_file() and (reader.root / "tasks").resolve() == PROJECT / "tasks"
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("local-stack-b")
+def test_readme_aws_environment_is_enough_for_a_client_of_the_local_stack(local_stack, tmp_path: Path) -> None:
+    # GIVEN only the variables README's export line sets (the test stack's port in place of 4566)
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    export = next(line for line in readme.splitlines() if line.startswith("export AWS_ENDPOINT_URL="))
+    variables = dict(word.split("=", 1) for word in export.removeprefix("export ").split())
+    variables["AWS_ENDPOINT_URL"] = local_stack.outputs[local_output_keys.AWS_ENDPOINT]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    # WHEN a botocore client (what the aws CLI v1 is built on) is made from the environment alone, no ~/.aws
+    script = (
+        "import boto3; "
+        "print(boto3.client('dynamodb').describe_table(TableName='sluice-local-events')['Table']['TableName'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**clean, **variables, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    # THEN it reaches the local stack's table
+    assert result.returncode == 0 and result.stdout.strip() == "sluice-local-events", result.stderr[-1000:]
