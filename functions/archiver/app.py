@@ -4,8 +4,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -14,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
 from functions.archiver.config import load_settings
-from functions.common import aws, env, metric_names
+from functions.common import aws, metric_names, powertools
 from functions.common.archive import archive_key, write_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.contract import DEAD_LETTER_REASON_ATTRIBUTE
@@ -22,12 +21,8 @@ from functions.common.envelope import parse_envelope
 from functions.common.errors import EnvelopeError, SluiceError
 from functions.common.sqs import attribute, partial_batch_response, sqs_records
 
-SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
-
 SETTINGS = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 # A batch is one object: when it is not written, no record is, and the invocation fails (BatchProcessingError)
 # so that Lambda counts an error and archiver-errors pages; a batch of item failures alone would be silent.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=True)

@@ -20,19 +20,17 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env, env_names, metric_names
+from functions.common import aws, env, env_names, metric_names, powertools
 from functions.common.analytics import canary_key
 from functions.common.canary import is_canary
 from functions.common.clock import iso_millis, utc_now
 from functions.common.errors import ConfigError, SluiceError
 
-SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # The POST's own bound: API Gateway ends a request at 29 s, the canary's deadline is for the table.
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Reads back off from 100 ms to 1 s: a healthy pipeline stores within a second or two.
@@ -76,9 +74,7 @@ class Outcome:
 settings = load_settings()
 if not (settings.table_name or settings.analytics_bucket):
     raise ConfigError("set TABLE_NAME (the events table) or ANALYTICS_BUCKET (S3 alone): the canary reads one")
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 apigateway = aws.client("apigateway")
 READ_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1})
 dynamodb = aws.client("dynamodb", config=READ_CONFIG)

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -42,7 +41,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env, metric_names
+from functions.common import aws, metric_names, powertools
 from functions.common.analytics import analytics_objects, canary_key, canary_marker
 from functions.common.canary import expires_at, is_canary
 from functions.common.clock import parse_iso, utc_now
@@ -75,9 +74,7 @@ SAFETY_MARGIN_SHARE = 0.25
 
 
 SETTINGS = load_settings()
-logger = Logger(service=env.service_name())
-tracer = Tracer(service=env.service_name(), patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=env.service_name(), namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # No botocore retry: parking and the breaker's probe are the retry. A retry inside the invocation would multiply
 # the requests to a failing database and spend the invocation's time in its sleep. (UnprocessedItems are still

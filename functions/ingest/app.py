@@ -4,13 +4,12 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from functions.common import aws, env, metric_names
+from functions.common import aws, env, metric_names, powertools
 from functions.common.clock import iso_millis, utc_now
 from functions.common.contract import (
     CANARY_ID_PREFIX,
@@ -29,11 +28,7 @@ if TYPE_CHECKING:
 
 SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 settings = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-# EphemeralMetrics keeps its own metric set: locally the six functions share one process, and
-# Metrics' class-level set would mix their metrics.
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 # API Gateway gives up after 29 s: keep SQS calls short so a broken queue becomes a quick 503.
 sqs = aws.client(
     "sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})

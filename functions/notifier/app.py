@@ -12,25 +12,21 @@
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common import aws, env, metric_names
+from functions.common import aws, metric_names, powertools
 from functions.common.clock import iso_millis, utc_now
 from functions.notifier.config import load_settings
 from functions.notifier.notification import Notification, clean_subject, digest, sns_notifications
 from functions.notifier.schedule import schedule_moment
 
-SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # Keeps one digest well under SNS's 256 KB message limit; more held items make more digests.
 MAX_DIGEST_ITEMS = 100
 
 SETTINGS = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 sns = aws.client("sns")
 dynamodb = aws.client("dynamodb")
 

@@ -21,18 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common import aws, env, metric_names
+from functions.common import aws, metric_names, powertools
 from functions.common.clock import utc_now
 from functions.common.parked import BREAKER_FRESH_PROBES, POINTER_ATTRIBUTE
 from functions.common.sqs_send import send_entries
 from functions.retrier.config import RetrierSettings, load_settings
 from functions.retrier.parked_store import ParkedObject, ParkedStore
 
-SERVICE = env.service_name()  # POWERTOOLS_SERVICE_NAME, set by the template
 # Kept back from the invocation's remaining time, so a run ends on its own rather than by Lambda's timeout.
 SAFETY_MARGIN_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 1.0
@@ -40,9 +38,7 @@ DEPTH_POLL_SECONDS = 1.0
 POINTERS_PER_ROUND = 50
 
 SETTINGS = load_settings()
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
-metrics = EphemeralMetrics(service=SERVICE, namespace=env.metrics_namespace())
+logger, tracer, metrics = powertools.handler_tools()
 s3 = aws.client("s3")
 sqs = aws.client("sqs")
 
