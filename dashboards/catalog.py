@@ -22,6 +22,7 @@ from typing import Any
 from core.config import Config
 from core.slo import budget_percent, span, windows_used
 from functions.common import metric_names
+from functions.ingest.reasons import REJECTION_REASONS
 
 API = "AWS/ApiGateway"
 LAMBDA = "AWS/Lambda"
@@ -42,20 +43,6 @@ ANALYTICS_STORE_METRICS = {
     "analytics_objects_written": metric_names.ANALYTICS_OBJECTS_WRITTEN,
     "analytics_sink_errors": metric_names.ANALYTICS_SINK_ERRORS,
 }
-# The `reason` values of EventsRejected: the ingest handler's error codes (a test keeps them in step).
-REJECTION_REASONS = (
-    "unsupported_media_type",
-    "malformed_json",
-    "body_too_large",
-    "empty_batch",
-    "batch_too_long",
-    "not_an_object",
-    "invalid_idempotency_key",
-    "event_too_large",
-    "queue_unavailable",
-    "partially_accepted",
-    "internal_error",
-)
 # End-to-end reconciliation compares sums over this many periods: events in flight blur only the edges.
 RECONCILIATION_PERIODS = 15
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.slo import span
-from dashboards.catalog import BUDGET_REMAINING, REJECTION_REASONS, Catalog
+from dashboards.catalog import BUDGET_REMAINING, Catalog
 from dashboards.error_budget import add_error_budget_row, burn_rates
 from dashboards.layout import (
     ALARM_STATUS_HEIGHT,
@@ -30,6 +30,7 @@ from dashboards.layout import (
     text_height,
 )
 from functions.common.contract import PRODUCER_ACCEPTED_FIELD, PRODUCER_FIELD, PRODUCER_REJECTED_FIELD
+from functions.ingest.reasons import REJECTION_REASONS
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import pytest
 from alarms.engine.metric_math import evaluate, referenced_ids
 from core.config import FUNCTION_NAMES, environment_names, load_config
 from core.paths import PROJECT_ROOT
-from dashboards.catalog import REJECTION_REASONS, Expression, Metric, build_catalog
+from dashboards.catalog import Expression, Metric, build_catalog
+from functions.ingest.reasons import REJECTION_REASONS
 from synth.synthesize import full_template
 
 ROOT = PROJECT_ROOT

@@ -10,8 +10,9 @@ import pytest
 
 from core.config import load_config
 from core.paths import PROJECT_ROOT
-from dashboards.catalog import NOTIFIER_METRICS, REJECTION_REASONS, build_catalog
+from dashboards.catalog import NOTIFIER_METRICS, build_catalog
 from functions.common import metric_names
+from functions.ingest.reasons import REJECTION_REASONS
 from ops.cost import (
     Assumptions,
     Inventory,
