@@ -45,6 +45,7 @@ from ops.stack_events import (
     is_settled,
     stack_outputs,
     stack_resources,
+    start_and_follow,
     wait_for_stack,
 )
 
@@ -340,13 +341,18 @@ def destroy_stack(
     if not confirm(retained):
         out("cancelled: nothing was deleted")
         return DestroyOutcome("cancelled", tuple(retained))
-    stream = EventStream(cfn, stack_id, out)
-    stream.prime()
-    with aws_errors(f"deleting stack {stack_name}"):
-        cfn.delete_stack(StackName=stack_id)
-    final = wait_for_stack(cfn, stack_id, stream, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+    final, failed = start_and_follow(
+        cfn,
+        stack_id,
+        out,
+        f"deleting stack {stack_name}",
+        lambda: cfn.delete_stack(StackName=stack_id),
+        timeout_seconds=timeout_seconds,
+        sleep=sleep,
+        clock=clock,
+    )
     if final != "DELETE_COMPLETE":
-        failures = tuple(stream.failures) or (f"stack ended in {final}",)
+        failures = tuple(failed) or (f"stack ended in {final}",)
         out(f"FAILED: stack {stack_name} is {final}")
         for failure in failures:
             out(f"  {failure}")

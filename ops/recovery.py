@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from ops.aws import aws_errors, error_code
 from ops.errors import OpsError
-from ops.stack_events import EventStream, Output, deployed_template, resource_summaries, wait_for_stack
+from ops.stack_events import Output, deployed_template, resource_summaries, start_and_follow
 from ops.waiting import WaitTimedOut, wait_until
 
 # What each failed rollback means, in one line.
@@ -195,13 +195,18 @@ def recover_failed_create(
     with aws_errors(f"deleting what the failed create of {name} left"):
         for leftover in deletable:
             delete_leftover(data, leftover, out, sleep=sleep, clock=clock)
-    stream = EventStream(cfn, stack_id, lambda line: None)
-    stream.prime()
-    with aws_errors(f"deleting stack {name}"):
-        cfn.delete_stack(StackName=stack_id)
-    final = wait_for_stack(cfn, stack_id, stream, timeout_seconds=DATA_WAIT_SECONDS, sleep=sleep, clock=clock)
+    final, failures = start_and_follow(
+        cfn,
+        stack_id,
+        lambda line: None,
+        f"deleting stack {name}",
+        lambda: cfn.delete_stack(StackName=stack_id),
+        timeout_seconds=DATA_WAIT_SECONDS,
+        sleep=sleep,
+        clock=clock,
+    )
     if final != "DELETE_COMPLETE":
-        reasons = "; ".join(stream.failures) or final
+        reasons = "; ".join(failures) or final
         raise OpsError(f"could not delete stack {name} ({reasons}); delete it in the console, then deploy again")
     out(f"stack {name} deleted: creating it afresh")
 
@@ -218,14 +223,19 @@ def continue_update_rollback(
     """ContinueUpdateRollback, skipping nothing, until UPDATE_ROLLBACK_COMPLETE; OpsError naming what failed."""
     name, stack_id = stack["StackName"], stack["StackId"]
     out(f"{explain(name, 'UPDATE_ROLLBACK_FAILED')}; continuing the rollback (ContinueUpdateRollback)")
-    stream = EventStream(cfn, stack_id, out)
-    stream.prime()
-    with aws_errors(f"continuing the rollback of {name}"):
-        cfn.continue_update_rollback(StackName=stack_id)
-    final = wait_for_stack(cfn, stack_id, stream, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+    final, failures = start_and_follow(
+        cfn,
+        stack_id,
+        out,
+        f"continuing the rollback of {name}",
+        lambda: cfn.continue_update_rollback(StackName=stack_id),
+        timeout_seconds=timeout_seconds,
+        sleep=sleep,
+        clock=clock,
+    )
     if final != "UPDATE_ROLLBACK_COMPLETE":
-        failed = sorted({failure.split(" ", 1)[0] for failure in stream.failures})
-        reasons = "; ".join(stream.failures) or final
+        failed = sorted({failure.split(" ", 1)[0] for failure in failures})
+        reasons = "; ".join(failures) or final
         raise OpsError(
             f"the rollback of {name} failed again ({reasons}): fix what it says and deploy again, or skip those "
             f"resources (they stay as they are, out of step with the template): aws cloudformation "

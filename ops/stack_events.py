@@ -112,6 +112,27 @@ def wait_for_stack(
     return final
 
 
+def start_and_follow(
+    cfn: Any,
+    stack_id: str,
+    out: Output,
+    doing: str,
+    start: Callable[[], object],
+    *,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[str, list[str]]:
+    """Start a stack operation (`doing` names it in an error) and stream its events, and only its, until the stack
+    settles: the final status and the failures the events gave."""
+    stream = EventStream(cfn, stack_id, out)
+    stream.prime()
+    with aws_errors(doing):
+        start()
+    final = wait_for_stack(cfn, stack_id, stream, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock)
+    return final, stream.failures
+
+
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     with aws_errors(f"reading the outputs of {stack_name}"):
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
