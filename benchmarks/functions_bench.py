@@ -77,6 +77,25 @@ def _timed(call: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def _warm_pairs(
+    ours: Callable[[], Any], theirs: Callable[[], Any], iterations: int, sqs: Any, url: str
+) -> tuple[list[float], list[float]]:
+    """The two calls timed `iterations` times each, alternating which goes first so drift hurts neither side; the
+    bench queue is emptied every 50 iterations (moto's SQS slows down with queue depth)."""
+    ours_seconds: list[float] = []
+    theirs_seconds: list[float] = []
+    with contextlib.redirect_stdout(io.StringIO()) as sink:  # EMF and logs: printed, not measured apart
+        for iteration in range(iterations):
+            if iteration % 50 == 0:
+                sqs.delete_queue(QueueUrl=url)
+                sqs.create_queue(QueueName="bench")
+                sink.truncate(0)
+            pair = (ours, theirs) if iteration % 2 else (theirs, ours)
+            for call in pair:
+                (ours_seconds if call is ours else theirs_seconds).append(_timed(call))
+    return ours_seconds, theirs_seconds
+
+
 def warm_ingest() -> Result:
     from moto import mock_aws
 
@@ -94,18 +113,7 @@ def warm_ingest() -> Result:
         def ingest() -> None:
             assert app.handler(event, context)["statusCode"] == 202
 
-        ours: list[float] = []
-        theirs: list[float] = []
-        with contextlib.redirect_stdout(io.StringIO()) as sink:  # EMF and logs: printed, not measured apart
-            for iteration in range(WARM_ITERATIONS):
-                if iteration % 50 == 0:  # moto's SQS slows down with queue depth
-                    sqs.delete_queue(QueueUrl=url)
-                    sqs.create_queue(QueueName="bench")
-                    sink.truncate(0)
-                # alternate which goes first, so drift hurts neither side
-                pair = (ingest, baseline) if iteration % 2 else (baseline, ingest)
-                for call in pair:
-                    (ours if call is ingest else theirs).append(_timed(call))
+        ours, theirs = _warm_pairs(ingest, baseline, WARM_ITERATIONS, sqs, url)
     ratio = statistics.median(ours) / statistics.median(theirs)
     detail = (
         f"ingest {statistics.median(ours) * 1000:.2f} ms vs send_message {statistics.median(theirs) * 1000:.2f} ms,"
@@ -142,17 +150,7 @@ def warm_keyed_ingest() -> Result:
             assert app.handler(event, context)["statusCode"] == 202
 
         keyed()  # the first keyed request imports the idempotency layer: a cold-start cost, not a warm one
-        ours: list[float] = []
-        theirs: list[float] = []
-        with contextlib.redirect_stdout(io.StringIO()) as sink:
-            for iteration in range(WARM_ITERATIONS - 1):
-                if iteration % 50 == 0:
-                    sqs.delete_queue(QueueUrl=url)
-                    sqs.create_queue(QueueName="bench")
-                    sink.truncate(0)
-                pair = (keyed, unkeyed) if iteration % 2 else (unkeyed, keyed)
-                for call in pair:
-                    (ours if call is keyed else theirs).append(_timed(call))
+        ours, theirs = _warm_pairs(keyed, unkeyed, WARM_ITERATIONS - 1, sqs, url)
     detail = (
         f"keyed {statistics.median(ours) * 1000:.2f} ms vs unkeyed {statistics.median(theirs) * 1000:.2f} ms,"
         f" median of {WARM_ITERATIONS - 1}"
