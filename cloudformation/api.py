@@ -139,7 +139,7 @@ def build_api(config: Config, ingest: awslambda.Function, key: kms.Key, canary_k
     )
     access_logs = logs.LogGroup(
         "ApiAccessLogGroup",
-        LogGroupName=f"/aws/apigateway/{config.resource_name('api')}/access",
+        LogGroupName=access_log_group_name(config),
         RetentionInDays=config.log_retention_days,
         KmsKeyId=GetAtt(key, "Arn"),
     )
@@ -240,6 +240,11 @@ def _canary_usage_plan(
         "CanaryUsagePlanKey", KeyId=Ref(canary_key), KeyType="API_KEY", UsagePlanId=Ref(plan)
     )
     return plan, plan_key
+
+
+def access_log_group_name(config: Config) -> str:
+    """The API's access log (ACCESS_LOG_FORMAT): the operations dashboard's "Refused at the gateway" table reads it."""
+    return f"/aws/apigateway/{config.resource_name('api')}/access"
 
 
 def usage_plan_name(config: Config, producer_class: str) -> str:

@@ -224,15 +224,38 @@ def who_is_sending(ingest_log_group: str) -> dict[str, Any]:
     )
 
 
+REFUSED_AT_GATEWAY = "Refused at the gateway, per API key id (403, 429; API access log, Logs Insights)"
+# the access log's fields (cloudformation/api.py ACCESS_LOG_FORMAT; Logs Insights discovers a JSON record's fields)
+ACCESS_KEY_FIELD, ACCESS_STATUS_FIELD = "apiKeyId", "status"
+
+
+def refused_at_gateway(access_log_group: str) -> dict[str, Any]:
+    """Requests API Gateway refused before ingest ran (403: no, a disabled or an unknown key; 429: the plan's rate or
+    quota, or the stage's throttle), per key id and status, from the API access log: ingest never sees them, so the
+    "Who is sending?" table cannot. `status` is logged as a string ("$context.status" in quotes), hence the regex."""
+    return log_table(
+        REFUSED_AT_GATEWAY,
+        [access_log_group],
+        [
+            f"filter {ACCESS_STATUS_FIELD} like /^(403|429)$/",
+            f"stats count(*) as refused by {ACCESS_KEY_FIELD}, {ACCESS_STATUS_FIELD}",
+            "sort refused desc",
+            f"limit {PRODUCER_ROWS}",
+        ],
+    )
+
+
 def operations_body(
     catalog: Catalog,
     alarms: Sequence[AlarmView],
     period: int,
     events_table: bool = True,
     ingest_log_group: str | None = None,
+    access_log_group: str | None = None,
 ) -> dict[str, Any]:
     """`events_table`: whether `sinks` holds "dynamodb" (the events table and its signals exist).
-    `ingest_log_group`: the ingest function's log group, queried by the "Who is sending?" table; None: no table."""
+    `ingest_log_group`: the ingest function's log group, queried by the "Who is sending?" table; None: no table.
+    `access_log_group`: the API's access log, queried by the "Refused at the gateway" table; None: no table."""
     grid = Grid()
     grid.add(alarm_status("Which alarms are firing?", alarms), FULL_WIDTH, ALARM_STATUS_HEIGHT)
     for stage in stages(events_table):
@@ -244,6 +267,9 @@ def operations_body(
         if ingest_log_group is not None and stage.header == INGEST_STAGE:
             grid.new_row()
             grid.add(who_is_sending(ingest_log_group), FULL_WIDTH, PRODUCER_HEIGHT)
+        if access_log_group is not None and stage.header == INGEST_STAGE:
+            grid.new_row()
+            grid.add(refused_at_gateway(access_log_group), FULL_WIDTH, PRODUCER_HEIGHT)
     grid.new_row()
     _error_budget_stage(grid, catalog, alarms)
     grid.new_row()

@@ -8,6 +8,7 @@ from typing import Any
 
 from troposphere import Sub, cloudwatch
 
+from cloudformation.api import access_log_group_name
 from core.config import Config
 from dashboards.catalog import Catalog
 from dashboards.layout import AlarmView
@@ -38,6 +39,7 @@ def build_dashboards(config: Config, catalog: Catalog, views: Sequence[AlarmView
                 period,
                 events_table="dynamodb" in config.sinks,
                 ingest_log_group=f"/aws/lambda/{config.resource_name('ingest')}",
+                access_log_group=access_log_group_name(config),
             ),
         ),
         dashboard(

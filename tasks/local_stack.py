@@ -190,7 +190,9 @@ def dashboard(c: Context, out: str = ".local/dashboards") -> None:
     cloudwatch = clients(outputs[local_output_keys.AWS_ENDPOINT], outputs[local_output_keys.REGION])("cloudwatch")
     since = outputs.get(local_output_keys.STARTED_AT)  # the graphs start with the stack, not 30 minutes before it
     evaluated = control("GET", "/status")["alarms"]  # composites' states live in the local evaluator
-    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), datetime.now(UTC), since, evaluated):
+    producers = control("GET", "/producers")  # the local gateway's requests per key ("Who is sending?")
+    now = datetime.now(UTC)
+    for png, html in render_stack_dashboards(cloudwatch, template, Path(out), now, since, evaluated, producers):
         print(f"{png}\n{html}")
 
 

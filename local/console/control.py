@@ -1,8 +1,10 @@
 """The running local stack's control API on 127.0.0.1, for `invoke status|chaos|down` and load tests.
 
-GET /status; GET /alarm-transitions?since=EPOCH; GET /metric-history?start=EPOCH&end=EPOCH (the
-series the alarms read, for `invoke load`'s recording); POST /chaos {"fault", "seconds"}; POST /clock {"at"} (the
-notifier's business-hours clock, local/services/clock.py); POST /canary {"paused": bool}; POST /shutdown.
+GET /status; GET /alarm-transitions?since=EPOCH; GET /metric-history?start=EPOCH&end=EPOCH (the series the alarms
+read, for `invoke load`'s recording); GET /usage (GetUsage, for `invoke keys.list`); GET /producers (the local
+gateway's admitted and refused requests per key, for `invoke local.dashboard`); POST /chaos {"fault", "seconds"};
+POST /clock {"at"} (the notifier's business-hours clock, local/services/clock.py); POST /canary {"paused": bool};
+POST /shutdown.
 Everything else is the console's (local/console): GET / is the page a person opens in a browser.
 
 Only local tools and the console page it serves may use it, not another web page the developer happens to
@@ -25,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.console.json_reply import reply_json
+from local.console.producer_table import producer_table
 from local.console.routes import serve_get, serve_post
 from local.console.running_stack import RunningStack
 from local.console.views import ConsoleViews
@@ -91,6 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, self.runtime.metric_history(start, end))
         elif url.path == "/usage":
             self._usage(parse_qs(url.query))
+        elif url.path == "/producers":  # what the local gateway decided per key (`invoke local.dashboard` draws it)
+            self._reply(200, producer_table(self.runtime.usage_plans))
         elif not serve_get(self, self.console, url.path, url.query):
             self._reply(404, {"error": "not_found", "message": f"no {url.path}"})
 

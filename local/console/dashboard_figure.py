@@ -28,7 +28,9 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from alarms.engine.metric_math import Band
+from dashboards.operations import WHO_IS_SENDING
 from local.console.dashboard_data import LOG_QUERY_NOTE, WidgetData, Window, entries, tile_value
+from local.console.producer_table import PRODUCER_COLUMNS, PRODUCER_HEADERS, PRODUCER_NOTE
 
 GRID_COLUMNS = 24
 UNIT_WIDTH_INCHES = 0.7
@@ -59,8 +61,14 @@ class Drawing:
 
 
 def draw_widgets(
-    widgets: Sequence[Mapping[str, Any]], data: Sequence[WidgetData], window: Window, states: Mapping[str, str]
+    widgets: Sequence[Mapping[str, Any]],
+    data: Sequence[WidgetData],
+    window: Window,
+    states: Mapping[str, str],
+    producers: Mapping[str, Any] | None = None,
 ) -> Drawing:
+    """`producers`: the local gateway's counts per key (local/console/producer_table.py), drawn as the "Who is
+    sending?" table; None: that widget shows its query, as the other Logs Insights widgets do."""
     rows = max((w["y"] + w["height"] for w in widgets), default=1)
     figure = Figure(figsize=(GRID_COLUMNS * UNIT_WIDTH_INCHES, rows * UNIT_HEIGHT_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -77,6 +85,8 @@ def draw_widgets(
             _draw_metric(axes, widget["properties"], values, window, renderer)
         elif kind == "alarm":
             _draw_alarms(axes, widget["properties"], states)
+        elif kind == "log" and producers is not None and widget["properties"].get("title") == WHO_IS_SENDING:
+            _draw_producers(axes, producers)
         elif kind == "log":
             _draw_log_query(axes, widget["properties"])
         else:
@@ -353,6 +363,25 @@ def _draw_log_query(axes: Axes, properties: Mapping[str, Any]) -> None:
     axes.text(0.0, 1.0, LOG_QUERY_NOTE, transform=axes.transAxes, va="top", fontsize=7, color="#555555", wrap=True)
     query = str(properties.get("query", ""))
     axes.text(0.0, 0.8, query, transform=axes.transAxes, va="top", fontsize=6, family="monospace")
+
+
+def _draw_producers(axes: Axes, producers: Mapping[str, Any]) -> None:
+    """The local gateway's requests per producer as a table, the note on AWS's Logs Insights one line under it."""
+    axes.set_axis_off()
+    rows = [[_cell_text(row[column]) for column in PRODUCER_COLUMNS] for row in producers["rows"]]
+    if producers.get("unknown_refused"):
+        rows.append(["(no known key)", "-", "-", "0", "0", "0", str(producers["unknown_refused"])])
+    if rows:
+        table = axes.table(cellText=rows, colLabels=list(PRODUCER_HEADERS), loc="upper left", cellLoc="left")
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+    else:
+        axes.text(0.0, 1.0, "no keys yet", transform=axes.transAxes, va="top", fontsize=7)
+    axes.text(0.0, 0.0, _plain(PRODUCER_NOTE), transform=axes.transAxes, va="bottom", fontsize=6, color="#555555")
+
+
+def _cell_text(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else str(value)
 
 
 def _plain(markdown: str) -> str:

@@ -45,8 +45,10 @@ def draw_dashboard(
     now: datetime,
     since: float | None = None,
     evaluated: Mapping[str, str] | None = None,
+    producers: Mapping[str, Any] | None = None,
 ) -> tuple[Drawing, Window, dict[str, str]]:
-    """The dashboard drawn with data from the local CloudWatch, the time window it shows and the alarm states."""
+    """The dashboard drawn with data from the local CloudWatch, the time window it shows and the alarm states.
+    `producers`: the local gateway's counts per key (GET /producers), drawn as the "Who is sending?" table."""
     widgets = list(dashboard_body["widgets"])
     end = now.timestamp()
     longest = range_seconds(dashboard_body.get("start", ""))
@@ -54,7 +56,7 @@ def draw_dashboard(
     window = fit_window(widgets, fetched, end, longest, smallest_period(widgets), since)
     data = [shown_in(widget, values, window) for widget, values in zip(widgets, fetched, strict=True)]
     states = {**alarm_states(widgets, cloudwatch), **(evaluated or {})}
-    return draw_widgets(widgets, data, window, states), window, states
+    return draw_widgets(widgets, data, window, states, producers), window, states
 
 
 def save_png(drawing: Drawing, png: Path) -> None:
@@ -75,11 +77,12 @@ def render_dashboard(
     name: str = "dashboard",
     since: float | None = None,
     evaluated: Mapping[str, str] | None = None,
+    producers: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write `<name>.png` and `<name>.html` into `out_dir`; returns their paths. The time axis starts at
     `since` (the stack's start) or at the first datapoint, within the dashboard's range. `evaluated`: the
     local evaluator's states, composites included (moto holds none for a composite)."""
-    drawing, window, states = draw_dashboard(dashboard_body, cloudwatch, now, since, evaluated)
+    drawing, window, states = draw_dashboard(dashboard_body, cloudwatch, now, since, evaluated, producers)
     widgets = list(dashboard_body["widgets"])
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
@@ -141,6 +144,7 @@ def render_stack_dashboards(
     now: datetime,
     since: float | None = None,
     evaluated: Mapping[str, str] | None = None,
+    producers: Mapping[str, Any] | None = None,
 ) -> list[tuple[Path, Path]]:
     """Render every dashboard of the deployed stack, as stored in the local CloudWatch, from `since`."""
     rendered = []
@@ -149,5 +153,5 @@ def render_stack_dashboards(
             continue
         name = resource["Properties"]["DashboardName"]
         body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
-        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name, since, evaluated))
+        rendered.append(render_dashboard(body, cloudwatch, out_dir, now, name, since, evaluated, producers))
     return rendered

@@ -16,6 +16,7 @@ from botocore.client import BaseClient
 
 from alarms.engine.metric_math import Band
 from cloudformation import output_keys
+from dashboards.operations import WHO_IS_SENDING
 from local.console.dashboard_data import (
     LOG_QUERY_NOTE,
     Window,
@@ -30,6 +31,7 @@ from local.console.dashboard_data import (
 )
 from local.console.feed import feed, last_sent, pending_digest
 from local.console.markdown_page import markdown_to_html, runbook_anchor_link
+from local.console.producer_table import PRODUCER_COLUMNS, PRODUCER_HEADERS, PRODUCER_NOTE, producer_table
 from local.console.running_stack import RunningStack
 from local.deploying.deploy import clients
 from local.services.faults import FAULTS
@@ -88,12 +90,15 @@ class ConsoleViews:
         since = None if minutes else self._runtime.started_at
         window = fit_window(widgets, fetched, end, longest, period, since)
         states = {**alarm_states(widgets, cloudwatch), **self._runtime_states()}
+        producers = producer_table(self._runtime.usage_plans)
         return {
             "name": name,
             "start": window.start,
             "end": window.end,
             "period": period,
-            "widgets": [shown_widget(w, values, window, states) for w, values in zip(widgets, fetched, strict=True)],
+            "widgets": [
+                shown_widget(w, values, window, states, producers) for w, values in zip(widgets, fetched, strict=True)
+            ],
         }
 
     def _runtime_states(self) -> dict[str, str]:
@@ -182,18 +187,30 @@ class ConsoleViews:
 
 
 def shown_widget(
-    widget: dict[str, Any], values: dict[str, Any], window: Window, states: dict[str, str]
+    widget: dict[str, Any],
+    values: dict[str, Any],
+    window: Window,
+    states: dict[str, str],
+    producers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the page draws of one widget, its values as shown in `window` (or in the widget's own range). The body
     is whatever the emulator stores, maybe planted: the page puts a text widget's HTML in as markup (escaped, and
     links limited, by markdown_to_html) and the other values into attributes and styles, so those are numbers,
-    known words and colours, or left out."""
+    known words and colours, or left out. `producers`: the local gateway's counts per key (producer_table), drawn
+    in place of the "Who is sending?" Logs Insights table; a producers table's cells go in as text, never markup."""
     values = shown_in(widget, values, window)
     properties = widget["properties"]
     shown: dict[str, Any] = {"type": widget["type"], **{key: _cell(widget, key) for key in GRID_DEFAULTS}}
     shown["title"] = properties.get("title", "")
     if widget["type"] == "text":
         shown["html"] = markdown_to_html(properties.get("markdown", ""), CONSOLE_LINKS)
+    elif widget["type"] == "log" and producers is not None and properties.get("title") == WHO_IS_SENDING:
+        shown["type"] = "producers"
+        shown["headers"] = list(PRODUCER_HEADERS)
+        shown["rows"] = [[row[column] for column in PRODUCER_COLUMNS] for row in producers["rows"]]
+        shown["producers"] = producers["rows"]
+        shown["unknown_refused"] = producers["unknown_refused"]
+        shown["note_html"] = markdown_to_html(PRODUCER_NOTE, CONSOLE_LINKS)
     elif widget["type"] == "log":  # drawn as a text widget: the note, then the query AWS runs
         shown["type"] = "text"
         query = str(properties.get("query", ""))

@@ -21,6 +21,7 @@ from cloudformation import output_keys
 from core.config import Config
 from dashboards.catalog import Catalog, Metric, build_catalog
 from local.console.dashboard_render import render_stack_dashboards
+from local.console.producer_table import producer_table
 from local.deploying.deploy import clients
 from local.services.cloudwatch_reader import fetch_series
 from local.stack.ports import Ports
@@ -227,6 +228,7 @@ def _render_dashboard(runtime: LocalRuntime, client: Callable[[str], BaseClient]
         datetime.now(UTC),
         runtime.started_at,
         runtime.status()["alarms"],
+        producer_table(runtime.usage_plans),
     )
     return "\n                   ".join(f"{png}  {html}" for png, html in rendered)
 

@@ -25,7 +25,7 @@ from typing import IO, Any, TextIO
 from botocore.client import BaseClient
 
 from cloudformation import output_keys
-from cloudformation.api import events_request_schema
+from cloudformation.api import events_request_schema, usage_plan_name
 from cloudformation.functions import logical_id
 from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from functions.common import env_names
@@ -276,8 +276,13 @@ class LocalRuntime:
         """Each key's plan as `invoke keys.*` changes it while the stack runs
         (local/services/gateway/usage_plans.py)."""
         assert self.stack is not None
+        classes = [*self.config.producer_classes, "canary"]  # the canary's plan as ops/keys.py names it
         plans = UsagePlans(
-            client("apigateway"), self.stack.outputs[output_keys.API_ID], self.config.api.stage_name, self.clock.now
+            client("apigateway"),
+            self.stack.outputs[output_keys.API_ID],
+            self.config.api.stage_name,
+            self.clock.now,
+            plan_classes={usage_plan_name(self.config, name): name for name in classes},
         )
         self.usage_plans = plans.start()
         self._stoppables.append(plans)

@@ -13,11 +13,13 @@ from moto import mock_aws
 
 from alarms.engine.metric_math import referenced_ids
 from alarms.table import alarm_definitions, composite_definitions
+from cloudformation.api import ACCESS_LOG_FORMAT, access_log_group_name
 from core.config import environment_names, load_config
 from core.paths import PROJECT_ROOT
 from core.slo import span, windows_used
 from dashboards.catalog import BUDGET_REMAINING, BURN_RATE_PREFIX, Expression, build_catalog, burn_rate_id
 from dashboards.layout import FULL_WIDTH
+from dashboards.operations import REFUSED_AT_GATEWAY, WHO_IS_SENDING
 from local.console.dashboard_data import range_seconds
 from synth.synthesize import full_template
 
@@ -352,11 +354,35 @@ def test_who_is_sending_sums_ingest_counts_per_key_from_its_log_group() -> None:
     body = operations("local")
 
     # WHEN its log widgets are listed
-    [widget] = [widget for widget in body["widgets"] if widget["type"] == "log"]
+    widget = next(widget for widget in body["widgets"] if widget["properties"].get("title") == WHO_IS_SENDING)
     query = widget["properties"]["query"]
 
     # THEN one table queries the ingest function's log group and sums the counts by key id: no metric per producer
     assert query.startswith(f"SOURCE '/aws/lambda/{config.resource_name('ingest')}'\n| ")
     assert "by api_key_id" in query and "sum(events_accepted)" in query and "sum(events_rejected)" in query
+    assert widget["properties"]["region"] == "us-east-1" and widget["properties"]["view"] == "table"
+    assert widget["width"] == FULL_WIDTH
+
+
+def test_refused_at_the_gateway_counts_403_and_429_per_key_id_from_the_access_log() -> None:
+    # GIVEN the local environment's operations dashboard
+    config = load_config("local")
+    body = operations("local")
+
+    # WHEN its log widgets are listed
+    logs = [widget for widget in body["widgets"] if widget["type"] == "log"]
+    [widget] = [widget for widget in logs if widget["properties"]["title"] == REFUSED_AT_GATEWAY]
+    query = widget["properties"]["query"]
+
+    # THEN a second table, beside "Who is sending?", queries the API access log (whose format logs the key id and the
+    # status) for 403 and 429, counted by key id and status
+    assert len(logs) == 2
+    assert query.startswith(f"SOURCE '{access_log_group_name(config)}'\n| ")
+    assert (
+        '"apiKeyId": "$context.identity.apiKeyId"' in ACCESS_LOG_FORMAT
+        and '"status": "$context.status"' in ACCESS_LOG_FORMAT
+    )
+    assert "filter status like /^(403|429)$/" in query and "by apiKeyId, status" in query
+    # AND it has the shape log_table builds: a table in the region, the full width
     assert widget["properties"]["region"] == "us-east-1" and widget["properties"]["view"] == "table"
     assert widget["width"] == FULL_WIDTH

@@ -71,6 +71,20 @@ def list_row(stack: HarnessStack, name: str) -> list[str]:
     return row
 
 
+def who_is_sending(stack: HarnessStack) -> list[dict[str, object]]:
+    """The console's JSON rows for the operations dashboard's "Who is sending?" widget."""
+    name = load_config("local").resource_name("operations")
+    dashboard = stack.control("GET", f"/console/api/dashboard?name={name}")
+    (widget,) = [widget for widget in dashboard["widgets"] if widget["type"] == "producers"]
+    return list(widget["producers"])
+
+
+def counts(rows: list[dict[str, object]], name: str) -> tuple[object, ...]:
+    """One producer's (admitted, throttled, over quota, forbidden), its row found by the key's name."""
+    (row,) = [row for row in rows if str(row["name"]).endswith(name)]
+    return row["admitted"], row["throttled"], row["quota"], row["forbidden"]
+
+
 def test_a_throttled_producer_leaves_another_class_alone_and_its_quota_resets_at_the_next_utc_day(
     local_stack: HarnessStack,
 ) -> None:
@@ -95,6 +109,11 @@ def test_a_throttled_producer_leaves_another_class_alone_and_its_quota_resets_at
     assert list_row(stack, acme_name)[1:3] == ["partner", "enabled"]
     assert int(list_row(stack, acme_name)[-1]) == acme_admitted
     assert int(list_row(stack, beta_name)[-1]) == beta_admitted
+    # AND the console's "Who is sending?" shows each producer's admitted and refused requests, from the local gateway
+    # (forbidden is not compared: a 403 wait_status met before the gateway saw a key's plan counts there)
+    rows = who_is_sending(stack)
+    assert counts(rows, acme_name)[:3] == (acme_admitted, acme_answers.count(429), 0)
+    assert counts(rows, beta_name)[:3] == (beta_admitted, 0, 0)
     # WHEN acme keeps sending within its rate until its daily quota is spent
     answer = requests.Response()
     for _ in range(4 * PARTNER.quota_limit):

@@ -174,6 +174,19 @@ function drawTiles(widget) {
   return [tiles];
 }
 
+// The local gateway's requests per producer: every cell goes in as text; the note is markdown_to_html's.
+function drawProducers(widget) {
+  const head = el("tr", {}, ...widget.headers.map((header) => el("th", {}, header)));
+  const rows = widget.rows.map((row) => el("tr", {}, ...row.map((cell) => el("td", {}, String(cell)))));
+  if (widget.unknown_refused) {
+    rows.push(el("tr", {}, el("td", {}, "(no known key)"), el("td", {}, "-"), el("td", {}, "-"), el("td", {}, "0"),
+      el("td", {}, "0"), el("td", {}, "0"), el("td", {}, String(widget.unknown_refused))));
+  }
+  const note = el("div", { class: "note" });
+  note.innerHTML = widget.note_html; // markdown_to_html escaped its text and drew links to http(s), paths and anchors only
+  return [el("div", { class: "producers" }, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))), note];
+}
+
 function drawWidget(widget) {
   const box = el("div", {
     class: `widget ${widget.type}`,
@@ -185,6 +198,10 @@ function drawWidget(widget) {
   }
   box.append(el("h4", { title: widget.title }, widget.title));
   box.dataset.title = widget.title;
+  if (widget.type === "producers") {
+    box.append(...drawProducers(widget));
+    return box;
+  }
   if (widget.type === "alarm") {
     const grid = el("div", { class: "alarm-grid" });
     for (const alarm of widget.alarms) {

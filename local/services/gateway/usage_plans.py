@@ -8,6 +8,10 @@ clock (local/services/clock.py), so a test can move to the next UTC day and see 
 
 Answers, as API Gateway's: an unknown, disabled or plan-less key → 403 Forbidden; over the plan's rate → 429 "Too Many
 Requests"; over the quota → 429 "Limit Exceeded".
+
+Each decision is counted per key since the stack started (`producers()`: the console's "Who is sending?" table).
+The counts are bounded by the keys that exist: a deleted key's counts go with it; a value that is no key's is counted
+once for all (`unknown_refused`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -46,6 +50,34 @@ class Quota:
         return day
 
 
+# what the gateway decided about a request, per key
+ADMITTED, THROTTLED, QUOTA, FORBIDDEN = "admitted", "throttled", "quota", "forbidden"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A key of the account as the last refresh read it, granted or not."""
+
+    key_id: str
+    name: str
+    enabled: bool
+    plan_name: str | None  # the usage plan of the stage it is in; None: in none (403)
+
+
+@dataclass(frozen=True)
+class ProducerCounts:
+    """One producer's requests since the stack started: admitted, and refused by kind."""
+
+    key_id: str
+    name: str
+    producer_class: str  # the usage plan's class (`plan_classes`), else the plan's name; "-" when in no plan
+    enabled: bool
+    admitted: int
+    throttled: int  # 429 Too Many Requests
+    quota: int  # 429 Limit Exceeded
+    forbidden: int  # 403
+
+
 @dataclass(frozen=True)
 class Grant:
     """An enabled key in a usage plan of the stage."""
@@ -65,7 +97,9 @@ class UsagePlans:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         refresh_seconds: float = REFRESH_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        plan_classes: Mapping[str, str] | None = None,
     ) -> None:
+        """`plan_classes`: usage plan name → producer class, for `producers()`."""
         self._client = client
         self._stage = (api_id, stage)
         self._clock = clock
@@ -74,6 +108,10 @@ class UsagePlans:
         self._grants: dict[str, Grant] = {}  # key value → grant
         self._buckets: dict[str, tuple[ThrottleLimits, TokenBucket]] = {}
         self._used: dict[tuple[str, date], int] = defaultdict(int)  # (key id, UTC day) → admitted requests
+        self._plan_classes = dict(plan_classes or {})
+        self._keys: dict[str, KeyRecord] = {}  # key value → the key, granted or not
+        self._decisions: dict[str, Counter[str]] = defaultdict(Counter)  # key id → decision → requests
+        self._unknown_refused = 0  # 403s for a value that is no key's (or no key at all)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,9 +119,17 @@ class UsagePlans:
     # --- the gateway's questions ----------------------------------------------------------------------
 
     def key_id(self, value: str | None) -> str | None:
-        """The key id of an accepted key value; None: API Gateway answers 403."""
+        """The key id of an accepted key value; None: API Gateway answers 403 (counted against the key, if any)."""
         grant = self._grants.get(value or "")
-        return grant.key_id if grant else None
+        if grant is not None:
+            return grant.key_id
+        known = self._keys.get(value or "")
+        with self._lock:
+            if known is None:
+                self._unknown_refused += 1
+            else:
+                self._decisions[known.key_id][FORBIDDEN] += 1
+        return None
 
     def admit(self, key_id: str) -> str | None:
         """None when the request may pass; else the 429 message (throttled, or the quota spent). An admitted
@@ -92,13 +138,41 @@ class UsagePlans:
         if grant is None:
             return None
         if grant.throttle is not None and not self._bucket(key_id, grant.throttle).try_take():
+            with self._lock:
+                self._decisions[key_id][THROTTLED] += 1
             return THROTTLED
         today = self._clock().astimezone(UTC).date()
         with self._lock:
             if grant.quota is not None and self._period_used(key_id, grant.quota, today) >= grant.quota.limit:
+                self._decisions[key_id][QUOTA] += 1
                 return QUOTA_SPENT
             self._used[(key_id, today)] += 1
+            self._decisions[key_id][ADMITTED] += 1
         return None
+
+    def producers(self) -> list[ProducerCounts]:
+        """Every key the last refresh read, with the requests admitted and refused since the stack started; the
+        busiest first."""
+        with self._lock:
+            rows = [
+                ProducerCounts(
+                    key_id=key.key_id,
+                    name=key.name,
+                    producer_class=self._class_of(key.plan_name),
+                    enabled=key.enabled,
+                    admitted=self._decisions[key.key_id][ADMITTED],
+                    throttled=self._decisions[key.key_id][THROTTLED],
+                    quota=self._decisions[key.key_id][QUOTA],
+                    forbidden=self._decisions[key.key_id][FORBIDDEN],
+                )
+                for key in self._keys.values()
+            ]
+        return sorted(rows, key=lambda row: (-row.admitted, row.name))
+
+    @property
+    def unknown_refused(self) -> int:
+        """403s since the stack started for a request whose key value is no key's (or that sent none)."""
+        return self._unknown_refused
 
     def usage(self, plan_id: str, key_id: str, start: date, end: date) -> dict[str, Any]:
         """GetUsage's answer for one key: a [used, remaining] pair per UTC day from start to end."""
@@ -123,13 +197,20 @@ class UsagePlans:
         for plan_id in plans:
             for member in _pages(self._client.get_usage_plan_keys, usagePlanId=plan_id):
                 key_plan[member["id"]] = plan_id
-        grants = {}
+        grants, keys = {}, {}
         for key in _pages(self._client.get_api_keys, includeValues=True):
             plan = plans.get(key_plan.get(key["id"], ""))
+            keys[key["value"]] = KeyRecord(key["id"], key.get("name", key["id"]), bool(key.get("enabled")),
+                                           plan.get("name", plan["id"]) if plan else None)  # fmt: skip
             if plan is None or not key.get("enabled"):
                 continue
             grants[key["value"]] = Grant(key["id"], plan["id"], _throttle(plan), _quota(plan))
         self._grants = grants  # one assignment: a request sees the old set or the new one
+        with self._lock:
+            self._keys = keys
+            existing = {key.key_id for key in keys.values()}
+            for gone in set(self._decisions) - existing:  # bounded by the keys that exist
+                del self._decisions[gone]
 
     def start(self) -> UsagePlans:
         self.refresh()
@@ -159,6 +240,11 @@ class UsagePlans:
                 known = (limits, TokenBucket(limits, self._monotonic))
                 self._buckets[key_id] = known
             return known[1]
+
+    def _class_of(self, plan_name: str | None) -> str:
+        if plan_name is None:
+            return "-"
+        return self._plan_classes.get(plan_name, plan_name)
 
     def _period_used(self, key_id: str, quota: Quota, day: date) -> int:
         start = quota.period_start(datetime.combine(day, datetime.min.time(), UTC))

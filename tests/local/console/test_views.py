@@ -3,7 +3,9 @@ every value the page writes into markup, an attribute or a style is a number, a 
 
 from __future__ import annotations
 
+from dashboards.operations import WHO_IS_SENDING
 from local.console.dashboard_data import Window
+from local.console.producer_table import PRODUCER_HEADERS
 from local.console.views import shown_widget
 
 WINDOW = Window(900.0, 1100.0)
@@ -107,3 +109,41 @@ def test_a_logs_insights_widget_is_shown_as_a_note_that_it_runs_on_aws_only() ->
     # THEN it is a text tile saying where the per-producer numbers are locally, with the query AWS runs
     assert shown["type"] == "text" and shown["title"] == "Who is sending?"
     assert "invoke keys.list" in shown["html"] and "by api_key_id" in shown["html"]
+
+
+def test_who_is_sending_is_the_local_gateways_table_with_the_aws_note_under_it() -> None:
+    # GIVEN the "Who is sending?" widget and the local gateway's counts for two keys (one name planted with markup)
+    widget = {"type": "log", "properties": {"title": WHO_IS_SENDING, "query": "SOURCE 'x'\n| stats count(*)"}}
+    row = {
+        "key_id": "k1",
+        "class": "default",
+        "enabled": True,
+        "admitted": 7,
+        "throttled": 2,
+        "quota": 1,
+        "forbidden": 0,
+    }
+    producers = {
+        "rows": [row | {"name": "<img src=x onerror=alert(1)>"}, row | {"key_id": "k2", "name": "b", "enabled": False}],
+        "unknown_refused": 3,
+    }
+    # WHEN the page is handed it
+    shown = shown_widget(widget, {}, WINDOW, {}, producers)
+    # THEN it is a producers table: the headers, one row per key in column order, the 403s for no known key
+    assert shown["type"] == "producers" and shown["headers"] == list(PRODUCER_HEADERS)
+    assert shown["rows"] == [
+        ["<img src=x onerror=alert(1)>", "default", True, 7, 2, 1, 0],  # a cell the page writes as text, never markup
+        ["b", "default", False, 7, 2, 1, 0],
+    ]
+    assert shown["unknown_refused"] == 3
+    # AND the note about Logs Insights on AWS is one line of escaped HTML under it
+    assert "Logs Insights" in shown["note_html"] and "<img" not in shown["note_html"]
+
+
+def test_another_logs_insights_widget_stays_a_note_with_its_query() -> None:
+    # GIVEN a Logs Insights widget other than "Who is sending?", and the gateway's counts
+    widget = {"type": "log", "properties": {"title": "Refused at the gateway", "query": "stats count(*) by status"}}
+    # WHEN the page is handed it
+    shown = shown_widget(widget, {}, WINDOW, {}, {"rows": [], "unknown_refused": 0})
+    # THEN it is the note with the query AWS runs, not the producers table
+    assert shown["type"] == "text" and "by status" in shown["html"]

@@ -234,3 +234,64 @@ def test_a_refresh_picks_up_a_key_disabled_then_enabled_again(gateway: Gateway) 
     plans.refresh()
     # THEN it is accepted again
     assert plans.key_id(secret("k-toggle")) == key_id
+
+
+# --- counts per producer (the console's "Who is sending?") -----------------------------------------------------
+
+
+def counts_of(plans: UsagePlans, key_id: str) -> tuple[int, int, int, int]:
+    row = next(row for row in plans.producers() if row.key_id == key_id)
+    return row.admitted, row.throttled, row.quota, row.forbidden
+
+
+def test_each_decision_is_counted_against_its_own_key(gateway: Gateway) -> None:
+    # GIVEN a throttled key (burst 2), a key with a quota of 1 a day and a disabled key, each in a plan
+    throttled_id = gateway.key("k-rate", gateway.plan(throttle={"rateLimit": 1.0, "burstLimit": 2}))
+    quota_id = gateway.key("k-quota", gateway.plan(quota={"limit": 1, "period": "DAY"}))
+    disabled_id = gateway.key("k-off", gateway.plan(), enabled=False)
+    plans = gateway.plans()
+    # WHEN each sends 3 requests, as the gateway asks (key_id, then admit)
+    for value in ("k-rate", "k-quota", "k-off"):
+        for _ in range(3):
+            key_id = plans.key_id(secret(value))
+            if key_id is not None:
+                plans.admit(key_id)
+    # THEN each key's row holds its own admitted, throttled, over-quota and forbidden requests
+    assert counts_of(plans, throttled_id) == (2, 1, 0, 0)
+    assert counts_of(plans, quota_id) == (1, 0, 2, 0)
+    assert counts_of(plans, disabled_id) == (0, 0, 0, 3)
+    # AND the disabled key shows as disabled, the others as enabled
+    enabled = {row.key_id: row.enabled for row in plans.producers()}
+    assert enabled == {throttled_id: True, quota_id: True, disabled_id: False}
+
+
+def test_a_value_that_is_no_key_is_counted_once_for_all(gateway: Gateway) -> None:
+    # GIVEN one key
+    key_id = gateway.key("k-real", gateway.plan())
+    plans = gateway.plans()
+    # WHEN requests come with an unknown value and with none
+    assert plans.key_id(secret("k-nobody")) is None
+    assert plans.key_id(None) is None
+    # THEN both are counted as refused for no known key, and the real key's row is untouched
+    assert plans.unknown_refused == 2
+    assert counts_of(plans, key_id) == (0, 0, 0, 0)
+
+
+def test_the_class_is_the_plans_class_and_a_deleted_keys_counts_go(gateway: Gateway) -> None:
+    # GIVEN a key in a plan whose name maps to the class "partner", and a key in no plan
+    plan_id = gateway.plan()
+    plan_name = next(p["name"] for p in gateway.client.get_usage_plans()["items"] if p["id"] == plan_id)
+    key_id = gateway.key("k-partner", plan_id)
+    loose_id = gateway.key("k-loose")
+    plans = UsagePlans(gateway.client, gateway.api_id, STAGE, gateway.time.now, plan_classes={plan_name: "partner"})
+    plans.refresh()
+    plans.admit(key_id)
+    # WHEN the rows are read
+    classes = {row.key_id: row.producer_class for row in plans.producers()}
+    # THEN the planned key shows its class and the loose key "-"
+    assert classes == {key_id: "partner", loose_id: "-"}
+    # WHEN the partner's key is deleted and the keys are read again
+    gateway.client.delete_api_key(apiKey=key_id)
+    plans.refresh()
+    # THEN its row and its counts are gone: the counts are bounded by the keys that exist
+    assert [row.key_id for row in plans.producers()] == [loose_id]
