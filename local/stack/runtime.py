@@ -25,7 +25,7 @@ from typing import IO, Any, TextIO
 from botocore.client import BaseClient
 
 from cloudformation import output_keys
-from cloudformation.api import events_request_schema, usage_plan_name
+from cloudformation.api import events_request_schema
 from cloudformation.functions import logical_id
 from core.config import FUNCTION_NAMES, Config, ConfigError, load_config
 from functions.common import env_names
@@ -40,7 +40,7 @@ from local.services.dynamodb_metrics import DynamoDbObserver
 from local.services.emf import EmfCapture
 from local.services.gateway.proxy import ApiGateway, GatewaySettings, ThrottleLimits
 from local.services.gateway.server import LocalGateway
-from local.services.gateway.usage_plans import UsagePlans
+from local.services.gateway.usage_plans import UsagePlans, plan_classes
 from local.services.gateway.validation import body_validator
 from local.services.lambdas import FunctionSettings, LocalFunction
 from local.services.mapping_state import MappingState
@@ -273,17 +273,10 @@ class LocalRuntime:
         self._stoppables.append(server)
 
     def _usage_plans(self, client: Callable[[str], BaseClient]) -> UsagePlans:
-        """Each key's plan as `invoke keys.*` changes it while the stack runs
-        (local/services/gateway/usage_plans.py)."""
+        """Each key's plan as `invoke keys.*` changes it while the stack runs (services/gateway/usage_plans.py)."""
         assert self.stack is not None
-        classes = [*self.config.producer_classes, "canary"]  # the canary's plan as ops/keys.py names it
-        plans = UsagePlans(
-            client("apigateway"),
-            self.stack.outputs[output_keys.API_ID],
-            self.config.api.stage_name,
-            self.clock.now,
-            plan_classes={usage_plan_name(self.config, name): name for name in classes},
-        )
+        api_id, stage = self.stack.outputs[output_keys.API_ID], self.config.api.stage_name
+        plans = UsagePlans(client("apigateway"), api_id, stage, self.clock.now, plan_classes=plan_classes(self.config))
         self.usage_plans = plans.start()
         self._stoppables.append(plans)
         return plans

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cloudformation.api import usage_plan_name
+from core.config import Config
 from local.services.gateway.proxy import ThrottleLimits, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,12 @@ class Grant:
     plan_id: str
     throttle: ThrottleLimits | None
     quota: Quota | None
+
+
+def plan_classes(config: Config) -> dict[str, str]:
+    """Usage plan name → producer class: the configured classes and the canary's own plan, named as ops/keys.py
+    names them."""
+    return {usage_plan_name(config, name): name for name in (*config.producer_classes, "canary")}
 
 
 class UsagePlans:
