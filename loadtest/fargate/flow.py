@@ -25,8 +25,8 @@ from loadtest.locust_process import (
     locust_arguments,
     reporting_arguments,
 )
-from loadtest.progress import ProgressLine
 from loadtest.target import API_KEY_ENV
+from ops.progress import ProgressLine
 
 FARGATE_WORKER_WAIT_SECONDS = 300  # image pull and network interface: a Fargate task starts in a minute or two
 STOP_WAIT_SECONDS = 120  # after StopTask: the containers' StopTimeout (60 s) and ECS's own bookkeeping

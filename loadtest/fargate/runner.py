@@ -23,12 +23,12 @@ from loadtest.fargate.rehearsal import LOCAL_ADDRESS, LocalTasks
 from loadtest.fargate.stack import TASK_CPU_UNITS, TASK_MEMORY_MIB, render_template
 from loadtest.locust_process import free_port
 from loadtest.profiles import load_profile
-from loadtest.progress import ProgressLine
 from loadtest.run import RunOptions, RunResult, check_options, run_scenario
 from loadtest.scenarios import Scenario
 from loadtest.stack import StackView
 from ops.local_credentials import LOCAL_CREDENTIALS
 from ops.outputs import Target
+from ops.progress import ProgressLine
 
 REHEARSAL_BUCKET = "sluice-loadgen-rehearsal"
 REHEARSAL_WORKER_WAIT_SECONDS = 60.0

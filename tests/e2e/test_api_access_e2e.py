@@ -17,7 +17,7 @@ import requests
 
 from cloudformation import output_keys
 from core.config import load_config
-from local.services.gateway.server import API_GATEWAY_MAX_BODY_BYTES
+from local.services.gateway.proxy import API_GATEWAY_MAX_BODY_BYTES
 from ops import local_output_keys
 from tests.e2e.stack_helpers import assert_never_stored
 

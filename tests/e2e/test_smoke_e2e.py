@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from loadtest.progress import ProgressLine
 
 from loadtest.run import RunOptions, run_scenario
 from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
 from loadtest.target import local_target
+from ops.progress import ProgressLine
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-d")]

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from loadtest.progress import ProgressLine
 
 from loadtest.errors import LoadTestError
 from loadtest.fargate.ecs_tasks import EcsTasks, check_vcpu_quota, environment_override
@@ -19,6 +18,7 @@ from loadtest.fargate.flow import FargateLauncher, FargateSettings
 from loadtest.fargate.outputs import LoadGenerator, read_load_generator
 from loadtest.locust_process import LocustPlan
 from loadtest.scenarios import get_scenario
+from ops.progress import ProgressLine
 
 REGION = "us-east-1"
 CLUSTER = "sluice-loadgen"
