@@ -53,7 +53,8 @@ class Quota:
 
 
 # what the gateway decided about a request, per key
-ADMITTED, THROTTLED, QUOTA, FORBIDDEN = "admitted", "throttled", "quota", "forbidden"
+# What the gateway decided for a key, as counted per key (the console's "Who is sending?"): not the 429s' messages
+COUNT_ADMITTED, COUNT_THROTTLED, COUNT_QUOTA, COUNT_FORBIDDEN = "admitted", "throttled", "quota", "forbidden"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class UsagePlans:
             if known is None:
                 self._unknown_refused += 1
             else:
-                self._decisions[known.key_id][FORBIDDEN] += 1
+                self._decisions[known.key_id][COUNT_FORBIDDEN] += 1
         return None
 
     def admit(self, key_id: str) -> str | None:
@@ -147,15 +148,15 @@ class UsagePlans:
             return None
         if grant.throttle is not None and not self._bucket(key_id, grant.throttle).try_take():
             with self._lock:
-                self._decisions[key_id][THROTTLED] += 1
+                self._decisions[key_id][COUNT_THROTTLED] += 1
             return THROTTLED
         today = self._clock().astimezone(UTC).date()
         with self._lock:
             if grant.quota is not None and self._period_used(key_id, grant.quota, today) >= grant.quota.limit:
-                self._decisions[key_id][QUOTA] += 1
+                self._decisions[key_id][COUNT_QUOTA] += 1
                 return QUOTA_SPENT
             self._used[(key_id, today)] += 1
-            self._decisions[key_id][ADMITTED] += 1
+            self._decisions[key_id][COUNT_ADMITTED] += 1
         return None
 
     def producers(self) -> list[ProducerCounts]:
@@ -168,10 +169,10 @@ class UsagePlans:
                     name=key.name,
                     producer_class=self._class_of(key.plan_name),
                     enabled=key.enabled,
-                    admitted=self._decisions[key.key_id][ADMITTED],
-                    throttled=self._decisions[key.key_id][THROTTLED],
-                    quota=self._decisions[key.key_id][QUOTA],
-                    forbidden=self._decisions[key.key_id][FORBIDDEN],
+                    admitted=self._decisions[key.key_id][COUNT_ADMITTED],
+                    throttled=self._decisions[key.key_id][COUNT_THROTTLED],
+                    quota=self._decisions[key.key_id][COUNT_QUOTA],
+                    forbidden=self._decisions[key.key_id][COUNT_FORBIDDEN],
                 )
                 for key in self._keys.values()
             ]

@@ -295,3 +295,10 @@ def test_the_class_is_the_plans_class_and_a_deleted_keys_counts_go(gateway: Gate
     plans.refresh()
     # THEN its row and its counts are gone: the counts are bounded by the keys that exist
     assert [row.key_id for row in plans.producers()] == [loose_id]
+
+
+def test_the_429s_carry_api_gateways_own_messages() -> None:
+    # GIVEN the messages the local gateway answers a throttled and a quota-spent request with
+    # THEN they are API Gateway's (re:Post knowledge center "api-gateway-429-limit": "429 Too Many Requests" or
+    # "Limit Exceeded"), whatever the module counts its decisions as
+    assert (THROTTLED, QUOTA_SPENT) == ("Too Many Requests", "Limit Exceeded")
