@@ -28,7 +28,7 @@ from ops.reconcile import reconcile_ids_s3
 from ops.replay import replay
 from tests.e2e.stack_helpers import alarm, archived_lines, parked_ids
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-e")]
 
 CONFIG = load_config("local")
 EVENTS_PER_REQUEST = 50
