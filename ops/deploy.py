@@ -41,11 +41,11 @@ from ops.stack_events import (
     EventStream,
     Output,
     dashboard_urls,
+    delete_and_follow,
     deployed_template,
     is_settled,
     stack_outputs,
     stack_resources,
-    start_and_follow,
     wait_for_stack,
 )
 
@@ -341,15 +341,8 @@ def destroy_stack(
     if not confirm(retained):
         out("cancelled: nothing was deleted")
         return DestroyOutcome("cancelled", tuple(retained))
-    final, failed = start_and_follow(
-        cfn,
-        stack_id,
-        out,
-        f"deleting stack {stack_name}",
-        lambda: cfn.delete_stack(StackName=stack_id),
-        timeout_seconds=timeout_seconds,
-        sleep=sleep,
-        clock=clock,
+    final, failed = delete_and_follow(
+        cfn, stack_id, stack_name, out, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock
     )
     if final != "DELETE_COMPLETE":
         failures = tuple(failed) or (f"stack ended in {final}",)

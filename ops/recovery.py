@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from ops.aws import aws_errors, error_code
 from ops.errors import OpsError
-from ops.stack_events import Output, deployed_template, resource_summaries, start_and_follow
+from ops.stack_events import Output, delete_and_follow, deployed_template, resource_summaries, start_and_follow
 from ops.waiting import WaitTimedOut, wait_until
 
 # What each failed rollback means, in one line.
@@ -195,15 +195,8 @@ def recover_failed_create(
     with aws_errors(f"deleting what the failed create of {name} left"):
         for leftover in deletable:
             delete_leftover(data, leftover, out, sleep=sleep, clock=clock)
-    final, failures = start_and_follow(
-        cfn,
-        stack_id,
-        lambda line: None,
-        f"deleting stack {name}",
-        lambda: cfn.delete_stack(StackName=stack_id),
-        timeout_seconds=DATA_WAIT_SECONDS,
-        sleep=sleep,
-        clock=clock,
+    final, failures = delete_and_follow(
+        cfn, stack_id, name, lambda line: None, timeout_seconds=DATA_WAIT_SECONDS, sleep=sleep, clock=clock
     )
     if final != "DELETE_COMPLETE":
         reasons = "; ".join(failures) or final

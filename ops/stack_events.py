@@ -133,6 +133,29 @@ def start_and_follow(
     return final, stream.failures
 
 
+def delete_and_follow(
+    cfn: Any,
+    stack_id: str,
+    stack_name: str,
+    out: Output,
+    *,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[str, list[str]]:
+    """DeleteStack, followed like any stack operation (start_and_follow)."""
+    return start_and_follow(
+        cfn,
+        stack_id,
+        out,
+        f"deleting stack {stack_name}",
+        lambda: cfn.delete_stack(StackName=stack_id),
+        timeout_seconds=timeout_seconds,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
 def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     with aws_errors(f"reading the outputs of {stack_name}"):
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -119,28 +119,9 @@ def build_template() -> Template:
         )
     )
     group = template.add_resource(_security_group(vpc))
-    template.add_resource(
-        ec2.SecurityGroupIngress(
-            "WorkersReachMaster",
-            GroupId=Ref(group),
-            SourceSecurityGroupId=Ref(group),
-            IpProtocol="tcp",
-            FromPort=MASTER_PORT,
-            ToPort=MASTER_PORT,
-            Description="Locust workers to their master",
-        )
-    )
-    template.add_resource(
-        ec2.SecurityGroupEgress(
-            "MasterReachable",
-            GroupId=Ref(group),
-            DestinationSecurityGroupId=Ref(group),
-            IpProtocol="tcp",
-            FromPort=MASTER_PORT,
-            ToPort=MASTER_PORT,
-            Description="Locust workers to their master",
-        )
-    )
+    # The group talks to itself on the master's port only: in from its members, and out to them.
+    template.add_resource(_master_port_rule(ec2.SecurityGroupIngress, "WorkersReachMaster", group, "Source"))
+    template.add_resource(_master_port_rule(ec2.SecurityGroupEgress, "MasterReachable", group, "Destination"))
     execution_role = template.add_resource(_execution_role(log_group))
     definitions = {
         role: template.add_resource(_task_definition(role, tag, execution_role, log_group)) for role in (MASTER, WORKER)
@@ -251,6 +232,24 @@ def _security_group(vpc: Parameter) -> ec2.SecurityGroup:
                 Description="HTTPS: the API under test, the S3 presigned URLs, the image registry",
             )
         ],
+    )
+
+
+def _master_port_rule(
+    kind: type[ec2.SecurityGroupIngress] | type[ec2.SecurityGroupEgress],
+    title: str,
+    group: ec2.SecurityGroup,
+    peer: str,
+) -> ec2.SecurityGroupIngress | ec2.SecurityGroupEgress:
+    """A rule of `group` for the master's port whose peer (`peer`: "Source" or "Destination") is the group itself."""
+    return kind(
+        title,
+        GroupId=Ref(group),
+        IpProtocol="tcp",
+        FromPort=MASTER_PORT,
+        ToPort=MASTER_PORT,
+        Description="Locust workers to their master",
+        **{f"{peer}SecurityGroupId": Ref(group)},
     )
 
 

@@ -107,7 +107,8 @@ def test_our_metrics_use_the_functions_namespace_and_service_dimension():
 def test_rejection_reasons_match_the_ingest_handler():
     # GIVEN every reason the ingest handler can give (RequestRejected codes and the reasons it counts)
     source = "\n".join(
-        (ROOT / "functions" / "ingest" / name).read_text(encoding="utf-8") for name in ("request.py", "app.py", "keyed.py")
+        (ROOT / "functions" / "ingest" / name).read_text(encoding="utf-8")
+        for name in ("request.py", "app.py", "keyed.py")
     )
     codes = set(re.findall(r'RequestRejected\(\s*\d+,\s*"(\w+)"', source))
     codes |= set(re.findall(r'reason="(\w+)"', source))
