@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/invoke demo
 
-# Four pytest workers on two cores, one per e2e group: those mostly wait on the local stacks' clocks (tests/conftest.py).
+# Five pytest workers on two cores, one per e2e group: those mostly wait on the local stacks' clocks (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 4 --dist loadgroup --durations=10
+	$(BIN)/pytest -n 5 --dist loadgroup --durations=10
 
 # The inner loop: everything but the end-to-end tests (no local stack is started).
 unit: $(STAMP)

@@ -1,14 +1,14 @@
 """Fixtures shared across the tree. `local_stack`: one real local stack per test session (per xdist
 worker), for the tests marked e2e; tests that inject faults lift them before they end.
 
-The e2e modules are split into xdist groups ("local-stack", "local-stack-b" to "local-stack-e"): `--dist
-loadgroup` keeps a group on one worker and hands out the largest groups first, so with `make test`'s four workers
-the groups run side by side, each worker's on the one stack it started (the fifth group, the long outage's three
-minutes, goes to whichever worker is free first). Four workers on two cores: the e2e tests mostly wait on the local
-stacks' clocks (alarm periods, backoff delays, a fault's alarm firing and clearing). Tests that start stacks of their
-own (demo, detach, crash recovery) have groups of their own ("own-stack-..."), so no worker starts a shared stack
-for them. Every e2e test must name its group: collection fails otherwise (an ungrouped one could land on a worker
-without a stack and start a fifth)."""
+The e2e modules are split into five xdist groups ("local-stack", "local-stack-b" to "local-stack-e") of about
+equal time (6 to 14 min each, measured with `--durations=0`): `--dist loadgroup` keeps a group on one worker and
+hands out the groups with most tests first, so with `make test`'s five workers the groups run side by side, each
+on the one stack its worker started, and the unit tests fill the gaps. Five workers on two cores: the e2e tests
+mostly wait on the local stacks' clocks (alarm periods, backoff delays, a fault's alarm firing and clearing). Tests
+that start stacks of their own (demo, detach, crash recovery) have groups of their own ("own-stack-..."), so no
+worker starts a shared stack for them. Every e2e test must name its group: collection fails otherwise (an ungrouped
+one could land on a worker without a stack and start another)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from local.services.gateway.proxy import API_GATEWAY_MAX_BODY_BYTES
 from ops import local_output_keys
 from tests.e2e.stack_helpers import assert_never_stored
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
 API = load_config("local").api
 JSON = {"Content-Type": "application/json"}

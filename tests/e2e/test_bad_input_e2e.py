@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from core.paths import PROJECT_ROOT
 from ops import local_output_keys
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-e")]
 
 OPENAPI = PROJECT_ROOT / "cloudformation" / "openapi.json"
 # Invalid requests are cheap (the gateway or ingest refuses them); each valid one queues its events. Together with

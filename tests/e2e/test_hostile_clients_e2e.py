@@ -26,7 +26,7 @@ from tests.e2e.clients import drained
 from tests.e2e.stack_helpers import assert_never_stored
 from tests.raw_http import exact_request
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
 
 def stored_item(local_stack, event_id: str) -> dict:

@@ -17,7 +17,7 @@ from ops import local_output_keys
 from tests.e2e.clients import drained
 from tests.e2e.stack_helpers import archived_bodies, archived_lines, envelope_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-b")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack-c")]
 
 MARKER = f"no-secret-{uuid.uuid4().hex[:8]}"
 LOGS = (

@@ -97,6 +97,10 @@ def publish_traffic(cloudwatch: Any, config: Config, end: int) -> None:
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[offset : offset + 1000])
 
 
+# One worker renders the dashboards once (about 30 s): spread over the workers, each would render them again.
+pytestmark = pytest.mark.xdist_group("dashboard-render")
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
     # GIVEN the local stack's alarms in moto, evaluated once over steady traffic with a 5XX burst
