@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from loadtest.errors import LoadTestError
+from loadtest.expectations import Check
 from loadtest.fargate.outputs import DEFAULT_STACK_NAME
 from loadtest.run import RunOptions, RunResult, open_target, run_scenario
 from loadtest.scenarios import SCENARIOS, get_scenario
@@ -83,10 +84,14 @@ def _whole_number(value: int | str | None, name: str) -> int:
         raise LoadTestError(f"--{name}: expected a whole number, got {value!r}") from None
 
 
+def check_line(check: Check) -> str:
+    return f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}"
+
+
 def describe(result: RunResult) -> str:
     record = result.record
     lines = [f"{record.scenario.name} on {record.target}: {'PASSED' if result.passed else 'FAILED'}"]
-    lines += [f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in record.checks]
+    lines += [check_line(check) for check in record.checks]
     if record.knee is not None:
         lines.append(f"  knee: {record.knee.describe()}")
     lines.append(f"  report: {result.report}")

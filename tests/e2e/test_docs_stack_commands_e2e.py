@@ -30,6 +30,7 @@ import tasks
 from ops import local_output_keys
 from tests.docs.test_docs_commands import DOCS, PROJECT, DocCommand, contexts, doc_commands, runnable
 from tests.e2e.user_shell import Ran, UserShell
+from tests.load_verdicts import printed_failures_apart_from_latency
 from tests.local_stack_harness import HarnessStack
 
 # Commands the docs show that this test does not run, and why (a prefix of the command as written).
@@ -178,8 +179,12 @@ def test_documented_stack_command_runs_as_written(shell: UserShell, item: Docume
     finally:
         if injected:  # the docs' example fault, lifted so the group's next test starts on a quiet stack
             shell.stack.lift(injected.group(1))
-    # THEN it succeeds and shows what the docs say it shows
-    assert ran.returncode == 0, f"{item}\n{ran}"
+    # THEN it succeeds and shows what the docs say it shows (a load run whose only unmet check is its p99 counts as
+    # run: tests never judge this machine's latency, tests/load_verdicts.py)
+    if item.command.startswith("invoke load") and ran.returncode == 1:
+        assert printed_failures_apart_from_latency(ran.stdout) == [], f"{item}\n{ran}"
+    else:
+        assert ran.returncode == 0, f"{item}\n{ran}"
     expected = expected_output(item.command)
     assert expected is not None and re.search(expected, ran.stdout, re.MULTILINE), f"{item}: /{expected}/\n{ran}"
     if item.command.startswith("curl") and "/v1/events" in item.command:

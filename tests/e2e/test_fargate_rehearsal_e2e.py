@@ -18,6 +18,7 @@ from loadtest.scenarios import get_scenario
 from loadtest.stack import LocalStackView
 from loadtest.target import local_target
 from ops.outputs import Target
+from tests.load_verdicts import assert_met_apart_from_latency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("fargate")]
 
@@ -48,9 +49,10 @@ def test_a_fargate_run_rehearsed_locally_goes_from_upload_to_report(local_stack,
         yes=True,
         prepare=prepare,
     )
-    # THEN the run passed every check of a local run, with its report, plot and summary
+    # THEN the run passed every check of a local run but latency (tests/load_verdicts.py), with its report, plot and
+    # summary
     (preparation,) = prepared
-    assert result.passed, result.report.read_text()
+    assert_met_apart_from_latency(result)
     for name in ("report.md", "plot.png", "summary.json", "accepted-ids.jsonl", "locust_stats.csv"):
         assert (result.folder / name).exists(), name
     summary = json.loads((result.folder / "summary.json").read_text())
