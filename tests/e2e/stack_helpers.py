@@ -5,6 +5,10 @@ builds them."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -13,6 +17,7 @@ from typing import Any
 from alarms.table import Tier, alarm_name
 from cloudformation import output_keys
 from core.config import load_config
+from core.paths import PROJECT_ROOT
 from functions.common.archive import ARCHIVE_PREFIX, read_archive_lines
 from functions.common.clock import iso_millis, utc_now
 from functions.common.envelope import Envelope, new_event_id
@@ -189,3 +194,24 @@ def wait_back_to_ok(stack: HarnessStack, names: set[str], since: float, timeout:
             pending = alarm_states(stack, sorted(names - recovered))
             raise AssertionError(f"alarms did not go back to OK within {timeout:.0f} s: {pending}")
         time.sleep(1)
+
+
+# What `invoke keys.create` prints of the new key (ops/keys.py).
+CREATED_KEY_VALUE = re.compile(r"value \(shown once; send it as the x-api-key header\): (\S+)")
+
+
+def keys_task(stack: HarnessStack, *args: str) -> str:
+    """`invoke keys.<args>` against the stack, as an operator runs it; its stdout."""
+    env = {**os.environ, "SLUICE_STATE_DIR": str(stack.state_dir), "PYTHONPATH": str(PROJECT_ROOT)}
+    ran = subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, f"invoke {' '.join(args)}: {ran.stdout}{ran.stderr}"
+    assert "Traceback" not in ran.stderr
+    return ran.stdout
+
+
+def created_value(output: str) -> str:
+    match = CREATED_KEY_VALUE.search(output)
+    assert match, output
+    return match.group(1)

@@ -8,10 +8,7 @@ Each test prints its figures (how long the gateway took to see a key change), wh
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,32 +17,13 @@ import pytest
 import requests
 
 from core.config import load_config
-from core.paths import PROJECT_ROOT
+from tests.e2e.stack_helpers import created_value, keys_task
 from tests.local_stack_harness import HarnessStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("producers")]
 
-PROJECT = PROJECT_ROOT
 PARTNER = load_config("local").producers["partner"]
 SEEN_TIMEOUT = 5.0  # the gateway rereads keys every 0.5 s; the figure printed is what counts
-VALUE = re.compile(r"value \(shown once; send it as the x-api-key header\): (\S+)")
-
-
-def keys_task(stack: HarnessStack, *args: str) -> str:
-    """`invoke keys.<args>` against the stack, as an operator runs it; its stdout."""
-    env = {**os.environ, "SLUICE_STATE_DIR": str(stack.state_dir), "PYTHONPATH": str(PROJECT)}
-    ran = subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert ran.returncode == 0, f"invoke {' '.join(args)}: {ran.stdout}{ran.stderr}"
-    assert "Traceback" not in ran.stderr
-    return ran.stdout
-
-
-def created_value(output: str) -> str:
-    match = VALUE.search(output)
-    assert match, output
-    return match.group(1)
 
 
 def health(stack: HarnessStack, key: str) -> int:
