@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from awacs import aws as iam
-from troposphere import AWSObject, Retain, RetainExceptOnCreate, Tags
+from awacs import kms as kms_actions
+from troposphere import AWSObject, Retain, RetainExceptOnCreate, Sub, Tags
 
 from core.config import Config
 
@@ -52,4 +53,22 @@ def deny_insecure_transport(actions: list[iam.Action], resources: list, sid: str
         Action=actions,
         Resource=resources,
         Condition=iam.Condition(iam.Bool("aws:SecureTransport", False)),
+    )
+
+
+def logs_may_use_key(sid: str, log_groups: str) -> iam.Statement:
+    """A key policy statement: CloudWatch Logs of this Region may encrypt the log groups `log_groups` names (a name
+    or a pattern) with the key, and only those (the encryption context names the group)."""
+    return iam.Statement(
+        Sid=sid,
+        Effect=iam.Allow,
+        Principal=iam.Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+        Action=[kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.GenerateDataKey, kms_actions.DescribeKey],
+        Resource=["*"],
+        Condition=iam.Condition(
+            iam.ArnLike(
+                "kms:EncryptionContext:aws:logs:arn",
+                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + log_groups),
+            )
+        ),
     )

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from awacs import aws as iam
 from awacs import kms as kms_actions
 from awacs import sns as sns_actions
-from troposphere import AccountId, GetAtt, Join, Partition, Ref, Sub, kms, sns, sqs
+from troposphere import AccountId, GetAtt, Join, Partition, Ref, kms, sns, sqs
 
-from cloudformation.common import kept_outside_local
+from cloudformation.common import kept_outside_local, logs_may_use_key
 from core.config import Config
 
 # Services that publish alarm and budget notifications into our encrypted topics. With the AWS-managed
@@ -76,24 +76,7 @@ def stack_key(config: Config) -> kms.Key:
             Resource=["*"],
             Condition=iam.Condition(iam.StringEquals("aws:SourceAccount", AccountId)),
         ),
-        iam.Statement(
-            Sid="LogsEncryptStackLogGroups",
-            Effect=iam.Allow,
-            Principal=iam.Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-            Action=[
-                kms_actions.Encrypt,
-                kms_actions.Decrypt,
-                kms_actions.GenerateDataKey,
-                kms_actions.DescribeKey,
-            ],
-            Resource=["*"],
-            Condition=iam.Condition(
-                iam.ArnLike(
-                    "kms:EncryptionContext:aws:logs:arn",
-                    Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"),
-                )
-            ),
-        ),
+        logs_may_use_key("LogsEncryptStackLogGroups", "*"),
     ]
     return kms.Key(
         "StackKey",

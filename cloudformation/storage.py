@@ -94,14 +94,12 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
         }
     else:
         capacity = {"BillingMode": "PAY_PER_REQUEST"}
-    return dynamodb.Table(
+    return _encrypted_table(
         "EventsTable",
-        TableName=config.resource_name("events"),
-        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="event_id", AttributeType="S")],
-        KeySchema=[dynamodb.KeySchema(AttributeName="event_id", KeyType="HASH")],
+        config.resource_name("events"),
+        "event_id",
+        key,
         TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName=EXPIRES_AT_ATTRIBUTE, Enabled=True),
-        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
-        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
         DeletionProtectionEnabled=If(PROTECTED_CONDITION, True, False) if protects_events_table(config) else False,
         **capacity,
         **kept_outside_local(config),
@@ -109,28 +107,37 @@ def _events_table(config: Config, key: kms.Key) -> dynamodb.Table:
 
 
 def _held_notifications_table(config: Config, key: kms.Key) -> dynamodb.Table:
-    return dynamodb.Table(
+    return _encrypted_table(
         "HeldNotificationsTable",
-        TableName=config.resource_name("held-notifications"),
-        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="notification_id", AttributeType="S")],
-        KeySchema=[dynamodb.KeySchema(AttributeName="notification_id", KeyType="HASH")],
+        config.resource_name("held-notifications"),
+        "notification_id",
+        key,
         BillingMode="PAY_PER_REQUEST",
-        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
-        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
     )
 
 
 def _idempotency_table(config: Config, key: kms.Key) -> dynamodb.Table:
     """Powertools' idempotency records (key attribute `id`); DynamoDB's TTL deletes them once expired."""
-    return dynamodb.Table(
+    return _encrypted_table(
         "IdempotencyTable",
-        TableName=config.resource_name("idempotency"),
-        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName="id", AttributeType="S")],
-        KeySchema=[dynamodb.KeySchema(AttributeName="id", KeyType="HASH")],
+        config.resource_name("idempotency"),
+        "id",
+        key,
         BillingMode="PAY_PER_REQUEST",
         TimeToLiveSpecification=dynamodb.TimeToLiveSpecification(AttributeName="expiration", Enabled=True),
+    )
+
+
+def _encrypted_table(logical_id: str, name: str, hash_key: str, key: kms.Key, **properties: Any) -> dynamodb.Table:
+    """A table keyed by one string attribute, encrypted with the stack's key, recoverable to any point in time."""
+    return dynamodb.Table(
+        logical_id,
+        TableName=name,
+        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName=hash_key, AttributeType="S")],
+        KeySchema=[dynamodb.KeySchema(AttributeName=hash_key, KeyType="HASH")],
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key)),
+        **properties,
     )
 
 

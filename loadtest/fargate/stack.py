@@ -22,7 +22,6 @@ from typing import Any
 from awacs import aws as iam
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
-from awacs import s3 as s3_actions
 from awacs.sts import AssumeRole
 from troposphere import (
     AccountId,
@@ -43,7 +42,8 @@ from troposphere import (
 )
 from troposphere import iam as iam_resources
 
-from cloudformation.storage import encrypted_private_bucket
+from cloudformation.common import logs_may_use_key
+from cloudformation.storage import encrypted_private_bucket, tls_only_policy
 
 LOCUST_IMAGE = "locustio/locust"
 DEFAULT_LOCUST_TAG = "2.47.0"  # the Locust this project's tests run (tests pin it to the installed one)
@@ -110,7 +110,7 @@ def build_template() -> Template:
         )
     )
     bucket = template.add_resource(_bucket(key))
-    template.add_resource(_tls_only(bucket))
+    template.add_resource(tls_only_policy("BucketPolicy", bucket))
     cluster = template.add_resource(
         ecs.Cluster(
             "Cluster",
@@ -156,19 +156,7 @@ def _key() -> kms.Key:
         Action=[kms_actions.Action("*")],
         Resource=["*"],
     )
-    log_service = iam.Statement(
-        Sid="LogsEncryptTheGroup",
-        Effect=iam.Allow,
-        Principal=iam.Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-        Action=[kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.GenerateDataKey, kms_actions.DescribeKey],
-        Resource=["*"],
-        Condition=iam.Condition(
-            iam.ArnLike(
-                "kms:EncryptionContext:aws:logs:arn",
-                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/ecs/${AWS::StackName}"),
-            )
-        ),
-    )
+    log_service = logs_may_use_key("LogsEncryptTheGroup", "/ecs/${AWS::StackName}")
     return kms.Key(
         "Key",
         Description=Sub("${AWS::StackName}: encrypts the load generator's bundle, results and logs"),
@@ -194,26 +182,6 @@ def _bucket(key: kms.Key) -> s3.Bucket:
                     AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
                 )
             ]
-        ),
-    )
-
-
-def _tls_only(bucket: s3.Bucket) -> s3.BucketPolicy:
-    return s3.BucketPolicy(
-        "BucketPolicy",
-        Bucket=Ref(bucket),
-        PolicyDocument=iam.PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                iam.Statement(
-                    Sid="DenyInsecureTransport",
-                    Effect=iam.Deny,
-                    Principal=iam.Principal("*"),
-                    Action=[s3_actions.Action("*")],
-                    Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
-                    Condition=iam.Condition(iam.Bool("aws:SecureTransport", False)),
-                )
-            ],
         ),
     )
 
